@@ -1,0 +1,63 @@
+# Two commands matter: `make run` (demo on SQLite) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test install install-dev lint typecheck pytest js js-check bench clean translations translations-compile
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --config-settings editable_mode=compat -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --config-settings editable_mode=compat -e '.[dev]'
+	touch $(STAMP) $@
+
+install: $(STAMP)
+install-dev: $(DEV_STAMP)
+
+run: $(STAMP)
+	GASTREGISTER_ENV=demo $(BIN)/gastregister db upgrade
+	GASTREGISTER_ENV=demo $(BIN)/gastregister demo seed
+	GASTREGISTER_ENV=demo $(BIN)/gastregister serve-demo
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy --strict -p registration -p crypto -p health_export
+
+pytest: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+# The browser bundle of @hpke/core, built reproducibly from js/package-lock.json.
+js:
+	bash js/build.sh
+
+# Rebuilds the bundle and fails if it differs from the committed file.
+js-check:
+	bash js/build.sh --check
+
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) instance/*.db .pytest_cache .mypy_cache .ruff_cache
+
+# Each package folder with a translations/ folder owns its own catalog. After adding
+# texts: `make translations`, translate the new entries in its de/LC_MESSAGES/messages.po,
+# then `make translations-compile`.
+translations: $(DEV_STAMP)
+	$(BIN)/python tools/translations.py update
+
+translations-compile: $(DEV_STAMP)
+	$(BIN)/python tools/translations.py compile

@@ -1,0 +1,205 @@
+"""The contact record inside an envelope: its JSON schema and its padding.
+
+The schema is closed (no members beyond the listed ones, at any level) and every
+string has a length limit, so a record cannot smuggle extra data past the health
+office's review and the largest record fits the largest padding bucket. Padding to a
+few fixed sizes hides the length of names and addresses from everyone who sees only
+the envelope: the server, its backups and the network.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from crypto.errors import RecordSchemaError
+
+RECORD_VERSION = 1
+BUCKETS: tuple[int, ...] = (512, 1024, 2048, 4096, 8192, 16384, 32768)
+MAX_RECORD_JSON_BYTES = BUCKETS[-1] - 1  # one byte is always needed for the 0x80 marker
+PADDING_MARKER = 0x80
+
+FIELD_LIMITS: Mapping[str, int] = MappingProxyType(
+    {
+        "firstName": 100,
+        "lastName": 100,
+        "street": 150,
+        "houseNumber": 20,
+        "zipCode": 10,
+        "city": 100,
+        "phone": 40,
+        "email": 254,
+        "note": 500,
+    }
+)
+MAX_ADDITIONAL_PERSONS = 20
+
+_GUEST_FIELDS = (
+    "firstName",
+    "lastName",
+    "street",
+    "houseNumber",
+    "zipCode",
+    "city",
+    "phone",
+    "email",
+)
+_TOP_LEVEL_FIELDS = frozenset(("v", *_GUEST_FIELDS, "additionalPersons", "note"))
+_PERSON_REQUIRED_FIELDS = ("firstName", "lastName")
+_PERSON_OPTIONAL_FIELDS = ("street", "houseNumber", "zipCode", "city", "phone", "email")
+_PERSON_FIELDS = frozenset((*_PERSON_REQUIRED_FIELDS, *_PERSON_OPTIONAL_FIELDS, "sameAddress"))
+# A JSON "\ud800" escape decodes to a lone surrogate, which is not Unicode text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def normalise_contact_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a record for sealing and complete it to the form writers emit.
+
+    Missing top-level strings become "", a missing ``additionalPersons`` becomes [],
+    and ``"v": 1`` is added. Raises RecordSchemaError naming the first offending
+    field; nothing about its value.
+    """
+    return _validated(record, complete=True)
+
+
+def validate_opened_record(record: object) -> dict[str, Any]:
+    """Validate a record taken out of an envelope: every top-level member must be there."""
+    return _validated(record, complete=False)
+
+
+def _validated(record: object, *, complete: bool) -> dict[str, Any]:
+    if not isinstance(record, Mapping):
+        raise RecordSchemaError("", "not_an_object")
+    for name in record:
+        if name not in _TOP_LEVEL_FIELDS:
+            raise RecordSchemaError(_member_name(name), "unknown_field")
+
+    version = record.get("v", RECORD_VERSION if complete else None)
+    if version is None:
+        raise RecordSchemaError("v", "missing_field")
+    # JSON has one number type, so 1.0 is accepted as 1 (as JavaScript's JSON.parse
+    # must); True, which Python counts as an int equal to 1, is not a number.
+    if type(version) not in (int, float) or version != RECORD_VERSION:
+        raise RecordSchemaError("v", "unsupported_version")
+
+    normalised: dict[str, Any] = {"v": RECORD_VERSION}
+    for name in _GUEST_FIELDS:
+        normalised[name] = _string_member(record, name, name, complete=complete)
+
+    persons = record.get("additionalPersons", [] if complete else None)
+    if persons is None:
+        raise RecordSchemaError("additionalPersons", "missing_field")
+    if isinstance(persons, str | bytes | bytearray | Mapping) or not isinstance(persons, Sequence):
+        raise RecordSchemaError("additionalPersons", "not_an_array")
+    if len(persons) > MAX_ADDITIONAL_PERSONS:
+        raise RecordSchemaError("additionalPersons", "too_many_persons")
+    normalised["additionalPersons"] = [
+        _person(person, f"additionalPersons[{index}]") for index, person in enumerate(persons)
+    ]
+    normalised["note"] = _string_member(record, "note", "note", complete=complete)
+    return normalised
+
+
+def _person(person: object, path: str) -> dict[str, Any]:
+    if not isinstance(person, Mapping):
+        raise RecordSchemaError(path, "not_an_object")
+    for name in person:
+        if name not in _PERSON_FIELDS:
+            raise RecordSchemaError(f"{path}.{_member_name(name)}", "unknown_field")
+    checked: dict[str, Any] = {}
+    for name in _PERSON_REQUIRED_FIELDS:
+        checked[name] = _string_member(person, name, f"{path}.{name}", complete=False)
+    if "sameAddress" in person:
+        if not isinstance(person["sameAddress"], bool):
+            raise RecordSchemaError(f"{path}.sameAddress", "not_a_boolean")
+        checked["sameAddress"] = person["sameAddress"]
+    for name in _PERSON_OPTIONAL_FIELDS:
+        if name in person:
+            checked[name] = _string_member(person, name, f"{path}.{name}", complete=False)
+    return checked
+
+
+def _string_member(container: Mapping[Any, Any], name: str, path: str, *, complete: bool) -> str:
+    if name not in container:
+        if complete:
+            return ""
+        raise RecordSchemaError(path, "missing_field")
+    value = container[name]
+    if not isinstance(value, str):
+        raise RecordSchemaError(path, "not_a_string")
+    if len(value) > FIELD_LIMITS[name]:  # len() counts code points, as the format does
+        raise RecordSchemaError(path, "too_long")
+    if _SURROGATE.search(value):
+        raise RecordSchemaError(path, "not_unicode")
+    return value
+
+
+def _member_name(name: object) -> str:
+    # Member names come from code, not guests, but stay bounded and printable in logs.
+    return name[:40] if isinstance(name, str) and name.isprintable() else "<member>"
+
+
+def encode_contact_record(normalised: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON of an already normalised record; too_large if it fits no bucket."""
+    encoded = json.dumps(normalised, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if len(encoded) > MAX_RECORD_JSON_BYTES:
+        raise RecordSchemaError("", "too_large")
+    return encoded
+
+
+class InvalidPaddingError(ValueError):
+    """The decrypted plaintext is not a bucket-sized, 0x80-terminated padding of a record."""
+
+
+class InvalidRecordError(ValueError):
+    """The unpadded plaintext is not a UTF-8 JSON object that fits the v1 schema."""
+
+
+def pad(record_json: bytes) -> bytes:
+    """J || 0x80 || zeros, to the smallest bucket that holds len(J) + 1 bytes."""
+    needed = len(record_json) + 1
+    for bucket in BUCKETS:
+        if needed <= bucket:
+            return record_json + b"\x80" + bytes(bucket - needed)
+    raise RecordSchemaError("", "too_large")
+
+
+def unpad(padded: bytes) -> bytes:
+    """Undo :func:`pad`; raises InvalidPaddingError."""
+    if len(padded) not in BUCKETS:
+        raise InvalidPaddingError
+    body = padded.rstrip(b"\x00")
+    if not body or body[-1] != PADDING_MARKER:
+        raise InvalidPaddingError
+    return body[:-1]
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise InvalidRecordError
+    return obj
+
+
+def _reject_constant(_name: str) -> None:
+    raise InvalidRecordError  # NaN, Infinity, -Infinity are not JSON
+
+
+def decode_contact_record(record_json: bytes) -> dict[str, Any]:
+    """Parse and validate the JSON of an opened record; raises InvalidRecordError."""
+    try:
+        document = json.loads(
+            record_json.decode("utf-8"),
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+        )
+        return validate_opened_record(document)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # json.JSONDecodeError and RecordSchemaError are ValueErrors.
+        pass
+    # Raised outside the handler so it has no __context__: a JSONDecodeError keeps the
+    # whole document (guest data) in its .doc attribute.
+    raise InvalidRecordError

@@ -1,0 +1,1 @@
+"""Health-office portal, trace requests, export packages and the decryption CLI."""

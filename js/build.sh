@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Builds static/vendor/hpke.js (and its LICENSE) from the pinned @hpke/core in
+# js/package-lock.json, so the guest page loads HPKE from our own origin only.
+#
+#   bash js/build.sh          rebuild and overwrite the committed files (`make js`)
+#   bash js/build.sh --check  rebuild into a temporary folder and fail if the
+#                             committed files differ (`make js-check`, run in CI)
+#
+# The output depends only on the lock file and the esbuild version pinned in it:
+# esbuild writes no timestamps or absolute paths, and the license file is put
+# together in a fixed order. Needs node/npm and the npm registry (or npm's cache).
+set -euo pipefail
+
+mode=build
+case "${1:-}" in
+    "") ;;
+    --check) mode=check ;;
+    *) echo "usage: bash js/build.sh [--check]" >&2; exit 2 ;;
+esac
+
+js_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_dir="$(dirname "$js_dir")"
+vendor_dir="$repo_dir/static/vendor"
+work_dir="$(mktemp -d)"
+trap 'rm -rf "$work_dir"' EXIT
+
+cd "$js_dir"
+# Install exactly what the lock file says; esbuild's install script only
+# checks its platform binary, which the optional @esbuild/* package provides.
+npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+
+./node_modules/.bin/esbuild hpke-entry.js \
+    --bundle \
+    --format=esm \
+    --platform=browser \
+    --target=es2020 \
+    --minify \
+    --charset=utf8 \
+    --legal-comments=external \
+    --metafile="$work_dir/meta.json" \
+    --outfile="$work_dir/hpke.js" \
+    --log-level=warning
+
+# LICENSE: every npm package that ended up in the bundle (found from esbuild's
+# metafile, so a new dependency cannot slip in unlisted) with its own license
+# text, followed by the license comments esbuild extracted from the sources.
+node - "$work_dir/meta.json" "$work_dir/hpke.js.LEGAL.txt" >"$work_dir/LICENSE" <<'NODE'
+const fs = require("fs");
+const path = require("path");
+const [metaPath, legalPath] = process.argv.slice(2);
+const inputs = Object.keys(JSON.parse(fs.readFileSync(metaPath, "utf8")).inputs);
+const packageDirs = new Set();
+for (const input of inputs) {
+  const match = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+  if (match) packageDirs.add(path.join("node_modules", match[1]));
+}
+const out = [
+  "static/vendor/hpke.js is a minified bundle of the npm packages below, built by",
+  "js/build.sh from js/package-lock.json. Their licenses follow.",
+  "",
+];
+for (const dir of [...packageDirs].sort()) {
+  const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+  const licenseFile = fs.readdirSync(dir).filter((f) => /^(LICEN[CS]E|COPYING)/i.test(f)).sort()[0];
+  if (!licenseFile) {
+    console.error(`js/build.sh: ${pkg.name} ships no license file; refusing to bundle it.`);
+    process.exit(1);
+  }
+  out.push("=".repeat(78), `${pkg.name} ${pkg.version} (${pkg.license})`, "=".repeat(78), "");
+  out.push(fs.readFileSync(path.join(dir, licenseFile), "utf8").trimEnd(), "");
+}
+if (fs.existsSync(legalPath)) {
+  out.push("=".repeat(78), "License comments found in the bundled sources", "=".repeat(78), "");
+  out.push(fs.readFileSync(legalPath, "utf8").trimEnd(), "");
+}
+process.stdout.write(out.join("\n"));
+NODE
+
+if [[ "$mode" == check ]]; then
+    status=0
+    for name in hpke.js LICENSE; do
+        if ! cmp -s "$work_dir/$name" "$vendor_dir/$name"; then
+            echo "js/build.sh --check: static/vendor/$name does not match a fresh build" \
+                "of js/package-lock.json. Run 'make js' and commit the result." >&2
+            status=1
+        fi
+    done
+    if [[ "$status" -eq 0 ]]; then
+        echo "static/vendor/hpke.js and LICENSE match js/package-lock.json."
+    fi
+    exit "$status"
+fi
+
+mkdir -p "$vendor_dir"
+cp "$work_dir/hpke.js" "$vendor_dir/hpke.js"
+cp "$work_dir/LICENSE" "$vendor_dir/LICENSE"
+echo "wrote static/vendor/hpke.js ($(wc -c <"$vendor_dir/hpke.js") bytes) and static/vendor/LICENSE"

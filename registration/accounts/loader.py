@@ -1,0 +1,30 @@
+"""Flask-Login wiring: a session names the user *and* their session version.
+
+Bumping `User.session_version` (password change, log-out everywhere, disabling an
+account) invalidates every existing session of that user at once.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import select
+
+from registration.extensions import login_manager
+from registration.models import User
+from registration.session import get_session
+
+
+def load_user(session_id: str) -> User | None:
+    user_part, _, version_part = session_id.partition(":")
+    if not (user_part.isdigit() and version_part.isdigit()):
+        return None
+    user: User | None = get_session().scalar(select(User).where(User.id == int(user_part)))
+    if user is None or user.session_version != int(version_part) or user.disabled_at:
+        return None
+    return user
+
+
+def register_login(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.session_protection = "strong"

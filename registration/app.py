@@ -1,0 +1,164 @@
+"""The application factory, in small named steps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from registration.clock import Clock, SystemClock
+from registration.config import Settings
+from registration.database import Database
+from registration.logging_setup import configure_logging
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(
+    config: Mapping[str, Any] | Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    database: Database | None = None,
+) -> Flask:
+    """Build the service. `config` is a Settings object or a mapping of its fields (tests)."""
+    settings = _settings(config)
+    app = Flask(
+        "registration",
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
+        instance_path=str(settings.instance_path),
+        instance_relative_config=False,
+    )
+    configure_logging(settings.log_level)
+    configure_flask(app, settings)
+    register_services(app, settings, clock or SystemClock(), database)
+    register_extensions(app, settings)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_background_jobs(app, settings)
+    return app
+
+
+def _settings(config: Mapping[str, Any] | Settings | None) -> Settings:
+    if isinstance(config, Settings):
+        return config
+    if config is None:
+        return Settings.from_env()
+    return Settings.from_mapping(config)
+
+
+def configure_flask(app: Flask, settings: Settings) -> None:
+    secure_cookies = settings.is_production or settings.https
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
+        SESSION_COOKIE_NAME="gr_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=secure_cookies,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=settings.session_lifetime_minutes),
+        WTF_CSRF_TIME_LIMIT=settings.session_lifetime_minutes * 60,
+        PREFERRED_URL_SCHEME="https" if settings.https else "http",
+        TESTING=settings.environment == "test",
+        JSON_SORT_KEYS=False,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    if settings.environment != "test":
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore[method-assign]
+
+
+def register_services(
+    app: Flask, settings: Settings, clock: Clock, database: Database | None
+) -> None:
+    from registration.session import register_database
+
+    app.extensions["gastregister.settings"] = settings
+    app.extensions["gastregister.clock"] = clock
+    app.extensions.setdefault("gastregister.health_providers", [])
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    register_database(app, database or Database(settings.database_url))
+
+
+def register_extensions(app: Flask, settings: Settings) -> None:
+    from registration.accounts.loader import register_login
+    from registration.extensions import csrf, limiter
+    from registration.i18n import register_i18n
+    from registration.security import register_security
+    from registration.templating import register_template_helpers
+
+    app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
+    app.config["RATELIMIT_ENABLED"] = settings.ratelimit_enabled
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    app.config["RATELIMIT_KEY_PREFIX"] = "gastregister"
+    csrf.init_app(app)
+    limiter.init_app(app)
+    register_i18n(app)
+    register_login(app)
+    register_security(app)
+    register_template_helpers(app)
+
+
+# Each domain contributes one blueprint; the list is the map of the service's URLs.
+BLUEPRINTS = (
+    "registration.home:bp",
+    "registration.health:bp",
+    "registration.checkin.views:bp",
+    "registration.checkin.api:bp",
+    "registration.accounts.views:bp",
+    "registration.portal.views:bp",
+    "health_export.views:bp",
+)
+
+
+def register_blueprints(app: Flask) -> None:
+    for target in BLUEPRINTS:
+        blueprint = _optional(target)
+        if blueprint is not None:
+            app.register_blueprint(blueprint)
+
+
+def register_background_jobs(app: Flask, settings: Settings) -> None:
+    """Start the scheduler (retention, automatic check-out) unless configured off."""
+    setup = _optional("registration.retention.scheduler:register_scheduler")
+    if setup is not None:
+        setup(app, settings)
+
+
+def _optional(target: str) -> Any:
+    """Import `module:attribute`; a domain that is not built yet is simply absent.
+
+    Only the named module itself may be missing: an ImportError from inside it is a
+    bug and propagates.
+    """
+    module_name, _, attribute = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None
+        raise
+    return getattr(module, attribute)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from registration.errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """CLI commands live on the `gastregister` group (registration.cli); nothing per app."""

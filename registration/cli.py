@@ -1,0 +1,94 @@
+"""The `gastregister` command: operators' tools, one group for every package.
+
+Commands that need no database (keygen, decrypt) do not build the app, so a health
+office can run them offline on a machine without any configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from registration.session import get_db
+
+
+def _create_app() -> Flask:
+    from registration import create_app
+
+    return create_app()
+
+
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
+def main() -> None:
+    """Gastregister: digital guest registration for health offices."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to the newest schema (safe to run again)."""
+    from registration.migrate import upgrade
+
+    database = get_db()
+    with database.engine.begin() as connection:
+        upgrade(connection, revision)
+    click.echo(f"Database at {revision} ({database.dialect}).")
+
+
+@main.group()
+def demo() -> None:
+    """Demo data for `make run` (never in production)."""
+
+
+@demo.command("seed")
+@with_appcontext
+def demo_seed() -> None:
+    """Create the demo health office, key, business and location (idempotent)."""
+    from registration.demo import seed_demo
+
+    facts = seed_demo()
+    for line in facts.lines():
+        click.echo(line)
+
+
+@main.command("serve-demo")
+@click.option("--port", default=5000, show_default=True)
+def serve_demo(port: int) -> None:
+    """Serve the demo with gunicorn on 127.0.0.1 and print the logins."""
+    from registration.demo import demo_banner
+
+    os.environ.setdefault("GASTREGISTER_ENV", "demo")
+    click.echo(demo_banner(port))
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    os.execv(  # noqa: S606 - replaces this process with the server, no shell involved
+        gunicorn,
+        [gunicorn, "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+    )
+
+
+def _attach_package_commands() -> None:
+    """Commands of the other packages, attached here so there is one `gastregister`."""
+    from registration.commands import commands
+
+    for command in commands():
+        main.add_command(command)
+
+
+_attach_package_commands()

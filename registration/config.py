@@ -1,0 +1,197 @@
+"""Settings, read from the environment in one place.
+
+Production must fail loudly when a secret is missing or still the demo value, so a
+misconfigured start never serves guests with a guessable session key. Demo and test
+modes get safe local defaults so `make run` and `make test` need no setup.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEMO_SECRET_KEY = "demo-only-not-secret-0000000000000000000000"  # noqa: S105 - refused in production
+ENVIRONMENTS = ("production", "demo", "test")
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at start-up when the configuration cannot run the service safely."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from exc
+    if not minimum <= value <= maximum:
+        raise ConfigurationError(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be configured with; see docs/OPERATIONS.md."""
+
+    environment: str = "production"
+    secret_key: str = ""
+    database_url: str = ""
+    instance_path: Path = Path("instance")
+    public_base_url: str = "http://127.0.0.1:5000"
+    retention_days: int = 28
+    audit_retention_days: int = 3 * 365
+    default_stay_minutes: int = 180
+    max_request_bytes: int = 256 * 1024
+    max_late_arrival_minutes: int = 24 * 60
+    ratelimit_storage_url: str = "memory://"
+    ratelimit_enabled: bool = True
+    mail_server: str = ""
+    mail_port: int = 25
+    mail_use_tls: bool = False
+    mail_username: str = ""
+    mail_password: str = field(default="", repr=False)
+    mail_sender: str = "Gastregister <noreply@localhost>"
+    mail_to_console: bool = False
+    contact_required: str = "phone_or_email"
+    privacy_controller: str = ""
+    privacy_notice: str = ""
+    trace_window_max_days: int = 14
+    release_deadline_hours: int = 24
+    auto_release_after_deadline: bool = False
+    export_package_days: int = 7
+    scheduler_enabled: bool = True
+    purge_interval_minutes: int = 10
+    session_lifetime_minutes: int = 8 * 60
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def https(self) -> bool:
+        return self.public_base_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (`DATABASE_URL`, `SECRET_KEY`, `GASTREGISTER_*`)."""
+        env = os.environ if env is None else env
+        environment = env.get("GASTREGISTER_ENV", "production").strip().lower()
+        if environment not in ENVIRONMENTS:
+            raise ConfigurationError(
+                f"GASTREGISTER_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+            )
+        instance_path = Path(env.get("GASTREGISTER_INSTANCE_PATH", "instance")).resolve()
+        default_db = f"sqlite:///{instance_path / 'gastregister.db'}"
+        secret_key = env.get("SECRET_KEY", "")
+        if not secret_key and environment != "production":
+            secret_key = DEMO_SECRET_KEY
+        mail_server = env.get("GASTREGISTER_MAIL_SERVER", "")
+        settings = cls(
+            environment=environment,
+            secret_key=secret_key,
+            database_url=env.get("DATABASE_URL", "") or default_db,
+            instance_path=instance_path,
+            public_base_url=env.get("GASTREGISTER_PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip(
+                "/"
+            ),
+            retention_days=_int(env, "GASTREGISTER_RETENTION_DAYS", 28, minimum=1, maximum=366),
+            audit_retention_days=_int(
+                env, "GASTREGISTER_AUDIT_RETENTION_DAYS", 3 * 365, minimum=30, maximum=3650
+            ),
+            default_stay_minutes=_int(
+                env, "GASTREGISTER_DEFAULT_STAY_MINUTES", 180, minimum=15, maximum=24 * 60
+            ),
+            max_request_bytes=_int(
+                env, "GASTREGISTER_MAX_REQUEST_BYTES", 256 * 1024, minimum=64 * 1024, maximum=2**24
+            ),
+            max_late_arrival_minutes=_int(
+                env,
+                "GASTREGISTER_MAX_LATE_ARRIVAL_MINUTES",
+                24 * 60,
+                minimum=5,
+                maximum=7 * 24 * 60,
+            ),
+            ratelimit_storage_url=env.get("GASTREGISTER_RATELIMIT_STORAGE", "memory://"),
+            ratelimit_enabled=_bool(env, "GASTREGISTER_RATELIMIT_ENABLED", True),
+            mail_server=mail_server,
+            mail_port=_int(env, "GASTREGISTER_MAIL_PORT", 25, minimum=1, maximum=65535),
+            mail_use_tls=_bool(env, "GASTREGISTER_MAIL_USE_TLS", False),
+            mail_username=env.get("GASTREGISTER_MAIL_USERNAME", ""),
+            mail_password=env.get("GASTREGISTER_MAIL_PASSWORD", ""),
+            mail_sender=env.get("GASTREGISTER_MAIL_SENDER", "Gastregister <noreply@localhost>"),
+            mail_to_console=_bool(env, "GASTREGISTER_MAIL_TO_CONSOLE", not mail_server),
+            contact_required=env.get("GASTREGISTER_CONTACT_REQUIRED", "phone_or_email"),
+            privacy_controller=env.get("GASTREGISTER_PRIVACY_CONTROLLER", ""),
+            privacy_notice=env.get("GASTREGISTER_PRIVACY_NOTICE", ""),
+            trace_window_max_days=_int(
+                env, "GASTREGISTER_TRACE_WINDOW_MAX_DAYS", 14, minimum=1, maximum=28
+            ),
+            release_deadline_hours=_int(
+                env, "GASTREGISTER_RELEASE_DEADLINE_HOURS", 24, minimum=1, maximum=24 * 14
+            ),
+            auto_release_after_deadline=_bool(env, "GASTREGISTER_AUTO_RELEASE", False),
+            export_package_days=_int(
+                env, "GASTREGISTER_EXPORT_PACKAGE_DAYS", 7, minimum=1, maximum=28
+            ),
+            scheduler_enabled=_bool(env, "GASTREGISTER_SCHEDULER", environment != "test"),
+            purge_interval_minutes=_int(
+                env, "GASTREGISTER_PURGE_INTERVAL_MINUTES", 10, minimum=1, maximum=15
+            ),
+            session_lifetime_minutes=_int(
+                env, "GASTREGISTER_SESSION_MINUTES", 8 * 60, minimum=5, maximum=7 * 24 * 60
+            ),
+            log_level=env.get("GASTREGISTER_LOG_LEVEL", "INFO").upper(),
+        )
+        settings.validate()
+        return settings
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], base: Settings | None = None) -> Settings:
+        """Tests pass a mapping of field names; unknown names are an error, not ignored."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigurationError(f"unknown settings: {', '.join(sorted(unknown))}")
+        base = base or cls(environment="test", secret_key=DEMO_SECRET_KEY)
+        merged = {f.name: getattr(base, f.name) for f in fields(cls)}
+        merged.update(values)
+        settings = cls(**merged)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse to start production with secrets that are missing or publicly known."""
+        if self.is_production:
+            if not self.secret_key:
+                raise ConfigurationError(
+                    "SECRET_KEY is not set. Production needs a long random secret, e.g. "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+                )
+            if self.secret_key == DEMO_SECRET_KEY or len(self.secret_key) < 32:
+                raise ConfigurationError(
+                    "SECRET_KEY is the demo key or shorter than 32 characters; set a long "
+                    "random secret for production."
+                )
+        if self.contact_required not in {"phone_or_email", "phone", "email", "both"}:
+            raise ConfigurationError(
+                "GASTREGISTER_CONTACT_REQUIRED must be phone_or_email, phone, email or both"
+            )
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise ConfigurationError("DATABASE_URL must be a sqlite:// or postgresql:// URL")

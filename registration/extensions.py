@@ -1,0 +1,29 @@
+"""Flask extensions, created once and bound to each app in `create_app`.
+
+Rate-limit keys are a keyed hash of the client address, never the address itself,
+so not even the short-lived limiter storage (memory or Redis) holds an IP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import current_app, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_login import LoginManager
+from flask_wtf import CSRFProtect
+
+
+def client_key() -> str:
+    """A pseudonymous, per-deployment key for the requesting client."""
+    address = request.remote_addr or "unknown"
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, b"client:" + address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+csrf = CSRFProtect()
+babel = Babel()
+limiter = Limiter(key_func=client_key)
+login_manager = LoginManager()

@@ -1,0 +1,79 @@
+"""Language choice: German by default, English on request or by the browser's wish.
+
+Translations come from one catalog directory per package (`translations/`), merged
+by Flask-Babel, so each domain keeps its own texts beside its code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, redirect, request
+from werkzeug.wrappers import Response
+
+LANGUAGES = ("de", "en")
+DEFAULT_LANGUAGE = "de"
+LANGUAGE_COOKIE = "lang"
+
+bp = Blueprint("i18n", __name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def translation_directories() -> list[Path]:
+    """Every domain folder keeps its own catalog; Flask-Babel merges them."""
+    return sorted(
+        path
+        for package in ("registration", "health_export")
+        for path in (ROOT / package).rglob("translations")
+        if path.is_dir()
+    )
+
+
+def select_locale() -> str:
+    """Explicit choice (query or cookie) first, then the browser's Accept-Language."""
+    asked = request.args.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+    if asked in LANGUAGES:
+        return asked
+    return request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths, so the switch cannot become an open redirect."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target:
+        return "/"
+    return target
+
+
+@bp.get("/lang/<code>")
+def switch_language(code: str) -> Response:
+    """Remember the chosen language in a cookie and go back to where the user was."""
+    response = redirect(_safe_next(request.args.get("next")), code=303)
+    if code in LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            code,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+        )
+    return response
+
+
+def register_i18n(app: Flask) -> None:
+    from registration.extensions import babel
+
+    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
+    app.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(
+        str(path) for path in translation_directories()
+    )
+    babel.init_app(app, locale_selector=select_locale)
+    app.register_blueprint(bp)

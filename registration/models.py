@@ -1,0 +1,303 @@
+"""The registration side of the data model: accounts, businesses, locations, check-ins.
+
+Guest contact data has no column here. It exists only inside `CheckIn.envelope`,
+sealed to the health office's public key; everything else is the minimum metadata
+that counting and matching need (area, arrival, departure, persons, source).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import secrets
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registration.database import Base
+
+if TYPE_CHECKING:
+    from health_export.models import HealthOffice
+
+
+def utcnow() -> dt.datetime:
+    """Default for created-at columns: evaluated per row, never once at import."""
+    return dt.datetime.now(dt.UTC)
+
+
+def new_public_code() -> str:
+    """An unguessable code for a QR URL: 128 bits, URL-safe, 22 characters."""
+    return secrets.token_urlsafe(16)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        validate_strings=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Role(enum.StrEnum):
+    BUSINESS_OWNER = "business_owner"
+    BUSINESS_STAFF = "business_staff"
+    HEALTH_OFFICE_STAFF = "health_office_staff"
+    HEALTH_OFFICE_ADMIN = "health_office_admin"
+
+
+class CheckInMode(enum.StrEnum):
+    STATIC = "static"
+    ROTATING = "rotating"
+
+
+class CheckInSource(enum.StrEnum):
+    GUEST_PAGE = "guest_page"
+    GUEST_FORM = "guest_form"
+    STAFF_ENTRY = "staff_entry"
+
+
+class User(UserMixin, Base):  # type: ignore[misc]  # UserMixin is untyped
+    """An account of a business (owner/staff) or of a health office (staff/admin)."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "(business_id IS NULL) OR (health_office_id IS NULL)", name="one_organisation"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    business_id: Mapped[int | None] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), index=True
+    )
+    health_office_id: Mapped[int | None] = mapped_column(
+        ForeignKey("health_offices.id", ondelete="CASCADE"), index=True
+    )
+    language: Mapped[str] = mapped_column(String(5), default="de")
+    email_verified_at: Mapped[dt.datetime | None]
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[dt.datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    failed_login_count: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None]
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+    disabled_at: Mapped[dt.datetime | None]
+
+    business: Mapped[Business | None] = relationship(back_populates="members")
+    health_office: Mapped[HealthOffice | None] = relationship(back_populates="users")
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    def get_id(self) -> str:
+        """Flask-Login's session id: user id and session version (see accounts.loader)."""
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
+
+
+class RecoveryCode(Base):
+    """One-time codes for a lost second factor; only their hashes are stored."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="recovery_codes")
+
+
+class Business(Base):
+    """A Betrieb: the organisation that owns locations and releases data."""
+
+    __tablename__ = "businesses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    is_demo: Mapped[bool] = mapped_column(default=False)
+
+    members: Mapped[list[User]] = relationship(back_populates="business")
+    locations: Mapped[list[Location]] = relationship(back_populates="business")
+    invitations: Mapped[list[StaffInvitation]] = relationship(
+        back_populates="business", cascade="all, delete-orphan"
+    )
+
+
+class StaffInvitation(Base):
+    """An owner's invitation for a staff member; the token is mailed, its hash kept."""
+
+    __tablename__ = "staff_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    accepted_at: Mapped[dt.datetime | None]
+
+    business: Mapped[Business] = relationship(back_populates="invitations")
+
+
+class Location(Base):
+    """A Standort: one address; its postal code decides the responsible health office."""
+
+    __tablename__ = "locations"
+    __table_args__ = (
+        CheckConstraint("default_stay_minutes BETWEEN 15 AND 1440", name="default_stay_range"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_code)
+    name: Mapped[str] = mapped_column(String(120))
+    street: Mapped[str] = mapped_column(String(150))
+    house_number: Mapped[str] = mapped_column(String(20))
+    zip_code: Mapped[str] = mapped_column(String(10), index=True)
+    city: Mapped[str] = mapped_column(String(100))
+    health_office_id: Mapped[int | None] = mapped_column(
+        ForeignKey("health_offices.id", ondelete="SET NULL"), index=True
+    )
+    default_stay_minutes: Mapped[int] = mapped_column(default=180)
+    capacity: Mapped[int | None]
+    checkin_mode: Mapped[CheckInMode] = mapped_column(
+        _enum(CheckInMode, "checkin_mode"), default=CheckInMode.STATIC
+    )
+    display_secret: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_code)
+    rotating_secret: Mapped[bytes] = mapped_column(
+        LargeBinary(32), default=lambda: secrets.token_bytes(32)
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[dt.datetime | None]
+
+    business: Mapped[Business] = relationship(back_populates="locations")
+    health_office: Mapped[HealthOffice | None] = relationship()
+    areas: Mapped[list[Area]] = relationship(
+        back_populates="location", order_by="Area.sort_key", cascade="all, delete-orphan"
+    )
+
+
+class Area(Base):
+    """A Bereich or Tisch with its own QR code; the code can only create check-ins."""
+
+    __tablename__ = "areas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(64), unique=True, default=new_public_code)
+    name: Mapped[str] = mapped_column(String(120))
+    sort_key: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[dt.datetime | None]
+
+    location: Mapped[Location] = relationship(back_populates="areas")
+
+
+class CheckIn(Base):
+    """One visit: sealed contact data plus the plain metadata needed to count and match.
+
+    The primary key includes `arrival` so that PostgreSQL can range-partition the
+    table by arrival day and drop whole days at the end of the retention period.
+    """
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", "arrival", name="uq_checkins_idempotency"),
+        CheckConstraint("persons BETWEEN 1 AND 21", name="persons_range"),
+        Index("ix_checkins_location_arrival", "location_id", "arrival"),
+        Index("ix_checkins_area_open", "area_id", "departure"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    arrival: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
+    departure: Mapped[dt.datetime | None]
+    auto_departure: Mapped[dt.datetime]
+    persons: Mapped[int] = mapped_column(default=1)
+    source: Mapped[CheckInSource] = mapped_column(_enum(CheckInSource, "checkin_source"))
+    key_id: Mapped[str] = mapped_column(String(64))
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    checkout_token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained record of who did what; never holds contact data."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    actor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    actor_label: Mapped[str] = mapped_column(String(254), default="")
+    health_office_id: Mapped[int | None] = mapped_column(index=True)
+    business_id: Mapped[int | None] = mapped_column(index=True)
+    location_id: Mapped[int | None] = mapped_column(index=True)
+    trace_request_id: Mapped[int | None] = mapped_column(index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class JobRun(Base):
+    """One run of a scheduled job, shown to the operator in `status` and /healthz."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    succeeded: Mapped[bool] = mapped_column(default=False)
+    runner: Mapped[str] = mapped_column(String(128), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SchedulerLease(Base):
+    """A lease row so exactly one process runs a job at a time on SQLite."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[dt.datetime]

@@ -1,0 +1,48 @@
+"""One database session per request, opened lazily and closed at teardown.
+
+Services receive the session as an argument and commit themselves; the teardown
+only rolls back what was left uncommitted, so a failed request changes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+from registration.clock import Clock
+from registration.config import Settings
+from registration.database import Database
+
+
+def get_db() -> Database:
+    database: Database = current_app.extensions["gastregister.db"]
+    return database
+
+
+def get_session() -> Session:
+    if "db_session" not in g:
+        g.db_session = get_db().new_session()
+    session: Session = g.db_session
+    return session
+
+
+def get_clock() -> Clock:
+    clock: Clock = current_app.extensions["gastregister.clock"]
+    return clock
+
+
+def get_settings() -> Settings:
+    settings: Settings = current_app.extensions["gastregister.settings"]
+    return settings
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.rollback()
+        session.close()
+
+
+def register_database(app: Flask, database: Database) -> None:
+    app.extensions["gastregister.db"] = database
+    app.teardown_appcontext(close_session)

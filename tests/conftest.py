@@ -1,0 +1,268 @@
+"""Fixtures shared by every test package.
+
+One database per test run: a temporary SQLite file by default, or a fresh schema in
+the PostgreSQL of TEST_DATABASE_URL. Migrations run to head once; each test then
+works inside a transaction that is rolled back, so tests cannot see each other.
+
+With GASTREGISTER_REQUIRE_SERVICES=1 (CI) a skipped test fails instead, unless it
+was skipped because it belongs to the other database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+import health_export.models  # noqa: F401  - every table is known to wipe_database
+from registration import create_app
+from registration.clock import FrozenClock
+from registration.config import Settings
+from registration.database import Base, Database
+from registration.migrate import upgrade
+
+REQUIRE_SERVICES = os.environ.get("GASTREGISTER_REQUIRE_SERVICES") == "1"
+OTHER_DATABASE = "other database"
+TEST_START = dt.datetime(2026, 11, 20, 11, 0, tzinfo=dt.UTC)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI every service is present, so a skip means a test silently did not run."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if not (REQUIRE_SERVICES and report.skipped) or hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+    if OTHER_DATABASE not in reason:
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every service must be present: {reason}"
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL") or None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`postgres` tests run only on PostgreSQL, `sqlite_only` tests only on SQLite."""
+    on_postgres = _postgres_url() is not None
+    for item in items:
+        if item.get_closest_marker("postgres") and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason=f"{OTHER_DATABASE}: needs TEST_DATABASE_URL"))
+        if item.get_closest_marker("sqlite_only") and on_postgres:
+            item.add_marker(pytest.mark.skip(reason=f"{OTHER_DATABASE}: SQLite only"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database for this run; dropped afterwards on PostgreSQL."""
+    base = _postgres_url()
+    if base is None:
+        path = tmp_path_factory.mktemp("db") / "gastregister-test.db"
+        url = f"sqlite:///{path}"
+        database = Database(url)
+        with database.engine.begin() as connection:
+            upgrade(connection)
+        database.dispose()
+        yield url
+        return
+    schema = f"gr_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = Database(base)
+    with admin.engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    url = f"{base}{separator}options=-csearch_path%3D{schema}"
+    database = Database(url)
+    with database.engine.begin() as connection:
+        upgrade(connection)
+    database.dispose()
+    try:
+        yield url
+    finally:
+        with admin.engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(TEST_START)
+
+
+@pytest.fixture
+def instance_path(tmp_path: Path) -> Path:
+    path = tmp_path / "instance"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(database_url: str, instance_path: Path) -> Settings:
+    return Settings.from_mapping(
+        {
+            "environment": "test",
+            "database_url": database_url,
+            "instance_path": instance_path,
+            "public_base_url": "http://127.0.0.1:5000",
+            "ratelimit_enabled": False,
+            "scheduler_enabled": False,
+            "mail_to_console": False,
+        }
+    )
+
+
+@pytest.fixture
+def bound_database(database: Database) -> Iterator[Database]:
+    """The shared database with every session joined to one outer transaction."""
+    connection = database.engine.connect()
+    outer = connection.begin()
+    database.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield database
+    finally:
+        database.sessionmaker.configure(
+            bind=database.engine, join_transaction_mode="conservative_savepoint"
+        )
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock, bound_database: Database) -> Flask:
+    """The service. No app context is held open: each request gets its own, as in production."""
+    return create_app(settings, clock=clock, database=bound_database)
+
+
+@pytest.fixture
+def app_context(app: Flask) -> Iterator[None]:
+    """For tests that call services directly, outside a request."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def db_session(app: Flask, bound_database: Database) -> Iterator[Session]:
+    session = bound_database.new_session()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+class OffsetClock:
+    """Real time plus an offset a test can move: for servers in another thread."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.offset += delta
+
+
+class LiveServer:
+    """The real app on 127.0.0.1 in a thread (WebCrypto needs a secure context).
+
+    It can be stopped and started again on the same port, to test what a phone does
+    while the server is away.
+    """
+
+    def __init__(self, app: Flask, database: Database, clock: OffsetClock) -> None:
+        self.app = app
+        self.database = database
+        self.clock = clock
+        self.port = 0
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+def wipe_database(database: Database) -> None:
+    """Remove every row a live test committed (unit tests roll back instead)."""
+    with database.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def make_live_server(database_url: str, instance_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Start the app for a browser; keyword arguments override settings."""
+    started: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        values: dict[str, Any] = {
+            "environment": "test",
+            "database_url": database_url,
+            "instance_path": instance_path,
+            "ratelimit_enabled": False,
+            "scheduler_enabled": False,
+            "mail_to_console": False,
+        }
+        values.update(overrides)
+        settings = Settings.from_mapping(values)
+        database = Database(database_url)
+        clock = OffsetClock()
+        server = LiveServer(create_app(settings, clock=clock, database=database), database, clock)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+    if started:
+        wipe_database(started[0].database)
+    for server in started:
+        server.database.dispose()
+
+
+@pytest.fixture
+def live_server(make_live_server: Callable[..., LiveServer]) -> LiveServer:
+    return make_live_server()

@@ -1,0 +1,829 @@
+"""Generate the committed test vectors for sealed records and key files.
+
+    .venv/bin/python tests/crypto/vectors/make_tamper_vectors.py
+
+writes sealed-record-v1.json and keyfile-v1.json next to this script. Every key,
+ephemeral key, salt and nonce is derived from a fixed label, so the output is the
+same on every run and a test checks that the committed files are up to date.
+
+The expected outcome of every vector follows from how it was built (which byte was
+changed, which key opens it), never from running the reader; for a changed bit in
+enc, whether the result is still a point on P-256 is computed here with plain
+integer arithmetic. Key files are assembled from PBKDF2 and AES-GCM directly rather
+than with crypto.write_key_file, so the reader is checked against a second writer.
+Browsers can use the same files: the private keys are included as PKCS#8.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+from crypto import b64url_decode, b64url_encode, key_id, public_key_spki
+from crypto.envelope import CIPHERTEXT_OFFSET, HEADER_SIZE, seal_padded_plaintext
+from crypto.hpke import derive_key_pair
+
+HERE = Path(__file__).resolve().parent
+SEALED_RECORD_FILE = HERE / "sealed-record-v1.json"
+KEY_FILE_FILE = HERE / "keyfile-v1.json"
+
+# P-256 (SEC 2): y^2 = x^3 - 3x + b over GF(p).
+P256_P = 2**256 - 2**224 + 2**192 + 2**96 - 1
+P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+
+
+def is_uncompressed_p256_point(encoded: bytes) -> bool:
+    """Whether ``encoded`` is 0x04 || x || y with (x, y) on P-256, by plain arithmetic."""
+    if len(encoded) != 65 or encoded[0] != 0x04:
+        return False
+    x = int.from_bytes(encoded[1:33], "big")
+    y = int.from_bytes(encoded[33:], "big")
+    if x >= P256_P or y >= P256_P:
+        return False
+    return (y * y - (x * x * x - 3 * x + P256_B)) % P256_P == 0
+
+
+def _test_key(label: str) -> ec.EllipticCurvePrivateKey:
+    return derive_key_pair(f"gastregister test vectors: {label}".encode())
+
+
+def _pkcs8(private_key: ec.EllipticCurvePrivateKey) -> bytes:
+    return private_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+KEYS = {name: _test_key(f"key {name}") for name in ("office-a", "office-b", "retired")}
+SPKI = {name: public_key_spki(key) for name, key in KEYS.items()}
+KEY_IDS = {name: key_id(spki) for name, spki in SPKI.items()}
+
+LOCATION = "BAECKEREI-SCHULZE-7"
+AREA = "TISCH_12"
+
+TYPICAL_RECORD: dict[str, Any] = {
+    "v": 1,
+    "firstName": "Jürgen",
+    "lastName": "Müller-Lüdenscheidt",
+    "street": "Schillerstraße",
+    "houseNumber": "12a",
+    "zipCode": "99423",
+    "city": "Weimar",
+    "phone": "+49 3643 123456",
+    "email": "j.mueller@example.de",
+    "additionalPersons": [
+        {"firstName": "Anna", "lastName": "Müller-Lüdenscheidt", "sameAddress": True},
+        {
+            "firstName": "Ömer",
+            "lastName": "Y\u0131lmaz",
+            "street": "Marktplatz",
+            "houseNumber": "1",
+            "zipCode": "99425",
+            "city": "Weimar",
+            "phone": "",
+            "email": "oemer@example.org",
+        },
+    ],
+    "note": "Tisch am Fenster",
+}
+EMPTY_RECORD: dict[str, Any] = {
+    "v": 1,
+    **dict.fromkeys(
+        ("firstName", "lastName", "street", "houseNumber", "zipCode", "city", "phone", "email"),
+        "",
+    ),
+    "additionalPersons": [],
+    "note": "",
+}
+UNICODE_RECORD: dict[str, Any] = {
+    **EMPTY_RECORD,
+    "firstName": "Zoë 👩🏽‍⚕️",
+    "lastName": "אברהם عبد الله",
+    "street": "A\u0308ußere Straße\u200b",  # combining diaeresis, zero-width space
+    "city": '=HYPERLINK("x")\t\n\u0000',
+    "note": "\U0001d518\U0001d52b\U0001d526 \u2713",  # Fraktur letters, a check mark
+}
+MAXIMUM_PERSON = {
+    "firstName": "F" * 100,
+    "lastName": "L" * 100,
+    "sameAddress": False,
+    "street": "S" * 150,
+    "houseNumber": "H" * 20,
+    "zipCode": "Z" * 10,
+    "city": "C" * 100,
+    "phone": "P" * 40,
+    "email": "E" * 254,
+}
+MAXIMUM_RECORD: dict[str, Any] = {
+    "v": 1,
+    **{name: MAXIMUM_PERSON[name] for name in MAXIMUM_PERSON if name != "sameAddress"},
+    "additionalPersons": [MAXIMUM_PERSON] * 20,
+    "note": "N" * 500,
+}
+
+
+def compact_json(record: object) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def pad_to(record_json: bytes, bucket: int, marker: bytes = b"\x80") -> bytes:
+    return record_json + marker + bytes(bucket - len(record_json) - len(marker))
+
+
+def smallest_padding(record_json: bytes) -> bytes:
+    bucket = next(b for b in (512, 1024, 2048, 4096, 8192, 16384, 32768) if len(record_json) < b)
+    return pad_to(record_json, bucket)
+
+
+def seal(
+    name: str,
+    padded: bytes,
+    *,
+    to: str = "office-a",
+    location: str = LOCATION,
+    area: str = AREA,
+) -> bytes:
+    return seal_padded_plaintext(
+        SPKI[to],
+        padded,
+        location_code=location,
+        area_code=area,
+        ephemeral_key=_test_key(f"ephemeral {name}"),
+    )
+
+
+def flip(envelope: bytes, byte_index: int, bit: int = 0) -> bytes:
+    changed = bytearray(envelope)
+    changed[byte_index] ^= 1 << bit
+    return bytes(changed)
+
+
+def replace(envelope: bytes, offset: int, new: bytes) -> bytes:
+    return envelope[:offset] + new + envelope[offset + len(new) :]
+
+
+def sealed_record_vectors() -> dict[str, Any]:
+    vectors: list[dict[str, Any]] = []
+
+    def add(
+        name: str,
+        comment: str,
+        expected: str,
+        *,
+        envelope: bytes | None = None,
+        text: str | None = None,
+        open_with: tuple[str, ...] = ("office-a",),
+        location: str = LOCATION,
+        area: str = AREA,
+        record: dict[str, Any] | None = None,
+    ) -> None:
+        if text is None:
+            assert envelope is not None
+            text = b64url_encode(envelope)
+        vector: dict[str, Any] = {
+            "name": name,
+            "comment": comment,
+            "openWith": list(open_with),
+            "locationCode": location,
+            "areaCode": area,
+            "envelope": text,
+            "expected": expected,
+        }
+        if record is not None:
+            vector["record"] = record
+        vectors.append(vector)
+
+    typical = seal("typical", smallest_padding(compact_json(TYPICAL_RECORD)))
+
+    # Envelopes that open.
+    add("ok-typical", "a guest with two companions", "ok", envelope=typical, record=TYPICAL_RECORD)
+    add(
+        "ok-empty-fields",
+        "every string empty, no companions",
+        "ok",
+        envelope=seal("empty", smallest_padding(compact_json(EMPTY_RECORD))),
+        record=EMPTY_RECORD,
+    )
+    add(
+        "ok-unicode",
+        "astral characters, combining marks, RTL, control characters, a formula",
+        "ok",
+        envelope=seal("unicode", smallest_padding(compact_json(UNICODE_RECORD))),
+        record=UNICODE_RECORD,
+    )
+    maximum_json = compact_json(MAXIMUM_RECORD)
+    assert 16384 <= len(maximum_json) < 32768
+    add(
+        "ok-maximum",
+        "every field at its length limit, 20 companions: the 32768 bucket",
+        "ok",
+        envelope=seal("maximum", smallest_padding(maximum_json)),
+        record=MAXIMUM_RECORD,
+    )
+    spaced = json.dumps(dict(reversed(TYPICAL_RECORD.items())), indent=2).encode("utf-8")
+    add(
+        "ok-any-json-layout",
+        "readers accept any valid JSON: whitespace, \\u escapes, other member order",
+        "ok",
+        envelope=seal("spaced", smallest_padding(spaced)),
+        record=TYPICAL_RECORD,
+    )
+    add(
+        "ok-larger-bucket",
+        "padding to a larger bucket than needed is not checked by readers",
+        "ok",
+        envelope=seal("larger-bucket", pad_to(compact_json(TYPICAL_RECORD), 2048)),
+        record=TYPICAL_RECORD,
+    )
+    add(
+        "ok-older-key",
+        "sealed to an older key the office still holds",
+        "ok",
+        envelope=seal("older-key", smallest_padding(compact_json(TYPICAL_RECORD)), to="retired"),
+        open_with=("office-a", "retired"),
+        record=TYPICAL_RECORD,
+    )
+
+    # Text encoding.
+    text = b64url_encode(typical)
+    assert len(text) % 4 == 3
+    add("text-padding", "'=' padding", "malformed", text=text + "=")
+    add("text-whitespace", "a line break inside", "malformed", text=text[:76] + "\n" + text[76:])
+    add("text-trailing-space", "trailing space", "malformed", text=text + " ")
+    add("text-standard-alphabet", "'+' instead of '-'", "malformed", text=_standard_alphabet(text))
+    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".index(text[-1])
+    assert last & 0x03 == 0
+    non_canonical = text[:-1] + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[last | 1]
+    add(
+        "text-trailing-bits",
+        "non-zero unused bits in the last character",
+        "malformed",
+        text=non_canonical,
+    )
+    add("text-impossible-length", "length 1 modulo 4", "malformed", text=text + "AA")
+    add("text-empty", "empty text", "malformed", text="")
+
+    # Length.
+    add("truncated-to-header", "only 50 bytes", "malformed", envelope=typical[:50])
+    add("truncated-inside-enc", "103 bytes", "malformed", envelope=typical[:103])
+    add("truncated-no-ciphertext", "header and enc only", "bad_length", envelope=typical[:104])
+    add("truncated-one-byte", "last byte of the tag missing", "bad_length", envelope=typical[:-1])
+    add("extended-one-byte", "a trailing zero byte", "bad_length", envelope=typical + b"\x00")
+    add(
+        "extended-to-next-bucket",
+        "512 trailing bytes: a valid length, so the AEAD rejects it",
+        "decryption_failed",
+        envelope=typical + bytes(512),
+    )
+
+    # Header.
+    add("version-0", "version byte 0", "unknown_version", envelope=replace(typical, 0, b"\x00"))
+    add("version-2", "version byte 2", "unknown_version", envelope=replace(typical, 0, b"\x02"))
+    add("suite-kem-p384", "kem_id 0x0011", "wrong_suite", envelope=replace(typical, 1, b"\x00\x11"))
+    add(
+        "suite-kdf-sha384",
+        "kdf_id 0x0002",
+        "wrong_suite",
+        envelope=replace(typical, 3, b"\x00\x02"),
+    )
+    add(
+        "suite-aead-aes256",
+        "aead_id 0x0002",
+        "wrong_suite",
+        envelope=replace(typical, 5, b"\x00\x02"),
+    )
+    add(
+        "suite-aead-export-only",
+        "aead_id 0xFFFF",
+        "wrong_suite",
+        envelope=replace(typical, 5, b"\xff\xff"),
+    )
+
+    # Keys.
+    add(
+        "wrong-key",
+        "sealed to office-b, opened by office-a",
+        "wrong_key",
+        envelope=seal("to-b", smallest_padding(compact_json(TYPICAL_RECORD)), to="office-b"),
+    )
+    add(
+        "retired-key-not-held",
+        "sealed to a key that is no longer among the office's keys",
+        "wrong_key",
+        envelope=seal("to-retired", smallest_padding(compact_json(TYPICAL_RECORD)), to="retired"),
+        open_with=("office-a", "office-b"),
+    )
+    relabelled = replace(typical, 7, KEY_IDS["office-b"])
+    add(
+        "key-id-relabelled",
+        "key id changed to office-b's, opened by office-a",
+        "wrong_key",
+        envelope=relabelled,
+    )
+    add(
+        "moved-to-other-key",
+        "key id changed to office-b's and opened by office-b: the info and aad differ",
+        "decryption_failed",
+        envelope=relabelled,
+        open_with=("office-b",),
+    )
+
+    # Context: location and area are bound through the HPKE info.
+    add(
+        "moved-to-other-location",
+        "opened for another location",
+        "decryption_failed",
+        envelope=typical,
+        location="BAECKEREI-SCHULZE-8",
+    )
+    add(
+        "moved-to-other-area",
+        "opened for another area",
+        "decryption_failed",
+        envelope=typical,
+        area="TISCH_13",
+    )
+    add(
+        "codes-case",
+        "codes are case-sensitive",
+        "decryption_failed",
+        envelope=typical,
+        area="tisch_12",
+    )
+    shifted = seal(
+        "shifted", smallest_padding(compact_json(TYPICAL_RECORD)), location="AB", area="C"
+    )
+    add(
+        "codes-boundary-shifted",
+        "sealed for location AB, area C; opened for A, BC (length prefixes)",
+        "decryption_failed",
+        envelope=shifted,
+        location="A",
+        area="BC",
+    )
+
+    # enc.
+    enc_offset = HEADER_SIZE
+    add(
+        "enc-compressed-prefix",
+        "enc starts 0x02",
+        "malformed",
+        envelope=replace(typical, enc_offset, b"\x02"),
+    )
+    add(
+        "enc-zero",
+        "enc all zero (no point at infinity encoding is allowed)",
+        "malformed",
+        envelope=replace(typical, enc_offset, bytes(65)),
+    )
+    add(
+        "enc-x-not-reduced",
+        "x = p",
+        "malformed",
+        envelope=replace(typical, enc_offset + 1, P256_P.to_bytes(32, "big")),
+    )
+    y_flipped = flip(typical, enc_offset + 64)
+    assert not is_uncompressed_p256_point(y_flipped[enc_offset:CIPHERTEXT_OFFSET])
+    add("enc-off-curve", "lowest bit of y flipped", "malformed", envelope=y_flipped)
+    on_curve = _x_flip_on_curve(typical)
+    add(
+        "enc-other-point",
+        "a bit of x flipped, still on the curve",
+        "decryption_failed",
+        envelope=on_curve,
+    )
+
+    # Ciphertext and tag.
+    add(
+        "ct-first-bit",
+        "first ciphertext bit",
+        "decryption_failed",
+        envelope=flip(typical, CIPHERTEXT_OFFSET),
+    )
+    add(
+        "ct-middle-bit",
+        "a bit in the padding region",
+        "decryption_failed",
+        envelope=flip(typical, CIPHERTEXT_OFFSET + 400, 5),
+    )
+    add("ct-tag-last-bit", "last tag bit", "decryption_failed", envelope=flip(typical, -1, 7))
+
+    # Padding (authentic ciphertext, bad plaintext).
+    record_json = compact_json(TYPICAL_RECORD)
+    padding_cases: list[tuple[str, str, bytes]] = [
+        ("padding-no-marker", "zeros without the 0x80 marker", pad_to(record_json, 512, b"")),
+        ("padding-wrong-marker", "0x81 instead of 0x80", pad_to(record_json, 512, b"\x81")),
+        ("padding-all-zero", "512 zero bytes", bytes(512)),
+        (
+            "padding-byte-after-marker",
+            "a non-zero byte after 0x80",
+            pad_to(record_json, 512, b"\x80\x01"),
+        ),
+        ("padding-not-a-bucket", "a plaintext of 600 bytes", pad_to(record_json, 600)),
+    ]
+    for name, comment, padded in padding_cases:
+        expected = "bad_length" if len(padded) == 600 else "bad_padding"
+        add(name, comment, expected, envelope=seal(name, padded))
+
+    # Records (authentic, well padded, not a v1 record).
+    persons_21 = {**EMPTY_RECORD, "additionalPersons": [{"firstName": "a", "lastName": "b"}] * 21}
+    bad_records: list[tuple[str, str, bytes]] = [
+        ("record-empty", "nothing before the marker", b""),
+        ("record-not-json", "plain text", b"Juergen Mueller"),
+        ("record-invalid-utf8", "a lone 0xFF byte", b'{"v":1,"firstName":"\xff"}'),
+        ("record-bom", "a UTF-8 byte order mark", b"\xef\xbb\xbf" + record_json),
+        ("record-array", "a JSON array", b"[]"),
+        ("record-trailing-data", "bytes after the object", record_json + b"x"),
+        ("record-nan", "NaN is not JSON", record_json.replace(b'"v":1', b'"v":NaN')),
+        ("record-version-2", '"v": 2', record_json.replace(b'"v":1', b'"v":2')),
+        ("record-version-string", '"v": "1"', record_json.replace(b'"v":1', b'"v":"1"')),
+        ("record-missing-version", "no v", compact_json(_without(TYPICAL_RECORD, "v"))),
+        ("record-missing-note", "no note", compact_json(_without(TYPICAL_RECORD, "note"))),
+        (
+            "record-unknown-member",
+            "an extra top-level member",
+            compact_json({**TYPICAL_RECORD, "birthday": "1970-01-01"}),
+        ),
+        (
+            "record-person-unknown-member",
+            "an extra member in a companion",
+            compact_json(
+                {
+                    **EMPTY_RECORD,
+                    "additionalPersons": [{"firstName": "a", "lastName": "b", "age": "7"}],
+                }
+            ),
+        ),
+        (
+            "record-person-missing-name",
+            "a companion without lastName",
+            compact_json({**EMPTY_RECORD, "additionalPersons": [{"firstName": "a"}]}),
+        ),
+        (
+            "record-person-same-address-string",
+            "sameAddress as a string",
+            compact_json(
+                {
+                    **EMPTY_RECORD,
+                    "additionalPersons": [
+                        {"firstName": "a", "lastName": "b", "sameAddress": "true"}
+                    ],
+                }
+            ),
+        ),
+        (
+            "record-phone-number",
+            "phone as a JSON number",
+            record_json.replace(b'"+49 3643 123456"', b"493643123456"),
+        ),
+        (
+            "record-too-long",
+            "firstName of 101 characters",
+            compact_json({**EMPTY_RECORD, "firstName": "ä" * 101}),
+        ),
+        ("record-too-many-persons", "21 companions", compact_json(persons_21)),
+        (
+            "record-lone-surrogate",
+            "a \\ud800 escape",
+            compact_json(EMPTY_RECORD).replace(b'"firstName":""', b'"firstName":"\\ud800"'),
+        ),
+        (
+            "record-persons-object",
+            "additionalPersons as an object",
+            compact_json({**EMPTY_RECORD, "additionalPersons": {}}),
+        ),
+    ]
+    for name, comment, body in bad_records:
+        add(name, comment, "bad_record", envelope=seal(name, smallest_padding(body)))
+
+    return {
+        "description": (
+            "Gastregister sealed record v1 (docs/FORMAT.md). Decode 'envelope' as canonical "
+            "unpadded base64url, open it with the keys in 'openWith' for 'locationCode' and "
+            "'areaCode'; 'expected' is 'ok' (the result equals 'record') or the error kind."
+        ),
+        "generator": "tests/crypto/vectors/make_tamper_vectors.py",
+        "keys": {
+            name: {
+                "privateKeyPkcs8": b64url_encode(_pkcs8(key)),
+                "publicKey": b64url_encode(SPKI[name]),
+                "keyId": KEY_IDS[name].hex(),
+            }
+            for name, key in KEYS.items()
+        },
+        "vectors": vectors,
+    }
+
+
+def _without(record: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: value for name, value in record.items() if name not in names}
+
+
+def _standard_alphabet(text: str) -> str:
+    index = next(i for i, c in enumerate(text) if c in "-_")
+    return text[:index] + ("+" if text[index] == "-" else "/") + text[index + 1 :]
+
+
+def _x_flip_on_curve(envelope: bytes) -> bytes:
+    """The first single-bit change of enc's x that still gives a point on P-256."""
+    for byte_index in range(HEADER_SIZE + 1, HEADER_SIZE + 33):
+        for bit in range(8):
+            changed = flip(envelope, byte_index, bit)
+            x = int.from_bytes(changed[HEADER_SIZE + 1 : HEADER_SIZE + 33], "big")
+            if x < P256_P and _has_square_root((x**3 - 3 * x + P256_B) % P256_P):
+                # Keep the point on the curve: choose the y of the new x.
+                y = pow((x**3 - 3 * x + P256_B) % P256_P, (P256_P + 1) // 4, P256_P)
+                point = b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
+                assert is_uncompressed_p256_point(point)
+                return replace(envelope, HEADER_SIZE, point)
+    raise AssertionError("no on-curve x found")  # cannot happen: half of all x qualify
+
+
+def _has_square_root(value: int) -> bool:
+    return value == 0 or pow(value, (P256_P - 1) // 2, P256_P) == 1
+
+
+# ---------------------------------------------------------------------------------------
+# Key files
+
+PASSPHRASE = "correct horse battery staple"
+UNICODE_PASSPHRASE = "Grüße aus Jena, Äpfel über Öl"
+ITERATIONS = 100_000  # the lowest count readers accept, to keep tests fast
+CREATED = "2026-11-21T12:00:00Z"
+
+
+def _derived(label: str, size: int) -> bytes:
+    return hashlib.sha256(f"gastregister test vectors: {label}".encode()).digest()[:size]
+
+
+def key_file_document(
+    *,
+    key: str = "office-a",
+    wrapped_key: ec.EllipticCurvePrivateKey | None = None,
+    passphrase: str = PASSPHRASE,
+    aad_key: str | None = None,
+    iterations: int = ITERATIONS,
+    label: str = "key file",
+) -> dict[str, Any]:
+    """A key file assembled from PBKDF2 and AES-GCM directly (see the module docstring)."""
+    salt = _derived(f"{label} salt", 16)
+    nonce = _derived(f"{label} nonce", 12)
+    wrapping_key = PBKDF2HMAC(
+        algorithm=hashes.SHA256(), length=32, salt=salt, iterations=iterations
+    ).derive(unicodedata.normalize("NFC", passphrase).encode("utf-8"))
+    aad = ("gastregister/keyfile/v1:" + KEY_IDS[aad_key or key].hex()).encode("ascii")
+    pkcs8 = _pkcs8(wrapped_key if wrapped_key is not None else KEYS[key])
+    return {
+        "format": "gastregister-keyfile",
+        "version": 1,
+        "keyId": KEY_IDS[key].hex(),
+        "publicKey": b64url_encode(SPKI[key]),
+        "created": CREATED,
+        "kdf": {"name": "PBKDF2-SHA-256", "iterations": iterations, "salt": b64url_encode(salt)},
+        "cipher": {"name": "AES-256-GCM", "nonce": b64url_encode(nonce)},
+        "encryptedPrivateKey": b64url_encode(AESGCM(wrapping_key).encrypt(nonce, pkcs8, aad)),
+    }
+
+
+def _text(document: object) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+@functools.cache
+def _base_key_file_document() -> dict[str, Any]:
+    return key_file_document()
+
+
+def _edited(change: Callable[[dict[str, Any]], None]) -> str:
+    document = copy.deepcopy(_base_key_file_document())
+    change(document)
+    return _text(document)
+
+
+def key_file_vectors() -> dict[str, Any]:
+    base = _base_key_file_document()
+    vectors: list[dict[str, Any]] = []
+
+    def add(
+        name: str,
+        comment: str,
+        text: str,
+        expected: str,
+        *,
+        without_passphrase: str = "ok",
+        passphrase: str = PASSPHRASE,
+        key: str | None = None,
+    ) -> None:
+        vector: dict[str, Any] = {
+            "name": name,
+            "comment": comment,
+            "keyFile": text,
+            "passphrase": passphrase,
+            "expected": expected,
+            "expectedWithoutPassphrase": without_passphrase,
+        }
+        if key is not None:
+            vector["keyId"] = KEY_IDS[key].hex()
+            vector["created"] = CREATED
+        vectors.append(vector)
+
+    add("ok", "office-a's key", _text(base), "ok", key="office-a")
+    nfd = unicodedata.normalize("NFD", UNICODE_PASSPHRASE)
+    assert nfd != UNICODE_PASSPHRASE
+    add(
+        "ok-passphrase-nfd",
+        "written with the NFC passphrase, opened with its NFD spelling",
+        _text(key_file_document(passphrase=UNICODE_PASSPHRASE, label="unicode")),
+        "ok",
+        passphrase=nfd,
+        key="office-a",
+    )
+    add(
+        "ok-compact-json",
+        "no whitespace, other member order",
+        json.dumps(dict(reversed(base.items())), separators=(",", ":")),
+        "ok",
+        key="office-a",
+    )
+
+    add(
+        "wrong-passphrase",
+        "one character different",
+        _text(base),
+        "wrong_passphrase",
+        passphrase=PASSPHRASE[:-1] + "E",
+    )
+    add(
+        "wrong-passphrase-empty", "empty passphrase", _text(base), "wrong_passphrase", passphrase=""
+    )
+    add(
+        "tampered-ciphertext",
+        "one bit of encryptedPrivateKey flipped",
+        _edited(lambda d: d.update(encryptedPrivateKey=_flip_b64(d["encryptedPrivateKey"]))),
+        "wrong_passphrase",
+    )
+    add(
+        "tampered-salt",
+        "salt changed",
+        _edited(lambda d: d["kdf"].update(salt=b64url_encode(_derived("other salt", 16)))),
+        "wrong_passphrase",
+    )
+    add(
+        "tampered-iterations",
+        "iterations changed",
+        _edited(lambda d: d["kdf"].update(iterations=ITERATIONS + 1)),
+        "wrong_passphrase",
+    )
+    add(
+        "relabelled-to-other-key",
+        "keyId and publicKey of office-b, key of office-a",
+        _edited(
+            lambda d: d.update(
+                keyId=KEY_IDS["office-b"].hex(), publicKey=b64url_encode(SPKI["office-b"])
+            )
+        ),
+        "wrong_passphrase",
+    )
+    add(
+        "key-mismatch",
+        "office-b's private key wrapped under office-a's key id",
+        _text(key_file_document(wrapped_key=KEYS["office-b"], label="mismatch")),
+        "key_mismatch",
+    )
+    add(
+        "key-id-mismatch",
+        "keyId of office-b, publicKey of office-a",
+        _edited(lambda d: d.update(keyId=KEY_IDS["office-b"].hex())),
+        "key_mismatch",
+        without_passphrase="key_mismatch",
+    )
+    p384 = ec.derive_private_key(7, ec.SECP384R1())
+    add(
+        "not-p256",
+        "a P-384 private key inside",
+        _text(key_file_document(wrapped_key=p384, label="p384")),
+        "malformed",
+    )
+
+    unsupported: list[tuple[str, str, Callable[[dict[str, Any]], None]]] = [
+        ("version-2", "version 2", lambda d: d.update(version=2)),
+        ("kdf-argon2", "another KDF", lambda d: d["kdf"].update(name="Argon2id")),
+        ("cipher-aes128", "another cipher", lambda d: d["cipher"].update(name="AES-128-GCM")),
+        ("iterations-too-low", "99,999 iterations", lambda d: d["kdf"].update(iterations=99_999)),
+        (
+            "iterations-too-high",
+            "10,000,001 iterations",
+            lambda d: d["kdf"].update(iterations=10_000_001),
+        ),
+    ]
+    for name, comment, change in unsupported:
+        add(name, comment, _edited(change), "unsupported", without_passphrase="unsupported")
+
+    malformed: list[tuple[str, str, str]] = [
+        ("not-json", "not JSON", "gastregister-keyfile v1\n"),
+        ("json-array", "a JSON array", "[]"),
+        (
+            "other-format",
+            "another format name",
+            _edited(lambda d: d.update(format="age-encryption.org/v1")),
+        ),
+        ("version-string", "version as a string", _edited(lambda d: d.update(version="1"))),
+        ("extra-member", "an unknown member", _edited(lambda d: d.update(comment="office A"))),
+        ("missing-created", "no created", _edited(lambda d: d.pop("created"))),
+        (
+            "created-with-offset",
+            "created not in UTC 'Z' form",
+            _edited(lambda d: d.update(created="2026-11-21T13:00:00+01:00")),
+        ),
+        (
+            "created-impossible-date",
+            "30 February",
+            _edited(lambda d: d.update(created="2026-02-30T12:00:00Z")),
+        ),
+        (
+            "key-id-upper-case",
+            "keyId in upper case",
+            _edited(lambda d: d.update(keyId=d["keyId"].upper())),
+        ),
+        (
+            "salt-short",
+            "a 15-byte salt",
+            _edited(lambda d: d["kdf"].update(salt=b64url_encode(bytes(15)))),
+        ),
+        (
+            "salt-padded",
+            "salt with '=' padding",
+            _edited(lambda d: d["kdf"].update(salt=d["kdf"]["salt"] + "==")),
+        ),
+        (
+            "nonce-short",
+            "an 8-byte nonce",
+            _edited(lambda d: d["cipher"].update(nonce=b64url_encode(bytes(8)))),
+        ),
+        (
+            "iterations-string",
+            "iterations as a string",
+            _edited(lambda d: d["kdf"].update(iterations="100000")),
+        ),
+        (
+            "kdf-extra-member",
+            "an unknown KDF parameter",
+            _edited(lambda d: d["kdf"].update(memory=65536)),
+        ),
+        (
+            "public-key-not-spki",
+            "publicKey is a raw point",
+            _edited(lambda d: d.update(publicKey=b64url_encode(bytes([4]) + bytes(64)))),
+        ),
+        (
+            "duplicate-member",
+            "keyId twice",
+            _text(base).replace(
+                '"keyId"', '"keyId": "' + KEY_IDS["office-b"].hex() + '",\n  "keyId"', 1
+            ),
+        ),
+    ]
+    for name, comment, text in malformed:
+        add(name, comment, text, "malformed", without_passphrase="malformed")
+
+    return {
+        "description": (
+            "Gastregister key file v1 (docs/FORMAT.md). Read 'keyFile' (UTF-8 text) with "
+            "'passphrase'; 'expected' is 'ok' (keyId and created as given) or the error kind. "
+            "'expectedWithoutPassphrase' is the outcome of reading only the metadata."
+        ),
+        "generator": "tests/crypto/vectors/make_tamper_vectors.py",
+        "vectors": vectors,
+    }
+
+
+def _flip_b64(text: str) -> str:
+    raw = bytearray(b64url_decode(text))
+    raw[0] ^= 1
+    return b64url_encode(bytes(raw))
+
+
+def render(document: object) -> str:
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    SEALED_RECORD_FILE.write_text(render(sealed_record_vectors()), encoding="utf-8")
+    KEY_FILE_FILE.write_text(render(key_file_vectors()), encoding="utf-8")
+    print(f"wrote {SEALED_RECORD_FILE.name} and {KEY_FILE_FILE.name}")
+
+
+if __name__ == "__main__":
+    main()

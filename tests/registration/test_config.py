@@ -1,0 +1,67 @@
+"""Configuration: production refuses unsafe secrets, values are range-checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from registration.config import DEMO_SECRET_KEY, ConfigurationError, Settings
+
+
+def test_production_without_secret_key_refuses_to_start() -> None:
+    with pytest.raises(ConfigurationError, match="SECRET_KEY is not set"):
+        Settings.from_env({"GASTREGISTER_ENV": "production"})
+
+
+def test_production_with_demo_or_short_key_refuses_to_start() -> None:
+    for key in (DEMO_SECRET_KEY, "short"):
+        with pytest.raises(ConfigurationError, match="demo key or shorter"):
+            Settings.from_env({"GASTREGISTER_ENV": "production", "SECRET_KEY": key})
+
+
+def test_production_defaults() -> None:
+    settings = Settings.from_env({"SECRET_KEY": "k" * 48})
+    assert settings.is_production
+    assert settings.retention_days == 28
+    assert settings.ratelimit_storage_url == "memory://"
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.database_url.endswith("instance/gastregister.db")
+
+
+def test_demo_gets_a_local_key_and_env_values_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "GASTREGISTER_ENV": "demo",
+            "DATABASE_URL": "postgresql://u@h/db",
+            "GASTREGISTER_RETENTION_DAYS": "30",
+            "GASTREGISTER_PUBLIC_BASE_URL": "https://gast.example.de/",
+            "GASTREGISTER_RATELIMIT_STORAGE": "redis://127.0.0.1:6379/0",
+        }
+    )
+    assert settings.secret_key == DEMO_SECRET_KEY
+    assert settings.retention_days == 30
+    assert settings.public_base_url == "https://gast.example.de"
+    assert settings.https
+    assert settings.ratelimit_storage_url.startswith("redis://")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GASTREGISTER_RETENTION_DAYS", "0"),
+        ("GASTREGISTER_RETENTION_DAYS", "many"),
+        ("GASTREGISTER_DEFAULT_STAY_MINUTES", "5"),
+        ("GASTREGISTER_RATELIMIT_ENABLED", "maybe"),
+        ("GASTREGISTER_ENV", "staging"),
+        ("DATABASE_URL", "mysql://x"),
+        ("GASTREGISTER_CONTACT_REQUIRED", "fax"),
+    ],
+)
+def test_bad_values_are_refused_with_the_variable_name(name: str, value: str) -> None:
+    env = {"GASTREGISTER_ENV": "demo", name: value}
+    with pytest.raises(ConfigurationError, match=name):
+        Settings.from_env(env)
+
+
+def test_unknown_test_settings_are_an_error() -> None:
+    with pytest.raises(ConfigurationError, match="unknown settings"):
+        Settings.from_mapping({"retention_dayz": 3})

@@ -1,0 +1,141 @@
+"""Per-domain translation catalogs: extract, update, compile and check.
+
+Every package folder with a `translations/` folder owns the texts of its own Python
+files and `templates/` (sub-folders with their own catalog excluded), so parallel
+work on different domains never edits the same .po file.
+
+    python tools/translations.py update    # extract and merge into de/messages.po
+    python tools/translations.py compile   # .po -> .mo
+    python tools/translations.py check     # every text translated, .mo up to date
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_file
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("registration", "health_export")
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+LANGUAGE = "de"
+
+
+def catalog_dirs() -> list[Path]:
+    return sorted(
+        path.parent
+        for pkg in PACKAGES
+        for path in (ROOT / pkg).rglob("translations")
+        if path.is_dir()
+    )
+
+
+def scope(owner: Path) -> Iterator[Path]:
+    """Source files a catalog owns: below `owner`, but not below another catalog's folder."""
+    others = [d for d in catalog_dirs() if d != owner and d.is_relative_to(owner)]
+    for path in sorted(owner.rglob("*")):
+        if any(path.is_relative_to(other) for other in others):
+            continue
+        if path.suffix == ".py" or (path.suffix == ".html" and "templates" in path.parts):
+            yield path
+
+
+def extract(owner: Path) -> Catalog:
+    catalog = Catalog(project="gastregister", charset="utf-8")
+    for path in scope(owner):
+        method = "python" if path.suffix == ".py" else "jinja2"
+        options = {"extensions": "jinja2.ext.i18n"} if method == "jinja2" else {}
+        for lineno, message, comments, context in extract_from_file(
+            method, str(path), keywords=KEYWORDS, options=options
+        ):
+            catalog.add(
+                message,
+                None,
+                [(str(path.relative_to(ROOT)), lineno)],
+                auto_comments=comments,
+                context=context,
+            )
+    return catalog
+
+
+def po_path(owner: Path) -> Path:
+    return owner / "translations" / LANGUAGE / "LC_MESSAGES" / "messages.po"
+
+
+def load_po(owner: Path) -> Catalog:
+    path = po_path(owner)
+    if not path.exists():
+        return Catalog(locale=LANGUAGE, charset="utf-8")
+    with path.open("rb") as handle:
+        return read_po(handle, locale=LANGUAGE)
+
+
+def update() -> None:
+    for owner in catalog_dirs():
+        template = extract(owner)
+        catalog = load_po(owner)
+        catalog.update(template, no_fuzzy_matching=True)
+        path = po_path(owner)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            write_po(handle, catalog, width=100, omit_header=True, ignore_obsolete=True)
+        untranslated = [m.id for m in catalog if m.id and not m.string]
+        print(f"{path.relative_to(ROOT)}: {len(untranslated)} untranslated")
+
+
+def compile_all() -> None:
+    for owner in catalog_dirs():
+        catalog = load_po(owner)
+        with po_path(owner).with_suffix(".mo").open("wb") as handle:
+            write_mo(handle, catalog, use_fuzzy=False)
+
+
+def problems() -> list[str]:
+    found: list[str] = []
+    for owner in catalog_dirs():
+        name = owner.relative_to(ROOT)
+        catalog = load_po(owner)
+        for message in extract(owner):
+            if not message.id:
+                continue
+            translated = catalog.get(message.id)
+            if translated is None or not translated.string or translated.fuzzy:
+                found.append(f"{name}: no German text for {message.id!r}")
+        mo = po_path(owner).with_suffix(".mo")
+        if not mo.exists():
+            found.append(f"{name}: {mo.name} missing (run `make translations-compile`)")
+            continue
+        with mo.open("rb") as handle:
+            compiled = read_mo(handle)
+        expected = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+        actual = {m.id: m.string for m in compiled if m.id}
+        if expected != actual:
+            found.append(
+                f"{name}: {mo.name} is older than messages.po (run `make translations-compile`)"
+            )
+    return found
+
+
+def main(argv: list[str]) -> int:
+    command = argv[1] if len(argv) > 1 else "check"
+    if command == "update":
+        update()
+    elif command == "compile":
+        compile_all()
+    elif command == "check":
+        issues = problems()
+        print("\n".join(issues) or "all texts translated")
+        return 1 if issues else 0
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,3 @@
+from registration import create_app
+
+app = create_app()
