@@ -115,6 +115,18 @@ def format_created(created: dt.datetime) -> str:
     return created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def check_new_passphrase(passphrase: str) -> None:
+    """Raise WeakPassphraseError unless writers may accept ``passphrase``.
+
+    The rule is a minimum length of 12 characters, counted after NFC normalisation;
+    the CLI checks it before it generates a key, so nobody types twice for nothing.
+    """
+    if len(unicodedata.normalize("NFC", passphrase)) < MIN_PASSPHRASE_LENGTH:
+        raise WeakPassphraseError(
+            f"The passphrase needs at least {MIN_PASSPHRASE_LENGTH} characters."
+        )
+
+
 def write_key_file(
     private_key: ec.EllipticCurvePrivateKey,
     passphrase: str,
@@ -133,10 +145,7 @@ def write_key_file(
         private_key.curve, ec.SECP256R1
     ):
         raise TypeError("a health-office key is a P-256 private key")
-    if len(unicodedata.normalize("NFC", passphrase)) < MIN_PASSPHRASE_LENGTH:
-        raise WeakPassphraseError(
-            f"the passphrase needs at least {MIN_PASSPHRASE_LENGTH} characters"
-        )
+    check_new_passphrase(passphrase)
     if type(iterations) is not int or not MIN_ITERATIONS <= iterations <= MAX_ITERATIONS:
         raise ValueError(f"iterations must be between {MIN_ITERATIONS} and {MAX_ITERATIONS}")
     created_text = format_created(created)
@@ -182,20 +191,7 @@ def read_key_file(data: bytes, passphrase: str) -> KeyFile:
     AES-GCM tag) and both report ``wrong_passphrase``.
     """
     parsed = _parse(data)
-    try:
-        pkcs8 = AESGCM(_wrapping_key(passphrase, parsed.salt, parsed.iterations)).decrypt(
-            parsed.nonce, parsed.encrypted_private_key, _aad(parsed.key_id_hex)
-        )
-    except InvalidTag:
-        raise KeyFileError(_Kind.WRONG_PASSPHRASE) from None
-    try:
-        private_key = serialization.load_der_private_key(pkcs8, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise KeyFileError(_Kind.MALFORMED) from None
-    if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
-        private_key.curve, ec.SECP256R1
-    ):
-        raise KeyFileError(_Kind.MALFORMED)
+    private_key = _unwrap(parsed, passphrase)
     if public_key_spki(private_key) != parsed.metadata.public_spki:
         raise KeyFileError(_Kind.KEY_MISMATCH)
     return KeyFile(
@@ -204,6 +200,26 @@ def read_key_file(data: bytes, passphrase: str) -> KeyFile:
         public_spki=parsed.metadata.public_spki,
         created=parsed.metadata.created,
     )
+
+
+def _unwrap(parsed: _ParsedKeyFile, passphrase: str) -> ec.EllipticCurvePrivateKey:
+    # Errors are raised outside the handlers so that they carry no __context__: the
+    # caught exceptions say nothing useful and a traceback should not hint at more.
+    kind = _Kind.WRONG_PASSPHRASE
+    try:
+        pkcs8 = AESGCM(_wrapping_key(passphrase, parsed.salt, parsed.iterations)).decrypt(
+            parsed.nonce, parsed.encrypted_private_key, _aad(parsed.key_id_hex)
+        )
+        kind = _Kind.MALFORMED
+        private_key = serialization.load_der_private_key(pkcs8, password=None)
+    except (InvalidTag, ValueError, TypeError, UnsupportedAlgorithm):
+        pass
+    else:
+        if isinstance(private_key, ec.EllipticCurvePrivateKey) and isinstance(
+            private_key.curve, ec.SECP256R1
+        ):
+            return private_key
+    raise KeyFileError(kind)
 
 
 def _parse(data: bytes) -> _ParsedKeyFile:

@@ -77,9 +77,7 @@ def _validated(record: object, *, complete: bool) -> dict[str, Any]:
         if name not in _TOP_LEVEL_FIELDS:
             raise RecordSchemaError(_member_name(name), "unknown_field")
 
-    version = record.get("v", RECORD_VERSION if complete else None)
-    if version is None:
-        raise RecordSchemaError("v", "missing_field")
+    version = _member(record, "v", RECORD_VERSION if complete else None)
     # JSON has one number type, so 1.0 is accepted as 1 (as JavaScript's JSON.parse
     # must); True, which Python counts as an int equal to 1, is not a number.
     if type(version) not in (int, float) or version != RECORD_VERSION:
@@ -89,9 +87,7 @@ def _validated(record: object, *, complete: bool) -> dict[str, Any]:
     for name in _GUEST_FIELDS:
         normalised[name] = _string_member(record, name, name, complete=complete)
 
-    persons = record.get("additionalPersons", [] if complete else None)
-    if persons is None:
-        raise RecordSchemaError("additionalPersons", "missing_field")
+    persons = _member(record, "additionalPersons", [] if complete else None)
     if isinstance(persons, str | bytes | bytearray | Mapping) or not isinstance(persons, Sequence):
         raise RecordSchemaError("additionalPersons", "not_an_array")
     if len(persons) > MAX_ADDITIONAL_PERSONS:
@@ -101,6 +97,15 @@ def _validated(record: object, *, complete: bool) -> dict[str, Any]:
     ]
     normalised["note"] = _string_member(record, "note", "note", complete=complete)
     return normalised
+
+
+def _member(record: Mapping[Any, Any], name: str, default: object) -> object:
+    """The member's value; ``default`` when absent, or missing_field if there is none."""
+    if name in record:
+        return record[name]
+    if default is None:
+        raise RecordSchemaError(name, "missing_field")
+    return default
 
 
 def _person(person: object, path: str) -> dict[str, Any]:

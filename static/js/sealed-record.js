@@ -3,8 +3,9 @@
 // The guest's phone seals the contact record to the health office's public key
 // before anything leaves the page, and the health office opens records and
 // loads its key file in its own browser, so the private key never reaches the
-// server. The byte format is fixed by docs/ (format v1) and is implemented the
-// same way by the Python package `crypto`; both must accept each other's output.
+// server. The byte format is docs/FORMAT.md (format v1); the Python package
+// `crypto` implements it too, and both accept and reject exactly the same
+// envelopes and key files, with the same error kinds.
 //
 // HPKE (RFC 9180) comes from the pinned, vendored @hpke/core (see js/build.sh);
 // everything else here is WebCrypto and plain JavaScript, loaded from our own
@@ -38,7 +39,7 @@ const CONTEXT_CODE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 const RECORD_VERSION = 1;
 const MAX_ADDITIONAL_PERSONS = 20;
-// Maximum lengths in Unicode code points, as in the Python schema.
+// Maximum lengths in Unicode code points.
 const FIELD_MAX_LENGTHS = Object.freeze({
   firstName: 100,
   lastName: 100,
@@ -62,7 +63,11 @@ const MAIN_PERSON_FIELDS = [
 ];
 const PERSON_REQUIRED_FIELDS = ["firstName", "lastName"];
 const PERSON_OPTIONAL_FIELDS = ["street", "houseNumber", "zipCode", "city", "phone", "email"];
-const PERSON_FIELDS = new Set([...PERSON_REQUIRED_FIELDS, ...PERSON_OPTIONAL_FIELDS, "sameAddress"]);
+const PERSON_FIELDS = new Set([
+  ...PERSON_REQUIRED_FIELDS,
+  ...PERSON_OPTIONAL_FIELDS,
+  "sameAddress",
+]);
 const TOP_LEVEL_FIELDS = new Set(["v", ...MAIN_PERSON_FIELDS, "additionalPersons", "note"]);
 
 const KEY_FILE_FORMAT = "gastregister-keyfile";
@@ -292,7 +297,7 @@ function hasLoneSurrogate(text) {
 
 // Member names come from code, not guests, but stay bounded and printable in logs.
 function memberName(name) {
-  return /^[^\p{C}\p{Z}]*$/u.test(name.replaceAll(" ", "x"))
+  return /^(?:[^\p{C}\p{Z}]| )*$/u.test(name)
     ? Array.from(name).slice(0, 40).join("")
     : "<member>";
 }
@@ -307,6 +312,13 @@ function isPlainObject(value) {
 
 // The checks below mirror crypto/record.py rule for rule and in the same order,
 // so both implementations reject a record with the same field and reason.
+
+/** The member's value; fallback when absent, or missing_field if there is none. */
+function member(record, name, fallback) {
+  if (hasOwn(record, name)) return record[name];
+  if (fallback === undefined) throw new RecordSchemaError(name, "missing_field");
+  return fallback;
+}
 
 function stringMember(container, name, path, complete) {
   if (!hasOwn(container, name)) {
@@ -331,7 +343,9 @@ function checkedPerson(person, path) {
     throw new RecordSchemaError(path, "not_an_object");
   }
   for (const name of Object.keys(person)) {
-    if (!PERSON_FIELDS.has(name)) throw new RecordSchemaError(`${path}.${memberName(name)}`, "unknown_field");
+    if (!PERSON_FIELDS.has(name)) {
+      throw new RecordSchemaError(`${path}.${memberName(name)}`, "unknown_field");
+    }
   }
   const checked = {};
   for (const name of PERSON_REQUIRED_FIELDS) {
@@ -354,13 +368,12 @@ function validatedRecord(record, complete) {
     throw new RecordSchemaError("", "not_an_object");
   }
   for (const name of Object.keys(record)) {
-    if (!TOP_LEVEL_FIELDS.has(name)) throw new RecordSchemaError(memberName(name), "unknown_field");
+    if (!TOP_LEVEL_FIELDS.has(name)) {
+      throw new RecordSchemaError(memberName(name), "unknown_field");
+    }
   }
-  const version = hasOwn(record, "v") ? record.v : complete ? RECORD_VERSION : null;
-  if (version === null || version === undefined) {
-    throw new RecordSchemaError("v", "missing_field");
-  }
-  // JSON cannot tell 1 from 1.0 apart here, but true and "1" are rejected.
+  const version = member(record, "v", complete ? RECORD_VERSION : undefined);
+  // JSON has one number type: 1 and 1.0 are both version 1, true and "1" are not.
   if (version !== RECORD_VERSION) {
     throw new RecordSchemaError("v", "unsupported_version");
   }
@@ -368,10 +381,7 @@ function validatedRecord(record, complete) {
   for (const name of MAIN_PERSON_FIELDS) {
     normalised[name] = stringMember(record, name, name, complete);
   }
-  const persons = hasOwn(record, "additionalPersons") ? record.additionalPersons : complete ? [] : null;
-  if (persons === null || persons === undefined) {
-    throw new RecordSchemaError("additionalPersons", "missing_field");
-  }
+  const persons = member(record, "additionalPersons", complete ? [] : undefined);
   if (!Array.isArray(persons)) {
     throw new RecordSchemaError("additionalPersons", "not_an_array");
   }
@@ -561,7 +571,10 @@ const SUITE_BYTES = envelopeHeader(new Uint8Array(KEY_ID_LENGTH)).subarray(1, 7)
  */
 function parseEnvelope(envelopeBase64url) {
   // An over-long text is refused before decoding so a huge input costs nothing.
-  if (typeof envelopeBase64url !== "string" || envelopeBase64url.length > MAX_ENVELOPE_TEXT_LENGTH) {
+  if (
+    typeof envelopeBase64url !== "string" ||
+    envelopeBase64url.length > MAX_ENVELOPE_TEXT_LENGTH
+  ) {
     throw new SealedRecordError("malformed");
   }
   let envelope;
@@ -620,7 +633,11 @@ async function checkEphemeralPoint(enc) {
  * Promise.all over batches of a few hundred): the key was imported once, when
  * the handle was made, and each call only does the HPKE work.
  */
-export async function openContactRecord(privateKeyHandle, envelopeBase64url, { locationCode, areaCode } = {}) {
+export async function openContactRecord(
+  privateKeyHandle,
+  envelopeBase64url,
+  { locationCode, areaCode } = {},
+) {
   const { keyId, keyPair } = privateKeyHandle;
   const { header, keyId: envelopeKeyId, enc, ciphertext } = parseEnvelope(envelopeBase64url);
   if (!bytesEqual(envelopeKeyId, keyId)) {
@@ -679,7 +696,16 @@ async function publicKeyOf(privateKey) {
   return crypto.subtle.importKey("jwk", { kty, crv, x, y }, EC_ALGORITHM, true, []);
 }
 
-const KEY_FILE_MEMBERS = ["format", "version", "keyId", "publicKey", "created", "kdf", "cipher", "encryptedPrivateKey"];
+const KEY_FILE_MEMBERS = [
+  "format",
+  "version",
+  "keyId",
+  "publicKey",
+  "created",
+  "kdf",
+  "cipher",
+  "encryptedPrivateKey",
+];
 const MAX_KEY_FILE_BYTES = 16384;
 const CREATED_PATTERN = /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z$/;
 
@@ -691,7 +717,9 @@ function hasExactMembers(object, names) {
 // The name is checked before the other members: another algorithm has other
 // parameters, and that makes the file unsupported rather than malformed.
 function keyFileAlgorithm(value, expectedName, members) {
-  if (!isPlainObject(value) || typeof value.name !== "string") throw new KeyFileError("malformed");
+  if (!isPlainObject(value) || typeof value.name !== "string") {
+    throw new KeyFileError("malformed");
+  }
   if (value.name !== expectedName) throw new KeyFileError("unsupported");
   if (!hasExactMembers(value, members)) throw new KeyFileError("malformed");
   return value;
@@ -743,7 +771,9 @@ async function parseKeyFile(text) {
   } catch {
     file = null;
   }
-  if (!isPlainObject(file) || file.format !== KEY_FILE_FORMAT) throw new KeyFileError("malformed");
+  if (!isPlainObject(file) || file.format !== KEY_FILE_FORMAT) {
+    throw new KeyFileError("malformed");
+  }
   if (!isInteger(file.version)) throw new KeyFileError("malformed");
   if (file.version !== KEY_FILE_VERSION) throw new KeyFileError("unsupported");
   if (!hasExactMembers(file, KEY_FILE_MEMBERS)) throw new KeyFileError("malformed");
@@ -762,11 +792,17 @@ async function parseKeyFile(text) {
     throw new KeyFileError("malformed");
   }
   const publicKeySpki = keyFileBytes(file.publicKey);
-  if ((await importCanonicalSpki(publicKeySpki)) === null) throw new KeyFileError("malformed");
-  if (toHex(await sha256(publicKeySpki)) !== keyIdHex) throw new KeyFileError("key_mismatch");
+  if ((await importCanonicalSpki(publicKeySpki)) === null) {
+    throw new KeyFileError("malformed");
+  }
+  if (toHex(await sha256(publicKeySpki)) !== keyIdHex) {
+    throw new KeyFileError("key_mismatch");
+  }
 
   const encryptedPrivateKey = keyFileBytes(file.encryptedPrivateKey);
-  if (encryptedPrivateKey.length <= 16) throw new KeyFileError("malformed"); // key byte + GCM tag
+  if (encryptedPrivateKey.length <= TAG_LENGTH) {
+    throw new KeyFileError("malformed"); // not even one byte of key besides the GCM tag
+  }
   if (!isValidCreated(file.created)) throw new KeyFileError("malformed");
   return {
     keyIdHex,
@@ -806,9 +842,13 @@ export async function readKeyFile(text, passphrase) {
     let publicKey;
     let privateKey;
     try {
-      const extractable = await crypto.subtle.importKey("pkcs8", pkcs8, EC_ALGORITHM, true, ["deriveBits"]);
-      publicKey = await publicKeyOf(extractable);
-      privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, EC_ALGORITHM, false, ["deriveBits"]);
+      // Imported twice: once extractable, only to learn the public key (WebCrypto
+      // has no other way), and once not extractable for the handle that is kept.
+      const usages = ["deriveBits"];
+      publicKey = await publicKeyOf(
+        await crypto.subtle.importKey("pkcs8", pkcs8, EC_ALGORITHM, true, usages),
+      );
+      privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, EC_ALGORITHM, false, usages);
     } catch {
       throw new KeyFileError("malformed");
     }
@@ -834,13 +874,22 @@ export async function readKeyFile(text, passphrase) {
  * extractable only so that it can be wrapped with the passphrase key here; it
  * is not kept.
  */
-export async function writeKeyFile(passphrase, { iterations = KEY_FILE_MIN_WRITE_ITERATIONS } = {}) {
+export async function writeKeyFile(
+  passphrase,
+  { iterations = KEY_FILE_MIN_WRITE_ITERATIONS } = {},
+) {
   if (typeof passphrase !== "string") throw new TypeError("passphrase must be a string");
   if (codePointLength(passphrase.normalize("NFC")) < MIN_PASSPHRASE_LENGTH) {
     throw new WeakPassphraseError();
   }
-  if (!Number.isSafeInteger(iterations) || iterations < KEY_FILE_MIN_WRITE_ITERATIONS || iterations > KEY_FILE_MAX_ITERATIONS) {
-    throw new RangeError(`iterations: between ${KEY_FILE_MIN_WRITE_ITERATIONS} and ${KEY_FILE_MAX_ITERATIONS}`);
+  if (
+    !Number.isSafeInteger(iterations) ||
+    iterations < KEY_FILE_MIN_WRITE_ITERATIONS ||
+    iterations > KEY_FILE_MAX_ITERATIONS
+  ) {
+    throw new RangeError(
+      `iterations: between ${KEY_FILE_MIN_WRITE_ITERATIONS} and ${KEY_FILE_MAX_ITERATIONS}`,
+    );
   }
   const keyPair = await crypto.subtle.generateKey(EC_ALGORITHM, true, ["deriveBits"]);
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keyPair.publicKey));

@@ -1,0 +1,233 @@
+"""How fast a health office's browser opens sealed contact records.
+
+A health office that downloads a busy location's export opens tens of thousands
+of records in the browser (static/js/sealed-record.js); the aim is 50,000 in
+under 15 seconds in Chromium. This script seals a few hundred distinct records
+in Python, loads a key file into headless Chromium, and times opening the
+requested number of envelopes (the distinct ones cycled) in parallel batches.
+
+    .venv/bin/python -m bench.browser_open_bench [--records 50000] [--batch 200]
+
+Not a test: it prints figures and the machine they were measured on, and exits
+non-zero only if an envelope fails to open. The records are synthetic and are
+never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import http.server
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import sync_playwright
+
+from crypto import (
+    encode_envelope,
+    generate_private_key,
+    public_key_spki,
+    seal_contact_record,
+    write_key_file,
+)
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+HARNESS_PAGE = "/tests/browser/pages/sealed-record.html"
+CHROMIUM_PATH = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCATION = "bench-location"
+AREA = "bench-area"
+PASSPHRASE = "bench passphrase, not a secret"
+AIM_RECORDS = 50_000
+AIM_SECONDS = 15.0
+
+# Runs in the page: opens `total` envelopes (cycling through `envelopes`) in
+# batches of `batch` concurrent calls and returns the elapsed milliseconds of
+# each run, plus a check that every record came back whole.
+_TIMED_OPEN = """
+async ({ keyFile, passphrase, envelopes, total, batch, runs, locationCode, areaCode }) => {
+  const sr = window.sealedRecord;
+  const key = await sr.readKeyFile(keyFile, passphrase);
+  const codes = { locationCode, areaCode };
+  // Warm-up: every distinct envelope once (JIT, WebCrypto threads).
+  await Promise.all(envelopes.map((e) => sr.openContactRecord(key.privateKey, e, codes)));
+  const timings = [];
+  let opened = 0;
+  let persons = 0;
+  for (let run = 0; run < runs; run++) {
+    opened = 0;
+    persons = 0;
+    const start = performance.now();
+    for (let first = 0; first < total; first += batch) {
+      const jobs = [];
+      for (let i = first; i < Math.min(total, first + batch); i++) {
+        jobs.push(sr.openContactRecord(key.privateKey, envelopes[i % envelopes.length], codes));
+      }
+      for (const record of await Promise.all(jobs)) {
+        opened += 1;
+        persons += 1 + record.additionalPersons.length;
+      }
+    }
+    timings.push(performance.now() - start);
+  }
+  return { timings, opened, persons };
+}
+"""
+
+_FIRST_NAMES = ["Anna", "Ömer", "Łukasz", "Zoë", "Jürgen", "Fatma", "Mia", "Noah", "Chloé"]
+_LAST_NAMES = ["Müller", "Schmidt", "Yilmaz", "Nowak", "Weiß", "Hoffmann", "Kowalski"]
+_CITIES = ["Köln", "Düsseldorf", "Bonn", "Leverkusen", "Bergisch Gladbach"]
+
+
+def _synthetic_record(rng: random.Random) -> dict[str, Any]:
+    """A plausible record: most guests alone, some with up to four companions."""
+
+    def person() -> dict[str, Any]:
+        return {"firstName": rng.choice(_FIRST_NAMES), "lastName": rng.choice(_LAST_NAMES)}
+
+    companions = rng.choices([0, 1, 2, 4], weights=[60, 25, 10, 5])[0]
+    return {
+        **person(),
+        "street": f"{rng.choice(['Haupt', 'Linden', 'Bahnhof', 'Schul'])}straße",
+        "houseNumber": str(rng.randint(1, 250)),
+        "zipCode": f"{rng.randint(10000, 99999)}",
+        "city": rng.choice(_CITIES),
+        "phone": f"+49 {rng.randint(150, 179)} {rng.randint(1000000, 9999999)}",
+        "email": f"gast{rng.randint(1, 10**6)}@example.org",
+        "additionalPersons": [
+            {**person(), "sameAddress": rng.random() < 0.7} for _ in range(companions)
+        ],
+        "note": "",
+    }
+
+
+class _QuietStaticHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {  # noqa: RUF012 (class attribute of the standard library's handler)
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript",
+    }
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _static_server() -> Iterator[str]:
+    handler = functools.partial(_QuietStaticHandler, directory=str(REPOSITORY_ROOT))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _hpke_core_version() -> str:
+    lock = json.loads((REPOSITORY_ROOT / "js" / "package-lock.json").read_text())
+    return str(lock["packages"]["node_modules/@hpke/core"]["version"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=AIM_RECORDS, help="envelopes to open")
+    parser.add_argument("--distinct", type=int, default=500, help="distinct envelopes, cycled")
+    parser.add_argument("--batch", type=int, default=200, help="concurrent opens per batch")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs; best and median shown")
+    args = parser.parse_args(argv)
+
+    rng = random.Random(9180)
+    private_key = generate_private_key()
+    spki = public_key_spki(private_key)
+    key_file = write_key_file(private_key, PASSPHRASE, created=dt.datetime.now(dt.UTC))
+    envelopes = [
+        encode_envelope(
+            seal_contact_record(
+                spki, _synthetic_record(rng), location_code=LOCATION, area_code=AREA
+            )
+        )
+        for _ in range(args.distinct)
+    ]
+
+    with _static_server() as base_url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(600_000)
+            page.goto(base_url + HARNESS_PAGE)
+            page.wait_for_function("window.harnessReady === true")
+            result = page.evaluate(
+                _TIMED_OPEN,
+                {
+                    "keyFile": key_file.decode(),
+                    "passphrase": PASSPHRASE,
+                    "envelopes": envelopes,
+                    "total": args.records,
+                    "batch": args.batch,
+                    "runs": args.runs,
+                    "locationCode": LOCATION,
+                    "areaCode": AREA,
+                },
+            )
+            chromium_version = browser.version
+        finally:
+            browser.close()
+
+    seconds = sorted(ms / 1000 for ms in result["timings"])
+    best, median = seconds[0], statistics.median(seconds)
+    envelope_bytes = statistics.mean(len(e) * 3 // 4 for e in envelopes)
+    print("Browser open benchmark (static/js/sealed-record.js)")
+    print(f"  machine:    {_cpu_model()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    print(f"  system:     {platform.platform()}, Python {platform.python_version()}")
+    print(f"  browser:    Chromium {chromium_version} (headless), @hpke/core {_hpke_core_version()}")
+    print(
+        f"  workload:   {args.records} envelopes ({args.distinct} distinct, "
+        f"mean {envelope_bytes:.0f} bytes), batches of {args.batch}, {args.runs} runs"
+    )
+    print(f"  opened:     {result['opened']} records, {result['persons']} persons in the last run")
+    print(f"  time:       best {best:.2f} s, median {median:.2f} s, all {seconds}")
+    print(
+        f"  throughput: {args.records / best:,.0f} records/s (best), "
+        f"{best / args.records * 1e6:.0f} µs per record"
+    )
+    if args.records == AIM_RECORDS:
+        verdict = "met" if median < AIM_SECONDS else "NOT met"
+        print(f"  aim:        {AIM_RECORDS} records in < {AIM_SECONDS:.0f} s (median): {verdict}")
+    if result["opened"] != args.records:
+        print("  ERROR: not every envelope opened", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

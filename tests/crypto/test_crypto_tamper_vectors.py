@@ -1,0 +1,132 @@
+"""The committed vector files: every vector gives its expected outcome.
+
+The files are data (tests/crypto/vectors/*.json) produced by make_tamper_vectors.py;
+another implementation of the format can run the same files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+import crypto
+
+VECTORS = Path(__file__).parent / "vectors"
+SEALED = json.loads((VECTORS / "sealed-record-v1.json").read_text(encoding="utf-8"))
+KEY_FILES = json.loads((VECTORS / "keyfile-v1.json").read_text(encoding="utf-8"))
+# The kinds inspect_envelope can report: everything decided before a key is needed.
+KEYLESS_KINDS = {"malformed", "unknown_version", "wrong_suite", "bad_length"}
+
+
+def _private_key(name: str) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_der_private_key(
+        crypto.b64url_decode(SEALED["keys"][name]["privateKeyPkcs8"]), password=None
+    )
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
+
+
+PRIVATE_KEYS = {name: _private_key(name) for name in SEALED["keys"]}
+
+
+def _ids(vectors: list[dict[str, Any]]) -> list[str]:
+    return [vector["name"] for vector in vectors]
+
+
+def test_vector_keys_are_consistent() -> None:
+    for name, key in SEALED["keys"].items():
+        spki = crypto.b64url_decode(key["publicKey"])
+        assert crypto.public_key_spki(PRIVATE_KEYS[name]) == spki
+        assert crypto.key_id(spki).hex() == key["keyId"]
+
+
+def test_vector_names_are_unique() -> None:
+    for vectors in (SEALED["vectors"], KEY_FILES["vectors"]):
+        assert len(set(_ids(vectors))) == len(vectors)
+
+
+def test_every_error_kind_has_vectors() -> None:
+    expected = {vector["expected"] for vector in SEALED["vectors"]}
+    assert expected == {"ok", *crypto.SealedRecordErrorKind}
+    expected = {vector["expected"] for vector in KEY_FILES["vectors"]}
+    assert expected == {"ok", *crypto.KeyFileErrorKind}
+
+
+@pytest.mark.parametrize("vector", SEALED["vectors"], ids=_ids(SEALED["vectors"]))
+def test_sealed_record_vector(vector: dict[str, Any]) -> None:
+    keys = [PRIVATE_KEYS[name] for name in vector["openWith"]]
+    context = {"location_code": vector["locationCode"], "area_code": vector["areaCode"]}
+    if vector["expected"] == "ok":
+        envelope = crypto.decode_envelope(vector["envelope"])
+        assert crypto.open_with_any_key(keys, envelope, **context) == vector["record"]
+        if len(keys) == 1:
+            assert crypto.open_contact_record(keys[0], envelope, **context) == vector["record"]
+        return
+    with pytest.raises(crypto.SealedRecordError) as raised:
+        crypto.open_with_any_key(keys, crypto.decode_envelope(vector["envelope"]), **context)
+    assert raised.value.kind == vector["expected"]
+
+
+@pytest.mark.parametrize("vector", SEALED["vectors"], ids=_ids(SEALED["vectors"]))
+def test_inspect_agrees_with_open(vector: dict[str, Any]) -> None:
+    try:
+        envelope = crypto.decode_envelope(vector["envelope"])
+    except crypto.SealedRecordError:
+        assert vector["expected"] == "malformed"
+        return
+    if vector["expected"] in KEYLESS_KINDS:
+        with pytest.raises(crypto.SealedRecordError) as raised:
+            crypto.inspect_envelope(envelope)
+        assert raised.value.kind == vector["expected"]
+    else:
+        assert crypto.inspect_envelope(envelope).key_id == envelope[7:39]
+
+
+@pytest.mark.parametrize("vector", KEY_FILES["vectors"], ids=_ids(KEY_FILES["vectors"]))
+def test_key_file_vector(vector: dict[str, Any]) -> None:
+    data = vector["keyFile"].encode("utf-8")
+    if vector["expectedWithoutPassphrase"] == "ok":
+        metadata = crypto.read_key_file_metadata(data)
+    else:
+        with pytest.raises(crypto.KeyFileError) as raised:
+            crypto.read_key_file_metadata(data)
+        assert raised.value.kind == vector["expectedWithoutPassphrase"]
+
+    if vector["expected"] == "ok":
+        opened = crypto.read_key_file(data, vector["passphrase"])
+        assert opened.key_id.hex() == vector["keyId"] == metadata.key_id.hex()
+        assert opened.created.utcoffset() == dt.timedelta(0)
+        assert opened.created.strftime("%Y-%m-%dT%H:%M:%SZ") == vector["created"]
+        assert crypto.public_key_spki(opened.private_key) == opened.public_spki
+        return
+    with pytest.raises(crypto.KeyFileError) as raised:
+        crypto.read_key_file(data, vector["passphrase"])
+    assert raised.value.kind == vector["expected"]
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "make_tamper_vectors", VECTORS / "make_tamper_vectors.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_vector_files_are_what_the_script_generates() -> None:
+    generator = _generator()
+    assert (VECTORS / "sealed-record-v1.json").read_text(encoding="utf-8") == generator.render(
+        generator.sealed_record_vectors()
+    )
+    assert (VECTORS / "keyfile-v1.json").read_text(encoding="utf-8") == generator.render(
+        generator.key_file_vectors()
+    )
