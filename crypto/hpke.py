@@ -148,9 +148,9 @@ _PSK_ID_HASH = _labeled_extract(_HPKE_SUITE_ID, b"", b"psk_id_hash", b"")
 class Context:
     """An HPKE encryption context (RFC 9180 section 5.2) with its sequence number."""
 
-    key: bytes
-    base_nonce: bytes
-    exporter_secret: bytes
+    key: bytes = field(repr=False)
+    base_nonce: bytes = field(repr=False)
+    exporter_secret: bytes = field(repr=False)
     sequence: int = 0
     _aead: AESGCM = field(init=False, repr=False)
 

@@ -124,3 +124,7 @@ def show_command(key_file: Path, check_passphrase: bool) -> None:
         except crypto.KeyFileError as error:
             raise click.ClickException(f"{key_file}: {error}") from None
         click.echo("The passphrase opens this key file.")
+
+
+# Attached to the `gastregister` group by registration/commands.py.
+commands: list[click.Command] = [keygen_command, key_group]

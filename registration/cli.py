@@ -13,7 +13,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
-from registration.session import get_db
+from registration.session import get_db, get_session
 
 
 def _create_app() -> Flask:
@@ -46,10 +46,10 @@ def db_upgrade(revision: str) -> None:
     """Migrate the database to the newest schema (safe to run again)."""
     from registration.migrate import upgrade
 
-    database = get_db()
-    with database.engine.begin() as connection:
-        upgrade(connection, revision)
-    click.echo(f"Database at {revision} ({database.dialect}).")
+    session = get_session()
+    upgrade(session.connection(), revision)
+    session.commit()
+    click.echo(f"Database at {revision} ({get_db().dialect}).")
 
 
 @main.group()

@@ -6,9 +6,13 @@ account) invalidates every existing session of that user at once.
 
 from __future__ import annotations
 
-from flask import Flask
-from sqlalchemy import select
+from urllib.parse import urlencode
 
+from flask import Flask, redirect, request
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from registration.errors import ApiError, wants_json
 from registration.extensions import login_manager
 from registration.models import User
 from registration.session import get_session
@@ -24,7 +28,17 @@ def load_user(session_id: str) -> User | None:
     return user
 
 
+def unauthorized() -> Response:
+    """Browsers go to the log-in page and come back; JSON callers get a plain 401."""
+    if wants_json():
+        raise ApiError(401, "unauthorized")
+    target = request.full_path.rstrip("?") if request.method == "GET" else ""
+    query = "?" + urlencode({"next": target}) if target.startswith("/") else ""
+    return redirect("/konto/login" + query, code=303)
+
+
 def register_login(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(unauthorized)
     login_manager.session_protection = "strong"

@@ -1,9 +1,10 @@
 """The browser side of sealed contact records (static/js/sealed-record.js) in Chromium.
 
-Three kinds of evidence: the vendored @hpke/core passes the RFC 9180 vectors for
+Four kinds of evidence: the vendored @hpke/core passes the RFC 9180 vectors for
 our suite; our module keeps the format's rules (canonical base64url, schema,
-every rejection kind); and records and key files cross between the browser and
-the Python package `crypto` in both directions.
+every rejection kind) with the same outcome as the Python package `crypto` for
+the same input; records and key files cross between the two in both directions;
+and the bulk opener (worker pool) gives the same results as single opens.
 """
 
 from __future__ import annotations
@@ -350,6 +351,18 @@ _READ_KEY_FILE_OR_ERROR = """
 async ([text, passphrase]) => {
   try {
     const key = await window.sealedRecord.readKeyFile(text, passphrase);
+    return { keyId: key.keyId };
+  } catch (error) {
+    return { error: error.name, kind: error.kind };
+  }
+}
+"""
+
+# As above, from the file's bytes (an ArrayBuffer, as File.arrayBuffer() gives).
+_READ_KEY_FILE_BYTES_OR_ERROR = """
+async ([bytes, passphrase]) => {
+  try {
+    const key = await window.sealedRecord.readKeyFile(new Uint8Array(bytes).buffer, passphrase);
     return { keyId: key.keyId };
   } catch (error) {
     return { error: error.name, kind: error.kind };
@@ -907,6 +920,30 @@ def test_key_file_that_is_not_one_is_malformed(sealed_record_page: Page, text: s
     assert result == {"error": "KeyFileError", "kind": "malformed"}
 
 
+@pytest.mark.parametrize(
+    ("prefix", "suffix"),
+    [(b"\xef\xbb\xbf", b""), (b"", b"\xff"), (b"", b" " * 16_384)],
+    ids=["byte_order_mark", "invalid_utf8", "too_large"],
+)
+def test_key_file_bytes_are_checked_before_decoding(
+    sealed_record_page: Page, office_key: OfficeKey, prefix: bytes, suffix: bytes
+) -> None:
+    content = prefix + office_key.key_file + suffix
+
+    with pytest.raises(KeyFileError) as python_error:
+        read_key_file(content, PASSPHRASE)
+    assert python_error.value.kind == "malformed"
+    result = sealed_record_page.evaluate(_READ_KEY_FILE_BYTES_OR_ERROR, [list(content), PASSPHRASE])
+    assert result == {"error": "KeyFileError", "kind": "malformed"}
+
+
+def test_key_file_bytes_open_like_its_text(sealed_record_page: Page, office_key: OfficeKey) -> None:
+    result = sealed_record_page.evaluate(
+        _READ_KEY_FILE_BYTES_OR_ERROR, [list(office_key.key_file), PASSPHRASE]
+    )
+    assert result == {"keyId": key_id(office_key.spki).hex()}
+
+
 def test_key_file_with_a_repeated_member_is_malformed(
     sealed_record_page: Page, office_key: OfficeKey
 ) -> None:
@@ -945,3 +982,175 @@ def test_key_file_holding_another_key_than_it_names_is_key_mismatch(
     assert python_error.value.kind == "key_mismatch"
     result = sealed_record_page.evaluate(_READ_KEY_FILE_OR_ERROR, [text, PASSPHRASE])
     assert result == {"error": "KeyFileError", "kind": "key_mismatch"}
+
+
+# ---------------------------------------------------------------------------
+# Opening many records at once (the health office's export)
+
+_OPEN_MANY = """
+async ([keyName, envelopes, locationCode, areaCode, workers]) => {
+  const progress = [];
+  const results = await window.sealedRecord.openContactRecords(
+    window.testKeys[keyName].privateKey, envelopes, { locationCode, areaCode },
+    { workers, onProgress: (done, total) => progress.push([done, total]) });
+  return {
+    results: results.map((r) => ("record" in r ? { record: r.record } : {
+      error: r.error.name, kind: r.error.kind })),
+    progress,
+  };
+}
+"""
+
+
+@pytest.mark.parametrize("workers", [0, 3], ids=["this_thread", "worker_pool"])
+def test_open_many_returns_a_result_per_envelope_in_order(
+    sealed_record_page: Page, office_key: OfficeKey, workers: int
+) -> None:
+    records = [{**_RECORD, "firstName": f"Gast {number}"} for number in range(1_100)]
+    envelopes = [
+        encode_envelope(
+            seal_contact_record(office_key.spki, record, location_code=LOCATION, area_code=AREA)
+        )
+        for record in records
+    ]
+    envelopes[3] = encode_envelope(decode_envelope(envelopes[3])[:-1])  # bad_length
+    envelopes[1_050] = "not an envelope"  # malformed, in the last chunk
+
+    outcome = sealed_record_page.evaluate(
+        _OPEN_MANY, ["office", envelopes, LOCATION, AREA, workers]
+    )
+
+    expected: list[dict[str, Any]] = [
+        {"record": normalise_contact_record(record)} for record in records
+    ]
+    expected[3] = {"error": "SealedRecordError", "kind": "bad_length"}
+    expected[1_050] = {"error": "SealedRecordError", "kind": "malformed"}
+    assert outcome["results"] == expected
+    assert outcome["progress"][-1] == [1_100, 1_100]
+    assert len(outcome["progress"]) == 3  # chunks of 500
+
+
+def test_open_many_loads_its_workers_from_our_own_origin(
+    browser_page: Page, static_server: str, request_recorder: Any, office_key: OfficeKey
+) -> None:
+    log = request_recorder(browser_page)
+    browser_page.goto(static_server + "/tests/browser/pages/sealed-record.html")
+    browser_page.wait_for_function("window.harnessReady === true")
+    browser_page.evaluate(_LOAD_KEY_FILE, ["office", office_key.key_file.decode(), PASSPHRASE])
+    envelope = encode_envelope(
+        seal_contact_record(office_key.spki, _RECORD, location_code=LOCATION, area_code=AREA)
+    )
+
+    outcome = browser_page.evaluate(_OPEN_MANY, ["office", [envelope] * 600, LOCATION, AREA, 2])
+
+    assert outcome["results"] == [{"record": normalise_contact_record(_RECORD)}] * 600
+    assert log.outside_origin(static_server) == []
+    # The page loaded the module once, and each of the two workers loaded it again.
+    assert log.urls.count(static_server + "/static/js/sealed-record.js") == 3
+
+
+def test_open_many_rejects_invalid_codes_before_opening(
+    sealed_record_page: Page, office_key: OfficeKey
+) -> None:
+    error = sealed_record_page.evaluate(
+        """async () => {
+          try {
+            await window.sealedRecord.openContactRecords(
+              window.testKeys.office.privateKey, [], { locationCode: "ä", areaCode: "a" });
+            return null;
+          } catch (error) {
+            return error.name;
+          }
+        }"""
+    )
+    assert error == "RangeError"
+
+
+# ---------------------------------------------------------------------------
+# The committed format vectors (tests/crypto/vectors), run in the browser
+
+SEALED_RECORD_VECTORS = json.loads(
+    (VECTORS_FILE.parent / "sealed-record-v1.json").read_text(encoding="utf-8")
+)
+KEY_FILE_VECTORS = json.loads((VECTORS_FILE.parent / "keyfile-v1.json").read_text(encoding="utf-8"))
+
+# Like crypto.open_with_any_key: the office holds several keys (openWith); an
+# answer other than wrong_key from one of them is the answer, else wrong_key.
+_OPEN_WITH_ANY_KEY = """
+async ([keyNames, envelope, locationCode, areaCode]) => {
+  let outcome = { error: "SealedRecordError", kind: "wrong_key" };
+  for (const name of keyNames) {
+    try {
+      return { record: await window.sealedRecord.openContactRecord(
+        window.testKeys[name].privateKey, envelope, { locationCode, areaCode }) };
+    } catch (error) {
+      if (error.kind !== "wrong_key") return { error: error.name, kind: error.kind };
+    }
+  }
+  return outcome;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def vector_keys(sealed_record_page: Page) -> dict[str, str]:
+    """The vector files' keys, loaded into the page through key files; name -> page name."""
+    names = {}
+    for name, key in SEALED_RECORD_VECTORS["keys"].items():
+        private_key = serialization.load_der_private_key(
+            b64url_decode(key["privateKeyPkcs8"]), password=None
+        )
+        assert isinstance(private_key, ec.EllipticCurvePrivateKey)
+        key_file = write_key_file(
+            private_key, PASSPHRASE, created=KEY_CREATED, iterations=TEST_ITERATIONS
+        )
+        names[name] = f"vector:{name}"
+        loaded = sealed_record_page.evaluate(
+            _LOAD_KEY_FILE, [names[name], key_file.decode(), PASSPHRASE]
+        )
+        assert loaded["keyId"] == key["keyId"]
+    return names
+
+
+@pytest.mark.parametrize(
+    "vector", SEALED_RECORD_VECTORS["vectors"], ids=lambda vector: vector["name"]
+)
+def test_sealed_record_vector_gives_its_expected_outcome(
+    sealed_record_page: Page, vector_keys: dict[str, str], vector: dict[str, Any]
+) -> None:
+    result = sealed_record_page.evaluate(
+        _OPEN_WITH_ANY_KEY,
+        [
+            [vector_keys[name] for name in vector["openWith"]],
+            vector["envelope"],
+            vector["locationCode"],
+            vector["areaCode"],
+        ],
+    )
+
+    if vector["expected"] == "ok":
+        assert result == {"record": vector["record"]}
+    else:
+        assert result == {"error": "SealedRecordError", "kind": vector["expected"]}
+
+
+@pytest.mark.parametrize("vector", KEY_FILE_VECTORS["vectors"], ids=lambda vector: vector["name"])
+def test_key_file_vector_gives_its_expected_outcome(
+    sealed_record_page: Page, vector: dict[str, Any]
+) -> None:
+    result = sealed_record_page.evaluate(
+        """async ([text, passphrase]) => {
+          try {
+            const key = await window.sealedRecord.readKeyFile(text, passphrase);
+            return { keyId: key.keyId, created: key.created };
+          } catch (error) {
+            return { error: error.name, kind: error.kind };
+          }
+        }""",
+        [vector["keyFile"], vector["passphrase"]],
+    )
+
+    if vector["expected"] == "ok":
+        assert result == {"keyId": vector["keyId"], "created": vector["created"]}
+    else:
+        assert result == {"error": "KeyFileError", "kind": vector["expected"]}

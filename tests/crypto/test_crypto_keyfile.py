@@ -132,7 +132,7 @@ def test_writer_rejects_iteration_counts_readers_refuse(iterations: int) -> None
 def test_writer_needs_a_p256_key() -> None:
     with pytest.raises(TypeError):
         crypto.write_key_file(
-            ec.generate_private_key(ec.SECP384R1()),  # type: ignore[arg-type]
+            ec.generate_private_key(ec.SECP384R1()),
             PASSPHRASE,
             created=CREATED,
             iterations=FAST,

@@ -130,3 +130,14 @@ def test_committed_vector_files_are_what_the_script_generates() -> None:
     assert (VECTORS / "keyfile-v1.json").read_text(encoding="utf-8") == generator.render(
         generator.key_file_vectors()
     )
+
+
+def test_format_document_agrees_with_vectors_and_constants() -> None:
+    """docs/FORMAT.md quotes a fingerprint and the envelope sizes; they must stay true."""
+    document = (Path(__file__).parents[2] / "docs" / "FORMAT.md").read_text(encoding="utf-8")
+    office_a = bytes.fromhex(SEALED["keys"]["office-a"]["keyId"])
+    assert f"`{crypto.format_fingerprint(office_a)}`" in document
+    assert f"`{office_a.hex()}`" in document
+    sizes = " | ".join(str(104 + bucket + 16) for bucket in crypto.BUCKETS)
+    assert f"| envelope length (bytes) | {sizes} |" in document
+    assert f"{crypto.MAX_ENVELOPE_TEXT_LENGTH:,}" in document

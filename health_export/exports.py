@@ -1,0 +1,147 @@
+"""Rows to files a health office opens: CSV, XLSX, SORMAS CSV, JSON.
+
+Guest text is hostile until proven otherwise (the Luca `=HYPERLINK` lesson), yet it
+must stay readable — O'Brien, Müller-Lüdenscheidt, 李 and emoji come out as typed:
+
+- CSV and SORMAS CSV: a cell that starts with `=`, `+`, `-`, `@`, TAB or CR gets a
+  leading apostrophe (OWASP "CSV injection"); every cell is quoted per RFC 4180 when
+  it holds the separator, a quote, CR or LF. CSV starts with a UTF-8 BOM so that
+  spreadsheet programs read umlauts right; SORMAS CSV has none (its importer reads
+  the first row as entity names). Lines end with CRLF.
+- XLSX: every text cell is a string cell (never a formula, whatever it starts with),
+  so no apostrophe is needed and none is added; characters XML 1.0 cannot carry
+  (control characters other than TAB, LF, CR) become U+FFFD.
+
+static/js/decrypt-export.js writes the same bytes for CSV and SORMAS.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+from health_export.decryption import (
+    COLUMNS,
+    DecryptionResult,
+    Row,
+    berlin_text,
+)
+from health_export.packages import ParsedPackage, iso_utc
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+SEPARATORS = (",", ";", "\t")
+SORMAS_ENTITY = "EventParticipant"
+SORMAS_FIELDS = (
+    "person.firstName",
+    "person.lastName",
+    "person.sex",
+    "person.address.street",
+    "person.address.houseNumber",
+    "person.address.postalCode",
+    "person.address.city",
+    "person.phone",
+    "person.emailAddress",
+    "involvementDescription",
+)
+BOM = "\ufeff"
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def neutralise(text: str) -> str:
+    """Prefix an apostrophe so a spreadsheet shows the text instead of running it."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def csv_cell(value: str | int, separator: str) -> str:
+    if isinstance(value, int):
+        return str(value)
+    text = neutralise(value)
+    if separator in text or '"' in text or "\r" in text or "\n" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _csv_lines(rows: Sequence[Sequence[str | int]], separator: str) -> str:
+    if separator not in SEPARATORS:
+        raise ValueError("separator must be one of , ; or TAB")
+    return "".join(
+        separator.join(csv_cell(value, separator) for value in row) + "\r\n" for row in rows
+    )
+
+
+def rows_to_csv(rows: Sequence[Row], *, separator: str = ",") -> bytes:
+    return (BOM + _csv_lines([list(COLUMNS), *rows], separator)).encode("utf-8")
+
+
+def rows_to_sormas(rows: Sequence[Sequence[str]], *, separator: str = ",") -> bytes:
+    header = [[SORMAS_ENTITY] * len(SORMAS_FIELDS), list(SORMAS_FIELDS)]
+    return _csv_lines([*header, *rows], separator).encode("utf-8")
+
+
+def xlsx_text(text: str) -> str:
+    return _XML_ILLEGAL.sub("\ufffd", text)
+
+
+def rows_to_xlsx(rows: Sequence[Row]) -> bytes:
+    """One sheet, every text a string cell: nothing a guest typed can become a formula."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Kontakte")
+    table: list[Sequence[str | int]] = [list(COLUMNS), *rows]
+    for row in table:
+        cells: list[Any] = []
+        for value in row:
+            if isinstance(value, int):
+                cells.append(value)
+                continue
+            cell = WriteOnlyCell(sheet, value=xlsx_text(value))
+            # openpyxl reads a value starting with "=" as a formula; the string type,
+            # set after the value, makes it an inline string that is never evaluated.
+            cell.data_type = "s"
+            cells.append(cell)
+        sheet.append(cells)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def result_to_json(package: ParsedPackage, result: DecryptionResult) -> bytes:
+    """Everything opened, for further processing by program; failures listed too."""
+    document = {
+        "format": "gastregister-decrypted",
+        "version": 1,
+        "packageSha256": package.sha256,
+        "request": package.request,
+        "location": package.location,
+        "visits": [
+            {
+                "visit": visit.number,
+                "area": {"code": visit.area_code, "name": visit.area_name},
+                "arrival": iso_utc(visit.arrival),
+                "departure": iso_utc(visit.departure),
+                "departureIsAutomatic": visit.departure_is_automatic,
+                "arrivalLocal": berlin_text(visit.arrival),
+                "departureLocal": berlin_text(visit.departure),
+                "persons": visit.persons,
+                "source": visit.source,
+                "keyId": visit.key_id,
+                "record": visit.record,
+            }
+            for visit in result.visits
+        ],
+        "failed": [
+            {
+                "visit": failure.number,
+                "area": failure.area_code,
+                "arrival": failure.arrival,
+                "kind": failure.kind,
+            }
+            for failure in result.failures
+        ],
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

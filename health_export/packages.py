@@ -1,0 +1,379 @@
+"""Export packages: the one file a health office downloads for a released request.
+
+The file is not encrypted as a whole — every contact record in it is sealed to the
+office's key — but it carries a SHA-256 of its content, so a truncated download or
+a changed byte is noticed before anything is opened. Layout (docs/FORMAT.md,
+"Export package"): one header line of JSON, a line feed, then the content JSON,
+whose exact bytes the header's length and hash describe.
+
+This module has two halves: building and serving a package (needs the database)
+and parsing one (`parse_package`, pure; the offline CLI uses only this half).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from health_export.errors import PackageFormatError, PackageUnavailableError
+from health_export.models import ExportPackage, TraceRequest, TraceRequestState
+from registration.audit import record_event
+from registration.clock import Clock
+from registration.config import Settings
+from registration.models import Area, CheckIn, User
+
+PACKAGE_FORMAT = "gastregister-export"
+PACKAGE_VERSION = 1
+MEDIA_TYPE = "application/vnd.gastregister.export"
+FILE_SUFFIX = ".grexport"
+_HEADER_MAX = 4096
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    """Times in a package: UTC, whole seconds, `Z` suffix (both readers parse this)."""
+    return moment.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+# --- building --------------------------------------------------------------------------
+
+
+def package_content(
+    session: Session,
+    clock: Clock,
+    trace_request: TraceRequest,
+    package_id: uuid.UUID,
+    expires_at: dt.datetime,
+) -> tuple[bytes, int]:
+    """The content JSON (bytes) and the number of records in it.
+
+    Columns are selected directly rather than as ORM objects: a busy location's
+    package holds tens of thousands of envelopes and this is the hot path.
+    """
+    from health_export.requests import matching_conditions
+
+    location = trace_request.location
+    office = trace_request.health_office
+    rows = session.execute(
+        select(
+            Area.code,
+            CheckIn.arrival,
+            CheckIn.departure,
+            CheckIn.auto_departure,
+            CheckIn.persons,
+            CheckIn.source,
+            CheckIn.key_id,
+            CheckIn.envelope,
+        )
+        .join(Area, Area.id == CheckIn.area_id)
+        .where(*matching_conditions(trace_request))
+        .order_by(CheckIn.arrival, CheckIn.id)
+    )
+    records = [
+        {
+            "area": area_code,
+            "arrival": iso_utc(arrival),
+            "departure": iso_utc(departure) if departure is not None else None,
+            "autoDeparture": iso_utc(auto_departure),
+            "persons": persons,
+            "source": source.value,
+            "keyId": key_id,
+            "envelope": _b64url(envelope),
+        }
+        for area_code, arrival, departure, auto_departure, persons, source, key_id, envelope in rows
+    ]
+    content = {
+        "package": {
+            "id": str(package_id),
+            "createdAt": iso_utc(clock.now()),
+            "expiresAt": iso_utc(expires_at),
+        },
+        "request": {
+            "id": trace_request.id,
+            "healthOffice": {"id": office.id, "name": office.name},
+            "caseReference": trace_request.case_reference,
+            "windowStart": iso_utc(trace_request.window_start),
+            "windowEnd": iso_utc(trace_request.window_end),
+            "areas": [area.code for area in trace_request.areas],
+            "releasedAt": iso_utc(trace_request.released_at) if trace_request.released_at else None,
+        },
+        "location": {
+            "code": location.code,
+            "name": location.name,
+            "street": location.street,
+            "houseNumber": location.house_number,
+            "zipCode": location.zip_code,
+            "city": location.city,
+        },
+        "areas": [{"id": area.id, "code": area.code, "name": area.name} for area in location.areas],
+        "records": records,
+    }
+    text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8"), len(records)
+
+
+def frame(content: bytes) -> tuple[bytes, str]:
+    """Header line + content; returns the file and the content's SHA-256 (hex)."""
+    digest = hashlib.sha256(content).hexdigest()
+    header = {
+        "format": PACKAGE_FORMAT,
+        "version": PACKAGE_VERSION,
+        "contentLength": len(content),
+        "contentSha256": digest,
+    }
+    return json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + content, digest
+
+
+def build_export_package(
+    session: Session, clock: Clock, settings: Settings, trace_request: TraceRequest
+) -> ExportPackage:
+    """Seal the matching visits of a released request into a package; the caller commits.
+
+    Call this when the request is released (the visits are then still inside the
+    retention period); the package expires `export_package_days` later.
+    """
+    if trace_request.state not in (TraceRequestState.RELEASED, TraceRequestState.DOWNLOADED):
+        raise PackageUnavailableError(_unavailable_message("not_released"))
+    now = clock.now()
+    package_id = uuid.uuid4()
+    expires_at = now + dt.timedelta(days=settings.export_package_days)
+    content, count = package_content(session, clock, trace_request, package_id, expires_at)
+    data, digest = frame(content)
+    package = ExportPackage(
+        id=package_id,
+        trace_request_id=trace_request.id,
+        created_at=now,
+        expires_at=expires_at,
+        record_count=count,
+        sha256=digest,
+        content=data,
+    )
+    session.add(package)
+    session.flush()
+    record_event(
+        session,
+        clock,
+        action="office.package.built",
+        health_office_id=trace_request.health_office_id,
+        business_id=trace_request.location.business_id,
+        location_id=trace_request.location_id,
+        trace_request_id=trace_request.id,
+        details={"package_id": str(package_id), "records": count, "sha256": digest},
+    )
+    return package
+
+
+def _unavailable_message(why: str) -> Any:
+    from flask_babel import lazy_gettext as _l
+
+    return {
+        "not_released": _l("The data has not been released yet."),
+        "expired": _l("The export package has expired. It can no longer be downloaded."),
+        "closed": _l("This request is closed; its data can no longer be downloaded."),
+    }[why]
+
+
+def current_package(session: Session, trace_request: TraceRequest) -> ExportPackage | None:
+    package: ExportPackage | None = session.scalar(
+        select(ExportPackage)
+        .where(ExportPackage.trace_request_id == trace_request.id)
+        .order_by(ExportPackage.created_at.desc())
+        .limit(1)
+    )
+    return package
+
+
+def download_package(
+    session: Session, clock: Clock, settings: Settings, trace_request: TraceRequest, *, user: User
+) -> ExportPackage:
+    """Hand the package to a member of the requesting office: audited, counted, committed.
+
+    The first download moves the request to `downloaded`. A request released before
+    its package was built gets its package now.
+    """
+    from health_export.requests import change_state, notify_request_change
+
+    if trace_request.state in (TraceRequestState.CLOSED, TraceRequestState.ABORTED):
+        raise PackageUnavailableError(_unavailable_message("closed"))
+    if trace_request.state is TraceRequestState.EXPIRED:
+        raise PackageUnavailableError(_unavailable_message("expired"))
+    if trace_request.state is TraceRequestState.REQUESTED:
+        raise PackageUnavailableError(_unavailable_message("not_released"))
+    now = clock.now()
+    package = current_package(session, trace_request)
+    if package is None:
+        package = build_export_package(session, clock, settings, trace_request)
+    if package.expires_at <= now:
+        raise PackageUnavailableError(_unavailable_message("expired"))
+    package.download_count += 1
+    if package.first_downloaded_at is None:
+        package.first_downloaded_at = now
+    first = trace_request.state is TraceRequestState.RELEASED
+    if first:
+        change_state(trace_request, TraceRequestState.DOWNLOADED, now)
+    record_event(
+        session,
+        clock,
+        action="office.package.downloaded",
+        actor=user,
+        health_office_id=trace_request.health_office_id,
+        business_id=trace_request.location.business_id,
+        location_id=trace_request.location_id,
+        trace_request_id=trace_request.id,
+        details={
+            "package_id": str(package.id),
+            "records": package.record_count,
+            "sha256": package.sha256,
+            "download": package.download_count,
+        },
+    )
+    session.commit()
+    if first:
+        notify_request_change(session, settings, trace_request, TraceRequestState.DOWNLOADED)
+    return package
+
+
+def package_filename(trace_request: TraceRequest) -> str:
+    return f"gastregister-anfrage-{trace_request.id}{FILE_SUFFIX}"
+
+
+# --- parsing (offline) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackageRecord:
+    """One visit in a package. Fields stay as found: a damaged record is reported when
+    it is opened, never dropped while parsing."""
+
+    index: int
+    area: str
+    arrival: str
+    departure: str | None
+    auto_departure: str
+    persons: int
+    source: str
+    key_id: str
+    envelope: str
+
+
+@dataclass(frozen=True)
+class ParsedPackage:
+    sha256: str
+    request: dict[str, Any]
+    location: dict[str, Any]
+    areas: list[dict[str, Any]]
+    records: list[PackageRecord]
+    package: dict[str, Any] = field(default_factory=dict)
+    damaged: list[tuple[int, str]] = field(default_factory=list)
+
+    def area_name(self, code: str) -> str:
+        for area in self.areas:
+            if area.get("code") == code:
+                return str(area.get("name", code))
+        return code
+
+
+def _header(data: bytes) -> tuple[dict[str, Any], bytes]:
+    newline = data.find(b"\n", 0, _HEADER_MAX)
+    if newline < 0:
+        raise PackageFormatError("not_a_package" if not data.startswith(b"{") else "truncated")
+    try:
+        header = json.loads(data[:newline])
+    except (ValueError, UnicodeDecodeError):
+        raise PackageFormatError("not_a_package") from None
+    if not isinstance(header, dict) or header.get("format") != PACKAGE_FORMAT:
+        raise PackageFormatError("not_a_package")
+    if header.get("version") != PACKAGE_VERSION:
+        raise PackageFormatError("unsupported_version")
+    return header, data[newline + 1 :]
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def parse_package(data: bytes) -> ParsedPackage:
+    """Check header, length and SHA-256, then read the content; damaged records stay listed."""
+    header, content = _header(data)
+    length = header.get("contentLength")
+    digest = header.get("contentSha256")
+    if not isinstance(length, int) or not isinstance(digest, str):
+        raise PackageFormatError("malformed")
+    if len(content) < length:
+        raise PackageFormatError("truncated")
+    if len(content) > length or hashlib.sha256(content).hexdigest() != digest:
+        raise PackageFormatError("integrity")
+    try:
+        body = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        raise PackageFormatError("malformed") from None
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise PackageFormatError("malformed")
+    request = body.get("request")
+    location = body.get("location")
+    areas = body.get("areas")
+    if (
+        not isinstance(request, dict)
+        or not isinstance(location, dict)
+        or not isinstance(areas, list)
+    ):
+        raise PackageFormatError("malformed")
+    records: list[PackageRecord] = []
+    damaged: list[tuple[int, str]] = []
+    for index, item in enumerate(body["records"]):
+        record = _record(index, item)
+        if record is None:
+            damaged.append((index, "malformed"))
+        else:
+            records.append(record)
+    package_info = body.get("package")
+    return ParsedPackage(
+        sha256=digest,
+        request=request,
+        location=location,
+        areas=[area for area in areas if isinstance(area, dict)],
+        records=records,
+        package=package_info if isinstance(package_info, dict) else {},
+        damaged=damaged,
+    )
+
+
+def _record(index: int, item: object) -> PackageRecord | None:
+    if not isinstance(item, dict):
+        return None
+    persons = item.get("persons")
+    departure = item.get("departure")
+    fields = (
+        item.get("area"),
+        item.get("arrival"),
+        item.get("autoDeparture"),
+        item.get("envelope"),
+    )
+    if not all(isinstance(value, str) for value in fields):
+        return None
+    if not isinstance(persons, int) or isinstance(persons, bool):
+        return None
+    if departure is not None and not isinstance(departure, str):
+        return None
+    return PackageRecord(
+        index=index,
+        area=_text(item.get("area")),
+        arrival=_text(item.get("arrival")),
+        departure=departure,
+        auto_departure=_text(item.get("autoDeparture")),
+        persons=persons,
+        source=_text(item.get("source")),
+        key_id=_text(item.get("keyId")),
+        envelope=_text(item.get("envelope")),
+    )

@@ -1,0 +1,447 @@
+"""Trace requests: how a health office asks for one location and one time window.
+
+The rules of the brief live here, not in the views: a case reference and a reason
+are required, the window lies in the past and inside the retention period and is
+no longer than `trace_window_max_days`, the location is in the office's
+jurisdiction. States follow IRIS: requested → released → downloaded → closed, or
+aborted / expired; every change is audited and mailed to both sides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session
+
+from health_export.errors import (
+    InvalidTransitionError,
+    OutsideJurisdictionError,
+    RequestValidationError,
+)
+from health_export.jurisdiction import location_in_jurisdiction
+from health_export.models import HealthOffice, TraceRequest, TraceRequestState
+from registration.audit import record_event
+from registration.clock import Clock
+from registration.config import Settings
+from registration.models import Area, CheckIn, Role, User
+
+log = logging.getLogger("gastregister.health_export")
+
+State = TraceRequestState
+
+# Which state may follow which; anything else is refused with InvalidTransitionError.
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.REQUESTED: frozenset({State.RELEASED, State.ABORTED, State.EXPIRED}),
+    State.RELEASED: frozenset({State.DOWNLOADED, State.CLOSED, State.ABORTED, State.EXPIRED}),
+    State.DOWNLOADED: frozenset({State.CLOSED}),
+    State.CLOSED: frozenset(),
+    State.ABORTED: frozenset(),
+    State.EXPIRED: frozenset(),
+}
+OPEN_STATES = (State.REQUESTED, State.RELEASED, State.DOWNLOADED)
+CASE_REFERENCE_MAX = 100
+REASON_MAX = 2000
+
+
+def change_state(trace_request: TraceRequest, to: State, now: dt.datetime) -> None:
+    """Move a request to `to` and stamp the matching time column."""
+    if to not in TRANSITIONS[trace_request.state]:
+        raise InvalidTransitionError(
+            _l(
+                "This request cannot change from %(state)s to %(to)s.",
+                state=trace_request.state.value,
+                to=to.value,
+            )
+        )
+    trace_request.state = to
+    stamp = {
+        State.RELEASED: "released_at",
+        State.DOWNLOADED: "downloaded_at",
+        State.CLOSED: "closed_at",
+        State.ABORTED: "aborted_at",
+        State.EXPIRED: "expired_at",
+    }[to]
+    setattr(trace_request, stamp, now)
+
+
+def office_request(session: Session, office_id: int, request_id: int) -> TraceRequest | None:
+    """A request of this office; another office's request is None (the view answers 404)."""
+    trace_request: TraceRequest | None = session.scalar(
+        select(TraceRequest).where(
+            TraceRequest.id == request_id, TraceRequest.health_office_id == office_id
+        )
+    )
+    return trace_request
+
+
+def office_requests(session: Session, office_id: int, *, limit: int = 200) -> list[TraceRequest]:
+    return list(
+        session.scalars(
+            select(TraceRequest)
+            .where(TraceRequest.health_office_id == office_id)
+            .order_by(TraceRequest.created_at.desc(), TraceRequest.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def validate_window(
+    clock: Clock, settings: Settings, window_start: dt.datetime, window_end: dt.datetime
+) -> None:
+    """The window is in the past, inside the retention period, and not too long."""
+    now = clock.now()
+    if window_start.tzinfo is None or window_end.tzinfo is None:
+        raise RequestValidationError("window", _l("The time window needs a time zone."))
+    if window_start >= window_end:
+        raise RequestValidationError("window", _l("The window must end after it starts."))
+    if window_end > now:
+        raise RequestValidationError(
+            "window", _l("The window lies in the future. Choose an end no later than now.")
+        )
+    earliest = now - dt.timedelta(days=settings.retention_days)
+    if window_start < earliest:
+        raise RequestValidationError(
+            "window",
+            _l(
+                "The window starts before the retention period of %(days)s days: "
+                "older visits have already been deleted.",
+                days=settings.retention_days,
+            ),
+        )
+    if window_end - window_start > dt.timedelta(days=settings.trace_window_max_days):
+        raise RequestValidationError(
+            "window",
+            _l(
+                "The window is too long: at most %(days)s days.",
+                days=settings.trace_window_max_days,
+            ),
+        )
+
+
+def _required_text(value: str, field: str, maximum: int, missing: object) -> str:
+    text = " ".join(value.split()) if field == "case_reference" else value.strip()
+    if not text:
+        raise RequestValidationError(field, missing)
+    if len(text) > maximum:
+        raise RequestValidationError(
+            field, _l("At most %(count)s characters, please.", count=maximum)
+        )
+    return text
+
+
+def refuse_outside_jurisdiction(
+    session: Session, clock: Clock, *, office_id: int, user: User, location_id: int
+) -> OutsideJurisdictionError:
+    """Audit an attempt to reach a location outside the jurisdiction, then commit.
+
+    The attempt is logged even though nothing was created: asking for another
+    office's locations is exactly what an auditor wants to see.
+    """
+    record_event(
+        session,
+        clock,
+        action="office.request.refused",
+        actor=user,
+        health_office_id=office_id,
+        details={"reason": "outside_jurisdiction", "location_id": location_id},
+    )
+    session.commit()
+    return OutsideJurisdictionError()
+
+
+def create_trace_request(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    *,
+    office_id: int,
+    requested_by: User,
+    location_id: int,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    case_reference: str,
+    reason: str,
+    area_ids: Sequence[int] = (),
+) -> TraceRequest:
+    """Record a request, audit it, commit, and tell both sides by mail."""
+    location = location_in_jurisdiction(session, office_id, location_id)
+    if location is None:
+        raise refuse_outside_jurisdiction(
+            session, clock, office_id=office_id, user=requested_by, location_id=location_id
+        )
+    case_reference = _required_text(
+        case_reference,
+        "case_reference",
+        CASE_REFERENCE_MAX,
+        _l("A case reference (Aktenzeichen) is required."),
+    )
+    reason = _required_text(reason, "reason", REASON_MAX, _l("A reason is required."))
+    validate_window(clock, settings, window_start, window_end)
+    areas: list[Area] = []
+    if area_ids:
+        wanted = set(area_ids)
+        areas = [area for area in location.areas if area.id in wanted]
+        if len(areas) != len(wanted):
+            raise RequestValidationError("areas", _l("Choose only areas of this location."))
+    now = clock.now()
+    trace_request = TraceRequest(
+        health_office_id=office_id,
+        location_id=location.id,
+        window_start=window_start.astimezone(dt.UTC),
+        window_end=window_end.astimezone(dt.UTC),
+        case_reference=case_reference,
+        reason=reason,
+        state=State.REQUESTED,
+        requested_by_id=requested_by.id,
+        created_at=now,
+        release_deadline=now + dt.timedelta(hours=settings.release_deadline_hours),
+        areas=areas,
+    )
+    session.add(trace_request)
+    session.flush()
+    record_event(
+        session,
+        clock,
+        action="office.request.created",
+        actor=requested_by,
+        health_office_id=office_id,
+        business_id=location.business_id,
+        location_id=location.id,
+        trace_request_id=trace_request.id,
+        details={
+            "case_reference": case_reference,
+            "window_start": trace_request.window_start.isoformat(),
+            "window_end": trace_request.window_end.isoformat(),
+            "areas": [area.code for area in areas],
+        },
+    )
+    session.commit()
+    notify_request_change(session, settings, trace_request, State.REQUESTED)
+    return trace_request
+
+
+def _state_change(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    trace_request: TraceRequest,
+    to: State,
+    *,
+    actor: User | None,
+    action: str,
+    details: dict[str, object] | None = None,
+) -> TraceRequest:
+    change_state(trace_request, to, clock.now())
+    record_event(
+        session,
+        clock,
+        action=action,
+        actor=actor,
+        health_office_id=trace_request.health_office_id,
+        business_id=trace_request.location.business_id,
+        location_id=trace_request.location_id,
+        trace_request_id=trace_request.id,
+        details=dict(details or {}),
+    )
+    session.commit()
+    notify_request_change(session, settings, trace_request, to)
+    return trace_request
+
+
+def abort_trace_request(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    trace_request: TraceRequest,
+    *,
+    aborted_by: User,
+) -> TraceRequest:
+    """The office withdraws a request (before it downloaded anything)."""
+    return _state_change(
+        session,
+        clock,
+        settings,
+        trace_request,
+        State.ABORTED,
+        actor=aborted_by,
+        action="office.request.aborted",
+    )
+
+
+def close_trace_request(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    trace_request: TraceRequest,
+    *,
+    closed_by: User,
+) -> TraceRequest:
+    """The office is done with the data; the package can no longer be downloaded."""
+    return _state_change(
+        session,
+        clock,
+        settings,
+        trace_request,
+        State.CLOSED,
+        actor=closed_by,
+        action="office.request.closed",
+    )
+
+
+def expire_trace_request(
+    session: Session, clock: Clock, settings: Settings, trace_request: TraceRequest, *, why: str
+) -> TraceRequest:
+    return _state_change(
+        session,
+        clock,
+        settings,
+        trace_request,
+        State.EXPIRED,
+        actor=None,
+        action="office.request.expired",
+        details={"why": why},
+    )
+
+
+def matching_conditions(trace_request: TraceRequest) -> list[ColumnElement[bool]]:
+    """The visits of a request (IRIS rule): arrival ≤ window end, departure ≥ window start.
+
+    A guest who never checked out counts until the automatic departure. With areas
+    chosen, only visits in those areas match.
+    """
+    departure = func.coalesce(CheckIn.departure, CheckIn.auto_departure)
+    conditions: list[ColumnElement[bool]] = [
+        CheckIn.location_id == trace_request.location_id,
+        CheckIn.arrival <= trace_request.window_end,
+        departure >= trace_request.window_start,
+    ]
+    area_ids = [area.id for area in trace_request.areas]
+    if area_ids:
+        conditions.append(CheckIn.area_id.in_(area_ids))
+    return conditions
+
+
+def matching_checkins(trace_request: TraceRequest) -> Select[CheckIn]:
+    """The matching visits in the order of the export package: arrival, then id."""
+    return (
+        select(CheckIn)
+        .where(*matching_conditions(trace_request))
+        .order_by(CheckIn.arrival, CheckIn.id)
+    )
+
+
+def count_matching(session: Session, trace_request: TraceRequest) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(CheckIn).where(*matching_conditions(trace_request))
+        )
+        or 0
+    )
+
+
+# --- mail -----------------------------------------------------------------------------
+
+_CHANGE_SUBJECTS = {
+    State.REQUESTED: ("Neue Anfrage des Gesundheitsamts", "New request from the health office"),
+    State.RELEASED: ("Anfrage freigegeben", "Request released"),
+    State.DOWNLOADED: ("Daten heruntergeladen", "Data downloaded"),
+    State.CLOSED: ("Anfrage abgeschlossen", "Request closed"),
+    State.ABORTED: ("Anfrage zurückgezogen", "Request withdrawn"),
+    State.EXPIRED: ("Anfrage abgelaufen", "Request expired"),
+}
+
+
+def _mail_text(
+    settings: Settings, trace_request: TraceRequest, state: State, audience: str
+) -> tuple[str, str]:
+    """Subject and body in German and English: mails also leave from background jobs,
+    where no request tells the language. They name the request, never any visit."""
+    german, english = _CHANGE_SUBJECTS[state]
+    location = trace_request.location
+    link = (
+        f"{settings.public_base_url}/amt/requests/{trace_request.id}"
+        if audience == "office"
+        else f"{settings.public_base_url}/portal/"
+    )
+    subject = f"Gastregister: {german} / {english} (#{trace_request.id})"
+    body = "\n".join(
+        [
+            f"{german} / {english}",
+            "",
+            f"Anfrage / Request: #{trace_request.id}",
+            f"Gesundheitsamt / Health office: {trace_request.health_office.name}",
+            f"Standort / Location: {location.name}, {location.zip_code} {location.city}",
+            f"Zeitraum (UTC) / Window (UTC): {trace_request.window_start:%Y-%m-%d %H:%M} - "
+            f"{trace_request.window_end:%Y-%m-%d %H:%M}",
+            f"Status / State: {state.value}",
+            "",
+            link,
+        ]
+    )
+    return subject, body
+
+
+def _send(settings: Settings, to: str, subject: str, body: str) -> None:
+    from registration.mail import MailError, send_mail
+
+    try:
+        send_mail(settings, to, subject, body)
+    except MailError:
+        # The state change is committed and audited; a lost notice must not undo it.
+        log.warning("notice for a trace request could not be mailed")
+
+
+def office_recipients(session: Session, trace_request: TraceRequest) -> list[str]:
+    office: HealthOffice = trace_request.health_office
+    recipients = {office.email} if office.email else set()
+    requester = (
+        session.get(User, trace_request.requested_by_id) if trace_request.requested_by_id else None
+    )
+    if requester is not None and requester.disabled_at is None:
+        recipients.add(requester.email)
+    return sorted(recipients)
+
+
+def owner_recipients(session: Session, trace_request: TraceRequest) -> list[str]:
+    business = trace_request.location.business
+    recipients = {business.contact_email} if business.contact_email else set()
+    recipients.update(
+        member.email
+        for member in business.members
+        if member.role is Role.BUSINESS_OWNER and member.disabled_at is None
+    )
+    return sorted(recipients)
+
+
+def notify_request_change(
+    session: Session, settings: Settings, trace_request: TraceRequest, state: State
+) -> None:
+    """Mail the office and the owners about a change. The business portal writes the
+    owners' notice of a new request (registration.portal.release.notify_owners_of_request)
+    when it exists; this module's own notice stands in otherwise."""
+    subject, body = _mail_text(settings, trace_request, state, "office")
+    for recipient in office_recipients(session, trace_request):
+        _send(settings, recipient, subject, body)
+    if state is State.REQUESTED:
+        portal_notice = _portal_notice()
+        if portal_notice is not None:
+            portal_notice(session, settings, trace_request)
+            return
+    subject, body = _mail_text(settings, trace_request, state, "owner")
+    for recipient in owner_recipients(session, trace_request):
+        _send(settings, recipient, subject, body)
+
+
+def _portal_notice() -> Callable[[Session, Settings, TraceRequest], None] | None:
+    try:
+        from registration.portal import release  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    notice: Callable[[Session, Settings, TraceRequest], None] | None = getattr(
+        release, "notify_owners_of_request", None
+    )
+    return notice

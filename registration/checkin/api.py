@@ -1,0 +1,216 @@
+"""The JSON API the guest page talks to: check in with a sealed envelope, check out.
+
+It has no cookie authority (CSRF-exempt): a check-in is authorised by the area code
+(and, in rotating mode, an admission), a check-out by the secret token. The
+request and answer shapes are documented in openapi.json beside this module; a
+test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from flask.blueprints import BlueprintSetupState
+
+import crypto
+from registration.checkin import rotating, services
+from registration.checkin.errors import (
+    CheckInError,
+    EntranceCodeRequiredError,
+    EnvelopeTooLargeError,
+    InvalidEnvelopeError,
+    InvalidJsonError,
+    InvalidRequestError,
+)
+from registration.checkin.web import (
+    area_key,
+    area_limit,
+    checkin_error_response,
+    checkout_limit,
+    client_limit,
+    setup_app,
+)
+from registration.extensions import csrf, limiter
+from registration.models import CheckInMode, CheckInSource
+from registration.session import get_clock, get_session, get_settings
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+# An envelope is at most ~44 000 base64url characters; anything much larger is not ours.
+MAX_BODY_BYTES = 64 * 1024
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    setup_app(state.app)
+
+
+bp.register_error_handler(CheckInError, checkin_error_response)
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: object, field: str) -> dt.datetime:
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is not None:
+                return moment.astimezone(dt.UTC)
+    raise InvalidRequestError(extra={"fields": [{"field": field, "reason": "invalid_time"}]})
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object; 413 beyond the API's size, 400 invalid_json otherwise."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise EnvelopeTooLargeError
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise EnvelopeTooLargeError
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJsonError from None
+    if not isinstance(body, dict):
+        raise InvalidJsonError
+    return body
+
+
+def _string(body: dict[str, Any], name: str, problems: list[dict[str, str]]) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        problems.append({"field": name, "reason": "missing" if value is None else "invalid"})
+        return ""
+    return value
+
+
+def checkin_json(result: services.CheckInResult, context: services.AreaContext) -> dict[str, Any]:
+    checkin = result.checkin
+    return {
+        "id": str(checkin.id),
+        "checkoutToken": result.token,
+        "arrival": iso(checkin.arrival),
+        "autoDeparture": iso(checkin.auto_departure),
+        "departure": iso(checkin.departure),
+        "persons": checkin.persons,
+        "location": {"code": context.location.code, "name": context.location.name},
+        "area": {"code": context.area.code, "name": context.area.name},
+    }
+
+
+@bp.post("/checkins")
+@limiter.limit(client_limit)
+@limiter.limit(area_limit, key_func=area_key, scope="checkin-area")
+def create_checkin() -> tuple[Response, int]:
+    """Store a check-in sealed in the browser; a retry returns the same id and token."""
+    body = json_body()
+    problems: list[dict[str, str]] = []
+    area_code = _string(body, "areaCode", problems)
+    idempotency_key = _string(body, "idempotencyKey", problems)
+    envelope_text = _string(body, "envelope", problems)
+    persons = body.get("persons")
+    if type(persons) is not int or not services.MIN_PERSONS <= persons <= services.MAX_PERSONS:
+        problems.append({"field": "persons", "reason": "out_of_range"})
+    if "arrival" not in body:
+        problems.append({"field": "arrival", "reason": "missing"})
+    admission = body.get("admission")
+    if admission is not None and not isinstance(admission, str):
+        problems.append({"field": "admission", "reason": "invalid"})
+    if problems:
+        raise InvalidRequestError(extra={"fields": problems})
+    arrival = parse_time(body["arrival"], "arrival")
+    if len(envelope_text) > crypto.MAX_ENVELOPE_TEXT_LENGTH:
+        raise EnvelopeTooLargeError
+    try:
+        envelope = crypto.decode_envelope(envelope_text)
+    except crypto.SealedRecordError as exc:
+        raise InvalidEnvelopeError(extra={"kind": exc.kind.value}) from None
+
+    session, clock, settings = get_session(), get_clock(), get_settings()
+    context = services.find_area(session, area_code)
+    if context.location.checkin_mode == CheckInMode.ROTATING and not (
+        isinstance(admission, str)
+        and rotating.admission_is_valid(
+            context.location.rotating_secret, area_code, admission, arrival, clock.now()
+        )
+    ):
+        raise EntranceCodeRequiredError
+    result = services.create_checkin(
+        session,
+        clock,
+        settings,
+        area=context.area,
+        envelope=envelope,
+        persons=int(persons),  # type: ignore[arg-type]  # checked to be an int above
+        source=CheckInSource.GUEST_PAGE,
+        arrival=arrival,
+        idempotency_key=idempotency_key,
+    )
+    return jsonify(checkin_json(result, context)), 201 if result.created else 200
+
+
+@bp.post("/checkins/<uuid:checkin_id>/checkout")
+@limiter.limit(checkout_limit)
+def checkout(checkin_id: uuid.UUID) -> Response:
+    """Check out with the secret token; idempotent, and 404 alike for unknown id or token."""
+    body = json_body()
+    token = body.get("checkoutToken")
+    if not isinstance(token, str) or not token or len(token) > 128:
+        raise InvalidRequestError(extra={"fields": [{"field": "checkoutToken", "reason": "invalid"}]})
+    departure = None
+    if body.get("departure") is not None:
+        departure = parse_time(body["departure"], "departure")
+    checkin, was_out = services.checkout(
+        get_session(), get_clock(), checkin_id, token, departure=departure
+    )
+    return jsonify(
+        {
+            "id": str(checkin.id),
+            "departure": iso(checkin.departure),
+            "alreadyCheckedOut": was_out,
+        }
+    )
+
+
+@bp.get("/areas/<code>")
+def area(code: str) -> Response:
+    """What the page needs to seal for an area: names, the key, mode, whether it is full."""
+    session, clock = get_session(), get_clock()
+    context = services.find_area(session, code)
+    location = context.location
+    occupancy = services.occupancy(session, clock, location)
+    return jsonify(
+        {
+            "business": {"name": context.business_name},
+            "location": {
+                "code": location.code,
+                "name": location.name,
+                "defaultStayMinutes": location.default_stay_minutes,
+                "mode": location.checkin_mode.value,
+            },
+            "area": {"code": context.area.code, "name": context.area.name},
+            "key": services.current_key_description(context.key) if context.key else None,
+            "full": occupancy.is_full,
+        }
+    )
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The API description (OpenAPI 3.1), served from the file a test checks against the code."""
+    response = Response(OPENAPI_PATH.read_bytes(), mimetype="application/json")
+    return response
+

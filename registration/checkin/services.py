@@ -1,0 +1,392 @@
+"""The rules of checking in and out. Views do HTTP; everything that decides lives here.
+
+Every function takes its database session, clock and settings as arguments, so the
+guest page, the JSON API, the business portal's staff entry and the tests share
+exactly one implementation of: which key a record must be sealed to, how late an
+arrival may be reported, how a retried check-in is stored exactly once, and how a
+check-out token is checked without storing it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import crypto
+from health_export.keys import active_key
+from health_export.models import HealthOfficeKey, KeyState
+from registration.checkin.errors import (
+    ArrivalOutOfRangeError,
+    CheckInNotFoundError,
+    CheckInUnavailableError,
+    EnvelopeTooLargeError,
+    IdempotencyConflictError,
+    InvalidEnvelopeError,
+    InvalidRequestError,
+    StaleKeyError,
+    UnknownAreaError,
+    UnsupportedEnvelopeVersionError,
+    UnsupportedSuiteError,
+)
+from registration.clock import Clock
+from registration.config import Settings
+from registration.models import Area, Business, CheckIn, CheckInSource, Location
+
+CLOCK_SKEW = dt.timedelta(minutes=2)
+MAX_STAY = dt.timedelta(minutes=24 * 60)
+MIN_PERSONS, MAX_PERSONS = 1, 1 + crypto.MAX_ADDITIONAL_PERSONS
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_TOKEN_LABEL = b"gastregister/checkout-token:"
+# Compared against when the check-in id is unknown, so that both cases take the same path.
+_NO_SUCH_HASH = hashlib.sha256(b"gastregister/no-such-checkin").digest()
+
+
+@dataclass(frozen=True)
+class AreaContext:
+    """An area as the check-in page needs it: where it is and whom it is sealed for."""
+
+    area: Area
+    location: Location
+    business_name: str
+    key: HealthOfficeKey | None
+
+    @property
+    def can_check_in(self) -> bool:
+        return self.key is not None
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    """A stored check-in and the check-out token that only the guest's phone receives."""
+
+    checkin: CheckIn
+    token: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """Persons currently present, per area id; counts only, never who."""
+
+    by_area: Mapping[int, int]
+    capacity: int | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_area.values())
+
+    @property
+    def is_full(self) -> bool:
+        return self.capacity is not None and self.total >= self.capacity
+
+
+def find_area(session: Session, code: str) -> AreaContext:
+    """The open area behind a QR code, with the key guests must seal to (or None)."""
+    if not 1 <= len(code) <= 64:
+        raise UnknownAreaError
+    row = session.execute(
+        select(Area, Location, Business.name)
+        .join(Location, Area.location_id == Location.id)
+        .join(Business, Location.business_id == Business.id)
+        .where(Area.code == code, Area.archived_at.is_(None), Location.archived_at.is_(None))
+    ).first()
+    if row is None:
+        raise UnknownAreaError
+    area, location, business_name = row
+    key = None
+    if location.health_office_id is not None:
+        key = active_key(session, location.health_office_id)
+    return AreaContext(area=area, location=location, business_name=business_name, key=key)
+
+
+def checkout_token(settings: Settings, idempotency_key: str) -> str:
+    """The secret check-out token, derived so a retry yields the same one and none is stored.
+
+    HMAC(SECRET_KEY, label || idempotency key): the server can recompute it for a
+    retried submission, while the database holds only its SHA-256.
+    """
+    digest = hmac.new(
+        settings.secret_key.encode(), _TOKEN_LABEL + idempotency_key.encode(), hashlib.sha256
+    ).digest()
+    return crypto.b64url_encode(digest)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "replace")).digest()
+
+
+def check_idempotency_key(idempotency_key: str) -> str:
+    if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY_PATTERN.fullmatch(
+        idempotency_key
+    ):
+        raise InvalidRequestError(extra={"fields": [{"field": "idempotencyKey", "reason": "invalid"}]})
+    return idempotency_key
+
+
+def check_persons(persons: int) -> int:
+    if type(persons) is not int or not MIN_PERSONS <= persons <= MAX_PERSONS:
+        raise InvalidRequestError(extra={"fields": [{"field": "persons", "reason": "out_of_range"}]})
+    return persons
+
+
+def check_arrival(clock: Clock, settings: Settings, arrival: dt.datetime) -> dt.datetime:
+    """A late report (phone offline) is fine within the configured window; the future is not."""
+    now = clock.now()
+    if arrival.tzinfo is None:
+        raise ArrivalOutOfRangeError
+    earliest = now - dt.timedelta(minutes=settings.max_late_arrival_minutes)
+    if not earliest <= arrival <= now + CLOCK_SKEW:
+        raise ArrivalOutOfRangeError(
+            extra={
+                "earliest": earliest.isoformat(),
+                "latest": (now + CLOCK_SKEW).isoformat(),
+            }
+        )
+    return arrival.astimezone(dt.UTC)
+
+
+def inspect_envelope(envelope: bytes) -> crypto.EnvelopeHeader:
+    """Refuse what no health office could ever open, before anything is stored."""
+    if len(envelope) > crypto.MAX_ENVELOPE_BYTES:
+        raise EnvelopeTooLargeError
+    try:
+        return crypto.inspect_envelope(envelope)
+    except crypto.SealedRecordError as exc:
+        kind = exc.kind
+    if kind is crypto.SealedRecordErrorKind.UNKNOWN_VERSION:
+        raise UnsupportedEnvelopeVersionError(extra={"kind": kind.value})
+    if kind is crypto.SealedRecordErrorKind.WRONG_SUITE:
+        raise UnsupportedSuiteError(extra={"kind": kind.value})
+    raise InvalidEnvelopeError(extra={"kind": kind.value})
+
+
+def current_key_description(key: HealthOfficeKey) -> dict[str, str]:
+    """What a page needs to seal to `key`: its id and its SPKI as base64url."""
+    return {"keyId": key.key_id, "publicKey": crypto.b64url_encode(key.public_spki)}
+
+
+def accepted_key(
+    session: Session, location: Location, key_id_hex: str, arrival: dt.datetime
+) -> HealthOfficeKey:
+    """The office key the envelope names, if guests may seal to it for this arrival.
+
+    The active key is always right. A retired key is right only for an arrival while
+    it was active: a check-in that waited on a phone across a key change is still
+    accepted (the office keeps old keys until their data has expired), while a page
+    sealing to an old key now gets 409 and the current key, to seal again.
+    """
+    if location.health_office_id is None:
+        raise CheckInUnavailableError
+    current = active_key(session, location.health_office_id)
+    if current is None:
+        raise CheckInUnavailableError
+    if hmac.compare_digest(current.key_id, key_id_hex):
+        return current
+    older = session.scalar(
+        select(HealthOfficeKey).where(
+            HealthOfficeKey.key_id == key_id_hex,
+            HealthOfficeKey.health_office_id == location.health_office_id,
+            HealthOfficeKey.state == KeyState.RETIRED,
+        )
+    )
+    if (
+        older is not None
+        and older.activated_at is not None
+        and older.retired_at is not None
+        and older.activated_at <= arrival <= older.retired_at
+    ):
+        return older
+    raise StaleKeyError(extra={"currentKey": current_key_description(current)})
+
+
+def existing_checkin(
+    session: Session, clock: Clock, settings: Settings, idempotency_key: str
+) -> CheckIn | None:
+    """A check-in stored before under this idempotency key, if it can still be retried.
+
+    Only arrivals inside the late-arrival window are searched: older ones cannot be
+    submitted again anyway, and the bound lets PostgreSQL skip old partitions.
+    """
+    now = clock.now()
+    earliest = now - dt.timedelta(minutes=settings.max_late_arrival_minutes) - CLOCK_SKEW
+    return session.scalar(
+        select(CheckIn)
+        .where(
+            CheckIn.idempotency_key == idempotency_key,
+            CheckIn.arrival >= earliest,
+            CheckIn.arrival <= now + CLOCK_SKEW,
+        )
+        .limit(1)
+    )
+
+
+def create_checkin(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    *,
+    area: Area,
+    envelope: bytes,
+    persons: int,
+    source: CheckInSource,
+    arrival: dt.datetime,
+    departure: dt.datetime | None = None,
+    idempotency_key: str,
+) -> CheckInResult:
+    """Store one sealed check-in exactly once and return it with its check-out token.
+
+    A retry (same idempotency key, area, envelope and persons) returns the stored
+    check-in and the same token; the same key with other content is a conflict.
+    Commits on success; on any refusal nothing is stored.
+    """
+    check_idempotency_key(idempotency_key)
+    check_persons(persons)
+    arrival = check_arrival(clock, settings, arrival)
+    location = area.location
+    header = inspect_envelope(envelope)
+    key = accepted_key(session, location, header.key_id.hex(), arrival)
+    auto_departure = arrival + dt.timedelta(minutes=location.default_stay_minutes)
+    if departure is not None:
+        if departure.tzinfo is None or not arrival <= departure <= arrival + MAX_STAY:
+            raise InvalidRequestError(
+                extra={"fields": [{"field": "departure", "reason": "out_of_range"}]}
+            )
+        departure = departure.astimezone(dt.UTC)
+    token = checkout_token(settings, idempotency_key)
+
+    previous = existing_checkin(session, clock, settings, idempotency_key)
+    if previous is not None:
+        return _replayed(previous, token, area=area, envelope=envelope, persons=persons, arrival=arrival)
+    checkin = CheckIn(
+        id=uuid.uuid4(),
+        arrival=arrival,
+        location_id=location.id,
+        area_id=area.id,
+        departure=departure,
+        auto_departure=auto_departure,
+        persons=persons,
+        source=source,
+        key_id=key.key_id,
+        envelope=bytes(envelope),
+        checkout_token_hash=token_hash(token),
+        idempotency_key=idempotency_key,
+        received_at=clock.now(),
+    )
+    session.add(checkin)
+    try:
+        session.commit()
+    except IntegrityError:
+        # A concurrent retry with the same key and arrival won the race.
+        session.rollback()
+        previous = existing_checkin(session, clock, settings, idempotency_key)
+        if previous is None:
+            raise
+        return _replayed(previous, token, area=area, envelope=envelope, persons=persons, arrival=arrival)
+    return CheckInResult(checkin=checkin, token=token, created=True)
+
+
+def _replayed(
+    previous: CheckIn,
+    token: str,
+    *,
+    area: Area,
+    envelope: bytes,
+    persons: int,
+    arrival: dt.datetime,
+) -> CheckInResult:
+    same = (
+        previous.area_id == area.id
+        and previous.persons == persons
+        and previous.arrival == arrival
+        and hmac.compare_digest(previous.envelope, bytes(envelope))
+    )
+    if not same:
+        raise IdempotencyConflictError
+    return CheckInResult(checkin=previous, token=token, created=False)
+
+
+def verified_checkin(session: Session, checkin_id: uuid.UUID, token: str) -> CheckIn:
+    """The check-in whose token this is; CheckInNotFoundError for an unknown id or a wrong token.
+
+    Both failures take the same path (hash, constant-time compare against a stored or a
+    dummy hash) and give the same answer, so the token cannot be used to probe ids.
+    """
+    candidate = session.scalar(select(CheckIn).where(CheckIn.id == checkin_id).limit(1))
+    stored = candidate.checkout_token_hash if candidate is not None else _NO_SUCH_HASH
+    matches = hmac.compare_digest(token_hash(token), stored)
+    if candidate is None or not matches:
+        raise CheckInNotFoundError
+    return candidate
+
+
+def checkout(
+    session: Session,
+    clock: Clock,
+    checkin_id: uuid.UUID,
+    token: str,
+    *,
+    departure: dt.datetime | None = None,
+) -> tuple[CheckIn, bool]:
+    """Check a guest out with their token; idempotent. Returns (check-in, was already out).
+
+    `departure` is the moment the guest pressed the button, when the phone could only
+    send it later (outbox); otherwise now. A check-out after the automatic departure
+    keeps the automatic time: the guest was told they would be checked out then.
+    """
+    checkin = verified_checkin(session, checkin_id, token)
+    if checkin.departure is not None:
+        return checkin, True
+    now = clock.now()
+    claimed = now if departure is None else departure
+    if claimed > now + CLOCK_SKEW:
+        raise InvalidRequestError(
+            extra={"fields": [{"field": "departure", "reason": "out_of_range"}]}
+        )
+    already_out = claimed >= checkin.auto_departure
+    checkin.departure = min(max(claimed, checkin.arrival), checkin.auto_departure)
+    session.commit()
+    return checkin, already_out
+
+
+def checkout_all(session: Session, clock: Clock, location: Location) -> int:
+    """Check out everyone present at a location (closing time); returns how many visits."""
+    now = clock.now()
+    result = session.execute(
+        update(CheckIn)
+        .where(_present(now), CheckIn.location_id == location.id)
+        .values(departure=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+
+
+def _present(now: dt.datetime):  # type: ignore[no-untyped-def]  # a SQL expression
+    return and_(
+        CheckIn.arrival >= now - MAX_STAY,
+        CheckIn.arrival <= now + CLOCK_SKEW,
+        CheckIn.auto_departure > now,
+        or_(CheckIn.departure.is_(None), CheckIn.departure > now),
+    )
+
+
+def occupancy(session: Session, clock: Clock, location: Location) -> Occupancy:
+    """Persons present per area: not checked out and not past their automatic departure."""
+    now = clock.now()
+    rows = session.execute(
+        select(CheckIn.area_id, func.coalesce(func.sum(CheckIn.persons), 0))
+        .where(_present(now), CheckIn.location_id == location.id)
+        .group_by(CheckIn.area_id)
+    ).all()
+    return Occupancy(
+        by_area={int(area_id): int(count) for area_id, count in rows}, capacity=location.capacity
+    )

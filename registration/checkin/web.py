@@ -1,0 +1,67 @@
+"""What the guest page and the API share: rate limits, error answers, compression.
+
+Rate limits are per client (a keyed hash of the address, never the address) and per
+area (so a photographed QR code cannot flood one table from many clients). Both are
+read from app.config at request time, so an operator or a test can change them;
+Flask-Limiter stores the counters in memory or, with GASTREGISTER_RATELIMIT_STORAGE
+=redis://..., in Redis shared by every app host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Flask, current_app, request
+from flask.typing import ResponseReturnValue
+from flask_compress import Compress
+
+from registration.checkin.errors import CheckInError
+from registration.errors import error_response
+
+DEFAULT_LIMITS = {
+    # A restaurant's guests often share one Wi-Fi address, so the per-client limit is generous.
+    "CHECKIN_LIMIT_PER_CLIENT": "30 per minute;300 per hour",
+    # A busy entrance takes a few check-ins per second at most.
+    "CHECKIN_LIMIT_PER_AREA": "240 per minute",
+    "CHECKOUT_LIMIT_PER_CLIENT": "60 per minute",
+}
+# Compress only static assets: never HTML or JSON, which carry secrets (CSRF and
+# check-out tokens) next to request-controlled text (BREACH).
+COMPRESSED_TYPES = ["text/css", "text/javascript", "application/javascript", "image/svg+xml"]
+
+def client_limit() -> str:
+    return str(current_app.config["CHECKIN_LIMIT_PER_CLIENT"])
+
+
+def area_limit() -> str:
+    return str(current_app.config["CHECKIN_LIMIT_PER_AREA"])
+
+
+def checkout_limit() -> str:
+    return str(current_app.config["CHECKOUT_LIMIT_PER_CLIENT"])
+
+
+def area_key() -> str:
+    """The area a check-in is for: from the URL (guest form) or the JSON body (API)."""
+    code = (request.view_args or {}).get("code")
+    if code is None:
+        body = request.get_json(force=True, silent=True)
+        code = body.get("areaCode") if isinstance(body, dict) else None
+    text = code if isinstance(code, str) else ""
+    return "area:" + hashlib.sha256(text[:64].encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def checkin_error_response(exc: CheckInError) -> ResponseReturnValue:
+    """A refused check-in as JSON (API) or as the error page (browser), never with guest data."""
+    return error_response(exc.status, code=exc.code, message=str(exc.message), extra=exc.extra)
+
+
+def setup_app(app: Flask) -> None:
+    """Once per app: default limits and compression of static files (first-load budget)."""
+    for name, value in DEFAULT_LIMITS.items():
+        app.config.setdefault(name, value)
+    if "compress" not in app.extensions:
+        app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
+        app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip", "deflate"])
+        app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "deflate"])
+        app.extensions["compress"] = Compress(app)

@@ -1,0 +1,36 @@
+"""Why a portal action was refused; the views show the translated message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+
+class PortalError(Exception):
+    """Base class; `message` is a translated text for the owner."""
+
+    message: Any = _l("This action is not possible.")
+
+    def __init__(self, message: Any = None) -> None:
+        super().__init__(str(message or self.message))
+        if message is not None:
+            self.message = message
+
+
+class AreaSpecError(PortalError):
+    """The bulk area text could not be understood (message says which part)."""
+
+
+class TooManyAreasError(PortalError):
+    message = _l("A location can have at most %(count)s active areas.")
+
+
+class ReleaseNotPossibleError(PortalError):
+    """The request is not waiting for a release (already released, aborted, expired...)."""
+
+    message = _l("This request is not waiting for a release.")
+
+
+class StaffEntryError(PortalError):
+    """A staff entry with implausible times."""

@@ -1,0 +1,215 @@
+"""Printable posters and table cards with an area's QR code (PDF), and the bare QR (SVG, PNG).
+
+Everything an owner typed (business, location and area names) is cleaned before it
+reaches the page: control and formatting characters are dropped, characters the
+embedded font cannot draw are left out, and names that are too long shrink and wrap
+into a fixed box, so no name can push the QR code off the page or inject anything.
+The QR code is embedded as a lossless image with whole pixels per module, so it stays
+sharp in print and can be read back by a decoder in tests.
+
+The printed texts are German and English side by side on purpose: one poster serves
+every guest, whatever language the owner's portal is set to.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import qrcode
+import qrcode.constants
+import qrcode.image.svg
+from fpdf import FPDF
+
+from registration.config import Settings
+from registration.models import Area, Location
+
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+FONT_FAMILY = "DejaVu"
+QR_BOX_PIXELS = 16
+QR_BORDER_MODULES = 4
+ELLIPSIS = "…"
+
+INSTRUCTIONS = (
+    "Scannen Sie den QR-Code mit der Handykamera und füllen Sie das kurze Formular aus.",
+    "Scan the QR code with your phone camera and fill in the short form.",
+)
+NO_PHONE = "Ohne Smartphone? Fragen Sie unser Personal. · No smartphone? Please ask our staff."
+PRIVACY = (
+    "Ihre Kontaktdaten werden auf Ihrem Gerät für das Gesundheitsamt verschlüsselt, nur von "
+    "ihm auf Anfrage gelesen und nach {days} Tagen gelöscht. · Your contact details are "
+    "encrypted on your device for the health office, read only by it on request, and "
+    "deleted after {days} days."
+)
+HEADLINE = "Bitte hier registrieren · Please check in here"
+
+
+@dataclass(frozen=True)
+class PosterFormat:
+    """Page size and type scale of one poster kind (all lengths in millimetres)."""
+
+    name: str
+    page: str | tuple[float, float]
+    margin: float
+    qr_size: float
+    title_size: float
+    area_size: float
+    body_size: float
+    small_size: float
+
+
+A4 = PosterFormat("a4", "A4", 15, 125, 30, 40, 13, 9.5)
+A6 = PosterFormat("a6", (105, 148), 7, 66, 14, 19, 7, 5.5)
+FORMATS = {f.name: f for f in (A4, A6)}
+
+
+def checkin_url(settings: Settings, area: Area) -> str:
+    """The address in an area's QR code; the code in it can only create check-ins."""
+    return settings.public_base_url.rstrip("/") + "/c/" + area.code
+
+
+@functools.cache
+def _font_characters() -> frozenset[int]:
+    """Code points the embedded regular and bold fonts can both draw."""
+    probe = FPDF()
+    probe.add_font(FONT_FAMILY, "", str(FONT_DIR / "DejaVuSans.ttf"))
+    probe.add_font(FONT_FAMILY, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    regular = set(getattr(probe.fonts["dejavu"], "cmap", {}))
+    bold = set(getattr(probe.fonts["dejavuB"], "cmap", {}))
+    for font in probe.fonts.values():
+        getattr(font, "close", lambda: None)()  # fpdf2 closes font files only in output()
+    return frozenset(regular & bold)
+
+
+def printable(text: str, *, limit: int = 300) -> str:
+    """Owner-typed text made safe for the page: one line, drawable characters only."""
+    drawable = _font_characters()
+    cleaned = []
+    for char in unicodedata.normalize("NFC", text[: limit * 2]):
+        category = unicodedata.category(char)
+        if category.startswith("Z") or char in "\t\r\n":
+            cleaned.append(" ")
+        elif category[0] == "C":
+            continue  # control, format (incl. bidi overrides), surrogate, private, unassigned
+        elif ord(char) in drawable:
+            cleaned.append(char)
+    return " ".join("".join(cleaned).split())[:limit]
+
+
+def qr_code(url: str) -> qrcode.QRCode:  # type: ignore[type-arg]  # generic in stubs only
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+        box_size=QR_BOX_PIXELS,
+        border=QR_BORDER_MODULES,
+    )
+    code.add_data(url)
+    code.make(fit=True)
+    return code
+
+
+def qr_png(url: str) -> bytes:
+    image = qr_code(url).make_image()
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def qr_svg(url: str) -> bytes:
+    image = qr_code(url).make_image(image_factory=qrcode.image.svg.SvgPathFillImage)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return buffer.getvalue()
+
+
+class _Poster(FPDF):
+    def __init__(self, poster_format: PosterFormat) -> None:
+        super().__init__(orientation="portrait", unit="mm", format=poster_format.page)
+        self.add_font(FONT_FAMILY, "", str(FONT_DIR / "DejaVuSans.ttf"))
+        self.add_font(FONT_FAMILY, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+        self.set_auto_page_break(auto=False)
+        self.set_margins(poster_format.margin, poster_format.margin, poster_format.margin)
+        self.set_creator("Gastregister")
+        self.set_text_color(20, 20, 20)
+
+    def fitted(
+        self,
+        text: str,
+        *,
+        size: float,
+        style: str = "",
+        max_lines: int = 2,
+        min_size: float = 6,
+        gap: float = 1.5,
+    ) -> None:
+        """Write centred text in at most `max_lines` lines, shrinking it first, then cutting."""
+        if not text:
+            return
+        width = self.w - self.l_margin - self.r_margin
+        current = size
+        while True:
+            self.set_font(FONT_FAMILY, style, current)
+            lines: list[str] = cast(
+                "list[str]",
+                self.multi_cell(w=width, h=current * 0.45, text=text, dry_run=True, output="LINES"),
+            )
+            if len(lines) <= max_lines or current <= min_size:
+                break
+            current = max(min_size, current * 0.85)
+        if len(lines) > max_lines:
+            lines = [*lines[: max_lines - 1], self._cut(lines[max_lines - 1], width)]
+        self.set_x(self.l_margin)
+        self.multi_cell(w=width, h=current * 0.45, text="\n".join(lines), align="C")
+        self.ln(gap)
+
+    def _cut(self, line: str, width: float) -> str:
+        while line and self.get_string_width(line + ELLIPSIS) > width:
+            line = line[:-1]
+        return line.rstrip() + ELLIPSIS
+
+
+def _draw_area_page(
+    pdf: _Poster, poster_format: PosterFormat, location: Location, area: Area, settings: Settings
+) -> None:
+    f = poster_format
+    pdf.add_page()
+    pdf.set_y(f.margin)
+    pdf.fitted(printable(location.business.name), size=f.title_size, style="B", max_lines=2)
+    pdf.fitted(printable(location.name), size=f.body_size * 1.2, max_lines=1)
+    pdf.fitted(printable(area.name), size=f.area_size, style="B", max_lines=2)
+    pdf.fitted(HEADLINE, size=f.body_size * 1.15, style="B", max_lines=2)
+
+    url = checkin_url(settings, area)
+    qr_top = max(pdf.get_y() + 1, f.margin)
+    footer_space = f.body_size * 3.6 + f.small_size * 2.2
+    qr_size = min(f.qr_size, pdf.h - f.margin - footer_space - qr_top)
+    pdf.image(io.BytesIO(qr_png(url)), x=(pdf.w - qr_size) / 2, y=qr_top, w=qr_size, h=qr_size)
+    pdf.set_y(qr_top + qr_size + 1)
+    pdf.fitted(url, size=f.body_size, max_lines=2, min_size=f.small_size)
+    for line in INSTRUCTIONS:
+        pdf.fitted(line, size=f.body_size, max_lines=2, gap=0.5)
+    pdf.ln(1)
+    pdf.fitted(NO_PHONE, size=f.small_size, max_lines=2, min_size=4, gap=0.5)
+    pdf.fitted(
+        PRIVACY.format(days=settings.retention_days), size=f.small_size, max_lines=4, min_size=4
+    )
+
+
+def poster_pdf(
+    settings: Settings,
+    location: Location,
+    areas: Sequence[Area] | Iterable[Area],
+    poster_format: PosterFormat = A4,
+) -> bytes:
+    """One page per area: for a single area's poster or all areas of a location at once."""
+    pdf = _Poster(poster_format)
+    pdf.set_title(printable(f"{location.name} - QR", limit=120))
+    for area in areas:
+        _draw_area_page(pdf, poster_format, location, area, settings)
+    if pdf.page == 0:
+        pdf.add_page()
+    return bytes(pdf.output())

@@ -1,0 +1,455 @@
+"""Rules of the business portal: locations, areas, live counts, the owner's inbox and audit.
+
+Every query here is scoped to one business; views look objects up through
+`registration.accounts.access` first, so another business's id is a 404 everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from health_export.jurisdiction import office_for_postal_code
+from health_export.keys import active_key
+from health_export.models import HealthOffice, TraceRequest, TraceRequestState
+from registration.audit import record_event
+from registration.clock import BERLIN, Clock
+from registration.models import (
+    Area,
+    AuditEvent,
+    Business,
+    CheckIn,
+    CheckInMode,
+    Location,
+    StaffInvitation,
+    User,
+)
+from registration.portal.errors import AreaSpecError, TooManyAreasError
+
+MAX_AREAS_PER_LOCATION = 500
+MAX_AREAS_PER_REQUEST = 200
+MAX_AREA_NAME = 120
+_SEPARATORS = re.compile(r"[\n;,]+")
+_RANGE = re.compile(
+    r"^(?P<prefix>.*?)(?P<start>\d{1,4})\s*(?:-|\u2013|\u2014|\.\.|bis|to)\s*(?P<end>\d{1,4})$",
+    re.IGNORECASE,
+)
+
+
+def clean_name(text: str) -> str:
+    """One line of owner text: no control or formatting characters, single spaces."""
+    kept = []
+    for char in unicodedata.normalize("NFC", text):
+        category = unicodedata.category(char)
+        if category.startswith("Z") or char in "\t\r\n":
+            kept.append(" ")
+        elif not category.startswith("C"):
+            kept.append(char)
+    return " ".join("".join(kept).split())
+
+
+# --- locations ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocationDetails:
+    name: str
+    street: str
+    house_number: str
+    zip_code: str
+    city: str
+    default_stay_minutes: int
+    capacity: int | None
+    checkin_mode: CheckInMode
+
+
+def _apply(location: Location, details: LocationDetails) -> None:
+    location.name = clean_name(details.name)
+    location.street = clean_name(details.street)
+    location.house_number = clean_name(details.house_number)
+    location.zip_code = details.zip_code.strip()
+    location.city = clean_name(details.city)
+    location.default_stay_minutes = details.default_stay_minutes
+    location.capacity = details.capacity
+    location.checkin_mode = details.checkin_mode
+
+
+def find_location_by_code(session: Session, code: str) -> Location | None:
+    location: Location | None = session.scalar(select(Location).where(Location.code == code))
+    return location
+
+
+def create_location(
+    session: Session,
+    clock: Clock,
+    *,
+    business: Business,
+    created_by: User,
+    details: LocationDetails,
+    area_spec: str,
+    code: str,
+) -> Location:
+    """A new location with its areas (one default area when none are given).
+
+    `code` comes from the form's one-time creation token, so a second submission of
+    the same form hits the unique code and the view shows the first location instead.
+    """
+    names = parse_area_spec(area_spec) or [_("Main area")]
+    location = Location(business_id=business.id, code=code, created_at=clock.now())
+    _apply(location, details)
+    location.health_office_id = _office_id(session, location.zip_code)
+    location.areas = [
+        Area(name=name, sort_key=index, created_at=clock.now())
+        for index, name in enumerate(names, start=1)
+    ]
+    session.add(location)
+    session.flush()
+    record_event(
+        session,
+        clock,
+        action="location.created",
+        actor=created_by,
+        business_id=business.id,
+        location_id=location.id,
+        details={"areas": len(names)},
+    )
+    session.commit()
+    return location
+
+
+def update_location(
+    session: Session,
+    clock: Clock,
+    location: Location,
+    *,
+    changed_by: User,
+    details: LocationDetails,
+) -> Location:
+    old_zip = location.zip_code
+    _apply(location, details)
+    if location.zip_code != old_zip or location.health_office_id is None:
+        location.health_office_id = _office_id(session, location.zip_code)
+    record_event(
+        session,
+        clock,
+        action="location.changed",
+        actor=changed_by,
+        business_id=location.business_id,
+        location_id=location.id,
+        details={"zip_changed": location.zip_code != old_zip},
+    )
+    session.commit()
+    return location
+
+
+def set_archived(
+    session: Session, clock: Clock, location: Location, *, archived: bool, changed_by: User
+) -> None:
+    """Archiving stops new check-ins; stored visits stay until their retention ends."""
+    if archived == (location.archived_at is not None):
+        return  # a repeated click changes nothing
+    location.archived_at = clock.now() if archived else None
+    record_event(
+        session,
+        clock,
+        action="location.archived" if archived else "location.restored",
+        actor=changed_by,
+        business_id=location.business_id,
+        location_id=location.id,
+    )
+    session.commit()
+
+
+def _office_id(session: Session, zip_code: str) -> int | None:
+    office = office_for_postal_code(session, zip_code)
+    return office.id if office else None
+
+
+def responsible_office(session: Session, location: Location) -> HealthOffice | None:
+    """The location's health office; looked up again when the operator added one since."""
+    if location.health_office_id is None:
+        office_id = _office_id(session, location.zip_code)
+        if office_id is not None:
+            location.health_office_id = office_id
+            session.commit()
+    return location.health_office
+
+
+def can_check_in(session: Session, location: Location) -> bool:
+    """Guests can check in only with an office that has an active key."""
+    if location.archived_at is not None or location.health_office_id is None:
+        return False
+    return active_key(session, location.health_office_id) is not None
+
+
+def locations_of(session: Session, business_id: int, *, archived: bool = False) -> list[Location]:
+    condition = Location.archived_at.is_not(None) if archived else Location.archived_at.is_(None)
+    return list(
+        session.scalars(
+            select(Location)
+            .where(Location.business_id == business_id, condition)
+            .order_by(Location.name, Location.id)
+        )
+    )
+
+
+# --- areas -------------------------------------------------------------------------
+
+
+def parse_area_spec(spec: str) -> list[str]:
+    """'Tisch 1-20, Terrasse' gives Tisch 1 … Tisch 20 and Terrasse (order kept, no repeats).
+
+    Ranges may use a hyphen, en or em dash, '..', 'bis' or 'to'."""
+    names: list[str] = []
+    for raw_part in _SEPARATORS.split(spec):
+        part = clean_name(raw_part)
+        if not part:
+            continue
+        match = _RANGE.match(part)
+        if match:
+            start, end = int(match["start"]), int(match["end"])
+            if end < start:
+                raise AreaSpecError(
+                    _("In “%(part)s” the range must count upwards.", part=part[:40])
+                )
+            if end - start + 1 > MAX_AREAS_PER_REQUEST:
+                raise AreaSpecError(
+                    _("At most %(count)s areas at once.", count=MAX_AREAS_PER_REQUEST)
+                )
+            prefix = match["prefix"]
+            names.extend(f"{prefix}{number}".strip() for number in range(start, end + 1))
+        else:
+            names.append(part)
+        if len(names) > MAX_AREAS_PER_REQUEST:
+            raise AreaSpecError(_("At most %(count)s areas at once.", count=MAX_AREAS_PER_REQUEST))
+    for name in names:
+        if len(name) > MAX_AREA_NAME:
+            raise AreaSpecError(
+                _("Area names can have at most %(count)s characters.", count=MAX_AREA_NAME)
+            )
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(name.casefold(), name)
+    return list(unique.values())
+
+
+def active_areas(location: Location) -> list[Area]:
+    return [area for area in location.areas if area.archived_at is None]
+
+
+def add_areas(
+    session: Session, clock: Clock, location: Location, names: Sequence[str], *, added_by: User
+) -> list[Area]:
+    """Add the named areas; names that already exist are skipped, so a repeat adds nothing."""
+    existing = {area.name.casefold() for area in active_areas(location)}
+    new_names = [name for name in names if name.casefold() not in existing]
+    if len(existing) + len(new_names) > MAX_AREAS_PER_LOCATION:
+        raise TooManyAreasError(
+            _("A location can have at most %(count)s active areas.", count=MAX_AREAS_PER_LOCATION)
+        )
+    next_key = max((area.sort_key for area in location.areas), default=0) + 1
+    created = [
+        Area(location_id=location.id, name=name, sort_key=next_key + index, created_at=clock.now())
+        for index, name in enumerate(new_names)
+    ]
+    if created:
+        session.add_all(created)
+        session.flush()
+        record_event(
+            session,
+            clock,
+            action="areas.created",
+            actor=added_by,
+            business_id=location.business_id,
+            location_id=location.id,
+            details={"count": len(created)},
+        )
+    session.commit()
+    session.refresh(location)
+    return created
+
+
+def archive_area(session: Session, clock: Clock, area: Area, *, archived_by: User) -> None:
+    """The area's QR code stops working; its stored visits stay until retention ends."""
+    if area.archived_at is not None:
+        return
+    area.archived_at = clock.now()
+    record_event(
+        session,
+        clock,
+        action="area.archived",
+        actor=archived_by,
+        business_id=area.location.business_id,
+        location_id=area.location_id,
+        details={"area": area.id},
+    )
+    session.commit()
+
+
+# --- live counts -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AreaCount:
+    area_id: int
+    name: str
+    present: int
+
+
+@dataclass(frozen=True)
+class LiveCounts:
+    """What the live view shows: numbers only, never who."""
+
+    present: int
+    capacity: int | None
+    today_checkins: int
+    today_persons: int
+    areas: list[AreaCount]
+    as_of: dt.datetime
+
+    @property
+    def percent_of_capacity(self) -> int | None:
+        if not self.capacity:
+            return None
+        return min(100, round(100 * self.present / self.capacity))
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "present": self.present,
+            "capacity": self.capacity,
+            "percentOfCapacity": self.percent_of_capacity,
+            "todayCheckins": self.today_checkins,
+            "todayPersons": self.today_persons,
+            "areas": [
+                {"id": area.area_id, "name": area.name, "present": area.present}
+                for area in self.areas
+            ],
+            "asOf": self.as_of.isoformat(),
+        }
+
+
+def start_of_local_day(moment: dt.datetime) -> dt.datetime:
+    local = moment.astimezone(BERLIN)
+    midnight = dt.datetime.combine(local.date(), dt.time(), tzinfo=BERLIN)
+    return midnight.astimezone(dt.UTC)
+
+
+def live_counts(session: Session, clock: Clock, location: Location) -> LiveCounts:
+    from registration.checkin.services import occupancy
+
+    now = clock.now()
+    present = occupancy(session, clock, location)
+    today = session.execute(
+        select(func.count(CheckIn.id), func.coalesce(func.sum(CheckIn.persons), 0)).where(
+            CheckIn.location_id == location.id,
+            CheckIn.arrival >= start_of_local_day(now),
+            CheckIn.arrival <= now + dt.timedelta(minutes=5),
+        )
+    ).one()
+    areas = [
+        AreaCount(area.id, area.name, int(present.by_area.get(area.id, 0)))
+        for area in location.areas
+        if area.archived_at is None or present.by_area.get(area.id)
+    ]
+    return LiveCounts(
+        present=present.total,
+        capacity=location.capacity,
+        today_checkins=int(today[0]),
+        today_persons=int(today[1]),
+        areas=areas,
+        as_of=now,
+    )
+
+
+def check_out_everyone(session: Session, clock: Clock, location: Location, *, by: User) -> int:
+    """Closing time: end every open visit now. Repeating it is harmless (0 the second time)."""
+    from registration.checkin.services import checkout_all
+
+    count = checkout_all(session, clock, location)
+    record_event(
+        session,
+        clock,
+        action="checkins.checked_out_all",
+        actor=by,
+        business_id=location.business_id,
+        location_id=location.id,
+        details={"visits": count},
+    )
+    session.commit()
+    return count
+
+
+# --- people --------------------------------------------------------------------------
+
+
+def members_of(session: Session, business_id: int) -> list[User]:
+    return list(
+        session.scalars(
+            select(User).where(User.business_id == business_id).order_by(User.role, User.email)
+        )
+    )
+
+
+def open_invitations(session: Session, clock: Clock, business_id: int) -> list[StaffInvitation]:
+    return list(
+        session.scalars(
+            select(StaffInvitation)
+            .where(
+                StaffInvitation.business_id == business_id,
+                StaffInvitation.accepted_at.is_(None),
+                StaffInvitation.expires_at > clock.now(),
+            )
+            .order_by(StaffInvitation.created_at)
+        )
+    )
+
+
+# --- health-office requests and the owner's audit list ------------------------------
+
+
+def trace_requests_of(session: Session, business_id: int) -> list[TraceRequest]:
+    return list(
+        session.scalars(
+            select(TraceRequest)
+            .join(Location, TraceRequest.location_id == Location.id)
+            .where(Location.business_id == business_id)
+            .order_by(TraceRequest.created_at.desc(), TraceRequest.id.desc())
+        )
+    )
+
+
+def waiting_requests(session: Session, business_id: int) -> int:
+    count = session.scalar(
+        select(func.count(TraceRequest.id))
+        .join(Location, TraceRequest.location_id == Location.id)
+        .where(
+            Location.business_id == business_id,
+            TraceRequest.state == TraceRequestState.REQUESTED,
+        )
+    )
+    return int(count or 0)
+
+
+def audit_events_of(session: Session, business_id: int, *, limit: int = 500) -> list[AuditEvent]:
+    """Every audit entry about the business or one of its locations, newest first."""
+    location_ids = select(Location.id).where(Location.business_id == business_id)
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                or_(
+                    AuditEvent.business_id == business_id,
+                    AuditEvent.location_id.in_(location_ids),
+                )
+            )
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,54 @@
+"""The operator's `gastregister` commands that the foundation provides."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import crypto
+from health_export.models import HealthOffice, HealthOfficeKey, KeyState
+from registration import create_app
+from registration.cli import main
+from registration.config import Settings
+from registration.demo import DEMO_PASSPHRASE
+from registration.models import Area, Location, User
+
+
+def test_demo_seed_is_idempotent_and_gives_a_working_key(
+    runner: FlaskCliRunner, db_session: Session, settings: Settings
+) -> None:
+    first = runner.invoke(main, ["demo", "seed"])
+    assert first.exit_code == 0, first.output
+    assert "DEMO ONLY" in first.output
+    second = runner.invoke(main, ["demo", "seed"])
+    assert second.exit_code == 0, second.output
+
+    assert db_session.scalar(select(func.count()).select_from(Location)) == 1
+    assert db_session.scalar(select(func.count()).select_from(Area)) == 2
+    assert db_session.scalar(select(func.count()).select_from(HealthOffice)) == 2
+    assert db_session.scalar(select(func.count()).select_from(User)) == 3
+    key = db_session.scalars(select(HealthOfficeKey)).one()
+    assert key.state is KeyState.ACTIVE
+
+    key_file = settings.instance_path / "demo" / "demo-health-office.key.json"
+    opened = crypto.read_key_file(key_file.read_bytes(), DEMO_PASSPHRASE)
+    assert opened.key_id.hex() == key.key_id
+    assert "DEMO ONLY" in (settings.instance_path / "demo" / "demo-passphrase.txt").read_text()
+
+
+def test_demo_seed_refuses_production(settings: Settings, app: Flask) -> None:
+    production = Settings.from_mapping(
+        {"environment": "production", "secret_key": "p" * 48}, base=settings
+    )
+    production_app = create_app(production, database=app.extensions["gastregister.db"])
+    result = production_app.test_cli_runner().invoke(main, ["demo", "seed"])
+    assert result.exit_code != 0
+    assert not (settings.instance_path / "demo").exists()
+
+
+def test_db_upgrade_is_safe_to_repeat(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "Database at head" in result.output
