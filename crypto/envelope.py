@@ -4,11 +4,14 @@ Layout (docs/FORMAT.md, "Sealed record envelope"):
 
     version(1) kem_id(2) kdf_id(2) aead_id(2) key_id(32) | enc(65) | ct(bucket + 16)
 
-The 39-byte header is the HPKE aad, and the HPKE info names the location, the area
-and the key. A record therefore opens only with the key it names, only under the
-version and suite it claims, and only for the location and area it was sealed for:
-copying a row to another location, area or key makes it fail to open instead of
-making it lie about where the guest was.
+HPKE is ``cryptography``'s (crypto/suite.py); this module only lays out bytes and
+checks them. The HPKE info names the version (its label), the location, the area and
+the key, and the aad is empty. A record therefore opens only with the key it names,
+only under the version it claims, and only for the location and area it was sealed
+for: copying a row to another location, area or key makes it fail to open instead of
+making it lie about where the guest was. The header needs no aad: the version and
+suite bytes each have exactly one accepted value, the suite is also fixed by HPKE's
+key schedule, and the key id is inside the info.
 
 Checks run in a fixed order so that every implementation reports the same kind for
 the same bad envelope; the cheap, keyless ones come first so that the server can
@@ -23,9 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from crypto import hpke
 from crypto.b64 import NonCanonicalBase64Error, b64url_decode, b64url_encode
 from crypto.errors import SealedRecordError, SealedRecordErrorKind
 from crypto.keys import KEY_ID_SIZE, key_id, load_public_spki, public_key_spki
@@ -39,22 +42,20 @@ from crypto.record import (
     pad,
     unpad,
 )
+from crypto.suite import ENC_SIZE, HPKE_SUITE, SUITE_BYTES, TAG_SIZE
 
 FORMAT_VERSION = 1
-SUITE_BYTES = (
-    hpke.KEM_ID.to_bytes(2, "big")
-    + hpke.KDF_ID.to_bytes(2, "big")
-    + hpke.AEAD_ID.to_bytes(2, "big")
-)
-HEADER_SIZE = 1 + len(SUITE_BYTES) + KEY_ID_SIZE  # 39, and the aad
-CIPHERTEXT_OFFSET = HEADER_SIZE + hpke.ENC_SIZE  # 104
-CIPHERTEXT_SIZES = frozenset(bucket + hpke.TAG_SIZE for bucket in BUCKETS)
-MIN_ENVELOPE_BYTES = CIPHERTEXT_OFFSET + BUCKETS[0] + hpke.TAG_SIZE  # 632
-MAX_ENVELOPE_BYTES = CIPHERTEXT_OFFSET + BUCKETS[-1] + hpke.TAG_SIZE  # 32888
+HEADER_SIZE = 1 + len(SUITE_BYTES) + KEY_ID_SIZE  # 39
+CIPHERTEXT_OFFSET = HEADER_SIZE + ENC_SIZE  # 104
+CIPHERTEXT_SIZES = frozenset(bucket + TAG_SIZE for bucket in BUCKETS)
+MIN_ENVELOPE_BYTES = CIPHERTEXT_OFFSET + BUCKETS[0] + TAG_SIZE  # 632
+MAX_ENVELOPE_BYTES = CIPHERTEXT_OFFSET + BUCKETS[-1] + TAG_SIZE  # 32888
 MAX_ENVELOPE_TEXT_LENGTH = -(-MAX_ENVELOPE_BYTES * 4 // 3)  # 43851 base64url characters
 INFO_LABEL = b"gastregister/sealed-record/v1"
 
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_CURVE = ec.SECP256R1()
+_UNCOMPRESSED_POINT = 0x04
 _Kind = SealedRecordErrorKind
 
 
@@ -107,8 +108,8 @@ def decode_envelope(text: str) -> bytes:
     raise SealedRecordError(_Kind.MALFORMED)
 
 
-def _checked_header(envelope: bytes) -> tuple[bytes, ec.EllipticCurvePublicKey]:
-    """Steps 1-5 of the reader's checks; returns (key_id, enc as a point)."""
+def _checked_header(envelope: bytes) -> bytes:
+    """Steps 1-6 of the reader's checks; returns the key id."""
     if not isinstance(envelope, bytes | bytearray | memoryview):
         raise SealedRecordError(_Kind.MALFORMED)
     if len(envelope) < 1:
@@ -121,12 +122,17 @@ def _checked_header(envelope: bytes) -> tuple[bytes, ec.EllipticCurvePublicKey]:
         raise SealedRecordError(_Kind.WRONG_SUITE)
     if len(envelope) - CIPHERTEXT_OFFSET not in CIPHERTEXT_SIZES:
         raise SealedRecordError(_Kind.BAD_LENGTH)
-    try:
-        ephemeral = hpke.deserialize_public_key(bytes(envelope[HEADER_SIZE:CIPHERTEXT_OFFSET]))
-    except hpke.InvalidEncapsulatedKeyError:
-        pass
-    else:
-        return bytes(envelope[7:HEADER_SIZE]), ephemeral
+    if envelope[HEADER_SIZE] == _UNCOMPRESSED_POINT:
+        # The library would also refuse such an enc, but only as a failed decryption;
+        # the format calls it malformed, and the server must see that without a key.
+        try:
+            ec.EllipticCurvePublicKey.from_encoded_point(
+                _CURVE, bytes(envelope[HEADER_SIZE:CIPHERTEXT_OFFSET])
+            )
+        except ValueError:
+            pass
+        else:
+            return bytes(envelope[7:HEADER_SIZE])
     raise SealedRecordError(_Kind.MALFORMED)
 
 
@@ -137,7 +143,7 @@ def inspect_envelope(envelope: bytes) -> EnvelopeHeader:
     verified; raises SealedRecordError otherwise. The server uses this to refuse
     uploads that no health office could ever open.
     """
-    recipient_key_id, _ = _checked_header(envelope)
+    recipient_key_id = _checked_header(envelope)
     return EnvelopeHeader(version=FORMAT_VERSION, key_id=recipient_key_id, size=len(envelope))
 
 
@@ -154,24 +160,15 @@ def _sealing_key(public_spki: bytes) -> _SealingKey:
     return _SealingKey(load_public_spki(public_spki), key_id(public_spki))
 
 
-@dataclass(frozen=True)
-class _Recipient:
-    key_id: bytes
-    point: bytes
-
-
 @functools.lru_cache(maxsize=32)
-def _recipient(private_key: ec.EllipticCurvePrivateKey) -> _Recipient:
-    # Deriving the public point and key id costs about 12 microseconds, a sixth of an
+def _recipient_key_id(private_key: ec.EllipticCurvePrivateKey) -> bytes:
+    # Encoding the public key and hashing it costs about 6 microseconds, 7 per cent of an
     # open; a health office opens thousands of records with the same few key objects.
     if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
         private_key.curve, ec.SECP256R1
     ):
         raise TypeError("a health-office key is a P-256 private key")
-    return _Recipient(
-        key_id=key_id(public_key_spki(private_key)),
-        point=hpke.serialize_public_key(private_key.public_key()),
-    )
+    return key_id(public_key_spki(private_key))
 
 
 def seal_contact_record(
@@ -189,7 +186,7 @@ def seal_contact_record(
     """
     sealing_key = _sealing_key(public_spki)
     padded = pad(encode_contact_record(normalise_contact_record(record)))
-    return _seal(sealing_key, padded, location_code, area_code, None)
+    return _seal(sealing_key, padded, location_code, area_code)
 
 
 def seal_padded_plaintext(
@@ -198,32 +195,22 @@ def seal_padded_plaintext(
     *,
     location_code: str,
     area_code: str,
-    ephemeral_key: ec.EllipticCurvePrivateKey | None = None,
 ) -> bytes:
-    """Seal arbitrary bytes as if they were a padded record. For test vectors only.
+    """Seal arbitrary bytes as if they were a padded record. For tests only.
 
-    Neither the padding nor the record is checked, and a fixed ``ephemeral_key``
-    makes the output deterministic: exactly what vectors for bad padding, bad records
-    and reproducible files need, and exactly what production must never do.
+    Neither the padding nor the record is checked: exactly what tests of bad padding
+    and bad records need, and exactly what production must never do. (Deterministic
+    envelopes for the committed vectors come from the test-only RFC 9180 reference,
+    since the library always draws a fresh ephemeral key.)
     """
-    return _seal(
-        _sealing_key(public_spki), padded_plaintext, location_code, area_code, ephemeral_key
-    )
+    return _seal(_sealing_key(public_spki), padded_plaintext, location_code, area_code)
 
 
-def _seal(
-    sealing_key: _SealingKey,
-    padded: bytes,
-    location_code: str,
-    area_code: str,
-    ephemeral_key: ec.EllipticCurvePrivateKey | None,
-) -> bytes:
+def _seal(sealing_key: _SealingKey, padded: bytes, location_code: str, area_code: str) -> bytes:
     header = bytes([FORMAT_VERSION]) + SUITE_BYTES + sealing_key.key_id
     info = record_info(location_code, area_code, sealing_key.key_id)
-    enc, ciphertext = hpke.seal(
-        sealing_key.public_key, info, header, padded, ephemeral_key=ephemeral_key
-    )
-    return header + enc + ciphertext
+    # enc || ct, sealed with a fresh ephemeral key and an empty aad (docs/FORMAT.md 5.2).
+    return header + HPKE_SUITE.encrypt(padded, sealing_key.public_key, info)
 
 
 def open_contact_record(
@@ -239,26 +226,15 @@ def open_contact_record(
     whose ``kind`` names the first rule that rejected the envelope; no part of the
     plaintext is returned, attached to the error, or left in its traceback.
     """
-    recipient = _recipient(private_key)
-    recipient_key_id, ephemeral = _checked_header(envelope)
-    if recipient_key_id != recipient.key_id:
+    recipient_key_id = _recipient_key_id(private_key)
+    if _checked_header(envelope) != recipient_key_id:
         raise SealedRecordError(_Kind.WRONG_KEY)
-    envelope = bytes(envelope)
     info = record_info(location_code, area_code, recipient_key_id)
     try:
         # The plaintext goes straight into _decoded, never into a local of this frame.
-        return _decoded(
-            hpke.open_sealed(
-                envelope[HEADER_SIZE:CIPHERTEXT_OFFSET],
-                envelope[CIPHERTEXT_OFFSET:],
-                private_key,
-                recipient.point,
-                info,
-                envelope[:HEADER_SIZE],
-                ephemeral_public_key=ephemeral,
-            )
-        )
-    except hpke.OpenError:
+        return _decoded(HPKE_SUITE.decrypt(memoryview(envelope)[HEADER_SIZE:], private_key, info))
+    except InvalidTag:
+        # The library's one failure for any altered enc or ct and any other info or key.
         pass
     raise SealedRecordError(_Kind.DECRYPTION_FAILED)
 
@@ -288,9 +264,9 @@ def open_with_any_key(
     Keys are picked by key id rather than tried in turn, so a retired key that was
     removed from ``private_keys`` yields wrong_key, not a slower decryption_failed.
     """
-    recipient_key_id, _ = _checked_header(envelope)
+    recipient_key_id = _checked_header(envelope)
     for private_key in private_keys:
-        if _recipient(private_key).key_id == recipient_key_id:
+        if _recipient_key_id(private_key) == recipient_key_id:
             return open_contact_record(
                 private_key, envelope, location_code=location_code, area_code=area_code
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ NUMERIC_COLUMNS = frozenset({0, 1, 6})
 SOURCE_LABELS = {"guest_page": "Gastseite", "guest_form": "Formular", "staff_entry": "Personal"}
 ADDRESS_FIELDS = ("street", "houseNumber", "zipCode", "city")
 PARALLEL_THRESHOLD = 4000
+_PACKAGE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class DecryptionResult:
 
 def parse_time(text: str) -> dt.datetime | None:
     """Package times are `YYYY-MM-DDTHH:MM:SSZ`; anything else makes a record damaged."""
-    if len(text) != 20 or not text.endswith("Z"):
+    if not _PACKAGE_TIME.fullmatch(text):
         return None
     try:
         return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)

@@ -10,7 +10,8 @@ must stay readable — O'Brien, Müller-Lüdenscheidt, 李 and emoji come out as
   the first row as entity names). Lines end with CRLF.
 - XLSX: every text cell is a string cell (never a formula, whatever it starts with),
   so no apostrophe is needed and none is added; characters XML 1.0 cannot carry
-  (control characters other than TAB, LF, CR) become U+FFFD.
+  (control characters other than TAB, LF, CR) become U+FFFD, and CR becomes LF (XML
+  readers normalise line ends anyway).
 
 static/js/decrypt-export.js writes the same bytes for CSV and SORMAS.
 """
@@ -85,7 +86,8 @@ def rows_to_sormas(rows: Sequence[Sequence[str]], *, separator: str = ",") -> by
 
 
 def xlsx_text(text: str) -> str:
-    return _XML_ILLEGAL.sub("\ufffd", text)
+    """Text for an XML cell: XML readers turn CR into LF anyway, so do it visibly here."""
+    return _XML_ILLEGAL.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def rows_to_xlsx(rows: Sequence[Row]) -> bytes:

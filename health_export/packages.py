@@ -141,13 +141,18 @@ def build_export_package(
     """Seal the matching visits of a released request into a package; the caller commits.
 
     Call this when the request is released (the visits are then still inside the
-    retention period); the package expires `export_package_days` later.
+    retention period); the package expires `export_package_days` after the release.
     """
     if trace_request.state not in (TraceRequestState.RELEASED, TraceRequestState.DOWNLOADED):
         raise PackageUnavailableError(_unavailable_message("not_released"))
     now = clock.now()
     package_id = uuid.uuid4()
-    expires_at = now + dt.timedelta(days=settings.export_package_days)
+    # Counted from the release, so building late (at the first download) gains no time.
+    expires_at = (trace_request.released_at or now) + dt.timedelta(
+        days=settings.export_package_days
+    )
+    if expires_at <= now:
+        raise PackageUnavailableError(_unavailable_message("expired"))
     content, count = package_content(session, clock, trace_request, package_id, expires_at)
     data, digest = frame(content)
     package = ExportPackage(

@@ -25,7 +25,7 @@ from health_export.errors import (
 from health_export.jurisdiction import location_in_jurisdiction
 from health_export.models import HealthOffice, TraceRequest, TraceRequestState
 from registration.audit import record_event
-from registration.clock import Clock
+from registration.clock import Clock, to_berlin
 from registration.config import Settings
 from registration.models import Area, CheckIn, Role, User
 
@@ -375,8 +375,8 @@ def _mail_text(
             f"Anfrage / Request: #{trace_request.id}",
             f"Gesundheitsamt / Health office: {trace_request.health_office.name}",
             f"Standort / Location: {location.name}, {location.zip_code} {location.city}",
-            f"Zeitraum (UTC) / Window (UTC): {trace_request.window_start:%Y-%m-%d %H:%M} - "
-            f"{trace_request.window_end:%Y-%m-%d %H:%M}",
+            f"Zeitraum / Window: {to_berlin(trace_request.window_start):%Y-%m-%d %H:%M} - "
+            f"{to_berlin(trace_request.window_end):%Y-%m-%d %H:%M} (Europe/Berlin)",
             f"Status / State: {state.value}",
             "",
             link,

@@ -152,7 +152,7 @@ def signup() -> Page:
         except MailError:
             _mail_failed()
         return redirect(url_for("accounts.check_mail"), code=303)
-    return render_template("accounts/signup.html", form=form)
+    return render_template("accounts/signup.html", form=form), 422 if form.errors else 200
 
 
 @bp.get("/signup/mail")

@@ -12,9 +12,9 @@ import datetime as dt
 import json
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
 import crypto
@@ -49,7 +49,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
-    setup_app(state.app)
+    setup_app(cast(Flask, state.app))
 
 
 bp.register_error_handler(CheckInError, checkin_error_response)
@@ -169,7 +169,9 @@ def checkout(checkin_id: uuid.UUID) -> Response:
     body = json_body()
     token = body.get("checkoutToken")
     if not isinstance(token, str) or not token or len(token) > 128:
-        raise InvalidRequestError(extra={"fields": [{"field": "checkoutToken", "reason": "invalid"}]})
+        raise InvalidRequestError(
+            extra={"fields": [{"field": "checkoutToken", "reason": "invalid"}]}
+        )
     departure = None
     if body.get("departure") is not None:
         departure = parse_time(body["departure"], "departure")
@@ -213,4 +215,3 @@ def openapi() -> Response:
     """The API description (OpenAPI 3.1), served from the file a test checks against the code."""
     response = Response(OPENAPI_PATH.read_bytes(), mimetype="application/json")
     return response
-

@@ -49,12 +49,17 @@ def messages() -> dict[str, str]:
         "too_long": _("This is too long."),
         "invalid_text": _("Please remove control characters."),
         "invalid_zip": _("Please enter a valid postal code, e.g. 10115."),
-        "invalid_phone": _("Please enter a phone number with at least 5 digits, e.g. 0151 2345678."),
+        "invalid_phone": _(
+            "Please enter a phone number with at least 5 digits, e.g. 0151 2345678."
+        ),
         "invalid_email": _("Please enter an e-mail address like name@example.de."),
         "phone_or_email": _("Please enter a phone number or an e-mail address."),
         "phone_required": _("Please enter a phone number."),
         "email_required": _("Please enter an e-mail address."),
-        "too_many_persons": _("At most %(count)s additional persons can check in together.", count=MAX_ADDITIONAL_PERSONS),
+        "too_many_persons": _(
+            "At most %(count)s additional persons can check in together.",
+            count=MAX_ADDITIONAL_PERSONS,
+        ),
     }
 
 
@@ -205,7 +210,8 @@ def _validate_person(
     for name in names:
         value = values[name]
         if len(value) > INPUT_LIMITS[name] or (
-            name == "streetAddress" and len(split_street_address(value)["street"]) > LIMITS["street"]
+            name == "streetAddress"
+            and len(split_street_address(value)["street"]) > LIMITS["street"]
         ):
             fail(name, "too_long")
         elif _CONTROL.search(value):

@@ -119,4 +119,4 @@ class CheckInNotFoundError(CheckInError):
 
     status = 404
     code = "not_found"
-    message = _l("This check-in was not found.")
+    message = None  # the service's plain 404 text, the same as for an id that is no UUID

@@ -73,7 +73,9 @@ def admission_is_valid(
     issued_text, _, mac_text = admission.partition(".")
     if not issued_text.isdigit() or len(issued_text) > 12:
         return False
-    expected = _text(_mac(secret, b"gastregister/admission", area_code.encode(), issued_text.encode()))
+    expected = _text(
+        _mac(secret, b"gastregister/admission", area_code.encode(), issued_text.encode())
+    )
     if not hmac.compare_digest(expected.encode(), mac_text.encode("ascii", "replace")):
         return False
     issued = dt.datetime.fromtimestamp(int(issued_text), dt.UTC)

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -128,13 +128,17 @@ def check_idempotency_key(idempotency_key: str) -> str:
     if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY_PATTERN.fullmatch(
         idempotency_key
     ):
-        raise InvalidRequestError(extra={"fields": [{"field": "idempotencyKey", "reason": "invalid"}]})
+        raise InvalidRequestError(
+            extra={"fields": [{"field": "idempotencyKey", "reason": "invalid"}]}
+        )
     return idempotency_key
 
 
 def check_persons(persons: int) -> int:
     if type(persons) is not int or not MIN_PERSONS <= persons <= MAX_PERSONS:
-        raise InvalidRequestError(extra={"fields": [{"field": "persons", "reason": "out_of_range"}]})
+        raise InvalidRequestError(
+            extra={"fields": [{"field": "persons", "reason": "out_of_range"}]}
+        )
     return persons
 
 
@@ -265,7 +269,9 @@ def create_checkin(
 
     previous = existing_checkin(session, clock, settings, idempotency_key)
     if previous is not None:
-        return _replayed(previous, token, area=area, envelope=envelope, persons=persons, arrival=arrival)
+        return _replayed(
+            previous, token, area=area, envelope=envelope, persons=persons, arrival=arrival
+        )
     checkin = CheckIn(
         id=uuid.uuid4(),
         arrival=arrival,
@@ -290,7 +296,9 @@ def create_checkin(
         previous = existing_checkin(session, clock, settings, idempotency_key)
         if previous is None:
             raise
-        return _replayed(previous, token, area=area, envelope=envelope, persons=persons, arrival=arrival)
+        return _replayed(
+            previous, token, area=area, envelope=envelope, persons=persons, arrival=arrival
+        )
     return CheckInResult(checkin=checkin, token=token, created=True)
 
 
@@ -370,7 +378,7 @@ def checkout_all(session: Session, clock: Clock, location: Location) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of an UPDATE
 
 
-def _present(now: dt.datetime):  # type: ignore[no-untyped-def]  # a SQL expression
+def _present(now: dt.datetime) -> ColumnElement[bool]:
     return and_(
         CheckIn.arrival >= now - MAX_STAY,
         CheckIn.arrival <= now + CLOCK_SKEW,

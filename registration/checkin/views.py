@@ -18,18 +18,23 @@ import datetime as dt
 import io
 import secrets
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 import crypto
 from registration.checkin import contact_form, rotating, services
-from registration.checkin.errors import CheckInError, CheckInNotFoundError, EntranceCodeRequiredError
+from registration.checkin.errors import (
+    CheckInError,
+    CheckInNotFoundError,
+    EntranceCodeRequiredError,
+)
 from registration.checkin.web import (
     area_key,
     area_limit,
@@ -50,7 +55,7 @@ CHECKIN_COOKIE = "gr_checkin"
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
-    setup_app(state.app)
+    setup_app(cast(Flask, state.app))
 
 
 def privacy_facts(context: services.AreaContext) -> dict[str, Any]:
@@ -116,6 +121,10 @@ def _page_config(context: services.AreaContext, admission: str | None) -> dict[s
 def _client_texts() -> dict[str, str]:
     return {
         "sent": _("Your check-in has been received."),
+        "checkedInTitle": _("You are checked in"),
+        "checkedOutTitle": _("You are checked out"),
+        "autoDepartureLabel": _("Automatic check-out"),
+        "departureLabel": _("Check-out"),
         "queued": _("Saved on your phone, will be sent as soon as there is a connection."),
         "sending": _("Sending…"),
         "checkedOut": _("You are checked out. Thank you for your visit!"),
@@ -229,17 +238,25 @@ def submit(code: str) -> Any:
     action = request.form.get("action", "")
     if action == "add_person":
         if len(form.persons) < contact_form.MAX_ADDITIONAL_PERSONS:
-            form.persons.append(contact_form.Person(values=dict.fromkeys(
-                ("firstName", "lastName", *contact_form.PERSON_ADDRESS_FIELDS), ""
-            )))
+            form.persons.append(
+                contact_form.Person(
+                    values=dict.fromkeys(
+                        ("firstName", "lastName", *contact_form.PERSON_ADDRESS_FIELDS), ""
+                    )
+                )
+            )
         form.errors = []
-        return _render_page(context, form=form, idempotency_key=idempotency_key, admission=admission)
+        return _render_page(
+            context, form=form, idempotency_key=idempotency_key, admission=admission
+        )
     if action.startswith("remove_person:"):
         index = action.removeprefix("remove_person:")
         if index.isdigit() and int(index) < len(form.persons):
             del form.persons[int(index)]
         form.errors = []
-        return _render_page(context, form=form, idempotency_key=idempotency_key, admission=admission)
+        return _render_page(
+            context, form=form, idempotency_key=idempotency_key, admission=admission
+        )
 
     previous = services.existing_checkin(session, clock, settings, idempotency_key)
     if previous is not None and previous.area_id == context.area.id:
@@ -271,7 +288,7 @@ def submit(code: str) -> Any:
     return _confirmed(context, result.checkin, result.token)
 
 
-def _confirmed(context: services.AreaContext, checkin: CheckIn, token: str) -> Response:
+def _confirmed(context: services.AreaContext, checkin: CheckIn, token: str) -> WerkzeugResponse:
     response = redirect(
         url_for("checkin.confirmation", code=context.area.code, checkin_id=checkin.id), code=303
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask.typing import ResponseReturnValue
 from flask_compress import Compress
 
@@ -28,6 +28,7 @@ DEFAULT_LIMITS = {
 # Compress only static assets: never HTML or JSON, which carry secrets (CSRF and
 # check-out tokens) next to request-controlled text (BREACH).
 COMPRESSED_TYPES = ["text/css", "text/javascript", "application/javascript", "image/svg+xml"]
+
 
 def client_limit() -> str:
     return str(current_app.config["CHECKIN_LIMIT_PER_CLIENT"])
@@ -53,7 +54,20 @@ def area_key() -> str:
 
 def checkin_error_response(exc: CheckInError) -> ResponseReturnValue:
     """A refused check-in as JSON (API) or as the error page (browser), never with guest data."""
-    return error_response(exc.status, code=exc.code, message=str(exc.message), extra=exc.extra)
+    message = None if exc.message is None else str(exc.message)
+    return error_response(exc.status, code=exc.code, message=message, extra=exc.extra)
+
+
+def buffer_static_file(response: Response) -> Response:
+    """Read a small static file into memory so it is compressed whole.
+
+    Flask streams static files; Flask-Compress would then compress the stream and
+    leave the file to the garbage collector. Our assets are a few kilobytes each.
+    """
+    if response.direct_passthrough and response.mimetype in COMPRESSED_TYPES:
+        response.direct_passthrough = False
+        response.make_sequence()  # the file is closed when the response is
+    return response
 
 
 def setup_app(app: Flask) -> None:
@@ -63,5 +77,6 @@ def setup_app(app: Flask) -> None:
     if "compress" not in app.extensions:
         app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
         app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip", "deflate"])
-        app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "deflate"])
         app.extensions["compress"] = Compress(app)
+        # Registered after Compress, so it runs before it (Flask runs these in reverse).
+        app.after_request(buffer_static_file)

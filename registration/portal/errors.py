@@ -13,7 +13,7 @@ class PortalError(Exception):
     message: Any = _l("This action is not possible.")
 
     def __init__(self, message: Any = None) -> None:
-        super().__init__(str(message or self.message))
+        super().__init__(type(self).__name__)  # the text is translated when shown, not here
         if message is not None:
             self.message = message
 

@@ -12,6 +12,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SelectChoice,
     StringField,
     TextAreaField,
 )
@@ -80,8 +81,10 @@ class LocationForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF is untyped
     checkin_mode = RadioField(
         _l("QR code"),
         choices=[
-            (CheckInMode.STATIC.value, _l("Printed QR codes (static)")),
-            (CheckInMode.ROTATING.value, _l("Changing QR code on a screen at the entrance")),
+            SelectChoice(CheckInMode.STATIC.value, _l("Printed QR codes (static)")),
+            SelectChoice(
+                CheckInMode.ROTATING.value, _l("Changing QR code on a screen at the entrance")
+            ),
         ],
         default=CheckInMode.STATIC.value,
         validators=[DataRequired(_l("Please choose how guests get the QR code."))],

@@ -453,3 +453,54 @@ def audit_events_of(session: Session, business_id: int, *, limit: int = 500) -> 
             .limit(limit)
         )
     )
+
+
+# --- staff entry ---------------------------------------------------------------------
+
+STAFF_ENTRY_FUTURE_TOLERANCE = dt.timedelta(minutes=2)
+STAFF_ENTRY_MAX_STAY = dt.timedelta(hours=24)
+
+
+def parse_local_time(text: object) -> dt.datetime | None:
+    """'2026-11-20T19:30' typed in Europe/Berlin → aware UTC; None when it is not such a time.
+
+    A time that does not exist (the hour skipped in spring) or exists twice (autumn)
+    takes the offset zoneinfo gives with fold=0; a minute's ambiguity is fine here.
+    """
+    if not isinstance(text, str) or not 10 <= len(text) <= 19:
+        return None
+    try:
+        local = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if local.tzinfo is not None:
+        return None
+    return local.replace(tzinfo=BERLIN).astimezone(dt.UTC)
+
+
+def check_staff_entry_times(
+    now: dt.datetime,
+    retention_days: int,
+    arrival: dt.datetime | None,
+    departure: dt.datetime | None,
+    *,
+    departure_given: bool,
+) -> dict[str, str]:
+    """Reasons by field ('arrival', 'departure') why typed-in times cannot be stored."""
+    problems: dict[str, str] = {}
+    if arrival is None:
+        problems["arrival"] = _("Please enter the arrival as date and time.")
+    elif arrival > now + STAFF_ENTRY_FUTURE_TOLERANCE:
+        problems["arrival"] = _("The arrival cannot be in the future.")
+    elif arrival < now - dt.timedelta(days=retention_days):
+        problems["arrival"] = _(
+            "The arrival must lie within the last %(days)s days.", days=retention_days
+        )
+    if departure_given and departure is None:
+        problems["departure"] = _("Please enter the departure as date and time.")
+    elif departure is not None and arrival is not None:
+        if departure <= arrival:
+            problems["departure"] = _("The departure must be after the arrival.")
+        elif departure - arrival > STAFF_ENTRY_MAX_STAY:
+            problems["departure"] = _("A visit can last at most 24 hours.")
+    return problems

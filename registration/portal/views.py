@@ -37,8 +37,19 @@ from registration.accounts.access import (
     owner_required,
 )
 from registration.accounts.errors import AlreadyMemberError
+from registration.audit import record_event
+from registration.clock import to_berlin
+from registration.errors import ApiError
 from registration.mail import MailError
-from registration.models import CheckInMode, Location, Role, StaffInvitation, User, new_public_code
+from registration.models import (
+    CheckInMode,
+    CheckInSource,
+    Location,
+    Role,
+    StaffInvitation,
+    User,
+    new_public_code,
+)
 from registration.portal import posters, services
 from registration.portal.errors import PortalError, ReleaseNotPossibleError
 from registration.portal.forms import (
@@ -567,3 +578,134 @@ def audit() -> Page:
         events=services.audit_events_of(session, business_id),
         location_names=names,
     )
+
+
+# --- staff entry (paper forms, guests without a phone) -----------------------------------
+
+
+def _staff_entry_texts() -> dict[str, Any]:
+    return {
+        "person": _("Person %(number)s"),
+        "removePerson": _("Remove person %(number)s"),
+        "personAdded": _("Person %(number)s added."),
+        "personRemoved": _("Person removed."),
+        "saved": _("Saved and sealed for the health office. You can type in the next form."),
+        "failed": _("The entry could not be saved. Please check the times and try again."),
+        "sealing": _("Sealing…"),
+        "noKey": _("Nothing can be sealed: this location has no health office with a key."),
+        "timeMessages": {
+            "departureBeforeArrival": _("The departure must be after the arrival."),
+        },
+    }
+
+
+@bp.get("/locations/<int:location_id>/staff-entry")
+@business_member_required
+def staff_entry(location_id: int) -> Page:
+    from registration.checkin import contact_form
+    from registration.checkin.services import current_key_description
+
+    session = get_session()
+    place = owned_location(session, acting_user(), location_id)
+    key = None
+    if place.health_office_id is not None and place.archived_at is None:
+        from health_export.keys import active_key
+
+        key = active_key(session, place.health_office_id)
+    settings = get_settings()
+    areas = services.active_areas(place)
+    now_local = to_berlin(get_clock().now()).strftime("%Y-%m-%dT%H:%M")
+    config = {
+        "endpoint": url_for("portal.save_staff_entry", location_id=place.id),
+        "locationCode": place.code,
+        "areas": {str(area.id): area.code for area in areas},
+        "key": current_key_description(key) if key else None,
+        "rules": contact_form.client_rules(settings.contact_required),
+        "texts": _staff_entry_texts(),
+    }
+    return render_template(
+        "portal/staff_entry.html",
+        location=place,
+        areas=areas,
+        config=config,
+        now_local=now_local,
+        labels=contact_form.labels(),
+        limits=contact_form.INPUT_LIMITS,
+        contact_required=settings.contact_required,
+        retention_period_days=settings.retention_days,
+    )
+
+
+@bp.post("/locations/<int:location_id>/staff-entry")
+@business_member_required
+def save_staff_entry(location_id: int) -> Response:
+    """Store one typed-in paper form, sealed in the staff member's browser (JSON in, JSON out)."""
+    import crypto
+    from registration.checkin.errors import CheckInError
+    from registration.checkin.services import create_checkin
+
+    user = acting_user()
+    session = get_session()
+    place = owned_location(session, user, location_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", _("The entry could not be read."))
+    area_id = body.get("areaId")
+    area = next(
+        (a for a in services.active_areas(place) if isinstance(area_id, int) and a.id == area_id),
+        None,
+    )
+    if area is None:
+        raise ApiError(
+            422,
+            "invalid",
+            _("Please choose an area."),
+            extra={"fields": {"areaId": _("Please choose an area.")}},
+        )
+    arrival = services.parse_local_time(body.get("arrival"))
+    departure_text = body.get("departure") or None
+    departure = services.parse_local_time(departure_text)
+    problems = services.check_staff_entry_times(
+        get_clock().now(),
+        get_settings().retention_days,
+        arrival,
+        departure,
+        departure_given=departure_text is not None,
+    )
+    if problems or arrival is None:
+        raise ApiError(
+            422, "invalid", next(iter(problems.values()), None), extra={"fields": problems}
+        )
+    persons = body.get("persons")
+    try:
+        envelope = crypto.decode_envelope(body.get("envelope"))  # type: ignore[arg-type]
+        result = create_checkin(
+            session,
+            get_clock(),
+            get_settings(),
+            area=area,
+            envelope=envelope,
+            persons=persons if isinstance(persons, int) else 0,
+            source=CheckInSource.STAFF_ENTRY,
+            arrival=arrival,
+            departure=departure,
+            idempotency_key=str(body.get("idempotencyKey", "")),
+        )
+    except crypto.SealedRecordError as error:
+        raise ApiError(422, "invalid_envelope", _("The sealed record is not valid.")) from error
+    except CheckInError as error:
+        raise ApiError(error.status, error.code, str(error.message), extra=error.extra) from error
+    if result.created:
+        record_event(
+            session,
+            get_clock(),
+            action="checkin.staff_entry",
+            actor=user,
+            business_id=place.business_id,
+            location_id=place.id,
+            details={"persons": result.checkin.persons},
+        )
+        session.commit()
+    response = jsonify({"id": str(result.checkin.id), "created": result.created})
+    response.status_code = 201 if result.created else 200
+    return response

@@ -213,7 +213,7 @@ def lock_holder(database: Database, clock: Clock, name: str = MAINTENANCE) -> Lo
                     "AND l.database = (SELECT oid FROM pg_database "
                     "                  WHERE datname = current_database()) "
                     "AND l.classid::bigint = :namespace "
-                    f"AND l.objid::bigint = {_SCHEMA_KEY}"
+                    "AND l.objid::bigint = hashtext(current_schema()) & 2147483647"
                 ),
                 {"namespace": _ADVISORY_NAMESPACE},
             )

@@ -25,7 +25,6 @@ dropped (see `partitions`).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import os
 import socket
@@ -225,7 +224,9 @@ def purge_export_packages(engine: Engine, clock: Clock, settings: Settings) -> i
             TraceRequest.window_start < retention_cutoff(clock, settings),
         )
     )
-    due = or_(ExportPackage.expires_at <= now, ExportPackage.trace_request_id.in_(finished_requests))
+    due = or_(
+        ExportPackage.expires_at <= now, ExportPackage.trace_request_id.in_(finished_requests)
+    )
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
             return connection.execute(delete(ExportPackage).where(due)).rowcount
@@ -341,25 +342,15 @@ class MaintenanceResult:
         return self.status == "skipped"
 
 
-def _request_jobs() -> Callable[[Session, Clock, Settings], dict[str, int]] | None:
-    """health_export.jobs.run_request_jobs, once the health-office package provides it."""
-    try:
-        module = importlib.import_module("health_export.jobs")
-    except ModuleNotFoundError as exc:
-        if exc.name == "health_export.jobs":
-            return None
-        raise
-    run: Callable[[Session, Clock, Settings], dict[str, int]] = module.run_request_jobs
-    return run
+def run_request_jobs(engine: Engine, clock: Clock, settings: Settings) -> dict[str, int]:
+    """Expire overdue trace requests and release automatically (health_export.jobs).
 
+    Runs first, so that a request it expires loses its package in the same run.
+    """
+    from health_export.jobs import run_request_jobs as run_jobs  # the scheduler's only caller
 
-def run_request_jobs(engine: Engine, clock: Clock, settings: Settings) -> dict[str, int] | None:
-    """Expire overdue requests and auto-release (health_export); None while absent."""
-    run = _request_jobs()
-    if run is None:
-        return None
     with Session(engine, expire_on_commit=False) as session:
-        counts = run(session, clock, settings)
+        counts = run_jobs(session, clock, settings)
         session.commit()
     return counts
 
@@ -368,7 +359,9 @@ def last_job_run(session: Session, *, finished: bool = True) -> JobRun | None:
     query = select(JobRun).where(JobRun.job == JOB_NAME)
     if finished:
         query = query.where(JobRun.finished_at.is_not(None))
-    return session.scalars(query.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(1)).first()
+    return session.scalars(
+        query.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(1)
+    ).first()
 
 
 def _ran_recently(engine: Engine, clock: Clock, settings: Settings) -> bool:
@@ -415,9 +408,7 @@ def _run_jobs(
         result.job_run_id = job_run.id
 
     def requests() -> None:
-        counts = run_request_jobs(engine, clock, settings)
-        if counts is not None:
-            result.details["requests"] = counts
+        result.details["requests"] = run_request_jobs(engine, clock, settings)
 
     def checkins() -> None:
         purge = purge_expired_checkins(engine, clock, settings, keep_alive=lock.keep_alive)

@@ -421,7 +421,8 @@ function hasDuplicateMembers(text) {
       while (text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
       const names = stack[stack.length - 1];
       if (expectKey && names) {
-        const name = JSON.parse(text.slice(i, end + 1));
+        const raw = text.slice(i + 1, end);
+        const name = raw.includes("\\") ? JSON.parse(`"${raw}"`) : raw;
         if (names.has(name)) return true;
         names.add(name);
       }
@@ -552,13 +553,15 @@ async function importCanonicalSpki(spki) {
 export async function sealContactRecord(recipient, record, { locationCode, areaCode } = {}) {
   const info = hpkeInfo(locationCode, areaCode, recipient.keyId);
   const json = utf8Encoder.encode(JSON.stringify(normaliseContactRecord(record)));
-  const header = envelopeHeader(recipient.keyId);
+  // The aad is empty (docs/FORMAT.md §5.2): the header is bound by the reader's
+  // checks, the info label and key id, and HPKE's own suite id.
   const { ct, enc } = await hpkeSuite.seal(
     { recipientPublicKey: recipient.key, info },
     padRecord(json),
-    header,
   );
-  return encodeBase64url(concatBytes(header, new Uint8Array(enc), new Uint8Array(ct)));
+  return encodeBase64url(
+    concatBytes(envelopeHeader(recipient.keyId), new Uint8Array(enc), new Uint8Array(ct)),
+  );
 }
 
 const MAX_ENVELOPE_TEXT_LENGTH = Math.ceil((MAX_ENVELOPE_LENGTH * 4) / 3);
@@ -604,7 +607,6 @@ function parseEnvelope(envelopeBase64url) {
     throw new SealedRecordError("malformed");
   }
   return {
-    header: envelope.subarray(0, HEADER_LENGTH),
     keyId: envelope.subarray(7, HEADER_LENGTH),
     enc,
     ciphertext,
@@ -639,7 +641,7 @@ export async function openContactRecord(
   { locationCode, areaCode } = {},
 ) {
   const { keyId, keyPair } = privateKeyHandle;
-  const { header, keyId: envelopeKeyId, enc, ciphertext } = parseEnvelope(envelopeBase64url);
+  const { keyId: envelopeKeyId, enc, ciphertext } = parseEnvelope(envelopeBase64url);
   if (!bytesEqual(envelopeKeyId, keyId)) {
     await checkEphemeralPoint(enc);
     throw new SealedRecordError("wrong_key");
@@ -648,7 +650,7 @@ export async function openContactRecord(
   let padded;
   try {
     padded = new Uint8Array(
-      await hpkeSuite.open({ recipientKey: keyPair, enc, info }, ciphertext, header),
+      await hpkeSuite.open({ recipientKey: keyPair, enc, info }, ciphertext), // empty aad
     );
   } catch {
     await checkEphemeralPoint(enc);

@@ -6,11 +6,19 @@ writes sealed-record-v1.json and keyfile-v1.json next to this script. Every key,
 ephemeral key, salt and nonce is derived from a fixed label, so the output is the
 same on every run and a test checks that the committed files are up to date.
 
+Envelopes are sealed with the test-only RFC 9180 reference, rfc9180_reference.py
+in tests/crypto, rather than with crypto's writer: the product seals through
+``cryptography``'s HPKE, which always draws a fresh ephemeral key, while committed
+vectors need a fixed one. The header and info are also laid out here from the text of
+docs/FORMAT.md, and the aad is empty as it specifies; so the reader, and the
+library's HPKE behind it, are checked against a second writer (the tests also open
+every authentic vector with ``cryptography``'s Suite.decrypt directly).
+
 The expected outcome of every vector follows from how it was built (which byte was
 changed, which key opens it), never from running the reader; for a changed bit in
 enc, whether the result is still a point on P-256 is computed here with plain
 integer arithmetic. Key files are assembled from PBKDF2 and AES-GCM directly rather
-than with crypto.write_key_file, so the reader is checked against a second writer.
+than with crypto.write_key_file, for the same reason.
 Browsers can use the same files: the private keys are included as PKCS#8.
 """
 
@@ -20,6 +28,7 @@ import copy
 import functools
 import hashlib
 import json
+import sys
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -31,10 +40,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from crypto import b64url_decode, b64url_encode, key_id, public_key_spki
-from crypto.envelope import CIPHERTEXT_OFFSET, HEADER_SIZE, seal_padded_plaintext
-from crypto.hpke import derive_key_pair
 
 HERE = Path(__file__).resolve().parent
+# tests/crypto holds the test-only reference; pytest puts it on the path for the test
+# modules, a direct run of this script needs it added.
+sys.path.append(str(HERE.parent))
+import rfc9180_reference as reference  # noqa: E402 -- found through the path set above
+
 SEALED_RECORD_FILE = HERE / "sealed-record-v1.json"
 KEY_FILE_FILE = HERE / "keyfile-v1.json"
 
@@ -55,7 +67,7 @@ def is_uncompressed_p256_point(encoded: bytes) -> bool:
 
 
 def _test_key(label: str) -> ec.EllipticCurvePrivateKey:
-    return derive_key_pair(f"gastregister test vectors: {label}".encode())
+    return reference.derive_key_pair(f"gastregister test vectors: {label}".encode())
 
 
 def _pkcs8(private_key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -69,6 +81,14 @@ def _pkcs8(private_key: ec.EllipticCurvePrivateKey) -> bytes:
 KEYS = {name: _test_key(f"key {name}") for name in ("office-a", "office-b", "retired")}
 SPKI = {name: public_key_spki(key) for name, key in KEYS.items()}
 KEY_IDS = {name: key_id(spki) for name, spki in SPKI.items()}
+
+# docs/FORMAT.md section 5.1 and 5.2, written out independently of crypto.envelope.
+VERSION_AND_SUITE = bytes.fromhex("01" + "0010" + "0001" + "0001")
+HEADER_SIZE = 39
+CIPHERTEXT_OFFSET = 104
+INFO_LABEL = b"gastregister/sealed-record/v1"
+AAD = b""
+BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 LOCATION = "BAECKEREI-SCHULZE-7"
 AREA = "TISCH_12"
@@ -147,6 +167,15 @@ def smallest_padding(record_json: bytes) -> bytes:
     return pad_to(record_json, bucket)
 
 
+def _lp(code: str) -> bytes:
+    encoded = code.encode("utf-8")
+    return len(encoded).to_bytes(2, "big") + encoded
+
+
+def record_info(location: str, area: str, recipient_key_id: bytes) -> bytes:
+    return INFO_LABEL + _lp(location) + _lp(area) + recipient_key_id
+
+
 def seal(
     name: str,
     padded: bytes,
@@ -155,13 +184,16 @@ def seal(
     location: str = LOCATION,
     area: str = AREA,
 ) -> bytes:
-    return seal_padded_plaintext(
-        SPKI[to],
+    """header || enc || ct, with the ephemeral key derived from ``name``."""
+    header = VERSION_AND_SUITE + KEY_IDS[to]
+    enc, ciphertext = reference.seal(
+        KEYS[to].public_key(),
+        record_info(location, area, KEY_IDS[to]),
+        AAD,
         padded,
-        location_code=location,
-        area_code=area,
         ephemeral_key=_test_key(f"ephemeral {name}"),
     )
+    return header + enc + ciphertext
 
 
 def flip(envelope: bytes, byte_index: int, bit: int = 0) -> bytes:
@@ -263,9 +295,9 @@ def sealed_record_vectors() -> dict[str, Any]:
     add("text-whitespace", "a line break inside", "malformed", text=text[:76] + "\n" + text[76:])
     add("text-trailing-space", "trailing space", "malformed", text=text + " ")
     add("text-standard-alphabet", "'+' instead of '-'", "malformed", text=_standard_alphabet(text))
-    last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".index(text[-1])
+    last = BASE64URL_ALPHABET.index(text[-1])
     assert last & 0x03 == 0
-    non_canonical = text[:-1] + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[last | 1]
+    non_canonical = text[:-1] + BASE64URL_ALPHABET[last | 1]
     add(
         "text-trailing-bits",
         "non-zero unused bits in the last character",
@@ -334,7 +366,7 @@ def sealed_record_vectors() -> dict[str, Any]:
     )
     add(
         "moved-to-other-key",
-        "key id changed to office-b's and opened by office-b: the info and aad differ",
+        "key id changed to office-b's and opened by office-b: the info and KEM context differ",
         "decryption_failed",
         envelope=relabelled,
         open_with=("office-b",),

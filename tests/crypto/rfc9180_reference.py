@@ -1,16 +1,22 @@
-"""RFC 9180 HPKE, base mode, for the one suite the format allows.
+"""A test-only RFC 9180 reference: HPKE base mode for the format's one suite.
 
-Suite: DHKEM(P-256, HKDF-SHA256) (0x0010), HKDF-SHA256 (0x0001), AES-128-GCM (0x0001).
+DHKEM(P-256, HKDF-SHA256) (0x0010), HKDF-SHA256 (0x0001), AES-128-GCM (0x0001).
 
-Why not ``cryptography.hazmat.primitives.hpke``: its public ``Suite.encrypt``/``decrypt``
-(cryptography 50) take ``info`` but no ``aad``; they always authenticate an empty aad.
-The envelope authenticates its header as aad (docs/FORMAT.md), and the only way to
-pass one to that module is a private, underscore-named binding that may change in
-any release. This module composes the same primitives (ECDH, HMAC-SHA-256, AES-GCM,
-all from ``cryptography``) exactly as RFC 9180 sections 4, 5.1 and 5.2 describe. It
-is checked against every base-mode RFC 9180 vector for this suite (keys derived from
-ikm, shared secret, key schedule, all 257 sequence numbers and the exporter) and
-against ``cryptography``'s own HPKE for interoperability (tests/crypto).
+The product seals and opens through ``cryptography.hazmat.primitives.hpke`` and
+contains no key schedule of its own. This module exists only beside the tests, for
+what that library deliberately does not offer:
+
+- reproducing the RFC 9180 Appendix A vectors, whose encryptions use a non-empty aad
+  and a given sequence number, while the library's single-shot API always uses an
+  empty aad and sequence number 0;
+- a fixed ephemeral key (``DeriveKeyPair`` from a label), so that the committed tamper
+  vectors are the same on every run, while the library always draws a fresh one;
+- a second, independent implementation to check the library against, on the RFC's
+  own keys, in both directions.
+
+It composes ECDH, HMAC-SHA-256 and AES-GCM (from ``cryptography`` and the standard
+library) exactly as RFC 9180 sections 4, 5.1, 5.2 and 7.1.3 describe. Production code
+must never import it.
 """
 
 from __future__ import annotations
@@ -91,8 +97,8 @@ def deserialize_public_key(encoded: bytes) -> ec.EllipticCurvePublicKey:
 def derive_key_pair(ikm: bytes) -> ec.EllipticCurvePrivateKey:
     """DeriveKeyPair for DHKEM(P-256) (RFC 9180 section 7.1.3).
 
-    Used to reproduce the RFC vectors and to make the committed tamper vectors
-    deterministic; sealing in production draws fresh random ephemeral keys.
+    Reproduces the RFC's keys from their ikm, and gives the tamper vectors fixed test
+    keys and fixed ephemeral keys derived from readable labels.
     """
     dkp_prk = _labeled_extract(_KEM_SUITE_ID, b"", b"dkp_prk", ikm)
     for counter in range(256):
@@ -123,22 +129,10 @@ def encap(
     return _extract_and_expand(dh, enc + serialize_public_key(public_key)), enc
 
 
-def decap(
-    enc: bytes,
-    private_key: ec.EllipticCurvePrivateKey,
-    public_key_bytes: bytes,
-    *,
-    ephemeral_public_key: ec.EllipticCurvePublicKey | None = None,
-) -> bytes:
-    """Return the shared secret; ``public_key_bytes`` is the recipient's serialized point.
-
-    The caller passes the recipient's point, and may pass enc already deserialized,
-    so that opening many records does not repeat work it has done before.
-    """
-    if ephemeral_public_key is None:
-        ephemeral_public_key = deserialize_public_key(enc)
-    dh = private_key.exchange(ec.ECDH(), ephemeral_public_key)
-    return _extract_and_expand(dh, enc + public_key_bytes)
+def decap(enc: bytes, private_key: ec.EllipticCurvePrivateKey) -> bytes:
+    """Return the shared secret for ``enc``; raises InvalidEncapsulatedKeyError."""
+    dh = private_key.exchange(ec.ECDH(), deserialize_public_key(enc))
+    return _extract_and_expand(dh, enc + serialize_public_key(private_key.public_key()))
 
 
 _PSK_ID_HASH = _labeled_extract(_HPKE_SUITE_ID, b"", b"psk_id_hash", b"")
@@ -157,22 +151,17 @@ class Context:
     def __post_init__(self) -> None:
         self._aead = AESGCM(self.key)
 
-    def _next_nonce(self) -> bytes:
-        nonce = (int.from_bytes(self.base_nonce, "big") ^ self.sequence).to_bytes(
-            _NONCE_SIZE, "big"
-        )
-        self.sequence += 1
-        return nonce
+    def _nonce(self) -> bytes:
+        return (int.from_bytes(self.base_nonce, "big") ^ self.sequence).to_bytes(_NONCE_SIZE, "big")
 
     def seal(self, aad: bytes, plaintext: bytes) -> bytes:
-        return self._aead.encrypt(self._next_nonce(), plaintext, aad)
+        ciphertext = self._aead.encrypt(self._nonce(), plaintext, aad)
+        self.sequence += 1
+        return ciphertext
 
     def open(self, aad: bytes, ciphertext: bytes) -> bytes:
-        nonce = (int.from_bytes(self.base_nonce, "big") ^ self.sequence).to_bytes(
-            _NONCE_SIZE, "big"
-        )
         try:
-            plaintext = self._aead.decrypt(nonce, ciphertext, aad)
+            plaintext = self._aead.decrypt(self._nonce(), ciphertext, aad)
         except InvalidTag:
             raise OpenError from None
         self.sequence += 1  # only on success, as RFC 9180 ContextR.Open requires
@@ -217,14 +206,8 @@ def open_sealed(
     enc: bytes,
     ciphertext: bytes,
     private_key: ec.EllipticCurvePrivateKey,
-    public_key_bytes: bytes,
     info: bytes,
     aad: bytes,
-    *,
-    ephemeral_public_key: ec.EllipticCurvePublicKey | None = None,
 ) -> bytes:
     """Single-shot OpenBase; raises InvalidEncapsulatedKeyError or OpenError."""
-    shared_secret = decap(
-        enc, private_key, public_key_bytes, ephemeral_public_key=ephemeral_public_key
-    )
-    return key_schedule(shared_secret, info).open(aad, ciphertext)
+    return key_schedule(decap(enc, private_key), info).open(aad, ciphertext)

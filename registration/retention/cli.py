@@ -1,0 +1,144 @@
+"""`gastregister purge` and `gastregister status` for operators.
+
+`purge` runs the same jobs as the scheduler, at once, for operators who prefer
+cron; it never runs beside another runner. `status` answers "is deletion happening?"
+in a few lines. Exit codes: 0 done or skipped (another runner is at it), 1 failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+from registration.clock import to_berlin
+from registration.retention import partitions
+from registration.retention.lock import lock_holder
+from registration.retention.services import (
+    MaintenanceResult,
+    last_job_run,
+    run_maintenance,
+    runner_name,
+)
+from registration.session import get_clock, get_db, get_session, get_settings
+
+REMOVED_LABELS = (
+    ("checkins", "check-ins deleted"),
+    ("export_packages", "export packages deleted"),
+    ("trace_requests_redacted", "trace requests redacted"),
+    ("audit_events", "audit entries deleted"),
+)
+
+
+def _local(moment: dt.datetime) -> str:
+    return to_berlin(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _removed_line(removed: dict[str, Any]) -> str:
+    return ", ".join(f"{removed.get(key, 0)} {label}" for key, label in REMOVED_LABELS)
+
+
+@click.command("purge")
+@with_appcontext
+def purge() -> None:
+    """Delete everything past its retention period now (same jobs as the scheduler)."""
+    result = run_maintenance(get_db(), get_clock(), get_settings(), runner_name("cli"))
+    for line in purge_report(result):
+        click.echo(line)
+    if result.status == "failed":
+        raise SystemExit(1)
+
+
+def purge_report(result: MaintenanceResult) -> list[str]:
+    if result.skipped:
+        return [f"Skipped: {result.reason} (another runner is purging right now)."]
+    verdict = "done" if result.ok else "FAILED"
+    lines = [f"Purge {verdict} in {result.duration_ms / 1000:.1f} s (job run {result.job_run_id})."]
+    lines += [f"  {label:<26} {result.removed.get(key, 0):>9}" for key, label in REMOVED_LABELS]
+    lines.append(
+        f"  {'automatic departures set':<26} {result.details.get('auto_departures', 0):>9}"
+    )
+    partition_facts = result.details.get("partitions")
+    if partition_facts:
+        lines.append(
+            f"  partitions: {len(partition_facts['dropped'])} dropped, "
+            f"{partition_facts['created']} created, {len(partition_facts['rewritten'])} rewritten"
+        )
+    if "wal_checkpoint" in result.details:
+        lines.append(f"  WAL checkpoint: {result.details['wal_checkpoint']}")
+    if "requests" in result.details:
+        counts = ", ".join(f"{n} {name}" for name, n in result.details["requests"].items())
+        lines.append(f"  trace requests: {counts or 'nothing to do'}")
+    lines += [f"  error in {error}" for error in result.errors]
+    return lines
+
+
+@click.command("status")
+@with_appcontext
+def status() -> None:
+    """Show the last maintenance run, what it removed, the next one and the lock."""
+    for line in status_report():
+        click.echo(line)
+
+
+def status_report() -> list[str]:
+    clock, settings, database = get_clock(), get_settings(), get_db()
+    # First, on its own connection: on SQLite every transaction takes the write lock.
+    holder = lock_holder(database, clock)
+    session = get_session()
+    last = last_job_run(session)
+    latest = last_job_run(session, finished=False)
+    lines: list[str] = []
+    if last is None:
+        lines.append("Last run:      never")
+    else:
+        details = last.details
+        verdict = "succeeded" if last.succeeded else "FAILED"
+        seconds = (details.get("duration_ms") or 0) / 1000
+        lines.append(
+            f"Last run:      {_local(last.started_at)} by {last.runner}, {verdict} in {seconds:.1f} s"
+        )
+        lines.append(f"Removed:       {_removed_line(details.get('removed', {}))}")
+        if details.get("errors"):
+            lines.append(f"Errors:        {', '.join(details['errors'])}")
+    if latest is not None and latest.finished_at is None and holder is not None:
+        lines.append(f"Running:       since {_local(latest.started_at)} by {latest.runner}")
+    interval = settings.purge_interval_minutes
+    if settings.scheduler_enabled:
+        base = last.started_at if last is not None else clock.now()
+        planned = max(base + dt.timedelta(minutes=interval), clock.now())
+        lines.append(f"Next planned:  about {_local(planned)} (every {interval} minutes)")
+    else:
+        lines.append(
+            "Next planned:  scheduler off (GASTREGISTER_SCHEDULER=false); run "
+            f"`gastregister purge` from cron at least every {interval} minutes"
+        )
+    if holder is None:
+        lines.append("Lock:          free")
+    else:
+        until = f" until {_local(holder.expires_at)}" if holder.expires_at else ""
+        lines.append(f"Lock:          held by {holder.holder}{until}")
+    lines.append(
+        f"Retention:     {settings.retention_days} days (audit: {settings.audit_retention_days} days)"
+    )
+    if database.dialect == "postgresql":
+        lines.append(f"Partitions:    {_partition_line(session.connection())}")
+    return lines
+
+
+def _partition_line(connection: Any) -> str:
+    if not partitions.is_partitioned(connection):
+        return "checkins is not partitioned (run `gastregister db upgrade`)"
+    days = sorted(partitions.day_partitions(connection))
+    default_rows = partitions.default_partition_rows(connection)
+    if not days:
+        return f"no day partitions; default partition: {default_rows} rows"
+    return (
+        f"{len(days)} days, {days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}; "
+        f"default partition: {default_rows} rows"
+    )
+
+
+commands = [purge, status]

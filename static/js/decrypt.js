@@ -1,0 +1,365 @@
+// The decryption page (/amt/requests/<id>/decrypt and /amt/decrypt).
+//
+// The key file and the passphrase are read here and used here only: the page's
+// one request to the server is the GET of the package (which carries neither),
+// and saved files are built in the browser (decrypt-export.js). Guest text is put
+// into the page with textContent only, never as markup.
+
+import { readKeyFile } from "./sealed-record.js";
+import {
+  overlapMinutes,
+  openPackage,
+  packageKeyIds,
+  PackageFormatError,
+  parsePackage,
+  sormasRows,
+  visitRows,
+  COLUMNS,
+  berlinText,
+} from "./decrypt-rows.js";
+import { rowsToCsv, rowsToSormas, rowsToXlsx } from "./decrypt-export.js";
+
+const root = document.getElementById("decrypt");
+const messages = document.getElementById("decrypt-messages").dataset;
+const statusLine = document.getElementById("decrypt-status");
+const errorBox = document.getElementById("decrypt-error");
+
+const state = {
+  pkg: null,
+  visits: [],
+  rows: [],
+  shown: [],
+  sortColumn: null,
+  sortDescending: false,
+  index: null,
+};
+
+function message(name, values = {}) {
+  return (messages[name] ?? name).replace(/%\((\w+)\)s/g, (_, key) => String(values[key] ?? ""));
+}
+
+function showError(text) {
+  errorBox.textContent = text;
+  errorBox.hidden = false;
+  errorBox.focus?.();
+}
+
+function clearError() {
+  errorBox.textContent = "";
+  errorBox.hidden = true;
+}
+
+const PACKAGE_MESSAGES = {
+  not_a_package: "notPackage",
+  unsupported_version: "unsupported",
+  truncated: "truncated",
+  integrity: "integrity",
+  malformed: "malformed",
+};
+
+async function loadPackageBytes() {
+  const url = root.dataset.packageUrl;
+  if (url) {
+    statusLine.textContent = message("loading");
+    const response = await fetch(url, {
+      credentials: "same-origin",
+      headers: { Accept: "application/vnd.gastregister.export, application/json" },
+    });
+    if (!response.ok) {
+      let text = message("downloadFailed");
+      try {
+        const body = await response.json();
+        if (body?.error?.message) text = `${text} ${body.error.message}`;
+      } catch {
+        // not JSON: keep the general message
+      }
+      throw new Error(text);
+    }
+    return response.arrayBuffer();
+  }
+  const input = document.getElementById("package-file");
+  if (!input.files?.length) throw new Error(message("noPackage"));
+  return input.files[0].arrayBuffer();
+}
+
+async function readKeys(passphrase) {
+  const input = document.getElementById("key-file");
+  if (!input.files?.length) throw new Error(message("noKey"));
+  statusLine.textContent = message("readingKey");
+  const keys = [];
+  for (const file of input.files) {
+    try {
+      keys.push(await readKeyFile(await file.text(), passphrase));
+    } catch (error) {
+      throw new Error(
+        error?.kind === "wrong_passphrase" ? message("wrongPassphrase") : message("badKeyFile"),
+      );
+    }
+  }
+  return keys;
+}
+
+async function openAll(event) {
+  event.preventDefault();
+  clearError();
+  const passphraseInput = document.getElementById("passphrase");
+  const passphrase = passphraseInput.value;
+  if (!passphrase) {
+    showError(message("noPassphrase"));
+    return;
+  }
+  const button = document.getElementById("open-records");
+  button.disabled = true;
+  try {
+    const keys = await readKeys(passphrase);
+    passphraseInput.value = "";
+    let pkg;
+    try {
+      pkg = await parsePackage(await loadPackageBytes());
+    } catch (error) {
+      if (error instanceof PackageFormatError) {
+        throw new Error(message(PACKAGE_MESSAGES[error.kind] ?? "malformed"));
+      }
+      throw error;
+    }
+    const known = packageKeyIds(pkg);
+    if (pkg.records.length > 0 && !keys.some((key) => known.has(key.keyId))) {
+      throw new Error(message("foreignKey"));
+    }
+    const total = pkg.records.length + pkg.damaged.length;
+    const result = await openPackage(pkg, keys, (done, all) => {
+      statusLine.textContent = message("opening", { done, total: all });
+    });
+    state.pkg = pkg;
+    state.visits = result.visits;
+    state.rows = visitRows(result.visits);
+    state.index = null;
+    showFailures(pkg, result.failures);
+    statusLine.textContent = message("opened", {
+      opened: result.visits.length,
+      total,
+      rows: state.rows.length,
+    });
+    setUpResults();
+  } catch (error) {
+    statusLine.textContent = "";
+    showError(error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function showFailures(pkg, failures) {
+  const section = document.getElementById("failures");
+  const list = document.getElementById("failure-list");
+  list.replaceChildren();
+  section.hidden = failures.length === 0;
+  for (const item of failures) {
+    const area = pkg.areas.find((a) => a.code === item.area);
+    const arrivalMs = Date.parse(item.arrival);
+    const li = document.createElement("li");
+    li.textContent = message("failure", {
+      number: item.number,
+      area: area ? String(area.name) : item.area || "?",
+      arrival: Number.isNaN(arrivalMs) ? item.arrival || "?" : berlinText(arrivalMs),
+      kind: item.kind,
+    });
+    list.append(li);
+  }
+  if (failures.length > 0) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = message("failed", { count: failures.length });
+    list.prepend(li);
+  }
+}
+
+function setUpResults() {
+  document.getElementById("results").hidden = false;
+  const select = document.getElementById("filter-area");
+  select.replaceChildren(select.options[0]);
+  const seen = new Set();
+  for (const visit of state.visits) {
+    if (seen.has(visit.areaCode)) continue;
+    seen.add(visit.areaCode);
+    const option = document.createElement("option");
+    option.value = visit.areaCode;
+    option.textContent = visit.areaName;
+    select.append(option);
+  }
+  renderHead();
+  render();
+}
+
+function renderHead() {
+  const head = document.getElementById("guest-table-head");
+  head.replaceChildren();
+  COLUMNS.forEach((title, column) => {
+    const th = document.createElement("th");
+    th.scope = "col";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link sort";
+    button.textContent = title;
+    button.dataset.column = String(column);
+    th.append(button);
+    if (state.sortColumn === column) {
+      th.setAttribute("aria-sort", state.sortDescending ? "descending" : "ascending");
+    }
+    head.append(th);
+  });
+  const overlap = document.createElement("th");
+  overlap.scope = "col";
+  overlap.textContent = message("overlap");
+  head.append(overlap);
+  const action = document.createElement("th");
+  action.scope = "col";
+  action.textContent = message("markIndex");
+  head.append(action);
+}
+
+function filteredRows() {
+  const area = document.getElementById("filter-area").value;
+  const from = document.getElementById("filter-from").value.replace("T", " ");
+  const until = document.getElementById("filter-until").value.replace("T", " ");
+  const minimum = document.getElementById("filter-overlap").value;
+  const minOverlap = minimum === "" ? null : Number(minimum);
+  let rows = state.rows.filter(({ visit, cells }) => {
+    if (area && visit.areaCode !== area) return false;
+    if (from && cells[4] < from) return false; // departure before "present after"
+    if (until && cells[3] > until) return false; // arrival after "present before"
+    if (state.index && minOverlap !== null && overlapMinutes(visit, state.index) < minOverlap) {
+      return false;
+    }
+    return true;
+  });
+  if (state.sortColumn !== null) {
+    const column = state.sortColumn;
+    const direction = state.sortDescending ? -1 : 1;
+    rows = rows
+      .map((row, position) => ({ row, position }))
+      .sort((a, b) => {
+        const x = a.row.cells[column];
+        const y = b.row.cells[column];
+        let order;
+        if (typeof x === "number" && typeof y === "number") order = x - y;
+        else order = String(x).localeCompare(String(y), "de");
+        return order * direction || a.position - b.position;
+      })
+      .map(({ row }) => row);
+  }
+  return rows;
+}
+
+function render() {
+  state.shown = filteredRows();
+  const body = document.getElementById("guest-table-body");
+  const fragment = document.createDocumentFragment();
+  for (const { visit, cells } of state.shown) {
+    const tr = document.createElement("tr");
+    for (const value of cells) {
+      const td = document.createElement("td");
+      td.textContent = String(value);
+      tr.append(td);
+    }
+    const overlap = document.createElement("td");
+    overlap.textContent = state.index ? String(overlapMinutes(visit, state.index)) : "";
+    tr.append(overlap);
+    const action = document.createElement("td");
+    if (cells[1] === 1) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary mark-index";
+      button.dataset.visit = String(visit.number);
+      button.textContent = message("markIndex");
+      action.append(button);
+    }
+    tr.append(action);
+    fragment.append(tr);
+  }
+  body.replaceChildren(fragment);
+  document.getElementById("result-summary").textContent = message("shown", {
+    shown: state.shown.length,
+    rows: state.rows.length,
+  });
+  const indexLine = document.getElementById("index-case");
+  const clear = document.getElementById("clear-index");
+  if (state.index) {
+    indexLine.textContent = message("index", {
+      number: state.index.number,
+      area: state.index.areaName,
+      arrival: berlinText(state.index.arrival),
+      departure: berlinText(state.index.departure),
+    });
+    clear.hidden = false;
+  } else {
+    indexLine.textContent = "";
+    clear.hidden = true;
+  }
+}
+
+function separator() {
+  const value = document.getElementById("separator").value;
+  return value === "tab" ? "\t" : value;
+}
+
+function save(bytes, type, suffix) {
+  const id = state.pkg?.request?.id ?? "paket";
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([bytes], { type }));
+  link.download = `gastregister-anfrage-${id}.${suffix}`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+}
+
+function shownVisits() {
+  const seen = new Set();
+  const visits = [];
+  for (const { visit } of state.shown) {
+    if (!seen.has(visit.number)) {
+      seen.add(visit.number);
+      visits.push(visit);
+    }
+  }
+  return visits;
+}
+
+document.getElementById("open-form").addEventListener("submit", openAll);
+document.getElementById("guest-table-head").addEventListener("click", (event) => {
+  const button = event.target.closest("button.sort");
+  if (!button) return;
+  const column = Number(button.dataset.column);
+  state.sortDescending = state.sortColumn === column ? !state.sortDescending : false;
+  state.sortColumn = column;
+  renderHead();
+  render();
+});
+document.getElementById("guest-table-body").addEventListener("click", (event) => {
+  const button = event.target.closest("button.mark-index");
+  if (!button) return;
+  state.index = state.visits.find((visit) => visit.number === Number(button.dataset.visit));
+  render();
+});
+document.getElementById("clear-index").addEventListener("click", () => {
+  state.index = null;
+  render();
+});
+for (const id of ["filter-area", "filter-from", "filter-until", "filter-overlap"]) {
+  document.getElementById(id).addEventListener("input", render);
+}
+document.getElementById("save-csv").addEventListener("click", () => {
+  save(rowsToCsv(state.shown.map((row) => row.cells), separator()), "text/csv", "csv");
+});
+document.getElementById("save-sormas").addEventListener("click", () => {
+  const rows = sormasRows(shownVisits(), String(state.pkg.location.name ?? ""));
+  save(rowsToSormas(rows, separator()), "text/csv", "sormas.csv");
+});
+document.getElementById("save-xlsx").addEventListener("click", () => {
+  save(
+    rowsToXlsx(state.shown.map((row) => row.cells)),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xlsx",
+  );
+});

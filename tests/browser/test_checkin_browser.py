@@ -1,0 +1,501 @@
+"""The guest check-in end to end in Chromium on a phone-sized screen, against the real app.
+
+Scan URL → fill → confirm → check out; remembered details; additional persons; the
+page without JavaScript; the outbox while the server is away; what the database
+holds (no names, streets or phone numbers); page weight and origin; axe-core.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from sqlalchemy import select, text
+
+import crypto
+from health_export.models import HealthOffice, HealthOfficeKey, KeyState
+from registration.database import Database
+from registration.models import Area, Business, CheckIn, CheckInMode, CheckInSource, Location
+
+pytestmark = pytest.mark.browser
+# Sealing on a busy two-core machine can take a few seconds; waiting longer costs nothing.
+expect.set_options(timeout=20_000)
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+PAGE_BUDGET_BYTES = 60 * 1024
+GUEST = {
+    "firstName": "Wilhelmine",
+    "lastName": "Quästorius",
+    "streetAddress": "Zypressenweg 42b",
+    "zipCode": "50933",
+    "city": "Bergisch Gladbach",
+    "phone": "0176 98123456",
+    "email": "wilhelmine.q@example.org",
+}
+SECRET_VALUES = ["Wilhelmine", "Quästorius", "Zypressenweg", "Bergisch Gladbach", "98123456", "wilhelmine.q"]
+
+
+@dataclass
+class Venue:
+    url: str
+    server: Any
+    private_key: ec.EllipticCurvePrivateKey
+    location_code: str
+    area_code: str
+    display_secret: str
+
+    @property
+    def page_url(self) -> str:
+        return f"{self.url}/c/{self.area_code}"
+
+    def checkins(self) -> list[CheckIn]:
+        with self.server.database.session() as session:
+            return list(session.scalars(select(CheckIn).order_by(CheckIn.received_at)))
+
+    def open(self, checkin: CheckIn) -> dict[str, Any]:
+        return crypto.open_contact_record(
+            self.private_key, checkin.envelope, location_code=self.location_code, area_code=self.area_code
+        )
+
+
+def create_venue(database: Database, *, mode: CheckInMode = CheckInMode.STATIC) -> tuple[ec.EllipticCurvePrivateKey, Location, Area]:
+    """The demo health office's key is made here and registered as the office's active key."""
+    private_key = crypto.generate_private_key()
+    spki = crypto.public_key_spki(private_key)
+    with database.session() as session:
+        office = HealthOffice(name=f"Gesundheitsamt Browser {secrets.token_hex(4)}")
+        session.add(office)
+        session.flush()
+        session.add(
+            HealthOfficeKey(
+                health_office_id=office.id,
+                key_id=crypto.key_id(spki).hex(),
+                public_spki=spki,
+                state=KeyState.ACTIVE,
+                activated_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
+            )
+        )
+        business = Business(name="Brauhaus Test")
+        session.add(business)
+        session.flush()
+        location = Location(
+            business_id=business.id,
+            name="Brauhaus am Ring",
+            street="Ring",
+            house_number="1",
+            zip_code="50672",
+            city="Köln",
+            health_office_id=office.id,
+            default_stay_minutes=90,
+            checkin_mode=mode,
+        )
+        location.areas = [Area(name="Biergarten", sort_key=1)]
+        session.add(location)
+        session.commit()
+        return private_key, location, location.areas[0]
+
+
+@pytest.fixture
+def venue(make_live_server: Callable[..., Any]) -> Venue:
+    server = make_live_server()
+    private_key, location, area = create_venue(server.database)
+    return Venue(server.url, server, private_key, location.code, area.code, location.display_secret)
+
+
+@pytest.fixture
+def phone(chromium: Browser) -> Iterator[BrowserContext]:
+    context = chromium.new_context(**PHONE, locale="de-DE")
+    context.set_default_timeout(20_000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def fill(page: Page, values: dict[str, str], prefix: str = "") -> None:
+    for name, value in values.items():
+        page.fill(f"#{prefix}{name}", value)
+
+
+def confirmation_status(page: Page) -> str:
+    return page.locator("#confirmation-status").inner_text()
+
+
+def test_scan_fill_confirm_and_check_out(phone: BrowserContext, venue: Venue, request_recorder: Callable[[Page], Any]) -> None:
+    page = phone.new_page()
+    log = request_recorder(page)
+    page.goto(venue.page_url)
+    expect(page.locator("h1")).to_contain_text("Brauhaus am Ring")
+    fill(page, GUEST)
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation")).to_be_visible()
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+    expect(page.locator('[data-out="persons"]')).to_have_text("1")
+    expect(page.locator("#checkout-button")).to_be_visible()
+    [checkin] = venue.checkins()
+    assert checkin.source == CheckInSource.GUEST_PAGE
+    assert venue.open(checkin) == {
+        "v": 1,
+        "firstName": "Wilhelmine",
+        "lastName": "Quästorius",
+        "street": "Zypressenweg",
+        "houseNumber": "42b",
+        "zipCode": "50933",
+        "city": "Bergisch Gladbach",
+        "phone": "0176 98123456",
+        "email": "wilhelmine.q@example.org",
+        "additionalPersons": [],
+        "note": "",
+    }
+    api_calls = [r for r in log.requests if "/api/" in r.url]
+    assert len(api_calls) == 1
+    sent = json.loads(api_calls[0].post_data or "{}")
+    assert set(sent) == {"areaCode", "idempotencyKey", "envelope", "persons", "arrival"}
+    assert not any(value in (api_calls[0].post_data or "") for value in SECRET_VALUES)
+    assert log.outside_origin(venue.url) == []
+
+    page.reload()  # survives a reload …
+    expect(page.locator("#confirmation")).to_be_visible()
+    page.close()
+    again = phone.new_page()  # … and a closed tab
+    again.goto(venue.page_url)
+    expect(again.locator("#confirmation")).to_be_visible()
+    again.click("#checkout-button")
+    expect(again.locator("#confirmation-status")).to_have_text("Sie sind ausgecheckt. Danke für Ihren Besuch!")
+    [checkin] = venue.checkins()
+    assert checkin.departure is not None
+    token = json.loads(again.evaluate("localStorage.getItem('gastregister.visits.v1')"))[0]["token"]
+    assert len(token) >= 40
+
+
+def test_remembered_details_fill_the_form_and_are_forgotten_with_one_tap(phone: BrowserContext, venue: Venue) -> None:
+    page = phone.new_page()
+    page.goto(venue.page_url)
+    fill(page, GUEST)
+    page.check("#remember")
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation")).to_be_visible()
+    page.click("#another-checkin")
+    expect(page.locator("#firstName")).to_have_value("Wilhelmine")
+    page.reload()
+    expect(page.locator("#confirmation")).to_be_visible()
+    page.click("#another-checkin")
+    expect(page.locator("#remembered-note")).to_be_visible()
+    expect(page.locator("#city")).to_have_value("Bergisch Gladbach")
+    expect(page.locator("#streetAddress")).to_have_value("Zypressenweg 42b")
+    page.click("#forget-details")
+    expect(page.locator("#firstName")).to_have_value("")
+    expect(page.locator("#remembered-note")).to_be_hidden()
+    assert page.evaluate("localStorage.getItem('gastregister.contact.v1')") is None
+    stored = page.evaluate("JSON.stringify(localStorage)")
+    assert "Wilhelmine" not in stored
+
+
+def test_additional_persons(phone: BrowserContext, venue: Venue) -> None:
+    page = phone.new_page()
+    page.goto(venue.page_url)
+    fill(page, GUEST)
+    page.click("#add-person")
+    page.click("#add-person")
+    page.click("#add-person")
+    fieldsets = page.locator("fieldset[data-person]")
+    expect(fieldsets).to_have_count(3)
+    fieldsets.nth(1).locator("[data-remove-person]").click()
+    expect(fieldsets).to_have_count(2)
+    expect(fieldsets.nth(1).locator("legend")).to_have_text("Person 3")
+    first = fieldsets.nth(0)
+    first.locator("input[id$='-firstName']").fill("Jonte")
+    first.locator("input[id$='-lastName']").fill("Quästorius")
+    second = fieldsets.nth(1)
+    second.locator("input[id$='-firstName']").fill("Ida")
+    second.locator("input[id$='-lastName']").fill("Nachbarin")
+    expect(second.locator("[data-own-address]")).to_be_hidden()
+    second.locator("[data-same-address]").uncheck()
+    expect(second.locator("[data-own-address]")).to_be_visible()
+    page.click("#submit-checkin")  # Ida's own address is missing
+    expect(page.locator("#error-summary")).to_be_focused()
+    second.locator("input[id$='-streetAddress']").fill("Gartenweg 3")
+    second.locator("input[id$='-zipCode']").fill("50969")
+    second.locator("input[id$='-city']").fill("Köln")
+    second.locator("input[id$='-email']").fill("ida@example.org")
+    page.click("#submit-checkin")
+    expect(page.locator('[data-out="persons"]')).to_have_text("3")
+    [checkin] = venue.checkins()
+    assert checkin.persons == 3
+    assert venue.open(checkin)["additionalPersons"] == [
+        {"firstName": "Jonte", "lastName": "Quästorius", "sameAddress": True},
+        {
+            "firstName": "Ida",
+            "lastName": "Nachbarin",
+            "sameAddress": False,
+            "street": "Gartenweg",
+            "houseNumber": "3",
+            "zipCode": "50969",
+            "city": "Köln",
+            "phone": "",
+            "email": "ida@example.org",
+        },
+    ]
+
+
+def test_errors_are_announced_and_linked_to_their_fields(phone: BrowserContext, venue: Venue) -> None:
+    page = phone.new_page()
+    page.goto(venue.page_url)
+    fill(page, {**GUEST, "zipCode": "x", "phone": "", "email": ""})
+    page.click("#submit-checkin")
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    assert summary.get_attribute("role") == "alert"
+    expect(page.locator("#error-list li")).to_have_count(2)
+    expect(page.locator("#zipCode")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#zipCode")).to_have_attribute("aria-describedby", "zipCode-error")
+    expect(page.locator("#zipCode-error")).to_have_text("Bitte geben Sie eine gültige Postleitzahl ein, z. B. 10115.")
+    page.click("#error-list a[href='#phone']")
+    expect(page.locator("#phone")).to_be_focused()
+    assert venue.checkins() == []
+    # keyboard only: fix the fields and submit with Enter
+    page.locator("#zipCode").fill("50933")
+    page.locator("#phone").fill("0176 98123456")
+    page.keyboard.press("Enter")
+    expect(page.locator("#confirmation")).to_be_visible()
+
+
+def test_english_with_the_visible_switch(phone: BrowserContext, venue: Venue) -> None:
+    page = phone.new_page()
+    page.goto(venue.page_url)
+    page.click("nav.lang-switch >> text=English")
+    expect(page.locator("label[for=streetAddress]")).to_contain_text("Street and house number")
+    fill(page, {**GUEST, "zipCode": "x"})
+    page.click("#submit-checkin")
+    expect(page.locator("#zipCode-error")).to_have_text("Please enter a valid postal code, e.g. 10115.")
+
+
+@pytest.fixture
+def no_js(chromium: Browser) -> Iterator[BrowserContext]:
+    context = chromium.new_context(**PHONE, locale="de-DE", java_script_enabled=False)
+    context.set_default_timeout(20_000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def test_without_javascript(no_js: BrowserContext, venue: Venue) -> None:
+    page = no_js.new_page()
+    page.goto(venue.page_url)
+    expect(page.locator("#remember-row")).to_be_hidden()
+    fill(page, {**GUEST, "email": "kaputt@"})
+    page.click("#add-person")  # a server round trip adds the fields
+    page.fill("#p0-firstName", "Jonte")
+    page.fill("#p0-lastName", "Quästorius")
+    page.click("#submit-checkin")
+    expect(page.locator("#error-summary")).to_be_visible()
+    expect(page.locator("#email")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#p0-firstName")).to_have_value("Jonte")
+    assert venue.checkins() == []
+    page.fill("#email", GUEST["email"])
+    page.click("#submit-checkin")
+    expect(page.locator("h1")).to_have_text("Sie sind eingecheckt")
+    assert "/checkin/" in page.url and "Wilhelmine" not in page.url
+    [checkin] = venue.checkins()
+    assert checkin.source == CheckInSource.GUEST_FORM and checkin.persons == 2
+    assert venue.open(checkin)["additionalPersons"][0]["firstName"] == "Jonte"
+    assert venue.open(checkin)["firstName"] == "Wilhelmine"
+    confirmation = page.url
+    page.close()
+    page = no_js.new_page()  # the closed tab comes back from history
+    page.goto(confirmation)
+    expect(page.locator("dd").nth(3)).to_have_text("2")
+    page.click("button.big")
+    expect(page.locator("h1")).to_have_text("Sie sind ausgecheckt")
+    assert venue.checkins()[0].departure is not None
+    cookie = next(c for c in no_js.cookies() if c["name"] == "gr_checkin")
+    assert cookie["httpOnly"] and cookie["path"] == f"/c/{venue.area_code}"
+
+
+def test_outbox_keeps_the_checkin_while_the_server_is_away(phone: BrowserContext, venue: Venue) -> None:
+    page = phone.new_page()
+    page.goto(venue.page_url)
+    fill(page, GUEST)
+    venue.server.stop()
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text(
+        "Auf Ihrem Handy gespeichert, wird gesendet, sobald eine Verbindung besteht."
+    )
+    outbox = json.loads(page.evaluate("localStorage.getItem('gastregister.outbox.v1')"))
+    assert len(outbox) == 1 and outbox[0]["kind"] == "checkin"
+    assert not any(value in json.dumps(outbox) for value in SECRET_VALUES)
+    arrival = outbox[0]["body"]["arrival"]
+    venue.server.start()
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.", timeout=45_000)
+    [checkin] = venue.checkins()
+    assert checkin.arrival == dt.datetime.fromisoformat(arrival)
+    assert page.evaluate("localStorage.getItem('gastregister.outbox.v1')") == "[]"
+
+
+def test_a_lost_answer_and_a_503_are_retried_and_stored_once(phone: BrowserContext, venue: Venue) -> None:
+    page = phone.new_page()
+    seen: list[int] = []
+
+    def flaky(route: Route) -> None:
+        seen.append(1)
+        if len(seen) == 1:
+            route.fetch()  # the server stores it, but the answer never reaches the phone
+            route.abort("connectionreset")
+        elif len(seen) == 2:
+            route.fulfill(status=503, json={"error": {"code": "unavailable", "message": "down"}})
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/checkins", flaky)
+    page.goto(venue.page_url)
+    fill(page, GUEST)
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.", timeout=45_000)
+    assert len(seen) >= 3
+    assert len(venue.checkins()) == 1
+
+
+def test_the_database_holds_no_names_streets_or_phone_numbers(
+    phone: BrowserContext, no_js: BrowserContext, venue: Venue
+) -> None:
+    for context in (phone, no_js):
+        page = context.new_page()
+        page.goto(venue.page_url)
+        fill(page, GUEST)
+        page.click("#submit-checkin")
+        if context is phone:
+            expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+        else:
+            expect(page.locator("h1")).to_have_text("Sie sind eingecheckt")
+    assert len(venue.checkins()) == 2
+    database = venue.server.database
+    if database.dialect == "sqlite":
+        path = Path(database.url.removeprefix("sqlite:///"))
+        raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        assert len(raw) > 0
+    else:
+        with database.engine.connect() as connection:
+            columns = [c.name for c in CheckIn.__table__.columns]
+            rows = connection.execute(
+                text("SELECT " + ", ".join(f"{c}::text" for c in columns) + " FROM checkins")
+            ).all()
+        raw = "\n".join("|".join(str(v) for v in row) for row in rows).encode()
+        assert len(rows) == 2
+    for value in SECRET_VALUES:
+        for encoding in ("utf-8", "utf-16-le"):
+            assert value.encode(encoding) not in raw, value
+    for checkin in venue.checkins():
+        assert venue.open(checkin)["lastName"] == "Quästorius"
+
+
+def test_first_load_is_small_and_from_our_origin_only(chromium: Browser, venue: Venue, request_recorder: Callable[[Page], Any]) -> None:
+    context = chromium.new_context(**PHONE, locale="de-DE")
+    try:
+        page = context.new_page()
+        log = request_recorder(page)
+        page.goto(venue.page_url, wait_until="networkidle")
+        expect(page.locator("#checkin-form")).to_be_visible()
+        total = 0
+        for request in log.requests:
+            response = request.response()
+            assert response is not None, request.url
+            sizes = request.sizes()
+            total += sizes["responseBodySize"] + sizes["responseHeadersSize"] + sizes["requestHeadersSize"]
+        compressed = [r.url for r in log.requests if (r.response() and r.response().header_value("content-encoding"))]
+        assert any(url.endswith(".js") for url in compressed)
+        assert log.outside_origin(venue.url) == []
+        print(f"\nfirst load: {len(log.requests)} requests, {total} bytes transferred")
+        assert total <= PAGE_BUDGET_BYTES, f"{total} bytes in {len(log.requests)} requests"
+    finally:
+        context.close()
+
+
+def test_readable_at_200_percent_zoom(chromium: Browser, venue: Venue) -> None:
+    """A 390 px phone at 200 % zoom lays out like a 195 px wide screen: nothing may scroll sideways."""
+    context = chromium.new_context(viewport={"width": 195, "height": 422}, device_scale_factor=4, locale="de-DE")
+    try:
+        page = context.new_page()
+        page.goto(venue.page_url)
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0
+    finally:
+        context.close()
+
+
+def run_axe(page: Page) -> list[dict[str, Any]]:
+    if not AXE.exists():
+        pytest.fail(f"{AXE} missing: run `npm ci --prefix tests/browser/axe`")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+    )
+    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]]
+
+
+@pytest.fixture
+def axe_context(chromium: Browser) -> Iterator[BrowserContext]:
+    # axe is injected as an inline script, which our CSP (rightly) forbids to page content.
+    context = chromium.new_context(**PHONE, locale="de-DE", bypass_csp=True)
+    context.set_default_timeout(20_000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def test_axe_finds_nothing_on_the_guest_pages(axe_context: BrowserContext, no_js: BrowserContext, venue: Venue) -> None:
+    page = axe_context.new_page()
+    page.goto(venue.page_url)
+    assert run_axe(page) == []
+    page.click("#add-person")
+    fill(page, {**GUEST, "zipCode": "x", "phone": "", "email": ""})
+    page.click("#submit-checkin")
+    expect(page.locator("#error-summary")).to_be_visible()
+    assert run_axe(page) == []
+    fill(page, GUEST)
+    page.fill("input[id$='-firstName'] >> nth=0", "Jonte")
+    page.fill("input[id$='-lastName'] >> nth=0", "Q")
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+    assert run_axe(page) == []
+    # the server-rendered (no-JS) confirmation page, looked at with axe
+    plain = no_js.new_page()
+    plain.goto(venue.page_url)
+    fill(plain, GUEST)
+    plain.click("#submit-checkin")
+    expect(plain.locator("h1")).to_have_text("Sie sind eingecheckt")
+    axe_context.add_cookies(no_js.cookies())
+    page.goto(plain.url)
+    expect(page.locator("h1")).to_have_text("Sie sind eingecheckt")
+    assert run_axe(page) == []
+    page.goto(f"{venue.url}/display/{venue.display_secret}")
+    expect(page.locator("img.qr")).to_be_visible()
+    assert run_axe(page) == []
+
+
+def test_display_refreshes_its_code(chromium: Browser, make_live_server: Callable[..., Any]) -> None:
+    server = make_live_server()
+    _key, location, _area = create_venue(server.database, mode=CheckInMode.ROTATING)
+    context = chromium.new_context(locale="de-DE")
+    try:
+        page = context.new_page()
+        page.clock.install()
+        page.goto(f"{server.url}/display/{location.display_secret}")
+        image = page.locator("img.qr")
+        before = image.get_attribute("src")
+        page.clock.run_for(31_000)
+        expect(image).not_to_have_attribute("src", before or "")
+        assert re.search(r"[?&]s=\d+", image.get_attribute("src") or "")
+    finally:
+        context.close()

@@ -1,0 +1,311 @@
+"""End to end in Chromium: request → release → download → decrypt in the browser → CLI.
+
+Guests' visits are sealed in Python (as the guest page would) and stored at two
+locations; the office logs in with password and TOTP, asks for one location and
+window through its pages, the owner releases through the business portal, and the
+office opens the package in the browser. The saved CSV must hold exactly the visits
+inside the window at that location, and `gastregister decrypt` must write the same
+bytes. Every request the page makes is recorded: neither the passphrase nor the key
+file's private part may appear in any of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import secrets
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+from playwright.sync_api import Browser, Page, expect
+
+import crypto
+from health_export.cli import decrypt
+from health_export.models import HealthOffice, HealthOfficeKey, HealthOfficePostalCode, KeyState
+from health_export.packages import frame
+from registration.accounts.passwords import hash_password
+from registration.clock import BERLIN
+from registration.models import Area, Business, CheckIn, CheckInSource, Location, Role, User
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=60_000)  # opening a key file runs PBKDF2; CI machines are slow
+
+PASSWORD = "browser-test-password-1"  # noqa: S105 - test only
+PASSPHRASE = "Passphrase für den Test 2026"  # noqa: S105 - test only
+H = dt.timedelta(hours=1)
+TRICKY = [
+    ("=HYPERLINK(\"http://evil.example\",\"x\")", "O'Brien"),
+    ("Müller-Lüdenscheidt", "李"),
+    ("😀 Emoji", "<img src=x onerror=alert(1)>"),
+]
+
+
+def _record(first: str, last: str, **extra: Any) -> dict[str, Any]:
+    record = {"v": 1, "firstName": first, "lastName": last, "street": "Weg; \"3\"", "houseNumber": "3",
+              "zipCode": "10115", "city": "Berlin", "phone": "+49 30 111", "email": "", "additionalPersons": [],
+              "note": ""}
+    record.update(extra)
+    return record
+
+
+def _visit(spki: bytes, location: Location, area: Area, arrival: dt.datetime, record: dict[str, Any],
+           departure: dt.datetime | None = None) -> CheckIn:
+    return CheckIn(
+        id=uuid.uuid4(), arrival=arrival, location_id=location.id, area_id=area.id, departure=departure,
+        auto_departure=arrival + 2 * H, persons=1 + len(record["additionalPersons"]), source=CheckInSource.GUEST_PAGE,
+        key_id=crypto.key_id(spki).hex(),
+        envelope=crypto.seal_contact_record(spki, record, location_code=location.code, area_code=area.code),
+        checkout_token_hash=hashlib.sha256(secrets.token_bytes(8)).digest(), idempotency_key=secrets.token_hex(16),
+        received_at=arrival,
+    )
+
+
+@pytest.fixture
+def scene(live_server: Any, tmp_path: Path) -> dict[str, Any]:
+    """Committed data for the live server: two offices, two locations, visits in and out."""
+    session = live_server.database.new_session()
+    now = live_server.clock.now().replace(second=0, microsecond=0)
+    private_key = crypto.generate_private_key()
+    spki = crypto.public_key_spki(private_key)
+    office = HealthOffice(name="Gesundheitsamt Browserstadt", email="amt@browser.test")
+    neighbour = HealthOffice(name="Gesundheitsamt Nachbar", email="nachbar@browser.test")
+    session.add_all([office, neighbour])
+    session.flush()
+    session.add_all([
+        HealthOfficePostalCode(postal_code="10115", health_office_id=office.id),
+        HealthOfficeKey(health_office_id=office.id, key_id=crypto.key_id(spki).hex(), public_spki=spki,
+                        state=KeyState.ACTIVE, activated_at=now - 40 * 24 * H),
+    ])
+    secret = pyotp.random_base32()
+    password_hash = hash_password(PASSWORD)
+    staff = User(email="staff@browser.test", password_hash=password_hash, role=Role.HEALTH_OFFICE_STAFF,
+                 health_office_id=office.id, email_verified_at=now, totp_secret=secret, totp_enabled_at=now)
+    business = Business(name="Wirtshaus", contact_email="wirt@browser.test")
+    session.add_all([staff, business])
+    session.flush()
+    owner = User(email="wirt@browser.test", password_hash=password_hash, role=Role.BUSINESS_OWNER,
+                 business_id=business.id, email_verified_at=now)
+    wanted = Location(business_id=business.id, name="Wirtshaus am Markt", street="Markt", house_number="1",
+                      zip_code="10115", city="Berlin", health_office_id=office.id)
+    wanted.areas = [Area(name="Terrasse", sort_key=1), Area(name="Stube, hinten", sort_key=2)]
+    other = Location(business_id=business.id, name="Wirtshaus Bahnhof", street="Bahnhof", house_number="2",
+                     zip_code="10115", city="Berlin", health_office_id=office.id)
+    other.areas = [Area(name="Halle", sort_key=1)]
+    session.add_all([owner, wanted, other])
+    session.flush()
+    terrace, back_room = wanted.areas
+    inside = [
+        _visit(spki, wanted, terrace, now - 5 * H, _record(*TRICKY[0]), departure=now - 4 * H),
+        _visit(spki, wanted, back_room, now - 4 * H, _record(*TRICKY[1], additionalPersons=[
+            {"firstName": "Kind", "lastName": "Müller", "sameAddress": True}], note="Tisch 4\nam Fenster")),
+        _visit(spki, wanted, terrace, now - 3 * H, _record(*TRICKY[2])),  # automatic departure
+    ]
+    outside = [
+        _visit(spki, wanted, terrace, now - 12 * H, _record("Zu", "Früh"), departure=now - 10 * H),
+        _visit(spki, other, other.areas[0], now - 4 * H, _record("Anderer", "Ort"), departure=now - 3 * H),
+    ]
+    session.add_all([*inside, *outside])
+    session.commit()
+    key_file = tmp_path / "amt.key.json"
+    key_file.write_bytes(crypto.write_key_file(private_key, PASSPHRASE, created=now, iterations=crypto.MIN_ITERATIONS))
+    passphrase_file = tmp_path / "passphrase.txt"
+    passphrase_file.write_text(PASSPHRASE + "\n", encoding="utf-8")
+    facts = {
+        "now": now, "secret": secret, "staff": staff.email, "owner": owner.email, "key_file": key_file,
+        "passphrase_file": passphrase_file, "location_name": wanted.name, "private_key": private_key,
+        "key_file_text": key_file.read_text(encoding="utf-8"),
+    }
+    session.close()
+    return facts
+
+
+def _log_in(page: Page, base: str, email: str, secret: str | None = None) -> None:
+    page.goto(f"{base}/konto/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.press("#password", "Enter")
+    if secret is not None:
+        page.wait_for_url("**/konto/2fa")
+        page.fill("#code", pyotp.TOTP(secret).now())
+        page.press("#code", "Enter")
+    page.wait_for_load_state()
+
+
+def _local(moment: dt.datetime) -> str:
+    return moment.astimezone(BERLIN).strftime("%Y-%m-%dT%H:%M")
+
+
+def _cli(args: list[str]) -> Any:
+    return CliRunner().invoke(decrypt, args)
+
+
+def test_request_release_decrypt_in_the_browser_equals_the_cli(
+    chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path,
+    request_recorder: Callable[[Page], Any],
+) -> None:
+    base = live_server.url
+    office_context = chromium.new_context(accept_downloads=True, locale="de-DE")
+    owner_context = chromium.new_context(locale="de-DE")
+    try:
+        page = office_context.new_page()
+        page.set_default_timeout(60_000)
+        log = request_recorder(page)
+        _log_in(page, base, scene["staff"], scene["secret"])
+        assert page.url.rstrip("/").endswith("/amt")
+
+        # Find the location and ask for a window.
+        page.goto(f"{base}/amt/locations?q=Markt")
+        page.click(f"#location-results a:has-text('{scene['location_name']}')")
+        page.fill("#window_start", _local(scene["now"] - 6 * H))
+        page.fill("#window_end", _local(scene["now"] - H))
+        page.fill("#case_reference", "AZ 2026-0815")
+        page.fill("#reason", "Indexfall war am Abend anwesend")
+        page.click("button[type=submit]:has-text('Anfrage senden'), button[type=submit]:has-text('Send request')")
+        expect(page.locator("#request-state")).to_have_attribute("data-state", "requested")
+        request_url = page.url
+        request_id = int(request_url.rstrip("/").split("/")[-1])
+
+        # The owner releases in the business portal.
+        owner = owner_context.new_page()
+        _log_in(owner, base, scene["owner"])
+        owner.goto(f"{base}/portal/requests/{request_id}")
+        owner.check("#confirm")
+        owner.click("form[action$='/release'] button[type=submit]")
+        owner.wait_for_load_state()
+
+        # The office opens the data in the browser.
+        page.goto(request_url)
+        expect(page.locator("#request-state")).to_have_attribute("data-state", "released")
+        page.click("#open-decrypt")
+        page.set_input_files("#key-file", str(scene["key_file"]))
+        page.fill("#passphrase", PASSPHRASE)
+        page.click("#open-records")
+        expect(page.locator("#results")).to_be_visible()
+        expect(page.locator("#failures")).to_be_hidden()
+        rows = page.locator("#guest-table-body tr")
+        expect(rows).to_have_count(4)  # three visits, one with an additional person
+        assert page.locator("#guest-table-body img").count() == 0
+        expect(page.locator("#guest-table-body")).to_contain_text("<img src=x onerror=alert(1)>")
+
+        page.select_option("#separator", ";")
+        with page.expect_download() as csv_download:
+            page.click("#save-csv")
+        browser_csv = Path(csv_download.value.path()).read_bytes()
+        with page.expect_download() as sormas_download:
+            page.click("#save-sormas")
+        browser_sormas = Path(sormas_download.value.path()).read_bytes()
+        with page.expect_download() as xlsx_download:
+            page.click("#save-xlsx")
+        browser_xlsx = Path(xlsx_download.value.path()).read_bytes()
+
+        # Filter by area: only the back room's two rows stay.
+        page.select_option("#filter-area", label="Stube, hinten")
+        expect(rows).to_have_count(2)
+
+        # The same package through the CLI.
+        package = office_context.request.get(f"{base}/amt/requests/{request_id}/package")
+        assert package.ok
+        package_file = tmp_path / "anfrage.grexport"
+        package_file.write_bytes(package.body())
+        outputs = {}
+        for fmt in ("csv", "sormas", "xlsx"):
+            out = tmp_path / f"cli.{fmt}"
+            result = _cli([str(package_file), "--key", str(scene["key_file"]), "--format", fmt, "--separator", ";",
+                           "--passphrase-file", str(scene["passphrase_file"]), "-o", str(out)])
+            assert result.exit_code == 0, result.output
+            outputs[fmt] = out.read_bytes()
+    finally:
+        office_context.close()
+        owner_context.close()
+
+    assert browser_csv == outputs["csv"]
+    assert browser_sormas == outputs["sormas"]
+    cli_sheet = [[c.value for c in row] for row in load_workbook(io.BytesIO(outputs["xlsx"])).active.iter_rows()]
+    browser_sheet = [[c.value for c in row] for row in load_workbook(io.BytesIO(browser_xlsx)).active.iter_rows()]
+    assert browser_sheet == cli_sheet
+
+    text = browser_csv.decode("utf-8-sig")
+    lines = text.split("\r\n")
+    names = [(first, last) for first, last in TRICKY]
+    for first, last in names[1:]:
+        assert first in text and last in text
+    assert "'=HYPERLINK" in text  # neutralised, still readable
+    assert "Zu;Früh" not in text and "Anderer" not in text and "Früh" not in text
+    assert lines[0].startswith("Besuch;Person;Bereich;Ankunft")
+    assert len([line for line in lines[1:] if line]) == 4
+    assert browser_sheet[1][8] == TRICKY[0][0]  # XLSX keeps the text, as a string cell
+
+    # Nothing secret left the browser: not the passphrase, not the private key.
+    key_file = json.loads(scene["key_file_text"])
+    secrets_to_find = [PASSPHRASE, key_file["encryptedPrivateKey"], key_file["kdf"]["salt"],
+                       PASSPHRASE.encode("utf-8").hex()]
+    for request in log.requests:
+        haystack = request.url + json.dumps(request.headers) + (request.post_data or "")
+        for secret in secrets_to_find:
+            assert secret not in haystack, request.url
+    assert not log.outside_origin(base)
+
+
+def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_records(
+    chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
+) -> None:
+    base = live_server.url
+    now = scene["now"]
+    spki = crypto.public_key_spki(scene["private_key"])
+    records = []
+    for number, (first, last) in enumerate(TRICKY):
+        envelope = crypto.seal_contact_record(spki, _record(first, last), location_code="LOC", area_code="A1")
+        if number == 1:
+            damaged = bytearray(envelope)
+            damaged[150] ^= 0xFF
+            envelope = bytes(damaged)
+        records.append({"area": "A1", "arrival": f"{(now - (3 - number) * H):%Y-%m-%dT%H:%M:%SZ}",
+                        "departure": None, "autoDeparture": f"{now:%Y-%m-%dT%H:%M:%SZ}", "persons": 1,
+                        "source": "guest_form", "keyId": crypto.key_id(spki).hex(),
+                        "envelope": crypto.encode_envelope(envelope)})
+    content = {"request": {"id": 99}, "location": {"code": "LOC", "name": "Irgendwo"},
+               "areas": [{"id": 1, "code": "A1", "name": "Saal"}], "records": records}
+    good = tmp_path / "package.grexport"
+    good.write_bytes(frame(json.dumps(content).encode())[0])
+    tampered = tmp_path / "tampered.grexport"
+    tampered.write_bytes(good.read_bytes().replace(b"Irgendwo", b"Anderswo"))
+
+    context = chromium.new_context(locale="en-GB")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        _log_in(page, base, scene["staff"], scene["secret"])
+        page.goto(f"{base}/amt/decrypt?lang=en")
+        page.set_input_files("#key-file", str(scene["key_file"]))
+        page.set_input_files("#package-file", str(tampered))
+        page.fill("#passphrase", PASSPHRASE)
+        page.click("#open-records")
+        expect(page.locator("#decrypt-error")).to_contain_text("integrity check")
+
+        page.fill("#passphrase", "wrong passphrase 123")
+        page.set_input_files("#package-file", str(good))
+        page.click("#open-records")
+        expect(page.locator("#decrypt-error")).to_contain_text("Wrong passphrase")
+
+        page.fill("#passphrase", PASSPHRASE)
+        page.click("#open-records")
+        expect(page.locator("#results")).to_be_visible()
+        expect(page.locator("#guest-table-body tr")).to_have_count(2)
+        expect(page.locator("#failure-list li")).to_have_count(2)
+        expect(page.locator("#failure-list")).to_contain_text("Visit 2 (Saal")
+        expect(page.locator("#failure-list")).to_contain_text("decryption_failed")
+        # Index case: overlap minutes appear and the filter keeps only overlapping visits.
+        page.locator("#guest-table-body button.mark-index").first.click()
+        expect(page.locator("#index-case")).to_contain_text("visit 1")
+        first_overlap = page.locator("#guest-table-body tr").first.locator("td").nth(17)
+        expect(first_overlap).to_have_text(str(3 * 60))
+    finally:
+        context.close()

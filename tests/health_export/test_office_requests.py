@@ -1,0 +1,235 @@
+"""Trace requests: validation, jurisdiction, matching (IRIS rule), states, jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from health_export.errors import (
+    InvalidTransitionError,
+    OutsideJurisdictionError,
+    RequestValidationError,
+)
+from health_export.jobs import run_request_jobs
+from health_export.models import TraceRequest, TraceRequestState
+from health_export.requests import (
+    abort_trace_request,
+    close_trace_request,
+    count_matching,
+    create_trace_request,
+    matching_checkins,
+)
+from registration.audit import all_events, verify_chain
+from registration.config import Settings
+from registration.models import AuditEvent
+from tests.health_export.conftest import seal_visit
+
+H = dt.timedelta(hours=1)
+pytestmark = pytest.mark.usefixtures("request_context")
+
+
+def _request(
+    db_session: Session, clock: Any, settings: Settings, office: Any, location: Any, **changes: Any
+) -> TraceRequest:
+    now = clock.now()
+    values: dict[str, Any] = {
+        "office_id": office.office.id,
+        "requested_by": office.staff,
+        "location_id": location.location.id,
+        "window_start": now - 6 * H,
+        "window_end": now - 2 * H,
+        "case_reference": "AZ 2026/4711",
+        "reason": "Index case visited the location",
+    }
+    values.update(changes)
+    return create_trace_request(db_session, clock, settings, **values)
+
+
+@pytest.fixture
+def scene(make_office: Any, make_location: Any) -> tuple[Any, Any]:
+    office = make_office()
+    location = make_location(office.office)
+    return office, location
+
+
+def test_a_valid_request_is_recorded_audited_and_mailed_to_both_sides(
+    db_session: Session, clock: Any, settings: Settings, scene: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    office, location = scene
+    trace_request = _request(db_session, clock, settings, office, location)
+    assert trace_request.state is TraceRequestState.REQUESTED
+    assert trace_request.release_deadline == clock.now() + dt.timedelta(hours=settings.release_deadline_hours)
+    event = db_session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "office.request.created")
+    )
+    assert event is not None and event.trace_request_id == trace_request.id
+    assert event.details["case_reference"] == "AZ 2026/4711"
+    mails = capsys.readouterr().out
+    assert f"To: {office.office.email}" in mails
+    assert f"To: {location.owner.email}" in mails
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        (-2 * H, +1 * H, "window"),  # reaches into the future
+        (-30 * 24 * H, -29 * 24 * H, "window"),  # before the 28-day retention period
+        (-16 * 24 * H, -1 * H, "window"),  # longer than 14 days
+        (-1 * H, -2 * H, "window"),  # ends before it starts
+    ],
+)
+def test_windows_outside_the_rules_are_refused(
+    db_session: Session, clock: Any, settings: Settings, scene: Any, start: dt.timedelta, end: dt.timedelta, field: str
+) -> None:
+    office, location = scene
+    now = clock.now()
+    with pytest.raises(RequestValidationError) as caught:
+        _request(db_session, clock, settings, office, location, window_start=now + start, window_end=now + end)
+    assert caught.value.field == field
+    assert str(caught.value)
+
+
+def test_the_window_cap_follows_the_setting(
+    db_session: Session, clock: Any, settings: Settings, scene: Any
+) -> None:
+    office, location = scene
+    now = clock.now()
+    short = Settings.from_mapping({"trace_window_max_days": 1}, base=settings)
+    with pytest.raises(RequestValidationError, match="1"):
+        _request(db_session, clock, short, office, location, window_start=now - 30 * H, window_end=now - H)
+    assert _request(db_session, clock, short, office, location, window_start=now - 24 * H, window_end=now)
+
+
+@pytest.mark.parametrize(("field", "value"), [("case_reference", "   "), ("reason", ""), ("case_reference", "x" * 101)])
+def test_case_reference_and_reason_are_required(
+    db_session: Session, clock: Any, settings: Settings, scene: Any, field: str, value: str
+) -> None:
+    office, location = scene
+    with pytest.raises(RequestValidationError) as caught:
+        _request(db_session, clock, settings, office, location, **{field: value})
+    assert caught.value.field == field
+
+
+def test_a_location_outside_the_jurisdiction_is_refused_and_audited(
+    db_session: Session, clock: Any, settings: Settings, make_office: Any, make_location: Any
+) -> None:
+    office = make_office()
+    other = make_office("Gesundheitsamt Anderswo", "20095")
+    foreign = make_location(other.office, zip_code="20095")
+    with pytest.raises(OutsideJurisdictionError):
+        _request(db_session, clock, settings, office, foreign)
+    assert db_session.scalar(select(TraceRequest)) is None
+    refused = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "office.request.refused"))
+    assert refused is not None
+    assert refused.health_office_id == office.office.id
+    assert refused.details["location_id"] == foreign.location.id
+
+
+def test_a_location_without_office_falls_to_the_office_of_its_postal_code(
+    db_session: Session, clock: Any, settings: Settings, make_office: Any, make_location: Any
+) -> None:
+    office = make_office()
+    orphan = make_location(None, zip_code=office.postal_code)
+    assert _request(db_session, clock, settings, office, orphan).location_id == orphan.location.id
+    elsewhere = make_location(None, zip_code="99990")
+    with pytest.raises(OutsideJurisdictionError):
+        _request(db_session, clock, settings, office, elsewhere)
+
+
+def test_areas_must_belong_to_the_location(
+    db_session: Session, clock: Any, settings: Settings, scene: Any, make_location: Any
+) -> None:
+    office, location = scene
+    other = make_location(office.office, name="Nebenan")
+    with pytest.raises(RequestValidationError) as caught:
+        _request(db_session, clock, settings, office, location, area_ids=[other.areas[0].id])
+    assert caught.value.field == "areas"
+
+
+def test_matching_follows_the_iris_rule_at_its_boundaries(
+    db_session: Session, clock: Any, settings: Settings, scene: Any, make_location: Any
+) -> None:
+    office, location = scene
+    loc, (terrace, hall) = location.location, location.areas
+    now = clock.now()
+    start, end = now - 6 * H, now - 2 * H
+    visits = {
+        "arrives_at_end": seal_visit(office.spki, loc, terrace, arrival=end, departure=end + H),
+        "leaves_at_start": seal_visit(office.spki, loc, terrace, arrival=start - H, departure=start),
+        "auto_departure_inside": seal_visit(office.spki, loc, hall, arrival=start - H, stay=2 * H),
+        "spans_window": seal_visit(office.spki, loc, hall, arrival=start - H, departure=end + H),
+    }
+    excluded = {
+        "left_before": seal_visit(office.spki, loc, terrace, arrival=start - 2 * H, departure=start - dt.timedelta(seconds=1)),
+        "arrived_after": seal_visit(office.spki, loc, terrace, arrival=end + dt.timedelta(seconds=1), departure=end + H),
+        "auto_departure_before": seal_visit(office.spki, loc, hall, arrival=start - 3 * H, stay=2 * H),
+    }
+    neighbour = make_location(office.office, name="Nebenan")
+    excluded["other_location"] = seal_visit(office.spki, neighbour.location, neighbour.areas[0], arrival=start, departure=end)
+    db_session.add_all([*visits.values(), *excluded.values()])
+    db_session.commit()
+    trace_request = _request(db_session, clock, settings, office, location, window_start=start, window_end=end)
+    found = {checkin.id for checkin in db_session.scalars(matching_checkins(trace_request))}
+    assert found == {checkin.id for checkin in visits.values()}
+    assert count_matching(db_session, trace_request) == 4
+    only_hall = _request(db_session, clock, settings, office, location, window_start=start, window_end=end, area_ids=[hall.id])
+    found_hall = {checkin.id for checkin in db_session.scalars(matching_checkins(only_hall))}
+    assert found_hall == {visits["auto_departure_inside"].id, visits["spans_window"].id}
+
+
+def test_states_move_only_along_the_allowed_paths(
+    db_session: Session, clock: Any, settings: Settings, scene: Any
+) -> None:
+    office, location = scene
+    trace_request = _request(db_session, clock, settings, office, location)
+    with pytest.raises(InvalidTransitionError):
+        close_trace_request(db_session, clock, settings, trace_request, closed_by=office.staff)
+    abort_trace_request(db_session, clock, settings, trace_request, aborted_by=office.staff)
+    assert trace_request.state is TraceRequestState.ABORTED
+    assert trace_request.aborted_at == clock.now()
+    with pytest.raises(InvalidTransitionError):
+        abort_trace_request(db_session, clock, settings, trace_request, aborted_by=office.staff)
+    assert verify_chain(all_events(db_session)).intact
+
+
+def test_jobs_release_after_the_deadline_only_when_enabled(
+    db_session: Session, clock: Any, settings: Settings, scene: Any
+) -> None:
+    office, location = scene
+    db_session.add(seal_visit(office.spki, location.location, location.areas[0], arrival=clock.now() - 5 * H))
+    db_session.commit()
+    trace_request = _request(db_session, clock, settings, office, location)
+    clock.advance(dt.timedelta(hours=settings.release_deadline_hours, seconds=1))
+    assert run_request_jobs(db_session, clock, settings)["auto_released"] == 0
+    assert trace_request.state is TraceRequestState.REQUESTED
+    automatic = Settings.from_mapping({"auto_release_after_deadline": True}, base=settings)
+    counts = run_request_jobs(db_session, clock, automatic)
+    assert counts["auto_released"] == 1
+    assert trace_request.state is TraceRequestState.RELEASED
+    assert trace_request.packages and trace_request.packages[0].record_count == 1
+    released = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "request.released"))
+    assert released is not None and released.details == {"automatic": True}
+
+
+def test_jobs_expire_unreleased_requests_and_close_downloaded_ones(
+    db_session: Session, clock: Any, settings: Settings, scene: Any
+) -> None:
+    from health_export.packages import download_package
+    from registration.portal.release import release_trace_request
+
+    office, location = scene
+    waiting = _request(db_session, clock, settings, office, location)
+    downloaded = _request(db_session, clock, settings, office, location)
+    release_trace_request(db_session, clock, settings, downloaded, released_by=location.owner)
+    download_package(db_session, clock, settings, downloaded, user=office.staff)
+    assert downloaded.state is TraceRequestState.DOWNLOADED
+    clock.advance(dt.timedelta(days=settings.retention_days))
+    counts = run_request_jobs(db_session, clock, settings)
+    assert counts == {"auto_released": 0, "expired": 1, "closed": 1}
+    assert waiting.state is TraceRequestState.EXPIRED
+    assert downloaded.state is TraceRequestState.CLOSED
+    assert run_request_jobs(db_session, clock, settings) == {"auto_released": 0, "expired": 0, "closed": 0}

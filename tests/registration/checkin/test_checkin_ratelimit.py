@@ -1,0 +1,165 @@
+"""Abuse limits per client and per area, in memory and shared through Redis by several hosts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import textwrap
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from checkin_support import Venue
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from registration import create_app
+from registration.clock import FrozenClock
+from registration.config import Settings
+from registration.database import Database
+
+REDIS_URL = "redis://127.0.0.1:6379/3"
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def limited_app(
+    settings: Settings, clock: FrozenClock, bound_database: Database, db_session: Session
+) -> Flask:
+    """Created after the `app` fixture: Flask-Limiter is one object per process, and the
+    app created last decides whether it is enabled and where it counts."""
+    app = create_app(
+        Settings.from_mapping({"ratelimit_enabled": True}, base=settings), clock=clock, database=bound_database
+    )
+    app.config.update(CHECKIN_LIMIT_PER_CLIENT="3 per minute", CHECKIN_LIMIT_PER_AREA="100 per minute")
+    return app
+
+
+def test_too_many_checkins_from_one_client_get_a_friendly_429(limited_app: Flask, venue: Venue, db_session: Session) -> None:
+    client = limited_app.test_client()
+    statuses = [client.post("/api/v1/checkins", json={"areaCode": venue.area.code}).status_code for _ in range(3)]
+    assert statuses == [422, 422, 422]
+    refused = client.post("/api/v1/checkins", json={"areaCode": venue.area.code})
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["code"] == "too_many_requests"
+    assert "Retry-After" in refused.headers
+    html = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
+    form = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html)[1]}
+    assert [client.post(f"/c/{venue.area.code}", data=form).status_code for _ in range(3)] == [422] * 3
+    page = client.post(f"/c/{venue.area.code}", data=form)
+    assert page.status_code == 429
+    assert page.mimetype == "text/html"
+    assert "Zu viele Anfragen" in page.get_data(as_text=True)
+    english = client.post(f"/c/{venue.area.code}", data=form, headers={"Accept-Language": "en"})
+    assert "Too many requests" in english.get_data(as_text=True)
+    other_client = limited_app.test_client()
+    other = other_client.post(
+        "/api/v1/checkins", json={"areaCode": venue.area.code}, environ_base={"REMOTE_ADDR": "192.0.2.7"}
+    )
+    assert other.status_code == 422
+
+
+def test_one_area_is_limited_across_clients(limited_app: Flask, venue: Venue) -> None:
+    limited_app.config.update(CHECKIN_LIMIT_PER_CLIENT="100 per minute", CHECKIN_LIMIT_PER_AREA="3 per minute")
+    client = limited_app.test_client()
+
+    def post(area: str, address: str) -> int:
+        return client.post(
+            "/api/v1/checkins", json={"areaCode": area}, environ_base={"REMOTE_ADDR": address}
+        ).status_code
+
+    assert [post(venue.area.code, f"192.0.2.{n}") for n in range(1, 4)] == [422, 422, 422]
+    assert post(venue.area.code, "192.0.2.9") == 429
+    assert post("another-area", "192.0.2.9") == 422
+
+
+SERVER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from werkzeug.serving import make_server
+    from registration import create_app
+    from registration.config import Settings
+    settings = Settings.from_mapping({
+        "environment": "test", "database_url": sys.argv[1], "instance_path": Path(sys.argv[2]),
+        "secret_key": sys.argv[3], "ratelimit_enabled": True, "ratelimit_storage_url": sys.argv[4],
+        "scheduler_enabled": False,
+    })
+    app = create_app(settings)
+    app.config.update(CHECKIN_LIMIT_PER_CLIENT="1000 per minute", CHECKIN_LIMIT_PER_AREA="4 per minute")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    print(server.server_port, flush=True)
+    server.serve_forever()
+    """
+)
+
+
+def _redis_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def two_hosts(database_url: str, tmp_path: Path) -> Iterator[list[str]]:
+    """Two separate app processes with one Redis for their limits (as two app hosts)."""
+    if not _redis_available():
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    secret = secrets.token_urlsafe(40)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", SERVER, database_url, str(tmp_path), secret, REDIS_URL],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        for _ in range(2)
+    ]
+    try:
+        urls = []
+        for process in processes:
+            assert process.stdout is not None
+            urls.append(f"http://127.0.0.1:{int(process.stdout.readline())}")
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+def _post(url: str, body: dict[str, Any]) -> int:
+    request = urllib.request.Request(
+        url + "/api/v1/checkins",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+@pytest.mark.redis
+def test_the_area_limit_is_shared_by_two_hosts_through_redis(two_hosts: list[str]) -> None:
+    area = "area-" + secrets.token_hex(8)  # an incomplete request: 422 once past the limiter
+    first, second = two_hosts
+    statuses = [_post(url, {"areaCode": area}) for url in (first, second, first, second)]
+    assert statuses == [422, 422, 422, 422]
+    assert _post(first, {"areaCode": area}) == 429
+    assert _post(second, {"areaCode": area}) == 429
+    assert _post(second, {"areaCode": area + "-other"}) == 422

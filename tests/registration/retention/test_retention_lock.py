@@ -1,0 +1,212 @@
+"""Exactly one runner at a time: the PostgreSQL advisory lock and the SQLite lease."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from retention_helpers import Place, add_checkin, checkin_exists, sealed_envelope
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from health_export.models import ExportPackage, HealthOffice, TraceRequest, TraceRequestState
+from registration.clock import FrozenClock
+from registration.config import Settings
+from registration.database import Database
+from registration.models import JobRun
+from registration.retention.lock import (
+    LEASE_DURATION,
+    LeaseLostError,
+    exclusive_runner,
+    lock_holder,
+    release_lease,
+    take_lease,
+)
+from registration.retention.services import SKIPPED_LOCK_HELD, run_maintenance
+
+
+def _job_runs(database: Database) -> list[JobRun]:
+    with Session(database.engine) as session:
+        return list(session.scalars(select(JobRun)).all())
+
+
+def test_of_many_runners_starting_together_exactly_one_gets_the_lock(
+    committed: Database, clock: FrozenClock
+) -> None:
+    runners = 6
+    tried = threading.Barrier(runners)
+    got: list[str] = []
+    errors: list[BaseException] = []
+
+    def runner(name: str) -> None:
+        try:
+            with exclusive_runner(committed, clock, name) as lock:
+                if lock is not None:
+                    got.append(name)
+                tried.wait(timeout=60)  # hold it until every runner has tried
+        except BaseException as exc:  # every failure is the finding
+            errors.append(exc)
+            tried.abort()
+
+    threads = [threading.Thread(target=runner, args=(f"runner-{n}",)) for n in range(runners)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert len(got) == 1
+
+
+def test_a_runner_that_finds_the_lock_held_skips_without_touching_anything(
+    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+) -> None:
+    visit = add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=40))
+
+    with exclusive_runner(committed, clock, "other-host:1:scheduler") as lock:
+        assert lock is not None
+        holder = lock_holder(committed, clock)
+        skipped = run_maintenance(committed, clock, settings, "this-host:2:cli")
+
+    assert holder is not None and holder.holder == "other-host:1:scheduler"
+    assert skipped.skipped
+    assert skipped.reason == SKIPPED_LOCK_HELD
+    assert checkin_exists(committed.engine, visit)
+    assert _job_runs(committed) == []
+    assert lock_holder(committed, clock) is None
+
+    ran = run_maintenance(committed, clock, settings, "this-host:2:cli")
+    assert ran.ok
+    assert not checkin_exists(committed.engine, visit)
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_lease_is_exclusive_until_it_expires(
+    committed: Database, clock: FrozenClock
+) -> None:
+    engine = committed.engine
+    first = take_lease(engine, clock, "a", "maintenance")
+    assert first is not None
+    assert take_lease(engine, clock, "b", "maintenance") is None
+    assert take_lease(engine, clock, "a", "maintenance") is not None, "the holder may renew"
+
+    clock.advance(LEASE_DURATION + dt.timedelta(seconds=1))  # holder "a" died
+    second = take_lease(engine, clock, "b", "maintenance")
+
+    assert second is not None
+    with pytest.raises(LeaseLostError):
+        first.keep_alive()
+    holder = lock_holder(committed, clock)
+    assert holder is not None and holder.holder == "b"
+    release_lease(engine, "b", "maintenance")
+    assert lock_holder(committed, clock) is None
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_lease_is_renewed_during_a_long_run(committed: Database, clock: FrozenClock) -> None:
+    lease = take_lease(committed.engine, clock, "a", "maintenance")
+    assert lease is not None
+    clock.advance(LEASE_DURATION * 0.75)
+    lease.keep_alive()
+    clock.advance(LEASE_DURATION * 0.75)
+
+    assert take_lease(committed.engine, clock, "b", "maintenance") is None
+    assert lease.expires_at == clock.now() - LEASE_DURATION * 0.75 + LEASE_DURATION
+
+
+CHILD = """
+import datetime as dt, json, sys
+from registration.clock import FrozenClock
+from registration.config import Settings
+from registration.database import Database
+from registration.retention.services import run_maintenance
+
+url, now, name = sys.argv[1:4]
+settings = Settings.from_mapping({"environment": "test", "database_url": url})
+result = run_maintenance(Database(url), FrozenClock(dt.datetime.fromisoformat(now)), settings, name)
+print(json.dumps({"status": result.status, "reason": result.reason, "removed": result.removed}))
+"""
+
+
+def _wait_for_first(processes: list[subprocess.Popen[str]]) -> subprocess.Popen[str]:
+    deadline = time.monotonic() + 120  # a hang guard, not a measured threshold
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                return process
+        time.sleep(0.05)
+    raise AssertionError("neither maintenance process finished")
+
+
+@pytest.mark.postgres
+def test_two_processes_racing_on_postgres_purge_once(
+    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+) -> None:
+    add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=40))
+    with Session(committed.engine) as session:
+        office = HealthOffice(name="Gesundheitsamt Wettlauf")
+        session.add(office)
+        session.flush()
+        request = TraceRequest(
+            health_office_id=office.id,
+            location_id=place.location_id,
+            window_start=clock.now() - dt.timedelta(days=3),
+            window_end=clock.now() - dt.timedelta(days=2),
+            case_reference="AZ 1",
+            reason="Indexfall",
+            state=TraceRequestState.CLOSED,
+            closed_at=clock.now(),
+            release_deadline=clock.now(),
+        )
+        session.add(request)
+        session.flush()
+        session.add(
+            ExportPackage(
+                trace_request_id=request.id,
+                expires_at=clock.now() + dt.timedelta(days=1),
+                sha256="0" * 64,
+                content=sealed_envelope(),
+            )
+        )
+        session.commit()
+
+    # Whichever process wins the lock stops at this row lock while holding it, so the
+    # other one is certain to find the lock held.
+    blocker = committed.engine.connect()
+    blocker.execute(text("SELECT id FROM export_packages FOR UPDATE"))
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, committed.url, clock.now().isoformat(), f"racer-{n}"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in (1, 2)
+    ]
+    try:
+        loser = _wait_for_first(processes)
+        winner = next(p for p in processes if p is not loser)
+        assert winner.poll() is None, "the winner waits at the row lock"
+    finally:
+        blocker.rollback()
+        blocker.close()
+    loser_out, _ = loser.communicate(timeout=120)
+    winner_out, _ = winner.communicate(timeout=120)
+
+    assert loser.returncode == 0 and winner.returncode == 0
+    assert json.loads(loser_out) == {
+        "status": "skipped",
+        "reason": SKIPPED_LOCK_HELD,
+        "removed": {},
+    }
+    won = json.loads(winner_out)
+    assert won["status"] == "completed"
+    assert won["removed"]["checkins"] == 1
+    assert won["removed"]["export_packages"] == 1
+    runs = _job_runs(committed)
+    assert len(runs) == 1
+    assert runs[0].details["removed"]["checkins"] == 1
