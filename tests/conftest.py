@@ -233,10 +233,11 @@ def wipe_database(database: Database) -> None:
 
 @pytest.fixture
 def make_live_server(database_url: str, instance_path: Path) -> Iterator[Callable[..., LiveServer]]:
-    """Start the app for a browser; keyword arguments override settings."""
+    """Start the app for a browser on `port` (0: any free one); keyword arguments override
+    settings, e.g. public_base_url for a server whose port was chosen beforehand."""
     started: list[LiveServer] = []
 
-    def start(**overrides: Any) -> LiveServer:
+    def start(port: int = 0, **overrides: Any) -> LiveServer:
         values: dict[str, Any] = {
             "environment": "test",
             "database_url": database_url,
@@ -250,6 +251,7 @@ def make_live_server(database_url: str, instance_path: Path) -> Iterator[Callabl
         database = Database(database_url)
         clock = OffsetClock()
         server = LiveServer(create_app(settings, clock=clock, database=database), database, clock)
+        server.port = port
         server.start()
         started.append(server)
         return server

@@ -95,6 +95,11 @@ def compile_all() -> None:
             write_mo(handle, catalog, use_fuzzy=False)
 
 
+def _key(value: object) -> object:
+    """Plural entries come back as lists from .mo and tuples from .po: compare as tuples."""
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
 def problems() -> list[str]:
     found: list[str] = []
     for owner in catalog_dirs():
@@ -112,8 +117,8 @@ def problems() -> list[str]:
             continue
         with mo.open("rb") as handle:
             compiled = read_mo(handle)
-        expected = {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
-        actual = {m.id: m.string for m in compiled if m.id}
+        expected = {_key(m.id): _key(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+        actual = {_key(m.id): _key(m.string) for m in compiled if m.id}
         if expected != actual:
             found.append(
                 f"{name}: {mo.name} is older than messages.po (run `make translations-compile`)"

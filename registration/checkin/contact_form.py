@@ -103,6 +103,17 @@ class FieldError:
     def message(self) -> str:
         return messages()[self.reason]
 
+    @property
+    def summary(self) -> str:
+        """The message with the field's name, for the error summary ("Person 2, City: ...")."""
+        prefix, _sep, name = self.field_id.rpartition("-")
+        label = labels().get(name)
+        if label is None:
+            return self.message
+        if prefix.startswith("p") and prefix[1:].isdigit():
+            label = _("Person %(number)s", number=int(prefix[1:]) + 2) + ", " + label
+        return f"{label}: {self.message}"
+
 
 @dataclass
 class Person:

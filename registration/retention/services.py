@@ -65,7 +65,7 @@ FINISHED_REQUEST_STATES = (
 )
 # SQLite: rows per write transaction, and the pause after each one that lets
 # waiting check-ins take the write lock before the next batch does.
-SQLITE_BATCH_ROWS = 2000
+SQLITE_BATCH_ROWS = 1000
 SQLITE_PACKAGE_BATCH_ROWS = 20
 SQLITE_BATCH_PAUSE_SECONDS = 0.02
 # The scheduler skips a run when another worker ran this recently (fraction of the interval).
@@ -99,16 +99,29 @@ def _sqlite_batches(
     batch_rows: int = SQLITE_BATCH_ROWS,
     keep_alive: Callable[[], None] = _keep_going,
 ) -> int:
-    """Repeat a `... WHERE rowid IN (SELECT ... LIMIT :batch)` statement until it runs dry."""
+    """Repeat a `... WHERE rowid IN (SELECT ... LIMIT :batch)` statement until it runs dry.
+
+    Each batch is its own short write transaction. The WAL is checkpointed by this
+    connection right after each batch, outside the write lock: otherwise the next
+    guest to commit would find a long WAL and copy it back itself (SQLite's
+    auto-checkpoint runs in whichever connection commits), and the WAL would grow to
+    gigabytes over a big purge. The pause lets guests waiting for the write lock in.
+    """
     total = 0
-    while True:
-        with engine.begin() as connection:
-            changed = connection.execute(statement, {**params, "batch": batch_rows}).rowcount
-        total += changed
-        keep_alive()
-        if changed < batch_rows:
-            return total
-        time.sleep(SQLITE_BATCH_PAUSE_SECONDS)
+    with engine.connect() as connection:
+        dbapi = connection.connection.dbapi_connection
+        if dbapi is None:  # pragma: no cover - a fresh connection always has one
+            raise RuntimeError("no database connection")
+        dbapi.execute("PRAGMA wal_autocheckpoint=0")
+        while True:
+            with connection.begin():
+                changed = connection.execute(statement, {**params, "batch": batch_rows}).rowcount
+            dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            total += changed
+            keep_alive()
+            if changed < batch_rows:
+                return total
+            time.sleep(SQLITE_BATCH_PAUSE_SECONDS)
 
 
 # Through the (location_id, arrival) index, one seek per location: no table scan.

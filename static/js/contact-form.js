@@ -148,6 +148,16 @@ export function clearErrors(form) {
   if (summary) summary.hidden = true;
 }
 
+function summaryText(form, fieldId, text, rules) {
+  const match = /^(?:(p\d+)-)?(\w+)$/.exec(fieldId);
+  const label = match && rules.labels[match[2]];
+  if (!label) return text;
+  if (!match[1]) return `${label}: ${text}`;
+  const fieldset = form.querySelector("#" + CSS.escape(match[1]));
+  const legend = fieldset ? fieldset.querySelector("legend").textContent : "";
+  return `${legend}, ${label}: ${text}`;
+}
+
 /** Mark each invalid field, link it to its message, and focus a summary that links to fields. */
 export function showErrors(form, errors, rules) {
   clearErrors(form);
@@ -169,7 +179,7 @@ export function showErrors(form, errors, rules) {
     const item = document.createElement("li");
     const link = document.createElement("a");
     link.href = "#" + fieldId;
-    link.textContent = text;
+    link.textContent = summaryText(form, fieldId, text, rules);
     link.addEventListener("click", (event) => {
       event.preventDefault();
       if (element) element.focus();

@@ -5,7 +5,7 @@
 // row per person. A record that cannot be opened is listed, never dropped.
 // Nothing here touches the DOM or the network: the page (decrypt.js) does that.
 
-import { openContactRecord, SealedRecordError } from "./sealed-record.js";
+import { openContactRecords, SealedRecordError } from "./sealed-record.js";
 
 export const PACKAGE_FORMAT = "gastregister-export";
 export const PACKAGE_VERSION = 1;
@@ -38,7 +38,6 @@ export const SOURCE_LABELS = Object.freeze({
 const ADDRESS_FIELDS = ["street", "houseNumber", "zipCode", "city"];
 const PERSON_FIELDS = ["firstName", "lastName", ...ADDRESS_FIELDS, "phone", "email"];
 const PACKAGE_TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$/;
-const OPEN_BATCH = 256;
 
 /** A package that cannot be read at all; `kind` matches the CLI's. */
 export class PackageFormatError extends Error {
@@ -181,44 +180,50 @@ function failure(number, area, arrival, kind) {
 }
 
 /**
- * Opens every record with the key handles (from readKeyFile; keyed by keyId hex).
- * onProgress(done, total) is called after each batch.
+ * Opens every record with the key handles (from readKeyFile; keyed by keyId hex),
+ * on all cores (openContactRecords runs a worker pool per key and area).
+ * onProgress(done, total) is called as chunks finish.
  */
 export async function openPackage(pkg, keys, onProgress = () => {}) {
   const handles = new Map(keys.map((key) => [key.keyId, key.privateKey]));
   const fallback = keys.length > 0 ? keys[0].privateKey : null;
   const locationCode = String(pkg.location.code ?? "");
   const failures = pkg.damaged.map((item) => failure(item.index + 1, "", "", item.kind));
-  const candidates = [];
+  const groups = new Map();
+  let total = 0;
   for (const record of pkg.records) {
     const times = [record.arrival, record.autoDeparture];
     if (record.departure !== null) times.push(record.departure);
-    if (times.some((text) => parseTime(text) === null)) {
+    if (times.some((value) => parseTime(value) === null)) {
       failures.push(failure(record.index + 1, record.area, record.arrival, "malformed"));
-    } else {
-      candidates.push(record);
+      continue;
     }
+    const keyId = handles.has(record.keyId) ? record.keyId : "";
+    const group = `${keyId}\n${record.area}`;
+    if (!groups.has(group)) groups.set(group, { handle: handles.get(keyId) ?? fallback, records: [] });
+    groups.get(group).records.push(record);
+    total += 1;
   }
   const visits = [];
-  for (let start = 0; start < candidates.length; start += OPEN_BATCH) {
-    const batch = candidates.slice(start, start + OPEN_BATCH);
-    const outcomes = await Promise.all(
-      batch.map(async (record) => {
-        const handle = handles.get(record.keyId) ?? fallback;
-        try {
-          return await openContactRecord(handle, record.envelope, {
-            locationCode,
-            areaCode: record.area,
-          });
-        } catch (error) {
-          return error instanceof SealedRecordError ? error.kind : "malformed";
-        }
-      }),
-    );
-    batch.forEach((record, i) => {
+  let finished = 0;
+  for (const { handle, records } of groups.values()) {
+    let outcomes;
+    try {
+      outcomes = await openContactRecords(
+        handle,
+        records.map((record) => record.envelope),
+        { locationCode, areaCode: records[0].area },
+        { onProgress: (done) => onProgress(finished + done, total) },
+      );
+    } catch {
+      // An area or location code that cannot be a code: every record of it is damaged.
+      outcomes = records.map(() => ({ error: new SealedRecordError("malformed") }));
+    }
+    records.forEach((record, i) => {
       const outcome = outcomes[i];
-      if (typeof outcome === "string") {
-        failures.push(failure(record.index + 1, record.area, record.arrival, outcome));
+      if (!("record" in outcome)) {
+        const kind = outcome.error instanceof SealedRecordError ? outcome.error.kind : "malformed";
+        failures.push(failure(record.index + 1, record.area, record.arrival, kind));
         return;
       }
       const autoDeparture = parseTime(record.autoDeparture);
@@ -233,10 +238,11 @@ export async function openPackage(pkg, keys, onProgress = () => {}) {
         persons: record.persons,
         source: record.source,
         keyId: record.keyId,
-        record: outcome,
+        record: outcome.record,
       });
     });
-    onProgress(Math.min(start + OPEN_BATCH, candidates.length), candidates.length);
+    finished += records.length;
+    onProgress(finished, total);
   }
   failures.sort((a, b) => a.number - b.number);
   visits.sort((a, b) => a.number - b.number);

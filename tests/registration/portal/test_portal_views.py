@@ -499,7 +499,10 @@ def test_dashboard_shows_waiting_requests_only_to_owners(
 ) -> None:
     client, tenant = owner_client
     make_trace_request(tenant.location)
-    assert "1 Anfrage des Gesundheitsamts wartet auf Ihre Freigabe." in client.get("/portal/").text
+    assert (
+        "Anfragen des Gesundheitsamts, die auf Ihre Freigabe warten: 1"
+        in client.get("/portal/").text
+    )
 
 
 def test_database_holds_no_duplicate_location_codes(db_session: Session) -> None:

@@ -1,0 +1,462 @@
+"""Check-in API throughput and latency under gunicorn, on SQLite and on PostgreSQL.
+
+    .venv/bin/python -m bench.checkin_bench [--db sqlite|postgres|both] [--seconds 10]
+
+For each database the script creates a throwaway database (a temporary SQLite file,
+or a fresh PostgreSQL database `gr_bench` that it drops afterwards), migrates it,
+adds one location with a health-office key, seals a pool of envelopes in Python
+beforehand (so the load generator does not measure crypto), and starts the real
+service with `gunicorn -c gunicorn.conf.py wsgi:app`. A small asyncio HTTP/1.1
+client on the same machine then measures:
+
+  * throughput: closed loop, many keep-alive connections, each check-in with its own
+    idempotency key (every request is a new check-in that is really stored);
+  * latency at a fixed 200 check-ins/s, open loop (latency counted from the moment a
+    request was due, so a stalled server cannot hide queueing);
+  * the ceiling: a trivial Flask endpoint under the same gunicorn settings, and the
+    ratio of check-ins to it.
+
+Rate limiting is switched off for the run (one client would hit the per-client
+limit at once); the access log, written as in production, goes to /dev/null. Not a test:
+it prints figures, the machine and the versions, and exits non-zero if a stored
+row count does not equal the number of accepted check-ins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import re
+import secrets
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DATABASE = "gr_bench"
+ENVELOPE_POOL = 64
+CONNECTIONS = 32
+FIXED_RATE = 200
+
+# The ceiling: the least a Flask endpoint can do, served by the same gunicorn settings.
+trivial_app = Flask("trivial")
+
+
+@trivial_app.get("/trivial")
+def trivial() -> dict[str, bool]:
+    return {"ok": True}
+
+
+# --- the load generator -------------------------------------------------------------
+
+
+class HttpConnection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection that sends a request and awaits its answer."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[tuple[int, bool]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.waiter is None or self.waiter.done():
+            return
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        match = re.search(rb"content-length:\s*(\d+)", head)
+        length = int(match.group(1)) if match else 0
+        if len(self.buffer) < end + 4 + length:
+            return
+        del self.buffer[: end + 4 + length]
+        self.waiter.set_result((int(head[9:12]), b"connection: close" in head))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("closed"))
+
+    async def request(self, data: bytes) -> tuple[int, bool]:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        return await self.waiter
+
+
+async def connect(port: int) -> HttpConnection:
+    _transport, protocol = await asyncio.get_running_loop().create_connection(
+        HttpConnection, "127.0.0.1", port
+    )
+    return protocol
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add(self, status: int, latency: float) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.latencies.append(latency)
+
+    def ok(self) -> int:
+        return sum(count for status, count in self.statuses.items() if 200 <= status < 300)
+
+    def rate(self) -> float:
+        return self.ok() / self.seconds if self.seconds else 0.0
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.rate():8.0f} req/s  p50 {self.percentile(0.50):6.1f} ms  "
+            f"p90 {self.percentile(0.90):6.1f} ms  p99 {self.percentile(0.99):6.1f} ms  "
+            f"max {max(self.latencies, default=0) * 1000:6.1f} ms  statuses {dict(sorted(self.statuses.items()))}"
+        )
+
+
+RequestFactory = Callable[[], bytes]
+
+
+async def closed_loop(port: int, make: RequestFactory, seconds: float, connections: int) -> Result:
+    """Each connection sends its next request as soon as the previous answer arrived."""
+    result = Result()
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        connection = await connect(port)
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                status, close = await connection.request(make())
+            except ConnectionError:
+                result.add(599, time.perf_counter() - started)
+                connection = await connect(port)
+                continue
+            result.add(status, time.perf_counter() - started)
+            if close:
+                connection = await connect(port)
+        if connection.transport is not None:
+            connection.transport.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+async def open_loop(port: int, make: RequestFactory, seconds: float, rate: int) -> Result:
+    """Requests are due at a fixed rate; latency counts from when each was due."""
+    result = Result()
+    idle: list[HttpConnection] = [await connect(port) for _ in range(16)]
+    start = time.perf_counter() + 0.05
+    total = int(seconds * rate)
+
+    async def one(due: float) -> None:
+        connection = idle.pop() if idle else await connect(port)
+        try:
+            status, close = await connection.request(make())
+        except ConnectionError:
+            result.add(599, time.perf_counter() - due)
+            return
+        result.add(status, time.perf_counter() - due)
+        if not close:
+            idle.append(connection)
+
+    tasks = []
+    for index in range(total):
+        due = start + index / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    result.seconds = seconds
+    for connection in idle:
+        if connection.transport is not None:
+            connection.transport.close()
+    return result
+
+
+def run(coroutine: Awaitable[Result]) -> Result:
+    return asyncio.run(coroutine)  # type: ignore[arg-type]
+
+
+# --- the service under test ---------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(target: str, env: dict[str, str], log: Path) -> Iterator[int]:
+    """`gunicorn -c gunicorn.conf.py <target>` on a free port, stopped afterwards."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        **env,
+        "GASTREGISTER_BIND": f"127.0.0.1:{port}",
+        "GASTREGISTER_ACCESS_LOG": "/dev/null",
+        "GASTREGISTER_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [str(GUNICORN), "-c", "gunicorn.conf.py", target],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {log}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(1.0)  # let every worker finish importing
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+# --- databases ------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    url: str
+    area_code: str
+    envelopes: list[str]
+
+
+def prepare(url: str) -> Prepared:
+    """Migrate, add one location with a health-office key, and seal a pool of envelopes."""
+    import crypto
+    from health_export.models import HealthOffice, HealthOfficeKey, KeyState
+    from registration.database import Database
+    from registration.migrate import upgrade
+    from registration.models import Area, Business, Location
+
+    database = Database(url)
+    with database.engine.begin() as connection:
+        upgrade(connection)
+    private_key = crypto.generate_private_key()
+    spki = crypto.public_key_spki(private_key)
+    with database.session() as session:
+        office = HealthOffice(name="Gesundheitsamt Benchmark")
+        session.add(office)
+        session.flush()
+        session.add(
+            HealthOfficeKey(
+                health_office_id=office.id,
+                key_id=crypto.key_id(spki).hex(),
+                public_spki=spki,
+                state=KeyState.ACTIVE,
+                activated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+            )
+        )
+        business = Business(name="Benchmark GmbH")
+        session.add(business)
+        session.flush()
+        location = Location(
+            business_id=business.id,
+            name="Benchmark-Halle",
+            street="Teststraße",
+            house_number="1",
+            zip_code="99999",
+            city="Demostadt",
+            health_office_id=office.id,
+        )
+        location.areas = [Area(name="Eingang")]
+        session.add(location)
+        session.commit()
+        location_code, area_code = location.code, location.areas[0].code
+    database.dispose()
+    record = {
+        "firstName": "Bench",
+        "lastName": "Mark",
+        "street": "Lastweg",
+        "houseNumber": "1",
+        "zipCode": "99999",
+        "city": "Demostadt",
+        "phone": "0000 000000",
+        "additionalPersons": [],
+    }
+    envelopes = [
+        crypto.encode_envelope(
+            crypto.seal_contact_record(spki, record, location_code=location_code, area_code=area_code)
+        )
+        for _ in range(ENVELOPE_POOL)
+    ]
+    return Prepared(url, area_code, envelopes)
+
+
+def checkin_request_factory(prepared: Prepared, port: int) -> RequestFactory:
+    arrival = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    prefix = f'{{"areaCode":"{prepared.area_code}","persons":2,"arrival":"{arrival}","envelope":"'
+    counter = iter(range(10**12))
+
+    def make() -> bytes:
+        index = next(counter)
+        body = (
+            prefix
+            + prepared.envelopes[index % len(prepared.envelopes)]
+            + f'","idempotencyKey":"{uuid.uuid4()}"}}'
+        ).encode()
+        return (
+            f"POST /api/v1/checkins HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    return make
+
+
+def trivial_request_factory(port: int) -> RequestFactory:
+    data = f"GET /trivial HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    return lambda: data
+
+
+def stored_rows(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from registration.database import Database
+    from registration.models import CheckIn
+
+    database = Database(url)
+    try:
+        with database.session() as session:
+            return int(session.scalar(select(func.count()).select_from(CheckIn)) or 0)
+    finally:
+        database.dispose()
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {PG_DATABASE}")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DATABASE
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+
+
+@contextmanager
+def sqlite_database(directory: Path) -> Iterator[str]:
+    yield f"sqlite:///{directory / 'bench.db'}"
+
+
+# --- the run --------------------------------------------------------------------------
+
+
+def machine_context() -> list[str]:
+    cpu = "unknown"
+    with Path("/proc/cpuinfo").open() as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    lines = [
+        f"CPU: {cpu}, {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}",
+        f"Python {platform.python_version()}, Flask {version('flask')}, SQLAlchemy {version('sqlalchemy')}, "
+        f"gunicorn {version('gunicorn')}, psycopg {version('psycopg')}, SQLite {sqlite3.sqlite_version}",
+    ]
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL) as admin:
+            row = admin.execute("SHOW server_version").fetchone()
+        lines.append(f"PostgreSQL {row[0] if row else '?'}")
+    except Exception as exc:  # noqa: BLE001 - context only
+        lines.append(f"PostgreSQL not reachable ({type(exc).__name__})")
+    workers = os.environ.get("GASTREGISTER_WORKERS", str((os.cpu_count() or 1) * 2))
+    threads = os.environ.get("GASTREGISTER_THREADS", "4")
+    lines.append(f"gunicorn.conf.py: {workers} workers x {threads} threads (gthread); load generator: "
+                 f"1 asyncio process on the same machine, {CONNECTIONS} keep-alive connections")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase")
+    args = parser.parse_args(argv)
+    print("\n".join(machine_context()), flush=True)
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="gr-bench-") as temporary:
+        directory = Path(temporary)
+        log = directory / "gunicorn.log"
+        base_env = {
+            "GASTREGISTER_ENV": "production",
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "GASTREGISTER_INSTANCE_PATH": str(directory / "instance"),
+            "GASTREGISTER_SCHEDULER": "false",
+            "GASTREGISTER_RATELIMIT_ENABLED": "false",
+        }
+        with gunicorn("bench.checkin_bench:trivial_app", base_env, log) as port:
+            make = trivial_request_factory(port)
+            run(closed_loop(port, make, 2, CONNECTIONS))
+            ceiling = run(closed_loop(port, make, args.seconds, CONNECTIONS))
+        print(f"\ntrivial Flask endpoint (ceiling):        {ceiling.line()}", flush=True)
+
+        databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+        for name in databases:
+            context = postgres_database() if name == "postgres" else sqlite_database(directory)
+            with context as url:
+                prepared = prepare(url)
+                with gunicorn("wsgi:app", {**base_env, "DATABASE_URL": url}, log) as port:
+                    make = checkin_request_factory(prepared, port)
+                    run(closed_loop(port, make, 2, CONNECTIONS))
+                    throughput = run(closed_loop(port, make, args.seconds, CONNECTIONS))
+                    fixed = run(open_loop(port, make, args.seconds, FIXED_RATE))
+                accepted_total = stored_rows(url)
+                print(f"\n{name}: check-ins, closed loop:           {throughput.line()}")
+                print(f"{name}: check-ins at {FIXED_RATE}/s, open loop:     {fixed.line()}")
+                print(f"{name}: check-ins / trivial endpoint:      {throughput.rate() / ceiling.rate():.2f}")
+                print(f"{name}: rows stored: {accepted_total} (warm-up included)", flush=True)
+                errors = sum(c for s, c in {**throughput.statuses}.items() if s >= 300)
+                if errors or any(s >= 300 for s in fixed.statuses):
+                    failures += 1
+                    print(f"{name}: some requests failed; see {log}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""How fast a busy location's export is built, and opened by the CLI and the browser.
+
+A trace request that matches 50,000 visits: the time to build its export package on
+the server (SQLite and PostgreSQL; the PostgreSQL database gr_bench_export is
+created and dropped by this script), the offline CLI's decryption rate
+(`gastregister decrypt`, a real subprocess, key derivation included), and the time
+the browser needs to open all records and make the CSV (Chromium, the page's own
+modules: decrypt-rows.js and decrypt-export.js).
+
+    .venv/bin/python -m bench.export_bench [--visits 50000] [--skip-postgres] [--skip-browser]
+
+Aims: build < 2 s, CLI >= 8,000 records/s, browser < 15 s. Not a test: it prints
+figures and the machine they were measured on. The guest records are synthetic
+and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import hashlib
+import http.server
+import os
+import platform
+import random
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.orm import Session
+
+import crypto
+from health_export.models import (
+    HealthOffice,
+    HealthOfficeKey,
+    KeyState,
+    TraceRequest,
+    TraceRequestState,
+)
+from health_export.packages import build_export_package
+from registration.clock import FrozenClock
+from registration.config import Settings
+from registration.database import Database
+from registration.migrate import upgrade
+from registration.models import Area, Business, CheckIn, CheckInSource, Location
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSPHRASE = "bench passphrase, not a secret"  # noqa: S105 - synthetic benchmark key
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+AIMS = {"build": 2.0, "cli_rate": 8000.0, "browser": 15.0}
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DATABASE = "gr_bench_export"
+
+_FIRST = ["Anna", "Ömer", "Łukasz", "Zoë", "Jürgen", "Fatma", "李", "Noah", "Chloé"]
+_LAST = ["Müller", "Schmidt", "Yilmaz", "Nowak", "Weiß", "O'Brien", "Kowalski"]
+
+
+def _record(rng: random.Random) -> dict[str, Any]:
+    companions = rng.choices([0, 1, 2, 4], weights=[60, 25, 10, 5])[0]
+    return {
+        "firstName": rng.choice(_FIRST),
+        "lastName": rng.choice(_LAST),
+        "street": "Hauptstraße",
+        "houseNumber": str(rng.randint(1, 250)),
+        "zipCode": f"{rng.randint(10000, 99999)}",
+        "city": "Köln",
+        "phone": f"+49 {rng.randint(150, 179)} {rng.randint(1000000, 9999999)}",
+        "email": "",
+        "additionalPersons": [
+            {"firstName": rng.choice(_FIRST), "lastName": rng.choice(_LAST), "sameAddress": True}
+            for _ in range(companions)
+        ],
+        "note": "",
+    }
+
+
+# --- the database part ---------------------------------------------------------------
+
+
+def _seed(database: Database, visits: int, spki: bytes, distinct: int) -> int:
+    """One office, one location with two areas, `visits` sealed check-ins, a released request."""
+    rng = random.Random(2026)
+    with database.new_session() as session:
+        office = HealthOffice(name="Bench-Amt", email="bench@amt.invalid")
+        business = Business(name="Bench-Betrieb")
+        session.add_all([office, business])
+        session.flush()
+        session.add(
+            HealthOfficeKey(
+                health_office_id=office.id,
+                key_id=crypto.key_id(spki).hex(),
+                public_spki=spki,
+                state=KeyState.ACTIVE,
+                activated_at=NOW,
+            )
+        )
+        location = Location(
+            business_id=business.id,
+            name="Stadion",
+            street="Arena",
+            house_number="1",
+            zip_code="50667",
+            city="Köln",
+            health_office_id=office.id,
+        )
+        location.areas = [Area(name="Nord"), Area(name="Süd")]
+        session.add(location)
+        session.flush()
+        sealed = {
+            area.id: [
+                crypto.seal_contact_record(
+                    spki, _record(rng), location_code=location.code, area_code=area.code
+                )
+                for _ in range(distinct // 2)
+            ]
+            for area in location.areas
+        }
+        start = NOW - dt.timedelta(hours=10)
+        step = dt.timedelta(hours=8) / visits
+        rows = []
+        for i in range(visits):
+            area = location.areas[i % 2]
+            arrival = start + i * step
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "arrival": arrival,
+                    "location_id": location.id,
+                    "area_id": area.id,
+                    "departure": arrival + dt.timedelta(minutes=90) if i % 3 else None,
+                    "auto_departure": arrival + dt.timedelta(hours=3),
+                    "persons": 1,
+                    "source": CheckInSource.GUEST_PAGE,
+                    "key_id": crypto.key_id(spki).hex(),
+                    "envelope": sealed[area.id][i % len(sealed[area.id])],
+                    "checkout_token_hash": hashlib.sha256(str(i).encode()).digest(),
+                    "idempotency_key": secrets.token_hex(16),
+                    "received_at": arrival,
+                }
+            )
+        for first in range(0, len(rows), 5000):
+            session.execute(insert(CheckIn), rows[first : first + 5000])
+        request = TraceRequest(
+            health_office_id=office.id,
+            location_id=location.id,
+            window_start=start,
+            window_end=NOW,
+            case_reference="BENCH-1",
+            reason="benchmark",
+            state=TraceRequestState.RELEASED,
+            created_at=NOW,
+            release_deadline=NOW,
+            released_at=NOW,
+        )
+        session.add(request)
+        session.commit()
+        return request.id
+
+
+def _time_build(database: Database, request_id: int) -> tuple[float, bytes, int]:
+    settings = Settings.from_mapping({"database_url": database.engine.url.render_as_string(False)})
+    clock = FrozenClock(NOW)
+    timings = []
+    content = b""
+    count = 0
+    for _ in range(3):
+        with database.new_session() as session:
+            trace_request = session.get(TraceRequest, request_id)
+            if trace_request is None:
+                raise SystemExit("request vanished")
+            started = time.perf_counter()
+            package = build_export_package(session, clock, settings, trace_request)
+            timings.append(time.perf_counter() - started)
+            content, count = package.content, package.record_count
+            session.rollback()
+    return min(timings), content, count
+
+
+def _sqlite(visits: int, spki: bytes, distinct: int, workdir: Path) -> tuple[float, bytes, int]:
+    database = Database(f"sqlite:///{workdir / 'bench.db'}")
+    with database.engine.begin() as connection:
+        upgrade(connection)
+    request_id = _seed(database, visits, spki, distinct)
+    try:
+        return _time_build(database, request_id)
+    finally:
+        database.dispose()
+
+
+def _postgres(visits: int, spki: bytes, distinct: int) -> tuple[float, bytes, int, str]:
+    admin = Database(PG_ADMIN_URL)
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}"'))
+        connection.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+        version = str(connection.execute(text("SHOW server_version")).scalar())
+    url = admin.engine.url.set(database=PG_DATABASE).render_as_string(hide_password=False)
+    database = Database(url)
+    try:
+        with database.engine.begin() as connection:
+            upgrade(connection)
+        request_id = _seed(database, visits, spki, distinct)
+        with database.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+        seconds, content, count = _time_build(database, request_id)
+        return seconds, content, count, version
+    finally:
+        database.dispose()
+        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}"'))
+        admin.dispose()
+
+
+# --- the CLI part ----------------------------------------------------------------------
+
+
+def _time_cli(package: Path, key_file: Path, passphrase_file: Path, workdir: Path) -> float:
+    gastregister = Path(sys.executable).with_name("gastregister")
+    started = time.perf_counter()
+    subprocess.run(  # noqa: S603 - our own console script, fixed arguments
+        [str(gastregister), "decrypt", str(package), "--key", str(key_file), "--format", "csv",
+         "--passphrase-file", str(passphrase_file), "-o", str(workdir / "out.csv")],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+# --- the browser part --------------------------------------------------------------------
+
+_BROWSER_RUN = """
+async ({ passphrase }) => {
+  const rows = await import("/static/js/decrypt-rows.js");
+  const exporter = await import("/static/js/decrypt-export.js");
+  const sr = await import("/static/js/sealed-record.js");
+  const started = performance.now();
+  const keyText = await (await fetch("/bench/key.json")).text();
+  const key = await sr.readKeyFile(keyText, passphrase);
+  const afterKey = performance.now();
+  const pkg = await rows.parsePackage(await (await fetch("/bench/package")).arrayBuffer());
+  const result = await rows.openPackage(pkg, [key]);
+  const csv = exporter.rowsToCsv(rows.visitRows(result.visits).map((row) => row.cells), ",");
+  const finished = performance.now();
+  return { total: finished - started, key: afterKey - started, opened: result.visits.length,
+           failed: result.failures.length, bytes: csv.length, cores: navigator.hardwareConcurrency };
+}
+"""
+
+
+class _BenchHandler(http.server.SimpleHTTPRequestHandler):
+    files: dict[str, bytes] = {}  # noqa: RUF012 - set once before the server starts
+    extensions_map = {  # noqa: RUF012 - the standard library's class attribute
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript",
+    }
+
+    def do_GET(self) -> None:
+        body = self.files.get(self.path)
+        if body is None:
+            super().do_GET()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _server(files: dict[str, bytes]) -> Iterator[str]:
+    _BenchHandler.files = files
+    handler = functools.partial(_BenchHandler, directory=str(ROOT))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _time_browser(package: bytes, key_file: bytes) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    with _server({"/bench/package": package, "/bench/key.json": key_file}) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(600_000)
+            page.goto(base + "/tests/browser/pages/sealed-record.html")
+            page.wait_for_function("window.harnessReady === true")
+            result: dict[str, Any] = page.evaluate(_BROWSER_RUN, {"passphrase": PASSPHRASE})
+            result["chromium"] = browser.version
+            return result
+        finally:
+            browser.close()
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--visits", type=int, default=50_000)
+    parser.add_argument("--distinct", type=int, default=400, help="distinct sealed records, cycled")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-browser", action="store_true")
+    args = parser.parse_args(argv)
+
+    print("Machine:")
+    print(f"  {platform.platform()}; CPU: {_cpu()}; cores: {os.cpu_count()}")
+    print(f"  Python {platform.python_version()}; SQLite {sqlite3.sqlite_version}; load {os.getloadavg()[0]:.2f}")
+    private_key = crypto.generate_private_key()
+    spki = crypto.public_key_spki(private_key)
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="gr-export-bench-") as tmp:
+        workdir = Path(tmp)
+        print(f"\nExport package for a request matching {args.visits:,} visits (best of 3):")
+        seconds, content, count = _sqlite(args.visits, spki, args.distinct, workdir)
+        ok = seconds < AIMS["build"] and count == args.visits
+        failed |= not ok
+        print(f"  SQLite      build {seconds:.2f} s, {count:,} records, {len(content) / 1e6:.1f} MB  [{_verdict(ok)}: < {AIMS['build']} s]")
+        if not args.skip_postgres:
+            pg_seconds, _, pg_count, version = _postgres(args.visits, spki, args.distinct)
+            ok = pg_seconds < AIMS["build"] and pg_count == args.visits
+            failed |= not ok
+            print(f"  PostgreSQL {version}: build {pg_seconds:.2f} s, {pg_count:,} records  [{_verdict(ok)}: < {AIMS['build']} s]")
+
+        package = workdir / "bench.grexport"
+        package.write_bytes(content)
+        key_bytes = crypto.write_key_file(private_key, PASSPHRASE, created=NOW)
+        key_file = workdir / "bench.key.json"
+        key_file.write_bytes(key_bytes)
+        passphrase_file = workdir / "passphrase.txt"
+        passphrase_file.write_text(PASSPHRASE + "\n", encoding="utf-8")
+        cli_seconds = _time_cli(package, key_file, passphrase_file, workdir)
+        rate = count / cli_seconds
+        ok = rate >= AIMS["cli_rate"]
+        failed |= not ok
+        print("\nCLI (gastregister decrypt --format csv, whole process incl. key file and start-up):")
+        print(f"  {count:,} records in {cli_seconds:.2f} s = {rate:,.0f} records/s  [{_verdict(ok)}: >= {AIMS['cli_rate']:,.0f}/s]")
+
+        if not args.skip_browser:
+            result = _time_browser(content, key_bytes)
+            seconds = result["total"] / 1000
+            ok = seconds < AIMS["browser"] and result["opened"] == count and result["failed"] == 0
+            failed |= not ok
+            print(f"\nBrowser (Chromium {result['chromium']}, {result['cores']} cores; key file, parse, open, rows, CSV):")
+            print(f"  {result['opened']:,} records in {seconds:.2f} s (key file {result['key'] / 1000:.2f} s), "
+                  f"CSV {result['bytes'] / 1e6:.1f} MB  [{_verdict(ok)}: < {AIMS['browser']} s]")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

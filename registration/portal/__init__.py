@@ -1,0 +1,1 @@
+"""The business portal: locations, areas, posters, live counts, staff, releases."""
