@@ -34,7 +34,6 @@ import secrets
 import signal
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -130,7 +129,9 @@ class Result:
 
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else 0.0
+        return (
+            ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else 0.0
+        )
 
     def line(self) -> str:
         return (
@@ -318,7 +319,9 @@ def prepare(url: str) -> Prepared:
     }
     envelopes = [
         crypto.encode_envelope(
-            crypto.seal_contact_record(spki, record, location_code=location_code, area_code=area_code)
+            crypto.seal_contact_record(
+                spki, record, location_code=location_code, area_code=area_code
+            )
         )
         for _ in range(ENVELOPE_POOL)
     ]
@@ -404,12 +407,14 @@ def machine_context() -> list[str]:
         with psycopg.connect(PG_ADMIN_URL) as admin:
             row = admin.execute("SHOW server_version").fetchone()
         lines.append(f"PostgreSQL {row[0] if row else '?'}")
-    except Exception as exc:  # noqa: BLE001 - context only
+    except Exception as exc:
         lines.append(f"PostgreSQL not reachable ({type(exc).__name__})")
     workers = os.environ.get("GASTREGISTER_WORKERS", str((os.cpu_count() or 1) * 2))
     threads = os.environ.get("GASTREGISTER_THREADS", "4")
-    lines.append(f"gunicorn.conf.py: {workers} workers x {threads} threads (gthread); load generator: "
-                 f"1 asyncio process on the same machine, {CONNECTIONS} keep-alive connections")
+    lines.append(
+        f"gunicorn.conf.py: {workers} workers x {threads} threads (gthread); load generator: "
+        f"1 asyncio process on the same machine, {CONNECTIONS} keep-alive connections"
+    )
     return lines
 
 
@@ -449,7 +454,9 @@ def main(argv: list[str] | None = None) -> int:
                 accepted_total = stored_rows(url)
                 print(f"\n{name}: check-ins, closed loop:           {throughput.line()}")
                 print(f"{name}: check-ins at {FIXED_RATE}/s, open loop:     {fixed.line()}")
-                print(f"{name}: check-ins / trivial endpoint:      {throughput.rate() / ceiling.rate():.2f}")
+                print(
+                    f"{name}: check-ins / trivial endpoint:      {throughput.rate() / ceiling.rate():.2f}"
+                )
                 print(f"{name}: rows stored: {accepted_total} (warm-up included)", flush=True)
                 errors = sum(c for s, c in {**throughput.statuses}.items() if s >= 300)
                 if errors or any(s >= 300 for s in fixed.statuses):

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
-from sqlalchemy.orm import Session
 
 import crypto
 from health_export.models import (
@@ -65,7 +64,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PASSPHRASE = "bench passphrase, not a secret"  # noqa: S105 - synthetic benchmark key
+PASSPHRASE = "bench passphrase, not a secret"
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 AIMS = {"build": 2.0, "cli_rate": 8000.0, "browser": 15.0}
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -236,9 +235,20 @@ def _postgres(visits: int, spki: bytes, distinct: int) -> tuple[float, bytes, in
 def _time_cli(package: Path, key_file: Path, passphrase_file: Path, workdir: Path) -> float:
     gastregister = Path(sys.executable).with_name("gastregister")
     started = time.perf_counter()
-    subprocess.run(  # noqa: S603 - our own console script, fixed arguments
-        [str(gastregister), "decrypt", str(package), "--key", str(key_file), "--format", "csv",
-         "--passphrase-file", str(passphrase_file), "-o", str(workdir / "out.csv")],
+    subprocess.run(
+        [
+            str(gastregister),
+            "decrypt",
+            str(package),
+            "--key",
+            str(key_file),
+            "--format",
+            "csv",
+            "--passphrase-file",
+            str(passphrase_file),
+            "-o",
+            str(workdir / "out.csv"),
+        ],
         check=True,
         capture_output=True,
     )
@@ -305,7 +315,10 @@ def _server(files: dict[str, bytes]) -> Iterator[str]:
 def _time_browser(package: bytes, key_file: bytes) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    with _server({"/bench/package": package, "/bench/key.json": key_file}) as base, sync_playwright() as pw:
+    with (
+        _server({"/bench/package": package, "/bench/key.json": key_file}) as base,
+        sync_playwright() as pw,
+    ):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
@@ -346,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print("Machine:")
     print(f"  {platform.platform()}; CPU: {_cpu()}; cores: {os.cpu_count()}")
-    print(f"  Python {platform.python_version()}; SQLite {sqlite3.sqlite_version}; load {os.getloadavg()[0]:.2f}")
+    print(
+        f"  Python {platform.python_version()}; SQLite {sqlite3.sqlite_version}; load {os.getloadavg()[0]:.2f}"
+    )
     private_key = crypto.generate_private_key()
     spki = crypto.public_key_spki(private_key)
     failed = False
@@ -356,12 +371,16 @@ def main(argv: list[str] | None = None) -> int:
         seconds, content, count = _sqlite(args.visits, spki, args.distinct, workdir)
         ok = seconds < AIMS["build"] and count == args.visits
         failed |= not ok
-        print(f"  SQLite      build {seconds:.2f} s, {count:,} records, {len(content) / 1e6:.1f} MB  [{_verdict(ok)}: < {AIMS['build']} s]")
+        print(
+            f"  SQLite      build {seconds:.2f} s, {count:,} records, {len(content) / 1e6:.1f} MB  [{_verdict(ok)}: < {AIMS['build']} s]"
+        )
         if not args.skip_postgres:
             pg_seconds, _, pg_count, version = _postgres(args.visits, spki, args.distinct)
             ok = pg_seconds < AIMS["build"] and pg_count == args.visits
             failed |= not ok
-            print(f"  PostgreSQL {version}: build {pg_seconds:.2f} s, {pg_count:,} records  [{_verdict(ok)}: < {AIMS['build']} s]")
+            print(
+                f"  PostgreSQL {version}: build {pg_seconds:.2f} s, {pg_count:,} records  [{_verdict(ok)}: < {AIMS['build']} s]"
+            )
 
         package = workdir / "bench.grexport"
         package.write_bytes(content)
@@ -374,17 +393,25 @@ def main(argv: list[str] | None = None) -> int:
         rate = count / cli_seconds
         ok = rate >= AIMS["cli_rate"]
         failed |= not ok
-        print("\nCLI (gastregister decrypt --format csv, whole process incl. key file and start-up):")
-        print(f"  {count:,} records in {cli_seconds:.2f} s = {rate:,.0f} records/s  [{_verdict(ok)}: >= {AIMS['cli_rate']:,.0f}/s]")
+        print(
+            "\nCLI (gastregister decrypt --format csv, whole process incl. key file and start-up):"
+        )
+        print(
+            f"  {count:,} records in {cli_seconds:.2f} s = {rate:,.0f} records/s  [{_verdict(ok)}: >= {AIMS['cli_rate']:,.0f}/s]"
+        )
 
         if not args.skip_browser:
             result = _time_browser(content, key_bytes)
             seconds = result["total"] / 1000
             ok = seconds < AIMS["browser"] and result["opened"] == count and result["failed"] == 0
             failed |= not ok
-            print(f"\nBrowser (Chromium {result['chromium']}, {result['cores']} cores; key file, parse, open, rows, CSV):")
-            print(f"  {result['opened']:,} records in {seconds:.2f} s (key file {result['key'] / 1000:.2f} s), "
-                  f"CSV {result['bytes'] / 1e6:.1f} MB  [{_verdict(ok)}: < {AIMS['browser']} s]")
+            print(
+                f"\nBrowser (Chromium {result['chromium']}, {result['cores']} cores; key file, parse, open, rows, CSV):"
+            )
+            print(
+                f"  {result['opened']:,} records in {seconds:.2f} s (key file {result['key'] / 1000:.2f} s), "
+                f"CSV {result['bytes'] / 1e6:.1f} MB  [{_verdict(ok)}: < {AIMS['browser']} s]"
+            )
     return 1 if failed else 0
 
 

@@ -231,7 +231,7 @@ PG_LOAD = text(
            decode(md5(g::text) || md5(g::text || 't'), 'hex'), md5(g::text || 'k'),
            a.arrival
     FROM generate_series(:first, :last) AS g
-    CROSS JOIN LATERAL (SELECT :start + (g - :first) * :step AS arrival) AS a
+    CROSS JOIN LATERAL (SELECT :start + (g - :base) * :step AS arrival) AS a
     JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS n, location_id, id AS area_id
           FROM areas) AS p ON p.n = g % :areas
     """
@@ -273,6 +273,7 @@ def bench_postgres(rows: int, rate: float, admin_url: str) -> None:
                     {
                         "first": first,
                         "last": last,
+                        "base": 0,
                         "start": load_start,
                         "step": span / rows,
                         "areas": len(areas),
@@ -285,6 +286,7 @@ def bench_postgres(rows: int, rate: float, admin_url: str) -> None:
                 {
                     "first": rows,
                     "last": rows + CURRENT_ROWS - 1,
+                    "base": rows,
                     "start": now - dt.timedelta(days=1),
                     "step": dt.timedelta(days=1) / CURRENT_ROWS,
                     "areas": len(areas),

@@ -252,7 +252,14 @@ def audit_verify() -> None:
     from registration.audit import all_events, verify_chain
     from registration.session import get_session
 
-    report = verify_chain(all_events(get_session()))
+    events = all_events(get_session())
+    try:
+        report = verify_chain(events)
+    finally:
+        # A broken chain stops the check early; the server-side cursor must still close.
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
     if report.intact:
         click.echo(f"Audit log intact: {report.checked} entries checked.")
         return

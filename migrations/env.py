@@ -14,6 +14,7 @@ import health_export.models  # noqa: F401  - registers the health-office tables
 import registration.models  # noqa: F401  - registers the registration tables
 from registration.config import Settings
 from registration.database import Base, make_engine
+from registration.retention.partitions import include_in_autogenerate
 
 config = context.config
 target_metadata = Base.metadata
@@ -25,6 +26,7 @@ def run_with(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_in_autogenerate,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, redirect, request
+from flask import Blueprint, Flask, has_request_context, redirect, request
 from werkzeug.wrappers import Response
 
 LANGUAGES = ("de", "en")
@@ -32,7 +32,12 @@ def translation_directories() -> list[Path]:
 
 
 def select_locale() -> str:
-    """Explicit choice (query or cookie) first, then the browser's Accept-Language."""
+    """Explicit choice (query or cookie) first, then the browser's Accept-Language.
+
+    Outside a request (scheduler, CLI) texts such as notification mails are German.
+    """
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
     asked = request.args.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
     if asked in LANGUAGES:
         return asked

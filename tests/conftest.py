@@ -140,7 +140,7 @@ def bound_database(database: Database) -> Iterator[Database]:
         yield database
     finally:
         database.sessionmaker.configure(
-            bind=database.engine, join_transaction_mode="conservative_savepoint"
+            bind=database.engine, join_transaction_mode="conditional_savepoint"
         )
         outer.rollback()
         connection.close()

@@ -117,7 +117,9 @@ def problems() -> list[str]:
             continue
         with mo.open("rb") as handle:
             compiled = read_mo(handle)
-        expected = {_key(m.id): _key(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+        expected = {
+            _key(m.id): _key(m.string) for m in catalog if m.id and m.string and not m.fuzzy
+        }
         actual = {_key(m.id): _key(m.string) for m in compiled if m.id}
         if expected != actual:
             found.append(

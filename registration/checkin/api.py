@@ -158,6 +158,7 @@ def create_checkin() -> tuple[Response, int]:
         source=CheckInSource.GUEST_PAGE,
         arrival=arrival,
         idempotency_key=idempotency_key,
+        current_key=context.key,
     )
     return jsonify(checkin_json(result, context)), 201 if result.created else 200
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,21 +90,32 @@ class Occupancy:
 
 
 def find_area(session: Session, code: str) -> AreaContext:
-    """The open area behind a QR code, with the key guests must seal to (or None)."""
+    """The open area behind a QR code, with the key guests must seal to (or None).
+
+    One query: the area, its location and business, and the office's newest active
+    key, chosen by the same rule as health_export.keys.active_key. It runs for every
+    check-in, so it is one round trip rather than three.
+    """
     if not 1 <= len(code) <= 64:
         raise UnknownAreaError
     row = session.execute(
-        select(Area, Location, Business.name)
+        select(Area, Location, Business.name, HealthOfficeKey)
         .join(Location, Area.location_id == Location.id)
         .join(Business, Location.business_id == Business.id)
+        .outerjoin(
+            HealthOfficeKey,
+            and_(
+                HealthOfficeKey.health_office_id == Location.health_office_id,
+                HealthOfficeKey.state == KeyState.ACTIVE,
+            ),
+        )
         .where(Area.code == code, Area.archived_at.is_(None), Location.archived_at.is_(None))
+        .order_by(HealthOfficeKey.activated_at.desc(), HealthOfficeKey.id.desc())
+        .limit(1)
     ).first()
     if row is None:
         raise UnknownAreaError
-    area, location, business_name = row
-    key = None
-    if location.health_office_id is not None:
-        key = active_key(session, location.health_office_id)
+    area, location, business_name, key = row
     return AreaContext(area=area, location=location, business_name=business_name, key=key)
 
 
@@ -179,7 +190,12 @@ def current_key_description(key: HealthOfficeKey) -> dict[str, str]:
 
 
 def accepted_key(
-    session: Session, location: Location, key_id_hex: str, arrival: dt.datetime
+    session: Session,
+    location: Location,
+    key_id_hex: str,
+    arrival: dt.datetime,
+    *,
+    current: HealthOfficeKey | None = None,
 ) -> HealthOfficeKey:
     """The office key the envelope names, if guests may seal to it for this arrival.
 
@@ -190,7 +206,8 @@ def accepted_key(
     """
     if location.health_office_id is None:
         raise CheckInUnavailableError
-    current = active_key(session, location.health_office_id)
+    if current is None or current.health_office_id != location.health_office_id:
+        current = active_key(session, location.health_office_id)
     if current is None:
         raise CheckInUnavailableError
     if hmac.compare_digest(current.key_id, key_id_hex):
@@ -220,14 +237,13 @@ def existing_checkin(
     Only arrivals inside the late-arrival window are searched: older ones cannot be
     submitted again anyway, and the bound lets PostgreSQL skip old partitions.
     """
-    now = clock.now()
-    earliest = now - dt.timedelta(minutes=settings.max_late_arrival_minutes) - CLOCK_SKEW
+    earliest, latest = _retry_window(clock, settings)
     return session.scalar(
         select(CheckIn)
         .where(
             CheckIn.idempotency_key == idempotency_key,
             CheckIn.arrival >= earliest,
-            CheckIn.arrival <= now + CLOCK_SKEW,
+            CheckIn.arrival <= latest,
         )
         .limit(1)
     )
@@ -245,19 +261,22 @@ def create_checkin(
     arrival: dt.datetime,
     departure: dt.datetime | None = None,
     idempotency_key: str,
+    current_key: HealthOfficeKey | None = None,
 ) -> CheckInResult:
     """Store one sealed check-in exactly once and return it with its check-out token.
 
     A retry (same idempotency key, area, envelope and persons) returns the stored
     check-in and the same token; the same key with other content is a conflict.
-    Commits on success; on any refusal nothing is stored.
+    Commits on success; on any refusal nothing is stored. `current_key` is the
+    office's active key if the caller has just loaded it (find_area), to save a query.
+    The returned check-in is a plain (detached) CheckIn holding the stored values.
     """
     check_idempotency_key(idempotency_key)
     check_persons(persons)
     arrival = check_arrival(clock, settings, arrival)
     location = area.location
     header = inspect_envelope(envelope)
-    key = accepted_key(session, location, header.key_id.hex(), arrival)
+    key = accepted_key(session, location, header.key_id.hex(), arrival, current=current_key)
     auto_departure = arrival + dt.timedelta(minutes=location.default_stay_minutes)
     if departure is not None:
         if departure.tzinfo is None or not arrival <= departure <= arrival + MAX_STAY:
@@ -267,39 +286,67 @@ def create_checkin(
         departure = departure.astimezone(dt.UTC)
     token = checkout_token(settings, idempotency_key)
 
-    previous = existing_checkin(session, clock, settings, idempotency_key)
-    if previous is not None:
-        return _replayed(
-            previous, token, area=area, envelope=envelope, persons=persons, arrival=arrival
-        )
-    checkin = CheckIn(
-        id=uuid.uuid4(),
-        arrival=arrival,
-        location_id=location.id,
-        area_id=area.id,
-        departure=departure,
-        auto_departure=auto_departure,
-        persons=persons,
-        source=source,
-        key_id=key.key_id,
-        envelope=bytes(envelope),
-        checkout_token_hash=token_hash(token),
-        idempotency_key=idempotency_key,
-        received_at=clock.now(),
-    )
-    session.add(checkin)
+    values = {
+        "id": uuid.uuid4(),
+        "arrival": arrival,
+        "location_id": location.id,
+        "area_id": area.id,
+        "departure": departure,
+        "auto_departure": auto_departure,
+        "persons": persons,
+        "source": source,
+        "key_id": key.key_id,
+        "envelope": bytes(envelope),
+        "checkout_token_hash": token_hash(token),
+        "idempotency_key": idempotency_key,
+        "received_at": clock.now(),
+    }
     try:
+        inserted = _insert_unless_known(session, clock, settings, values)
         session.commit()
     except IntegrityError:
         # A concurrent retry with the same key and arrival won the race.
         session.rollback()
-        previous = existing_checkin(session, clock, settings, idempotency_key)
-        if previous is None:
-            raise
-        return _replayed(
-            previous, token, area=area, envelope=envelope, persons=persons, arrival=arrival
-        )
-    return CheckInResult(checkin=checkin, token=token, created=True)
+        inserted = False
+    if inserted:
+        return CheckInResult(checkin=CheckIn(**values), token=token, created=True)
+    previous = existing_checkin(session, clock, settings, idempotency_key)
+    if previous is None:
+        raise IdempotencyConflictError
+    return _replayed(
+        previous, token, area=area, envelope=envelope, persons=persons, arrival=arrival
+    )
+
+
+def _insert_unless_known(
+    session: Session, clock: Clock, settings: Settings, values: dict[str, object]
+) -> bool:
+    """INSERT … SELECT … WHERE NOT EXISTS (same idempotency key in the window): one round trip.
+
+    The unique (idempotency_key, arrival) constraint catches a concurrent retry with
+    the same arrival; the NOT EXISTS also catches the same key with another arrival.
+    """
+    table = CheckIn.__table__
+    earliest, latest = _retry_window(clock, settings)
+    known = select(CheckIn.id).where(
+        CheckIn.idempotency_key == values["idempotency_key"],
+        CheckIn.arrival >= earliest,
+        CheckIn.arrival <= latest,
+    )
+    row = select(*(literal(value, table.c[name].type) for name, value in values.items())).where(
+        ~exists(known)
+    )
+    # RETURNING, not rowcount: drivers do not all report a row count for INSERT … SELECT.
+    inserted = session.execute(
+        insert(CheckIn).from_select(list(values), row).returning(CheckIn.id)
+    ).first()
+    return inserted is not None
+
+
+def _retry_window(clock: Clock, settings: Settings) -> tuple[dt.datetime, dt.datetime]:
+    now = clock.now()
+    earliest = now - dt.timedelta(minutes=settings.max_late_arrival_minutes) - CLOCK_SKEW
+    return earliest, now + CLOCK_SKEW
 
 
 def _replayed(

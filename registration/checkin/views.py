@@ -284,6 +284,7 @@ def submit(code: str) -> Any:
         source=CheckInSource.GUEST_FORM,
         arrival=clock.now(),
         idempotency_key=idempotency_key,
+        current_key=context.key,
     )
     return _confirmed(context, result.checkin, result.token)
 

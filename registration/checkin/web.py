@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
 from flask.typing import ResponseReturnValue
 from flask_compress import Compress
 
@@ -70,6 +70,28 @@ def buffer_static_file(response: Response) -> Response:
     return response
 
 
+class StaticCompressionCache:
+    """Compressed static files, kept per process: compressed once at the highest level.
+
+    Only /static/ paths are kept (they do not change while the process runs); the
+    entrance QR code, also SVG, changes every 30 seconds and is never cached.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, bytes] = {}
+
+    def get(self, key: str) -> bytes | None:
+        return self._entries.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        if ";/static/" in key and len(self._entries) < 512:
+            self._entries[key] = value
+
+
+def _static_cache_key(request: Request) -> str:
+    return request.path
+
+
 def setup_app(app: Flask) -> None:
     """Once per app: default limits and compression of static files (first-load budget)."""
     for name, value in DEFAULT_LIMITS.items():
@@ -77,6 +99,11 @@ def setup_app(app: Flask) -> None:
     if "compress" not in app.extensions:
         app.config.setdefault("COMPRESS_MIMETYPES", COMPRESSED_TYPES)
         app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip", "deflate"])
+        app.config.setdefault("COMPRESS_BR_LEVEL", 11)
+        app.config.setdefault("COMPRESS_LEVEL", 9)
+        cache = StaticCompressionCache()
+        app.config.setdefault("COMPRESS_CACHE_BACKEND", lambda: cache)
+        app.config.setdefault("COMPRESS_CACHE_KEY", _static_cache_key)
         app.extensions["compress"] = Compress(app)
         # Registered after Compress, so it runs before it (Flask runs these in reverse).
         app.after_request(buffer_static_file)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from health_export.models import TraceRequest, TraceRequestState
+from health_export.packages import build_export_package
 from registration.audit import record_event
 from registration.clock import Clock, to_berlin
 from registration.config import Settings
@@ -71,6 +72,9 @@ def release_trace_request(
         trace_request_id=trace_request.id,
         details={"automatic": automatic},
     )
+    # Sealed together with the release: visits that retention deletes before the
+    # office's first download are not lost to the request.
+    build_export_package(session, clock, settings, trace_request)
     session.commit()
     office = trace_request.health_office
     if office.email:

@@ -67,6 +67,11 @@ def is_checkin_partition(name: str) -> bool:
     return name == DEFAULT_PARTITION or _PARTITION_NAME.match(name) is not None
 
 
+def include_in_autogenerate(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic `include_name` filter: the day partitions are managed here, not in models."""
+    return not (type_ == "table" and name is not None and is_checkin_partition(name))
+
+
 def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 

@@ -44,14 +44,10 @@ def register_scheduler(app: Flask, settings: Settings) -> None:
     app.extensions.setdefault("gastregister.health_providers", []).append(purge_health)
     if not settings.scheduler_enabled:
         return
-    database: Database = app.extensions["gastregister.db"]
-    clock: Clock = app.extensions["gastregister.clock"]
-    start_scheduler(database, clock, settings)
+    start_scheduler(app, settings)
 
 
-def start_scheduler(
-    database: Database, clock: Clock, settings: Settings
-) -> BackgroundScheduler | None:
+def start_scheduler(app: Flask, settings: Settings) -> BackgroundScheduler | None:
     """Start the scheduler of this process; None if it already runs.
 
     Keyed by process id: a scheduler inherited through fork has no thread in the
@@ -67,7 +63,7 @@ def start_scheduler(
             scheduled_maintenance,
             "interval",
             minutes=settings.purge_interval_minutes,
-            args=(database, clock, settings),
+            args=(app, settings),
             id=JOB_ID,
             max_instances=1,
             coalesce=True,
@@ -94,12 +90,19 @@ def running_scheduler() -> BackgroundScheduler | None:
     return _started.get(os.getpid())
 
 
-def scheduled_maintenance(database: Database, clock: Clock, settings: Settings) -> None:
-    """The scheduler's job: never raises, because APScheduler would only log it anyway."""
+def scheduled_maintenance(app: Flask, settings: Settings) -> None:
+    """The scheduler's job: never raises, because APScheduler would only log it anyway.
+
+    It runs in an app context because some steps (automatic release) send translated
+    notification mails.
+    """
+    database: Database = app.extensions["gastregister.db"]
+    clock: Clock = app.extensions["gastregister.clock"]
     try:
-        result = run_maintenance(
-            database, clock, settings, runner_name("scheduler"), only_if_due=True
-        )
+        with app.app_context():
+            result = run_maintenance(
+                database, clock, settings, runner_name("scheduler"), only_if_due=True
+            )
     except Exception:
         log.exception("maintenance run failed before it could record itself")
         return

@@ -327,6 +327,8 @@ function shownVisits() {
 }
 
 document.getElementById("open-form").addEventListener("submit", openAll);
+// Enabled only now: a click before this module ran would submit the form natively.
+document.getElementById("open-records").disabled = false;
 document.getElementById("guest-table-head").addEventListener("click", (event) => {
   const button = event.target.closest("button.sort");
   if (!button) return;

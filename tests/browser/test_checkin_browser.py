@@ -42,7 +42,14 @@ GUEST = {
     "phone": "0176 98123456",
     "email": "wilhelmine.q@example.org",
 }
-SECRET_VALUES = ["Wilhelmine", "Quästorius", "Zypressenweg", "Bergisch Gladbach", "98123456", "wilhelmine.q"]
+SECRET_VALUES = [
+    "Wilhelmine",
+    "Quästorius",
+    "Zypressenweg",
+    "Bergisch Gladbach",
+    "98123456",
+    "wilhelmine.q",
+]
 
 
 @dataclass
@@ -64,11 +71,16 @@ class Venue:
 
     def open(self, checkin: CheckIn) -> dict[str, Any]:
         return crypto.open_contact_record(
-            self.private_key, checkin.envelope, location_code=self.location_code, area_code=self.area_code
+            self.private_key,
+            checkin.envelope,
+            location_code=self.location_code,
+            area_code=self.area_code,
         )
 
 
-def create_venue(database: Database, *, mode: CheckInMode = CheckInMode.STATIC) -> tuple[ec.EllipticCurvePrivateKey, Location, Area]:
+def create_venue(
+    database: Database, *, mode: CheckInMode = CheckInMode.STATIC
+) -> tuple[ec.EllipticCurvePrivateKey, Location, Area]:
     """The demo health office's key is made here and registered as the office's active key."""
     private_key = crypto.generate_private_key()
     spki = crypto.public_key_spki(private_key)
@@ -131,7 +143,9 @@ def confirmation_status(page: Page) -> str:
     return page.locator("#confirmation-status").inner_text()
 
 
-def test_scan_fill_confirm_and_check_out(phone: BrowserContext, venue: Venue, request_recorder: Callable[[Page], Any]) -> None:
+def test_scan_fill_confirm_and_check_out(
+    phone: BrowserContext, venue: Venue, request_recorder: Callable[[Page], Any]
+) -> None:
     page = phone.new_page()
     log = request_recorder(page)
     page.goto(venue.page_url)
@@ -171,14 +185,18 @@ def test_scan_fill_confirm_and_check_out(phone: BrowserContext, venue: Venue, re
     again.goto(venue.page_url)
     expect(again.locator("#confirmation")).to_be_visible()
     again.click("#checkout-button")
-    expect(again.locator("#confirmation-status")).to_have_text("Sie sind ausgecheckt. Danke für Ihren Besuch!")
+    expect(again.locator("#confirmation-status")).to_have_text(
+        "Sie sind ausgecheckt. Danke für Ihren Besuch!"
+    )
     [checkin] = venue.checkins()
     assert checkin.departure is not None
     token = json.loads(again.evaluate("localStorage.getItem('gastregister.visits.v1')"))[0]["token"]
     assert len(token) >= 40
 
 
-def test_remembered_details_fill_the_form_and_are_forgotten_with_one_tap(phone: BrowserContext, venue: Venue) -> None:
+def test_remembered_details_fill_the_form_and_are_forgotten_with_one_tap(
+    phone: BrowserContext, venue: Venue
+) -> None:
     page = phone.new_page()
     page.goto(venue.page_url)
     fill(page, GUEST)
@@ -248,7 +266,9 @@ def test_additional_persons(phone: BrowserContext, venue: Venue) -> None:
     ]
 
 
-def test_errors_are_announced_and_linked_to_their_fields(phone: BrowserContext, venue: Venue) -> None:
+def test_errors_are_announced_and_linked_to_their_fields(
+    phone: BrowserContext, venue: Venue
+) -> None:
     page = phone.new_page()
     page.goto(venue.page_url)
     fill(page, {**GUEST, "zipCode": "x", "phone": "", "email": ""})
@@ -259,7 +279,9 @@ def test_errors_are_announced_and_linked_to_their_fields(phone: BrowserContext, 
     expect(page.locator("#error-list li")).to_have_count(2)
     expect(page.locator("#zipCode")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#zipCode")).to_have_attribute("aria-describedby", "zipCode-error")
-    expect(page.locator("#zipCode-error")).to_have_text("Bitte geben Sie eine gültige Postleitzahl ein, z. B. 10115.")
+    expect(page.locator("#zipCode-error")).to_have_text(
+        "Bitte geben Sie eine gültige Postleitzahl ein, z. B. 10115."
+    )
     page.click("#error-list a[href='#phone']")
     expect(page.locator("#phone")).to_be_focused()
     assert venue.checkins() == []
@@ -277,7 +299,9 @@ def test_english_with_the_visible_switch(phone: BrowserContext, venue: Venue) ->
     expect(page.locator("label[for=streetAddress]")).to_contain_text("Street and house number")
     fill(page, {**GUEST, "zipCode": "x"})
     page.click("#submit-checkin")
-    expect(page.locator("#zipCode-error")).to_have_text("Please enter a valid postal code, e.g. 10115.")
+    expect(page.locator("#zipCode-error")).to_have_text(
+        "Please enter a valid postal code, e.g. 10115."
+    )
 
 
 @pytest.fixture
@@ -323,7 +347,9 @@ def test_without_javascript(no_js: BrowserContext, venue: Venue) -> None:
     assert cookie["httpOnly"] and cookie["path"] == f"/c/{venue.area_code}"
 
 
-def test_outbox_keeps_the_checkin_while_the_server_is_away(phone: BrowserContext, venue: Venue) -> None:
+def test_outbox_keeps_the_checkin_while_the_server_is_away(
+    phone: BrowserContext, venue: Venue
+) -> None:
     page = phone.new_page()
     page.goto(venue.page_url)
     fill(page, GUEST)
@@ -337,13 +363,17 @@ def test_outbox_keeps_the_checkin_while_the_server_is_away(phone: BrowserContext
     assert not any(value in json.dumps(outbox) for value in SECRET_VALUES)
     arrival = outbox[0]["body"]["arrival"]
     venue.server.start()
-    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.", timeout=45_000)
+    expect(page.locator("#confirmation-status")).to_have_text(
+        "Ihr Check-in ist angekommen.", timeout=45_000
+    )
     [checkin] = venue.checkins()
     assert checkin.arrival == dt.datetime.fromisoformat(arrival)
     assert page.evaluate("localStorage.getItem('gastregister.outbox.v1')") == "[]"
 
 
-def test_a_lost_answer_and_a_503_are_retried_and_stored_once(phone: BrowserContext, venue: Venue) -> None:
+def test_a_lost_answer_and_a_503_are_retried_and_stored_once(
+    phone: BrowserContext, venue: Venue
+) -> None:
     page = phone.new_page()
     seen: list[int] = []
 
@@ -361,7 +391,9 @@ def test_a_lost_answer_and_a_503_are_retried_and_stored_once(phone: BrowserConte
     page.goto(venue.page_url)
     fill(page, GUEST)
     page.click("#submit-checkin")
-    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.", timeout=45_000)
+    expect(page.locator("#confirmation-status")).to_have_text(
+        "Ihr Check-in ist angekommen.", timeout=45_000
+    )
     assert len(seen) >= 3
     assert len(venue.checkins()) == 1
 
@@ -375,7 +407,9 @@ def test_the_database_holds_no_names_streets_or_phone_numbers(
         fill(page, GUEST)
         page.click("#submit-checkin")
         if context is phone:
-            expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+            expect(page.locator("#confirmation-status")).to_have_text(
+                "Ihr Check-in ist angekommen."
+            )
         else:
             expect(page.locator("h1")).to_have_text("Sie sind eingecheckt")
     assert len(venue.checkins()) == 2
@@ -399,7 +433,9 @@ def test_the_database_holds_no_names_streets_or_phone_numbers(
         assert venue.open(checkin)["lastName"] == "Quästorius"
 
 
-def test_first_load_is_small_and_from_our_origin_only(chromium: Browser, venue: Venue, request_recorder: Callable[[Page], Any]) -> None:
+def test_first_load_is_small_and_from_our_origin_only(
+    chromium: Browser, venue: Venue, request_recorder: Callable[[Page], Any]
+) -> None:
     context = chromium.new_context(**PHONE, locale="de-DE")
     try:
         page = context.new_page()
@@ -411,8 +447,16 @@ def test_first_load_is_small_and_from_our_origin_only(chromium: Browser, venue: 
             response = request.response()
             assert response is not None, request.url
             sizes = request.sizes()
-            total += sizes["responseBodySize"] + sizes["responseHeadersSize"] + sizes["requestHeadersSize"]
-        compressed = [r.url for r in log.requests if (r.response() and r.response().header_value("content-encoding"))]
+            total += (
+                sizes["responseBodySize"]
+                + sizes["responseHeadersSize"]
+                + sizes["requestHeadersSize"]
+            )
+        compressed = [
+            r.url
+            for r in log.requests
+            if (r.response() and r.response().header_value("content-encoding"))
+        ]
         assert any(url.endswith(".js") for url in compressed)
         assert log.outside_origin(venue.url) == []
         print(f"\nfirst load: {len(log.requests)} requests, {total} bytes transferred")
@@ -423,11 +467,15 @@ def test_first_load_is_small_and_from_our_origin_only(chromium: Browser, venue: 
 
 def test_readable_at_200_percent_zoom(chromium: Browser, venue: Venue) -> None:
     """A 390 px phone at 200 % zoom lays out like a 195 px wide screen: nothing may scroll sideways."""
-    context = chromium.new_context(viewport={"width": 195, "height": 422}, device_scale_factor=4, locale="de-DE")
+    context = chromium.new_context(
+        viewport={"width": 195, "height": 422}, device_scale_factor=4, locale="de-DE"
+    )
     try:
         page = context.new_page()
         page.goto(venue.page_url)
-        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
         assert overflow <= 0
     finally:
         context.close()
@@ -440,7 +488,9 @@ def run_axe(page: Page) -> list[dict[str, Any]]:
     result = page.evaluate(
         "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
     )
-    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]]
+    return [
+        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]
+    ]
 
 
 @pytest.fixture
@@ -454,7 +504,9 @@ def axe_context(chromium: Browser) -> Iterator[BrowserContext]:
         context.close()
 
 
-def test_axe_finds_nothing_on_the_guest_pages(axe_context: BrowserContext, no_js: BrowserContext, venue: Venue) -> None:
+def test_axe_finds_nothing_on_the_guest_pages(
+    axe_context: BrowserContext, no_js: BrowserContext, venue: Venue
+) -> None:
     page = axe_context.new_page()
     page.goto(venue.page_url)
     assert run_axe(page) == []
@@ -484,7 +536,9 @@ def test_axe_finds_nothing_on_the_guest_pages(axe_context: BrowserContext, no_js
     assert run_axe(page) == []
 
 
-def test_display_refreshes_its_code(chromium: Browser, make_live_server: Callable[..., Any]) -> None:
+def test_display_refreshes_its_code(
+    chromium: Browser, make_live_server: Callable[..., Any]
+) -> None:
     server = make_live_server()
     _key, location, _area = create_venue(server.database, mode=CheckInMode.ROTATING)
     context = chromium.new_context(locale="de-DE")

@@ -38,32 +38,57 @@ from registration.models import Area, Business, CheckIn, CheckInSource, Location
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=60_000)  # opening a key file runs PBKDF2; CI machines are slow
 
-PASSWORD = "browser-test-password-1"  # noqa: S105 - test only
-PASSPHRASE = "Passphrase für den Test 2026"  # noqa: S105 - test only
+PASSWORD = "browser-test-password-1"
+PASSPHRASE = "Passphrase für den Test 2026"
 H = dt.timedelta(hours=1)
 TRICKY = [
-    ("=HYPERLINK(\"http://evil.example\",\"x\")", "O'Brien"),
+    ('=HYPERLINK("http://evil.example","x")', "O'Brien"),
     ("Müller-Lüdenscheidt", "李"),
     ("😀 Emoji", "<img src=x onerror=alert(1)>"),
 ]
 
 
 def _record(first: str, last: str, **extra: Any) -> dict[str, Any]:
-    record = {"v": 1, "firstName": first, "lastName": last, "street": "Weg; \"3\"", "houseNumber": "3",
-              "zipCode": "10115", "city": "Berlin", "phone": "+49 30 111", "email": "", "additionalPersons": [],
-              "note": ""}
+    record = {
+        "v": 1,
+        "firstName": first,
+        "lastName": last,
+        "street": 'Weg; "3"',
+        "houseNumber": "3",
+        "zipCode": "10115",
+        "city": "Berlin",
+        "phone": "+49 30 111",
+        "email": "",
+        "additionalPersons": [],
+        "note": "",
+    }
     record.update(extra)
     return record
 
 
-def _visit(spki: bytes, location: Location, area: Area, arrival: dt.datetime, record: dict[str, Any],
-           departure: dt.datetime | None = None) -> CheckIn:
+def _visit(
+    spki: bytes,
+    location: Location,
+    area: Area,
+    arrival: dt.datetime,
+    record: dict[str, Any],
+    departure: dt.datetime | None = None,
+) -> CheckIn:
     return CheckIn(
-        id=uuid.uuid4(), arrival=arrival, location_id=location.id, area_id=area.id, departure=departure,
-        auto_departure=arrival + 2 * H, persons=1 + len(record["additionalPersons"]), source=CheckInSource.GUEST_PAGE,
+        id=uuid.uuid4(),
+        arrival=arrival,
+        location_id=location.id,
+        area_id=area.id,
+        departure=departure,
+        auto_departure=arrival + 2 * H,
+        persons=1 + len(record["additionalPersons"]),
+        source=CheckInSource.GUEST_PAGE,
         key_id=crypto.key_id(spki).hex(),
-        envelope=crypto.seal_contact_record(spki, record, location_code=location.code, area_code=area.code),
-        checkout_token_hash=hashlib.sha256(secrets.token_bytes(8)).digest(), idempotency_key=secrets.token_hex(16),
+        envelope=crypto.seal_contact_record(
+            spki, record, location_code=location.code, area_code=area.code
+        ),
+        checkout_token_hash=hashlib.sha256(secrets.token_bytes(8)).digest(),
+        idempotency_key=secrets.token_hex(16),
         received_at=arrival,
     )
 
@@ -79,48 +104,109 @@ def scene(live_server: Any, tmp_path: Path) -> dict[str, Any]:
     neighbour = HealthOffice(name="Gesundheitsamt Nachbar", email="nachbar@browser.test")
     session.add_all([office, neighbour])
     session.flush()
-    session.add_all([
-        HealthOfficePostalCode(postal_code="10115", health_office_id=office.id),
-        HealthOfficeKey(health_office_id=office.id, key_id=crypto.key_id(spki).hex(), public_spki=spki,
-                        state=KeyState.ACTIVE, activated_at=now - 40 * 24 * H),
-    ])
+    session.add_all(
+        [
+            HealthOfficePostalCode(postal_code="10115", health_office_id=office.id),
+            HealthOfficeKey(
+                health_office_id=office.id,
+                key_id=crypto.key_id(spki).hex(),
+                public_spki=spki,
+                state=KeyState.ACTIVE,
+                activated_at=now - 40 * 24 * H,
+            ),
+        ]
+    )
     secret = pyotp.random_base32()
     password_hash = hash_password(PASSWORD)
-    staff = User(email="staff@browser.test", password_hash=password_hash, role=Role.HEALTH_OFFICE_STAFF,
-                 health_office_id=office.id, email_verified_at=now, totp_secret=secret, totp_enabled_at=now)
+    staff = User(
+        email="staff@browser.test",
+        password_hash=password_hash,
+        role=Role.HEALTH_OFFICE_STAFF,
+        health_office_id=office.id,
+        email_verified_at=now,
+        totp_secret=secret,
+        totp_enabled_at=now,
+    )
     business = Business(name="Wirtshaus", contact_email="wirt@browser.test")
     session.add_all([staff, business])
     session.flush()
-    owner = User(email="wirt@browser.test", password_hash=password_hash, role=Role.BUSINESS_OWNER,
-                 business_id=business.id, email_verified_at=now)
-    wanted = Location(business_id=business.id, name="Wirtshaus am Markt", street="Markt", house_number="1",
-                      zip_code="10115", city="Berlin", health_office_id=office.id)
+    owner = User(
+        email="wirt@browser.test",
+        password_hash=password_hash,
+        role=Role.BUSINESS_OWNER,
+        business_id=business.id,
+        email_verified_at=now,
+    )
+    wanted = Location(
+        business_id=business.id,
+        name="Wirtshaus am Markt",
+        street="Markt",
+        house_number="1",
+        zip_code="10115",
+        city="Berlin",
+        health_office_id=office.id,
+    )
     wanted.areas = [Area(name="Terrasse", sort_key=1), Area(name="Stube, hinten", sort_key=2)]
-    other = Location(business_id=business.id, name="Wirtshaus Bahnhof", street="Bahnhof", house_number="2",
-                     zip_code="10115", city="Berlin", health_office_id=office.id)
+    other = Location(
+        business_id=business.id,
+        name="Wirtshaus Bahnhof",
+        street="Bahnhof",
+        house_number="2",
+        zip_code="10115",
+        city="Berlin",
+        health_office_id=office.id,
+    )
     other.areas = [Area(name="Halle", sort_key=1)]
     session.add_all([owner, wanted, other])
     session.flush()
     terrace, back_room = wanted.areas
     inside = [
         _visit(spki, wanted, terrace, now - 5 * H, _record(*TRICKY[0]), departure=now - 4 * H),
-        _visit(spki, wanted, back_room, now - 4 * H, _record(*TRICKY[1], additionalPersons=[
-            {"firstName": "Kind", "lastName": "Müller", "sameAddress": True}], note="Tisch 4\nam Fenster")),
+        _visit(
+            spki,
+            wanted,
+            back_room,
+            now - 4 * H,
+            _record(
+                *TRICKY[1],
+                additionalPersons=[
+                    {"firstName": "Kind", "lastName": "Müller", "sameAddress": True}
+                ],
+                note="Tisch 4\nam Fenster",
+            ),
+        ),
         _visit(spki, wanted, terrace, now - 3 * H, _record(*TRICKY[2])),  # automatic departure
     ]
     outside = [
         _visit(spki, wanted, terrace, now - 12 * H, _record("Zu", "Früh"), departure=now - 10 * H),
-        _visit(spki, other, other.areas[0], now - 4 * H, _record("Anderer", "Ort"), departure=now - 3 * H),
+        _visit(
+            spki,
+            other,
+            other.areas[0],
+            now - 4 * H,
+            _record("Anderer", "Ort"),
+            departure=now - 3 * H,
+        ),
     ]
     session.add_all([*inside, *outside])
     session.commit()
     key_file = tmp_path / "amt.key.json"
-    key_file.write_bytes(crypto.write_key_file(private_key, PASSPHRASE, created=now, iterations=crypto.MIN_ITERATIONS))
+    key_file.write_bytes(
+        crypto.write_key_file(
+            private_key, PASSPHRASE, created=now, iterations=crypto.MIN_ITERATIONS
+        )
+    )
     passphrase_file = tmp_path / "passphrase.txt"
     passphrase_file.write_text(PASSPHRASE + "\n", encoding="utf-8")
     facts = {
-        "now": now, "secret": secret, "staff": staff.email, "owner": owner.email, "key_file": key_file,
-        "passphrase_file": passphrase_file, "location_name": wanted.name, "private_key": private_key,
+        "now": now,
+        "secret": secret,
+        "staff": staff.email,
+        "owner": owner.email,
+        "key_file": key_file,
+        "passphrase_file": passphrase_file,
+        "location_name": wanted.name,
+        "private_key": private_key,
         "key_file_text": key_file.read_text(encoding="utf-8"),
     }
     session.close()
@@ -148,7 +234,10 @@ def _cli(args: list[str]) -> Any:
 
 
 def test_request_release_decrypt_in_the_browser_equals_the_cli(
-    chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path,
+    chromium: Browser,
+    live_server: Any,
+    scene: dict[str, Any],
+    tmp_path: Path,
     request_recorder: Callable[[Page], Any],
 ) -> None:
     base = live_server.url
@@ -168,7 +257,9 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
         page.fill("#window_end", _local(scene["now"] - H))
         page.fill("#case_reference", "AZ 2026-0815")
         page.fill("#reason", "Indexfall war am Abend anwesend")
-        page.click("button[type=submit]:has-text('Anfrage senden'), button[type=submit]:has-text('Send request')")
+        page.click(
+            "button[type=submit]:has-text('Anfrage senden'), button[type=submit]:has-text('Send request')"
+        )
         expect(page.locator("#request-state")).to_have_attribute("data-state", "requested")
         request_url = page.url
         request_id = int(request_url.rstrip("/").split("/")[-1])
@@ -218,8 +309,21 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
         outputs = {}
         for fmt in ("csv", "sormas", "xlsx"):
             out = tmp_path / f"cli.{fmt}"
-            result = _cli([str(package_file), "--key", str(scene["key_file"]), "--format", fmt, "--separator", ";",
-                           "--passphrase-file", str(scene["passphrase_file"]), "-o", str(out)])
+            result = _cli(
+                [
+                    str(package_file),
+                    "--key",
+                    str(scene["key_file"]),
+                    "--format",
+                    fmt,
+                    "--separator",
+                    ";",
+                    "--passphrase-file",
+                    str(scene["passphrase_file"]),
+                    "-o",
+                    str(out),
+                ]
+            )
             assert result.exit_code == 0, result.output
             outputs[fmt] = out.read_bytes()
     finally:
@@ -228,8 +332,13 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
 
     assert browser_csv == outputs["csv"]
     assert browser_sormas == outputs["sormas"]
-    cli_sheet = [[c.value for c in row] for row in load_workbook(io.BytesIO(outputs["xlsx"])).active.iter_rows()]
-    browser_sheet = [[c.value for c in row] for row in load_workbook(io.BytesIO(browser_xlsx)).active.iter_rows()]
+    cli_sheet = [
+        [c.value for c in row]
+        for row in load_workbook(io.BytesIO(outputs["xlsx"])).active.iter_rows()
+    ]
+    browser_sheet = [
+        [c.value for c in row] for row in load_workbook(io.BytesIO(browser_xlsx)).active.iter_rows()
+    ]
     assert browser_sheet == cli_sheet
 
     text = browser_csv.decode("utf-8-sig")
@@ -245,8 +354,12 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
 
     # Nothing secret left the browser: not the passphrase, not the private key.
     key_file = json.loads(scene["key_file_text"])
-    secrets_to_find = [PASSPHRASE, key_file["encryptedPrivateKey"], key_file["kdf"]["salt"],
-                       PASSPHRASE.encode("utf-8").hex()]
+    secrets_to_find = [
+        PASSPHRASE,
+        key_file["encryptedPrivateKey"],
+        key_file["kdf"]["salt"],
+        PASSPHRASE.encode("utf-8").hex(),
+    ]
     for request in log.requests:
         haystack = request.url + json.dumps(request.headers) + (request.post_data or "")
         for secret in secrets_to_find:
@@ -262,17 +375,31 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
     spki = crypto.public_key_spki(scene["private_key"])
     records = []
     for number, (first, last) in enumerate(TRICKY):
-        envelope = crypto.seal_contact_record(spki, _record(first, last), location_code="LOC", area_code="A1")
+        envelope = crypto.seal_contact_record(
+            spki, _record(first, last), location_code="LOC", area_code="A1"
+        )
         if number == 1:
             damaged = bytearray(envelope)
             damaged[150] ^= 0xFF
             envelope = bytes(damaged)
-        records.append({"area": "A1", "arrival": f"{(now - (3 - number) * H):%Y-%m-%dT%H:%M:%SZ}",
-                        "departure": None, "autoDeparture": f"{now:%Y-%m-%dT%H:%M:%SZ}", "persons": 1,
-                        "source": "guest_form", "keyId": crypto.key_id(spki).hex(),
-                        "envelope": crypto.encode_envelope(envelope)})
-    content = {"request": {"id": 99}, "location": {"code": "LOC", "name": "Irgendwo"},
-               "areas": [{"id": 1, "code": "A1", "name": "Saal"}], "records": records}
+        records.append(
+            {
+                "area": "A1",
+                "arrival": f"{(now - (3 - number) * H):%Y-%m-%dT%H:%M:%SZ}",
+                "departure": None,
+                "autoDeparture": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+                "persons": 1,
+                "source": "guest_form",
+                "keyId": crypto.key_id(spki).hex(),
+                "envelope": crypto.encode_envelope(envelope),
+            }
+        )
+    content = {
+        "request": {"id": 99},
+        "location": {"code": "LOC", "name": "Irgendwo"},
+        "areas": [{"id": 1, "code": "A1", "name": "Saal"}],
+        "records": records,
+    }
     good = tmp_path / "package.grexport"
     good.write_bytes(frame(json.dumps(content).encode())[0])
     tampered = tmp_path / "tampered.grexport"

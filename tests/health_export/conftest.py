@@ -22,7 +22,7 @@ import crypto
 from health_export.models import HealthOffice, HealthOfficeKey, HealthOfficePostalCode, KeyState
 from registration.models import Area, Business, CheckIn, CheckInSource, Location, Role, User
 
-PASSWORD = "office-test-password-1"  # noqa: S105 - test only
+PASSWORD = "office-test-password-1"
 _PASSWORD_HASH: list[str] = []
 
 
@@ -60,7 +60,13 @@ class LocationBundle:
 
 
 def make_user(
-    session: Session, email: str, role: Role, *, totp_secret: str | None, now: dt.datetime, **links: Any
+    session: Session,
+    email: str,
+    role: Role,
+    *,
+    totp_secret: str | None,
+    now: dt.datetime,
+    **links: Any,
 ) -> User:
     user = User(
         email=email,
@@ -100,12 +106,20 @@ def make_office(db_session: Session, clock: Any) -> Callable[..., OfficeBundle]:
         secret = pyotp.random_base32()
         slug = f"{postal_code}-{secrets.token_hex(3)}"
         admin = make_user(
-            db_session, f"admin-{slug}@amt.test", Role.HEALTH_OFFICE_ADMIN,
-            totp_secret=secret, now=now, health_office_id=office.id,
+            db_session,
+            f"admin-{slug}@amt.test",
+            Role.HEALTH_OFFICE_ADMIN,
+            totp_secret=secret,
+            now=now,
+            health_office_id=office.id,
         )
         staff = make_user(
-            db_session, f"staff-{slug}@amt.test", Role.HEALTH_OFFICE_STAFF,
-            totp_secret=secret, now=now, health_office_id=office.id,
+            db_session,
+            f"staff-{slug}@amt.test",
+            Role.HEALTH_OFFICE_STAFF,
+            totp_secret=secret,
+            now=now,
+            health_office_id=office.id,
         )
         db_session.commit()
         return OfficeBundle(office, admin, staff, private_key, spki, key, postal_code, secret)
@@ -123,12 +137,18 @@ def make_location(db_session: Session, clock: Any) -> Callable[..., LocationBund
         areas: tuple[str, ...] = ("Terrasse", "Saal"),
     ) -> LocationBundle:
         now = clock.now()
-        business = Business(name=f"Betrieb {name}", contact_email=f"inhaber-{secrets.token_hex(3)}@test.invalid")
+        business = Business(
+            name=f"Betrieb {name}", contact_email=f"inhaber-{secrets.token_hex(3)}@test.invalid"
+        )
         db_session.add(business)
         db_session.flush()
         owner = make_user(
-            db_session, f"owner-{secrets.token_hex(4)}@betrieb.test", Role.BUSINESS_OWNER,
-            totp_secret=None, now=now, business_id=business.id,
+            db_session,
+            f"owner-{secrets.token_hex(4)}@betrieb.test",
+            Role.BUSINESS_OWNER,
+            totp_secret=None,
+            now=now,
+            business_id=business.id,
         )
         location = Location(
             business_id=business.id,

@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 import crypto
 from health_export.cli import decrypt
-from registration.cli import main
 from health_export.decryption import open_package, sormas_rows, visit_rows
 from health_export.exports import rows_to_csv, rows_to_sormas
 from health_export.models import HealthOffice, HealthOfficePostalCode
 from health_export.packages import download_package, frame, parse_package
 from health_export.requests import create_trace_request
 from registration.accounts.passwords import verify_password
+from registration.cli import main
 from registration.config import Settings
 from registration.models import AuditEvent, Role, User
 from registration.portal.release import release_trace_request
@@ -38,20 +38,33 @@ H = dt.timedelta(hours=1)
 def test_create_office_add_postal_codes_from_arguments_and_csv(
     runner: FlaskCliRunner, db_session: Session, tmp_path: Path, make_location: Any
 ) -> None:
-    result = runner.invoke(main, ["health-office", "create", "Gesundheitsamt Jena", "--email", "amt@jena.test"])
+    result = runner.invoke(
+        main, ["health-office", "create", "Gesundheitsamt Jena", "--email", "amt@jena.test"]
+    )
     assert result.exit_code == 0, result.output
     orphan = make_location(None, zip_code="07743")
     codes = tmp_path / "plz.csv"
     codes.write_text("PLZ;Ort\n07745;Jena\n07747;Jena\n", encoding="utf-8")
-    result = runner.invoke(main, ["health-office", "add-postal-codes", "Gesundheitsamt Jena", "07743", "--csv", str(codes)])
+    result = runner.invoke(
+        main,
+        ["health-office", "add-postal-codes", "Gesundheitsamt Jena", "07743", "--csv", str(codes)],
+    )
     assert result.exit_code == 0, result.output
     assert "3 postal code(s) added" in result.output and "1 location(s) assigned" in result.output
-    office = db_session.scalar(select(HealthOffice).where(HealthOffice.name == "Gesundheitsamt Jena"))
+    office = db_session.scalar(
+        select(HealthOffice).where(HealthOffice.name == "Gesundheitsamt Jena")
+    )
     assert office is not None
-    assert sorted(db_session.scalars(select(HealthOfficePostalCode.postal_code))) == ["07743", "07745", "07747"]
+    assert sorted(db_session.scalars(select(HealthOfficePostalCode.postal_code))) == [
+        "07743",
+        "07745",
+        "07747",
+    ]
     db_session.refresh(orphan.location)
     assert orphan.location.health_office_id == office.id
-    again = runner.invoke(main, ["health-office", "add-postal-codes", "Gesundheitsamt Jena", "07743"])
+    again = runner.invoke(
+        main, ["health-office", "add-postal-codes", "Gesundheitsamt Jena", "07743"]
+    )
     assert again.exit_code == 0 and "0 postal code(s) added" in again.output
 
 
@@ -72,23 +85,37 @@ def test_add_user_prints_a_one_time_password_or_asks_for_one(
     runner: FlaskCliRunner, db_session: Session
 ) -> None:
     runner.invoke(main, ["health-office", "create", "Amt", "--email", "amt@amt.test"])
-    result = runner.invoke(main, ["health-office", "add-user", "Amt", "Chefin@Amt.test", "--role", "admin"])
+    result = runner.invoke(
+        main, ["health-office", "add-user", "Amt", "Chefin@Amt.test", "--role", "admin"]
+    )
     assert result.exit_code == 0, result.output
-    password = result.output.split("One-time password (shown once, hand it over in person): ")[1].split()[0]
+    password = result.output.split("One-time password (shown once, hand it over in person): ")[
+        1
+    ].split()[0]
     user = db_session.scalar(select(User).where(User.email == "chefin@amt.test"))
     assert user is not None and user.role is Role.HEALTH_OFFICE_ADMIN
     assert verify_password(user.password_hash, password)
     assert user.totp_enabled_at is None  # set up at the first log-in
     asked = runner.invoke(
         main,
-        ["health-office", "add-user", "Amt", "mitarbeiter@amt.test", "--role", "staff", "--ask-password"],
+        [
+            "health-office",
+            "add-user",
+            "Amt",
+            "mitarbeiter@amt.test",
+            "--role",
+            "staff",
+            "--ask-password",
+        ],
         input="ein-gutes-passwort\nein-gutes-passwort\n",
     )
     assert asked.exit_code == 0, asked.output
     assert "ein-gutes-passwort" not in asked.output
     staff = db_session.scalar(select(User).where(User.email == "mitarbeiter@amt.test"))
     assert staff is not None and verify_password(staff.password_hash, "ein-gutes-passwort")
-    duplicate = runner.invoke(main, ["health-office", "add-user", "Amt", "chefin@amt.test", "--role", "staff"])
+    duplicate = runner.invoke(
+        main, ["health-office", "add-user", "Amt", "chefin@amt.test", "--role", "staff"]
+    )
     assert duplicate.exit_code != 0
 
 
@@ -98,7 +125,9 @@ def test_audit_verify_finds_a_changed_entry(runner: FlaskCliRunner, db_session: 
     result = runner.invoke(main, ["audit", "verify"])
     assert result.exit_code == 0 and "intact" in result.output
     middle = db_session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()[-2]
-    db_session.execute(update(AuditEvent).where(AuditEvent.id == middle.id).values(details={"name": "forged"}))
+    db_session.execute(
+        update(AuditEvent).where(AuditEvent.id == middle.id).values(details={"name": "forged"})
+    )
     db_session.commit()
     broken = runner.invoke(main, ["audit", "verify"])
     assert broken.exit_code == 1
@@ -110,34 +139,70 @@ def test_audit_verify_finds_a_changed_entry(runner: FlaskCliRunner, db_session: 
 
 @pytest.fixture
 def package_files(
-    tmp_path: Path, db_session: Session, clock: Any, settings: Settings, make_office: Any, make_location: Any, app: Any
+    tmp_path: Path,
+    db_session: Session,
+    clock: Any,
+    settings: Settings,
+    make_office: Any,
+    make_location: Any,
+    app: Any,
 ) -> dict[str, Any]:
     office = make_office()
     place = make_location(office.office)
     now = clock.now()
-    db_session.add_all([
-        seal_visit(office.spki, place.location, place.areas[0], arrival=now - 5 * H, departure=now - 4 * H,
-                   record=guest_record("=HYPERLINK(\"x\")", "Müller-Lüdenscheidt")),
-        seal_visit(office.spki, place.location, place.areas[1], arrival=now - 4 * H,
-                   record=guest_record("Zoë", "O'Brien", note="Tisch 4; \"am Fenster\"\nzweite Zeile")),
-    ])
+    db_session.add_all(
+        [
+            seal_visit(
+                office.spki,
+                place.location,
+                place.areas[0],
+                arrival=now - 5 * H,
+                departure=now - 4 * H,
+                record=guest_record('=HYPERLINK("x")', "Müller-Lüdenscheidt"),
+            ),
+            seal_visit(
+                office.spki,
+                place.location,
+                place.areas[1],
+                arrival=now - 4 * H,
+                record=guest_record("Zoë", "O'Brien", note='Tisch 4; "am Fenster"\nzweite Zeile'),
+            ),
+        ]
+    )
     db_session.commit()
     with app.test_request_context("/amt/"):
         trace_request = create_trace_request(
-            db_session, clock, settings, office_id=office.office.id, requested_by=office.staff,
-            location_id=place.location.id, window_start=now - 6 * H, window_end=now - 2 * H,
-            case_reference="AZ-7", reason="r",
+            db_session,
+            clock,
+            settings,
+            office_id=office.office.id,
+            requested_by=office.staff,
+            location_id=place.location.id,
+            window_start=now - 6 * H,
+            window_end=now - 2 * H,
+            case_reference="AZ-7",
+            reason="r",
         )
         release_trace_request(db_session, clock, settings, trace_request, released_by=place.owner)
         package = download_package(db_session, clock, settings, trace_request, user=office.staff)
     package_path = tmp_path / "anfrage.grexport"
     package_path.write_bytes(package.content)
     key_path = tmp_path / "amt.key.json"
-    key_path.write_bytes(crypto.write_key_file(office.private_key, PASSPHRASE, created=now, iterations=crypto.MIN_ITERATIONS))
+    key_path.write_bytes(
+        crypto.write_key_file(
+            office.private_key, PASSPHRASE, created=now, iterations=crypto.MIN_ITERATIONS
+        )
+    )
     passphrase_path = tmp_path / "passphrase.txt"
     passphrase_path.write_text(PASSPHRASE + "\n\nDEMO warning below\n", encoding="utf-8")
-    return {"package": package_path, "key": key_path, "passphrase": passphrase_path, "office": office, "place": place,
-            "content": package.content}
+    return {
+        "package": package_path,
+        "key": key_path,
+        "passphrase": passphrase_path,
+        "office": office,
+        "place": place,
+        "content": package.content,
+    }
 
 
 def _decrypt(files: dict[str, Any], tmp_path: Path, *extra: str, input: str | None = None) -> Any:
@@ -147,10 +212,14 @@ def _decrypt(files: dict[str, Any], tmp_path: Path, *extra: str, input: str | No
     return CliRunner().invoke(decrypt, args, input=input)
 
 
-def test_decrypt_writes_the_same_rows_as_the_library(package_files: dict[str, Any], tmp_path: Path) -> None:
+def test_decrypt_writes_the_same_rows_as_the_library(
+    package_files: dict[str, Any], tmp_path: Path
+) -> None:
     result = _decrypt(package_files, tmp_path, "--format", "csv", "--separator", ";")
     assert result.exit_code == 0, result.output
-    expected = open_package(parse_package(package_files["content"]), [package_files["office"].private_key])
+    expected = open_package(
+        parse_package(package_files["content"]), [package_files["office"].private_key]
+    )
     output = (tmp_path / "out").read_bytes()
     assert output == rows_to_csv(visit_rows(expected.visits), separator=";")
     assert "'=HYPERLINK" in output.decode() and "Müller-Lüdenscheidt" in output.decode()
@@ -158,34 +227,61 @@ def test_decrypt_writes_the_same_rows_as_the_library(package_files: dict[str, An
     assert "2 of 2 visit(s) opened" in result.output
 
 
-def test_decrypt_asks_for_the_passphrase_without_echo(package_files: dict[str, Any], tmp_path: Path) -> None:
+def test_decrypt_asks_for_the_passphrase_without_echo(
+    package_files: dict[str, Any], tmp_path: Path
+) -> None:
     result = _decrypt(package_files, tmp_path, "--format", "sormas", input=PASSPHRASE + "\n")
     assert result.exit_code == 0, result.output
     assert PASSPHRASE not in result.output
-    expected = open_package(parse_package(package_files["content"]), [package_files["office"].private_key])
-    assert (tmp_path / "out").read_bytes() == rows_to_sormas(sormas_rows(expected.visits, "Café Test"))
+    expected = open_package(
+        parse_package(package_files["content"]), [package_files["office"].private_key]
+    )
+    assert (tmp_path / "out").read_bytes() == rows_to_sormas(
+        sormas_rows(expected.visits, "Café Test")
+    )
 
 
 def test_decrypt_xlsx_and_json(package_files: dict[str, Any], tmp_path: Path) -> None:
     assert _decrypt(package_files, tmp_path, "--format", "xlsx").exit_code == 0
     sheet = load_workbook(io.BytesIO((tmp_path / "out").read_bytes())).active
-    assert [cell.value for cell in next(sheet.iter_rows(min_row=2, max_row=2))][8] == '=HYPERLINK("x")'
+    assert [cell.value for cell in next(sheet.iter_rows(min_row=2, max_row=2))][
+        8
+    ] == '=HYPERLINK("x")'
     assert sheet["I2"].data_type == "s"
     assert _decrypt(package_files, tmp_path, "--format", "json").exit_code == 0
     text = (tmp_path / "out").read_text(encoding="utf-8")
     assert '"lastName": "O\'Brien"' in text and '"failed": []' in text
 
 
-def test_decrypt_explains_each_bad_input(package_files: dict[str, Any], tmp_path: Path, make_office: Any) -> None:
+def test_decrypt_explains_each_bad_input(
+    package_files: dict[str, Any], tmp_path: Path, make_office: Any
+) -> None:
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("not the passphrase at all\n", encoding="utf-8")
-    result = CliRunner().invoke(decrypt, [str(package_files["package"]), "--key", str(package_files["key"]),
-                                          "-o", str(tmp_path / "out"), "--passphrase-file", str(wrong)])
+    result = CliRunner().invoke(
+        decrypt,
+        [
+            str(package_files["package"]),
+            "--key",
+            str(package_files["key"]),
+            "-o",
+            str(tmp_path / "out"),
+            "--passphrase-file",
+            str(wrong),
+        ],
+    )
     assert result.exit_code == 1 and "Wrong passphrase" in result.output
 
     stranger = make_office("Fremdes Amt", "30159")
     foreign_key = tmp_path / "foreign.key.json"
-    foreign_key.write_bytes(crypto.write_key_file(stranger.private_key, PASSPHRASE, created=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), iterations=crypto.MIN_ITERATIONS))
+    foreign_key.write_bytes(
+        crypto.write_key_file(
+            stranger.private_key,
+            PASSPHRASE,
+            created=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            iterations=crypto.MIN_ITERATIONS,
+        )
+    )
     result = _decrypt({**package_files, "key": foreign_key}, tmp_path)
     assert result.exit_code == 1 and "does not belong to this package" in result.output
 
@@ -196,10 +292,12 @@ def test_decrypt_explains_each_bad_input(package_files: dict[str, Any], tmp_path
     assert not (tmp_path / "out").exists()
 
 
-def test_decrypt_opens_the_rest_and_lists_damaged_records(package_files: dict[str, Any], tmp_path: Path) -> None:
+def test_decrypt_opens_the_rest_and_lists_damaged_records(
+    package_files: dict[str, Any], tmp_path: Path
+) -> None:
     import json
 
-    header, body = package_files["content"].split(b"\n", 1)
+    _header, body = package_files["content"].split(b"\n", 1)
     content = json.loads(body)
     envelope = bytearray(crypto.decode_envelope(content["records"][0]["envelope"]))
     envelope[200] ^= 0xFF

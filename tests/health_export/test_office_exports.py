@@ -38,13 +38,32 @@ HOSTILE = [
 
 
 def _row(text: str) -> list[str | int]:
-    return [1, 1, "Terrasse", "2026-11-20 10:00", "2026-11-20 12:00", "nein", 1, "Gastseite",
-            text, text, "", "", "", "", "", "", text]
+    return [
+        1,
+        1,
+        "Terrasse",
+        "2026-11-20 10:00",
+        "2026-11-20 12:00",
+        "nein",
+        1,
+        "Gastseite",
+        text,
+        text,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        text,
+    ]
 
 
 def _read_csv(data: bytes, separator: str) -> list[list[str]]:
     text = data.decode("utf-8")
-    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=separator))
+    return list(
+        csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=separator)
+    )
 
 
 @pytest.mark.parametrize("separator", [",", ";", "\t"])
@@ -73,7 +92,18 @@ def test_csv_quoting_follows_rfc_4180() -> None:
 
 
 def test_sormas_has_entity_and_field_rows_and_no_bom() -> None:
-    row = ["=Ada", "Lovelace", "", "Weg", "1", "10115", "Berlin", "+49 1", "a@b.de", "Café, Terrasse: x - y"]
+    row = [
+        "=Ada",
+        "Lovelace",
+        "",
+        "Weg",
+        "1",
+        "10115",
+        "Berlin",
+        "+49 1",
+        "a@b.de",
+        "Café, Terrasse: x - y",
+    ]
     data = rows_to_sormas([row], separator=";")
     assert not data.startswith("\ufeff".encode())
     parsed = _read_csv(data, ";")
@@ -98,7 +128,10 @@ def test_xlsx_cells_are_strings_never_formulas() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.text(min_size=0, max_size=30), min_size=1, max_size=5), st.sampled_from([",", ";", "\t"]))
+@given(
+    st.lists(st.text(min_size=0, max_size=30), min_size=1, max_size=5),
+    st.sampled_from([",", ";", "\t"]),
+)
 def test_any_guest_text_round_trips_through_csv(texts: list[str], separator: str) -> None:
     rows = [_row(text) for text in texts]
     parsed = _read_csv(rows_to_csv(rows, separator=separator), separator)

@@ -34,19 +34,42 @@ def released(
     place = make_location(office.office)
     now = clock.now()
     inside = [
-        seal_visit(office.spki, place.location, place.areas[0], arrival=now - 5 * H, departure=now - 4 * H,
-                   record=guest_record("Ada", "Lovelace")),
-        seal_visit(office.spki, place.location, place.areas[1], arrival=now - 4 * H,
-                   record=guest_record("Seán", "O'Brien", additionalPersons=[
-                       {"firstName": "李", "lastName": "小龍", "sameAddress": True}])),
+        seal_visit(
+            office.spki,
+            place.location,
+            place.areas[0],
+            arrival=now - 5 * H,
+            departure=now - 4 * H,
+            record=guest_record("Ada", "Lovelace"),
+        ),
+        seal_visit(
+            office.spki,
+            place.location,
+            place.areas[1],
+            arrival=now - 4 * H,
+            record=guest_record(
+                "Seán",
+                "O'Brien",
+                additionalPersons=[{"firstName": "李", "lastName": "小龍", "sameAddress": True}],
+            ),
+        ),
     ]
-    outside = seal_visit(office.spki, place.location, place.areas[0], arrival=now - 20 * H, departure=now - 19 * H)
+    outside = seal_visit(
+        office.spki, place.location, place.areas[0], arrival=now - 20 * H, departure=now - 19 * H
+    )
     db_session.add_all([*inside, outside])
     db_session.commit()
     trace_request = create_trace_request(
-        db_session, clock, settings, office_id=office.office.id, requested_by=office.staff,
-        location_id=place.location.id, window_start=now - 6 * H, window_end=now - 2 * H,
-        case_reference="AZ-1", reason="Ausbruch",
+        db_session,
+        clock,
+        settings,
+        office_id=office.office.id,
+        requested_by=office.staff,
+        location_id=place.location.id,
+        window_start=now - 6 * H,
+        window_end=now - 2 * H,
+        case_reference="AZ-1",
+        reason="Ausbruch",
     )
     release_trace_request(db_session, clock, settings, trace_request, released_by=place.owner)
     return {"office": office, "place": place, "request": trace_request, "inside": inside}
@@ -59,9 +82,15 @@ def test_download_builds_the_package_audits_and_marks_the_request(
     package = download_package(db_session, clock, settings, trace_request, user=office.staff)
     assert trace_request.state is TraceRequestState.DOWNLOADED
     assert package.record_count == 2
-    assert package.expires_at == trace_request.released_at + dt.timedelta(days=settings.export_package_days)
+    assert package.expires_at == trace_request.released_at + dt.timedelta(
+        days=settings.export_package_days
+    )
     parsed = parse_package(package.content)
-    assert parsed.sha256 == package.sha256 == hashlib.sha256(package.content.split(b"\n", 1)[1]).hexdigest()
+    assert (
+        parsed.sha256
+        == package.sha256
+        == hashlib.sha256(package.content.split(b"\n", 1)[1]).hexdigest()
+    )
     assert parsed.request["caseReference"] == "AZ-1"
     assert parsed.location["code"] == released["place"].location.code
     assert [record.envelope for record in parsed.records] == [
@@ -69,7 +98,9 @@ def test_download_builds_the_package_audits_and_marks_the_request(
     ]
     again = download_package(db_session, clock, settings, trace_request, user=office.admin)
     assert again.id == package.id and again.download_count == 2
-    downloads = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "office.package.downloaded")).all()
+    downloads = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "office.package.downloaded")
+    ).all()
     assert [event.actor_user_id for event in downloads] == [office.staff.id, office.admin.id]
     assert all("Lovelace" not in json.dumps(event.details) for event in downloads)
 
@@ -79,7 +110,9 @@ def test_the_package_expires(
 ) -> None:
     clock.advance(dt.timedelta(days=settings.export_package_days))
     with pytest.raises(PackageUnavailableError):
-        download_package(db_session, clock, settings, released["request"], user=released["office"].staff)
+        download_package(
+            db_session, clock, settings, released["request"], user=released["office"].staff
+        )
 
 
 def test_a_request_that_is_not_released_has_no_package(
@@ -87,9 +120,16 @@ def test_a_request_that_is_not_released_has_no_package(
 ) -> None:
     office, place = released["office"], released["place"]
     waiting = create_trace_request(
-        db_session, clock, settings, office_id=office.office.id, requested_by=office.staff,
-        location_id=place.location.id, window_start=clock.now() - 3 * H, window_end=clock.now(),
-        case_reference="AZ-2", reason="r",
+        db_session,
+        clock,
+        settings,
+        office_id=office.office.id,
+        requested_by=office.staff,
+        location_id=place.location.id,
+        window_start=clock.now() - 3 * H,
+        window_end=clock.now(),
+        case_reference="AZ-2",
+        reason="r",
     )
     with pytest.raises(PackageUnavailableError):
         download_package(db_session, clock, settings, waiting, user=office.staff)
@@ -118,7 +158,9 @@ def _body(data: bytes) -> dict[str, Any]:
 def test_truncated_and_altered_packages_are_refused_with_their_reason(
     db_session: Session, clock: Any, settings: Settings, released: dict[str, Any]
 ) -> None:
-    data = download_package(db_session, clock, settings, released["request"], user=released["office"].staff).content
+    data = download_package(
+        db_session, clock, settings, released["request"], user=released["office"].staff
+    ).content
     cases = {
         "truncated": data[: len(data) - 10],
         "integrity": data.replace(b'"AZ-1"', b'"AZ-9"'),
@@ -136,13 +178,20 @@ def test_damaged_records_are_listed_and_the_rest_still_opens(
     db_session: Session, clock: Any, settings: Settings, released: dict[str, Any], make_office: Any
 ) -> None:
     office = released["office"]
-    data = download_package(db_session, clock, settings, released["request"], user=office.staff).content
+    data = download_package(
+        db_session, clock, settings, released["request"], user=office.staff
+    ).content
     body = _body(data)
     good = body["records"][1]
     envelope = bytearray(crypto.decode_envelope(body["records"][0]["envelope"]))
     envelope[-1] ^= 1
     stranger = make_office("Fremdes Amt", "30159")
-    foreign = seal_visit(stranger.spki, released["place"].location, released["place"].areas[0], arrival=clock.now() - 3 * H)
+    foreign = seal_visit(
+        stranger.spki,
+        released["place"].location,
+        released["place"].areas[0],
+        arrival=clock.now() - 3 * H,
+    )
     body["records"] = [
         {**body["records"][0], "envelope": crypto.encode_envelope(bytes(envelope))},
         good,

@@ -57,12 +57,18 @@ def scene(make_office: Any, make_location: Any) -> tuple[Any, Any]:
 
 
 def test_a_valid_request_is_recorded_audited_and_mailed_to_both_sides(
-    db_session: Session, clock: Any, settings: Settings, scene: Any, capsys: pytest.CaptureFixture[str]
+    db_session: Session,
+    clock: Any,
+    settings: Settings,
+    scene: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     office, location = scene
     trace_request = _request(db_session, clock, settings, office, location)
     assert trace_request.state is TraceRequestState.REQUESTED
-    assert trace_request.release_deadline == clock.now() + dt.timedelta(hours=settings.release_deadline_hours)
+    assert trace_request.release_deadline == clock.now() + dt.timedelta(
+        hours=settings.release_deadline_hours
+    )
     event = db_session.scalar(
         select(AuditEvent).where(AuditEvent.action == "office.request.created")
     )
@@ -83,12 +89,26 @@ def test_a_valid_request_is_recorded_audited_and_mailed_to_both_sides(
     ],
 )
 def test_windows_outside_the_rules_are_refused(
-    db_session: Session, clock: Any, settings: Settings, scene: Any, start: dt.timedelta, end: dt.timedelta, field: str
+    db_session: Session,
+    clock: Any,
+    settings: Settings,
+    scene: Any,
+    start: dt.timedelta,
+    end: dt.timedelta,
+    field: str,
 ) -> None:
     office, location = scene
     now = clock.now()
     with pytest.raises(RequestValidationError) as caught:
-        _request(db_session, clock, settings, office, location, window_start=now + start, window_end=now + end)
+        _request(
+            db_session,
+            clock,
+            settings,
+            office,
+            location,
+            window_start=now + start,
+            window_end=now + end,
+        )
     assert caught.value.field == field
     assert str(caught.value)
 
@@ -100,11 +120,23 @@ def test_the_window_cap_follows_the_setting(
     now = clock.now()
     short = Settings.from_mapping({"trace_window_max_days": 1}, base=settings)
     with pytest.raises(RequestValidationError, match="1"):
-        _request(db_session, clock, short, office, location, window_start=now - 30 * H, window_end=now - H)
-    assert _request(db_session, clock, short, office, location, window_start=now - 24 * H, window_end=now)
+        _request(
+            db_session,
+            clock,
+            short,
+            office,
+            location,
+            window_start=now - 30 * H,
+            window_end=now - H,
+        )
+    assert _request(
+        db_session, clock, short, office, location, window_start=now - 24 * H, window_end=now
+    )
 
 
-@pytest.mark.parametrize(("field", "value"), [("case_reference", "   "), ("reason", ""), ("case_reference", "x" * 101)])
+@pytest.mark.parametrize(
+    ("field", "value"), [("case_reference", "   "), ("reason", ""), ("case_reference", "x" * 101)]
+)
 def test_case_reference_and_reason_are_required(
     db_session: Session, clock: Any, settings: Settings, scene: Any, field: str, value: str
 ) -> None:
@@ -123,7 +155,9 @@ def test_a_location_outside_the_jurisdiction_is_refused_and_audited(
     with pytest.raises(OutsideJurisdictionError):
         _request(db_session, clock, settings, office, foreign)
     assert db_session.scalar(select(TraceRequest)) is None
-    refused = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "office.request.refused"))
+    refused = db_session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "office.request.refused")
+    )
     assert refused is not None
     assert refused.health_office_id == office.office.id
     assert refused.details["location_id"] == foreign.location.id
@@ -159,24 +193,49 @@ def test_matching_follows_the_iris_rule_at_its_boundaries(
     start, end = now - 6 * H, now - 2 * H
     visits = {
         "arrives_at_end": seal_visit(office.spki, loc, terrace, arrival=end, departure=end + H),
-        "leaves_at_start": seal_visit(office.spki, loc, terrace, arrival=start - H, departure=start),
+        "leaves_at_start": seal_visit(
+            office.spki, loc, terrace, arrival=start - H, departure=start
+        ),
         "auto_departure_inside": seal_visit(office.spki, loc, hall, arrival=start - H, stay=2 * H),
         "spans_window": seal_visit(office.spki, loc, hall, arrival=start - H, departure=end + H),
     }
     excluded = {
-        "left_before": seal_visit(office.spki, loc, terrace, arrival=start - 2 * H, departure=start - dt.timedelta(seconds=1)),
-        "arrived_after": seal_visit(office.spki, loc, terrace, arrival=end + dt.timedelta(seconds=1), departure=end + H),
-        "auto_departure_before": seal_visit(office.spki, loc, hall, arrival=start - 3 * H, stay=2 * H),
+        "left_before": seal_visit(
+            office.spki,
+            loc,
+            terrace,
+            arrival=start - 2 * H,
+            departure=start - dt.timedelta(seconds=1),
+        ),
+        "arrived_after": seal_visit(
+            office.spki, loc, terrace, arrival=end + dt.timedelta(seconds=1), departure=end + H
+        ),
+        "auto_departure_before": seal_visit(
+            office.spki, loc, hall, arrival=start - 3 * H, stay=2 * H
+        ),
     }
     neighbour = make_location(office.office, name="Nebenan")
-    excluded["other_location"] = seal_visit(office.spki, neighbour.location, neighbour.areas[0], arrival=start, departure=end)
+    excluded["other_location"] = seal_visit(
+        office.spki, neighbour.location, neighbour.areas[0], arrival=start, departure=end
+    )
     db_session.add_all([*visits.values(), *excluded.values()])
     db_session.commit()
-    trace_request = _request(db_session, clock, settings, office, location, window_start=start, window_end=end)
+    trace_request = _request(
+        db_session, clock, settings, office, location, window_start=start, window_end=end
+    )
     found = {checkin.id for checkin in db_session.scalars(matching_checkins(trace_request))}
     assert found == {checkin.id for checkin in visits.values()}
     assert count_matching(db_session, trace_request) == 4
-    only_hall = _request(db_session, clock, settings, office, location, window_start=start, window_end=end, area_ids=[hall.id])
+    only_hall = _request(
+        db_session,
+        clock,
+        settings,
+        office,
+        location,
+        window_start=start,
+        window_end=end,
+        area_ids=[hall.id],
+    )
     found_hall = {checkin.id for checkin in db_session.scalars(matching_checkins(only_hall))}
     assert found_hall == {visits["auto_departure_inside"].id, visits["spans_window"].id}
 
@@ -200,7 +259,9 @@ def test_jobs_release_after_the_deadline_only_when_enabled(
     db_session: Session, clock: Any, settings: Settings, scene: Any
 ) -> None:
     office, location = scene
-    db_session.add(seal_visit(office.spki, location.location, location.areas[0], arrival=clock.now() - 5 * H))
+    db_session.add(
+        seal_visit(office.spki, location.location, location.areas[0], arrival=clock.now() - 5 * H)
+    )
     db_session.commit()
     trace_request = _request(db_session, clock, settings, office, location)
     clock.advance(dt.timedelta(hours=settings.release_deadline_hours, seconds=1))
@@ -232,4 +293,8 @@ def test_jobs_expire_unreleased_requests_and_close_downloaded_ones(
     assert counts == {"auto_released": 0, "expired": 1, "closed": 1}
     assert waiting.state is TraceRequestState.EXPIRED
     assert downloaded.state is TraceRequestState.CLOSED
-    assert run_request_jobs(db_session, clock, settings) == {"auto_released": 0, "expired": 0, "closed": 0}
+    assert run_request_jobs(db_session, clock, settings) == {
+        "auto_released": 0,
+        "expired": 0,
+        "closed": 0,
+    }

@@ -37,17 +37,29 @@ def world(
     place = make_location(a.office, name="Café A")
     db_session.add(seal_visit(a.spki, place.location, place.areas[0], arrival=clock.now() - 3 * H))
     pending_key = crypto.public_key_spki(crypto.generate_private_key())
-    key = HealthOfficeKey(health_office_id=a.office.id, key_id=crypto.key_id(pending_key).hex(),
-                          public_spki=pending_key, state=KeyState.PENDING, registered_by_id=a.admin.id)
+    key = HealthOfficeKey(
+        health_office_id=a.office.id,
+        key_id=crypto.key_id(pending_key).hex(),
+        public_spki=pending_key,
+        state=KeyState.PENDING,
+        registered_by_id=a.admin.id,
+    )
     db_session.add(key)
     db_session.commit()
     from health_export.requests import create_trace_request
 
     with app.test_request_context("/amt/"):
         trace_request = create_trace_request(
-            db_session, clock, settings, office_id=a.office.id, requested_by=a.staff,
-            location_id=place.location.id, window_start=clock.now() - 4 * H, window_end=clock.now() - H,
-            case_reference="GEHEIM-A-4711", reason="Ausbruch A",
+            db_session,
+            clock,
+            settings,
+            office_id=a.office.id,
+            requested_by=a.staff,
+            location_id=place.location.id,
+            window_start=clock.now() - 4 * H,
+            window_end=clock.now() - H,
+            case_reference="GEHEIM-A-4711",
+            reason="Ausbruch A",
         )
         release_trace_request(db_session, clock, settings, trace_request, released_by=place.owner)
     return {"a": a, "b": b, "place": place, "request": trace_request, "pending_key": key}
@@ -65,8 +77,14 @@ OBJECT_ROUTES = {
     "office.discard_key": "POST",
 }
 PLAIN_ROUTES = {
-    "office.dashboard", "office.locations", "office.decrypt_any", "office.keys",
-    "office.new_key", "office.audit_log", "office.new_request", "office.create_request",
+    "office.dashboard",
+    "office.locations",
+    "office.decrypt_any",
+    "office.keys",
+    "office.new_key",
+    "office.audit_log",
+    "office.new_request",
+    "office.create_request",
     "office.register_key",
 }
 
@@ -82,7 +100,9 @@ def _object_url(endpoint: str, world: dict[str, Any]) -> str:
 def test_a_second_office_gets_404_for_every_object_of_the_first(
     client: FlaskClient, office_app: Flask, world: dict[str, Any], clock: Any, db_session: Session
 ) -> None:
-    rules = {rule.endpoint for rule in office_app.url_map.iter_rules() if rule.rule.startswith("/amt")}
+    rules = {
+        rule.endpoint for rule in office_app.url_map.iter_rules() if rule.rule.startswith("/amt")
+    }
     assert rules == set(OBJECT_ROUTES) | PLAIN_ROUTES, "classify new /amt routes here"
     sign_in(client, world["b"].admin, clock)
     with office_app.test_request_context():
@@ -92,9 +112,19 @@ def test_a_second_office_gets_404_for_every_object_of_the_first(
         assert response.status_code == 404, endpoint
     place = world["place"].location
     assert client.get(f"/amt/requests/new?location={place.id}").status_code == 404
-    assert client.post("/amt/requests", data={"location_id": place.id, "window_start": "2026-11-20T08:00",
-                                              "window_end": "2026-11-20T09:00", "case_reference": "X",
-                                              "reason": "Y"}).status_code == 404
+    assert (
+        client.post(
+            "/amt/requests",
+            data={
+                "location_id": place.id,
+                "window_start": "2026-11-20T08:00",
+                "window_end": "2026-11-20T09:00",
+                "case_reference": "X",
+                "reason": "Y",
+            },
+        ).status_code
+        == 404
+    )
     for path in ("/amt/", "/amt/keys", "/amt/audit", "/amt/locations?q=Caf"):
         page = client.get(path)
         assert page.status_code == 200, path
@@ -103,7 +133,9 @@ def test_a_second_office_gets_404_for_every_object_of_the_first(
     db_session.expire_all()
     assert world["request"].state is TraceRequestState.RELEASED
     assert world["pending_key"].state is KeyState.PENDING
-    refused = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "office.request.refused")).all()
+    refused = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "office.request.refused")
+    ).all()
     assert {event.health_office_id for event in refused} == {world["b"].office.id}
     assert len(refused) == 2
 
@@ -112,7 +144,9 @@ def test_anonymous_and_business_users_cannot_enter(
     client: FlaskClient, world: dict[str, Any], clock: Any, db_session: Session
 ) -> None:
     anonymous = client.get("/amt/")
-    assert anonymous.status_code in (302, 303, 401) and "/konto/login" in anonymous.headers.get("Location", "/konto/login")
+    assert anonymous.status_code in (302, 303, 401) and "/konto/login" in anonymous.headers.get(
+        "Location", "/konto/login"
+    )
     assert client.get(f"/amt/requests/{world['request'].id}/package").status_code in (302, 303, 401)
     sign_in(client, world["place"].owner, clock)
     assert client.get("/amt/").status_code == 403
@@ -148,15 +182,31 @@ def test_request_form_creates_a_request_and_explains_errors(
     form = client.get(f"/amt/requests/new?location={place.id}")
     assert form.status_code == 200 and 'name="case_reference"' in form.get_data(as_text=True)
     # 20 Nov, 12:00 Berlin = 11:00 UTC = now: a window until 13:00 lies in the future.
-    bad = client.post("/amt/requests", data={"location_id": place.id, "window_start": "2026-11-20T10:00",
-                                             "window_end": "2026-11-20T13:00", "case_reference": "",
-                                             "reason": "Grund"}, headers={"Accept-Language": "en"})
+    bad = client.post(
+        "/amt/requests",
+        data={
+            "location_id": place.id,
+            "window_start": "2026-11-20T10:00",
+            "window_end": "2026-11-20T13:00",
+            "case_reference": "",
+            "reason": "Grund",
+        },
+        headers={"Accept-Language": "en"},
+    )
     assert bad.status_code == 422
     text = bad.get_data(as_text=True)
     assert "case reference" in text.lower()
-    good = client.post("/amt/requests", data={"location_id": place.id, "window_start": "2026-11-20T08:00",
-                                              "window_end": "2026-11-20T11:30", "case_reference": "AZ 9",
-                                              "reason": "Grund", "areas": [str(world["place"].areas[0].id)]})
+    good = client.post(
+        "/amt/requests",
+        data={
+            "location_id": place.id,
+            "window_start": "2026-11-20T08:00",
+            "window_end": "2026-11-20T11:30",
+            "case_reference": "AZ 9",
+            "reason": "Grund",
+            "areas": [str(world["place"].areas[0].id)],
+        },
+    )
     assert good.status_code == 303
     created = db_session.scalar(select(TraceRequest).where(TraceRequest.case_reference == "AZ 9"))
     assert created is not None
@@ -179,13 +229,19 @@ def test_download_is_an_attachment_for_the_requesting_office(
     assert world["request"].state is TraceRequestState.DOWNLOADED
     closed = client.post(f"/amt/requests/{world['request'].id}/close")
     assert closed.status_code == 303
-    again = client.get(f"/amt/requests/{world['request'].id}/package", headers={"Accept": "application/json"})
+    again = client.get(
+        f"/amt/requests/{world['request'].id}/package", headers={"Accept": "application/json"}
+    )
     assert again.status_code == 409 and again.json["error"]["code"] == "package_unavailable"
 
 
 def _key_form() -> tuple[dict[str, str], bytes]:
     spki = crypto.public_key_spki(crypto.generate_private_key())
-    return {"public_key": crypto.b64url_encode(spki), "key_id": crypto.key_id(spki).hex(), "label": "Tresor"}, spki
+    return {
+        "public_key": crypto.b64url_encode(spki),
+        "key_id": crypto.key_id(spki).hex(),
+        "label": "Tresor",
+    }, spki
 
 
 def test_key_registration_checks_the_public_key(
@@ -199,7 +255,11 @@ def test_key_registration_checks_the_public_key(
     headers = {"Accept-Language": "en"}
     mismatch = client.post("/amt/keys", data={**form, "key_id": "0" * 64}, headers=headers)
     assert mismatch.status_code == 422 and "does not match" in mismatch.get_data(as_text=True)
-    not_p256 = client.post("/amt/keys", data={**form, "public_key": crypto.b64url_encode(b"\x30\x03abc")}, headers=headers)
+    not_p256 = client.post(
+        "/amt/keys",
+        data={**form, "public_key": crypto.b64url_encode(b"\x30\x03abc")},
+        headers=headers,
+    )
     assert not_p256.status_code == 422 and "P-256" in not_p256.get_data(as_text=True)
     foreign = {"public_key": crypto.b64url_encode(b.spki), "key_id": b.key_id}
     taken = client.post("/amt/keys", data=foreign, headers=headers)
@@ -221,7 +281,10 @@ def test_four_eyes_then_rotation_retires_the_old_key(
     assert client.post(f"/amt/keys/{key.id}/confirm", data={}).status_code == 303  # box not ticked
     db_session.expire_all()
     assert key.state is KeyState.PENDING
-    assert client.post(f"/amt/keys/{key.id}/confirm", data={"fingerprint_checked": "yes"}).status_code == 303
+    assert (
+        client.post(f"/amt/keys/{key.id}/confirm", data={"fingerprint_checked": "yes"}).status_code
+        == 303
+    )
     db_session.expire_all()
     assert key.state is KeyState.ACTIVE and key.confirmed_by_id == a.staff.id
     assert a.key.state is KeyState.RETIRED and a.key.retired_at == clock.now()
@@ -233,8 +296,12 @@ def test_four_eyes_then_rotation_retires_the_old_key(
     clock.advance(dt.timedelta(days=29))
     later = client.application.test_client()
     sign_in(later, a.staff, clock)
-    assert crypto.format_fingerprint(bytes.fromhex(a.key.key_id)) not in later.get("/amt/keys").get_data(as_text=True)
-    actions = db_session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("office.key.%"))).all()
+    assert crypto.format_fingerprint(bytes.fromhex(a.key.key_id)) not in later.get(
+        "/amt/keys"
+    ).get_data(as_text=True)
+    actions = db_session.scalars(
+        select(AuditEvent.action).where(AuditEvent.action.like("office.key.%"))
+    ).all()
     assert actions == ["office.key.retired", "office.key.confirmed"]
 
 

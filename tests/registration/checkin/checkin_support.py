@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 import crypto
 from health_export.models import HealthOffice, HealthOfficeKey, KeyState
-from registration.clock import FrozenClock
 from registration.models import Area, Business, CheckInMode, Location
 
 GUEST = {
@@ -37,7 +36,9 @@ class Venue:
     location: Location
     area: Area
 
-    def seal(self, record: dict[str, Any] | None = None, *, key: HealthOfficeKey | None = None) -> bytes:
+    def seal(
+        self, record: dict[str, Any] | None = None, *, key: HealthOfficeKey | None = None
+    ) -> bytes:
         return crypto.seal_contact_record(
             (key or self.key).public_spki,
             record or GUEST,
@@ -51,7 +52,9 @@ class Venue:
         )
 
 
-def add_key(session: Session, office: HealthOffice, now: dt.datetime) -> tuple[HealthOfficeKey, ec.EllipticCurvePrivateKey]:
+def add_key(
+    session: Session, office: HealthOffice, now: dt.datetime
+) -> tuple[HealthOfficeKey, ec.EllipticCurvePrivateKey]:
     private_key = crypto.generate_private_key()
     spki = crypto.public_key_spki(private_key)
     key = HealthOfficeKey(

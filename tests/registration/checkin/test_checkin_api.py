@@ -148,8 +148,12 @@ def test_malformed_requests_get_a_stable_error_code(
     assert error_of(response)["code"] == code
 
 
-def test_missing_and_invalid_fields_are_listed(client: FlaskClient, venue: Venue, clock: FrozenClock) -> None:
-    response = client.post(API, json=body(venue, clock, persons=22, idempotencyKey=None, arrival="gestern"))
+def test_missing_and_invalid_fields_are_listed(
+    client: FlaskClient, venue: Venue, clock: FrozenClock
+) -> None:
+    response = client.post(
+        API, json=body(venue, clock, persons=22, idempotencyKey=None, arrival="gestern")
+    )
     assert response.status_code == 422
     fields = {problem["field"] for problem in error_of(response)["fields"]}
     assert fields == {"persons", "idempotencyKey"}
@@ -178,7 +182,13 @@ def _mutated(envelope: bytes, offset: int, value: int) -> str:
     ],
 )
 def test_envelopes_no_office_could_open_are_refused(
-    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session, mutate: Any, code: str, kind: str
+    client: FlaskClient,
+    venue: Venue,
+    clock: FrozenClock,
+    db_session: Session,
+    mutate: Any,
+    code: str,
+    kind: str,
 ) -> None:
     response = client.post(API, json=body(venue, clock, envelope=mutate(venue.seal())))
     assert response.status_code == 422
@@ -188,7 +198,9 @@ def test_envelopes_no_office_could_open_are_refused(
 
 
 def test_too_large_is_413(client: FlaskClient, venue: Venue, clock: FrozenClock) -> None:
-    response = client.post(API, json=body(venue, clock, envelope="A" * (crypto.MAX_ENVELOPE_TEXT_LENGTH + 4)))
+    response = client.post(
+        API, json=body(venue, clock, envelope="A" * (crypto.MAX_ENVELOPE_TEXT_LENGTH + 4))
+    )
     assert response.status_code == 413
     assert error_of(response)["code"] == "too_large"
     response = client.post(API, json=body(venue, clock, padding="x" * 70_000))
@@ -211,7 +223,10 @@ def test_an_old_key_gets_409_with_the_current_key_to_seal_again(
         "keyId": new_key.key_id,
         "publicKey": crypto.b64url_encode(new_key.public_spki),
     }
-    assert crypto.key_id(crypto.b64url_decode(error["currentKey"]["publicKey"])).hex() == new_key.key_id
+    assert (
+        crypto.key_id(crypto.b64url_decode(error["currentKey"]["publicKey"])).hex()
+        == new_key.key_id
+    )
     resealed = body(venue, clock, envelope=crypto.encode_envelope(venue.seal(key=new_key)))
     assert client.post(API, json=resealed).status_code == 201
 
@@ -228,14 +243,20 @@ def test_a_record_that_waited_on_the_phone_across_a_key_change_is_accepted(
     assert client.post(API, json=body(venue, clock, arrival=iso(arrival))).status_code == 201
 
 
-def test_a_key_of_another_office_is_stale(client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session) -> None:
+def test_a_key_of_another_office_is_stale(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
     other = create_venue(db_session, clock.now())
-    response = client.post(API, json=body(venue, clock, envelope=crypto.encode_envelope(other.seal())))
+    response = client.post(
+        API, json=body(venue, clock, envelope=crypto.encode_envelope(other.seal()))
+    )
     assert response.status_code == 409
     assert error_of(response)["currentKey"]["keyId"] == venue.key.key_id
 
 
-def test_unknown_and_archived_areas_are_404(client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session) -> None:
+def test_unknown_and_archived_areas_are_404(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
     response = client.post(API, json=body(venue, clock, areaCode="no-such-area"))
     assert response.status_code == 404
     assert error_of(response)["code"] == "unknown_area"
@@ -259,7 +280,9 @@ def test_without_an_active_key_checkin_is_unavailable(
 
 def test_error_messages_follow_the_language(client: FlaskClient, venue: Venue) -> None:
     german = client.post(API, data=b"x", content_type="application/json")
-    english = client.post(API, data=b"x", content_type="application/json", headers={"Accept-Language": "en"})
+    english = client.post(
+        API, data=b"x", content_type="application/json", headers={"Accept-Language": "en"}
+    )
     assert error_of(english)["message"] == "The request body must be a JSON object."
     assert error_of(german)["message"] != error_of(english)["message"]
     assert error_of(german)["code"] == error_of(english)["code"] == "invalid_json"
@@ -272,7 +295,9 @@ def _checked_in(client: FlaskClient, venue: Venue, clock: FrozenClock) -> dict[s
     return answer
 
 
-def test_checkout_with_the_token_is_idempotent(client: FlaskClient, venue: Venue, clock: FrozenClock) -> None:
+def test_checkout_with_the_token_is_idempotent(
+    client: FlaskClient, venue: Venue, clock: FrozenClock
+) -> None:
     checkin = _checked_in(client, venue, clock)
     clock.advance(dt.timedelta(minutes=30))
     url = f"{API}/{checkin['id']}/checkout"
@@ -289,10 +314,17 @@ def test_checkout_with_the_token_is_idempotent(client: FlaskClient, venue: Venue
     assert again.get_json()["alreadyCheckedOut"] is True
 
 
-def test_a_wrong_token_and_an_unknown_id_look_the_same(client: FlaskClient, venue: Venue, clock: FrozenClock) -> None:
+def test_a_wrong_token_and_an_unknown_id_look_the_same(
+    client: FlaskClient, venue: Venue, clock: FrozenClock
+) -> None:
     checkin = _checked_in(client, venue, clock)
-    wrong = client.post(f"{API}/{checkin['id']}/checkout", json={"checkoutToken": "x" + checkin["checkoutToken"][1:]})
-    unknown = client.post(f"{API}/{uuid.uuid4()}/checkout", json={"checkoutToken": checkin["checkoutToken"]})
+    wrong = client.post(
+        f"{API}/{checkin['id']}/checkout",
+        json={"checkoutToken": "x" + checkin["checkoutToken"][1:]},
+    )
+    unknown = client.post(
+        f"{API}/{uuid.uuid4()}/checkout", json={"checkoutToken": checkin["checkoutToken"]}
+    )
     not_uuid = client.post(f"{API}/123/checkout", json={"checkoutToken": checkin["checkoutToken"]})
     assert wrong.status_code == unknown.status_code == not_uuid.status_code == 404
     assert wrong.get_json() == unknown.get_json() == not_uuid.get_json()
@@ -303,7 +335,9 @@ def test_checkout_after_the_automatic_departure_keeps_the_automatic_time(
 ) -> None:
     checkin = _checked_in(client, venue, clock)
     clock.advance(dt.timedelta(hours=5))
-    answer = client.post(f"{API}/{checkin['id']}/checkout", json={"checkoutToken": checkin["checkoutToken"]}).get_json()
+    answer = client.post(
+        f"{API}/{checkin['id']}/checkout", json={"checkoutToken": checkin["checkoutToken"]}
+    ).get_json()
     assert answer["departure"] == checkin["autoDeparture"]
     assert answer["alreadyCheckedOut"] is True
 
@@ -315,15 +349,26 @@ def test_a_delayed_checkout_keeps_the_moment_the_button_was_pressed(
     pressed = clock.now() + dt.timedelta(minutes=20)
     clock.advance(dt.timedelta(minutes=50))
     url = f"{API}/{checkin['id']}/checkout"
-    future = client.post(url, json={"checkoutToken": checkin["checkoutToken"], "departure": iso(clock.now() + dt.timedelta(minutes=3))})
+    future = client.post(
+        url,
+        json={
+            "checkoutToken": checkin["checkoutToken"],
+            "departure": iso(clock.now() + dt.timedelta(minutes=3)),
+        },
+    )
     assert future.status_code == 422
-    answer = client.post(url, json={"checkoutToken": checkin["checkoutToken"], "departure": iso(pressed)}).get_json()
+    answer = client.post(
+        url, json={"checkoutToken": checkin["checkoutToken"], "departure": iso(pressed)}
+    ).get_json()
     assert answer["departure"] == "2026-11-20T11:20:00.000Z"
 
 
 def test_area_endpoint_gives_what_the_page_seals_with(client: FlaskClient, venue: Venue) -> None:
     answer = client.get(f"/api/v1/areas/{venue.area.code}").get_json()
-    assert answer["key"] == {"keyId": venue.key.key_id, "publicKey": crypto.b64url_encode(venue.key.public_spki)}
+    assert answer["key"] == {
+        "keyId": venue.key.key_id,
+        "publicKey": crypto.b64url_encode(venue.key.public_spki),
+    }
     assert answer["location"]["code"] == venue.location.code
     assert answer["location"]["mode"] == "static"
     assert answer["full"] is False
@@ -342,12 +387,16 @@ def test_rotating_mode_needs_a_fresh_admission(
     assert client.post(API, json=body(venue, clock, admission=old)).status_code == 403
     forged = rotating.issue_admission(b"x" * 32, venue.area.code, clock.now())
     assert client.post(API, json=body(venue, clock, admission=forged)).status_code == 403
-    fresh = rotating.issue_admission(secret, venue.area.code, clock.now() - dt.timedelta(minutes=10))
+    fresh = rotating.issue_admission(
+        secret, venue.area.code, clock.now() - dt.timedelta(minutes=10)
+    )
     assert client.post(API, json=body(venue, clock, admission=fresh)).status_code == 201
     assert count(db_session) == 1
 
 
-def test_the_api_is_exempt_from_csrf_but_json_only(client: FlaskClient, venue: Venue, clock: FrozenClock) -> None:
+def test_the_api_is_exempt_from_csrf_but_json_only(
+    client: FlaskClient, venue: Venue, clock: FrozenClock
+) -> None:
     response = client.post(API, data={"areaCode": venue.area.code})
     assert response.status_code == 400
     assert error_of(response)["code"] == "invalid_json"

@@ -11,7 +11,7 @@ import pytest
 from checkin_support import Venue
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registration.checkin import contact_form
@@ -36,7 +36,9 @@ def page_form(client: FlaskClient, venue: Venue) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
 
 
-def post(client: FlaskClient, venue: Venue, values: dict[str, str], hidden: dict[str, str] | None = None) -> Any:
+def post(
+    client: FlaskClient, venue: Venue, values: dict[str, str], hidden: dict[str, str] | None = None
+) -> Any:
     data = {**(hidden if hidden is not None else page_form(client, venue)), **values}
     return client.post(f"/c/{venue.area.code}", data=data)
 
@@ -46,11 +48,21 @@ def stored(session: Session) -> list[CheckIn]:
     return list(session.scalars(select(CheckIn)))
 
 
-def test_page_shows_where_and_why_and_asks_with_the_right_autocomplete(client: FlaskClient, venue: Venue) -> None:
+def test_page_shows_where_and_why_and_asks_with_the_right_autocomplete(
+    client: FlaskClient, venue: Venue
+) -> None:
     response = client.get(f"/c/{venue.area.code}")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    for text in ("Café am Dom", "Terrasse", "Café Testfall", "Domkloster 4", "50667 Köln", venue.office.name, "28"):
+    for text in (
+        "Café am Dom",
+        "Terrasse",
+        "Café Testfall",
+        "Domkloster 4",
+        "50667 Köln",
+        venue.office.name,
+        "28",
+    ):
         assert text in html
     for name, token in [
         ("firstName", "given-name"),
@@ -61,9 +73,15 @@ def test_page_shows_where_and_why_and_asks_with_the_right_autocomplete(client: F
         ("phone", "tel"),
         ("email", "email"),
     ]:
-        assert re.search(rf'<input id="{name}" name="{name}"[^>]*autocomplete="{token}"', html), name
+        assert re.search(rf'<input id="{name}" name="{name}"[^>]*autocomplete="{token}"', html), (
+            name
+        )
     assert "<script>" not in html and "onclick" not in html and 'style="' not in html
-    config = json.loads(re.search(r'<script type="application/json" id="checkin-config">(.*?)</script>', html, re.S)[1])
+    config = json.loads(
+        re.search(
+            r'<script type="application/json" id="checkin-config">(.*?)</script>', html, re.S
+        )[1]
+    )
     assert config["key"]["keyId"] == venue.key.key_id
     assert config["locationCode"] == venue.location.code
     assert config["rules"]["contactRequired"] == "phone_or_email"
@@ -82,10 +100,18 @@ def test_operator_privacy_texts_replace_the_defaults(
     from registration import create_app
 
     configured = Settings.from_mapping(
-        {"privacy_controller": "Stadt Musterstadt, Amt 12", "privacy_notice": "Absatz eins.\n\nAbsatz zwei."},
+        {
+            "privacy_controller": "Stadt Musterstadt, Amt 12",
+            "privacy_notice": "Absatz eins.\n\nAbsatz zwei.",
+        },
         base=settings,
     )
-    html = create_app(configured, clock=clock, database=bound_database).test_client().get(f"/c/{venue.area.code}").get_data(as_text=True)
+    html = (
+        create_app(configured, clock=clock, database=bound_database)
+        .test_client()
+        .get(f"/c/{venue.area.code}")
+        .get_data(as_text=True)
+    )
     assert "Stadt Musterstadt, Amt 12" in html
     assert "<p>Absatz eins.</p>" in html and "<p>Absatz zwei.</p>" in html
 
@@ -114,7 +140,9 @@ def test_a_valid_form_is_sealed_on_the_server_and_opens_for_the_office(
     }
     assert response.headers["Location"] == f"/c/{venue.area.code}/checkin/{checkin.id}"
     cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and f"Path=/c/{venue.area.code}" in cookie and "SameSite=Lax" in cookie
+    assert (
+        "HttpOnly" in cookie and f"Path=/c/{venue.area.code}" in cookie and "SameSite=Lax" in cookie
+    )
     assert "Jörg" not in cookie and "Lindenallee" not in response.headers["Location"]
 
 
@@ -125,7 +153,9 @@ def test_confirmation_and_checkout_need_this_phones_cookie(
     page = client.get(location)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Terrasse" in html and "14:00" in html  # automatic check-out: 11:00 UTC + 2 h, Berlin time
+    assert (
+        "Terrasse" in html and "14:00" in html
+    )  # automatic check-out: 11:00 UTC + 2 h, Berlin time
     assert app.test_client().get(location).status_code == 404  # a shared link shows nothing
     clock.advance(dt.timedelta(minutes=45))
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
@@ -139,7 +169,9 @@ def test_confirmation_and_checkout_need_this_phones_cookie(
     assert stored(db_session)[0].departure == checkin.departure
 
 
-def test_the_page_remembers_an_open_checkin_through_the_cookie(client: FlaskClient, venue: Venue) -> None:
+def test_the_page_remembers_an_open_checkin_through_the_cookie(
+    client: FlaskClient, venue: Venue
+) -> None:
     post(client, venue, TYPED)
     html = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
     assert "Sie sind hier eingecheckt" in html
@@ -160,14 +192,24 @@ def test_errors_are_announced_linked_and_nothing_is_stored(
     client: FlaskClient, venue: Venue, db_session: Session, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("DEBUG")
-    response = post(client, venue, {**TYPED, "zipCode": "!", "phone": "", "email": "", "lastName": ""})
+    response = post(
+        client, venue, {**TYPED, "zipCode": "!", "phone": "", "email": "", "lastName": ""}
+    )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'role="alert"' in html
-    summary = html[html.index('id="error-summary"') : html.index("</ul>", html.index('id="error-summary"'))]
+    summary = html[
+        html.index('id="error-summary"') : html.index("</ul>", html.index('id="error-summary"'))
+    ]
     assert summary.count("<li>") == 3
-    assert 'href="#lastName"' in summary and 'href="#zipCode"' in summary and 'href="#phone"' in summary
-    assert re.search(r'id="zipCode"[^>]*aria-invalid="true"[^>]*aria-describedby="zipCode-error"', html)
+    assert (
+        'href="#lastName"' in summary
+        and 'href="#zipCode"' in summary
+        and 'href="#phone"' in summary
+    )
+    assert re.search(
+        r'id="zipCode"[^>]*aria-invalid="true"[^>]*aria-describedby="zipCode-error"', html
+    )
     assert "Bitte geben Sie eine gültige Postleitzahl ein" in html
     assert 'value="Jörg"' in html  # the guest's own input comes back to the guest
     assert stored(db_session) == []
@@ -187,7 +229,9 @@ def test_errors_are_announced_linked_and_nothing_is_stored(
         ("both", "0221 12345", "a@b.de", None),
     ],
 )
-def test_which_contact_is_required_is_configurable(required: str, phone: str, email: str, error_field: str | None) -> None:
+def test_which_contact_is_required_is_configurable(
+    required: str, phone: str, email: str, error_field: str | None
+) -> None:
     form = contact_form.read_contact_form({**TYPED, "phone": phone, "email": email}, required)
     assert [error.field_id for error in form.errors] == ([error_field] if error_field else [])
 
@@ -226,11 +270,24 @@ def test_street_and_house_number_are_split(text: str, street: str, number: str) 
     assert contact_form.split_street_address(text) == {"street": street, "houseNumber": number}
 
 
-def test_additional_persons_without_javascript(client: FlaskClient, venue: Venue, db_session: Session) -> None:
+def test_additional_persons_without_javascript(
+    client: FlaskClient, venue: Venue, db_session: Session
+) -> None:
     hidden = page_form(client, venue)
     added = post(client, venue, {**TYPED, "action": "add_person"}, hidden).get_data(as_text=True)
     assert 'id="p0-firstName"' in added and 'value="Jörg"' in added
-    two = post(client, venue, {**TYPED, "action": "add_person", "p0-firstName": "", "p0-lastName": "", "p0-sameAddress": "on"}, hidden)
+    two = post(
+        client,
+        venue,
+        {
+            **TYPED,
+            "action": "add_person",
+            "p0-firstName": "",
+            "p0-lastName": "",
+            "p0-sameAddress": "on",
+        },
+        hidden,
+    )
     assert 'id="p1-firstName"' in two.get_data(as_text=True)
     companions = {
         "p0-firstName": "Mia",
@@ -246,7 +303,9 @@ def test_additional_persons_without_javascript(client: FlaskClient, venue: Venue
     }
     invalid = post(client, venue, {**TYPED, **companions, "p1-email": ""}, hidden)
     assert invalid.status_code == 422 and 'href="#p1-phone"' in invalid.get_data(as_text=True)
-    removed = post(client, venue, {**TYPED, **companions, "action": "remove_person:0"}, hidden).get_data(as_text=True)
+    removed = post(
+        client, venue, {**TYPED, **companions, "action": "remove_person:0"}, hidden
+    ).get_data(as_text=True)
     assert 'value="Ole"' in removed and 'value="Mia"' not in removed
     assert post(client, venue, {**TYPED, **companions}, hidden).status_code == 303
     [checkin] = stored(db_session)
@@ -268,18 +327,24 @@ def test_additional_persons_without_javascript(client: FlaskClient, venue: Venue
     ]
 
 
-def test_the_form_needs_its_csrf_token(client: FlaskClient, venue: Venue, db_session: Session) -> None:
+def test_the_form_needs_its_csrf_token(
+    client: FlaskClient, venue: Venue, db_session: Session
+) -> None:
     response = post(client, venue, TYPED, hidden={"idempotencyKey": "k" * 24})
     assert response.status_code == 400
     assert stored(db_session) == []
 
 
-def test_full_location_is_announced(client: FlaskClient, venue: Venue, db_session: Session, clock: FrozenClock) -> None:
+def test_full_location_is_announced(
+    client: FlaskClient, venue: Venue, db_session: Session, clock: FrozenClock
+) -> None:
     venue.location.capacity = 1
     db_session.commit()
     assert "voll" not in client.get(f"/c/{venue.area.code}").get_data(as_text=True)
     post(client, venue, TYPED)
-    assert "Dieser Standort ist gerade voll (1 von 1 Personen)" in client.get(f"/c/{venue.area.code}").get_data(as_text=True)
+    assert "Dieser Standort ist gerade voll (1 von 1 Personen)" in client.get(
+        f"/c/{venue.area.code}"
+    ).get_data(as_text=True)
 
 
 def test_unknown_code_is_a_404_page(client: FlaskClient) -> None:

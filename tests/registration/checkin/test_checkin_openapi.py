@@ -20,7 +20,14 @@ from registration.clock import FrozenClock
 SPEC: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[3] / "registration/checkin/openapi.json").read_text()
 )
-TYPES = {"string": str, "integer": int, "boolean": bool, "object": dict, "array": list, "null": type(None)}
+TYPES = {
+    "string": str,
+    "integer": int,
+    "boolean": bool,
+    "object": dict,
+    "array": list,
+    "null": type(None),
+}
 
 
 def resolve(schema: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +48,10 @@ def problems(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
         return [] if len(matches) == 1 else [f"{path}: matches {len(matches)} of oneOf"]
     if "type" in schema:
         names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        if not any(isinstance(value, TYPES[n]) and not (n == "integer" and isinstance(value, bool)) for n in names):
+        if not any(
+            isinstance(value, TYPES[n]) and not (n == "integer" and isinstance(value, bool))
+            for n in names
+        ):
             return [f"{path}: {type(value).__name__} is not {names}"]
     if "enum" in schema and value not in schema["enum"]:
         found.append(f"{path}: {value!r} not in enum")
@@ -60,9 +70,9 @@ def problems(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
                 uuid.UUID(value)
             except ValueError:
                 found.append(f"{path}: not a uuid")
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value < schema.get("minimum", -(10**18)) or value > schema.get("maximum", 10**18):
-            found.append(f"{path}: out of range")
+    is_number = isinstance(value, int) and not isinstance(value, bool)
+    if is_number and not schema.get("minimum", -(10**18)) <= value <= schema.get("maximum", 10**18):
+        found.append(f"{path}: out of range")
     if isinstance(value, dict):
         for name in schema.get("required", []):
             if name not in value:
@@ -111,9 +121,14 @@ def test_examples_fit_their_request_schemas() -> None:
                 assert problems(example["value"], content["schema"]) == []
                 checked += 1
     assert checked == 2
-    schema = SPEC["paths"]["/checkins"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    schema = SPEC["paths"]["/checkins"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     assert problems({"areaCode": "x"}, schema)  # the check itself can fail
-    assert problems({"areaCode": "x", "idempotencyKey": "short", "envelope": "e", "persons": 0, "arrival": "x"}, schema)
+    assert problems(
+        {"areaCode": "x", "idempotencyKey": "short", "envelope": "e", "persons": 0, "arrival": "x"},
+        schema,
+    )
 
 
 def response_schema(path: str, method: str, status: int) -> dict[str, Any]:
@@ -141,12 +156,23 @@ def test_real_answers_fit_the_documented_schemas(
         f"/api/v1/checkins/{created.get_json()['id']}/checkout",
         json={"checkoutToken": created.get_json()["checkoutToken"]},
     )
-    assert problems(checkout.get_json(), response_schema("/checkins/{checkinId}/checkout", "post", 200)) == []
+    assert (
+        problems(
+            checkout.get_json(), response_schema("/checkins/{checkinId}/checkout", "post", 200)
+        )
+        == []
+    )
     area = client.get(f"/api/v1/areas/{venue.area.code}")
     assert problems(area.get_json(), response_schema("/areas/{areaCode}", "get", 200)) == []
     for status, answer in [
         (400, client.post("/api/v1/checkins", data=b"x", content_type="application/json")),
-        (404, client.post("/api/v1/checkins", json={**request, "areaCode": "nope", "idempotencyKey": str(uuid.uuid4())})),
+        (
+            404,
+            client.post(
+                "/api/v1/checkins",
+                json={**request, "areaCode": "nope", "idempotencyKey": str(uuid.uuid4())},
+            ),
+        ),
         (409, client.post("/api/v1/checkins", json={**request, "persons": 2})),
         (422, client.post("/api/v1/checkins", json={**request, "arrival": "x"})),
     ]:

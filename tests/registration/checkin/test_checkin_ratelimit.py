@@ -37,15 +37,24 @@ def limited_app(
     """Created after the `app` fixture: Flask-Limiter is one object per process, and the
     app created last decides whether it is enabled and where it counts."""
     app = create_app(
-        Settings.from_mapping({"ratelimit_enabled": True}, base=settings), clock=clock, database=bound_database
+        Settings.from_mapping({"ratelimit_enabled": True}, base=settings),
+        clock=clock,
+        database=bound_database,
     )
-    app.config.update(CHECKIN_LIMIT_PER_CLIENT="3 per minute", CHECKIN_LIMIT_PER_AREA="100 per minute")
+    app.config.update(
+        CHECKIN_LIMIT_PER_CLIENT="3 per minute", CHECKIN_LIMIT_PER_AREA="100 per minute"
+    )
     return app
 
 
-def test_too_many_checkins_from_one_client_get_a_friendly_429(limited_app: Flask, venue: Venue, db_session: Session) -> None:
+def test_too_many_checkins_from_one_client_get_a_friendly_429(
+    limited_app: Flask, venue: Venue, db_session: Session
+) -> None:
     client = limited_app.test_client()
-    statuses = [client.post("/api/v1/checkins", json={"areaCode": venue.area.code}).status_code for _ in range(3)]
+    statuses = [
+        client.post("/api/v1/checkins", json={"areaCode": venue.area.code}).status_code
+        for _ in range(3)
+    ]
     assert statuses == [422, 422, 422]
     refused = client.post("/api/v1/checkins", json={"areaCode": venue.area.code})
     assert refused.status_code == 429
@@ -53,7 +62,9 @@ def test_too_many_checkins_from_one_client_get_a_friendly_429(limited_app: Flask
     assert "Retry-After" in refused.headers
     html = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
     form = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html)[1]}
-    assert [client.post(f"/c/{venue.area.code}", data=form).status_code for _ in range(3)] == [422] * 3
+    assert [client.post(f"/c/{venue.area.code}", data=form).status_code for _ in range(3)] == [
+        422
+    ] * 3
     page = client.post(f"/c/{venue.area.code}", data=form)
     assert page.status_code == 429
     assert page.mimetype == "text/html"
@@ -62,13 +73,17 @@ def test_too_many_checkins_from_one_client_get_a_friendly_429(limited_app: Flask
     assert "Too many requests" in english.get_data(as_text=True)
     other_client = limited_app.test_client()
     other = other_client.post(
-        "/api/v1/checkins", json={"areaCode": venue.area.code}, environ_base={"REMOTE_ADDR": "192.0.2.7"}
+        "/api/v1/checkins",
+        json={"areaCode": venue.area.code},
+        environ_base={"REMOTE_ADDR": "192.0.2.7"},
     )
     assert other.status_code == 422
 
 
 def test_one_area_is_limited_across_clients(limited_app: Flask, venue: Venue) -> None:
-    limited_app.config.update(CHECKIN_LIMIT_PER_CLIENT="100 per minute", CHECKIN_LIMIT_PER_AREA="3 per minute")
+    limited_app.config.update(
+        CHECKIN_LIMIT_PER_CLIENT="100 per minute", CHECKIN_LIMIT_PER_AREA="3 per minute"
+    )
     client = limited_app.test_client()
 
     def post(area: str, address: str) -> int:

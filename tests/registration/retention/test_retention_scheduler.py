@@ -51,7 +51,7 @@ def test_the_scheduler_starts_once_per_process(
     jobs = running.get_jobs()
     assert [job.id for job in jobs] == [scheduler.JOB_ID]
     assert jobs[0].trigger.interval == dt.timedelta(minutes=7)
-    assert scheduler.start_scheduler(database, clock, enabled) is None
+    assert scheduler.start_scheduler(first, enabled) is None
     assert scheduler.purge_health in first.extensions["gastregister.health_providers"]
 
 
@@ -75,11 +75,11 @@ def test_the_scheduler_job_never_raises(
     committed: Database, clock: FrozenClock, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = Database("sqlite:////nonexistent-dir/gastregister.db")
-    scheduler.scheduled_maintenance(broken, clock, settings)
+    scheduler.scheduled_maintenance(create_app(settings, clock=clock, database=broken), settings)
     broken.dispose()
     assert "maintenance run failed" in caplog.text
 
-    scheduler.scheduled_maintenance(committed, clock, settings)
+    scheduler.scheduled_maintenance(create_app(settings, clock=clock, database=committed), settings)
     with Session(committed.engine) as session:
         (run,) = session.scalars(select(JobRun)).all()
     assert run.succeeded and run.runner.endswith(":scheduler")
