@@ -34,7 +34,11 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy --strict -p registration -p crypto -p health_export
 
-pytest: $(DEV_STAMP)
+# axe-core (accessibility checks in the browser tests) comes from the npm lock file.
+tests/browser/axe/node_modules/axe-core/axe.min.js: tests/browser/axe/package-lock.json
+	if command -v npm >/dev/null; then npm ci --silent --prefix tests/browser/axe; fi
+
+pytest: $(DEV_STAMP) tests/browser/axe/node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -52,7 +52,9 @@ _MEMBERS = frozenset(
 _KDF_MEMBERS = frozenset(("name", "iterations", "salt"))
 _CIPHER_MEMBERS = frozenset(("name", "nonce"))
 _KEY_ID_HEX = re.compile(r"[0-9a-f]{64}")
-_CREATED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_CREATED = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"
+)  # ASCII digits only
 _Kind = KeyFileErrorKind
 
 

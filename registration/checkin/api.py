@@ -97,7 +97,7 @@ def _string(body: dict[str, Any], name: str, problems: list[dict[str, str]]) -> 
     return value
 
 
-def checkin_json(result: services.CheckInResult, context: services.AreaContext) -> dict[str, Any]:
+def checkin_json(result: services.CheckInResult, target: services.CheckInTarget) -> dict[str, Any]:
     checkin = result.checkin
     return {
         "id": str(checkin.id),
@@ -106,8 +106,8 @@ def checkin_json(result: services.CheckInResult, context: services.AreaContext) 
         "autoDeparture": iso(checkin.auto_departure),
         "departure": iso(checkin.departure),
         "persons": checkin.persons,
-        "location": {"code": context.location.code, "name": context.location.name},
-        "area": {"code": context.area.code, "name": context.area.name},
+        "location": {"code": target.location_code, "name": target.location_name},
+        "area": {"code": target.area_code, "name": target.area_name},
     }
 
 
@@ -140,27 +140,30 @@ def create_checkin() -> tuple[Response, int]:
         raise InvalidEnvelopeError(extra={"kind": exc.kind.value}) from None
 
     session, clock, settings = get_session(), get_clock(), get_settings()
-    context = services.find_area(session, area_code)
-    if context.location.checkin_mode == CheckInMode.ROTATING and not (
+    target = services.find_checkin_target(session, area_code)
+    if target.checkin_mode == CheckInMode.ROTATING and not (
         isinstance(admission, str)
         and rotating.admission_is_valid(
-            context.location.rotating_secret, area_code, admission, arrival, clock.now()
+            target.rotating_secret, area_code, admission, arrival, clock.now()
         )
     ):
         raise EntranceCodeRequiredError
-    result = services.create_checkin(
+    result = services.store_checkin(
         session,
         clock,
         settings,
-        area=context.area,
+        area_id=target.area_id,
+        location_id=target.location_id,
+        health_office_id=target.health_office_id,
+        default_stay_minutes=target.default_stay_minutes,
         envelope=envelope,
         persons=int(persons),  # type: ignore[arg-type]  # checked to be an int above
         source=CheckInSource.GUEST_PAGE,
         arrival=arrival,
         idempotency_key=idempotency_key,
-        current_key=context.key,
+        current_key=target.key,
     )
-    return jsonify(checkin_json(result, context)), 201 if result.created else 200
+    return jsonify(checkin_json(result, target)), 201 if result.created else 200
 
 
 @bp.post("/checkins/<uuid:checkin_id>/checkout")

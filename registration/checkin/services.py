@@ -16,8 +16,20 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,7 +51,7 @@ from registration.checkin.errors import (
 )
 from registration.clock import Clock
 from registration.config import Settings
-from registration.models import Area, Business, CheckIn, CheckInSource, Location
+from registration.models import Area, Business, CheckIn, CheckInMode, CheckInSource, Location
 
 CLOCK_SKEW = dt.timedelta(minutes=2)
 MAX_STAY = dt.timedelta(minutes=24 * 60)
@@ -48,6 +60,11 @@ IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _TOKEN_LABEL = b"gastregister/checkout-token:"
 # Compared against when the check-in id is unknown, so that both cases take the same path.
 _NO_SUCH_HASH = hashlib.sha256(b"gastregister/no-such-checkin").digest()
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,112 @@ class Occupancy:
         return self.capacity is not None and self.total >= self.capacity
 
 
+class SealingKey(Protocol):
+    """What a page needs of an office key to seal to it (a HealthOfficeKey or an OfficeKey)."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    @property
+    def public_spki(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeKey:
+    """An office's active key as plain values, as the check-in API reads it."""
+
+    key_id: str
+    public_spki: bytes
+    health_office_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInTarget:
+    """An open area as the check-in API needs it, read as plain values in one query.
+
+    The API stores a check-in and answers with a few names; loading ORM entities for
+    that cost more than the rest of the request, so it reads only these columns.
+    """
+
+    area_id: int
+    area_code: str
+    area_name: str
+    location_id: int
+    location_code: str
+    location_name: str
+    checkin_mode: CheckInMode
+    rotating_secret: bytes
+    default_stay_minutes: int
+    health_office_id: int | None
+    key: OfficeKey | None
+
+
+# The hot statements are built once: SQLAlchemy then finds their compiled form in its
+# cache by identity, and a request only binds values (no statement construction).
+_areas = _table(Area)
+_locations = _table(Location)
+_businesses = _table(Business)
+_keys = _table(HealthOfficeKey)
+_checkins = _table(CheckIn)
+
+# The area behind a code with the office's newest active key: the same rule as
+# health_export.keys.active_key (newest activation first, then the highest id).
+_NEWEST_ACTIVE_KEY_FIRST = (HealthOfficeKey.activated_at.desc(), HealthOfficeKey.id.desc())
+_FIND_AREA = (
+    select(Area, Location, Business.name, HealthOfficeKey)
+    .join(Location, Area.location_id == Location.id)
+    .join(Business, Location.business_id == Business.id)
+    .outerjoin(
+        HealthOfficeKey,
+        and_(
+            HealthOfficeKey.health_office_id == Location.health_office_id,
+            HealthOfficeKey.state == KeyState.ACTIVE,
+        ),
+    )
+    .where(
+        Area.code == bindparam("code"),
+        Area.archived_at.is_(None),
+        Location.archived_at.is_(None),
+    )
+    .order_by(*_NEWEST_ACTIVE_KEY_FIRST)
+    .limit(1)
+)
+_FIND_TARGET = (
+    select(
+        _areas.c.id,
+        _areas.c.code,
+        _areas.c.name,
+        _locations.c.id,
+        _locations.c.code,
+        _locations.c.name,
+        _locations.c.checkin_mode,
+        _locations.c.rotating_secret,
+        _locations.c.default_stay_minutes,
+        _locations.c.health_office_id,
+        _keys.c.key_id,
+        _keys.c.public_spki,
+    )
+    .select_from(
+        _areas.join(_locations, _areas.c.location_id == _locations.c.id)
+        .join(_businesses, _locations.c.business_id == _businesses.c.id)
+        .outerjoin(
+            _keys,
+            and_(
+                _keys.c.health_office_id == _locations.c.health_office_id,
+                _keys.c.state == KeyState.ACTIVE,
+            ),
+        )
+    )
+    .where(
+        _areas.c.code == bindparam("code"),
+        _areas.c.archived_at.is_(None),
+        _locations.c.archived_at.is_(None),
+    )
+    .order_by(_keys.c.activated_at.desc(), _keys.c.id.desc())
+    .limit(1)
+)
+
+
 def find_area(session: Session, code: str) -> AreaContext:
     """The open area behind a QR code, with the key guests must seal to (or None).
 
@@ -98,25 +221,56 @@ def find_area(session: Session, code: str) -> AreaContext:
     """
     if not 1 <= len(code) <= 64:
         raise UnknownAreaError
-    row = session.execute(
-        select(Area, Location, Business.name, HealthOfficeKey)
-        .join(Location, Area.location_id == Location.id)
-        .join(Business, Location.business_id == Business.id)
-        .outerjoin(
-            HealthOfficeKey,
-            and_(
-                HealthOfficeKey.health_office_id == Location.health_office_id,
-                HealthOfficeKey.state == KeyState.ACTIVE,
-            ),
-        )
-        .where(Area.code == code, Area.archived_at.is_(None), Location.archived_at.is_(None))
-        .order_by(HealthOfficeKey.activated_at.desc(), HealthOfficeKey.id.desc())
-        .limit(1)
-    ).first()
+    row = session.execute(_FIND_AREA, {"code": code}).first()
     if row is None:
         raise UnknownAreaError
     area, location, business_name, key = row
     return AreaContext(area=area, location=location, business_name=business_name, key=key)
+
+
+def find_checkin_target(session: Session, code: str) -> CheckInTarget:
+    """find_area for the JSON API: the same area and key, as plain column values.
+
+    Read fresh for every request (no cache), so an archived area or a new key takes
+    effect at once.
+    """
+    if not 1 <= len(code) <= 64:
+        raise UnknownAreaError
+    row = session.execute(_FIND_TARGET, {"code": code}).first()
+    if row is None:
+        raise UnknownAreaError
+    (
+        area_id,
+        area_code,
+        area_name,
+        location_id,
+        location_code,
+        location_name,
+        checkin_mode,
+        rotating_secret,
+        default_stay_minutes,
+        health_office_id,
+        key_id,
+        public_spki,
+    ) = row
+    key = (
+        None
+        if key_id is None or health_office_id is None
+        else OfficeKey(key_id=key_id, public_spki=public_spki, health_office_id=health_office_id)
+    )
+    return CheckInTarget(
+        area_id=area_id,
+        area_code=area_code,
+        area_name=area_name,
+        location_id=location_id,
+        location_code=location_code,
+        location_name=location_name,
+        checkin_mode=checkin_mode,
+        rotating_secret=rotating_secret,
+        default_stay_minutes=default_stay_minutes,
+        health_office_id=health_office_id,
+        key=key,
+    )
 
 
 def checkout_token(settings: Settings, idempotency_key: str) -> str:
@@ -184,38 +338,45 @@ def inspect_envelope(envelope: bytes) -> crypto.EnvelopeHeader:
     raise InvalidEnvelopeError(extra={"kind": kind.value})
 
 
-def current_key_description(key: HealthOfficeKey) -> dict[str, str]:
+def current_key_description(key: SealingKey) -> dict[str, str]:
     """What a page needs to seal to `key`: its id and its SPKI as base64url."""
     return {"keyId": key.key_id, "publicKey": crypto.b64url_encode(key.public_spki)}
 
 
-def accepted_key(
+class ActiveKey(SealingKey, Protocol):
+    """An office's active key as find_area (ORM) or find_checkin_target (values) read it."""
+
+    @property
+    def health_office_id(self) -> int: ...
+
+
+def accepted_key_id(
     session: Session,
-    location: Location,
+    health_office_id: int | None,
     key_id_hex: str,
     arrival: dt.datetime,
     *,
-    current: HealthOfficeKey | None = None,
-) -> HealthOfficeKey:
-    """The office key the envelope names, if guests may seal to it for this arrival.
+    current: ActiveKey | None = None,
+) -> str:
+    """The id of the office key the envelope names, if guests may seal to it for this arrival.
 
     The active key is always right. A retired key is right only for an arrival while
     it was active: a check-in that waited on a phone across a key change is still
     accepted (the office keeps old keys until their data has expired), while a page
     sealing to an old key now gets 409 and the current key, to seal again.
     """
-    if location.health_office_id is None:
+    if health_office_id is None:
         raise CheckInUnavailableError
-    if current is None or current.health_office_id != location.health_office_id:
-        current = active_key(session, location.health_office_id)
+    if current is None or current.health_office_id != health_office_id:
+        current = active_key(session, health_office_id)
     if current is None:
         raise CheckInUnavailableError
     if hmac.compare_digest(current.key_id, key_id_hex):
-        return current
+        return current.key_id
     older = session.scalar(
         select(HealthOfficeKey).where(
             HealthOfficeKey.key_id == key_id_hex,
-            HealthOfficeKey.health_office_id == location.health_office_id,
+            HealthOfficeKey.health_office_id == health_office_id,
             HealthOfficeKey.state == KeyState.RETIRED,
         )
     )
@@ -225,8 +386,19 @@ def accepted_key(
         and older.retired_at is not None
         and older.activated_at <= arrival <= older.retired_at
     ):
-        return older
+        return older.key_id
     raise StaleKeyError(extra={"currentKey": current_key_description(current)})
+
+
+_FIND_RETRYABLE = (
+    select(CheckIn)
+    .where(
+        CheckIn.idempotency_key == bindparam("idempotency_key"),
+        CheckIn.arrival >= bindparam("earliest"),
+        CheckIn.arrival <= bindparam("latest"),
+    )
+    .limit(1)
+)
 
 
 def existing_checkin(
@@ -238,15 +410,10 @@ def existing_checkin(
     submitted again anyway, and the bound lets PostgreSQL skip old partitions.
     """
     earliest, latest = _retry_window(clock, settings)
-    return session.scalar(
-        select(CheckIn)
-        .where(
-            CheckIn.idempotency_key == idempotency_key,
-            CheckIn.arrival >= earliest,
-            CheckIn.arrival <= latest,
-        )
-        .limit(1)
-    )
+    return session.scalars(
+        _FIND_RETRYABLE,
+        {"idempotency_key": idempotency_key, "earliest": earliest, "latest": latest},
+    ).first()
 
 
 def create_checkin(
@@ -271,13 +438,51 @@ def create_checkin(
     office's active key if the caller has just loaded it (find_area), to save a query.
     The returned check-in is a plain (detached) CheckIn holding the stored values.
     """
+    location = area.location
+    return store_checkin(
+        session,
+        clock,
+        settings,
+        area_id=area.id,
+        location_id=location.id,
+        health_office_id=location.health_office_id,
+        default_stay_minutes=location.default_stay_minutes,
+        envelope=envelope,
+        persons=persons,
+        source=source,
+        arrival=arrival,
+        departure=departure,
+        idempotency_key=idempotency_key,
+        current_key=current_key,
+    )
+
+
+def store_checkin(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    *,
+    area_id: int,
+    location_id: int,
+    health_office_id: int | None,
+    default_stay_minutes: int,
+    envelope: bytes,
+    persons: int,
+    source: CheckInSource,
+    arrival: dt.datetime,
+    departure: dt.datetime | None = None,
+    idempotency_key: str,
+    current_key: ActiveKey | None = None,
+) -> CheckInResult:
+    """create_checkin for callers that hold the area as plain values (the JSON API)."""
     check_idempotency_key(idempotency_key)
     check_persons(persons)
     arrival = check_arrival(clock, settings, arrival)
-    location = area.location
     header = inspect_envelope(envelope)
-    key = accepted_key(session, location, header.key_id.hex(), arrival, current=current_key)
-    auto_departure = arrival + dt.timedelta(minutes=location.default_stay_minutes)
+    key_id = accepted_key_id(
+        session, health_office_id, header.key_id.hex(), arrival, current=current_key
+    )
+    auto_departure = arrival + dt.timedelta(minutes=default_stay_minutes)
     if departure is not None:
         if departure.tzinfo is None or not arrival <= departure <= arrival + MAX_STAY:
             raise InvalidRequestError(
@@ -286,16 +491,16 @@ def create_checkin(
         departure = departure.astimezone(dt.UTC)
     token = checkout_token(settings, idempotency_key)
 
-    values = {
+    values: dict[str, Any] = {
         "id": uuid.uuid4(),
         "arrival": arrival,
-        "location_id": location.id,
-        "area_id": area.id,
+        "location_id": location_id,
+        "area_id": area_id,
         "departure": departure,
         "auto_departure": auto_departure,
         "persons": persons,
         "source": source,
-        "key_id": key.key_id,
+        "key_id": key_id,
         "envelope": bytes(envelope),
         "checkout_token_hash": token_hash(token),
         "idempotency_key": idempotency_key,
@@ -314,33 +519,63 @@ def create_checkin(
     if previous is None:
         raise IdempotencyConflictError
     return _replayed(
-        previous, token, area=area, envelope=envelope, persons=persons, arrival=arrival
+        previous, token, area_id=area_id, envelope=envelope, persons=persons, arrival=arrival
     )
 
 
+_INSERTED_COLUMNS = (
+    "id",
+    "arrival",
+    "location_id",
+    "area_id",
+    "departure",
+    "auto_departure",
+    "persons",
+    "source",
+    "key_id",
+    "envelope",
+    "checkout_token_hash",
+    "idempotency_key",
+    "received_at",
+)
+# INSERT … SELECT <values> WHERE NOT EXISTS (same idempotency key in the retry window).
+_INSERT_UNLESS_KNOWN = (
+    insert(_checkins)
+    .from_select(
+        list(_INSERTED_COLUMNS),
+        select(
+            *(bindparam(name, type_=_checkins.c[name].type) for name in _INSERTED_COLUMNS)
+        ).where(
+            ~exists(
+                select(_checkins.c.id).where(
+                    _checkins.c.idempotency_key == bindparam("known_key"),
+                    _checkins.c.arrival >= bindparam("earliest"),
+                    _checkins.c.arrival <= bindparam("latest"),
+                )
+            )
+        ),
+    )
+    # RETURNING, not rowcount: drivers do not all report a row count for INSERT … SELECT.
+    .returning(_checkins.c.id)
+)
+
+
 def _insert_unless_known(
-    session: Session, clock: Clock, settings: Settings, values: dict[str, object]
+    session: Session, clock: Clock, settings: Settings, values: dict[str, Any]
 ) -> bool:
-    """INSERT … SELECT … WHERE NOT EXISTS (same idempotency key in the window): one round trip.
+    """Insert unless the idempotency key is known in the retry window: one round trip.
 
     The unique (idempotency_key, arrival) constraint catches a concurrent retry with
     the same arrival; the NOT EXISTS also catches the same key with another arrival.
     """
-    table = CheckIn.__table__
     earliest, latest = _retry_window(clock, settings)
-    known = select(CheckIn.id).where(
-        CheckIn.idempotency_key == values["idempotency_key"],
-        CheckIn.arrival >= earliest,
-        CheckIn.arrival <= latest,
-    )
-    row = select(*(literal(value, table.c[name].type) for name, value in values.items())).where(
-        ~exists(known)
-    )
-    # RETURNING, not rowcount: drivers do not all report a row count for INSERT … SELECT.
-    inserted = session.execute(
-        insert(CheckIn).from_select(list(values), row).returning(CheckIn.id)
-    ).first()
-    return inserted is not None
+    parameters = {
+        **values,
+        "known_key": values["idempotency_key"],
+        "earliest": earliest,
+        "latest": latest,
+    }
+    return session.execute(_INSERT_UNLESS_KNOWN, parameters).first() is not None
 
 
 def _retry_window(clock: Clock, settings: Settings) -> tuple[dt.datetime, dt.datetime]:
@@ -353,13 +588,13 @@ def _replayed(
     previous: CheckIn,
     token: str,
     *,
-    area: Area,
+    area_id: int,
     envelope: bytes,
     persons: int,
     arrival: dt.datetime,
 ) -> CheckInResult:
     same = (
-        previous.area_id == area.id
+        previous.area_id == area_id
         and previous.persons == persons
         and previous.arrival == arrival
         and hmac.compare_digest(previous.envelope, bytes(envelope))

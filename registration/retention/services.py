@@ -65,7 +65,7 @@ FINISHED_REQUEST_STATES = (
 )
 # SQLite: rows per write transaction, and the pause after each one that lets
 # waiting check-ins take the write lock before the next batch does.
-SQLITE_BATCH_ROWS = 2000
+SQLITE_BATCH_ROWS = 1000
 SQLITE_PACKAGE_BATCH_ROWS = 20
 SQLITE_BATCH_PAUSE_SECONDS = 0.02
 # The scheduler skips a run when another worker ran this recently (fraction of the interval).

@@ -171,3 +171,12 @@ def test_error_kinds_are_those_of_the_format() -> None:
         "wrong_passphrase",
         "key_mismatch",
     }
+
+
+def test_created_with_non_ascii_digits_is_malformed_as_in_the_browser() -> None:
+    """A regex `\\d` would match Unicode digits; the format and the browser allow ASCII only."""
+    document = json.loads(KEY_FILE)
+    document["created"] = "\uff12\uff10\uff12\uff16-11-21T12:00:00Z"  # full-width 2026
+    with pytest.raises(crypto.KeyFileError) as caught:
+        crypto.read_key_file_metadata(json.dumps(document).encode())
+    assert caught.value.kind.value == "malformed"
