@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,7 +106,18 @@ def verify_chain(events: Iterable[AuditEvent]) -> ChainReport:
     return ChainReport(checked, None)
 
 
-def all_events(session: Session) -> Iterable[AuditEvent]:
-    return session.scalars(
-        select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=500)
-    )
+def all_events(session: Session, *, page_size: int = 1000) -> Iterator[AuditEvent]:
+    """Every entry in id order, read in pages by id: no cursor stays open if the
+    reader stops early, and memory stays flat for a long log."""
+    last_id = 0
+    while True:
+        page = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.id > last_id)
+            .order_by(AuditEvent.id)
+            .limit(page_size)
+        ).all()
+        yield from page
+        if len(page) < page_size:
+            return
+        last_id = page[-1].id

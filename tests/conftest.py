@@ -1,7 +1,7 @@
 """Fixtures shared by every test package.
 
-One database per test run: a temporary SQLite file by default, or a fresh schema in
-the PostgreSQL of TEST_DATABASE_URL. Migrations run to head once; each test then
+One database per test run: a temporary SQLite file by default, or a fresh database on
+the PostgreSQL server of TEST_DATABASE_URL (a database created for the run). Migrations run to head once; each test then
 works inside a transaction that is rolled back, so tests cannot see each other.
 
 With GASTREGISTER_REQUIRE_SERVICES=1 (CI) a skipped test fails instead, unless it
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
@@ -78,12 +78,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         database.dispose()
         yield url
         return
-    schema = f"gr_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = Database(base)
-    with admin.engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    url = f"{base}{separator}options=-csearch_path%3D{schema}"
+    # A database of its own, not just a schema: other sessions on the server (another
+    # test run, a benchmark) then cannot hold this run's xmin horizon back, which would
+    # make VACUUM keep deleted rows that the retention tests look for.
+    name = f"gr_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = Database(base, isolation_level="AUTOCOMMIT")
+    with admin.engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
     database = Database(url)
     with database.engine.begin() as connection:
         upgrade(connection)
@@ -91,8 +93,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield url
     finally:
-        with admin.engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        with admin.engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 

@@ -89,7 +89,7 @@ async function readKeys(passphrase) {
   const keys = [];
   for (const file of input.files) {
     try {
-      keys.push(await readKeyFile(await file.text(), passphrase));
+      keys.push(await readKeyFile(new Uint8Array(await file.arrayBuffer()), passphrase));
     } catch (error) {
       throw new Error(
         error?.kind === "wrong_passphrase" ? message("wrongPassphrase") : message("badKeyFile"),

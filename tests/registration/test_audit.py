@@ -68,3 +68,10 @@ def test_chain_checks_from_the_oldest_kept_entry(db_session: Session, clock: Fro
     db_session.commit()
     remaining = db_session.scalars(select(AuditEvent).order_by(AuditEvent.id))
     assert verify_chain(remaining).intact
+
+
+def test_all_events_pages_through_a_long_log(db_session: Session, clock: FrozenClock) -> None:
+    _append(db_session, clock, 7)
+    ids = [event.id for event in all_events(db_session, page_size=3)]
+    assert ids == sorted(ids)
+    assert len(ids) == 7
