@@ -97,11 +97,13 @@ def _string(body: dict[str, Any], name: str, problems: list[dict[str, str]]) -> 
     return value
 
 
-def checkin_json(result: services.CheckInResult, target: services.CheckInTarget) -> dict[str, Any]:
-    checkin = result.checkin
+def checkin_json(
+    receipt: services.CheckInReceipt, target: services.CheckInTarget
+) -> dict[str, Any]:
+    checkin = receipt
     return {
         "id": str(checkin.id),
-        "checkoutToken": result.token,
+        "checkoutToken": receipt.token,
         "arrival": iso(checkin.arrival),
         "autoDeparture": iso(checkin.auto_departure),
         "departure": iso(checkin.departure),
@@ -148,7 +150,7 @@ def create_checkin() -> tuple[Response, int]:
         )
     ):
         raise EntranceCodeRequiredError
-    result = services.store_checkin(
+    receipt = services.store_checkin(
         session,
         clock,
         settings,
@@ -163,7 +165,7 @@ def create_checkin() -> tuple[Response, int]:
         idempotency_key=idempotency_key,
         current_key=target.key,
     )
-    return jsonify(checkin_json(result, target)), 201 if result.created else 200
+    return jsonify(checkin_json(receipt, target)), 201 if receipt.created else 200
 
 
 @bp.post("/checkins/<uuid:checkin_id>/checkout")

@@ -81,6 +81,23 @@ class AreaContext:
         return self.key is not None
 
 
+@dataclass(frozen=True, slots=True)
+class CheckInReceipt:
+    """What the guest's phone is told about its stored check-in, with its check-out token.
+
+    Plain values instead of a CheckIn entity: building a mapped object per request
+    costs more than the JSON API needs.
+    """
+
+    id: uuid.UUID
+    arrival: dt.datetime
+    auto_departure: dt.datetime
+    departure: dt.datetime | None
+    persons: int
+    token: str
+    created: bool
+
+
 @dataclass(frozen=True)
 class CheckInResult:
     """A stored check-in and the check-out token that only the guest's phone receives."""
@@ -236,7 +253,8 @@ def find_checkin_target(session: Session, code: str) -> CheckInTarget:
     """
     if not 1 <= len(code) <= 64:
         raise UnknownAreaError
-    row = session.execute(_FIND_TARGET, {"code": code}).first()
+    # Core execution on the session's connection: no ORM result machinery for 12 values.
+    row = session.connection().execute(_FIND_TARGET, {"code": code}).first()
     if row is None:
         raise UnknownAreaError
     (
@@ -439,7 +457,7 @@ def create_checkin(
     The returned check-in is a plain (detached) CheckIn holding the stored values.
     """
     location = area.location
-    return store_checkin(
+    stored, token, created = _store(
         session,
         clock,
         settings,
@@ -455,6 +473,8 @@ def create_checkin(
         idempotency_key=idempotency_key,
         current_key=current_key,
     )
+    checkin = CheckIn(**stored) if isinstance(stored, dict) else stored
+    return CheckInResult(checkin=checkin, token=token, created=created)
 
 
 def store_checkin(
@@ -470,11 +490,67 @@ def store_checkin(
     persons: int,
     source: CheckInSource,
     arrival: dt.datetime,
+    idempotency_key: str,
+    current_key: ActiveKey | None = None,
+) -> CheckInReceipt:
+    """create_checkin for the JSON API, which holds the area as plain values.
+
+    Same rules and the same single storage path; it answers with plain values.
+    """
+    stored, token, created = _store(
+        session,
+        clock,
+        settings,
+        area_id=area_id,
+        location_id=location_id,
+        health_office_id=health_office_id,
+        default_stay_minutes=default_stay_minutes,
+        envelope=envelope,
+        persons=persons,
+        source=source,
+        arrival=arrival,
+        idempotency_key=idempotency_key,
+        current_key=current_key,
+    )
+    if isinstance(stored, dict):
+        return CheckInReceipt(
+            id=stored["id"],
+            arrival=stored["arrival"],
+            auto_departure=stored["auto_departure"],
+            departure=stored["departure"],
+            persons=stored["persons"],
+            token=token,
+            created=created,
+        )
+    return CheckInReceipt(
+        id=stored.id,
+        arrival=stored.arrival,
+        auto_departure=stored.auto_departure,
+        departure=stored.departure,
+        persons=stored.persons,
+        token=token,
+        created=created,
+    )
+
+
+def _store(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    *,
+    area_id: int,
+    location_id: int,
+    health_office_id: int | None,
+    default_stay_minutes: int,
+    envelope: bytes,
+    persons: int,
+    source: CheckInSource,
+    arrival: dt.datetime,
     departure: dt.datetime | None = None,
     idempotency_key: str,
     current_key: ActiveKey | None = None,
-) -> CheckInResult:
-    """create_checkin for callers that hold the area as plain values (the JSON API)."""
+) -> tuple[dict[str, Any] | CheckIn, str, bool]:
+    """The one storage path: (the inserted values or the stored check-in, token, created)."""
     check_idempotency_key(idempotency_key)
     check_persons(persons)
     arrival = check_arrival(clock, settings, arrival)
@@ -514,13 +590,12 @@ def store_checkin(
         session.rollback()
         inserted = False
     if inserted:
-        return CheckInResult(checkin=CheckIn(**values), token=token, created=True)
+        return values, token, True
     previous = existing_checkin(session, clock, settings, idempotency_key)
     if previous is None:
         raise IdempotencyConflictError
-    return _replayed(
-        previous, token, area_id=area_id, envelope=envelope, persons=persons, arrival=arrival
-    )
+    _check_replay(previous, area_id=area_id, envelope=envelope, persons=persons, arrival=arrival)
+    return previous, token, False
 
 
 _INSERTED_COLUMNS = (
@@ -575,7 +650,7 @@ def _insert_unless_known(
         "earliest": earliest,
         "latest": latest,
     }
-    return session.execute(_INSERT_UNLESS_KNOWN, parameters).first() is not None
+    return session.connection().execute(_INSERT_UNLESS_KNOWN, parameters).first() is not None
 
 
 def _retry_window(clock: Clock, settings: Settings) -> tuple[dt.datetime, dt.datetime]:
@@ -584,15 +659,15 @@ def _retry_window(clock: Clock, settings: Settings) -> tuple[dt.datetime, dt.dat
     return earliest, now + CLOCK_SKEW
 
 
-def _replayed(
+def _check_replay(
     previous: CheckIn,
-    token: str,
     *,
     area_id: int,
     envelope: bytes,
     persons: int,
     arrival: dt.datetime,
-) -> CheckInResult:
+) -> None:
+    """A retry must repeat the stored check-in exactly; anything else is a conflict."""
     same = (
         previous.area_id == area_id
         and previous.persons == persons
@@ -601,7 +676,6 @@ def _replayed(
     )
     if not same:
         raise IdempotencyConflictError
-    return CheckInResult(checkin=previous, token=token, created=False)
 
 
 def verified_checkin(session: Session, checkin_id: uuid.UUID, token: str) -> CheckIn:

@@ -4,7 +4,8 @@ Why partitions: deleting a city's four-week-old visits row by row leaves dead tu
 whose bytes stay in the heap files until the pages are rewritten, and it costs time
 and WAL in proportion to the rows. Dropping a day's partition removes its files in
 milliseconds, whatever its size. Only the boundary day (partly expired) is deleted row
-by row and then rewritten (VACUUM FULL) so its deleted envelopes leave the disk too.
+by row and then rebuilt (its kept rows copied to a fresh table that replaces it) so
+its deleted envelopes leave the disk too.
 
 Days are UTC days: partition `checkins_p20261120` holds arrivals in
 [2026-11-20 00:00 UTC, 2026-11-21 00:00 UTC). A DEFAULT partition catches arrivals on
@@ -238,21 +239,56 @@ def delete_expired_rows(connection: Connection, cutoff: dt.datetime) -> dict[str
 
 
 def rewrite_partitions(engine: Engine, names: list[str], report: PartitionReport) -> None:
-    """VACUUM FULL the partitions that had rows deleted: a plain VACUUM leaves the
-    deleted envelopes' bytes in the pages; the rewrite leaves them nowhere."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    """Rebuild the partitions that had rows deleted, so the deleted envelopes' bytes
+    leave the disk.
+
+    Neither a plain VACUUM nor VACUUM FULL is enough: both keep a deleted row that an
+    older snapshot anywhere in the database (an autovacuum ANALYZE, a long report)
+    might still see. Copying the kept rows into a new table and dropping the old one
+    removes the old file whatever other sessions are doing.
+    """
+    for name in names:
+        if _is_managed(name):
+            _with_lock_retries(lambda name=name: _rebuild_partition(engine, name))  # type: ignore[misc]
+            report.rewritten.append(name)
+
+
+def _rebuild_partition(engine: Engine, name: str) -> None:
+    """Swap a partition for a copy of its live rows, in one transaction.
+
+    The partition is locked against writes while its rows are copied (no check-in of
+    that day can slip in between); `checkins` itself is locked only for the moment of
+    the detach-drop-attach at the end, so other days' check-ins go on meanwhile.
+    """
+    match = _PARTITION_NAME.match(name)
+    fresh = f"{name}_rebuilt"
+    with engine.begin() as connection:
+        _ddl_lock_timeout(connection)
+        connection.execute(text(f"LOCK TABLE {name} IN EXCLUSIVE MODE"))
         connection.execute(
-            text("SELECT set_config('lock_timeout', :t, false)"), {"t": REWRITE_LOCK_TIMEOUT}
+            text(f"CREATE TABLE {fresh} (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
         )
-        try:
-            for name in names:
-                if _is_managed(name):
-                    _with_lock_retries(
-                        lambda name=name: connection.execute(text(f"VACUUM (FULL) {name}"))  # type: ignore[misc]
-                    )
-                    report.rewritten.append(name)
-        finally:
-            connection.execute(text("RESET lock_timeout"))
+        connection.execute(text(f"INSERT INTO {fresh} SELECT * FROM {name}"))  # noqa: S608 - our partition names
+        if match is None:
+            bounds = "DEFAULT"
+        else:
+            day = dt.datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=dt.UTC).date()
+            start = day_start(day).isoformat()
+            end = day_start(day + dt.timedelta(days=1)).isoformat()
+            bounds = f"FOR VALUES FROM ('{start}') TO ('{end}')"
+            # A constraint that proves the bounds spares ATTACH a scan of the copy.
+            connection.execute(
+                text(
+                    f"ALTER TABLE {fresh} ADD CONSTRAINT {fresh}_bounds CHECK "
+                    f"(arrival IS NOT NULL AND arrival >= '{start}' AND arrival < '{end}')"
+                )
+            )
+        connection.execute(text(f"ALTER TABLE {PARENT} DETACH PARTITION {name}"))
+        connection.execute(text(f"DROP TABLE {name}"))
+        connection.execute(text(f"ALTER TABLE {fresh} RENAME TO {name}"))
+        connection.execute(text(f"ALTER TABLE {PARENT} ATTACH PARTITION {name} {bounds}"))
+        if match is not None:
+            connection.execute(text(f"ALTER TABLE {name} DROP CONSTRAINT {fresh}_bounds"))
 
 
 def _is_managed(name: str) -> bool:

@@ -82,6 +82,19 @@ def test_a_retry_returns_the_same_id_and_token_and_stores_once(
     assert count(db_session) == 1
 
 
+def test_a_retry_after_checking_out_answers_with_the_stored_check_in(
+    client: FlaskClient, venue: Venue, clock: FrozenClock
+) -> None:
+    request = body(venue, clock, persons=2)
+    first = client.post(API, json=request).get_json()
+    clock.advance(dt.timedelta(minutes=30))
+    checkout = f"{API}/{first['id']}/checkout"
+    assert client.post(checkout, json={"checkoutToken": first["checkoutToken"]}).status_code == 200
+    again = client.post(API, json=request)
+    assert again.status_code == 200
+    assert again.get_json() == {**first, "departure": "2026-11-20T11:30:00.000Z"}
+
+
 @pytest.mark.parametrize("change", ["envelope", "area", "persons", "arrival"])
 def test_the_same_idempotency_key_with_other_content_is_a_conflict(
     client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session, change: str
@@ -264,6 +277,18 @@ def test_unknown_and_archived_areas_are_404(
     db_session.commit()
     assert client.post(API, json=body(venue, clock)).status_code == 404
     assert client.get(f"/api/v1/areas/{venue.area.code}").status_code == 404
+
+
+def test_archiving_a_location_closes_its_areas_at_once(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
+    assert client.post(API, json=body(venue, clock)).status_code == 201
+    venue.location.archived_at = clock.now()
+    db_session.commit()
+    response = client.post(API, json=body(venue, clock))
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "unknown_area"
+    assert count(db_session) == 1
 
 
 def test_without_an_active_key_checkin_is_unavailable(

@@ -580,3 +580,32 @@ def test_checkins_arriving_during_a_big_purge_all_succeed(
     assert result.removed["checkins"] == expired_rows
     assert len(during_purge) == 3 and sum(during_purge) >= 1
     assert count_checkins(committed.engine) == sum(inserted), "every guest's check-in is kept"
+
+
+@pytest.mark.postgres
+def test_postgres_boundary_day_leaves_no_bytes_even_with_an_older_snapshot_open(
+    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+) -> None:
+    """An open snapshot elsewhere in the database (an ANALYZE, a long report) makes
+    VACUUM FULL keep a deleted row; the rebuilt partition must not."""
+    day = (clock.now() - dt.timedelta(days=2)).date()
+    partitions.ensure_partitions(committed.engine, clock, settings)
+    morning = partitions.day_start(day) + dt.timedelta(hours=8)
+    expired_envelope, kept_envelope = sealed_envelope(), sealed_envelope()
+    add_checkin(committed.engine, place, morning, envelope=expired_envelope)
+    add_checkin(committed.engine, place, morning + dt.timedelta(hours=10), envelope=kept_envelope)
+    name = partitions.partition_name(day)
+
+    with committed.engine.connect() as reader:
+        reader.execution_options(isolation_level="REPEATABLE READ")
+        reader.execute(text("SELECT count(*) FROM job_runs"))  # snapshot taken, held open
+        clock.set(morning + dt.timedelta(days=settings.retention_days, hours=1))
+        result = run_maintenance(committed, clock, settings, "test")
+        assert result.ok, result.errors
+        with committed.engine.connect() as connection:
+            _, after = _relation_bytes(connection, name)
+        reader.rollback()
+
+    assert result.removed["checkins"] == 1
+    assert expired_envelope[1:33] not in after
+    assert kept_envelope[1:33] in after, "the search would have found a remaining envelope"
