@@ -217,8 +217,43 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass
+class Server:
+    """A running gunicorn: where it listens and how much CPU it has used."""
+
+    port: int
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the gunicorn master and its live workers so far.
+
+        Throughput on a shared 2-core machine swings with the neighbours' load; the
+        server's own CPU time per request is the steadier figure to compare changes by.
+        """
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(entry.name) == self.pid or int(fields[1]) == self.pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(server: Server, phase: Awaitable[Result]) -> tuple[Result, float]:
+    """Run a load phase; return its result and the server's CPU milliseconds per answer."""
+    before = server.cpu_seconds()
+    result = run(phase)
+    spent = server.cpu_seconds() - before
+    return result, spent * 1000 / max(1, len(result.latencies))
+
+
 @contextmanager
-def gunicorn(target: str, env: dict[str, str], log: Path) -> Iterator[int]:
+def gunicorn(target: str, env: dict[str, str], log: Path) -> Iterator[Server]:
     """`gunicorn -c gunicorn.conf.py <target>` on a free port, stopped afterwards."""
     port = free_port()
     environment = {
@@ -248,7 +283,7 @@ def gunicorn(target: str, env: dict[str, str], log: Path) -> Iterator[int]:
             except OSError:
                 time.sleep(0.1)
         time.sleep(1.0)  # let every worker finish importing
-        yield port
+        yield Server(port, process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -435,27 +470,38 @@ def main(argv: list[str] | None = None) -> int:
             "GASTREGISTER_SCHEDULER": "false",
             "GASTREGISTER_RATELIMIT_ENABLED": "false",
         }
-        with gunicorn("bench.checkin_bench:trivial_app", base_env, log) as port:
+        with gunicorn("bench.checkin_bench:trivial_app", base_env, log) as server:
+            port = server.port
             make = trivial_request_factory(port)
             run(closed_loop(port, make, 2, CONNECTIONS))
-            ceiling = run(closed_loop(port, make, args.seconds, CONNECTIONS))
-        print(f"\ntrivial Flask endpoint (ceiling):        {ceiling.line()}", flush=True)
+            ceiling, ceiling_cpu = measured(
+                server, closed_loop(port, make, args.seconds, CONNECTIONS)
+            )
+        print(f"\ntrivial Flask endpoint (ceiling):        {ceiling.line()}")
+        print(f"trivial: server CPU per request:          {ceiling_cpu:.2f} ms", flush=True)
 
         databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
         for name in databases:
             context = postgres_database() if name == "postgres" else sqlite_database(directory)
             with context as url:
                 prepared = prepare(url)
-                with gunicorn("wsgi:app", {**base_env, "DATABASE_URL": url}, log) as port:
+                with gunicorn("wsgi:app", {**base_env, "DATABASE_URL": url}, log) as server:
+                    port = server.port
                     make = checkin_request_factory(prepared, port)
                     run(closed_loop(port, make, 2, CONNECTIONS))
-                    throughput = run(closed_loop(port, make, args.seconds, CONNECTIONS))
+                    throughput, checkin_cpu = measured(
+                        server, closed_loop(port, make, args.seconds, CONNECTIONS)
+                    )
                     fixed = run(open_loop(port, make, args.seconds, FIXED_RATE))
                 accepted_total = stored_rows(url)
                 print(f"\n{name}: check-ins, closed loop:           {throughput.line()}")
                 print(f"{name}: check-ins at {FIXED_RATE}/s, open loop:     {fixed.line()}")
                 print(
                     f"{name}: check-ins / trivial endpoint:      {throughput.rate() / ceiling.rate():.2f}"
+                )
+                print(
+                    f"{name}: server CPU per check-in:       {checkin_cpu:.2f} ms "
+                    "(gunicorn master + workers, closed loop; the database's CPU not included)"
                 )
                 print(f"{name}: rows stored: {accepted_total} (warm-up included)", flush=True)
                 errors = sum(c for s, c in {**throughput.statuses}.items() if s >= 300)

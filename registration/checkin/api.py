@@ -100,14 +100,13 @@ def _string(body: dict[str, Any], name: str, problems: list[dict[str, str]]) -> 
 def checkin_json(
     receipt: services.CheckInReceipt, target: services.CheckInTarget
 ) -> dict[str, Any]:
-    checkin = receipt
     return {
-        "id": str(checkin.id),
+        "id": str(receipt.id),
         "checkoutToken": receipt.token,
-        "arrival": iso(checkin.arrival),
-        "autoDeparture": iso(checkin.auto_departure),
-        "departure": iso(checkin.departure),
-        "persons": checkin.persons,
+        "arrival": iso(receipt.arrival),
+        "autoDeparture": iso(receipt.auto_departure),
+        "departure": iso(receipt.departure),
+        "persons": receipt.persons,
         "location": {"code": target.location_code, "name": target.location_name},
         "area": {"code": target.area_code, "name": target.area_name},
     }
