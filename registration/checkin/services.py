@@ -325,12 +325,25 @@ def check_persons(persons: int) -> int:
     return persons
 
 
-def check_arrival(clock: Clock, settings: Settings, arrival: dt.datetime) -> dt.datetime:
-    """A late report (phone offline) is fine within the configured window; the future is not."""
+def check_arrival(
+    clock: Clock,
+    settings: Settings,
+    arrival: dt.datetime,
+    *,
+    source: CheckInSource = CheckInSource.GUEST_PAGE,
+) -> dt.datetime:
+    """A late report (phone offline) is fine within the configured window; the future is not.
+
+    Staff type in paper lists after the fact, so their entries may reach back over the
+    whole retention period (older ones would be deleted at once anyway).
+    """
     now = clock.now()
     if arrival.tzinfo is None:
         raise ArrivalOutOfRangeError
-    earliest = now - dt.timedelta(minutes=settings.max_late_arrival_minutes)
+    if source is CheckInSource.STAFF_ENTRY:
+        earliest = now - dt.timedelta(days=settings.retention_days)
+    else:
+        earliest = now - dt.timedelta(minutes=settings.max_late_arrival_minutes)
     if not earliest <= arrival <= now + CLOCK_SKEW:
         raise ArrivalOutOfRangeError(
             extra={
@@ -553,7 +566,7 @@ def _store(
     """The one storage path: (the inserted values or the stored check-in, token, created)."""
     check_idempotency_key(idempotency_key)
     check_persons(persons)
-    arrival = check_arrival(clock, settings, arrival)
+    arrival = check_arrival(clock, settings, arrival, source=source)
     header = inspect_envelope(envelope)
     key_id = accepted_key_id(
         session, health_office_id, header.key_id.hex(), arrival, current=current_key

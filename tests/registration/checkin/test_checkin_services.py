@@ -13,7 +13,11 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from registration.checkin import rotating, services
-from registration.checkin.errors import CheckInNotFoundError, InvalidRequestError
+from registration.checkin.errors import (
+    ArrivalOutOfRangeError,
+    CheckInNotFoundError,
+    InvalidRequestError,
+)
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.models import CheckInMode, CheckInSource
@@ -67,6 +71,46 @@ def test_staff_entry_with_a_departure(
             arrival=arrival,
             departure=arrival - dt.timedelta(minutes=1),
         )
+
+
+@pytest.mark.parametrize(
+    ("source", "days_ago", "accepted"),
+    [
+        (CheckInSource.STAFF_ENTRY, 3, True),  # a paper list typed in days later
+        (CheckInSource.STAFF_ENTRY, 29, False),  # beyond the retention period
+        (CheckInSource.GUEST_PAGE, 3, False),  # a phone's outbox is bounded much tighter
+    ],
+)
+def test_late_arrivals_staff_entries_reach_back_over_the_retention_period(
+    db_session: Session,
+    clock: FrozenClock,
+    settings: Settings,
+    venue: Venue,
+    source: CheckInSource,
+    days_ago: int,
+    accepted: bool,
+) -> None:
+    arrival = clock.now() - dt.timedelta(days=days_ago)
+
+    def store() -> services.CheckInResult:
+        return services.create_checkin(
+            db_session,
+            clock,
+            settings,
+            area=venue.area,
+            envelope=venue.seal(),
+            persons=1,
+            source=source,
+            arrival=arrival,
+            departure=arrival + dt.timedelta(hours=1),
+            idempotency_key=str(uuid.uuid4()),
+        )
+
+    if accepted:
+        assert store().checkin.arrival == arrival
+    else:
+        with pytest.raises(ArrivalOutOfRangeError):
+            store()
 
 
 def test_the_token_is_derived_not_stored(settings: Settings) -> None:
