@@ -96,7 +96,9 @@ def parse_time(text: str) -> dt.datetime | None:
     if not _PACKAGE_TIME.fullmatch(text):
         return None
     try:
-        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        # fromisoformat, not strptime: the same strict format (checked above) at a tenth
+        # of the cost, which matters with five times per visit and 50,000 visits.
+        return dt.datetime.fromisoformat(text[:-1]).replace(tzinfo=dt.UTC)
     except ValueError:
         return None
 
