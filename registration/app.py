@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -112,46 +111,33 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     register_template_helpers(app)
 
 
-# Each domain contributes one blueprint; the list is the map of the service's URLs.
-BLUEPRINTS = (
-    "registration.home:bp",
-    "registration.health:bp",
-    "registration.checkin.views:bp",
-    "registration.checkin.api:bp",
-    "registration.accounts.views:bp",
-    "registration.portal.views:bp",
-    "health_export.views:bp",
-)
-
-
 def register_blueprints(app: Flask) -> None:
-    for target in BLUEPRINTS:
-        blueprint = _optional(target)
-        if blueprint is not None:
-            app.register_blueprint(blueprint)
+    """Each domain contributes its blueprints; together they are the service's URLs."""
+    from health_export.views import bp as office_bp
+    from registration.accounts.views import bp as accounts_bp
+    from registration.checkin.api import bp as api_bp
+    from registration.checkin.views import bp as checkin_bp
+    from registration.health import bp as health_bp
+    from registration.home import bp as home_bp
+    from registration.portal.views import bp as portal_bp
+
+    for blueprint in (
+        home_bp,
+        health_bp,
+        checkin_bp,
+        api_bp,
+        accounts_bp,
+        portal_bp,
+        office_bp,
+    ):
+        app.register_blueprint(blueprint)
 
 
 def register_background_jobs(app: Flask, settings: Settings) -> None:
     """Start the scheduler (retention, automatic check-out) unless configured off."""
-    setup = _optional("registration.retention.scheduler:register_scheduler")
-    if setup is not None:
-        setup(app, settings)
+    from registration.retention.scheduler import register_scheduler
 
-
-def _optional(target: str) -> Any:
-    """Import `module:attribute`; a domain that is not built yet is simply absent.
-
-    Only the named module itself may be missing: an ImportError from inside it is a
-    bug and propagates.
-    """
-    module_name, _, attribute = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
-    return getattr(module, attribute)
+    register_scheduler(app, settings)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -18,12 +18,27 @@ from registration.session import get_db, get_session
 
 def _create_app() -> Flask:
     from registration import create_app
+    from registration.config import ConfigurationError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+class GastregisterGroup(FlaskGroup):
+    """Our commands only: listing them (`--help`) never builds the app, so help works
+    on a host that is not configured yet; commands that need the app build it."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.commands)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self.commands.get(cmd_name)
 
 
 @click.group(
-    cls=FlaskGroup,
+    cls=GastregisterGroup,
     create_app=_create_app,
     add_default_commands=False,
     add_version_option=False,

@@ -52,3 +52,20 @@ def test_db_upgrade_is_safe_to_repeat(runner: FlaskCliRunner) -> None:
     result = runner.invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "Database at head" in result.output
+
+
+def test_help_works_and_misconfiguration_is_one_clear_line() -> None:
+    """An operator's first `gastregister --help` on an unconfigured production host."""
+    from click.testing import CliRunner
+
+    env = {"GASTREGISTER_ENV": "production", "SECRET_KEY": ""}
+    runner = CliRunner()
+    help_result = runner.invoke(main, ["--help"], env=env)
+    assert help_result.exit_code == 0, help_result.output
+    for command in ("purge", "status", "keygen", "decrypt", "health-office", "audit"):
+        assert command in help_result.output
+
+    status = runner.invoke(main, ["status"], env=env)
+    assert status.exit_code == 1
+    assert "SECRET_KEY is not set" in status.output
+    assert "Traceback" not in status.output
