@@ -130,6 +130,12 @@ class _QuietStaticHandler(http.server.SimpleHTTPRequestHandler):
         ".js": "text/javascript",
     }
 
+    def translate_path(self, path: str) -> str:
+        """/static/... is the package's static folder, as the app serves it."""
+        if path.startswith("/static/"):
+            path = "/registration" + path
+        return super().translate_path(path)
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 

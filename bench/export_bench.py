@@ -294,6 +294,12 @@ class _BenchHandler(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def translate_path(self, path: str) -> str:
+        """/static/... is the package's static folder, as the app serves it."""
+        if path.startswith("/static/"):
+            path = "/registration" + path
+        return super().translate_path(path)
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds static/vendor/hpke.js (and its LICENSE) from the pinned @hpke/core in
+# Builds registration/static/vendor/hpke.js (and its LICENSE) from the pinned @hpke/core in
 # js/package-lock.json, so the guest page loads HPKE from our own origin only.
 #
 #   bash js/build.sh          rebuild and overwrite the committed files (`make js`)
@@ -20,7 +20,7 @@ esac
 
 js_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_dir="$(dirname "$js_dir")"
-vendor_dir="$repo_dir/static/vendor"
+vendor_dir="$repo_dir/registration/static/vendor"
 work_dir="$(mktemp -d)"
 trap 'rm -rf "$work_dir"' EXIT
 
@@ -55,7 +55,7 @@ for (const input of inputs) {
   if (match) packageDirs.add(path.join("node_modules", match[1]));
 }
 const out = [
-  "static/vendor/hpke.js is a minified bundle of the npm packages below, built by",
+  "registration/static/vendor/hpke.js is a minified bundle of the npm packages below, built by",
   "js/build.sh from js/package-lock.json. Their licenses follow.",
   "",
 ];
@@ -80,13 +80,13 @@ if [[ "$mode" == check ]]; then
     status=0
     for name in hpke.js LICENSE; do
         if ! cmp -s "$work_dir/$name" "$vendor_dir/$name"; then
-            echo "js/build.sh --check: static/vendor/$name does not match a fresh build" \
+            echo "js/build.sh --check: registration/static/vendor/$name does not match a fresh build" \
                 "of js/package-lock.json. Run 'make js' and commit the result." >&2
             status=1
         fi
     done
     if [[ "$status" -eq 0 ]]; then
-        echo "static/vendor/hpke.js and LICENSE match js/package-lock.json."
+        echo "registration/static/vendor/hpke.js and LICENSE match js/package-lock.json."
     fi
     exit "$status"
 fi
@@ -94,4 +94,4 @@ fi
 mkdir -p "$vendor_dir"
 cp "$work_dir/hpke.js" "$vendor_dir/hpke.js"
 cp "$work_dir/LICENSE" "$vendor_dir/LICENSE"
-echo "wrote static/vendor/hpke.js ($(wc -c <"$vendor_dir/hpke.js") bytes) and static/vendor/LICENSE"
+echo "wrote registration/static/vendor/hpke.js ($(wc -c <"$vendor_dir/hpke.js") bytes) and registration/static/vendor/LICENSE"

@@ -14,8 +14,12 @@ from registration.clock import Clock, SystemClock
 from registration.config import Settings
 from registration.database import Database
 from registration.logging_setup import configure_logging
-
-ROOT = Path(__file__).resolve().parent.parent
+from registration.static_files import (
+    MAX_AGE_SECONDS,
+    STATIC_FOLDER,
+    static_url_path,
+    static_version,
+)
 
 
 def create_app(
@@ -28,8 +32,8 @@ def create_app(
     settings = _settings(config)
     app = Flask(
         "registration",
-        static_folder=str(ROOT / "static"),
-        static_url_path="/static",
+        static_folder=str(STATIC_FOLDER),
+        static_url_path=static_url_path(static_version()),
         instance_path=str(settings.instance_path),
         instance_relative_config=False,
     )
@@ -70,7 +74,7 @@ def configure_flask(app: Flask, settings: Settings) -> None:
         PREFERRED_URL_SCHEME="https" if settings.https else "http",
         TESTING=settings.environment == "test",
         JSON_SORT_KEYS=False,
-        SEND_FILE_MAX_AGE_DEFAULT=3600,
+        SEND_FILE_MAX_AGE_DEFAULT=MAX_AGE_SECONDS,
     )
     if settings.environment != "test":
         settings.instance_path.mkdir(parents=True, exist_ok=True)

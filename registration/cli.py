@@ -94,7 +94,14 @@ def serve_demo(port: int) -> None:
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     os.execv(  # noqa: S606 - replaces this process with the server, no shell involved
         gunicorn,
-        [gunicorn, "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        [
+            gunicorn,
+            "-c",
+            "python:registration.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "registration.wsgi:app",
+        ],
     )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from registration.static_files import MAX_AGE_SECONDS
+
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -34,7 +36,11 @@ def set_security_headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if not request.path.startswith("/static/"):
+    if request.path.startswith("/static/"):
+        # Versioned URLs (registration.static_files): a changed file gets a new URL.
+        if response.status_code == 200:
+            headers["Cache-Control"] = f"public, max-age={MAX_AGE_SECONDS}, immutable"
+    else:
         headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -88,6 +88,12 @@ class _ReadOnlyRepositoryHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
 
+    def translate_path(self, path: str) -> str:
+        """/static/... is the package's static folder, as the app serves it."""
+        if path.startswith("/static/"):
+            path = "/registration" + path
+        return super().translate_path(path)
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -96,7 +102,7 @@ class _ReadOnlyRepositoryHandler(http.server.SimpleHTTPRequestHandler):
 def static_server() -> Iterator[str]:
     """Base URL (http://127.0.0.1:<port>) of a read-only server for the repository.
 
-    /static/... and /tests/browser/pages/... are reachable below it.
+    /static/... (registration/static) and /tests/browser/pages/... are reachable below it.
     """
     handler = functools.partial(_ReadOnlyRepositoryHandler, directory=str(REPOSITORY_ROOT))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -1,4 +1,6 @@
-"""gunicorn settings: `gunicorn -c gunicorn.conf.py wsgi:app`.
+"""gunicorn settings: `gunicorn -c python:registration.gunicorn_conf registration.wsgi:app`.
+
+Shipped inside the package, so an installed wheel runs with exactly these settings.
 
 The access log never contains the client address (%(h)s) nor the query string,
 only time, method, path, status, size and duration.

@@ -1,3 +1,0 @@
-from registration import create_app
-
-app = create_app()
