@@ -2,6 +2,12 @@
 
 The Content-Security-Policy allows nothing but our own origin and no inline script:
 the guest page must not talk to any third party (BRIEF: no CDN, no analytics).
+
+`Referrer-Policy: same-origin` sends the Referer to our own pages only. Flask-WTF's
+CSRF protection checks, on HTTPS, that a form post's Referer is our own origin (on
+top of the token); with `no-referrer` browsers sent none and every form post over
+HTTPS was refused. Other sites still learn nothing: no Referer leaves the origin, so
+codes in our URLs (area codes, display secrets) never reach a third party.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def set_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")

@@ -198,20 +198,30 @@ class LiveServer:
     while the server is away.
     """
 
-    def __init__(self, app: Flask, database: Database, clock: OffsetClock) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        database: Database,
+        clock: OffsetClock,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.app = app
         self.database = database
         self.clock = clock
+        self.tls = tls
         self.port = 0
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", self.port, self.app, threaded=True, ssl_context=self.tls
+        )
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -235,11 +245,12 @@ def wipe_database(database: Database) -> None:
 
 @pytest.fixture
 def make_live_server(database_url: str, instance_path: Path) -> Iterator[Callable[..., LiveServer]]:
-    """Start the app for a browser on `port` (0: any free one); keyword arguments override
-    settings, e.g. public_base_url for a server whose port was chosen beforehand."""
+    """Start the app for a browser on `port` (0: any free one), over HTTPS with `tls`
+    (certificate and key file); keyword arguments override settings, e.g.
+    public_base_url for a server whose port was chosen beforehand."""
     started: list[LiveServer] = []
 
-    def start(port: int = 0, **overrides: Any) -> LiveServer:
+    def start(port: int = 0, tls: tuple[Path, Path] | None = None, **overrides: Any) -> LiveServer:
         values: dict[str, Any] = {
             "environment": "test",
             "database_url": database_url,
@@ -252,7 +263,8 @@ def make_live_server(database_url: str, instance_path: Path) -> Iterator[Callabl
         settings = Settings.from_mapping(values)
         database = Database(database_url)
         clock = OffsetClock()
-        server = LiveServer(create_app(settings, clock=clock, database=database), database, clock)
+        app = create_app(settings, clock=clock, database=database)
+        server = LiveServer(app, database, clock, tls)
         server.port = port
         server.start()
         started.append(server)

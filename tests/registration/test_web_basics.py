@@ -103,7 +103,9 @@ def test_security_headers_on_pages_errors_and_json(probe: FlaskClient) -> None:
         assert "script-src 'self'" in csp
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert "http:" not in csp and "https:" not in csp
-        assert response.headers["Referrer-Policy"] == "no-referrer"
+        # Our own origin gets the Referer (CSRF's same-origin check needs it over HTTPS,
+        # tests/browser/test_https_forms.py); other sites get nothing.
+        assert response.headers["Referrer-Policy"] == "same-origin"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert "Strict-Transport-Security" not in response.headers
 
