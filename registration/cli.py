@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -103,6 +104,19 @@ def serve_demo(port: int) -> None:
             "registration.wsgi:app",
         ],
     )
+
+
+@main.command("static-export", with_appcontext=False)
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+def static_export(target: Path) -> None:
+    """Copy the static files to TARGET/<version>/ for nginx (after every upgrade).
+
+    Needs no configuration: the version is a hash of the files themselves.
+    """
+    from registration.static_files import export_static
+
+    destination = export_static(target)
+    click.echo(f"Static files at {destination}")
 
 
 def _attach_package_commands() -> None:

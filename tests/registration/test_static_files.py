@@ -1,0 +1,61 @@
+"""Static files under versioned URLs: cached for a year, never stale after an upgrade."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from registration.cli import main
+from registration.static_files import STATIC_FOLDER, export_static, static_version
+
+
+def _copy_of_static(tmp_path: Path) -> Path:
+    folder = tmp_path / "static"
+    for path in STATIC_FOLDER.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            target = folder / path.relative_to(STATIC_FOLDER)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    return folder
+
+
+def test_pages_link_versioned_static_urls_served_with_a_long_cache(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    [stylesheet] = re.findall(r'href="(/static/[^"]+/css/app\.css)"', page)
+    assert stylesheet == f"/static/{static_version()}/css/app.css"
+    response = client.get(stylesheet)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert client.get("/static/000000000000/css/app.css").status_code == 404
+    assert client.get("/").headers["Cache-Control"] == "no-store"
+
+
+def test_the_version_changes_with_any_file(tmp_path: Path) -> None:
+    folder = _copy_of_static(tmp_path)
+    before = static_version(folder)
+    assert before == static_version(STATIC_FOLDER)
+    script = folder / "js" / "checkin.js"
+    script.write_bytes(script.read_bytes() + b"\n")
+    assert static_version(folder) != before
+
+
+def test_export_writes_one_folder_per_version_and_keeps_older_ones(tmp_path: Path) -> None:
+    folder = _copy_of_static(tmp_path)
+    target = tmp_path / "public" / "static"
+    first = export_static(target, folder)
+    assert first == target / static_version(folder)
+    assert (first / "js" / "checkin.js").read_bytes() == (folder / "js" / "checkin.js").read_bytes()
+    (folder / "css" / "app.css").write_text("/* changed */", encoding="utf-8")
+    second = export_static(target, folder)
+    assert second != first and first.exists() and second.exists()
+    assert export_static(target, folder) == second  # again: nothing to do
+    assert sorted(p.name for p in target.iterdir()) == sorted([first.name, second.name])
+
+
+def test_static_export_command_needs_no_configuration(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["static-export", str(tmp_path / "out")], env={})
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / static_version() / "vendor" / "hpke.js").is_file()
