@@ -27,6 +27,7 @@ def test_pages_link_versioned_static_urls_served_with_a_long_cache(client: Flask
     [stylesheet] = re.findall(r'href="(/static/[^"]+/css/app\.css)"', page)
     assert stylesheet == f"/static/{static_version()}/css/app.css"
     response = client.get(stylesheet)
+    response.close()
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert client.get("/static/000000000000/css/app.css").status_code == 404
