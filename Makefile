@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install install-dev lint typecheck pytest js js-check bench clean translations translations-compile
+.PHONY: run test systemtest install install-dev lint typecheck pytest js js-check bench clean translations translations-compile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ pytest: $(DEV_STAMP) tests/browser/axe/node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The service as deployed (needs root, nginx, PostgreSQL's server, Redis, Chromium;
+# .ci/run installs them): docs/OPERATIONS.md, "What CI runs".
+systemtest: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider systemtest $(PYTEST_ARGS)
 
 # The browser bundle of @hpke/core, built reproducibly from js/package-lock.json.
 js:

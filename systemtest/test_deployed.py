@@ -1,0 +1,529 @@
+"""Gastregister as a town runs it, driven by its three kinds of users, then broken.
+
+One stack for the whole module (conftest.py): nginx with TLS in front of two app
+hosts in production mode, PostgreSQL, Redis, a real SMTP server and the maintenance
+runner, all from the shipped deploy/ files and an installed wheel. The tests run in
+order and build on each other, like the walk-through in docs/OPERATIONS.md:
+
+1. the operator sets up a health office (CLI), the office makes its key offline;
+2. the office's two admins log in with TOTP and activate the key with four eyes;
+3. an owner signs up (mail through SMTP), sets up 2FA, creates a location, prints posters;
+4. guests check in from the posters' QR codes, with and without JavaScript;
+5. the office asks, the owner releases, the office decrypts in the browser and with the CLI;
+6. faults under load: an app host killed, PostgreSQL stalled for 20 s, PostgreSQL
+   restarted — every acknowledged check-in is in the database exactly once.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import mailbox
+import re
+import time
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pyotp
+import pypdf
+import pytest
+import zxingcpp
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from systemtest.conftest import FIGURES
+from systemtest.phones import Phones
+from systemtest.stack import PUBLIC_HOST, Stack, http_get, run
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+OFFICE = "Gesundheitsamt Systemstadt"
+POSTAL_CODE = "10115"
+PASSPHRASE = "Schlüssel des Amts für den Systemtest"
+OWNER_EMAIL = "wirtin@system.test"
+OWNER_PASSWORD = "ein langes Passwort für die Wirtin"
+GUEST_JS = {
+    "firstName": "Henriette",
+    "lastName": "Systemgast",
+    "streetAddress": "Lindenallee 12",
+    "zipCode": "10115",
+    "city": "Berlin",
+    "phone": "030 1234567",
+}
+GUEST_NO_JS = {**GUEST_JS, "firstName": "Konrad", "lastName": "Ohnescript"}
+
+expect.set_options(timeout=60_000)  # PBKDF2 of the key file in the browser; a busy machine
+
+
+class Scene(dict[str, Any]):
+    """What one step leaves for the next (the module's tests run in order)."""
+
+
+@pytest.fixture(scope="module")
+def scene() -> Scene:
+    return Scene(totp_used={})
+
+
+def _context(chromium: Browser, **options: Any) -> BrowserContext:
+    context = chromium.new_context(
+        ignore_https_errors=True, locale="de-DE", accept_downloads=True, **options
+    )
+    context.set_default_timeout(30_000)
+    return context
+
+
+def _totp(scene: Scene, secret: str) -> str:
+    """A code not used before: the service refuses a replayed code."""
+    totp = pyotp.TOTP(secret)
+    while (code := totp.now()) == scene["totp_used"].get(secret):
+        time.sleep(1)
+    scene["totp_used"][secret] = code
+    return code
+
+
+def _log_in(page: Page, stack: Stack, email: str, password: str) -> None:
+    page.goto(f"{stack.base_url}/konto/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.press("#password", "Enter")
+    page.wait_for_load_state()
+    expect(page.get_by_text("Das Formular ist abgelaufen")).to_have_count(0)
+
+
+def _second_factor(page: Page, scene: Scene, secret: str) -> None:
+    page.wait_for_url("**/konto/2fa")
+    page.fill("#code", _totp(scene, secret))
+    page.press("#code", "Enter")
+    page.wait_for_load_state()
+
+
+def _set_up_second_factor(page: Page, scene: Scene) -> str:
+    """On /konto/2fa/setup: read the key as a user types it into an app, switch on."""
+    secret = page.locator(".totp-secret").inner_text().strip()
+    page.fill("#code", _totp(scene, secret))
+    page.press("#code", "Enter")
+    expect(page.get_by_role("heading", name="Ihre Wiederherstellungscodes")).to_be_visible()
+    page.locator("a.button").click()
+    page.wait_for_load_state()
+    return secret
+
+
+def _mail_to(stack: Stack, address: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stack.maildir.exists():
+            for message in mailbox.Maildir(stack.maildir, create=False):
+                if message["To"] == address:
+                    payload = message.get_payload(decode=True)
+                    return payload.decode("utf-8") if isinstance(payload, bytes) else str(payload)
+        time.sleep(0.2)
+    raise AssertionError(f"no mail to {address}")
+
+
+def _local_minute(moment: dt.datetime) -> str:
+    return moment.astimezone(BERLIN).strftime("%Y-%m-%dT%H:%M")
+
+
+def _database(stack: Stack) -> psycopg.Connection[Any]:
+    return psycopg.connect(
+        host="127.0.0.1", port=stack.postgres.port, user="postgres", dbname="gastregister"
+    )
+
+
+# --- 1. operator and office, on the command line ------------------------------------------
+
+
+def test_operator_sets_up_the_health_office(stack: Stack, scene: Scene) -> None:
+    stack.gastregister("health-office", "create", OFFICE, "--email", "amt@system.test")
+    stack.gastregister("health-office", "add-postal-codes", OFFICE, POSTAL_CODE)
+    for email in ("leitung@system.test", "vertretung@system.test"):
+        output = stack.gastregister("health-office", "add-user", OFFICE, email, "--role", "admin")
+        [password] = re.findall(r"One-time password \(shown once.*\): (\S+)", output)
+        scene.setdefault("office_users", []).append((email, password))
+
+    # The office makes its key pair on its own machine: no configuration, no server.
+    key_file = stack.root / "amt-schluessel.json"
+    keygen = run(
+        [str(stack.venv / "bin" / "gastregister"), "keygen", "--out", str(key_file)],
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        input=f"{PASSPHRASE}\n{PASSPHRASE}\n",
+        start_new_session=True,  # no terminal: the passphrase is read from stdin
+    )
+    [fingerprint] = re.findall(r"Fingerprint: (.+)", keygen.stdout)
+    passphrase_file = stack.root / "amt-passphrase.txt"
+    passphrase_file.write_text(PASSPHRASE + "\n", encoding="utf-8")
+    scene.update(
+        key_file=key_file, fingerprint=fingerprint.strip(), passphrase_file=passphrase_file
+    )
+
+
+# --- 2. the office activates its key with four eyes ------------------------------------------
+
+
+def test_office_admins_activate_the_key_with_four_eyes(
+    stack: Stack, scene: Scene, chromium: Browser
+) -> None:
+    (first, first_password), (second, second_password) = scene["office_users"]
+    context = _context(chromium)
+    try:
+        page = context.new_page()
+        _log_in(page, stack, first, first_password)
+        page.wait_for_url("**/konto/2fa/setup")  # office accounts cannot work without it
+        scene["office_secret"] = _set_up_second_factor(page, scene)
+        page.goto(f"{stack.base_url}/amt/keys/new")
+        page.set_input_files("#key-file", str(scene["key_file"]))
+        expect(page.locator("#key-fingerprint")).to_have_text(scene["fingerprint"])
+        page.check("#fingerprint-ok")
+        page.click("#register-key")
+        expect(page.locator("#key-list")).to_contain_text(scene["fingerprint"])
+    finally:
+        context.close()
+    context = _context(chromium)
+    try:
+        page = context.new_page()
+        _log_in(page, stack, second, second_password)
+        page.wait_for_url("**/konto/2fa/setup")
+        _set_up_second_factor(page, scene)
+        page.goto(f"{stack.base_url}/amt/keys")
+        page.check("input[name=fingerprint_checked]")
+        page.click("form[action$='/confirm'] button[type=submit]")
+        expect(page.locator(".flash-success")).to_be_visible()
+    finally:
+        context.close()
+    with _database(stack) as connection:
+        state = connection.execute("SELECT state FROM health_office_keys").fetchone()
+    assert state == ("active",)
+
+
+# --- 3. the owner: sign-up, 2FA, location, posters ---------------------------------------------
+
+
+def _qr_urls(pdf: bytes) -> list[str]:
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return [
+        result.text
+        for page in reader.pages
+        for image in page.images
+        for result in zxingcpp.read_barcodes(image.image)
+    ]
+
+
+def test_owner_signs_up_sets_up_2fa_and_prints_posters(
+    stack: Stack, scene: Scene, chromium: Browser
+) -> None:
+    context = _context(chromium)
+    try:
+        page = context.new_page()
+        page.goto(stack.base_url + "/")
+        page.get_by_role("link", name="Für Betriebe").click()
+        page.get_by_role("link", name="Betrieb registrieren").click()
+        page.get_by_label("Name Ihres Betriebs").fill("Gasthaus Systemtest")
+        page.get_by_label("Ihr Name").fill("Wirtin")
+        page.get_by_label("E-Mail-Adresse").fill(OWNER_EMAIL)
+        page.get_by_label("Passwort", exact=True).fill(OWNER_PASSWORD)
+        page.get_by_label("Passwort wiederholen").fill(OWNER_PASSWORD)
+        page.get_by_label("Ich führe diesen Betrieb").check()
+        page.get_by_role("button", name="Konto anlegen").click()
+        expect(page.get_by_role("heading", name="Bitte sehen Sie in Ihr Postfach")).to_be_visible()
+
+        body = _mail_to(stack, OWNER_EMAIL)
+        link = re.search(r"(https://\S+/konto/verify/\S+)", body)
+        assert link and link.group(1).startswith(stack.base_url + "/"), body
+        page.goto(link.group(1))
+        expect(page.get_by_text("Ihre E-Mail-Adresse ist bestätigt")).to_be_visible()
+
+        _log_in(page, stack, OWNER_EMAIL, OWNER_PASSWORD)
+        expect(page.get_by_role("heading", name="Gasthaus Systemtest")).to_be_visible()
+        page.goto(f"{stack.base_url}/konto/2fa/setup")
+        scene["owner_secret"] = _set_up_second_factor(page, scene)
+
+        page.goto(f"{stack.base_url}/portal/")
+        page.get_by_role("link", name="Standort anlegen").click()
+        page.get_by_label("Name des Standorts").fill("Gasthaus am Systemplatz")
+        page.get_by_label("Straße", exact=True).fill("Invalidenstraße")
+        page.get_by_label("Hausnummer", exact=True).fill("7")
+        page.get_by_label("Postleitzahl", exact=True).fill(POSTAL_CODE)
+        page.get_by_label("Ort", exact=True).fill("Berlin")
+        page.get_by_label("Bereiche oder Tische (optional)").fill("Tisch 1\u20138")
+        page.get_by_role("button", name="Standort anlegen").click()
+        expect(page.get_by_text(OFFICE)).to_be_visible()
+
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Alle Plakate A4 (PDF)").click()
+        urls = _qr_urls(Path(download.value.path()).read_bytes())
+    finally:
+        context.close()
+    assert len(urls) == 8
+    assert all(url.startswith(f"{stack.base_url}/c/") for url in urls)
+    scene["poster_urls"] = urls
+
+
+# --- 4. guests ----------------------------------------------------------------------------------
+
+
+def _fill_guest(page: Page, guest: dict[str, str]) -> None:
+    for name, value in guest.items():
+        page.fill(f"#{name}", value)
+
+
+def test_guests_check_in_with_and_without_javascript(
+    stack: Stack, scene: Scene, chromium: Browser
+) -> None:
+    phone = _context(chromium, viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = phone.new_page()
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(scene["poster_urls"][0])
+        _fill_guest(page, GUEST_JS)
+        page.click("#submit-checkin")
+        expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+        assert all(url.startswith(stack.base_url + "/") for url in requests), requests
+    finally:
+        phone.close()
+    no_js = _context(chromium, java_script_enabled=False)
+    try:
+        page = no_js.new_page()
+        page.goto(scene["poster_urls"][1])
+        _fill_guest(page, GUEST_NO_JS)
+        page.click("#submit-checkin")
+        expect(page.locator("h1")).to_have_text("Sie sind eingecheckt")
+    finally:
+        no_js.close()
+    with _database(stack) as connection:
+        sources = connection.execute("SELECT source FROM checkins ORDER BY arrival").fetchall()
+        raw = connection.execute("SELECT string_agg(encode(envelope, 'escape'), '') FROM checkins")
+        stored = raw.fetchone()
+    assert sources == [("guest_page",), ("guest_form",)]
+    assert stored and "Henriette" not in stored[0] and "Konrad" not in stored[0]
+    scene["guests_done_at"] = dt.datetime.now(dt.UTC)
+
+
+# --- 5. request, release, decryption ---------------------------------------------------------------
+
+
+def test_office_asks_owner_releases_office_decrypts_in_browser_and_cli(
+    stack: Stack, scene: Scene, chromium: Browser
+) -> None:
+    # The window must end no later than now, at a whole minute after the guests came.
+    while dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) < scene["guests_done_at"]:
+        time.sleep(1)
+    window_end = dt.datetime.now(dt.UTC)
+    office = _context(chromium)
+    owner = _context(chromium)
+    try:
+        page = office.new_page()
+        email, password = scene["office_users"][0]
+        _log_in(page, stack, email, password)
+        _second_factor(page, scene, scene["office_secret"])
+        page.goto(f"{stack.base_url}/amt/locations?q=Systemplatz")
+        page.click("#location-results a:has-text('Gasthaus am Systemplatz')")
+        page.fill("#window_start", _local_minute(window_end - dt.timedelta(hours=2)))
+        page.fill("#window_end", _local_minute(window_end))
+        page.fill("#case_reference", "AZ SYS-2026-1")
+        page.fill("#reason", "Indexfall war beim Systemtest anwesend")
+        page.click("button[type=submit]:has-text('Anfrage senden')")
+        expect(page.locator("#request-state")).to_have_attribute("data-state", "requested")
+        request_url = page.url
+        request_id = int(request_url.rstrip("/").split("/")[-1])
+
+        owner_page = owner.new_page()
+        _log_in(owner_page, stack, OWNER_EMAIL, OWNER_PASSWORD)
+        _second_factor(owner_page, scene, scene["owner_secret"])
+        owner_page.goto(f"{stack.base_url}/portal/requests/{request_id}")
+        owner_page.check("#confirm")
+        owner_page.click("form[action$='/release'] button[type=submit]")
+        owner_page.wait_for_load_state()
+
+        page.goto(request_url)
+        expect(page.locator("#request-state")).to_have_attribute("data-state", "released")
+        page.click("#open-decrypt")
+        page.set_input_files("#key-file", str(scene["key_file"]))
+        page.fill("#passphrase", PASSPHRASE)
+        page.click("#open-records")
+        table = page.locator("#guest-table-body")
+        expect(table.locator("tr")).to_have_count(2)
+        expect(table).to_contain_text("Henriette")
+        expect(table).to_contain_text("Ohnescript")
+
+        package = office.request.get(f"{stack.base_url}/amt/requests/{request_id}/package")
+        assert package.ok
+        package_file = stack.root / "anfrage.grexport"
+        package_file.write_bytes(package.body())
+    finally:
+        office.close()
+        owner.close()
+
+    # Offline, on the office's own machine: no configuration, no network.
+    output = stack.root / "anfrage.csv"
+    run(
+        [
+            str(stack.venv / "bin" / "gastregister"),
+            "decrypt",
+            str(package_file),
+            "--key",
+            str(scene["key_file"]),
+            "--passphrase-file",
+            str(scene["passphrase_file"]),
+            "--format",
+            "csv",
+            "-o",
+            str(output),
+        ],
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )
+    rows = list(csv.reader(io.StringIO(output.read_text(encoding="utf-8-sig"))))
+    names = {cell for row in rows for cell in row}
+    assert {"Henriette", "Systemgast", "Konrad", "Ohnescript"} <= names
+    assert len(rows) == 3  # header and two guests
+
+
+# --- 6. faults under load --------------------------------------------------------------------------
+
+
+def _area_codes(stack: Stack) -> tuple[str, list[str], bytes]:
+    with _database(stack) as connection:
+        location_code = connection.execute("SELECT code FROM locations").fetchone()
+        areas = connection.execute("SELECT code FROM areas ORDER BY id").fetchall()
+        key = connection.execute(
+            "SELECT public_spki FROM health_office_keys WHERE state = 'active'"
+        ).fetchone()
+    assert location_code and key
+    return location_code[0], [code for (code,) in areas], bytes(key[0])
+
+
+def _phones(stack: Stack) -> Phones:
+    location_code, areas, public_key = _area_codes(stack)
+    return Phones(PUBLIC_HOST, stack.https_port, location_code, areas, public_key)
+
+
+def _count(stack: Stack, phones: Phones) -> dict[str, int]:
+    """Acknowledged / present / lost / duplicated, counted in the database."""
+    keys = list(phones.acknowledged)
+    with _database(stack) as connection:
+        rows = connection.execute(
+            "SELECT idempotency_key, count(*), min(id::text) FROM checkins "
+            "WHERE idempotency_key = ANY(%s) GROUP BY idempotency_key",
+            (keys,),
+        ).fetchall()
+    found = {key: (count, checkin_id) for key, count, checkin_id in rows}
+    present = sum(1 for key in keys if key in found)
+    duplicated = sum(1 for count, _ in found.values() if count > 1)
+    mismatched = sum(
+        1
+        for key, checkin_id in phones.acknowledged.items()
+        if found.get(key, (0, ""))[1] != checkin_id
+    )
+    return {
+        "created": phones.created,
+        "acknowledged": len(keys),
+        "present": present,
+        "lost": len(keys) - present,
+        "duplicated": duplicated,
+        "acknowledged_id_differs": mismatched,
+    }
+
+
+def _assert_exactly_once(figures: dict[str, Any]) -> None:
+    assert figures["lost"] == 0, figures
+    assert figures["duplicated"] == 0, figures
+    assert figures["acknowledged_id_differs"] == 0, figures
+    assert figures["acknowledged"] == figures["created"], figures
+
+
+def test_an_app_host_killed_under_load(stack: Stack) -> None:
+    phones = _phones(stack)
+    phones.start(per_second=15)
+    time.sleep(5)
+    killed_at = time.monotonic()
+    stack.services["app1"].kill()
+    time.sleep(10)
+    still_pending = phones.drain(timeout=60)
+    last_failure = phones.last_failure_after(killed_at)
+    figures = {
+        **_count(stack, phones),
+        "still_pending": still_pending,
+        "answers_after_kill": dict(phones.outcomes(since=killed_at)),
+        "recovered_after_s": round(last_failure - killed_at, 2) if last_failure else 0.0,
+        "served_by_the_other_host": phones.outcomes(since=killed_at + 2)["201"],
+    }
+    FIGURES["app host killed"] = figures
+    _assert_exactly_once(figures)
+    assert figures["served_by_the_other_host"] > 0
+    # systemd (Restart=on-failure) brings the host back; so does the test.
+    stack.start_app_host("app1")
+
+
+def test_postgresql_stalled_for_20_seconds(stack: Stack) -> None:
+    phones = _phones(stack)
+    phones.start(per_second=10)
+    time.sleep(3)
+    stalled_at = time.monotonic()
+    stack.postgres.stall()
+    health: list[tuple[int, float]] = []
+    try:
+        while time.monotonic() - stalled_at < 20:
+            started = time.monotonic()
+            status, _ = http_get(f"{stack.base_url}/healthz", timeout=10)
+            health.append((status, time.monotonic() - started))
+            time.sleep(1)
+    finally:
+        stack.postgres.resume()
+    resumed_at = time.monotonic()
+    time.sleep(5)
+    still_pending = phones.drain(timeout=90)
+    last_failure = phones.last_failure_after(stalled_at)
+    figures = {
+        **_count(stack, phones),
+        "still_pending": still_pending,
+        "answers_during_stall": dict(phones.outcomes(since=stalled_at, until=resumed_at)),
+        "slowest_answer_during_stall_s": round(phones.slowest(stalled_at, resumed_at), 2),
+        "healthz_during_stall": sorted({status for status, _ in health}),
+        "healthz_slowest_s": round(max(seconds for _, seconds in health), 2),
+        "recovered_after_resume_s": round(max(0.0, (last_failure or resumed_at) - resumed_at), 2),
+    }
+    FIGURES["PostgreSQL stalled 20 s"] = figures
+    _assert_exactly_once(figures)
+    assert figures["healthz_during_stall"] == [503]
+    assert figures["healthz_slowest_s"] < 2.0
+
+
+def test_postgresql_restarted(stack: Stack) -> None:
+    phones = _phones(stack)
+    phones.start(per_second=10)
+    time.sleep(3)
+    restarted_at = time.monotonic()
+    stack.postgres.restart()
+    back_at = time.monotonic()
+    time.sleep(5)
+    still_pending = phones.drain(timeout=60)
+    last_failure = phones.last_failure_after(restarted_at)
+    figures = {
+        **_count(stack, phones),
+        "still_pending": still_pending,
+        "restart_took_s": round(back_at - restarted_at, 2),
+        "answers_after_restart": dict(phones.outcomes(since=restarted_at)),
+        "recovered_after_restart_s": round(max(0.0, (last_failure or back_at) - back_at), 2),
+    }
+    FIGURES["PostgreSQL restarted"] = figures
+    _assert_exactly_once(figures)
+    status, _ = http_get(f"{stack.base_url}/healthz")
+    assert status == 200
+
+
+# --- 7. what the stack left behind --------------------------------------------------------------
+
+
+def test_no_contact_data_and_no_addresses_in_any_log(stack: Stack) -> None:
+    logs = [*stack.root.glob("logs/*.log"), stack.root / "postgresql" / "postgresql.log"]
+    secrets_to_find = ["Henriette", "Systemgast", "Konrad", "Ohnescript", "Lindenallee", PASSPHRASE]
+    for log in logs:
+        text = log.read_text(encoding="utf-8", errors="replace")
+        for secret in secrets_to_find:
+            assert secret not in text, f"{secret!r} in {log.name}"
+        if log.name.startswith(("gastregister-access", "app", "worker")):
+            assert not re.search(r"\b127\.0\.\d+\.\d+\b", text), f"client address in {log.name}"
+    assert "/konto/verify/" not in "".join(
+        log.read_text(encoding="utf-8", errors="replace") for log in logs
+    )
