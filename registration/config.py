@@ -177,7 +177,7 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        """Refuse to start production with secrets that are missing or publicly known."""
+        """Refuse to start production with secrets that are missing, publicly known or logged."""
         if self.is_production:
             if not self.secret_key:
                 raise ConfigurationError(
@@ -188,6 +188,19 @@ class Settings:
                 raise ConfigurationError(
                     "SECRET_KEY is the demo key or shorter than 32 characters; set a long "
                     "random secret for production."
+                )
+            # Console mail would print verification, reset and invitation links (each a
+            # credential) to stdout, i.e. into the service's log.
+            if not self.mail_server:
+                raise ConfigurationError(
+                    "GASTREGISTER_MAIL_SERVER is not set: production mails verification, reset and "
+                    "invitation links, never prints them; set it (and _PORT, _USERNAME, _PASSWORD, "
+                    "_USE_TLS) to your mail server."
+                )
+            if self.mail_to_console:
+                raise ConfigurationError(
+                    "GASTREGISTER_MAIL_TO_CONSOLE=true would print verification, reset and "
+                    "invitation links to the log; production must not set it (demo only)."
                 )
         if self.contact_required not in {"phone_or_email", "phone", "email", "both"}:
             raise ConfigurationError(
