@@ -7,6 +7,7 @@ modes get safe local defaults so `make run` and `make test` need no setup.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -45,6 +46,14 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
 
 
+def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list; set but empty means an empty list, not the default."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service can be configured with; see docs/OPERATIONS.md."""
@@ -79,6 +88,8 @@ class Settings:
     purge_interval_minutes: int = 10
     session_lifetime_minutes: int = 8 * 60
     log_level: str = "INFO"
+    metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -158,6 +169,8 @@ class Settings:
                 env, "GASTREGISTER_SESSION_MINUTES", 8 * 60, minimum=5, maximum=7 * 24 * 60
             ),
             log_level=env.get("GASTREGISTER_LOG_LEVEL", "INFO").upper(),
+            metrics_allow=_list(env, "GASTREGISTER_METRICS_ALLOW", ("127.0.0.1", "::1")),
+            metrics_token=env.get("GASTREGISTER_METRICS_TOKEN", ""),
         )
         settings.validate()
         return settings
@@ -208,3 +221,15 @@ class Settings:
             )
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigurationError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        for entry in self.metrics_allow:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigurationError(
+                    "GASTREGISTER_METRICS_ALLOW must list IP addresses or networks "
+                    f"(e.g. 127.0.0.1,::1,10.0.0.0/24), got {entry!r}"
+                ) from None
+        if self.metrics_token and len(self.metrics_token) < 32:
+            raise ConfigurationError(
+                "GASTREGISTER_METRICS_TOKEN is shorter than 32 characters; use a long random token."
+            )
