@@ -76,8 +76,8 @@ METRICS_ENDPOINT = "metrics.metrics"
 disable_created_metrics()  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
 
 
-class _Instruments:
-    """The per-process metrics, created at the first count (see `_instruments`)."""
+class _Counters:
+    """The per-process counters, created at the first count (see `_counters`)."""
 
     def __init__(self) -> None:
         accepted = Counter(
@@ -103,50 +103,62 @@ class _Instruments:
             "HTTP 503 responses: database unreachable, or no health-office key for a check-in.",
             registry=None,
         )
-        # `liveall`: one series per live process (a `pid` label), dropped when it dies.
-        pool_checked_out = Gauge(
-            "gastregister_db_pool_checked_out",
-            "Database connections in use, per process.",
-            registry=None,
-            multiprocess_mode="liveall",
-        )
-        pool_size = Gauge(
-            "gastregister_db_pool_size",
-            "Configured size of the database connection pool, per process.",
-            registry=None,
-            multiprocess_mode="liveall",
-        )
-        pool_overflow = Gauge(
-            "gastregister_db_pool_overflow",
-            "Database connections open beyond the pool size, per process.",
-            registry=None,
-            multiprocess_mode="liveall",
-        )
-        self.collectors: tuple[Collector, ...] = (
-            accepted,
-            refused,
-            responses,
-            unavailable,
-            pool_checked_out,
-            pool_size,
-            pool_overflow,
-        )
+        self.collectors: tuple[Collector, ...] = (accepted, refused, responses, unavailable)
         # Children bound once: every label value exists from the first count, at 0.
         self.accepted = {source: accepted.labels(source) for source in CHECKIN_SOURCES}
         self.refused = {reason: refused.labels(reason) for reason in REFUSAL_REASONS}
         self.responses = {status: responses.labels(status) for status in STATUS_CLASSES}
         self.unavailable = unavailable
-        self.pool_checked_out = pool_checked_out
-        self.pool_size = pool_size
-        self.pool_overflow = pool_overflow
+
+
+class _PoolGauges:
+    """This process's connection pool, created when a serving process starts watching it.
+
+    `liveall`: in multiprocess mode each live process has its own series (a `pid`
+    label), and gunicorn's child_exit hook drops a dead worker's.
+    """
+
+    def __init__(self) -> None:
+        self.checked_out = Gauge(
+            "gastregister_db_pool_checked_out",
+            "Database connections in use, per process.",
+            registry=None,
+            multiprocess_mode="liveall",
+        )
+        self.size = Gauge(
+            "gastregister_db_pool_size",
+            "Configured size of the database connection pool, per process.",
+            registry=None,
+            multiprocess_mode="liveall",
+        )
+        self.overflow = Gauge(
+            "gastregister_db_pool_overflow",
+            "Database connections open beyond the pool size, per process.",
+            registry=None,
+            multiprocess_mode="liveall",
+        )
+        self.collectors: tuple[Collector, ...] = (self.checked_out, self.size, self.overflow)
 
 
 @functools.cache
-def _instruments() -> _Instruments:
+def _counters() -> _Counters:
     """Created at the first count, not at import: a process that only builds the app
     (the `gastregister` CLI, the maintenance runner) leaves no files in the
     multiprocess folder, which only gunicorn's start empties."""
-    return _Instruments()
+    return _Counters()
+
+
+@functools.cache
+def _pool_gauges() -> _PoolGauges:
+    return _PoolGauges()
+
+
+def process_collectors() -> list[Collector]:
+    """This process's metrics, for a scrape without multiprocess mode."""
+    collectors = list(_counters().collectors)
+    if _pool_gauges.cache_info().currsize:
+        collectors.extend(_pool_gauges().collectors)
+    return collectors
 
 
 # --- what domain code calls --------------------------------------------------------
@@ -154,20 +166,20 @@ def _instruments() -> _Instruments:
 
 def checkin_accepted(source: str) -> None:
     """A check-in was stored for the first time (`source`: a CheckInSource value)."""
-    _instruments().accepted[source].inc()
+    _counters().accepted[source].inc()
 
 
 def checkin_refused(reason: str) -> None:
     """A check-in was refused with this error code (unknown codes count as "other")."""
-    refused = _instruments().refused
+    refused = _counters().refused
     (refused.get(reason) or refused["other"]).inc()
 
 
 def http_response(status: int) -> None:
-    instruments = _instruments()
-    instruments.responses[f"{min(max(status // 100, 1), 5)}xx"].inc()
+    counters = _counters()
+    counters.responses[f"{min(max(status // 100, 1), 5)}xx"].inc()
     if status == 503:
-        instruments.unavailable.inc()
+        counters.unavailable.inc()
 
 
 # --- the connection pool -------------------------------------------------------------
@@ -185,10 +197,10 @@ def _record_pool(pool: QueuePool, *, returning: bool) -> None:
     if returning:
         checked_out -= 1
         idle = min(idle + 1, size)
-    instruments = _instruments()
-    instruments.pool_checked_out.set(max(checked_out, 0))
-    instruments.pool_size.set(size)
-    instruments.pool_overflow.set(max(checked_out + idle - size, 0))
+    gauges = _pool_gauges()
+    gauges.checked_out.set(max(checked_out, 0))
+    gauges.size.set(size)
+    gauges.overflow.set(max(checked_out + idle - size, 0))
 
 
 _watched_pools: weakref.WeakSet[Pool] = weakref.WeakSet()
@@ -394,7 +406,7 @@ def scrape_registry(database: Database, settings: Settings) -> CollectorRegistry
     if MULTIPROCESS:
         prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
     else:
-        for collector in _instruments().collectors:
+        for collector in process_collectors():
             registry.register(collector)
     registry.register(DatabaseFacts(database, settings))
     return registry

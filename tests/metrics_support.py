@@ -34,6 +34,6 @@ def scrape(client: FlaskClient) -> Samples:
 def local_value(name: str, **labels: str) -> float:
     """A counter of this process as it stands, without a request (and its own counts)."""
     registry = CollectorRegistry()
-    for collector in metrics._instruments().collectors:
+    for collector in metrics.process_collectors():
         registry.register(collector)
     return registry.get_sample_value(name, labels) or 0.0
