@@ -185,11 +185,16 @@ def http_response(status: int) -> None:
 # --- the connection pool -------------------------------------------------------------
 
 
+# What the gauges hold (checked out, size, overflow): an event writes only what changed.
+_pool_written: list[tuple[int, int, int]] = [(-1, -1, -1)]
+
+
 def _record_pool(pool: QueuePool, *, returning: bool) -> None:
     """Write this process's pool state after the event that is happening.
 
     SQLAlchemy fires `checkin` before the connection is back in the pool (and before
     a connection beyond the pool size is closed), so that case is computed ahead.
+    Threads may interleave, so a gauge can lag by one event; the next one corrects it.
     """
     size = pool.size()
     checked_out = pool.checkedout()
@@ -197,10 +202,18 @@ def _record_pool(pool: QueuePool, *, returning: bool) -> None:
     if returning:
         checked_out -= 1
         idle = min(idle + 1, size)
+    state = (max(checked_out, 0), size, max(checked_out + idle - size, 0))
+    previous = _pool_written[0]
+    if state == previous:
+        return
+    _pool_written[0] = state
     gauges = _pool_gauges()
-    gauges.checked_out.set(max(checked_out, 0))
-    gauges.size.set(size)
-    gauges.overflow.set(max(checked_out + idle - size, 0))
+    if state[0] != previous[0]:
+        gauges.checked_out.set(state[0])
+    if state[1] != previous[1]:
+        gauges.size.set(state[1])
+    if state[2] != previous[2]:
+        gauges.overflow.set(state[2])
 
 
 _watched_pools: weakref.WeakSet[Pool] = weakref.WeakSet()

@@ -85,12 +85,32 @@ def test_demo_gets_a_local_key_and_env_values_are_read() -> None:
         ("GASTREGISTER_ENV", "staging"),
         ("DATABASE_URL", "mysql://x"),
         ("GASTREGISTER_CONTACT_REQUIRED", "fax"),
+        ("GASTREGISTER_METRICS_ALLOW", "prometheus.lan"),
+        ("GASTREGISTER_METRICS_ALLOW", "10.0.0.0/33"),
+        ("GASTREGISTER_METRICS_TOKEN", "too-short"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_name(name: str, value: str) -> None:
     env = {"GASTREGISTER_ENV": "demo", name: value}
     with pytest.raises(ConfigurationError, match=name):
         Settings.from_env(env)
+
+
+def test_metrics_access_settings() -> None:
+    default = Settings.from_env({"GASTREGISTER_ENV": "demo"})
+    assert default.metrics_allow == ("127.0.0.1", "::1")
+    assert default.metrics_token == ""
+    configured = Settings.from_env(
+        {
+            "GASTREGISTER_ENV": "demo",
+            "GASTREGISTER_METRICS_ALLOW": " 10.0.0.0/24, 192.0.2.7 ,fd00::/8",
+            "GASTREGISTER_METRICS_TOKEN": "m" * 40,
+        }
+    )
+    assert configured.metrics_allow == ("10.0.0.0/24", "192.0.2.7", "fd00::/8")
+    assert "m" * 40 not in repr(configured)
+    nobody = Settings.from_env({"GASTREGISTER_ENV": "demo", "GASTREGISTER_METRICS_ALLOW": ""})
+    assert nobody.metrics_allow == ()
 
 
 def test_unknown_test_settings_are_an_error() -> None:
