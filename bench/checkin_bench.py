@@ -469,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
             "GASTREGISTER_INSTANCE_PATH": str(directory / "instance"),
             "GASTREGISTER_SCHEDULER": "false",
             "GASTREGISTER_RATELIMIT_ENABLED": "false",
+            # Production needs a mail server; the benchmark sends no mail.
+            "GASTREGISTER_MAIL_SERVER": "127.0.0.1",
         }
         with gunicorn("bench.checkin_bench:trivial_app", base_env, log) as server:
             port = server.port

@@ -42,6 +42,7 @@ def create_app(
     register_services(app, settings, clock or SystemClock(), database)
     register_extensions(app, settings)
     register_blueprints(app)
+    register_metrics(app, settings)
     register_errorhandlers(app)
     register_commands(app)
     register_background_jobs(app, settings)
@@ -135,6 +136,13 @@ def register_blueprints(app: Flask) -> None:
         office_bp,
     ):
         app.register_blueprint(blueprint)
+
+
+def register_metrics(app: Flask, settings: Settings) -> None:
+    """`/metrics` for the operator's Prometheus, and the counts behind it."""
+    from registration.metrics import register_metrics as register
+
+    register(app, settings)
 
 
 def register_background_jobs(app: Flask, settings: Settings) -> None:

@@ -7,6 +7,7 @@ modes get safe local defaults so `make run` and `make test` need no setup.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -45,6 +46,14 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
 
 
+def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list; set but empty means an empty list, not the default."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service can be configured with; see docs/OPERATIONS.md."""
@@ -79,6 +88,8 @@ class Settings:
     purge_interval_minutes: int = 10
     session_lifetime_minutes: int = 8 * 60
     log_level: str = "INFO"
+    metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -158,6 +169,8 @@ class Settings:
                 env, "GASTREGISTER_SESSION_MINUTES", 8 * 60, minimum=5, maximum=7 * 24 * 60
             ),
             log_level=env.get("GASTREGISTER_LOG_LEVEL", "INFO").upper(),
+            metrics_allow=_list(env, "GASTREGISTER_METRICS_ALLOW", ("127.0.0.1", "::1")),
+            metrics_token=env.get("GASTREGISTER_METRICS_TOKEN", ""),
         )
         settings.validate()
         return settings
@@ -177,7 +190,7 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        """Refuse to start production with secrets that are missing or publicly known."""
+        """Refuse to start production with secrets that are missing, publicly known or logged."""
         if self.is_production:
             if not self.secret_key:
                 raise ConfigurationError(
@@ -189,9 +202,34 @@ class Settings:
                     "SECRET_KEY is the demo key or shorter than 32 characters; set a long "
                     "random secret for production."
                 )
+            # Console mail would print verification, reset and invitation links (each a
+            # credential) to stdout, i.e. into the service's log.
+            if not self.mail_server:
+                raise ConfigurationError(
+                    "GASTREGISTER_MAIL_SERVER is not set: production mails verification, reset and "
+                    "invitation links, never prints them; set it (and _PORT, _USERNAME, _PASSWORD, "
+                    "_USE_TLS) to your mail server."
+                )
+            if self.mail_to_console:
+                raise ConfigurationError(
+                    "GASTREGISTER_MAIL_TO_CONSOLE=true would print verification, reset and "
+                    "invitation links to the log; production must not set it (demo only)."
+                )
         if self.contact_required not in {"phone_or_email", "phone", "email", "both"}:
             raise ConfigurationError(
                 "GASTREGISTER_CONTACT_REQUIRED must be phone_or_email, phone, email or both"
             )
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigurationError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        for entry in self.metrics_allow:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigurationError(
+                    "GASTREGISTER_METRICS_ALLOW must list IP addresses or networks "
+                    f"(e.g. 127.0.0.1,::1,10.0.0.0/24), got {entry!r}"
+                ) from None
+        if self.metrics_token and len(self.metrics_token) < 32:
+            raise ConfigurationError(
+                "GASTREGISTER_METRICS_TOKEN is shorter than 32 characters; use a long random token."
+            )

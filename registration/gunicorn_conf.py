@@ -8,6 +8,7 @@ only time, method, path, status, size and duration.
 
 import multiprocessing
 import os
+from typing import Any
 
 bind = os.environ.get("GASTREGISTER_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GASTREGISTER_WORKERS", str(multiprocessing.cpu_count() * 2)))
@@ -22,3 +23,23 @@ accesslog = os.environ.get("GASTREGISTER_ACCESS_LOG", "-")
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("GASTREGISTER_LOG_LEVEL", "info").lower()
+
+
+# Prometheus multiprocess mode (registration/metrics.py), active when the service's
+# environment sets PROMETHEUS_MULTIPROC_DIR. Imported in the hooks, not at the top, so
+# gunicorn reads these settings without loading the application.
+
+
+def on_starting(server: Any) -> None:
+    """Empty the metrics folder before the first worker starts: files of a previous
+    run would otherwise be added to this run's counts."""
+    from registration.metrics import clear_multiprocess_directory
+
+    clear_multiprocess_directory()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's gauges (its connection pool); its counters stay summed."""
+    from registration.metrics import worker_exited
+
+    worker_exited(worker.pid)

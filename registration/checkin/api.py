@@ -33,6 +33,7 @@ from registration.checkin.web import (
     checkin_error_response,
     checkout_limit,
     client_limit,
+    counts_refusals,
     setup_app,
 )
 from registration.extensions import csrf, limiter
@@ -113,6 +114,7 @@ def checkin_json(
 
 
 @bp.post("/checkins")
+@counts_refusals
 @limiter.limit(client_limit)
 @limiter.limit(area_limit, key_func=area_key, scope="checkin-area")
 def create_checkin() -> tuple[Response, int]:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 import crypto
 from health_export.keys import active_key
 from health_export.models import HealthOfficeKey, KeyState
+from registration import metrics
 from registration.checkin.errors import (
     ArrivalOutOfRangeError,
     CheckInNotFoundError,
@@ -603,6 +604,7 @@ def _store(
         session.rollback()
         inserted = False
     if inserted:
+        metrics.checkin_accepted(source)
         return values, token, True
     previous = existing_checkin(session, clock, settings, idempotency_key)
     if previous is None:

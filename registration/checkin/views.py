@@ -29,11 +29,14 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 import crypto
+from registration import metrics
 from registration.checkin import contact_form, rotating, services
 from registration.checkin.errors import (
     CheckInError,
     CheckInNotFoundError,
+    CheckInUnavailableError,
     EntranceCodeRequiredError,
+    InvalidRequestError,
 )
 from registration.checkin.web import (
     area_key,
@@ -41,6 +44,7 @@ from registration.checkin.web import (
     checkin_error_response,
     checkout_limit,
     client_limit,
+    counts_refusals,
     setup_app,
 )
 from registration.extensions import limiter
@@ -220,6 +224,7 @@ def _render_refused(context: services.AreaContext) -> tuple[str, int]:
 
 
 @bp.post("/c/<code>")
+@counts_refusals
 @limiter.limit(client_limit)
 @limiter.limit(area_limit, key_func=area_key, scope="checkin-area")
 def submit(code: str) -> Any:
@@ -228,8 +233,10 @@ def submit(code: str) -> Any:
     context = services.find_area(session, code)
     admission, refused = _admission(context)
     if refused:
+        metrics.checkin_refused(EntranceCodeRequiredError.code)
         return _render_refused(context)
     if not context.can_check_in or context.key is None:
+        metrics.checkin_refused(CheckInUnavailableError.code)
         return render_template("checkin/unavailable.html", context=context), 503
     idempotency_key = request.form.get("idempotencyKey", "")
     if not services.IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
@@ -263,6 +270,7 @@ def submit(code: str) -> Any:
         # The same form sent twice (double tap, reload): the first check-in stands.
         return _confirmed(context, previous, services.checkout_token(settings, idempotency_key))
     if form.errors:
+        metrics.checkin_refused(InvalidRequestError.code)
         return _render_page(
             context, form=form, idempotency_key=idempotency_key, admission=admission, status=422
         )

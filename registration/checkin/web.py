@@ -9,14 +9,19 @@ Flask-Limiter stores the counters in memory or, with GASTREGISTER_RATELIMIT_STOR
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import Flask, Request, Response, current_app, request
 from flask.typing import ResponseReturnValue
 from flask_compress import Compress
+from werkzeug.exceptions import HTTPException
 
+from registration import metrics
 from registration.checkin.errors import CheckInError
-from registration.errors import error_response
+from registration.errors import ERROR_CODES, ApiError, error_response
 
 DEFAULT_LIMITS = {
     # A restaurant's guests often share one Wi-Fi address, so the per-client limit is generous.
@@ -50,6 +55,33 @@ def area_key() -> str:
         code = body.get("areaCode") if isinstance(body, dict) else None
     text = code if isinstance(code, str) else ""
     return "area:" + hashlib.sha256(text[:64].encode("utf-8", "replace")).hexdigest()[:32]
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def counts_refusals(view: View) -> View:
+    """Count a refused check-in by the error code its answer carries.
+
+    Placed above the rate-limit decorators, so a 429 is counted too. Refusals a view
+    answers without raising (a form with errors) call metrics.checkin_refused itself.
+    """
+
+    @functools.wraps(view)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except CheckInError as exc:
+            metrics.checkin_refused(exc.code)
+            raise
+        except ApiError as exc:
+            metrics.checkin_refused(exc.error_code)
+            raise
+        except HTTPException as exc:
+            metrics.checkin_refused(ERROR_CODES.get(exc.code or 0, "other"))
+            raise
+
+    return cast(View, counted)
 
 
 def checkin_error_response(exc: CheckInError) -> ResponseReturnValue:

@@ -38,6 +38,7 @@ from registration.accounts.access import (
 )
 from registration.accounts.errors import AlreadyMemberError
 from registration.audit import record_event
+from registration.checkin.web import counts_refusals
 from registration.clock import to_berlin
 from registration.errors import ApiError
 from registration.mail import MailError
@@ -638,6 +639,7 @@ def staff_entry(location_id: int) -> Page:
 
 @bp.post("/locations/<int:location_id>/staff-entry")
 @business_member_required
+@counts_refusals
 def save_staff_entry(location_id: int) -> Response:
     """Store one typed-in paper form, sealed in the staff member's browser (JSON in, JSON out)."""
     import crypto

@@ -40,7 +40,8 @@ def test_demo_seed_is_idempotent_and_gives_a_working_key(
 
 def test_demo_seed_refuses_production(settings: Settings, app: Flask) -> None:
     production = Settings.from_mapping(
-        {"environment": "production", "secret_key": "p" * 48}, base=settings
+        {"environment": "production", "secret_key": "p" * 48, "mail_server": "127.0.0.1"},
+        base=settings,
     )
     production_app = create_app(production, database=app.extensions["gastregister.db"])
     result = production_app.test_cli_runner().invoke(main, ["demo", "seed"])

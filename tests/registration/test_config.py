@@ -19,12 +19,43 @@ def test_production_with_demo_or_short_key_refuses_to_start() -> None:
 
 
 def test_production_defaults() -> None:
-    settings = Settings.from_env({"SECRET_KEY": "k" * 48})
+    settings = Settings.from_env({"SECRET_KEY": "k" * 48, "GASTREGISTER_MAIL_SERVER": "mail.lan"})
     assert settings.is_production
     assert settings.retention_days == 28
     assert settings.ratelimit_storage_url == "memory://"
     assert settings.database_url.startswith("sqlite:///")
     assert settings.database_url.endswith("instance/gastregister.db")
+
+
+def test_production_without_a_mail_server_refuses_to_start() -> None:
+    """Without a server, mail would go to the console: sign-in links in the log."""
+    with pytest.raises(ConfigurationError, match=r"^GASTREGISTER_MAIL_SERVER is not set") as caught:
+        Settings.from_env({"SECRET_KEY": "k" * 48})
+    assert "\n" not in str(caught.value)
+
+
+def test_production_with_console_mail_refuses_to_start() -> None:
+    env = {
+        "SECRET_KEY": "k" * 48,
+        "GASTREGISTER_MAIL_SERVER": "mail.lan",
+        "GASTREGISTER_MAIL_TO_CONSOLE": "true",
+    }
+    with pytest.raises(ConfigurationError, match=r"^GASTREGISTER_MAIL_TO_CONSOLE=true") as caught:
+        Settings.from_env(env)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ConfigurationError, match="GASTREGISTER_MAIL_TO_CONSOLE"):
+        Settings.from_mapping(
+            {
+                "environment": "production",
+                "secret_key": "k" * 48,
+                "mail_server": "mail.lan",
+                "mail_to_console": True,
+            }
+        )
+
+
+def test_demo_keeps_console_mail_without_a_server() -> None:
+    assert Settings.from_env({"GASTREGISTER_ENV": "demo"}).mail_to_console
 
 
 def test_demo_gets_a_local_key_and_env_values_are_read() -> None:
@@ -54,12 +85,32 @@ def test_demo_gets_a_local_key_and_env_values_are_read() -> None:
         ("GASTREGISTER_ENV", "staging"),
         ("DATABASE_URL", "mysql://x"),
         ("GASTREGISTER_CONTACT_REQUIRED", "fax"),
+        ("GASTREGISTER_METRICS_ALLOW", "prometheus.lan"),
+        ("GASTREGISTER_METRICS_ALLOW", "10.0.0.0/33"),
+        ("GASTREGISTER_METRICS_TOKEN", "too-short"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_name(name: str, value: str) -> None:
     env = {"GASTREGISTER_ENV": "demo", name: value}
     with pytest.raises(ConfigurationError, match=name):
         Settings.from_env(env)
+
+
+def test_metrics_access_settings() -> None:
+    default = Settings.from_env({"GASTREGISTER_ENV": "demo"})
+    assert default.metrics_allow == ("127.0.0.1", "::1")
+    assert default.metrics_token == ""
+    configured = Settings.from_env(
+        {
+            "GASTREGISTER_ENV": "demo",
+            "GASTREGISTER_METRICS_ALLOW": " 10.0.0.0/24, 192.0.2.7 ,fd00::/8",
+            "GASTREGISTER_METRICS_TOKEN": "m" * 40,
+        }
+    )
+    assert configured.metrics_allow == ("10.0.0.0/24", "192.0.2.7", "fd00::/8")
+    assert "m" * 40 not in repr(configured)
+    nobody = Settings.from_env({"GASTREGISTER_ENV": "demo", "GASTREGISTER_METRICS_ALLOW": ""})
+    assert nobody.metrics_allow == ()
 
 
 def test_unknown_test_settings_are_an_error() -> None:

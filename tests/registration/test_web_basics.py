@@ -188,7 +188,8 @@ def test_session_cookie_flags(app: Flask) -> None:
 
 def test_secure_cookies_in_production(settings: Settings) -> None:
     production = Settings.from_mapping(
-        {"environment": "production", "secret_key": "x" * 40}, base=settings
+        {"environment": "production", "secret_key": "x" * 40, "mail_server": "127.0.0.1"},
+        base=settings,
     )
     app = create_app(production)
     assert app.config["SESSION_COOKIE_SECURE"] is True
