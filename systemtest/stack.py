@@ -430,6 +430,8 @@ class Stack:
         )
         if bind_port is not None:
             values["GASTREGISTER_BIND"] = f"127.0.0.1:{bind_port}"
+        # systemd's RuntimeDirectory (/run/gastregister) of this host.
+        values["PROMETHEUS_MULTIPROC_DIR"] = str(self.host_state(name) / "run" / "metrics")
         state = self.host_state(name)
         state.mkdir(parents=True, exist_ok=True)
         write_env_file(state / "env", values)
@@ -449,9 +451,6 @@ class Stack:
     def start_app_host(self, name: str) -> Service:
         port = self.app_ports[int(name.removeprefix("app")) - 1]
         env = self.environment(name, bind_port=port)
-        metrics = self.host_state(name) / "metrics"
-        metrics.mkdir(exist_ok=True)
-        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics))
         argv, workdir = unit_command("gastregister.service", self.venv, self.host_state(name))
         service = Service(name, argv, self.root / "logs" / f"{name}.log", env=env, cwd=workdir)
         service.start()
