@@ -174,7 +174,7 @@ def machine_context(postgres_version: str | None) -> list[str]:
 
 def settings_for(url: str) -> Settings:
     return Settings.from_mapping(
-        {"environment": "test", "database_url": url, "scheduler_enabled": False}
+        {"environment": "test", "database_url": url, "scheduler": "off"}
     )
 
 
