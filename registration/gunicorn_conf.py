@@ -4,10 +4,14 @@ Shipped inside the package, so an installed wheel runs with exactly these settin
 
 The access log never contains the client address (%(h)s) nor the query string,
 only time, method, path, status, size and duration.
+
+Web workers run no maintenance timer unless GASTREGISTER_SCHEDULER=web (the demo);
+production runs `gastregister worker` as a service of its own.
 """
 
 import multiprocessing
 import os
+from typing import Any
 
 bind = os.environ.get("GASTREGISTER_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GASTREGISTER_WORKERS", str(multiprocessing.cpu_count() * 2)))
@@ -22,3 +26,17 @@ accesslog = os.environ.get("GASTREGISTER_ACCESS_LOG", "-")
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("GASTREGISTER_LOG_LEVEL", "info").lower()
+
+
+def post_worker_init(worker: Any) -> None:
+    """Web mode only: this worker also runs the maintenance timer (registration.retention.scheduler)."""
+    from registration.retention.scheduler import start_web_timer
+
+    start_web_timer(worker.wsgi)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Stop this worker's timer, if it runs one, so a run ends at a batch boundary."""
+    from registration.retention.scheduler import stop_web_timer
+
+    stop_web_timer()
