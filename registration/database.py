@@ -15,12 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import psycopg
@@ -184,6 +186,15 @@ def _postgres_connect(
     return connection
 
 
+def _postgres_error(context: Any) -> None:
+    """A read-only answer means the server became a standby or was switched read-only:
+    treat it like a disconnect, so the pool replaces every connection (and with them
+    their session defaults) instead of failing on each of them in turn."""
+    original = context.original_exception
+    if isinstance(original, psycopg.Error) and original.sqlstate == "25006":
+        context.is_disconnect = True
+
+
 class _StatementDeadline:
     """When the running SQLite statement must stop; read by its progress handler.
 
@@ -266,13 +277,13 @@ def _sqlite_begin(connection: Any) -> None:
 def make_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwargs: Any) -> Engine:
     """Create an engine with the pragmas, pool settings and timeouts each database needs."""
     timeouts = timeouts or DatabaseTimeouts()
-    kwargs.setdefault("pool_timeout", timeouts.pool_seconds)
     if url.startswith("sqlite"):
         # Pooled connections: opening one and running the pragmas costs more than a
         # whole check-in. An in-memory database cannot be shared through a pool.
         if ":memory:" in url or url in {"sqlite://", "sqlite:///"}:
             kwargs.setdefault("poolclass", NullPool)
-            kwargs.pop("pool_timeout")
+        if kwargs.get("poolclass") is not NullPool:
+            kwargs.setdefault("pool_timeout", timeouts.pool_seconds)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": timeouts.lock_seconds},
@@ -291,11 +302,14 @@ def make_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwargs: An
     # No pre-ping round trip per request: a connection broken by a database restart
     # is invalidated on first use, that request answers 503, and the phone's outbox
     # sends the check-in again.
-    kwargs.setdefault("pool_recycle", 1800)
-    kwargs.setdefault("pool_size", 5)
-    kwargs.setdefault("max_overflow", 10)
+    if kwargs.get("poolclass") is not NullPool:
+        kwargs.setdefault("pool_recycle", 1800)
+        kwargs.setdefault("pool_size", 5)
+        kwargs.setdefault("max_overflow", 10)
+        kwargs.setdefault("pool_timeout", timeouts.pool_seconds)
     engine = create_engine(url, **kwargs)
     event.listen(engine, "do_connect", partial(_postgres_connect, timeouts))
+    event.listen(engine, "handle_error", _postgres_error)
     return engine
 
 
@@ -385,6 +399,34 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None (PostgreSQL, in-memory)."""
+        if self.dialect != "sqlite":
+            return None
+        path = (self.engine.url.database or "").removeprefix("file:")
+        if not path or path == ":memory:" or path.startswith(":memory:"):
+            return None
+        return Path(path)
+
+    def fault_of(self, exc: BaseException) -> DatabaseFault | None:
+        """`database_fault`, told apart further by what only this database knows.
+
+        SQLite in WAL mode cannot even open its file on a read-only file system
+        (SQLITE_CANTOPEN: it must write the -shm file), which looks like
+        "unreachable" from the error alone; the mount flags say "read-only".
+        """
+        fault = database_fault(exc)
+        path = self.sqlite_path
+        if fault is DatabaseFault.UNREACHABLE and path is not None:
+            try:
+                read_only = bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+            except OSError:
+                read_only = False
+            if read_only:
+                return DatabaseFault.READ_ONLY
+        return fault
 
     def new_session(self) -> Session:
         return self.sessionmaker()

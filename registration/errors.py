@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from registration.database import database_fault
+from registration.session import get_db
 
 log = logging.getLogger("gastregister.errors")
 
@@ -136,11 +136,12 @@ def handle_unexpected(exc: Exception) -> Response:
     Disk full, read-only, timed out and unreachable each get one log line that names
     which, with the exception's type only: its message can hold statement parameters.
     """
-    fault = database_fault(exc)
+    database = get_db()
+    fault = database.fault_of(exc)
     try:
         _rollback()
     except Exception as rollback_error:
-        fault = fault or database_fault(rollback_error)
+        fault = fault or database.fault_of(rollback_error)
         log.warning("rollback after a failed request failed: %s", type(rollback_error).__name__)
     if fault is not None:
         log.warning("database unavailable: %s (%s)", fault.description, type(exc).__name__)

@@ -16,6 +16,7 @@ findings (the maintenance runs) through `gastregister.health_providers`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 import threading
@@ -32,9 +33,8 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from registration.clock import Clock
 from registration.config import Settings
-from registration.database import Database, DatabaseFault, database_fault
+from registration.database import Database, DatabaseFault
 from registration.models import HealthCheck
 
 log = logging.getLogger("gastregister.health")
@@ -102,8 +102,12 @@ class DatabaseCheck:
         return self.state in {"ok", DatabaseFault.READ_ONLY, DatabaseFault.DISK_FULL}
 
 
-def check_database(database: Database, clock: Clock) -> DatabaseCheck:
-    """Commit a tiny write; on PostgreSQL ask first whether writes can succeed at all."""
+def check_database(database: Database) -> DatabaseCheck:
+    """Commit a tiny write; on PostgreSQL ask first whether writes can succeed at all.
+
+    The row gets the real time, which changes on every probe: SQLite writes nothing
+    for an update that changes nothing, and then a full disk would go unnoticed.
+    """
     session = database.new_session()
     try:
         if database.dialect == "postgresql":
@@ -111,11 +115,13 @@ def check_database(database: Database, clock: Clock) -> DatabaseCheck:
                 text("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
             ).one()
             if standby or read_only == "on":
-                session.rollback()
+                # This connection keeps its read-only session setting; a fresh one
+                # will see when the database can be written again.
+                session.connection().invalidate()
                 why = "a standby" if standby else "transaction_read_only = on"
                 return DatabaseCheck(DatabaseFault.READ_ONLY, why)
         insert = postgresql_insert if database.dialect == "postgresql" else sqlite_insert
-        statement = insert(HealthCheck).values(name=WRITE_PROBE, checked_at=clock.now())
+        statement = insert(HealthCheck).values(name=WRITE_PROBE, checked_at=dt.datetime.now(dt.UTC))
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=["name"], set_={"checked_at": statement.excluded.checked_at}
@@ -127,7 +133,7 @@ def check_database(database: Database, clock: Clock) -> DatabaseCheck:
             session.rollback()
         except Exception:
             log.debug("rollback after a failed health probe failed too")
-        fault = database_fault(exc)
+        fault = database.fault_of(exc)
         note = f"write probe failed: {type(exc).__name__}"
         return DatabaseCheck(fault.value if fault else "error", note)
     finally:
@@ -139,8 +145,8 @@ def watched_folders(settings: Settings, database: Database) -> list[Path]:
     """Where running out of space stops the service: the instance folder, and the
     folder of the SQLite database (its WAL grows there)."""
     folders = [settings.instance_path]
-    if database.dialect == "sqlite" and database.engine.url.database not in (None, "", ":memory:"):
-        folders.append(Path(database.engine.url.database or "").resolve().parent)
+    if database.sqlite_path is not None:
+        folders.append(database.sqlite_path.resolve().parent)
     return folders
 
 
@@ -161,10 +167,9 @@ def run_checks(app: Flask) -> HealthReport:
     with app.app_context():
         settings: Settings = app.extensions["gastregister.settings"]
         database: Database = app.extensions["gastregister.db"]
-        clock: Clock = app.extensions["gastregister.clock"]
         reasons: list[str] = []
         notes: list[str] = []
-        stored = check_database(database, clock)
+        stored = check_database(database)
         if stored.note:
             notes.append(stored.note)
         if stored.reason:
@@ -236,18 +241,18 @@ class HealthProbe:
         with self._guard:
             now = time.monotonic()
             future = self._inflight
-            if future is not None and not future.done():
-                if now - self._started >= self.budget_seconds:
-                    return self._logged(
-                        _unanswered("health_check_stalled", "an earlier probe is still waiting")
-                    )
-            else:
+            stuck = future is not None and not future.done()
+            if future is None or not stuck:
                 future = Future()
                 self._inflight, self._started = future, now
                 threading.Thread(
                     target=self._probe, args=(future,), name="gastregister-health", daemon=True
                 ).start()
             remaining = self.budget_seconds - (now - self._started)
+        if stuck and remaining <= 0:
+            return self._logged(
+                _unanswered("health_check_stalled", "an earlier probe is still waiting")
+            )
         try:
             report = future.result(timeout=max(0.0, remaining))
         except FutureTimeoutError:

@@ -148,11 +148,11 @@ def _advisory_holder(database: Database) -> LockHolder | None:
 
 def lock_file_path(database: Database, name: str = MAINTENANCE) -> Path | None:
     """The lock file beside the SQLite database file; None for an in-memory database."""
-    path = database.engine.url.database
-    if not path or path == ":memory:" or path.startswith("file::memory:"):
+    path = database.sqlite_path
+    if path is None:
         return None
     suffix = LOCK_FILE_SUFFIX if name == MAINTENANCE else f".{name}.lock"
-    return Path(path + suffix)
+    return path.with_name(path.name + suffix)
 
 
 @contextmanager

@@ -4,15 +4,113 @@ freeze like a stopped PostgreSQL, and a small tmpfs that can fill up or turn rea
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import select
 import socket
 import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import make_url
+from sqlalchemy import Engine, func, make_url
+from sqlalchemy import select as sql_select
+from sqlalchemy.orm import Session
+
+import crypto
+import health_export.models  # noqa: F401  - every table is known to the wipe
+from health_export.models import HealthOffice, HealthOfficeKey, KeyState
+from registration.database import Base
+from registration.models import Area, Business, CheckIn, Location
+
+GUEST = {
+    "firstName": "Erika",
+    "lastName": "Mustermann",
+    "street": "Heidestraße",
+    "houseNumber": "17b",
+    "zipCode": "51147",
+    "city": "Köln",
+    "phone": "0221 5550123",
+    "email": "erika@example.de",
+    "additionalPersons": [],
+}
+
+
+@dataclass(frozen=True)
+class Venue:
+    """A place guests can check in to, committed for real (fault tests use their own
+    engines and processes, so nothing can be rolled back for them)."""
+
+    spki: bytes
+    location_code: str
+    area_code: str
+
+    def checkin_body(self, arrival: dt.datetime) -> dict[str, Any]:
+        envelope = crypto.seal_contact_record(
+            self.spki, GUEST, location_code=self.location_code, area_code=self.area_code
+        )
+        return {
+            "areaCode": self.area_code,
+            "idempotencyKey": str(uuid.uuid4()),
+            "envelope": crypto.encode_envelope(envelope),
+            "persons": 1,
+            "arrival": arrival.isoformat().replace("+00:00", "Z"),
+        }
+
+
+def create_venue(engine: Engine, now: dt.datetime) -> Venue:
+    with Session(engine, expire_on_commit=False) as session:
+        office = HealthOffice(name=f"Gesundheitsamt Störfall {uuid.uuid4().hex[:6]}")
+        session.add(office)
+        session.flush()
+        spki = crypto.public_key_spki(crypto.generate_private_key())
+        session.add(
+            HealthOfficeKey(
+                health_office_id=office.id,
+                key_id=crypto.key_id(spki).hex(),
+                public_spki=spki,
+                state=KeyState.ACTIVE,
+                label="test",
+                activated_at=now - dt.timedelta(days=1),
+            )
+        )
+        business = Business(name="Café Störfall")
+        session.add(business)
+        session.flush()
+        location = Location(
+            business_id=business.id,
+            name="Café Störfall",
+            street="Domkloster",
+            house_number="4",
+            zip_code="50667",
+            city="Köln",
+            health_office_id=office.id,
+        )
+        location.areas = [Area(name="Terrasse")]
+        session.add(location)
+        session.commit()
+        return Venue(spki, location.code, location.areas[0].code)
+
+
+def checkins_with_key(engine: Engine, idempotency_key: str) -> int:
+    with Session(engine) as session:
+        return int(
+            session.scalar(
+                sql_select(func.count())
+                .select_from(CheckIn)
+                .where(CheckIn.idempotency_key == idempotency_key)
+            )
+            or 0
+        )
+
+
+def wipe(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
 
 
 class FreezableRelay:
@@ -118,20 +216,15 @@ def small_tmpfs(path: Path, size: str = "4m") -> Iterator[Path]:
 def fill_up(directory: Path) -> Path:
     """Write a file until the file system is full; delete it to give the space back."""
     filler = directory / "filler.bin"
-    block = b"\0" * 65536
-    with filler.open("wb") as handle:
-        try:
-            while True:
-                handle.write(block)
-                handle.flush()
-        except OSError:
-            pass
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(b"\0")
-                handle.flush()
-    with contextlib.suppress(OSError):
-        os.sync()
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 20, 1 << 16, 1 << 12, 1):
+            block = b"\0" * size
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, block)
+    finally:
+        os.close(fd)
     return filler
 
 
