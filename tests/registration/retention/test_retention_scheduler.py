@@ -352,3 +352,23 @@ def test_after_a_run_dated_in_the_future_the_next_run_makes_healthz_ok_again(
     assert after.ok
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["purge"]["problem"] is None
+
+
+def test_a_stop_request_ends_a_run_at_a_batch_boundary_and_records_it(
+    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+) -> None:
+    """SIGTERM to the worker: the run ends between batches, finished and marked failed,
+    so the next run starts cleanly and nothing is left "running"."""
+    stop = threading.Event()
+    visit = add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=40))
+    stop.set()
+
+    stopped = run_maintenance(committed, clock, settings, "worker-1", stop=stop)
+
+    assert stopped.status == "failed"
+    assert stopped.errors == ["requests: stopped"]
+    assert checkin_exists(committed.engine, visit)
+    (run,) = _runs(committed)
+    assert run.finished_at is not None and not run.succeeded
+    assert run_maintenance(committed, clock, settings, "worker-1").ok
+    assert not checkin_exists(committed.engine, visit)
