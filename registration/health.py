@@ -52,6 +52,8 @@ REASON_WORDS = {
     "database_error": "database error",
     "disk_full": "disk full",
     "health_check_stalled": "database timed out",
+    "maintenance_overdue": "maintenance overdue",
+    "clock_skew": "clock skew (a maintenance run is dated in the future)",
 }
 
 
@@ -192,8 +194,9 @@ def run_checks(app: Flask) -> HealthReport:
                 "disk": "low" if disk_low else "ok",
             },
         }
+        providers: list[HealthProvider] = app.extensions["gastregister.health_providers"]
         if stored.readable:
-            for provider in app.extensions.get("gastregister.health_providers", []):
+            for provider in providers:
                 try:
                     finding = provider()
                 except Exception as exc:

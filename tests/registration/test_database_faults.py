@@ -426,7 +426,7 @@ GUEST_NAME = "Erika Mustermann"
 
 def _sqlite_error(code: int) -> sqlite3.OperationalError:
     error = sqlite3.OperationalError(f"failed for {GUEST_NAME}")
-    error.sqlite_errorcode = code  # type: ignore[attr-defined]
+    error.sqlite_errorcode = code  # type: ignore[attr-defined]  # sqlite3 sets it in C
     return error
 
 

@@ -229,7 +229,9 @@ services.run_maintenance(Database(url), clock, settings, "doomed:1:worker")
 
 def _wait_for_line(process: subprocess.Popen[str], expected: str) -> None:
     found: list[str] = []
-    reader = threading.Thread(target=lambda: found.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    output = process.stdout
+    assert output is not None
+    reader = threading.Thread(target=lambda: found.append(output.readline()), daemon=True)
     reader.start()
     reader.join(timeout=120)  # a hang guard, not a measured threshold
     assert found and found[0].strip() == expected, f"child said {found!r}"
@@ -250,7 +252,8 @@ def test_a_runner_killed_mid_run_blocks_nobody_and_its_run_is_marked_failed(
     finally:
         child.kill()  # SIGKILL: no cleanup code of the child runs
         child.wait(timeout=60)
-        child.stdout.close()  # type: ignore[union-attr]
+        if child.stdout is not None:
+            child.stdout.close()
 
     # SQLite: the kernel drops the child's file lock with the process, so at once.
     # PostgreSQL: the server ends the backend when it sees the socket close, moments later.

@@ -135,6 +135,11 @@ def _runs(database: Database) -> list[JobRun]:
         return list(session.scalars(select(JobRun).order_by(JobRun.id)).all())
 
 
+def _finished(database: Database) -> int:
+    """Runs that ended (a run's row is written when it starts)."""
+    return sum(1 for run in _runs(database) if run.finished_at is not None)
+
+
 def test_the_timer_keeps_deleting_when_the_clock_jumps_60_days_back_or_forward(
     committed: Database, place: Place, clock: FrozenClock, settings: Settings
 ) -> None:
@@ -147,16 +152,17 @@ def test_the_timer_keeps_deleting_when_the_clock_jumps_60_days_back_or_forward(
     start = clock.now()
     timer.start()
     try:
-        _wait_until(lambda: len(_runs(committed)) == 1)
+        _wait_until(lambda: _finished(committed) == 1)
 
+        # Each visit is added before the jump, while the last run is still fresh.
+        back = add_checkin(committed.engine, place, start - dt.timedelta(days=90))
         clock.set(start - dt.timedelta(days=60))
-        back = add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=30))
-        _wait_until(lambda: len(_runs(committed)) == 2)
+        _wait_until(lambda: _finished(committed) == 2)
         assert not checkin_exists(committed.engine, back)
 
+        forward = add_checkin(committed.engine, place, start + dt.timedelta(days=30))
         clock.set(start + dt.timedelta(days=60))
-        forward = add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=30))
-        _wait_until(lambda: len(_runs(committed)) == 3)
+        _wait_until(lambda: _finished(committed) == 3)
         assert not checkin_exists(committed.engine, forward)
         ticks = timer.runs
         _wait_until(lambda: timer.runs > ticks + 2)  # still ticking, skipping while not due
@@ -372,3 +378,16 @@ def test_a_stop_request_ends_a_run_at_a_batch_boundary_and_records_it(
     assert run.finished_at is not None and not run.succeeded
     assert run_maintenance(committed, clock, settings, "worker-1").ok
     assert not checkin_exists(committed.engine, visit)
+
+
+@pytest.mark.parametrize(
+    ("mode", "who"), [("worker", "by `gastregister worker`"), ("web", "by the web workers")]
+)
+def test_status_says_who_runs_the_next_run(
+    committed: Database, settings: Settings, clock: FrozenClock, mode: str, who: str
+) -> None:
+    app = create_app(
+        Settings.from_mapping({"scheduler": mode}, base=settings), clock=clock, database=committed
+    )
+    output = app.test_cli_runner().invoke(status).output
+    assert f"(every 10 minutes, {who})" in output
