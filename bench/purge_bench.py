@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from registration.clock import FrozenClock, SystemClock
 from registration.config import Settings
-from registration.database import Database
+from registration.database import Database, DatabaseTimeouts
 from registration.migrate import upgrade
 from registration.models import Area, Business, CheckIn, CheckInSource, Location
 from registration.retention import partitions
@@ -173,9 +173,13 @@ def machine_context(postgres_version: str | None) -> list[str]:
 
 
 def settings_for(url: str) -> Settings:
-    return Settings.from_mapping(
-        {"environment": "test", "database_url": url, "scheduler_enabled": False}
-    )
+    return Settings.from_mapping({"environment": "test", "database_url": url, "scheduler": "off"})
+
+
+def maintenance_database(url: str) -> Database:
+    """Seeding a million rows and purging them takes statements longer than a web
+    request may wait: the bench runs on the maintenance timeouts."""
+    return Database(url, timeouts=DatabaseTimeouts.for_maintenance(settings_for(url)))
 
 
 def run_purge(
@@ -249,7 +253,7 @@ def bench_postgres(rows: int, rate: float, admin_url: str) -> None:
         connection.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
         version = str(connection.scalar(text("SELECT version()")))
     url = admin_url.rsplit("/", 1)[0] + "/" + BENCH_DATABASE
-    database = Database(url)
+    database = maintenance_database(url)
     try:
         with database.engine.begin() as connection:
             upgrade(connection)
@@ -320,7 +324,7 @@ def bench_sqlite(rows: int, rate: float) -> None:
     with tempfile.TemporaryDirectory(prefix="gr-bench-purge-") as folder:
         path = Path(folder) / "bench.db"
         url = f"sqlite:///{path}"
-        database = Database(url)
+        database = maintenance_database(url)
         with database.engine.begin() as connection:
             upgrade(connection)
         settings = settings_for(url)

@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from registration.clock import Clock, SystemClock
 from registration.config import Settings
-from registration.database import Database
+from registration.database import Database, DatabaseTimeouts
 from registration.logging_setup import configure_logging
 from registration.static_files import (
     MAX_AGE_SECONDS,
@@ -45,7 +45,7 @@ def create_app(
     register_metrics(app, settings)
     register_errorhandlers(app)
     register_commands(app)
-    register_background_jobs(app, settings)
+    register_health_checks(app)
     return app
 
 
@@ -89,12 +89,18 @@ def register_services(
 
     app.extensions["gastregister.settings"] = settings
     app.extensions["gastregister.clock"] = clock
-    app.extensions.setdefault("gastregister.health_providers", [])
+    # Since when this process watches maintenance: /healthz reports "never ran" only
+    # once two intervals have passed without a successful run.
+    app.extensions["gastregister.started_at"] = clock.now()
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    register_database(app, database or Database(settings.database_url))
+    register_database(
+        app,
+        database
+        or Database(settings.database_url, timeouts=DatabaseTimeouts.for_requests(settings)),
+    )
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
@@ -145,11 +151,18 @@ def register_metrics(app: Flask, settings: Settings) -> None:
     register(app, settings)
 
 
-def register_background_jobs(app: Flask, settings: Settings) -> None:
-    """Start the scheduler (retention, automatic check-out) unless configured off."""
-    from registration.retention.scheduler import register_scheduler
+def register_health_checks(app: Flask) -> None:
+    """/healthz checks the database and disk itself; maintenance adds its runs.
 
-    register_scheduler(app, settings)
+    Nothing starts here: no timer, no probe thread, no write. Maintenance runs in
+    `gastregister worker` or, in web mode, from gunicorn's post_worker_init
+    (registration.retention.scheduler).
+    """
+    from registration.health import register_health
+    from registration.retention.health import purge_health
+
+    register_health(app)
+    app.extensions["gastregister.health_providers"].append(purge_health)
 
 
 def register_errorhandlers(app: Flask) -> None:

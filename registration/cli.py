@@ -18,11 +18,18 @@ from registration.session import get_db, get_session
 
 
 def _create_app() -> Flask:
+    """The app for a command: its database waits as long as maintenance may (a purge
+    rebuilding partitions, a migration), not as briefly as a guest's request."""
     from registration import create_app
-    from registration.config import ConfigurationError
+    from registration.config import ConfigurationError, Settings
+    from registration.database import Database, DatabaseTimeouts
 
     try:
-        return create_app()
+        settings = Settings.from_env()
+        database = Database(
+            settings.database_url, timeouts=DatabaseTimeouts.for_maintenance(settings)
+        )
+        return create_app(settings, database=database)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -87,10 +94,15 @@ def demo_seed() -> None:
 @main.command("serve-demo")
 @click.option("--port", default=5000, show_default=True)
 def serve_demo(port: int) -> None:
-    """Serve the demo with gunicorn on 127.0.0.1 and print the logins."""
+    """Serve the demo with gunicorn on 127.0.0.1 and print the logins.
+
+    The web workers run the maintenance timer themselves (web mode), so the demo
+    deletes on schedule without a separate `gastregister worker`.
+    """
     from registration.demo import demo_banner
 
     os.environ.setdefault("GASTREGISTER_ENV", "demo")
+    os.environ.setdefault("GASTREGISTER_SCHEDULER", "web")
     click.echo(demo_banner(port))
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     os.execv(  # noqa: S606 - replaces this process with the server, no shell involved

@@ -16,6 +16,10 @@ from typing import Any
 
 DEMO_SECRET_KEY = "demo-only-not-secret-0000000000000000000000"  # noqa: S105 - refused in production
 ENVIRONMENTS = ("production", "demo", "test")
+# Who runs maintenance on a timer: the separate `gastregister worker` process, every
+# web worker (gunicorn's post_worker_init), or nobody (cron runs `gastregister purge`).
+SCHEDULER_MODES = ("worker", "web", "off")
+DEFAULT_SCHEDULER = {"production": "worker", "demo": "web", "test": "off"}
 
 
 class ConfigurationError(RuntimeError):
@@ -54,6 +58,20 @@ def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def _scheduler(env: Mapping[str, str], environment: str) -> str:
+    raw = env.get("GASTREGISTER_SCHEDULER", "").strip().lower()
+    if not raw:
+        return DEFAULT_SCHEDULER[environment]
+    if raw not in SCHEDULER_MODES:
+        hint = ""
+        if raw in {"1", "true", "yes", "on", "0", "false", "no"}:
+            hint = " (true was every web worker: web; false was cron only: off)"
+        raise ConfigurationError(
+            f"GASTREGISTER_SCHEDULER must be worker, web or off, got {raw!r}{hint}"
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service can be configured with; see docs/OPERATIONS.md."""
@@ -84,8 +102,11 @@ class Settings:
     release_deadline_hours: int = 24
     auto_release_after_deadline: bool = False
     export_package_days: int = 7
-    scheduler_enabled: bool = True
+    scheduler: str = "worker"
     purge_interval_minutes: int = 10
+    db_timeout_seconds: int = 5
+    maintenance_db_timeout_seconds: int = 600
+    disk_free_min_mb: int = 100
     session_lifetime_minutes: int = 8 * 60
     log_level: str = "INFO"
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
@@ -161,9 +182,22 @@ class Settings:
             export_package_days=_int(
                 env, "GASTREGISTER_EXPORT_PACKAGE_DAYS", 7, minimum=1, maximum=28
             ),
-            scheduler_enabled=_bool(env, "GASTREGISTER_SCHEDULER", environment != "test"),
+            scheduler=_scheduler(env, environment),
             purge_interval_minutes=_int(
                 env, "GASTREGISTER_PURGE_INTERVAL_MINUTES", 10, minimum=1, maximum=15
+            ),
+            db_timeout_seconds=_int(
+                env, "GASTREGISTER_DB_TIMEOUT_SECONDS", 5, minimum=1, maximum=60
+            ),
+            maintenance_db_timeout_seconds=_int(
+                env,
+                "GASTREGISTER_MAINTENANCE_DB_TIMEOUT_SECONDS",
+                600,
+                minimum=10,
+                maximum=6 * 3600,
+            ),
+            disk_free_min_mb=_int(
+                env, "GASTREGISTER_DISK_FREE_MIN_MB", 100, minimum=0, maximum=10**7
             ),
             session_lifetime_minutes=_int(
                 env, "GASTREGISTER_SESSION_MINUTES", 8 * 60, minimum=5, maximum=7 * 24 * 60
@@ -219,6 +253,8 @@ class Settings:
             raise ConfigurationError(
                 "GASTREGISTER_CONTACT_REQUIRED must be phone_or_email, phone, email or both"
             )
+        if self.scheduler not in SCHEDULER_MODES:
+            raise ConfigurationError("GASTREGISTER_SCHEDULER must be worker, web or off")
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigurationError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
         for entry in self.metrics_allow:

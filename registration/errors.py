@@ -14,8 +14,9 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from registration.session import get_db
 
 log = logging.getLogger("gastregister.errors")
 
@@ -126,15 +127,26 @@ def handle_http_exception(exc: HTTPException) -> Response:
     return response
 
 
+RETRY_AFTER_SECONDS = 5
+
+
 def handle_unexpected(exc: Exception) -> Response:
-    """Database outages become 503 (the guest page keeps the record and retries)."""
-    _rollback()
-    if isinstance(exc, OperationalError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
-        log.warning("database unavailable: %s", type(exc).__name__)
+    """Database outages become 503 (the guest page keeps the record and retries).
+
+    Disk full, read-only, timed out and unreachable each get one log line that names
+    which, with the exception's type only: its message can hold statement parameters.
+    """
+    database = get_db()
+    fault = database.fault_of(exc)
+    try:
+        _rollback()
+    except Exception as rollback_error:
+        fault = fault or database.fault_of(rollback_error)
+        log.warning("rollback after a failed request failed: %s", type(rollback_error).__name__)
+    if fault is not None:
+        log.warning("database unavailable: %s (%s)", fault.description, type(exc).__name__)
         response = handle_http_exception(ServiceUnavailable())
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     frames = "\n".join(
         f"  {frame.filename}:{frame.lineno} in {frame.name}"

@@ -4,6 +4,9 @@ Shipped inside the package, so an installed wheel runs with exactly these settin
 
 The access log never contains the client address (%(h)s) nor the query string,
 only time, method, path, status, size and duration.
+
+Web workers run no maintenance timer unless GASTREGISTER_SCHEDULER=web (the demo);
+production runs `gastregister worker` as a service of its own.
 """
 
 import multiprocessing
@@ -43,3 +46,17 @@ def child_exit(server: Any, worker: Any) -> None:
     from registration.metrics import worker_exited
 
     worker_exited(worker.pid)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Web mode only: this worker also runs the maintenance timer (registration.retention.scheduler)."""
+    from registration.retention.scheduler import start_web_timer
+
+    start_web_timer(worker.wsgi)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Stop this worker's timer, if it runs one, so a run ends at a batch boundary."""
+    from registration.retention.scheduler import stop_web_timer
+
+    stop_web_timer()

@@ -293,11 +293,15 @@ class JobRun(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class SchedulerLease(Base):
-    """A lease row so exactly one process runs a job at a time on SQLite."""
+class HealthCheck(Base):
+    """A row that /healthz rewrites and commits on every probe.
 
-    __tablename__ = "scheduler_leases"
+    A `SELECT 1` succeeds on a database that can no longer store anything (a full
+    disk, a read-only file system, a standby after a failover); a committed write is
+    the only proof that check-ins can be stored.
+    """
+
+    __tablename__ = "health_checks"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(128))
-    expires_at: Mapped[dt.datetime]
+    checked_at: Mapped[dt.datetime]

@@ -126,7 +126,7 @@ def settings(database_url: str, instance_path: Path) -> Settings:
             "instance_path": instance_path,
             "public_base_url": "http://127.0.0.1:5000",
             "ratelimit_enabled": False,
-            "scheduler_enabled": False,
+            "scheduler": "off",
             "mail_to_console": False,
         }
     )
@@ -256,7 +256,7 @@ def make_live_server(database_url: str, instance_path: Path) -> Iterator[Callabl
             "database_url": database_url,
             "instance_path": instance_path,
             "ratelimit_enabled": False,
-            "scheduler_enabled": False,
+            "scheduler": "off",
             "mail_to_console": False,
         }
         values.update(overrides)

@@ -1,21 +1,27 @@
-"""`gastregister purge` and `gastregister status` for operators.
+"""`gastregister worker`, `purge` and `status` for operators.
 
-`purge` runs the same jobs as the scheduler, at once, for operators who prefer
-cron; it never runs beside another runner. `status` answers "is deletion happening?"
-in a few lines. Exit codes: 0 done or skipped (another runner is at it), 1 failed.
+`worker` runs maintenance every interval in the foreground until SIGTERM or SIGINT:
+production's `gastregister-worker.service`. `purge` runs the same jobs once, at once,
+for operators who prefer cron; neither ever runs beside another runner. `status`
+answers "is deletion happening?" in a few lines. Exit codes: 0 done, skipped (another
+runner is at it) or stopped by a signal; 1 failed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import signal
 from typing import Any
 
 import click
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from registration.clock import to_berlin
 from registration.retention import partitions
 from registration.retention.lock import lock_holder
+from registration.retention.scheduler import MaintenanceTimer, maintenance_timer
 from registration.retention.services import (
     MaintenanceResult,
     last_job_run,
@@ -23,6 +29,12 @@ from registration.retention.services import (
     runner_name,
 )
 from registration.session import get_clock, get_db, get_session, get_settings
+
+log = logging.getLogger(__name__)
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+# How long `worker` waits for a run to reach its next batch boundary after SIGTERM;
+# systemd's TimeoutStopSec (90 s by default) should be longer.
+WORKER_STOP_SECONDS = 60.0
 
 REMOVED_LABELS = (
     ("checkins", "check-ins deleted"),
@@ -75,6 +87,48 @@ def purge_report(result: MaintenanceResult) -> list[str]:
     return lines
 
 
+@click.command("worker")
+@with_appcontext
+def worker() -> None:
+    """Run maintenance every purge interval until SIGTERM or SIGINT (the worker service)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the real app, for the timer's thread
+    settings = get_settings()
+    timer = maintenance_timer(app, get_db(), "worker")
+    log.info(
+        "maintenance worker started: every %d minutes, first run in %.0f s",
+        settings.purge_interval_minutes,
+        timer.first_delay,
+    )
+    signalled = run_until_signalled(timer)
+    log.info("maintenance worker stopped (%s)", signalled)
+
+
+def run_until_signalled(timer: MaintenanceTimer) -> str:
+    """Run the timer in a thread while this (main) thread waits for a stop signal.
+
+    The signals are blocked and taken with `sigtimedwait` instead of a handler: a
+    handler runs between any two bytecodes of the main thread and could not safely
+    take the locks that stopping a timer needs. The timer thread inherits the mask, so
+    the signal always reaches this thread. A run in progress ends at its next batch
+    boundary; one that does not within WORKER_STOP_SECONDS is left to be recorded as
+    died by the next runner.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        timer.start()
+        received: str = "timer ended"
+        while timer.alive:
+            info = signal.sigtimedwait(STOP_SIGNALS, 1.0)
+            if info is not None:
+                received = signal.Signals(info.si_signo).name
+                break
+        if not timer.stop(WORKER_STOP_SECONDS):
+            log.warning("maintenance run did not stop within %.0f s", WORKER_STOP_SECONDS)
+        return received
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 @click.command("status")
 @with_appcontext
 def status() -> None:
@@ -86,7 +140,7 @@ def status() -> None:
 def status_report() -> list[str]:
     clock, settings, database = get_clock(), get_settings(), get_db()
     # First, on its own connection: on SQLite every transaction takes the write lock.
-    holder = lock_holder(database, clock)
+    holder = lock_holder(database)
     session = get_session()
     last = last_job_run(session)
     latest = last_job_run(session, finished=False)
@@ -106,20 +160,20 @@ def status_report() -> list[str]:
     if latest is not None and latest.finished_at is None and holder is not None:
         lines.append(f"Running:       since {_local(latest.started_at)} by {latest.runner}")
     interval = settings.purge_interval_minutes
-    if settings.scheduler_enabled:
-        base = last.started_at if last is not None else clock.now()
-        planned = max(base + dt.timedelta(minutes=interval), clock.now())
-        lines.append(f"Next planned:  about {_local(planned)} (every {interval} minutes)")
-    else:
+    if settings.scheduler == "off":
         lines.append(
-            "Next planned:  scheduler off (GASTREGISTER_SCHEDULER=false); run "
+            "Next planned:  scheduler off (GASTREGISTER_SCHEDULER=off); run "
             f"`gastregister purge` from cron at least every {interval} minutes"
         )
+    else:
+        base = last.started_at if last is not None else clock.now()
+        planned = max(base + dt.timedelta(minutes=interval), clock.now())
+        who = "`gastregister worker`" if settings.scheduler == "worker" else "the web workers"
+        lines.append(f"Next planned:  about {_local(planned)} (every {interval} minutes, by {who})")
     if holder is None:
         lines.append("Lock:          free")
     else:
-        until = f" until {_local(holder.expires_at)}" if holder.expires_at else ""
-        lines.append(f"Lock:          held by {holder.holder}{until}")
+        lines.append(f"Lock:          held by {holder.holder}")
     lines.append(
         f"Retention:     {settings.retention_days} days (audit: {settings.audit_retention_days} days)"
     )
@@ -141,4 +195,4 @@ def _partition_line(connection: Any) -> str:
     )
 
 
-commands = [purge, status]
+commands = [purge, status, worker]

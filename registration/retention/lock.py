@@ -1,16 +1,17 @@
-"""Exactly one maintenance runner at a time, across gunicorn workers and hosts.
+"""Exactly one maintenance runner at a time, across processes and hosts.
 
-Every worker of every host has its own scheduler, and operators may also run
-`gastregister purge` from cron, so the only place that can decide who runs is the
-shared database:
+The `gastregister worker`, web workers in web mode and `gastregister purge` from cron
+may all reach for maintenance at once, so the lock must live where all of them meet,
+and it must die with its holder: a runner killed with `kill -9` may never block
+deletion.
 
 * PostgreSQL: a session-level advisory lock, taken with `pg_try_advisory_lock` on a
   connection held for the whole run. If the process dies, its connection closes and
-  the server releases the lock; nothing can be left behind.
-* SQLite: a lease row in `scheduler_leases` (holder and expiry), taken in one write
-  transaction by an UPDATE that only succeeds when the lease is free, expired or
-  already ours, else an INSERT. A crashed holder blocks others only until the lease
-  expires; a long run renews it between batches.
+  the server releases the lock.
+* SQLite (one host by design): an exclusive `flock` on a lock file next to the
+  database file. The kernel releases it when the holder's process ends, however it
+  ends. The holder writes its name into the file for `gastregister status`. An
+  in-memory database (tests) lives in one process only, so a process-local lock does.
 
 The advisory key includes the current schema, so two deployments (or two test runs)
 sharing one PostgreSQL database in different schemas do not block each other.
@@ -18,78 +19,36 @@ sharing one PostgreSQL database in different schemas do not block each other.
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
+import fcntl
 import logging
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
 
-from sqlalchemy import Connection, Engine, delete, select, text, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Engine, text
 
-from registration.clock import Clock
 from registration.database import Database
-from registration.models import SchedulerLease
 
 log = logging.getLogger(__name__)
 
 MAINTENANCE = "maintenance"
-LEASE_DURATION = dt.timedelta(minutes=15)
 # First half of the two-part advisory key: "gret" (gastregister retention).
 _ADVISORY_NAMESPACE = 0x6772_6574
 _SCHEMA_KEY = "hashtext(current_schema()) & 2147483647"
 _APPLICATION_PREFIX = "gastregister-maintenance "
+LOCK_FILE_SUFFIX = ".maintenance.lock"
+_UNKNOWN_HOLDER = "(unknown)"
 
 
-class LeaseLostError(RuntimeError):
-    """The SQLite lease expired and another runner took it: this run must stop."""
-
-
-class RunnerLock(Protocol):
+@dataclass(frozen=True)
+class RunnerLock:
     """What a runner holds while it works."""
 
     holder: str
-
-    def keep_alive(self) -> None:
-        """Call between batches of a long run; raises LeaseLostError if the lock is gone."""
-
-
-@dataclass
-class AdvisoryLock:
-    """A PostgreSQL advisory lock; the server keeps it as long as the connection lives."""
-
-    holder: str
-    connection: Connection
-
-    def keep_alive(self) -> None:
-        """Nothing to renew: the lock lives with the connection."""
-
-
-@dataclass
-class Lease:
-    """A SQLite lease row, renewed when half of it has run out."""
-
-    holder: str
-    name: str
-    engine: Engine
-    clock: Clock
-    expires_at: dt.datetime
-
-    def keep_alive(self) -> None:
-        now = self.clock.now()
-        if self.expires_at - now > LEASE_DURATION / 2:
-            return
-        new_expiry = now + LEASE_DURATION
-        with self.engine.begin() as connection:
-            renewed = connection.execute(
-                update(SchedulerLease)
-                .where(SchedulerLease.name == self.name, SchedulerLease.holder == self.holder)
-                .values(expires_at=new_expiry)
-            ).rowcount
-        if renewed != 1:
-            raise LeaseLostError(f"lease {self.name!r} was taken over while {self.holder} ran")
-        self.expires_at = new_expiry
 
 
 @dataclass(frozen=True)
@@ -97,24 +56,31 @@ class LockHolder:
     """Who holds the lock, for `gastregister status`."""
 
     holder: str
-    expires_at: dt.datetime | None = None
 
 
 @contextmanager
 def exclusive_runner(
-    database: Database, clock: Clock, holder: str, name: str = MAINTENANCE
+    database: Database, holder: str, name: str = MAINTENANCE
 ) -> Iterator[RunnerLock | None]:
     """Yield the lock if this runner got it, or None if another runner holds it."""
     if database.dialect == "postgresql":
         with _advisory_lock(database.engine, holder) as lock:
             yield lock
-    else:
-        with _lease(database.engine, clock, holder, name) as lease:
-            yield lease
+        return
+    path = lock_file_path(database, name)
+    if path is None:
+        with _process_lock(database.url, holder) as lock:
+            yield lock
+        return
+    with _file_lock(path, holder) as lock:
+        yield lock
+
+
+# --- PostgreSQL ------------------------------------------------------------------------
 
 
 @contextmanager
-def _advisory_lock(engine: Engine, holder: str) -> Iterator[AdvisoryLock | None]:
+def _advisory_lock(engine: Engine, holder: str) -> Iterator[RunnerLock | None]:
     connection = engine.connect()
     locked = False
     try:
@@ -132,7 +98,7 @@ def _advisory_lock(engine: Engine, holder: str) -> Iterator[AdvisoryLock | None]
             )
         # Session-level lock: it outlives this transaction, which must not stay open.
         connection.commit()
-        yield AdvisoryLock(holder, connection) if locked else None
+        yield RunnerLock(holder) if locked else None
     finally:
         _release_advisory(connection, locked)
 
@@ -158,73 +124,108 @@ def _release_advisory(connection: Connection, locked: bool) -> None:
         connection.close()
 
 
-@contextmanager
-def _lease(engine: Engine, clock: Clock, holder: str, name: str) -> Iterator[Lease | None]:
-    lease = take_lease(engine, clock, holder, name)
-    try:
-        yield lease
-    finally:
-        if lease is not None:
-            release_lease(engine, holder, name)
-
-
-def take_lease(engine: Engine, clock: Clock, holder: str, name: str) -> Lease | None:
-    """Take the lease if it is free, expired or already ours; atomic in one write transaction."""
-    now = clock.now()
-    expires_at = now + LEASE_DURATION
-    with engine.begin() as connection:
-        taken = connection.execute(
-            update(SchedulerLease)
-            .where(
-                SchedulerLease.name == name,
-                (SchedulerLease.expires_at < now) | (SchedulerLease.holder == holder),
-            )
-            .values(holder=holder, expires_at=expires_at)
-        ).rowcount
-        if taken == 0:
-            taken = connection.execute(
-                sqlite_insert(SchedulerLease)
-                .values(name=name, holder=holder, expires_at=expires_at)
-                .on_conflict_do_nothing(index_elements=["name"])
-            ).rowcount
-    if taken != 1:
-        return None
-    return Lease(holder, name, engine, clock, expires_at)
-
-
-def release_lease(engine: Engine, holder: str, name: str) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            delete(SchedulerLease).where(
-                SchedulerLease.name == name, SchedulerLease.holder == holder
-            )
-        )
-
-
-def lock_holder(database: Database, clock: Clock, name: str = MAINTENANCE) -> LockHolder | None:
-    """Who runs maintenance right now, if anyone."""
+def _advisory_holder(database: Database) -> LockHolder | None:
     with database.engine.connect() as connection:
-        if database.dialect == "postgresql":
-            application = connection.scalar(
-                text(
-                    "SELECT a.application_name FROM pg_locks l "
-                    "JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
-                    "AND l.database = (SELECT oid FROM pg_database "
-                    "                  WHERE datname = current_database()) "
-                    "AND l.classid::bigint = :namespace "
-                    "AND l.objid::bigint = hashtext(current_schema()) & 2147483647"
-                ),
-                {"namespace": _ADVISORY_NAMESPACE},
-            )
-            if application is None:
-                return None
-            return LockHolder(str(application).removeprefix(_APPLICATION_PREFIX))
-        lease = connection.execute(
-            select(SchedulerLease.holder, SchedulerLease.expires_at).where(
-                SchedulerLease.name == name, SchedulerLease.expires_at >= clock.now()
-            )
-        ).one_or_none()
-    if lease is None:
+        application = connection.scalar(
+            text(
+                "SELECT a.application_name FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
+                "AND l.database = (SELECT oid FROM pg_database "
+                "                  WHERE datname = current_database()) "
+                "AND l.classid::bigint = :namespace "
+                "AND l.objid::bigint = hashtext(current_schema()) & 2147483647"
+            ),
+            {"namespace": _ADVISORY_NAMESPACE},
+        )
+    if application is None:
         return None
-    return LockHolder(lease.holder, lease.expires_at)
+    return LockHolder(str(application).removeprefix(_APPLICATION_PREFIX))
+
+
+# --- SQLite ----------------------------------------------------------------------------
+
+
+def lock_file_path(database: Database, name: str = MAINTENANCE) -> Path | None:
+    """The lock file beside the SQLite database file; None for an in-memory database."""
+    path = database.sqlite_path
+    if path is None:
+        return None
+    suffix = LOCK_FILE_SUFFIX if name == MAINTENANCE else f".{name}.lock"
+    return path.with_name(path.name + suffix)
+
+
+@contextmanager
+def _file_lock(path: Path, holder: str) -> Iterator[RunnerLock | None]:
+    # Each open() is its own open file description, so two runners in one process
+    # (threads) exclude each other just like two processes do.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder.encode("utf-8"), 0)
+            yield RunnerLock(holder)
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _file_holder(path: Path) -> LockHolder | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            name = os.pread(fd, 256, 0).decode("utf-8", "replace").strip()
+            return LockHolder(name or _UNKNOWN_HOLDER)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+_process_locks: dict[str, tuple[threading.Lock, list[str]]] = {}
+_process_locks_guard = threading.Lock()
+
+
+def _local(url: str) -> tuple[threading.Lock, list[str]]:
+    with _process_locks_guard:
+        return _process_locks.setdefault(url, (threading.Lock(), []))
+
+
+@contextmanager
+def _process_lock(url: str, holder: str) -> Iterator[RunnerLock | None]:
+    lock, holders = _local(url)
+    if not lock.acquire(blocking=False):
+        yield None
+        return
+    holders.append(holder)
+    try:
+        yield RunnerLock(holder)
+    finally:
+        holders.clear()
+        lock.release()
+
+
+def lock_holder(database: Database, name: str = MAINTENANCE) -> LockHolder | None:
+    """Who runs maintenance right now, if anyone."""
+    if database.dialect == "postgresql":
+        return _advisory_holder(database)
+    path = lock_file_path(database, name)
+    if path is not None:
+        return _file_holder(path)
+    lock, holders = _local(database.url)
+    if not lock.locked():
+        return None
+    return LockHolder(holders[0] if holders else _UNKNOWN_HOLDER)

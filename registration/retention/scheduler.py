@@ -1,107 +1,123 @@
-"""The in-process timer that runs maintenance every `purge_interval_minutes`.
+"""The timer that runs maintenance every `purge_interval_minutes`, and who starts it.
 
-Each gunicorn worker (and each host) starts its own scheduler: there is no master
-process to rely on, and any one of them surviving keeps deletion on schedule. The
-database lock (`lock`) lets exactly one of them run at a time, and a run that finds
-another worker ran less than an interval ago skips, so more workers do not mean
-more runs. Within one process the scheduler starts at most once, also when the
-application is created twice; tests switch it off (`scheduler_enabled=False`).
+Nothing starts it while the app is built: `create_app` runs in every CLI command
+(`db upgrade`, `demo seed`) and in tests, none of which may grow a thread that deletes
+data. It is started explicitly by
+
+* `gastregister worker` (GASTREGISTER_SCHEDULER=worker, production's default): one
+  process of its own, `gastregister-worker.service`, which runs it until SIGTERM;
+* gunicorn's `post_worker_init` hook (GASTREGISTER_SCHEDULER=web, the demo): every web
+  worker runs one, for deployments without a separate unit.
+
+The timer waits with `threading.Event.wait`, which runs on the monotonic clock: a
+wall clock set back or forward does not stall or rush it (APScheduler's interval
+trigger computed fire times from the wall clock, so a jump back stalled it for the
+jump's length). The database lock lets exactly one runner work at a time, and a
+runner that finds a successful run less than an interval old skips, so more web
+workers do not mean more runs.
 """
 
 from __future__ import annotations
 
-import atexit
-import datetime as dt
 import logging
 import os
 import random
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
-from sqlalchemy.orm import Session
 
 from registration.clock import Clock
 from registration.config import Settings
-from registration.database import Database
-from registration.retention.services import last_job_run, run_maintenance, runner_name
-from registration.session import get_clock, get_session, get_settings
+from registration.database import Database, DatabaseTimeouts
+from registration.retention.services import run_maintenance, runner_name
 
 log = logging.getLogger(__name__)
 
-JOB_ID = "gastregister-maintenance"
-# The first run comes soon after start, spread so that workers starting together
-# do not all reach for the lock in the same second.
-FIRST_RUN_DELAY_SECONDS = (20.0, 90.0)
-
-_started: dict[int, BackgroundScheduler] = {}
-_starting = threading.Lock()
+# The first run comes a few seconds after start, spread a little so that web workers
+# starting together do not all reach for the lock in the same moment.
+FIRST_RUN_DELAY_SECONDS = (1.0, 5.0)
+STOP_WAIT_SECONDS = 10.0
 
 
-def register_scheduler(app: Flask, settings: Settings) -> None:
-    """Add the purge to /healthz and start this process's scheduler (unless switched off)."""
-    app.extensions.setdefault("gastregister.health_providers", []).append(purge_health)
-    if not settings.scheduler_enabled:
-        return
-    start_scheduler(app, settings)
+def first_run_delay() -> float:
+    return random.uniform(*FIRST_RUN_DELAY_SECONDS)  # noqa: S311 - jitter, not security
 
 
-def start_scheduler(app: Flask, settings: Settings) -> BackgroundScheduler | None:
-    """Start the scheduler of this process; None if it already runs.
+class MaintenanceTimer:
+    """Calls `job(stop)` after `first_delay` seconds and then every `interval` seconds,
+    measured on the monotonic clock from the start of each run, until `stop()`.
 
-    Keyed by process id: a scheduler inherited through fork has no thread in the
-    child, so a forked worker starts its own.
+    A run that overran its interval is followed by the next one at once (one, not one
+    per missed interval). `job` should not raise; if it does, the timer logs it and
+    keeps going, because a timer that died silently would stop deletion silently.
     """
-    with _starting:
-        pid = os.getpid()
-        if pid in _started:
-            return None
-        scheduler = BackgroundScheduler(timezone=dt.UTC, daemon=True)
-        delay = random.uniform(*FIRST_RUN_DELAY_SECONDS)  # noqa: S311 - jitter, not security
-        scheduler.add_job(
-            scheduled_maintenance,
-            "interval",
-            minutes=settings.purge_interval_minutes,
-            args=(app, settings),
-            id=JOB_ID,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=settings.purge_interval_minutes * 60,
-            next_run_time=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay),
-        )
-        scheduler.start()
-        _started[pid] = scheduler
-        if len(_started) == 1:
-            atexit.register(stop_scheduler)
-        log.info("maintenance scheduled every %d minutes", settings.purge_interval_minutes)
-        return scheduler
+
+    def __init__(
+        self,
+        job: Callable[[threading.Event], Any],
+        interval: float,
+        *,
+        first_delay: float,
+        name: str = "gastregister-maintenance",
+    ) -> None:
+        self.job = job
+        self.interval = interval
+        self.first_delay = first_delay
+        self.name = name
+        self.stop_requested = threading.Event()
+        self.runs = 0
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        """Run in the calling thread until `stop()` is called."""
+        next_run = time.monotonic() + self.first_delay
+        while not self.stop_requested.wait(max(0.0, next_run - time.monotonic())):
+            started = time.monotonic()
+            try:
+                self.job(self.stop_requested)
+            except Exception:
+                log.exception("maintenance timer: the job raised; the timer keeps running")
+            self.runs += 1
+            next_run = started + self.interval
+
+    def start(self) -> threading.Thread:
+        """Run in a daemon thread of its own (web mode)."""
+        thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread = thread
+        thread.start()
+        return thread
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = STOP_WAIT_SECONDS) -> bool:
+        """Ask the timer to stop; a run in progress ends at its next batch boundary.
+        True if the thread has ended within `timeout`."""
+        self.stop_requested.set()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
 
-def stop_scheduler() -> None:
-    """Stop this process's scheduler (at exit, and in tests)."""
-    with _starting:
-        scheduler = _started.pop(os.getpid(), None)
-    if scheduler is not None and scheduler.running:
-        scheduler.shutdown(wait=False)
-
-
-def running_scheduler() -> BackgroundScheduler | None:
-    return _started.get(os.getpid())
-
-
-def scheduled_maintenance(app: Flask, settings: Settings) -> None:
-    """The scheduler's job: never raises, because APScheduler would only log it anyway.
+def scheduled_maintenance(
+    app: Flask, database: Database, role: str, stop: threading.Event | None = None
+) -> None:
+    """One timer tick: run maintenance if due. Never raises (logs instead).
 
     It runs in an app context because some steps (automatic release) send translated
     notification mails.
     """
-    database: Database = app.extensions["gastregister.db"]
+    settings: Settings = app.extensions["gastregister.settings"]
     clock: Clock = app.extensions["gastregister.clock"]
     try:
         with app.app_context():
             result = run_maintenance(
-                database, clock, settings, runner_name("scheduler"), only_if_due=True
+                database, clock, settings, runner_name(role), only_if_due=True, stop=stop
             )
     except Exception:
         log.exception("maintenance run failed before it could record itself")
@@ -114,21 +130,68 @@ def scheduled_maintenance(app: Flask, settings: Settings) -> None:
         log.error("maintenance finished with errors: %s", ", ".join(result.errors))
 
 
-def purge_summary(session: Session, clock: Clock, settings: Settings) -> dict[str, Any]:
-    """The last finished run, for /healthz: ok only if it succeeded and is recent."""
-    last = last_job_run(session)
-    if last is None:
-        return {"last_run": None, "duration_ms": None, "removed": {}, "ok": False}
-    stale_after = dt.timedelta(minutes=3 * settings.purge_interval_minutes)
-    recent = clock.now() - last.started_at <= stale_after
-    return {
-        "last_run": last.started_at.isoformat(),
-        "duration_ms": last.details.get("duration_ms"),
-        "removed": last.details.get("removed", {}),
-        "ok": bool(last.succeeded and recent),
-    }
+def maintenance_timer(
+    app: Flask, database: Database, role: str, *, first_delay: float | None = None
+) -> MaintenanceTimer:
+    settings: Settings = app.extensions["gastregister.settings"]
+    return MaintenanceTimer(
+        lambda stop: scheduled_maintenance(app, database, role, stop),
+        settings.purge_interval_minutes * 60.0,
+        first_delay=first_run_delay() if first_delay is None else first_delay,
+    )
 
 
-def purge_health() -> dict[str, Any]:
-    """/healthz provider (registration.health)."""
-    return {"purge": purge_summary(get_session(), get_clock(), get_settings())}
+# --- web mode: one timer per gunicorn worker process ------------------------------------
+
+_web_timers: dict[int, tuple[MaintenanceTimer, Database]] = {}
+_web_timers_guard = threading.Lock()
+
+
+def start_web_timer(app: object) -> MaintenanceTimer | None:
+    """gunicorn's post_worker_init: start this worker's timer in web mode, else nothing.
+
+    Keyed by process id: a timer inherited through fork has no thread in the child.
+    The timer gets a database of its own with maintenance timeouts, so a long purge
+    statement neither times out at the web budget nor takes the web pool's connections.
+    """
+    if not isinstance(app, Flask):
+        log.warning("maintenance timer not started: the WSGI app is not the Gastregister app")
+        return None
+    settings: Settings = app.extensions["gastregister.settings"]
+    if settings.scheduler != "web":
+        return None
+    with _web_timers_guard:
+        pid = os.getpid()
+        if pid in _web_timers:
+            return None
+        database = Database(
+            settings.database_url,
+            timeouts=DatabaseTimeouts.for_maintenance(settings),
+        )
+        timer = maintenance_timer(app, database, "web")
+        timer.start()
+        _web_timers[pid] = (timer, database)
+    log.info(
+        "maintenance timer started in web worker %d: every %d minutes",
+        pid,
+        settings.purge_interval_minutes,
+    )
+    return timer
+
+
+def stop_web_timer() -> None:
+    """gunicorn's worker_exit: stop this worker's timer, letting a run end cleanly."""
+    with _web_timers_guard:
+        entry = _web_timers.pop(os.getpid(), None)
+    if entry is None:
+        return
+    timer, database = entry
+    if not timer.stop():
+        log.warning("maintenance run still busy at worker exit; it is recorded as died")
+        return
+    database.dispose()
+
+
+def running_web_timer() -> MaintenanceTimer | None:
+    entry = _web_timers.get(os.getpid())
+    return entry[0] if entry else None

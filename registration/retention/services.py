@@ -28,6 +28,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ from registration.config import Settings
 from registration.database import Database, UTCDateTime
 from registration.models import AuditEvent, CheckIn, JobRun
 from registration.retention import partitions
-from registration.retention.lock import LeaseLostError, RunnerLock, exclusive_runner
+from registration.retention.lock import exclusive_runner
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,12 @@ SQLITE_BATCH_PAUSE_SECONDS = 0.02
 DUE_FRACTION = 0.8
 SKIPPED_LOCK_HELD = "lock held, skipped"
 SKIPPED_RAN_RECENTLY = "ran recently, skipped"
+RUNNER_DIED = "runner died"
+STOPPED = "stopped"
+
+
+class MaintenanceStoppedError(RuntimeError):
+    """The runner was asked to stop (SIGTERM); the run ends at the next batch boundary."""
 
 
 def runner_name(role: str) -> str:
@@ -85,7 +92,7 @@ def retention_cutoff(clock: Clock, settings: Settings) -> dt.datetime:
 
 
 def _keep_going() -> None:
-    """Default for callers without a lock to keep alive."""
+    """Default for callers that never ask a run to stop early."""
 
 
 # --- check-ins -------------------------------------------------------------------------
@@ -97,7 +104,7 @@ def _sqlite_batches(
     params: dict[str, Any],
     *,
     batch_rows: int = SQLITE_BATCH_ROWS,
-    keep_alive: Callable[[], None] = _keep_going,
+    between_batches: Callable[[], None] = _keep_going,
 ) -> int:
     """Repeat a `... WHERE rowid IN (SELECT ... LIMIT :batch)` statement until it runs dry.
 
@@ -118,7 +125,7 @@ def _sqlite_batches(
                 changed = connection.execute(statement, {**params, "batch": batch_rows}).rowcount
             dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)")
             total += changed
-            keep_alive()
+            between_batches()
             if changed < batch_rows:
                 return total
             time.sleep(SQLITE_BATCH_PAUSE_SECONDS)
@@ -141,12 +148,14 @@ _SQLITE_CLOSE_OVERDUE = text(
 
 
 def close_overdue_checkins(
-    engine: Engine, clock: Clock, *, keep_alive: Callable[[], None] = _keep_going
+    engine: Engine, clock: Clock, *, between_batches: Callable[[], None] = _keep_going
 ) -> int:
     """Give every visit whose automatic departure has passed that departure."""
     now = clock.now()
     if engine.dialect.name == "sqlite":
-        return _sqlite_batches(engine, _SQLITE_CLOSE_OVERDUE, {"now": now}, keep_alive=keep_alive)
+        return _sqlite_batches(
+            engine, _SQLITE_CLOSE_OVERDUE, {"now": now}, between_batches=between_batches
+        )
     with engine.begin() as connection:
         return connection.execute(
             update(CheckIn)
@@ -182,13 +191,13 @@ def purge_expired_checkins(
     clock: Clock,
     settings: Settings,
     *,
-    keep_alive: Callable[[], None] = _keep_going,
+    between_batches: Callable[[], None] = _keep_going,
 ) -> CheckinPurge:
     """Delete every visit that arrived before the retention cut-off."""
     cutoff = retention_cutoff(clock, settings)
     if engine.dialect.name == "sqlite":
         rows = _sqlite_batches(
-            engine, _SQLITE_DELETE_EXPIRED, {"cutoff": cutoff}, keep_alive=keep_alive
+            engine, _SQLITE_DELETE_EXPIRED, {"cutoff": cutoff}, between_batches=between_batches
         )
         return CheckinPurge(rows=rows)
     with engine.connect() as connection:
@@ -368,22 +377,34 @@ def run_request_jobs(engine: Engine, clock: Clock, settings: Settings) -> dict[s
     return counts
 
 
-def last_job_run(session: Session, *, finished: bool = True) -> JobRun | None:
+def last_job_run(
+    session: Session, *, finished: bool = True, succeeded: bool | None = None
+) -> JobRun | None:
+    """The newest maintenance run in the order runs were recorded (by id), not by the
+    time they say they started: a run dated by a clock that was wrong must not hide
+    the runs recorded after it."""
     query = select(JobRun).where(JobRun.job == JOB_NAME)
     if finished:
         query = query.where(JobRun.finished_at.is_not(None))
-    return session.scalars(
-        query.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(1)
-    ).first()
+    if succeeded is not None:
+        query = query.where(JobRun.succeeded.is_(succeeded))
+    return session.scalars(query.order_by(JobRun.id.desc()).limit(1)).first()
 
 
 def _ran_recently(engine: Engine, clock: Clock, settings: Settings) -> bool:
+    """Did another runner delete successfully less than an interval ago?
+
+    A run dated in the future is not recent: it was recorded by a host whose clock was
+    ahead, or before this clock was set back. Counting it as recent would stop every
+    scheduled run until real time caught up with it, weeks past the retention period.
+    """
     with Session(engine) as session:
-        last = last_job_run(session, finished=False)
+        last = last_job_run(session, succeeded=True)
     if last is None:
         return False
+    age = clock.now() - last.started_at
     interval = dt.timedelta(minutes=settings.purge_interval_minutes)
-    return clock.now() - last.started_at < interval * DUE_FRACTION
+    return dt.timedelta(0) <= age < interval * DUE_FRACTION
 
 
 def run_maintenance(
@@ -393,24 +414,56 @@ def run_maintenance(
     runner: str,
     *,
     only_if_due: bool = False,
+    stop: threading.Event | None = None,
 ) -> MaintenanceResult:
     """Run every retention job once, if no other runner is at it.
 
-    `only_if_due` (the scheduler) also skips when another worker ran less than an
-    interval ago, so N workers do not mean N runs per interval. `gastregister purge`
-    runs regardless, but still never beside another runner.
+    `only_if_due` (the timers) also skips when another runner succeeded less than an
+    interval ago, so N web workers do not mean N runs per interval. `gastregister
+    purge` runs regardless, but still never beside another runner. Setting `stop`
+    ends the run at the next batch boundary, recorded as failed ("stopped").
     """
     engine = database.engine
-    with exclusive_runner(database, clock, runner) as lock:
+    with exclusive_runner(database, runner) as lock:
         if lock is None:
             return MaintenanceResult("skipped", runner, reason=SKIPPED_LOCK_HELD)
+        abandoned = mark_abandoned_runs(engine, clock)
         if only_if_due and _ran_recently(engine, clock, settings):
             return MaintenanceResult("skipped", runner, reason=SKIPPED_RAN_RECENTLY)
-        return _run_jobs(engine, clock, settings, runner, lock)
+        result = _run_jobs(engine, clock, settings, runner, stop)
+        if abandoned:
+            result.details["abandoned_runs"] = abandoned
+        return result
+
+
+def mark_abandoned_runs(engine: Engine, clock: Clock) -> int:
+    """Mark runs that never finished as failed: their runner died (killed, host lost).
+
+    Only called by the lock's holder, and every run happens under the lock, so an
+    unfinished run found now can only belong to a runner that is gone. Without this
+    it would stay "running" in `status` forever and hide that deletion was cut short.
+    """
+    with engine.begin() as connection:
+        marked = connection.execute(
+            update(JobRun)
+            .where(JobRun.job == JOB_NAME, JobRun.finished_at.is_(None))
+            .values(
+                finished_at=clock.now(),
+                succeeded=False,
+                details={"duration_ms": None, "removed": {}, "errors": [RUNNER_DIED]},
+            )
+        ).rowcount
+    if marked:
+        log.warning("marked %d earlier maintenance run(s) as failed: runner died", marked)
+    return marked
 
 
 def _run_jobs(
-    engine: Engine, clock: Clock, settings: Settings, runner: str, lock: RunnerLock
+    engine: Engine,
+    clock: Clock,
+    settings: Settings,
+    runner: str,
+    stop: threading.Event | None,
 ) -> MaintenanceResult:
     started = time.monotonic()
     result = MaintenanceResult("completed", runner, started_at=clock.now())
@@ -420,17 +473,21 @@ def _run_jobs(
         session.commit()
         result.job_run_id = job_run.id
 
+    def between_batches() -> None:
+        if stop is not None and stop.is_set():
+            raise MaintenanceStoppedError
+
     def requests() -> None:
         result.details["requests"] = run_request_jobs(engine, clock, settings)
 
     def checkins() -> None:
-        purge = purge_expired_checkins(engine, clock, settings, keep_alive=lock.keep_alive)
+        purge = purge_expired_checkins(engine, clock, settings, between_batches=between_batches)
         result.removed["checkins"] = purge.rows
         result.details.update(purge.details())
 
     def departures() -> None:
         result.details["auto_departures"] = close_overdue_checkins(
-            engine, clock, keep_alive=lock.keep_alive
+            engine, clock, between_batches=between_batches
         )
 
     def packages() -> None:
@@ -463,10 +520,11 @@ def _run_jobs(
     ]
     for name, step in steps:
         try:
+            between_batches()
             step()
-        except LeaseLostError:
-            log.error("maintenance stopped: the lease was taken over during %s", name)
-            result.errors.append(f"{name}: lease lost")
+        except MaintenanceStoppedError:
+            log.warning("maintenance stopped on request during %s", name)
+            result.errors.append(f"{name}: {STOPPED}")
             break
         except Exception as exc:
             # One failing rule must not keep the others from deleting on schedule.

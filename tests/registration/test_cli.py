@@ -63,7 +63,7 @@ def test_help_works_and_misconfiguration_is_one_clear_line() -> None:
     runner = CliRunner()
     help_result = runner.invoke(main, ["--help"], env=env)
     assert help_result.exit_code == 0, help_result.output
-    for command in ("purge", "status", "keygen", "decrypt", "health-office", "audit"):
+    for command in ("worker", "purge", "status", "keygen", "decrypt", "health-office", "audit"):
         assert command in help_result.output
 
     status = runner.invoke(main, ["status"], env=env)

@@ -88,6 +88,11 @@ def test_demo_gets_a_local_key_and_env_values_are_read() -> None:
         ("GASTREGISTER_METRICS_ALLOW", "prometheus.lan"),
         ("GASTREGISTER_METRICS_ALLOW", "10.0.0.0/33"),
         ("GASTREGISTER_METRICS_TOKEN", "too-short"),
+        ("GASTREGISTER_SCHEDULER", "true"),
+        ("GASTREGISTER_SCHEDULER", "cron"),
+        ("GASTREGISTER_DB_TIMEOUT_SECONDS", "0"),
+        ("GASTREGISTER_MAINTENANCE_DB_TIMEOUT_SECONDS", "5"),
+        ("GASTREGISTER_DISK_FREE_MIN_MB", "-1"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_name(name: str, value: str) -> None:
@@ -116,3 +121,38 @@ def test_metrics_access_settings() -> None:
 def test_unknown_test_settings_are_an_error() -> None:
     with pytest.raises(ConfigurationError, match="unknown settings"):
         Settings.from_mapping({"retention_dayz": 3})
+
+
+@pytest.mark.parametrize(
+    ("environment", "mode"), [("production", "worker"), ("demo", "web"), ("test", "off")]
+)
+def test_who_runs_maintenance_defaults_by_environment(environment: str, mode: str) -> None:
+    """Production web workers run no timer: the separate `gastregister worker` does."""
+    settings = Settings.from_env({"GASTREGISTER_ENV": environment, "SECRET_KEY": "k" * 48})
+    assert settings.scheduler == mode
+    chosen = Settings.from_env(
+        {"GASTREGISTER_ENV": environment, "SECRET_KEY": "k" * 48, "GASTREGISTER_SCHEDULER": "Web"}
+    )
+    assert chosen.scheduler == "web"
+
+
+def test_timeouts_and_disk_floor_defaults_and_values() -> None:
+    defaults = Settings.from_env({"SECRET_KEY": "k" * 48})
+    assert defaults.db_timeout_seconds == 5
+    assert defaults.maintenance_db_timeout_seconds == 600
+    assert defaults.disk_free_min_mb == 100
+    chosen = Settings.from_env(
+        {
+            "GASTREGISTER_ENV": "demo",
+            "GASTREGISTER_DB_TIMEOUT_SECONDS": "3",
+            "GASTREGISTER_MAINTENANCE_DB_TIMEOUT_SECONDS": "1200",
+            "GASTREGISTER_DISK_FREE_MIN_MB": "500",
+        }
+    )
+    assert (chosen.db_timeout_seconds, chosen.maintenance_db_timeout_seconds) == (3, 1200)
+    assert chosen.disk_free_min_mb == 500
+
+
+def test_the_old_boolean_scheduler_setting_says_what_to_use_instead() -> None:
+    with pytest.raises(ConfigurationError, match="true was every web worker: web"):
+        Settings.from_env({"GASTREGISTER_ENV": "demo", "GASTREGISTER_SCHEDULER": "true"})

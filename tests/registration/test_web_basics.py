@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 from flask import Flask, abort, request
@@ -170,15 +171,24 @@ def test_database_outage_is_503_with_retry_after(probe: FlaskClient) -> None:
 def test_healthz_ok(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json()["status"] == "ok"
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert body["reasons"] == []
+    assert body["checks"] == {"database": "ok", "disk": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_healthz_503_when_database_unreachable(settings: Settings) -> None:
     unreachable = Database("postgresql://postgres@127.0.0.1:1/none?connect_timeout=1")
     app = create_app(settings, database=unreachable)
+    started = time.monotonic()
     response = app.test_client().get("/healthz")
+    assert time.monotonic() - started < 2.0
     assert response.status_code == 503
-    assert json.loads(response.data)["status"] == "unavailable"
+    body = json.loads(response.data)
+    assert body["status"] == "unavailable"
+    assert body["reasons"] == ["database_unreachable"]
+    assert body["checks"]["database"] == "unreachable"
 
 
 def test_session_cookie_flags(app: Flask) -> None:

@@ -106,7 +106,7 @@ SERVER = textwrap.dedent(
     settings = Settings.from_mapping({
         "environment": "test", "database_url": sys.argv[1], "instance_path": Path(sys.argv[2]),
         "secret_key": sys.argv[3], "ratelimit_enabled": True, "ratelimit_storage_url": sys.argv[4],
-        "scheduler_enabled": False,
+        "scheduler": "off",
     })
     app = create_app(settings)
     app.config.update(CHECKIN_LIMIT_PER_CLIENT="1000 per minute", CHECKIN_LIMIT_PER_AREA="4 per minute")

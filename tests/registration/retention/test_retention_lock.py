@@ -1,4 +1,5 @@
-"""Exactly one runner at a time: the PostgreSQL advisory lock and the SQLite lease."""
+"""Exactly one runner at a time: the PostgreSQL advisory lock and the SQLite file lock,
+both released by the operating system or server when their holder dies."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from retention_helpers import Place, add_checkin, checkin_exists, sealed_envelope
@@ -19,14 +21,7 @@ from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
 from registration.models import JobRun
-from registration.retention.lock import (
-    LEASE_DURATION,
-    LeaseLostError,
-    exclusive_runner,
-    lock_holder,
-    release_lease,
-    take_lease,
-)
+from registration.retention.lock import exclusive_runner, lock_file_path, lock_holder
 from registration.retention.services import SKIPPED_LOCK_HELD, run_maintenance
 
 
@@ -45,7 +40,7 @@ def test_of_many_runners_starting_together_exactly_one_gets_the_lock(
 
     def runner(name: str) -> None:
         try:
-            with exclusive_runner(committed, clock, name) as lock:
+            with exclusive_runner(committed, name) as lock:
                 if lock is not None:
                     got.append(name)
                 tried.wait(timeout=60)  # hold it until every runner has tried
@@ -68,9 +63,9 @@ def test_a_runner_that_finds_the_lock_held_skips_without_touching_anything(
 ) -> None:
     visit = add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=40))
 
-    with exclusive_runner(committed, clock, "other-host:1:scheduler") as lock:
+    with exclusive_runner(committed, "other-host:1:scheduler") as lock:
         assert lock is not None
-        holder = lock_holder(committed, clock)
+        holder = lock_holder(committed)
         skipped = run_maintenance(committed, clock, settings, "this-host:2:cli")
 
     assert holder is not None and holder.holder == "other-host:1:scheduler"
@@ -78,7 +73,7 @@ def test_a_runner_that_finds_the_lock_held_skips_without_touching_anything(
     assert skipped.reason == SKIPPED_LOCK_HELD
     assert checkin_exists(committed.engine, visit)
     assert _job_runs(committed) == []
-    assert lock_holder(committed, clock) is None
+    assert lock_holder(committed) is None
 
     ran = run_maintenance(committed, clock, settings, "this-host:2:cli")
     assert ran.ok
@@ -86,37 +81,35 @@ def test_a_runner_that_finds_the_lock_held_skips_without_touching_anything(
 
 
 @pytest.mark.sqlite_only
-def test_sqlite_lease_is_exclusive_until_it_expires(
-    committed: Database, clock: FrozenClock
+def test_sqlite_lock_is_a_file_lock_beside_the_database_naming_its_holder(
+    committed: Database,
 ) -> None:
-    engine = committed.engine
-    first = take_lease(engine, clock, "a", "maintenance")
-    assert first is not None
-    assert take_lease(engine, clock, "b", "maintenance") is None
-    assert take_lease(engine, clock, "a", "maintenance") is not None, "the holder may renew"
+    path = lock_file_path(committed)
+    assert path is not None and path.parent == Path(committed.engine.url.database or "").parent
 
-    clock.advance(LEASE_DURATION + dt.timedelta(seconds=1))  # holder "a" died
-    second = take_lease(engine, clock, "b", "maintenance")
+    with exclusive_runner(committed, "host:1:worker") as lock:
+        assert lock is not None
+        assert path.read_text() == "host:1:worker"
+        with exclusive_runner(committed, "host:2:web") as second:
+            assert second is None
+        holder = lock_holder(committed)
 
-    assert second is not None
-    with pytest.raises(LeaseLostError):
-        first.keep_alive()
-    holder = lock_holder(committed, clock)
-    assert holder is not None and holder.holder == "b"
-    release_lease(engine, "b", "maintenance")
-    assert lock_holder(committed, clock) is None
+    assert holder is not None and holder.holder == "host:1:worker"
+    assert lock_holder(committed) is None
+    assert path.read_text() == ""
 
 
-@pytest.mark.sqlite_only
-def test_sqlite_lease_is_renewed_during_a_long_run(committed: Database, clock: FrozenClock) -> None:
-    lease = take_lease(committed.engine, clock, "a", "maintenance")
-    assert lease is not None
-    clock.advance(LEASE_DURATION * 0.75)
-    lease.keep_alive()
-    clock.advance(LEASE_DURATION * 0.75)
-
-    assert take_lease(committed.engine, clock, "b", "maintenance") is None
-    assert lease.expires_at == clock.now() - LEASE_DURATION * 0.75 + LEASE_DURATION
+def test_an_in_memory_database_gets_a_lock_of_this_process() -> None:
+    memory = Database("sqlite://")
+    assert lock_file_path(memory) is None
+    with exclusive_runner(memory, "only:1:test") as lock:
+        assert lock is not None
+        with exclusive_runner(memory, "other:2:test") as second:
+            assert second is None
+        holder = lock_holder(memory)
+    assert holder is not None and holder.holder == "only:1:test"
+    assert lock_holder(memory) is None
+    memory.dispose()
 
 
 CHILD = """
@@ -210,3 +203,72 @@ def test_two_processes_racing_on_postgres_purge_once(
     runs = _job_runs(committed)
     assert len(runs) == 1
     assert runs[0].details["removed"]["checkins"] == 1
+
+
+STUCK_CHILD = """
+import datetime as dt, sys, time
+from registration.clock import FrozenClock
+from registration.config import Settings
+from registration.database import Database
+from registration.retention import services
+
+url, now = sys.argv[1:3]
+
+
+def stuck(*args, **kwargs):
+    print("running", flush=True)
+    time.sleep(600)
+
+
+services.purge_export_packages = stuck
+settings = Settings.from_mapping({"environment": "test", "database_url": url})
+clock = FrozenClock(dt.datetime.fromisoformat(now))
+services.run_maintenance(Database(url), clock, settings, "doomed:1:worker")
+"""
+
+
+def _wait_for_line(process: subprocess.Popen[str], expected: str) -> None:
+    found: list[str] = []
+    output = process.stdout
+    assert output is not None
+    reader = threading.Thread(target=lambda: found.append(output.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=120)  # a hang guard, not a measured threshold
+    assert found and found[0].strip() == expected, f"child said {found!r}"
+
+
+def test_a_runner_killed_mid_run_blocks_nobody_and_its_run_is_marked_failed(
+    committed: Database, clock: FrozenClock, settings: Settings
+) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", STUCK_CHILD, committed.url, clock.now().isoformat()],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_line(child, "running")
+        holder = lock_holder(committed)
+        assert holder is not None and holder.holder == "doomed:1:worker"
+    finally:
+        child.kill()  # SIGKILL: no cleanup code of the child runs
+        child.wait(timeout=60)
+        if child.stdout is not None:
+            child.stdout.close()
+
+    # SQLite: the kernel drops the child's file lock with the process, so at once.
+    # PostgreSQL: the server ends the backend when it sees the socket close, moments later.
+    patience = 0.0 if committed.dialect == "sqlite" else 10.0
+    give_up = time.monotonic() + patience
+    while True:
+        result = run_maintenance(committed, clock, settings, "next:2:worker")
+        if not result.skipped or time.monotonic() >= give_up:
+            break
+        time.sleep(0.1)
+
+    assert result.ok, result
+    runs = {run.runner: run for run in _job_runs(committed)}
+    doomed = runs["doomed:1:worker"]
+    assert doomed.finished_at is not None
+    assert doomed.succeeded is False
+    assert doomed.details["errors"] == ["runner died"]
+    assert runs["next:2:worker"].succeeded
