@@ -105,6 +105,7 @@ class Settings:
     scheduler: str = "worker"
     purge_interval_minutes: int = 10
     db_timeout_seconds: int = 5
+    db_guest_timeout_ms: int = 1500
     maintenance_db_timeout_seconds: int = 600
     disk_free_min_mb: int = 100
     session_lifetime_minutes: int = 8 * 60
@@ -188,6 +189,9 @@ class Settings:
             ),
             db_timeout_seconds=_int(
                 env, "GASTREGISTER_DB_TIMEOUT_SECONDS", 5, minimum=1, maximum=60
+            ),
+            db_guest_timeout_ms=_int(
+                env, "GASTREGISTER_DB_GUEST_TIMEOUT_MS", 1500, minimum=200, maximum=60_000
             ),
             maintenance_db_timeout_seconds=_int(
                 env,

@@ -17,9 +17,11 @@ import enum
 import math
 import os
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -133,6 +135,88 @@ CLIENT_DEADLINE_GRACE_SECONDS = 0.5
 SQLITE_PROGRESS_STEPS = 1000
 
 
+# A shorter budget for the requests of guests' phones (the check-in API and the guest
+# pages): their statements take milliseconds, and a phone that gets a quick 503 keeps
+# the check-in and sends it again, while a request that waits holds a gunicorn thread.
+_budget: ContextVar[float | None] = ContextVar("gastregister_database_budget", default=None)
+
+
+def limit_database_budget(seconds: float) -> Token[float | None]:
+    """Make every database operation of the current request wait at most `seconds`."""
+    return _budget.set(seconds)
+
+
+def reset_database_budget(token: Token[float | None]) -> None:
+    _budget.reset(token)
+
+
+def _within_budget(seconds: float) -> float:
+    budget = _budget.get()
+    return seconds if budget is None else min(seconds, budget)
+
+
+class DatabaseRestingError(Exception):
+    """Refused without asking the database: it did not answer a moment ago."""
+
+
+class OutageBreaker:
+    """After the database timed out or could not be reached, requests fail at once for
+    a moment instead of each waiting out its deadline.
+
+    Every request that waits for a stalled database holds a gunicorn thread; with all
+    of a worker's threads waiting, even /healthz queues behind them. So the first
+    timeout opens the breaker: for `cooldown_seconds` requests get a 503 (with
+    Retry-After) without a database call; then exactly one request goes through to
+    find out whether the database is back, and its success closes the breaker. A
+    probe that reports nothing (it never reached the database) gives way to the next
+    after `probe_seconds`.
+    """
+
+    def __init__(
+        self,
+        cooldown_seconds: float = 1.0,
+        probe_seconds: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cooldown_seconds = cooldown_seconds
+        self.probe_seconds = probe_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._open = False
+        self._rest_until = 0.0
+        self._probe_until = 0.0
+
+    @property
+    def resting(self) -> bool:
+        """Open and still in its cool-down: the database failed a moment ago."""
+        return self._open and self._clock() < self._rest_until
+
+    def admit(self) -> bool:
+        """May this request use the database? Cheap while closed (no lock)."""
+        if not self._open:
+            return True
+        with self._lock:
+            now = self._clock()
+            if not self._open:
+                return True
+            if now < self._rest_until or now < self._probe_until:
+                return False
+            self._probe_until = now + self.probe_seconds
+            return True
+
+    def succeeded(self) -> None:
+        if self._open:
+            with self._lock:
+                self._open = False
+                self._probe_until = 0.0
+
+    def failed(self) -> None:
+        with self._lock:
+            self._open = True
+            self._rest_until = self._clock() + self.cooldown_seconds
+            self._probe_until = 0.0
+
+
 class DatabaseDeadlineError(psycopg.OperationalError):
     """The server did not answer within the client-side deadline; the connection is closed."""
 
@@ -154,13 +238,14 @@ class DeadlineConnection(psycopg.Connection[Any]):
     def wait(self, gen: PQGen[_RV], interval: float = 0.1, timeout: float | None = None) -> _RV:
         if timeout is not None or self.deadline_seconds is None:
             return super().wait(gen, interval, timeout)
+        seconds = _within_budget(self.deadline_seconds)
         try:
-            return super().wait(gen, interval, self.deadline_seconds)
+            return super().wait(gen, interval, seconds)
         # wait() documents _WaitTimeout as how it reports an expired timeout.
         except psycopg.errors._WaitTimeout:
             self.close()
             raise DatabaseDeadlineError(
-                f"no answer from the database within {self.deadline_seconds:g} s"
+                f"no answer from the database within {seconds:g} s"
             ) from None
 
 
@@ -210,7 +295,7 @@ class _StatementDeadline:
         self.at: float | None = None
 
     def start(self) -> None:
-        self.at = time.monotonic() + self.seconds
+        self.at = time.monotonic() + _within_budget(self.seconds)
 
     def clear(self) -> None:
         self.at = None
@@ -361,8 +446,10 @@ def database_fault(exc: BaseException) -> DatabaseFault | None:
     Judged by error codes only, never by message text: messages can carry statement
     parameters, and they differ between server versions and languages.
     """
-    if isinstance(exc, PoolTimeoutError):
-        return DatabaseFault.TIMEOUT  # every pooled connection is stuck in a request
+    if isinstance(exc, PoolTimeoutError | DatabaseRestingError):
+        # Every pooled connection is stuck in a request, or the database did not
+        # answer a moment ago (OutageBreaker).
+        return DatabaseFault.TIMEOUT
     original: BaseException | None = exc.orig if isinstance(exc, DBAPIError) else exc
     if isinstance(original, DatabaseDeadlineError | psycopg.errors.ConnectionTimeout):
         return DatabaseFault.TIMEOUT
@@ -395,6 +482,26 @@ class Database:
         self.timeouts = timeouts or DatabaseTimeouts()
         self.engine = make_engine(url, self.timeouts, **engine_kwargs)
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.breaker = OutageBreaker()
+        event.listen(self.engine, "handle_error", self._outage_seen)
+        event.listen(self.engine, "after_cursor_execute", self._answer_seen)
+
+    def _outage_seen(self, context: Any) -> None:
+        """Only a database that does not answer makes requests wait; one that answers
+        "read-only" or "disk full" does so at once and needs no breaker."""
+        fault = self.fault_of(context.original_exception)
+        if fault in (DatabaseFault.TIMEOUT, DatabaseFault.UNREACHABLE):
+            self.breaker.failed()
+
+    def _answer_seen(self, *_args: Any) -> None:
+        self.breaker.succeeded()
+
+    def request_session(self) -> Session:
+        """A session for a web request, unless the database failed a moment ago
+        (then DatabaseRestingError, which the error handler answers with 503)."""
+        if not self.breaker.admit():
+            raise DatabaseRestingError
+        return self.sessionmaker()
 
     @property
     def dialect(self) -> str:

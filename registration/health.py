@@ -241,6 +241,12 @@ class HealthProbe:
         self._last_reasons: tuple[str, ...] = ()
 
     def check(self) -> HealthReport:
+        database: Database = self.app.extensions["gastregister.db"]
+        if database.breaker.resting:
+            # Requests timed out a moment ago: say so at once rather than queue a probe.
+            return self._logged(
+                _unanswered("database_timeout", "the database did not answer a moment ago")
+            )
         with self._guard:
             now = time.monotonic()
             future = self._inflight

@@ -20,8 +20,10 @@ def get_db() -> Database:
 
 
 def get_session() -> Session:
+    """The request's session; refused at once (503) while the database is resting
+    after an outage (registration.database.OutageBreaker)."""
     if "db_session" not in g:
-        g.db_session = get_db().new_session()
+        g.db_session = get_db().request_session()
     session: Session = g.db_session
     return session
 

@@ -34,6 +34,7 @@ from registration.checkin.web import (
     checkout_limit,
     client_limit,
     counts_refusals,
+    guest_requests,
     setup_app,
 )
 from registration.extensions import csrf, limiter
@@ -41,6 +42,7 @@ from registration.models import CheckInMode, CheckInSource
 from registration.session import get_clock, get_session, get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+guest_requests(bp)
 csrf.exempt(bp)
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")

@@ -45,6 +45,7 @@ from registration.checkin.web import (
     checkout_limit,
     client_limit,
     counts_refusals,
+    guest_requests,
     setup_app,
 )
 from registration.extensions import limiter
@@ -52,6 +53,7 @@ from registration.models import Area, CheckIn, CheckInMode, CheckInSource, Locat
 from registration.session import get_clock, get_session, get_settings
 
 bp = Blueprint("checkin", __name__, template_folder="templates")
+guest_requests(bp)
 bp.register_error_handler(CheckInError, checkin_error_response)
 
 CHECKIN_COOKIE = "gr_checkin"

@@ -14,14 +14,16 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Request, Response, current_app, request
+from flask import Blueprint, Flask, Request, Response, current_app, g, request
 from flask.typing import ResponseReturnValue
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 
 from registration import metrics
 from registration.checkin.errors import CheckInError
+from registration.database import limit_database_budget, reset_database_budget
 from registration.errors import ERROR_CODES, ApiError, error_response
+from registration.session import get_settings
 
 DEFAULT_LIMITS = {
     # A restaurant's guests often share one Wi-Fi address, so the per-client limit is generous.
@@ -122,6 +124,29 @@ class StaticCompressionCache:
 
 def _static_cache_key(request: Request) -> str:
     return request.path
+
+
+def limit_guest_database_wait() -> None:
+    """Guests' requests (API and pages) wait for the database at most the guest budget.
+
+    Their statements take milliseconds; when the database stalls, a quick 503 lets
+    the phone keep the check-in and retry, and frees the thread for others (and for
+    /healthz). Reset at teardown.
+    """
+    seconds = get_settings().db_guest_timeout_ms / 1000
+    g.database_budget = limit_database_budget(seconds)
+
+
+def restore_database_wait(_exc: BaseException | None = None) -> None:
+    token = g.pop("database_budget", None)
+    if token is not None:
+        reset_database_budget(token)
+
+
+def guest_requests(blueprint: Blueprint) -> None:
+    """Attach the guest budget to every view of `blueprint`."""
+    blueprint.before_request(limit_guest_database_wait)
+    blueprint.teardown_request(restore_database_wait)
 
 
 def setup_app(app: Flask) -> None:

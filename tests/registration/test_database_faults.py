@@ -166,6 +166,51 @@ def test_a_stalled_postgres_gets_fast_503s_and_loses_nothing(
         direct.dispose()
 
 
+GUEST_BUDGET_MS = 800
+
+
+@pytest.mark.postgres
+def test_during_a_stall_guests_get_503s_at_once_and_healthz_is_never_queued(
+    database_url: str, relay: FreezableRelay, instance_path: Path
+) -> None:
+    """A stall must not eat the gunicorn threads: the first guest request gives up
+    after the guest budget (well before the 2 s statement timeout), the next ones and
+    /healthz are answered at once without a database call, and once the database is
+    back the first request through finds it and everyone is served again."""
+    direct = Database(database_url)
+    venue = create_venue(direct.engine, FrozenClock().now())
+    app = fault_app(
+        relay.url_for(database_url), instance_path, db_guest_timeout_ms=GUEST_BUDGET_MS
+    )
+    client = app.test_client()
+    body = venue.checkin_body(FrozenClock().now())
+    try:
+        assert client.post(API, json=venue.checkin_body(FrozenClock().now())).status_code == 201
+        relay.freeze()
+        first, first_seconds = timed(lambda: client.post(API, json=body))
+        second, second_seconds = timed(lambda: client.post(API, json=body))
+        page, page_seconds = timed(lambda: browser_get(client, f"/c/{venue.area_code}"))
+        health, health_seconds = timed(lambda: client.get("/healthz"))
+        assert_api_503(first)
+        assert first_seconds < DB_TIMEOUT_SECONDS  # the guest budget, not the statement timeout
+        assert_api_503(second)
+        assert_page_503(page)
+        assert second_seconds < 0.5 and page_seconds < 0.5
+        assert health.status_code == 503 and health_seconds < 0.5
+        assert health.get_json()["reasons"] == ["database_timeout"]
+        assert checkins_with_key(direct.engine, body["idempotencyKey"]) == 0
+
+        relay.thaw()
+        time.sleep(app.extensions["gastregister.db"].breaker.cooldown_seconds + 0.1)
+        wait_for_health(client)
+        stored_once_after_retry(client, direct.engine, body, {201})
+    finally:
+        relay.thaw()
+        app.extensions["gastregister.db"].dispose()
+        wipe(direct.engine)
+        direct.dispose()
+
+
 @pytest.mark.postgres
 def test_a_read_only_postgres_answers_503_and_says_read_only(
     database_url: str, instance_path: Path, caplog: pytest.LogCaptureFixture

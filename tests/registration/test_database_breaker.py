@@ -1,0 +1,62 @@
+"""The outage breaker: after a database timeout, requests fail at once for a moment,
+then one request at a time finds out whether the database is back."""
+
+from __future__ import annotations
+
+import pytest
+
+from registration.database import OutageBreaker
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ticks() -> Ticks:
+    return Ticks()
+
+
+def test_closed_admits_everyone(ticks: Ticks) -> None:
+    breaker = OutageBreaker(clock=ticks)
+    assert all(breaker.admit() for _ in range(5))
+    assert not breaker.resting
+
+
+def test_after_an_outage_everyone_rests_then_one_probe_goes_through(ticks: Ticks) -> None:
+    breaker = OutageBreaker(cooldown_seconds=1.0, probe_seconds=10.0, clock=ticks)
+    breaker.failed()
+    assert breaker.resting
+    assert not breaker.admit()
+    ticks.now += 1.01
+    assert not breaker.resting
+    assert breaker.admit()  # the probe
+    assert not breaker.admit() and not breaker.admit()  # the others wait for its answer
+    breaker.succeeded()
+    assert breaker.admit() and breaker.admit()
+
+
+def test_a_failed_probe_rests_again(ticks: Ticks) -> None:
+    breaker = OutageBreaker(cooldown_seconds=1.0, clock=ticks)
+    breaker.failed()
+    ticks.now += 1.5
+    assert breaker.admit()
+    breaker.failed()
+    assert breaker.resting and not breaker.admit()
+    ticks.now += 1.5
+    assert breaker.admit()
+
+
+def test_a_probe_that_never_reports_gives_way(ticks: Ticks) -> None:
+    breaker = OutageBreaker(cooldown_seconds=1.0, probe_seconds=5.0, clock=ticks)
+    breaker.failed()
+    ticks.now += 1.5
+    assert breaker.admit()
+    ticks.now += 4.0
+    assert not breaker.admit()
+    ticks.now += 1.5
+    assert breaker.admit()
