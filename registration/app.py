@@ -104,6 +104,7 @@ def register_services(
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
+    from registration.access_log import register_access_log
     from registration.accounts.loader import register_login
     from registration.extensions import csrf, limiter
     from registration.i18n import register_i18n
@@ -119,6 +120,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     register_i18n(app)
     register_login(app)
     register_security(app)
+    register_access_log(app)
     register_template_helpers(app)
 
 

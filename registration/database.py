@@ -118,11 +118,6 @@ class DatabaseTimeouts:
         )
 
     @property
-    def connect_seconds(self) -> int:
-        """libpq's connect_timeout is whole seconds, and psycopg enforces at least 2."""
-        return max(2, math.ceil(self.statement_seconds))
-
-    @property
     def client_deadline_seconds(self) -> float:
         """A little longer than the server's own timeout, so that a server that is merely
         slow cancels the statement itself and the connection stays usable."""
@@ -259,14 +254,19 @@ def _postgres_connect(
     """Connect with server-side timeouts and the client-side deadline (do_connect event).
 
     The operator's own `options` in DATABASE_URL come after ours, so they win.
+    SQLAlchemy passes the same `cparams` to every connect, so it is copied, not
+    changed. A guest's request connects within its budget (at least psycopg's 2 s).
     """
     ours = (
         f"-c statement_timeout={round(timeouts.statement_seconds * 1000)} "
         f"-c lock_timeout={round(timeouts.lock_seconds * 1000)}"
     )
-    cparams["options"] = f"{ours} {cparams['options']}" if cparams.get("options") else ours
-    cparams.setdefault("connect_timeout", timeouts.connect_seconds)
-    connection = DeadlineConnection.connect(*cargs, **cparams)
+    params = dict(cparams)
+    params["options"] = f"{ours} {cparams['options']}" if cparams.get("options") else ours
+    params.setdefault(
+        "connect_timeout", max(2, math.ceil(_within_budget(timeouts.statement_seconds)))
+    )
+    connection = DeadlineConnection.connect(*cargs, **params)
     connection.deadline_seconds = timeouts.client_deadline_seconds
     return connection
 

@@ -2,8 +2,9 @@
 
 Shipped inside the package, so an installed wheel runs with exactly these settings.
 
-The access log never contains the client address (%(h)s) nor the query string,
-only time, method, path, status, size and duration.
+The access log never contains the client address (%(h)s), the path or the query
+string: only time, method, the URL rule that served the request (never its values,
+registration.access_log), status, size and duration.
 
 Web workers run no maintenance timer unless GASTREGISTER_SCHEDULER=web (the demo);
 production runs `gastregister worker` as a service of its own.
@@ -12,6 +13,8 @@ production runs `gastregister worker` as a service of its own.
 import multiprocessing
 import os
 from typing import Any
+
+from registration.access_log import GUNICORN_ROUTE_ATOM
 
 bind = os.environ.get("GASTREGISTER_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GASTREGISTER_WORKERS", str(multiprocessing.cpu_count() * 2)))
@@ -23,7 +26,7 @@ keepalive = 5
 preload_app = False
 forwarded_allow_ips = os.environ.get("GASTREGISTER_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("GASTREGISTER_ACCESS_LOG", "-")
-access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+access_log_format = f'%(t)s "%(m)s {GUNICORN_ROUTE_ATOM}" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("GASTREGISTER_LOG_LEVEL", "info").lower()
 

@@ -28,7 +28,8 @@ from typing import Any
 import crypto
 
 REQUEST_TIMEOUT_SECONDS = 10.0
-RETRY_DELAY_SECONDS = 0.5
+# The guest page's outbox waits this long after its 1st, 2nd, … failure (outbox.js).
+RETRY_DELAYS_SECONDS = (1.0, 3.0, 10.0, 30.0, 60.0)
 
 
 def contact_record(number: int) -> dict[str, Any]:
@@ -76,6 +77,7 @@ class Phones:
     acknowledged: dict[str, str] = field(default_factory=dict)
     attempts: list[Attempt] = field(default_factory=list)
     created: int = 0
+    last_acknowledged: float = 0.0
     _queue: queue.Queue[PendingCheckIn] = field(default_factory=queue.Queue)
     _stop: threading.Event = field(default_factory=threading.Event)
     _creating: threading.Event = field(default_factory=threading.Event)
@@ -159,11 +161,16 @@ class Phones:
                 pending = self._queue.get(timeout=0.1)
             except queue.Empty:
                 continue
-            wait = pending.not_before - time.monotonic()
-            if wait > 0:
-                time.sleep(min(wait, RETRY_DELAY_SECONDS))
-            if not self.send(pending):
-                pending.not_before = time.monotonic() + RETRY_DELAY_SECONDS
+            if pending.not_before > time.monotonic():
+                self._queue.put(pending)  # not yet: let the others go first
+                time.sleep(0.02)
+                continue
+            if self.send(pending):
+                with self._lock:
+                    self.last_acknowledged = time.monotonic()
+            else:
+                delay = RETRY_DELAYS_SECONDS[min(pending.attempts, len(RETRY_DELAYS_SECONDS)) - 1]
+                pending.not_before = time.monotonic() + delay
                 self._queue.put(pending)
 
     def start(self, per_second: float, *, senders: int = 8) -> None:
@@ -207,6 +214,12 @@ class Phones:
         with self._lock:
             times = [a.seconds for a in self.attempts if since <= a.at < until]
         return max(times, default=0.0)
+
+    def first_success_after(self, moment: float) -> float | None:
+        """When the first acknowledged attempt after `moment` started (service back)."""
+        with self._lock:
+            done = [a.at for a in self.attempts if a.at >= moment and a.outcome in ("200", "201")]
+        return min(done, default=None)
 
     def last_failure_after(self, moment: float) -> float | None:
         """When the last failed attempt after `moment` started (recovery time)."""

@@ -439,13 +439,15 @@ def test_an_app_host_killed_under_load(stack: Stack) -> None:
     killed_at = time.monotonic()
     stack.services["app1"].kill()
     time.sleep(10)
-    still_pending = phones.drain(timeout=60)
+    still_pending = phones.drain(timeout=150)
     last_failure = phones.last_failure_after(killed_at)
     figures = {
         **_count(stack, phones),
         "still_pending": still_pending,
         "answers_after_kill": dict(phones.outcomes(since=killed_at)),
-        "recovered_after_s": round(last_failure - killed_at, 2) if last_failure else 0.0,
+        "last_failed_answer_after_kill_s": round(last_failure - killed_at, 2)
+        if last_failure
+        else 0.0,
         "served_by_the_other_host": phones.outcomes(since=killed_at + 2)["201"],
     }
     FIGURES["app host killed"] = figures
@@ -472,8 +474,8 @@ def test_postgresql_stalled_for_20_seconds(stack: Stack) -> None:
         stack.postgres.resume()
     resumed_at = time.monotonic()
     time.sleep(5)
-    still_pending = phones.drain(timeout=90)
-    last_failure = phones.last_failure_after(stalled_at)
+    still_pending = phones.drain(timeout=150)
+    back = phones.first_success_after(resumed_at)
     figures = {
         **_count(stack, phones),
         "still_pending": still_pending,
@@ -481,7 +483,8 @@ def test_postgresql_stalled_for_20_seconds(stack: Stack) -> None:
         "slowest_answer_during_stall_s": round(phones.slowest(stalled_at, resumed_at), 2),
         "healthz_during_stall": sorted({status for status, _ in health}),
         "healthz_slowest_s": round(max(seconds for _, seconds in health), 2),
-        "recovered_after_resume_s": round(max(0.0, (last_failure or resumed_at) - resumed_at), 2),
+        "first_checkin_stored_after_resume_s": round((back or resumed_at) - resumed_at, 2),
+        "all_delivered_after_resume_s": round(phones.last_acknowledged - resumed_at, 2),
     }
     FIGURES["PostgreSQL stalled 20 s"] = figures
     _assert_exactly_once(figures)
@@ -497,14 +500,17 @@ def test_postgresql_restarted(stack: Stack) -> None:
     stack.postgres.restart()
     back_at = time.monotonic()
     time.sleep(5)
-    still_pending = phones.drain(timeout=60)
+    still_pending = phones.drain(timeout=150)
     last_failure = phones.last_failure_after(restarted_at)
     figures = {
         **_count(stack, phones),
         "still_pending": still_pending,
         "restart_took_s": round(back_at - restarted_at, 2),
         "answers_after_restart": dict(phones.outcomes(since=restarted_at)),
-        "recovered_after_restart_s": round(max(0.0, (last_failure or back_at) - back_at), 2),
+        "last_failed_answer_after_restart_s": round(
+            max(0.0, (last_failure or back_at) - back_at), 2
+        ),
+        "all_delivered_after_restart_s": round(phones.last_acknowledged - back_at, 2),
     }
     FIGURES["PostgreSQL restarted"] = figures
     _assert_exactly_once(figures)
@@ -515,7 +521,7 @@ def test_postgresql_restarted(stack: Stack) -> None:
 # --- 7. what the stack left behind --------------------------------------------------------------
 
 
-def test_no_contact_data_and_no_addresses_in_any_log(stack: Stack) -> None:
+def test_no_contact_data_no_secrets_and_no_addresses_in_any_log(stack: Stack, scene: Scene) -> None:
     logs = [*stack.root.glob("logs/*.log"), stack.root / "postgresql" / "postgresql.log"]
     secrets_to_find = ["Henriette", "Systemgast", "Konrad", "Ohnescript", "Lindenallee", PASSPHRASE]
     for log in logs:
@@ -527,6 +533,12 @@ def test_no_contact_data_and_no_addresses_in_any_log(stack: Stack) -> None:
         assert not re.search(r"\b127\.0\.1\.\d+\b", text), f"a phone's address in {log.name}"
         request_lines = [line for line in text.splitlines() if '"GET ' in line or '"POST ' in line]
         assert not any("127.0.0.1" in line for line in request_lines), log.name
-    assert "/konto/verify/" not in "".join(
-        log.read_text(encoding="utf-8", errors="replace") for log in logs
-    )
+    everything = "".join(log.read_text(encoding="utf-8", errors="replace") for log in logs)
+    # Secrets and codes in paths: logs name the route instead (registration/access_log.py).
+    verify_token = re.compile(r"/konto/verify/(?!<token>)\S")
+    assert not verify_token.search(everything)
+    for url in scene["poster_urls"]:
+        assert url.rsplit("/", 1)[1] not in everything, "an area code in a log"
+    nginx_log = (stack.root / "logs" / "gastregister-access.log").read_text(encoding="utf-8")
+    assert '"GET /konto/verify/<token>" 303 ' in nginx_log
+    assert '"POST /api/v1/checkins" 201 ' in nginx_log

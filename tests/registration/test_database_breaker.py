@@ -60,3 +60,33 @@ def test_a_probe_that_never_reports_gives_way(ticks: Ticks) -> None:
     assert not breaker.admit()
     ticks.now += 1.5
     assert breaker.admit()
+
+
+def test_connect_parameters_are_not_piled_up_and_follow_the_guest_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SQLAlchemy hands every connect the same parameter dict: ours must not grow in it
+    (one more copy of the options per reconnect), and a guest's request connects within
+    its own budget (psycopg allows no less than 2 s)."""
+    from registration import database
+
+    seen: list[dict[str, object]] = []
+
+    def fake_connect(*_args: object, **params: object) -> object:
+        seen.append(params)
+        return type("Fake", (), {})()
+
+    monkeypatch.setattr(database.DeadlineConnection, "connect", staticmethod(fake_connect))
+    shared = {"host": "db", "options": "-c search_path=town"}
+    timeouts = database.DatabaseTimeouts(statement_seconds=5, lock_seconds=5)
+    for _ in range(3):
+        database._postgres_connect(timeouts, None, None, [], shared)  # type: ignore[arg-type]
+    token = database.limit_database_budget(1.0)
+    try:
+        database._postgres_connect(timeouts, None, None, [], shared)  # type: ignore[arg-type]
+    finally:
+        database.reset_database_budget(token)
+    assert shared == {"host": "db", "options": "-c search_path=town"}
+    assert all(str(p["options"]).count("statement_timeout") == 1 for p in seen)
+    assert str(seen[0]["options"]).endswith("-c search_path=town")
+    assert [p["connect_timeout"] for p in seen] == [5, 5, 5, 2]

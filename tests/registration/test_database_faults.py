@@ -179,9 +179,7 @@ def test_during_a_stall_guests_get_503s_at_once_and_healthz_is_never_queued(
     back the first request through finds it and everyone is served again."""
     direct = Database(database_url)
     venue = create_venue(direct.engine, FrozenClock().now())
-    app = fault_app(
-        relay.url_for(database_url), instance_path, db_guest_timeout_ms=GUEST_BUDGET_MS
-    )
+    app = fault_app(relay.url_for(database_url), instance_path, db_guest_timeout_ms=GUEST_BUDGET_MS)
     client = app.test_client()
     body = venue.checkin_body(FrozenClock().now())
     try:
