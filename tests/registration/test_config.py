@@ -118,6 +118,9 @@ def test_metrics_access_settings() -> None:
     assert nobody.metrics_allow == ()
 
 
+MAIL = {"GASTREGISTER_MAIL_SERVER": "mail.example.org"}
+
+
 def test_unknown_test_settings_are_an_error() -> None:
     with pytest.raises(ConfigurationError, match="unknown settings"):
         Settings.from_mapping({"retention_dayz": 3})
@@ -128,16 +131,15 @@ def test_unknown_test_settings_are_an_error() -> None:
 )
 def test_who_runs_maintenance_defaults_by_environment(environment: str, mode: str) -> None:
     """Production web workers run no timer: the separate `gastregister worker` does."""
-    settings = Settings.from_env({"GASTREGISTER_ENV": environment, "SECRET_KEY": "k" * 48})
+    env = {"GASTREGISTER_ENV": environment, "SECRET_KEY": "k" * 48, **MAIL}
+    settings = Settings.from_env(env)
     assert settings.scheduler == mode
-    chosen = Settings.from_env(
-        {"GASTREGISTER_ENV": environment, "SECRET_KEY": "k" * 48, "GASTREGISTER_SCHEDULER": "Web"}
-    )
+    chosen = Settings.from_env({**env, "GASTREGISTER_SCHEDULER": "Web"})
     assert chosen.scheduler == "web"
 
 
 def test_timeouts_and_disk_floor_defaults_and_values() -> None:
-    defaults = Settings.from_env({"SECRET_KEY": "k" * 48})
+    defaults = Settings.from_env({"SECRET_KEY": "k" * 48, **MAIL})
     assert defaults.db_timeout_seconds == 5
     assert defaults.maintenance_db_timeout_seconds == 600
     assert defaults.disk_free_min_mb == 100
