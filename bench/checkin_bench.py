@@ -467,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             "GASTREGISTER_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "GASTREGISTER_INSTANCE_PATH": str(directory / "instance"),
-            "GASTREGISTER_SCHEDULER": "false",
+            "GASTREGISTER_SCHEDULER": "off",
             "GASTREGISTER_RATELIMIT_ENABLED": "false",
             # Production needs a mail server; the benchmark sends no mail.
             "GASTREGISTER_MAIL_SERVER": "127.0.0.1",

@@ -147,7 +147,7 @@ def gunicorn_server(
         GASTREGISTER_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(48),
         GASTREGISTER_MAIL_SERVER="127.0.0.1",
-        GASTREGISTER_SCHEDULER="false",
+        GASTREGISTER_SCHEDULER="off",
         GASTREGISTER_BIND=f"127.0.0.1:{port}",
         GASTREGISTER_WORKERS="2",
         GASTREGISTER_THREADS="2",
