@@ -5,7 +5,9 @@
 // row per person. A record that cannot be opened is listed, never dropped.
 // Nothing here touches the DOM or the network: the page (decrypt.js) does that.
 
+import { sha256, toHex } from "./bytes.js";
 import { openContactRecords, SealedRecordError } from "./sealed-record.js";
+import { isPlainObject } from "./strict-json.js";
 
 export const PACKAGE_FORMAT = "gastregister-export";
 export const PACKAGE_VERSION = 1;
@@ -50,14 +52,6 @@ export class PackageFormatError extends Error {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function hex(bytes) {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function isPlainObject(value) {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** Header line, length and SHA-256 first; then the content. Damaged records stay listed. */
 export async function parsePackage(buffer) {
   const data = new Uint8Array(buffer);
@@ -82,7 +76,7 @@ export async function parsePackage(buffer) {
   }
   const content = data.subarray(newline + 1);
   if (content.length < length) throw new PackageFormatError("truncated");
-  const actual = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", content)));
+  const actual = toHex(await sha256(content));
   if (content.length > length || actual !== digest) throw new PackageFormatError("integrity");
   let body;
   try {
