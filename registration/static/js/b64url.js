@@ -76,14 +76,14 @@ export function decodeBase64url(text) {
     if (n & 0xffff) {
       throw new RangeError("base64url: non-zero trailing bits");
     }
-    out[o++] = n >> 16;
+    out[o] = n >> 16;
   } else if (rest === 3) {
     const n = (value(i) << 18) | (value(i + 1) << 12) | (value(i + 2) << 6);
     if (n & 0xff) {
       throw new RangeError("base64url: non-zero trailing bits");
     }
-    out[o++] = n >> 16;
-    out[o++] = (n >> 8) & 255;
+    out[o] = n >> 16;
+    out[o + 1] = (n >> 8) & 255;
   }
   return out;
 }

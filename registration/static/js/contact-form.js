@@ -10,6 +10,7 @@
 const MAIN_FIELDS = ["firstName", "lastName", "streetAddress", "zipCode", "city", "phone", "email"];
 const ADDRESS_FIELDS = ["streetAddress", "zipCode", "city", "phone", "email"];
 const REQUIRED_FIELDS = new Set(["firstName", "lastName", "streetAddress", "zipCode", "city"]);
+// eslint-disable-next-line no-control-regex -- finding control characters is its job
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 function fullMatch(pattern) {

@@ -11,7 +11,7 @@ const FORMULA_TRIGGERS = ["=", "+", "-", "@", "\t", "\r"];
 export const SEPARATORS = [",", ";", "\t"];
 const BOM = "\ufeff";
 // Characters XML 1.0 cannot carry; the CLI replaces the same ones with U+FFFD.
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- finding control characters is its job
 const XML_ILLEGAL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
 
 const utf8 = new TextEncoder();

@@ -94,6 +94,7 @@ async function readKeys(passphrase) {
     } catch (error) {
       throw new Error(
         error?.kind === "wrong_passphrase" ? message("wrongPassphrase") : message("badKeyFile"),
+        { cause: error },
       );
     }
   }
@@ -119,7 +120,7 @@ async function openAll(event) {
       pkg = await parsePackage(await loadPackageBytes());
     } catch (error) {
       if (error instanceof PackageFormatError) {
-        throw new Error(message(PACKAGE_MESSAGES[error.kind] ?? "malformed"));
+        throw new Error(message(PACKAGE_MESSAGES[error.kind] ?? "malformed"), { cause: error });
       }
       throw error;
     }

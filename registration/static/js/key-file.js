@@ -153,7 +153,7 @@ async function parseKeyFile(content) {
   if (typeof text !== "string" || utf8Encoder.encode(text).length > MAX_KEY_FILE_BYTES) {
     throw new KeyFileError("malformed");
   }
-  let file = null;
+  let file;
   try {
     file = parseJsonStrict(text);
   } catch {
