@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test systemtest install install-dev lint typecheck pytest js js-check js-lint bench clean translations translations-compile
+.PHONY: run test systemtest install install-dev lint typecheck pytest js js-check js-lint js-test bench clean translations translations-compile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,9 +50,14 @@ $(JS_LINT_STAMP): js/lint/package-lock.json
 
 js-lint: $(JS_LINT_STAMP)
 	js/lint/node_modules/.bin/eslint --config js/lint/eslint.config.js --max-warnings 0 \
-		registration/static/js js/lint/eslint.config.js
+		registration/static/js tests/js js/lint/eslint.config.js
 
-test: lint typecheck js-lint pytest
+# Unit tests of the browser modules on Node's built-in runner, against fixtures that
+# tests/js/make_fixtures.py writes from the Python rules (README.md, "Development").
+js-test:
+	node --test --test-reporter=spec tests/js/*.test.mjs
+
+test: lint typecheck js-lint js-test pytest
 
 # The service as deployed (needs root, nginx, PostgreSQL's server, Redis, Chromium;
 # .ci/run installs them): docs/OPERATIONS.md, "What CI runs".

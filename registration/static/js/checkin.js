@@ -217,6 +217,7 @@ function settled(entry, outcome, data) {
 }
 
 const sender = new OutboxSender(outbox, sendEntry, settled);
+sender.wakeOn(window, document);
 
 async function sealedBody(record, key, idempotencyKey, arrival, count) {
   const recipient = await importRecipientPublicKey(key.publicKey);

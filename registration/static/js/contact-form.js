@@ -14,8 +14,10 @@ const REQUIRED_FIELDS = new Set(["firstName", "lastName", "streetAddress", "zipC
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 function fullMatch(pattern) {
-  // The server's patterns are Python regular expressions; named groups differ only in spelling.
-  return new RegExp("^(?:" + pattern.replace(/\(\?P</g, "(?<") + ")$", "u");
+  // The server's patterns are Python regular expressions: named groups differ only in
+  // spelling, and Python's \d is any decimal digit (٥ too), JavaScript's only 0-9.
+  const source = pattern.replace(/\(\?P</g, "(?<").replace(/\\d/g, "\\p{Nd}");
+  return new RegExp("^(?:" + source + ")$", "u");
 }
 
 function input(form, id) {
