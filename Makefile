@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test systemtest install install-dev lint typecheck pytest js js-check bench clean translations translations-compile
+.PHONY: run test systemtest install install-dev lint typecheck pytest js js-check js-lint js-test bench clean translations translations-compile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,23 @@ tests/browser/axe/node_modules/axe-core/axe.min.js: tests/browser/axe/package-lo
 pytest: $(DEV_STAMP) tests/browser/axe/node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# ESLint (recommended rules, browser globals, ES modules) from js/lint/package-lock.json,
+# on the browser modules and their tests; no finding and no warning passes.
+JS_LINT_STAMP := js/lint/node_modules/.installed
+$(JS_LINT_STAMP): js/lint/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix js/lint
+	touch $@
+
+js-lint: $(JS_LINT_STAMP)
+	js/lint/node_modules/.bin/eslint --config js/lint/eslint.config.js --max-warnings 0 \
+		registration/static/js tests/js js/lint/eslint.config.js
+
+# Unit tests of the browser modules on Node's built-in runner, against fixtures that
+# tests/js/make_fixtures.py writes from the Python rules (README.md, "Development").
+js-test:
+	node --test --test-reporter=spec tests/js/*.test.mjs
+
+test: lint typecheck js-lint js-test pytest
 
 # The service as deployed (needs root, nginx, PostgreSQL's server, Redis, Chromium;
 # .ci/run installs them): docs/OPERATIONS.md, "What CI runs".

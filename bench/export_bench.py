@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import insert, text
 
 import crypto
+from health_export.export_layout import client_layout
 from health_export.models import (
     HealthOffice,
     HealthOfficeKey,
@@ -258,17 +259,19 @@ def _time_cli(package: Path, key_file: Path, passphrase_file: Path, workdir: Pat
 # --- the browser part --------------------------------------------------------------------
 
 _BROWSER_RUN = """
-async ({ passphrase }) => {
+async ({ passphrase, layoutData }) => {
   const rows = await import("/static/js/decrypt-rows.js");
   const exporter = await import("/static/js/decrypt-export.js");
   const sr = await import("/static/js/sealed-record.js");
+  const layout = (await import("/static/js/export-layout.js")).readExportLayout(layoutData);
   const started = performance.now();
   const keyText = await (await fetch("/bench/key.json")).text();
   const key = await sr.readKeyFile(keyText, passphrase);
   const afterKey = performance.now();
   const pkg = await rows.parsePackage(await (await fetch("/bench/package")).arrayBuffer());
   const result = await rows.openPackage(pkg, [key]);
-  const csv = exporter.rowsToCsv(rows.visitRows(result.visits).map((row) => row.cells), ",");
+  const cells = rows.visitRows(result.visits, layout).map((row) => row.cells);
+  const csv = exporter.rowsToCsv(cells, layout, ",");
   const finished = performance.now();
   return { total: finished - started, key: afterKey - started, opened: result.visits.length,
            failed: result.failures.length, bytes: csv.length, cores: navigator.hardwareConcurrency };
@@ -331,7 +334,9 @@ def _time_browser(package: bytes, key_file: bytes) -> dict[str, Any]:
             page.set_default_timeout(600_000)
             page.goto(base + "/tests/browser/pages/sealed-record.html")
             page.wait_for_function("window.harnessReady === true")
-            result: dict[str, Any] = page.evaluate(_BROWSER_RUN, {"passphrase": PASSPHRASE})
+            # The export layout as the decryption page carries it (export_layout.client_layout).
+            arguments = {"passphrase": PASSPHRASE, "layoutData": client_layout()}
+            result: dict[str, Any] = page.evaluate(_BROWSER_RUN, arguments)
             result["chromium"] = browser.version
             return result
         finally:

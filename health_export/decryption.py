@@ -1,7 +1,7 @@
 """Opening an export package offline and turning its visits into rows.
 
 The browser (static/js/decrypt-rows.js) does exactly the same, column for column
-and byte for byte: the same German column titles, the same Europe/Berlin times,
+and byte for byte: the same German texts (export_layout.py), the same Europe/Berlin times,
 the same treatment of additional persons. A record that cannot be opened is never
 dropped: it is listed with its visit number and the reason.
 """
@@ -20,32 +20,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import crypto
+from health_export.export_layout import NO, SOURCE_LABELS, YES
 from health_export.packages import PackageRecord, ParsedPackage
 from registration.clock import BERLIN
 
-# Fixed German column titles: the CLI runs offline in no particular language, and the
-# browser must write the very same bytes.
-COLUMNS = (
-    "Besuch",
-    "Person",
-    "Bereich",
-    "Ankunft",
-    "Abreise",
-    "Abreise automatisch",
-    "Personen",
-    "Quelle",
-    "Vorname",
-    "Nachname",
-    "Straße",
-    "Hausnummer",
-    "PLZ",
-    "Ort",
-    "Telefon",
-    "E-Mail",
-    "Notiz",
-)
 NUMERIC_COLUMNS = frozenset({0, 1, 6})
-SOURCE_LABELS = {"guest_page": "Gastseite", "guest_form": "Formular", "staff_entry": "Personal"}
 ADDRESS_FIELDS = ("street", "houseNumber", "zipCode", "city")
 PARALLEL_THRESHOLD = 4000
 _PACKAGE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
@@ -258,7 +237,7 @@ def visit_rows(visits: Sequence[OpenedVisit]) -> list[Row]:
             visit.area_name,
             berlin_text(visit.arrival),
             berlin_text(visit.departure),
-            "ja" if visit.departure_is_automatic else "nein",
+            YES if visit.departure_is_automatic else NO,
             visit.persons,
             SOURCE_LABELS.get(visit.source, visit.source),
         ]

@@ -13,7 +13,8 @@ must stay readable — O'Brien, Müller-Lüdenscheidt, 李 and emoji come out as
   (control characters other than TAB, LF, CR) become U+FFFD, and CR becomes LF (XML
   readers normalise line ends anyway).
 
-static/js/decrypt-export.js writes the same bytes for CSV and SORMAS.
+static/js/decrypt-export.js writes the same bytes for CSV and SORMAS; the texts of all
+three come from export_layout.py.
 """
 
 from __future__ import annotations
@@ -28,28 +29,15 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from health_export.decryption import (
-    COLUMNS,
     DecryptionResult,
     Row,
     berlin_text,
 )
+from health_export.export_layout import COLUMNS, SORMAS_ENTITY, SORMAS_FIELDS, XLSX_SHEET
 from health_export.packages import ParsedPackage, iso_utc
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 SEPARATORS = (",", ";", "\t")
-SORMAS_ENTITY = "EventParticipant"
-SORMAS_FIELDS = (
-    "person.firstName",
-    "person.lastName",
-    "person.sex",
-    "person.address.street",
-    "person.address.houseNumber",
-    "person.address.postalCode",
-    "person.address.city",
-    "person.phone",
-    "person.emailAddress",
-    "involvementDescription",
-)
 BOM = "\ufeff"
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -93,7 +81,7 @@ def xlsx_text(text: str) -> str:
 def rows_to_xlsx(rows: Sequence[Row]) -> bytes:
     """One sheet, every text a string cell: nothing a guest typed can become a formula."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Kontakte")
+    sheet = workbook.create_sheet(XLSX_SHEET)
     table: list[Sequence[str | int]] = [list(COLUMNS), *rows]
     for row in table:
         cells: list[Any] = []

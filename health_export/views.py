@@ -19,6 +19,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 import crypto
+from health_export import export_layout
 from health_export import keys as key_service
 from health_export.errors import HealthOfficeError, RequestValidationError
 from health_export.jurisdiction import location_in_jurisdiction, search_locations
@@ -351,13 +352,19 @@ def download(request_id: int) -> Response:
 def decrypt_request(request_id: int) -> Page:
     user = _user()
     trace_request = _own_request(user, request_id)
-    return render_template("office/decrypt.html", trace_request=trace_request)
+    return render_template(
+        "office/decrypt.html",
+        trace_request=trace_request,
+        export_layout=export_layout.client_layout(),
+    )
 
 
 @bp.get("/decrypt")
 def decrypt_any() -> Page:
     _user()
-    return render_template("office/decrypt.html", trace_request=None)
+    return render_template(
+        "office/decrypt.html", trace_request=None, export_layout=export_layout.client_layout()
+    )
 
 
 # --- keys --------------------------------------------------------------------------------

@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from health_export.decryption import COLUMNS
+from health_export.export_layout import COLUMNS, SORMAS_FIELDS
 from health_export.exports import (
-    SORMAS_FIELDS,
     csv_cell,
     neutralise,
     rows_to_csv,

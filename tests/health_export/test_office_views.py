@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crypto
+from health_export.export_layout import client_layout
 from health_export.models import HealthOfficeKey, KeyState, TraceRequest, TraceRequestState
 from registration.models import AuditEvent
 from registration.portal.release import release_trace_request
@@ -233,6 +235,19 @@ def test_download_is_an_attachment_for_the_requesting_office(
         f"/amt/requests/{world['request'].id}/package", headers={"Accept": "application/json"}
     )
     assert again.status_code == 409 and again.json["error"]["code"] == "package_unavailable"
+
+
+@pytest.mark.parametrize("path", ["/amt/decrypt", "/amt/requests/{id}/decrypt"])
+def test_decryption_page_carries_the_export_layout_as_page_data(
+    client: FlaskClient, world: dict[str, Any], clock: Any, path: str
+) -> None:
+    sign_in(client, world["a"].staff, clock)
+    page = client.get(path.format(id=world["request"].id)).get_data(as_text=True)
+    block = re.search(
+        r'<script type="application/json" id="export-layout">(.*?)</script>', page, re.S
+    )
+    assert block is not None
+    assert json.loads(block.group(1)) == client_layout()
 
 
 def _key_form() -> tuple[dict[str, str], bytes]:

@@ -1,13 +1,13 @@
 // The guest check-in page: validate, seal on the phone, send, confirm, check out.
 //
 // The contact record is sealed here to the health office's public key
-// (sealed-record.js); only the envelope and the counting metadata go to the server.
+// (envelope.js); only the envelope and the counting metadata go to the server.
 // Every submission passes through the outbox (outbox.js) so that nothing is lost
 // when the network or the server is away. The check-out token, which only this
 // phone holds, is kept in localStorage with the visit, so the confirmation
 // survives a reload and a closed tab.
 
-import { importRecipientPublicKey, sealContactRecord } from "./sealed-record.js";
+import { importRecipientPublicKey, sealContactRecord } from "./envelope.js";
 import {
   clearErrors,
   contactRecord,
@@ -217,6 +217,7 @@ function settled(entry, outcome, data) {
 }
 
 const sender = new OutboxSender(outbox, sendEntry, settled);
+sender.wakeOn(window, document);
 
 async function sealedBody(record, key, idempotencyKey, arrival, count) {
   const recipient = await importRecipientPublicKey(key.publicKey);

@@ -10,11 +10,14 @@
 const MAIN_FIELDS = ["firstName", "lastName", "streetAddress", "zipCode", "city", "phone", "email"];
 const ADDRESS_FIELDS = ["streetAddress", "zipCode", "city", "phone", "email"];
 const REQUIRED_FIELDS = new Set(["firstName", "lastName", "streetAddress", "zipCode", "city"]);
+// eslint-disable-next-line no-control-regex -- finding control characters is its job
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 function fullMatch(pattern) {
-  // The server's patterns are Python regular expressions; named groups differ only in spelling.
-  return new RegExp("^(?:" + pattern.replace(/\(\?P</g, "(?<") + ")$", "u");
+  // The server's patterns are Python regular expressions: named groups differ only in
+  // spelling, and Python's \d is any decimal digit (٥ too), JavaScript's only 0-9.
+  const source = pattern.replace(/\(\?P</g, "(?<").replace(/\\d/g, "\\p{Nd}");
+  return new RegExp("^(?:" + source + ")$", "u");
 }
 
 function input(form, id) {

@@ -1,31 +1,17 @@
 // Rows to files, in the browser: CSV, SORMAS CSV and XLSX, byte for byte as the CLI
 // writes CSV and SORMAS (health_export/exports.py), built here so that no opened
-// contact data is ever sent to the server for conversion.
+// contact data is ever sent to the server for conversion. Titles and headers come
+// from the export layout (export-layout.js), which the server sends.
 //
 // Guest text never acts: in CSV a cell starting with = + - @ TAB or CR gets a
 // leading apostrophe and cells are quoted per RFC 4180; in XLSX every text is an
 // inline string cell, which spreadsheet programs never evaluate.
 
-import { COLUMNS } from "./decrypt-rows.js";
-
 const FORMULA_TRIGGERS = ["=", "+", "-", "@", "\t", "\r"];
 export const SEPARATORS = [",", ";", "\t"];
-const SORMAS_ENTITY = "EventParticipant";
-export const SORMAS_FIELDS = Object.freeze([
-  "person.firstName",
-  "person.lastName",
-  "person.sex",
-  "person.address.street",
-  "person.address.houseNumber",
-  "person.address.postalCode",
-  "person.address.city",
-  "person.phone",
-  "person.emailAddress",
-  "involvementDescription",
-]);
 const BOM = "\ufeff";
 // Characters XML 1.0 cannot carry; the CLI replaces the same ones with U+FFFD.
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- finding control characters is its job
 const XML_ILLEGAL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
 
 const utf8 = new TextEncoder();
@@ -49,13 +35,14 @@ function csvLines(rows, separator) {
 }
 
 /** CSV with a UTF-8 BOM (spreadsheet programs then read umlauts right). */
-export function rowsToCsv(rows, separator = ",") {
-  return utf8.encode(BOM + csvLines([[...COLUMNS], ...rows], separator));
+export function rowsToCsv(rows, layout, separator = ",") {
+  return utf8.encode(BOM + csvLines([[...layout.columns], ...rows], separator));
 }
 
 /** SORMAS event-participant import: entity row, field row, then data; no BOM. */
-export function rowsToSormas(rows, separator = ",") {
-  const header = [SORMAS_FIELDS.map(() => SORMAS_ENTITY), [...SORMAS_FIELDS]];
+export function rowsToSormas(rows, layout, separator = ",") {
+  const fields = layout.sormasFields;
+  const header = [fields.map(() => layout.sormasEntity), [...fields]];
   return utf8.encode(csvLines([...header, ...rows], separator));
 }
 
@@ -111,7 +98,7 @@ const DOC_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relation
 const MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
 const CT = "application/vnd.openxmlformats-";
 
-function xlsxParts(rows) {
+function xlsxParts(rows, sheetName) {
   return [
     [
       "[Content_Types].xml",
@@ -130,7 +117,7 @@ function xlsxParts(rows) {
     [
       "xl/workbook.xml",
       `${XML_HEAD}<workbook xmlns="${MAIN}" xmlns:r="${DOC_RELS}"><sheets>` +
-        '<sheet name="Kontakte" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        `<sheet name="${xmlEscape(sheetName)}" sheetId="1" r:id="rId1"/></sheets></workbook>`,
     ],
     [
       "xl/_rels/workbook.xml.rels",
@@ -212,8 +199,10 @@ export function storedZip(entries) {
   return out;
 }
 
-/** XLSX with one sheet "Kontakte": header row, then the rows; texts as inline strings. */
-export function rowsToXlsx(rows) {
-  const table = [[...COLUMNS], ...rows];
-  return storedZip(xlsxParts(table).map(([name, xml]) => [name, utf8.encode(xml)]));
+/** XLSX with one sheet (layout.xlsxSheet): header row, then the rows; texts as inline strings. */
+export function rowsToXlsx(rows, layout) {
+  const table = [[...layout.columns], ...rows];
+  return storedZip(
+    xlsxParts(table, layout.xlsxSheet).map(([name, xml]) => [name, utf8.encode(xml)]),
+  );
 }

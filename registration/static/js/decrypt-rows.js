@@ -1,40 +1,19 @@
 // Export packages in the health office's browser: parse, check, open, and make rows.
 //
 // The offline CLI (health_export/packages.py, decryption.py) does exactly the same:
-// same checks on the package, same column titles, same Europe/Berlin times, one
-// row per person. A record that cannot be opened is listed, never dropped.
+// same checks on the package, same Europe/Berlin times, one row per person, and the
+// same texts: the export layout (export-layout.js) comes from the server. A record
+// that cannot be opened is listed, never dropped.
 // Nothing here touches the DOM or the network: the page (decrypt.js) does that.
 
+import { sha256, toHex } from "./bytes.js";
 import { openContactRecords, SealedRecordError } from "./sealed-record.js";
+import { isPlainObject } from "./strict-json.js";
 
 export const PACKAGE_FORMAT = "gastregister-export";
 export const PACKAGE_VERSION = 1;
 const HEADER_MAX = 4096;
 
-export const COLUMNS = Object.freeze([
-  "Besuch",
-  "Person",
-  "Bereich",
-  "Ankunft",
-  "Abreise",
-  "Abreise automatisch",
-  "Personen",
-  "Quelle",
-  "Vorname",
-  "Nachname",
-  "Straße",
-  "Hausnummer",
-  "PLZ",
-  "Ort",
-  "Telefon",
-  "E-Mail",
-  "Notiz",
-]);
-export const SOURCE_LABELS = Object.freeze({
-  guest_page: "Gastseite",
-  guest_form: "Formular",
-  staff_entry: "Personal",
-});
 const ADDRESS_FIELDS = ["street", "houseNumber", "zipCode", "city"];
 const PERSON_FIELDS = ["firstName", "lastName", ...ADDRESS_FIELDS, "phone", "email"];
 const PACKAGE_TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$/;
@@ -49,14 +28,6 @@ export class PackageFormatError extends Error {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function hex(bytes) {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function isPlainObject(value) {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** Header line, length and SHA-256 first; then the content. Damaged records stay listed. */
 export async function parsePackage(buffer) {
@@ -82,7 +53,7 @@ export async function parsePackage(buffer) {
   }
   const content = data.subarray(newline + 1);
   if (content.length < length) throw new PackageFormatError("truncated");
-  const actual = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", content)));
+  const actual = toHex(await sha256(content));
   if (content.length > length || actual !== digest) throw new PackageFormatError("integrity");
   let body;
   try {
@@ -272,17 +243,20 @@ export function personsOf(visit) {
   return people;
 }
 
-/** One row per person, as the CLI's visit_rows; each row remembers its visit. */
-export function visitRows(visits) {
+/**
+ * One row per person, as the CLI's visit_rows; each row remembers its visit.
+ * layout: from export-layout.js (the "Abreise automatisch" and "Quelle" texts).
+ */
+export function visitRows(visits, layout) {
   const rows = [];
   for (const visit of visits) {
     const common = [
       visit.areaName,
       berlinText(visit.arrival),
       berlinText(visit.departure),
-      visit.departureIsAutomatic ? "ja" : "nein",
+      visit.departureIsAutomatic ? layout.yes : layout.no,
       visit.persons,
-      SOURCE_LABELS[visit.source] ?? visit.source,
+      layout.sourceLabels.get(visit.source) ?? visit.source,
     ];
     personsOf(visit).forEach((person, i) => {
       const cells = [

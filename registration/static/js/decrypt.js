@@ -14,15 +14,16 @@ import {
   parsePackage,
   sormasRows,
   visitRows,
-  COLUMNS,
   berlinText,
 } from "./decrypt-rows.js";
 import { rowsToCsv, rowsToSormas, rowsToXlsx } from "./decrypt-export.js";
+import { pageExportLayout } from "./export-layout.js";
 
 const root = document.getElementById("decrypt");
 const messages = document.getElementById("decrypt-messages").dataset;
 const statusLine = document.getElementById("decrypt-status");
 const errorBox = document.getElementById("decrypt-error");
+const layout = pageExportLayout();
 
 const state = {
   pkg: null,
@@ -93,6 +94,7 @@ async function readKeys(passphrase) {
     } catch (error) {
       throw new Error(
         error?.kind === "wrong_passphrase" ? message("wrongPassphrase") : message("badKeyFile"),
+        { cause: error },
       );
     }
   }
@@ -118,7 +120,7 @@ async function openAll(event) {
       pkg = await parsePackage(await loadPackageBytes());
     } catch (error) {
       if (error instanceof PackageFormatError) {
-        throw new Error(message(PACKAGE_MESSAGES[error.kind] ?? "malformed"));
+        throw new Error(message(PACKAGE_MESSAGES[error.kind] ?? "malformed"), { cause: error });
       }
       throw error;
     }
@@ -132,7 +134,7 @@ async function openAll(event) {
     });
     state.pkg = pkg;
     state.visits = result.visits;
-    state.rows = visitRows(result.visits);
+    state.rows = visitRows(result.visits, layout);
     state.index = null;
     showFailures(pkg, result.failures);
     statusLine.textContent = message("opened", {
@@ -194,7 +196,7 @@ function setUpResults() {
 function renderHead() {
   const head = document.getElementById("guest-table-head");
   head.replaceChildren();
-  COLUMNS.forEach((title, column) => {
+  layout.columns.forEach((title, column) => {
     const th = document.createElement("th");
     th.scope = "col";
     const button = document.createElement("button");
@@ -352,15 +354,15 @@ for (const id of ["filter-area", "filter-from", "filter-until", "filter-overlap"
   document.getElementById(id).addEventListener("input", render);
 }
 document.getElementById("save-csv").addEventListener("click", () => {
-  save(rowsToCsv(state.shown.map((row) => row.cells), separator()), "text/csv", "csv");
+  save(rowsToCsv(state.shown.map((row) => row.cells), layout, separator()), "text/csv", "csv");
 });
 document.getElementById("save-sormas").addEventListener("click", () => {
   const rows = sormasRows(shownVisits(), String(state.pkg.location.name ?? ""));
-  save(rowsToSormas(rows, separator()), "text/csv", "sormas.csv");
+  save(rowsToSormas(rows, layout, separator()), "text/csv", "sormas.csv");
 });
 document.getElementById("save-xlsx").addEventListener("click", () => {
   save(
-    rowsToXlsx(state.shown.map((row) => row.cells)),
+    rowsToXlsx(state.shown.map((row) => row.cells), layout),
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "xlsx",
   );

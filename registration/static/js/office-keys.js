@@ -9,14 +9,11 @@ import {
   WeakPassphraseError,
   writeKeyFile,
 } from "./sealed-record.js";
+import { sha256, toHex } from "./bytes.js";
 
 const messages = document.getElementById("key-messages").dataset;
 const statusLine = document.getElementById("key-status");
 const form = document.getElementById("register-key-form");
-
-function hex(bytes) {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** The public part of a key file, checked: the key id must be the SPKI's SHA-256. */
 async function publicPart(text) {
@@ -32,7 +29,7 @@ async function publicPart(text) {
     throw new Error("not a key file");
   }
   const spki = decodeBase64url(file.publicKey);
-  const keyId = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", spki)));
+  const keyId = toHex(await sha256(spki));
   if (keyId !== file.keyId) throw new Error("key id does not match");
   return { publicKey: file.publicKey, keyId };
 }

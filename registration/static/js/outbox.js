@@ -59,10 +59,16 @@ export class Outbox {
   }
 }
 
+/** How long to wait after the n-th failed run in a row (0-based): 1 s, 3 s, … 60 s. */
+export function retryDelayMs(failures) {
+  return RETRY_DELAYS_MS[Math.min(failures, RETRY_DELAYS_MS.length - 1)];
+}
+
 /**
- * Sends what waits in the outbox, now and again later (with back-off, when the
- * network comes back, when the page is shown again). `send(entry)` returns
- * {outcome, data}; `onSettled(entry, outcome, data)` learns of DONE and REFUSED.
+ * Sends what waits in the outbox, now and again later (with back-off, and, once
+ * wakeOn is called, when the network comes back or the page is shown again).
+ * `send(entry)` returns {outcome, data}; `onSettled(entry, outcome, data)` learns
+ * of DONE and REFUSED.
  */
 export class OutboxSender {
   constructor(outbox, send, onSettled) {
@@ -72,9 +78,13 @@ export class OutboxSender {
     this.failures = 0;
     this.timer = null;
     this.running = null;
-    window.addEventListener("online", () => this.flushSoon(0));
-    document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") this.flushSoon(0);
+  }
+
+  /** Try again at once when the network comes back or the page is shown again. */
+  wakeOn(win, doc) {
+    win.addEventListener("online", () => this.flushSoon(0));
+    doc.addEventListener("visibilitychange", () => {
+      if (doc.visibilityState === "visible") this.flushSoon(0);
     });
   }
 
@@ -106,7 +116,7 @@ export class OutboxSender {
       this.onSettled(entry, result.outcome, result.data);
     }
     if (waiting || this.outbox.entries().length) {
-      const delay = RETRY_DELAYS_MS[Math.min(this.failures, RETRY_DELAYS_MS.length - 1)];
+      const delay = retryDelayMs(this.failures);
       this.failures += 1;
       this.flushSoon(delay);
     } else {

@@ -1,8 +1,9 @@
 // Staff entry in the business portal: a paper form typed in by staff, sealed in this
-// browser to the health office's key (sealed-record.js) and sent as an envelope with
+// browser to the health office's key (envelope.js) and sent as an envelope with
 // the visit's times. The server never sees the contact details in plain text.
 
-import { importRecipientPublicKey, sealContactRecord } from "./sealed-record.js";
+import { importRecipientPublicKey, sealContactRecord } from "./envelope.js";
+import { toHex } from "./bytes.js";
 import {
   clearErrors,
   contactRecord,
@@ -24,8 +25,7 @@ let idempotencyKey = newIdempotencyKey();
 let recipient = null;
 
 function newIdempotencyKey() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 function timeErrors() {

@@ -1,0 +1,148 @@
+// Opening a sealed record envelope (format v1, docs/FORMAT.md §5.4) with a health
+// office's private key: the checks in the order crypto/envelope.py runs them, so
+// both implementations give the same kind for the same envelope.
+
+import { decodeBase64url } from "./b64url.js";
+import { bytesEqual } from "./bytes.js";
+import { checkOpenedRecord } from "./contact-record.js";
+import {
+  CIPHERTEXT_OFFSET,
+  EC_ALGORITHM,
+  ENVELOPE_VERSION,
+  envelopeHeader,
+  HEADER_LENGTH,
+  hpkeInfo,
+  hpkeSuite,
+  KEY_ID_LENGTH,
+  MAX_ENVELOPE_LENGTH,
+  PADDING_BUCKETS,
+  PADDING_MARKER,
+  TAG_LENGTH,
+} from "./envelope.js";
+import { decodeUtf8Strict, parseJsonStrict } from "./strict-json.js";
+
+/**
+ * A sealed record could not be opened. Callers show one message for every
+ * kind; `kind` is for tests and logs (see format v1 for the list).
+ */
+export class SealedRecordError extends Error {
+  constructor(kind) {
+    super(`sealed record rejected (${kind})`);
+    this.name = "SealedRecordError";
+    this.kind = kind;
+  }
+}
+
+const MAX_ENVELOPE_TEXT_LENGTH = Math.ceil((MAX_ENVELOPE_LENGTH * 4) / 3);
+const SUITE_BYTES = envelopeHeader(new Uint8Array(KEY_ID_LENGTH)).subarray(1, 7);
+
+function unpadRecord(padded) {
+  let end = padded.length - 1;
+  while (end >= 0 && padded[end] === 0) end--;
+  if (end < 0 || padded[end] !== PADDING_MARKER) {
+    throw new SealedRecordError("bad_padding");
+  }
+  return padded.subarray(0, end);
+}
+
+/**
+ * The keyless checks of an envelope, in the order crypto/envelope.py runs
+ * them, so both implementations give the same kind for the same envelope.
+ * The enc point is checked on the curve later (see checkEphemeralPoint).
+ */
+function parseEnvelope(envelopeBase64url) {
+  // An over-long text is refused before decoding so a huge input costs nothing.
+  if (
+    typeof envelopeBase64url !== "string" ||
+    envelopeBase64url.length > MAX_ENVELOPE_TEXT_LENGTH
+  ) {
+    throw new SealedRecordError("malformed");
+  }
+  let envelope;
+  try {
+    envelope = decodeBase64url(envelopeBase64url);
+  } catch {
+    throw new SealedRecordError("malformed");
+  }
+  if (envelope.length < 1) {
+    throw new SealedRecordError("malformed");
+  }
+  if (envelope[0] !== ENVELOPE_VERSION) {
+    throw new SealedRecordError("unknown_version");
+  }
+  if (envelope.length < CIPHERTEXT_OFFSET) {
+    throw new SealedRecordError("malformed");
+  }
+  if (!bytesEqual(envelope.subarray(1, 7), SUITE_BYTES)) {
+    throw new SealedRecordError("wrong_suite");
+  }
+  const ciphertext = envelope.subarray(CIPHERTEXT_OFFSET);
+  if (!PADDING_BUCKETS.includes(ciphertext.length - TAG_LENGTH)) {
+    throw new SealedRecordError("bad_length");
+  }
+  const enc = envelope.subarray(HEADER_LENGTH, CIPHERTEXT_OFFSET);
+  if (enc[0] !== 0x04) {
+    throw new SealedRecordError("malformed");
+  }
+  return {
+    keyId: envelope.subarray(7, HEADER_LENGTH),
+    enc,
+    ciphertext,
+  };
+}
+
+/**
+ * Throws malformed unless enc is a point on P-256. Python checks this before
+ * the key id and before decrypting; here it runs only when one of those
+ * fails, which gives the same kinds without an extra import on every open.
+ */
+async function checkEphemeralPoint(enc) {
+  try {
+    await crypto.subtle.importKey("raw", enc, EC_ALGORITHM, true, []);
+  } catch {
+    throw new SealedRecordError("malformed");
+  }
+}
+
+/**
+ * Opens a sealed contact record with a private key handle from readKeyFile
+ * for the given location and area. Returns the normalised record; every
+ * failure is a SealedRecordError whose kind says why.
+ *
+ * Many records can be opened in parallel with the same handle (for example
+ * Promise.all over batches of a few hundred): the key was imported once, when
+ * the handle was made, and each call only does the HPKE work.
+ */
+export async function openContactRecord(
+  privateKeyHandle,
+  envelopeBase64url,
+  { locationCode, areaCode } = {},
+) {
+  const { keyId, keyPair } = privateKeyHandle;
+  const { keyId: envelopeKeyId, enc, ciphertext } = parseEnvelope(envelopeBase64url);
+  if (!bytesEqual(envelopeKeyId, keyId)) {
+    await checkEphemeralPoint(enc);
+    throw new SealedRecordError("wrong_key");
+  }
+  const info = hpkeInfo(locationCode, areaCode, keyId);
+  let padded;
+  try {
+    padded = new Uint8Array(
+      await hpkeSuite.open({ recipientKey: keyPair, enc, info }, ciphertext), // empty aad
+    );
+  } catch {
+    await checkEphemeralPoint(enc);
+    throw new SealedRecordError("decryption_failed");
+  }
+  try {
+    let record;
+    try {
+      record = checkOpenedRecord(parseJsonStrict(decodeUtf8Strict(unpadRecord(padded))));
+    } catch (error) {
+      throw error instanceof SealedRecordError ? error : new SealedRecordError("bad_record");
+    }
+    return record;
+  } finally {
+    padded.fill(0);
+  }
+}

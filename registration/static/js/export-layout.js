@@ -1,0 +1,49 @@
+// The fixed texts of the export files: column titles, source labels, the SORMAS
+// header. health_export/export_layout.py defines them once; the decryption page
+// hands them over as page data (<script type="application/json" id="export-layout">,
+// no inline script under the CSP), and decrypt-rows.js and decrypt-export.js take
+// the layout read here as an argument, so the browser writes the CLI's texts.
+
+function isStringList(value) {
+  return Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string");
+}
+
+function isText(value) {
+  return typeof value === "string" && value !== "";
+}
+
+/**
+ * The layout from its JSON form (export_layout.client_layout). Throws a TypeError
+ * when a part is missing or of the wrong type: better no file than one without
+ * its titles.
+ */
+export function readExportLayout(data) {
+  const labels = data?.sourceLabels;
+  const fine =
+    isStringList(data?.columns) &&
+    typeof labels === "object" &&
+    labels !== null &&
+    !Array.isArray(labels) &&
+    Object.values(labels).every(isText) &&
+    isText(data.yes) &&
+    isText(data.no) &&
+    isText(data.xlsxSheet) &&
+    isText(data.sormasEntity) &&
+    isStringList(data.sormasFields);
+  if (!fine) throw new TypeError("export layout: missing or malformed page data");
+  return Object.freeze({
+    columns: Object.freeze([...data.columns]),
+    // A Map, so that a source named like an Object property is no label.
+    sourceLabels: new Map(Object.entries(labels)),
+    yes: data.yes,
+    no: data.no,
+    xlsxSheet: data.xlsxSheet,
+    sormasEntity: data.sormasEntity,
+    sormasFields: Object.freeze([...data.sormasFields]),
+  });
+}
+
+/** The layout the page carries. */
+export function pageExportLayout(doc = document) {
+  return readExportLayout(JSON.parse(doc.getElementById("export-layout").textContent));
+}
