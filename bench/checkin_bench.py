@@ -302,10 +302,16 @@ class Prepared:
 def prepare(url: str) -> Prepared:
     """Migrate, add one location with a health-office key, and seal a pool of envelopes."""
     import crypto
-    from health_export.models import HealthOffice, HealthOfficeKey, KeyState
     from registration.database import Database
     from registration.migrate import upgrade
-    from registration.models import Area, Business, Location
+    from registration.models import (
+        Area,
+        Business,
+        HealthOffice,
+        HealthOfficeKey,
+        KeyState,
+        Location,
+    )
 
     database = Database(url)
     with database.engine.begin() as connection:

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from health_export.models import HealthOffice
+from registration.models import HealthOffice
 
 POSTAL_CODE = re.compile(r"\d{5}")
 EXIT_PARTIAL = 3
@@ -118,9 +118,8 @@ def add_postal_codes(name: str, codes: tuple[str, ...], csv_file: Path | None) -
     """
     from sqlalchemy import select
 
-    from health_export.models import HealthOfficePostalCode
     from registration.audit import record_event
-    from registration.models import Location
+    from registration.models import HealthOfficePostalCode, Location
     from registration.session import get_clock, get_session
 
     office = _office_by_name(name)

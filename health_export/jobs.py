@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from health_export.models import TraceRequest, TraceRequestState
 from health_export.packages import build_export_package, current_package
 from health_export.requests import (
     change_state,
@@ -28,6 +27,7 @@ from health_export.requests import (
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
+from registration.models import TraceRequest, TraceRequestState
 
 log = logging.getLogger("gastregister.health_export.jobs")
 State = TraceRequestState

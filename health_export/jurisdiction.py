@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from health_export.models import HealthOffice, HealthOfficePostalCode
-from registration.models import Location
+from registration.models import HealthOffice, HealthOfficePostalCode, Location
 
 
 def office_for_postal_code(session: Session, postal_code: str) -> HealthOffice | None:

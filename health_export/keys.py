@@ -11,10 +11,9 @@ from sqlalchemy.orm import Session
 
 import crypto
 from health_export.errors import KeyRegistrationError
-from health_export.models import HealthOfficeKey, KeyState
 from registration.audit import record_event
 from registration.clock import Clock
-from registration.models import User
+from registration.models import HealthOfficeKey, KeyState, User
 
 
 def active_key(session: Session, health_office_id: int) -> HealthOfficeKey | None:

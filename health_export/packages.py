@@ -24,11 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from health_export.errors import PackageFormatError, PackageUnavailableError
-from health_export.models import ExportPackage, TraceRequest, TraceRequestState
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
-from registration.models import Area, CheckIn, User
+from registration.models import Area, CheckIn, ExportPackage, TraceRequest, TraceRequestState, User
 
 PACKAGE_FORMAT = "gastregister-export"
 PACKAGE_VERSION = 1

@@ -23,11 +23,18 @@ from health_export.errors import (
     RequestValidationError,
 )
 from health_export.jurisdiction import location_in_jurisdiction
-from health_export.models import HealthOffice, TraceRequest, TraceRequestState
 from registration.audit import record_event
 from registration.clock import Clock, to_berlin
 from registration.config import Settings
-from registration.models import Area, CheckIn, Role, User
+from registration.models import (
+    Area,
+    CheckIn,
+    HealthOffice,
+    Role,
+    TraceRequest,
+    TraceRequestState,
+    User,
+)
 
 log = logging.getLogger("gastregister.health_export")
 

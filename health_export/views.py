@@ -22,7 +22,6 @@ import crypto
 from health_export import keys as key_service
 from health_export.errors import HealthOfficeError, RequestValidationError
 from health_export.jurisdiction import location_in_jurisdiction, search_locations
-from health_export.models import HealthOffice, KeyState, TraceRequest, TraceRequestState
 from health_export.packages import MEDIA_TYPE, current_package, download_package, package_filename
 from health_export.requests import (
     abort_trace_request,
@@ -36,7 +35,15 @@ from health_export.requests import (
 from registration.accounts.access import OFFICE_ROLES, signed_in_user
 from registration.clock import BERLIN
 from registration.extensions import login_manager
-from registration.models import AuditEvent, Role, User
+from registration.models import (
+    AuditEvent,
+    HealthOffice,
+    KeyState,
+    Role,
+    TraceRequest,
+    TraceRequestState,
+    User,
+)
 from registration.session import get_clock, get_session, get_settings
 
 bp = Blueprint("office", __name__, url_prefix="/amt", template_folder="templates")

@@ -266,8 +266,7 @@ class DatabaseFacts:
         yield from facts
 
     def _facts(self, session: Any) -> Iterator[Metric]:
-        from health_export.models import TraceRequest, TraceRequestState
-        from registration.models import JobRun
+        from registration.models import JobRun, TraceRequest, TraceRequestState
         from registration.retention.services import JOB_NAME, last_job_run
 
         interval = GaugeMetricFamily(

@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 
 import crypto
 from health_export.keys import active_key
-from health_export.models import HealthOfficeKey, KeyState
 from registration import metrics
 from registration.checkin.errors import (
     ArrivalOutOfRangeError,
@@ -52,7 +51,16 @@ from registration.checkin.errors import (
 )
 from registration.clock import Clock
 from registration.config import Settings
-from registration.models import Area, Business, CheckIn, CheckInMode, CheckInSource, Location
+from registration.models import (
+    Area,
+    Business,
+    CheckIn,
+    CheckInMode,
+    CheckInSource,
+    HealthOfficeKey,
+    KeyState,
+    Location,
+)
 
 CLOCK_SKEW = dt.timedelta(minutes=2)
 MAX_STAY = dt.timedelta(minutes=24 * 60)

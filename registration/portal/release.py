@@ -16,13 +16,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from health_export.models import TraceRequest, TraceRequestState
 from health_export.packages import build_export_package
 from registration.audit import record_event
 from registration.clock import Clock, to_berlin
 from registration.config import Settings
 from registration.mail import MailError, send_mail
-from registration.models import Role, User
+from registration.models import Role, TraceRequest, TraceRequestState, User
 from registration.portal.errors import ReleaseNotPossibleError
 
 log = logging.getLogger("gastregister.portal.release")

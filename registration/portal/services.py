@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from health_export.jurisdiction import office_for_postal_code
 from health_export.keys import active_key
-from health_export.models import HealthOffice, TraceRequest, TraceRequestState
 from registration.audit import record_event
 from registration.clock import BERLIN, Clock
 from registration.models import (
@@ -27,8 +26,11 @@ from registration.models import (
     Business,
     CheckIn,
     CheckInMode,
+    HealthOffice,
     Location,
     StaffInvitation,
+    TraceRequest,
+    TraceRequestState,
     User,
 )
 from registration.portal.errors import AreaSpecError, TooManyAreasError

@@ -26,7 +26,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from health_export.models import TraceRequest, TraceRequestState
 from registration.accounts import services as accounts
 from registration.accounts.access import (
     acting_user,
@@ -48,6 +47,8 @@ from registration.models import (
     Location,
     Role,
     StaffInvitation,
+    TraceRequest,
+    TraceRequestState,
     User,
     new_public_code,
 )

@@ -47,11 +47,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from health_export.models import ExportPackage, TraceRequest, TraceRequestState
 from registration.clock import Clock
 from registration.config import Settings
 from registration.database import Database, UTCDateTime
-from registration.models import AuditEvent, CheckIn, JobRun
+from registration.models import (
+    AuditEvent,
+    CheckIn,
+    ExportPackage,
+    JobRun,
+    TraceRequest,
+    TraceRequestState,
+)
 from registration.retention import partitions
 from registration.retention.lock import exclusive_runner
 

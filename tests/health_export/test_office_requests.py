@@ -15,7 +15,6 @@ from health_export.errors import (
     RequestValidationError,
 )
 from health_export.jobs import run_request_jobs
-from health_export.models import TraceRequest, TraceRequestState
 from health_export.requests import (
     abort_trace_request,
     close_trace_request,
@@ -25,7 +24,7 @@ from health_export.requests import (
 )
 from registration.audit import all_events, verify_chain
 from registration.config import Settings
-from registration.models import AuditEvent
+from registration.models import AuditEvent, TraceRequest, TraceRequestState
 from tests.health_export.conftest import seal_visit
 
 H = dt.timedelta(hours=1)

@@ -14,8 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crypto
-from health_export.models import HealthOfficeKey, KeyState, TraceRequest, TraceRequestState
-from registration.models import AuditEvent
+from registration.models import (
+    AuditEvent,
+    HealthOfficeKey,
+    KeyState,
+    TraceRequest,
+    TraceRequestState,
+)
 from registration.portal.release import release_trace_request
 from tests.health_export.conftest import PASSWORD, seal_visit, sign_in
 

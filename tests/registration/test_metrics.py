@@ -20,19 +20,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crypto
-from health_export.models import (
-    HealthOffice,
-    HealthOfficeKey,
-    KeyState,
-    TraceRequest,
-    TraceRequestState,
-)
 from registration import create_app, metrics
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Base, Database
 from registration.extensions import limiter
-from registration.models import Area, Business, JobRun, Location
+from registration.models import (
+    Area,
+    Business,
+    HealthOffice,
+    HealthOfficeKey,
+    JobRun,
+    KeyState,
+    Location,
+    TraceRequest,
+    TraceRequestState,
+)
 from registration.retention.services import JOB_NAME, run_maintenance
 
 TOKEN = "metrics-" + "t" * 40

@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import crypto
-from health_export.models import HealthOffice, TraceRequest, TraceRequestState
 from registration.audit import all_events, verify_chain
 from registration.clock import FrozenClock
 from registration.models import (
@@ -28,9 +27,12 @@ from registration.models import (
     AuditEvent,
     CheckIn,
     CheckInSource,
+    HealthOffice,
     Location,
     Role,
     StaffInvitation,
+    TraceRequest,
+    TraceRequestState,
     User,
 )
 from registration.portal.release import notify_owners_of_request, release_trace_request

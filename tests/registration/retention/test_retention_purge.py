@@ -25,12 +25,19 @@ from retention_helpers import (
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from health_export.models import ExportPackage, HealthOffice, TraceRequest, TraceRequestState
 from registration.audit import all_events, record_event, verify_chain
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
-from registration.models import AuditEvent, CheckIn, JobRun
+from registration.models import (
+    AuditEvent,
+    CheckIn,
+    ExportPackage,
+    HealthOffice,
+    JobRun,
+    TraceRequest,
+    TraceRequestState,
+)
 from registration.retention import partitions
 from registration.retention.services import (
     REDACTED,
