@@ -22,7 +22,6 @@ from health_export.errors import (
     OutsideJurisdictionError,
     RequestValidationError,
 )
-from health_export.jurisdiction import location_in_jurisdiction
 from registration.audit import record_event
 from registration.clock import Clock, to_berlin
 from registration.config import Settings
@@ -35,6 +34,7 @@ from registration.models import (
     TraceRequestState,
     User,
 )
+from registration.offices import location_in_jurisdiction
 
 log = logging.getLogger("gastregister.health_export")
 

@@ -21,7 +21,6 @@ from werkzeug.wrappers import Response
 import crypto
 from health_export import keys as key_service
 from health_export.errors import HealthOfficeError, RequestValidationError
-from health_export.jurisdiction import location_in_jurisdiction, search_locations
 from health_export.packages import MEDIA_TYPE, current_package, download_package, package_filename
 from health_export.requests import (
     abort_trace_request,
@@ -44,6 +43,7 @@ from registration.models import (
     TraceRequestState,
     User,
 )
+from registration.offices import active_key, location_in_jurisdiction, search_locations
 from registration.session import get_clock, get_session, get_settings
 
 bp = Blueprint("office", __name__, url_prefix="/amt", template_folder="templates")
@@ -164,7 +164,7 @@ def dashboard() -> Page:
         "office/dashboard.html",
         office=office,
         user=user,
-        active_key=key_service.active_key(session, office.id),
+        active_key=active_key(session, office.id),
         requests=office_requests(session, office.id),
     )
 

@@ -52,6 +52,7 @@ from registration.models import (
     User,
     new_public_code,
 )
+from registration.offices import active_key
 from registration.portal import posters, services
 from registration.portal.errors import PortalError, ReleaseNotPossibleError
 from registration.portal.forms import (
@@ -611,8 +612,6 @@ def staff_entry(location_id: int) -> Page:
     place = owned_location(session, acting_user(), location_id)
     key = None
     if place.health_office_id is not None and place.archived_at is None:
-        from health_export.keys import active_key
-
         key = active_key(session, place.health_office_id)
     settings = get_settings()
     areas = services.active_areas(place)

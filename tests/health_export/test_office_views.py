@@ -293,7 +293,7 @@ def test_four_eyes_then_rotation_retires_the_old_key(
     db_session.expire_all()
     assert key.state is KeyState.ACTIVE and key.confirmed_by_id == a.staff.id
     assert a.key.state is KeyState.RETIRED and a.key.retired_at == clock.now()
-    from health_export.keys import active_key
+    from registration.offices import active_key
 
     assert active_key(db_session, a.office.id).id == key.id  # type: ignore[union-attr]
     listing = client.get("/amt/keys").get_data(as_text=True)
