@@ -40,7 +40,6 @@ from typing import Any
 from sqlalchemy import insert, text
 
 import crypto
-from health_export.packages import build_export_package
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
@@ -57,6 +56,7 @@ from registration.models import (
     TraceRequest,
     TraceRequestState,
 )
+from registration.tracing.packages import build_export_package
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

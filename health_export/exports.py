@@ -33,7 +33,8 @@ from health_export.decryption import (
     Row,
     berlin_text,
 )
-from health_export.packages import ParsedPackage, iso_utc
+from health_export.packages import ParsedPackage
+from registration.tracing.packages import iso_utc
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 SEPARATORS = (",", ";", "\t")

@@ -4,7 +4,8 @@ Every route needs a health-office account that logged in with its second factor
 (the accounts log-in completes only after TOTP for these roles). Objects of
 another office — requests, keys, locations outside the jurisdiction — answer 404
 exactly like ids that do not exist, so nothing can be probed. Views do HTTP and
-templates only; the rules live in requests.py, packages.py and keys.py.
+templates only; the rules live in registration.tracing (the request lifecycle that
+both portals share) and keys.py.
 """
 
 from __future__ import annotations
@@ -20,17 +21,7 @@ from werkzeug.wrappers import Response
 
 import crypto
 from health_export import keys as key_service
-from health_export.errors import HealthOfficeError, RequestValidationError
-from health_export.packages import MEDIA_TYPE, current_package, download_package, package_filename
-from health_export.requests import (
-    abort_trace_request,
-    close_trace_request,
-    count_matching,
-    create_trace_request,
-    office_request,
-    office_requests,
-    refuse_outside_jurisdiction,
-)
+from health_export.errors import HealthOfficeError
 from registration.accounts.access import OFFICE_ROLES, signed_in_user
 from registration.clock import BERLIN
 from registration.extensions import login_manager
@@ -45,6 +36,22 @@ from registration.models import (
 )
 from registration.offices import active_key, location_in_jurisdiction, search_locations
 from registration.session import get_clock, get_session, get_settings
+from registration.tracing.errors import RequestValidationError, TraceRequestError
+from registration.tracing.packages import (
+    MEDIA_TYPE,
+    current_package,
+    download_package,
+    package_filename,
+)
+from registration.tracing.requests import (
+    abort_trace_request,
+    close_trace_request,
+    count_matching,
+    create_trace_request,
+    office_request,
+    office_requests,
+    refuse_outside_jurisdiction,
+)
 
 bp = Blueprint("office", __name__, url_prefix="/amt", template_folder="templates")
 
@@ -145,7 +152,7 @@ def _own_request(user: User, request_id: int) -> TraceRequest:
     return trace_request
 
 
-def _fail(error: HealthOfficeError) -> None:
+def _fail(error: TraceRequestError) -> None:
     """Domain errors that are not form errors: 404s stay 404s, the rest are flashed."""
     if error.status == 404:
         abort(404)
@@ -314,7 +321,7 @@ def abort_request(request_id: int) -> Response:
             get_session(), get_clock(), get_settings(), trace_request, aborted_by=user
         )
         flash(_("The request was withdrawn."), "success")
-    except HealthOfficeError as error:
+    except TraceRequestError as error:
         _fail(error)
     return redirect(url_for("office.request_detail", request_id=request_id), code=303)
 
@@ -328,7 +335,7 @@ def close_request(request_id: int) -> Response:
             get_session(), get_clock(), get_settings(), trace_request, closed_by=user
         )
         flash(_("The request is closed."), "success")
-    except HealthOfficeError as error:
+    except TraceRequestError as error:
         _fail(error)
     return redirect(url_for("office.request_detail", request_id=request_id), code=303)
 
@@ -342,7 +349,7 @@ def download(request_id: int) -> Response:
         package = download_package(
             get_session(), get_clock(), get_settings(), trace_request, user=user
         )
-    except HealthOfficeError as error:
+    except TraceRequestError as error:
         from registration.errors import ApiError
 
         raise ApiError(error.status, error.code, str(error)) from None

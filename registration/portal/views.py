@@ -54,7 +54,7 @@ from registration.models import (
 )
 from registration.offices import active_key
 from registration.portal import posters, services
-from registration.portal.errors import PortalError, ReleaseNotPossibleError
+from registration.portal.errors import PortalError
 from registration.portal.forms import (
     AreasForm,
     ButtonForm,
@@ -64,8 +64,9 @@ from registration.portal.forms import (
     NewLocationForm,
     ReleaseForm,
 )
-from registration.portal.release import release_trace_request
 from registration.session import get_clock, get_session, get_settings
+from registration.tracing.errors import ReleaseNotPossibleError
+from registration.tracing.release import release_trace_request
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 

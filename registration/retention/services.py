@@ -371,11 +371,13 @@ class MaintenanceResult:
 
 
 def run_request_jobs(engine: Engine, clock: Clock, settings: Settings) -> dict[str, int]:
-    """Expire overdue trace requests and release automatically (health_export.jobs).
+    """Expire overdue trace requests and release automatically (registration.tracing.jobs).
 
     Runs first, so that a request it expires loses its package in the same run.
     """
-    from health_export.jobs import run_request_jobs as run_jobs  # the scheduler's only caller
+    from registration.tracing.jobs import (
+        run_request_jobs as run_jobs,  # the scheduler's only caller
+    )
 
     with Session(engine, expire_on_commit=False) as session:
         counts = run_jobs(session, clock, settings)

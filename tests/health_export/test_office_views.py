@@ -21,7 +21,7 @@ from registration.models import (
     TraceRequest,
     TraceRequestState,
 )
-from registration.portal.release import release_trace_request
+from registration.tracing.release import release_trace_request
 from tests.health_export.conftest import PASSWORD, seal_visit, sign_in
 
 H = dt.timedelta(hours=1)
@@ -51,7 +51,7 @@ def world(
     )
     db_session.add(key)
     db_session.commit()
-    from health_export.requests import create_trace_request
+    from registration.tracing.requests import create_trace_request
 
     with app.test_request_context("/amt/"):
         trace_request = create_trace_request(
