@@ -32,7 +32,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(DEV_STAMP)
-	$(BIN)/mypy --strict -p registration -p crypto -p health_export
+	$(BIN)/mypy --strict -p gastregister -p registration -p crypto -p health_export
 
 # axe-core (accessibility checks in the browser tests) comes from the npm lock file.
 tests/browser/axe/node_modules/axe-core/axe.min.js: tests/browser/axe/package-lock.json

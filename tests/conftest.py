@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 import registration.models  # noqa: F401  - every table is known to wipe_database
-from registration import create_app
+from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Base, Database

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import crypto
-from registration import create_app
-from registration.cli import main
+from gastregister import create_app
+from gastregister.cli import main
 from registration.config import Settings
 from registration.demo import DEMO_PASSPHRASE
 from registration.models import Area, HealthOffice, HealthOfficeKey, KeyState, Location, User

@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crypto
-from registration import create_app, metrics
+from gastregister import create_app
+from registration import metrics
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Base, Database
