@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test systemtest install install-dev lint typecheck pytest js js-check bench clean translations translations-compile
+.PHONY: run test systemtest install install-dev lint typecheck imports pytest js js-check bench clean translations translations-compile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy --strict -p gastregister -p registration -p crypto -p health_export
 
+# The direction of dependencies between the packages (pyproject.toml, [tool.importlinter];
+# docs/ARCHITECTURE.md, "Packages").
+imports: $(DEV_STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
+
 # axe-core (accessibility checks in the browser tests) comes from the npm lock file.
 tests/browser/axe/node_modules/axe-core/axe.min.js: tests/browser/axe/package-lock.json
 	if command -v npm >/dev/null; then npm ci --silent --prefix tests/browser/axe; fi
@@ -41,7 +46,7 @@ tests/browser/axe/node_modules/axe-core/axe.min.js: tests/browser/axe/package-lo
 pytest: $(DEV_STAMP) tests/browser/axe/node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck imports pytest
 
 # The service as deployed (needs root, nginx, PostgreSQL's server, Redis, Chromium;
 # .ci/run installs them): docs/OPERATIONS.md, "What CI runs".
