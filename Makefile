@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test systemtest install install-dev lint typecheck pytest js js-check js-lint js-test bench clean translations translations-compile
+.PHONY: run test systemtest install install-dev lint typecheck imports pytest js js-check js-lint js-test bench clean translations translations-compile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,12 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(DEV_STAMP)
-	$(BIN)/mypy --strict -p registration -p crypto -p health_export
+	$(BIN)/mypy --strict -p gastregister -p registration -p crypto -p health_export
+
+# The direction of dependencies between the packages (pyproject.toml, [tool.importlinter];
+# docs/ARCHITECTURE.md, "Packages").
+imports: $(DEV_STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
 
 # axe-core (accessibility checks in the browser tests) comes from the npm lock file.
 tests/browser/axe/node_modules/axe-core/axe.min.js: tests/browser/axe/package-lock.json
@@ -57,7 +62,7 @@ js-lint: $(JS_LINT_STAMP)
 js-test:
 	node --test --test-reporter=spec tests/js/*.test.mjs
 
-test: lint typecheck js-lint js-test pytest
+test: lint typecheck imports js-lint js-test pytest
 
 # The service as deployed (needs root, nginx, PostgreSQL's server, Redis, Chromium;
 # .ci/run installs them): docs/OPERATIONS.md, "What CI runs".

@@ -6,7 +6,7 @@ For each database the script creates a throwaway database (a temporary SQLite fi
 or a fresh PostgreSQL database `gr_bench` that it drops afterwards), migrates it,
 adds one location with a health-office key, seals a pool of envelopes in Python
 beforehand (so the load generator does not measure crypto), and starts the real
-service with `gunicorn -c python:registration.gunicorn_conf registration.wsgi:app`. A small asyncio HTTP/1.1
+service with `gunicorn -c python:gastregister.gunicorn_conf gastregister.wsgi:app`. A small asyncio HTTP/1.1
 client on the same machine then measures:
 
   * throughput: closed loop, many keep-alive connections, each check-in with its own
@@ -254,7 +254,7 @@ def measured(server: Server, phase: Awaitable[Result]) -> tuple[Result, float]:
 
 @contextmanager
 def gunicorn(target: str, env: dict[str, str], log: Path) -> Iterator[Server]:
-    """`gunicorn -c python:registration.gunicorn_conf <target>` on a free port, stopped afterwards."""
+    """`gunicorn -c python:gastregister.gunicorn_conf <target>` on a free port, stopped afterwards."""
     port = free_port()
     environment = {
         **os.environ,
@@ -266,7 +266,7 @@ def gunicorn(target: str, env: dict[str, str], log: Path) -> Iterator[Server]:
     }
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [str(GUNICORN), "-c", "python:registration.gunicorn_conf", target],
+            [str(GUNICORN), "-c", "python:gastregister.gunicorn_conf", target],
             cwd=ROOT,
             env=environment,
             stdout=output,
@@ -302,10 +302,16 @@ class Prepared:
 def prepare(url: str) -> Prepared:
     """Migrate, add one location with a health-office key, and seal a pool of envelopes."""
     import crypto
-    from health_export.models import HealthOffice, HealthOfficeKey, KeyState
     from registration.database import Database
     from registration.migrate import upgrade
-    from registration.models import Area, Business, Location
+    from registration.models import (
+        Area,
+        Business,
+        HealthOffice,
+        HealthOfficeKey,
+        KeyState,
+        Location,
+    )
 
     database = Database(url)
     with database.engine.begin() as connection:
@@ -447,7 +453,7 @@ def machine_context() -> list[str]:
     workers = os.environ.get("GASTREGISTER_WORKERS", str((os.cpu_count() or 1) * 2))
     threads = os.environ.get("GASTREGISTER_THREADS", "4")
     lines.append(
-        f"registration/gunicorn_conf.py: {workers} workers x {threads} threads (gthread); load generator: "
+        f"gastregister/gunicorn_conf.py: {workers} workers x {threads} threads (gthread); load generator: "
         f"1 asyncio process on the same machine, {CONNECTIONS} keep-alive connections"
     )
     return lines
@@ -488,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             with context as url:
                 prepared = prepare(url)
                 with gunicorn(
-                    "registration.wsgi:app", {**base_env, "DATABASE_URL": url}, log
+                    "gastregister.wsgi:app", {**base_env, "DATABASE_URL": url}, log
                 ) as server:
                     port = server.port
                     make = checkin_request_factory(prepared, port)

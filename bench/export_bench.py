@@ -41,19 +41,23 @@ from sqlalchemy import insert, text
 
 import crypto
 from health_export.export_layout import client_layout
-from health_export.models import (
-    HealthOffice,
-    HealthOfficeKey,
-    KeyState,
-    TraceRequest,
-    TraceRequestState,
-)
-from health_export.packages import build_export_package
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
 from registration.migrate import upgrade
-from registration.models import Area, Business, CheckIn, CheckInSource, Location
+from registration.models import (
+    Area,
+    Business,
+    CheckIn,
+    CheckInSource,
+    HealthOffice,
+    HealthOfficeKey,
+    KeyState,
+    Location,
+    TraceRequest,
+    TraceRequestState,
+)
+from registration.tracing.packages import build_export_package
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

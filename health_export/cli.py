@@ -1,4 +1,4 @@
-"""Operator and health-office commands: offices, postal codes, users, audit check, decrypt.
+"""Operator and health-office commands: offices, postal codes, users, decrypt.
 
 `decrypt` runs offline: it builds no app and needs no configuration, so a health
 office can use it on a machine that never talks to the server. The passphrase is
@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from health_export.models import HealthOffice
+from registration.models import HealthOffice
 
 POSTAL_CODE = re.compile(r"\d{5}")
 EXIT_PARTIAL = 3
@@ -118,9 +118,8 @@ def add_postal_codes(name: str, codes: tuple[str, ...], csv_file: Path | None) -
     """
     from sqlalchemy import select
 
-    from health_export.models import HealthOfficePostalCode
     from registration.audit import record_event
-    from registration.models import Location
+    from registration.models import HealthOfficePostalCode, Location
     from registration.session import get_clock, get_session
 
     office = _office_by_name(name)
@@ -235,40 +234,6 @@ def add_user(name: str, email: str, role: str, display_name: str, ask_password: 
     if not ask_password:
         click.echo(f"One-time password (shown once, hand it over in person): {password}")
     click.echo("Two-factor log-in (TOTP) is set up at the first log-in.")
-
-
-# --- audit -------------------------------------------------------------------------------
-
-
-@click.group("audit")
-def audit() -> None:
-    """The tamper-evident audit log."""
-
-
-@audit.command("verify")
-@with_appcontext
-def audit_verify() -> None:
-    """Recompute the hash chain over every entry; exit 1 if it is broken."""
-    from registration.audit import all_events, verify_chain
-    from registration.session import get_session
-
-    events = all_events(get_session())
-    try:
-        report = verify_chain(events)
-    finally:
-        # A broken chain stops the check early; the server-side cursor must still close.
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
-    if report.intact:
-        click.echo(f"Audit log intact: {report.checked} entries checked.")
-        return
-    click.echo(
-        f"Audit log BROKEN at entry {report.first_broken_id} "
-        f"({report.checked} entries before it are intact).",
-        err=True,
-    )
-    sys.exit(1)
 
 
 # --- decrypt (offline) ---------------------------------------------------------------------
@@ -396,4 +361,4 @@ def _write_private(output: Path, data: bytes) -> None:
         stream.write(data)
 
 
-commands: list[click.Command] = [health_office, audit, decrypt]
+commands: list[click.Command] = [health_office, decrypt]

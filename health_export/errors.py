@@ -3,14 +3,13 @@
 Services raise these; views turn them into a flashed message or an HTTP error, the
 CLI into a message on stderr and an exit code. Messages are lazy translations, so
 the same error reads German in the portal and can be shown in English on request,
-and none of them ever contains contact data.
+and none of them ever contains contact data. The errors of a trace request's steps
+belong to the lifecycle both portals share (registration.tracing.errors).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from flask_babel import lazy_gettext as _l
 
 
 class HealthOfficeError(Exception):
@@ -31,44 +30,10 @@ class HealthOfficeError(Exception):
         return str(self.message)
 
 
-class RequestValidationError(HealthOfficeError):
-    """A trace request that may not be made as asked (window, case reference, areas)."""
-
-    code = "invalid_request"
-
-    def __init__(self, field: str, message: Any) -> None:
-        super().__init__(message, code=f"invalid_{field}")
-        self.field = field
-
-
-class OutsideJurisdictionError(HealthOfficeError):
-    """The location is not in the office's jurisdiction (shown as 404, and audited)."""
-
-    code = "outside_jurisdiction"
-    status = 404
-
-    def __init__(self) -> None:
-        super().__init__(_l("This location does not exist or is not in your jurisdiction."))
-
-
-class InvalidTransitionError(HealthOfficeError):
-    """The request is not in a state that allows this step."""
-
-    code = "invalid_state"
-    status = 409
-
-
 class KeyRegistrationError(HealthOfficeError):
     """A public key that cannot be registered or confirmed."""
 
     code = "invalid_key"
-
-
-class PackageUnavailableError(HealthOfficeError):
-    """No export package can be downloaded for this request (now)."""
-
-    code = "package_unavailable"
-    status = 409
 
 
 class PackageFormatError(Exception):

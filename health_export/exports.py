@@ -34,7 +34,8 @@ from health_export.decryption import (
     berlin_text,
 )
 from health_export.export_layout import COLUMNS, SORMAS_ENTITY, SORMAS_FIELDS, XLSX_SHEET
-from health_export.packages import ParsedPackage, iso_utc
+from health_export.packages import ParsedPackage
+from registration.tracing.packages import iso_utc
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 SEPARATORS = (",", ";", "\t")

@@ -1,4 +1,7 @@
-"""Which public key a record is sealed to, and which keys may still open records."""
+"""A health office's keys on the server: registration with four eyes, and the keys it must
+still hold. Which key guests seal to (`active_key`) is a rule of the shared core
+(registration.offices), because the guest page and the business portal apply it too.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +14,9 @@ from sqlalchemy.orm import Session
 
 import crypto
 from health_export.errors import KeyRegistrationError
-from health_export.models import HealthOfficeKey, KeyState
 from registration.audit import record_event
 from registration.clock import Clock
-from registration.models import User
-
-
-def active_key(session: Session, health_office_id: int) -> HealthOfficeKey | None:
-    """The newest active key of an office: guests always seal to this one."""
-    key: HealthOfficeKey | None = session.scalar(
-        select(HealthOfficeKey)
-        .where(
-            HealthOfficeKey.health_office_id == health_office_id,
-            HealthOfficeKey.state == KeyState.ACTIVE,
-        )
-        .order_by(HealthOfficeKey.activated_at.desc(), HealthOfficeKey.id.desc())
-        .limit(1)
-    )
-    return key
-
+from registration.models import HealthOfficeKey, KeyState, User
 
 _KEY_ID = re.compile(r"[0-9a-f]{64}")
 

@@ -4,7 +4,8 @@ Every route needs a health-office account that logged in with its second factor
 (the accounts log-in completes only after TOTP for these roles). Objects of
 another office — requests, keys, locations outside the jurisdiction — answer 404
 exactly like ids that do not exist, so nothing can be probed. Views do HTTP and
-templates only; the rules live in requests.py, packages.py and keys.py.
+templates only; the rules live in registration.tracing (the request lifecycle that
+both portals share) and keys.py.
 """
 
 from __future__ import annotations
@@ -21,11 +22,29 @@ from werkzeug.wrappers import Response
 import crypto
 from health_export import export_layout
 from health_export import keys as key_service
-from health_export.errors import HealthOfficeError, RequestValidationError
-from health_export.jurisdiction import location_in_jurisdiction, search_locations
-from health_export.models import HealthOffice, KeyState, TraceRequest, TraceRequestState
-from health_export.packages import MEDIA_TYPE, current_package, download_package, package_filename
-from health_export.requests import (
+from health_export.errors import HealthOfficeError
+from registration.accounts.access import OFFICE_ROLES, signed_in_user
+from registration.clock import BERLIN
+from registration.extensions import login_manager
+from registration.models import (
+    AuditEvent,
+    HealthOffice,
+    KeyState,
+    Role,
+    TraceRequest,
+    TraceRequestState,
+    User,
+)
+from registration.offices import active_key, location_in_jurisdiction, search_locations
+from registration.session import get_clock, get_session, get_settings
+from registration.tracing.errors import RequestValidationError, TraceRequestError
+from registration.tracing.packages import (
+    MEDIA_TYPE,
+    current_package,
+    download_package,
+    package_filename,
+)
+from registration.tracing.requests import (
     abort_trace_request,
     close_trace_request,
     count_matching,
@@ -34,11 +53,6 @@ from health_export.requests import (
     office_requests,
     refuse_outside_jurisdiction,
 )
-from registration.accounts.access import OFFICE_ROLES, signed_in_user
-from registration.clock import BERLIN
-from registration.extensions import login_manager
-from registration.models import AuditEvent, Role, User
-from registration.session import get_clock, get_session, get_settings
 
 bp = Blueprint("office", __name__, url_prefix="/amt", template_folder="templates")
 
@@ -139,7 +153,7 @@ def _own_request(user: User, request_id: int) -> TraceRequest:
     return trace_request
 
 
-def _fail(error: HealthOfficeError) -> None:
+def _fail(error: TraceRequestError) -> None:
     """Domain errors that are not form errors: 404s stay 404s, the rest are flashed."""
     if error.status == 404:
         abort(404)
@@ -158,7 +172,7 @@ def dashboard() -> Page:
         "office/dashboard.html",
         office=office,
         user=user,
-        active_key=key_service.active_key(session, office.id),
+        active_key=active_key(session, office.id),
         requests=office_requests(session, office.id),
     )
 
@@ -308,7 +322,7 @@ def abort_request(request_id: int) -> Response:
             get_session(), get_clock(), get_settings(), trace_request, aborted_by=user
         )
         flash(_("The request was withdrawn."), "success")
-    except HealthOfficeError as error:
+    except TraceRequestError as error:
         _fail(error)
     return redirect(url_for("office.request_detail", request_id=request_id), code=303)
 
@@ -322,7 +336,7 @@ def close_request(request_id: int) -> Response:
             get_session(), get_clock(), get_settings(), trace_request, closed_by=user
         )
         flash(_("The request is closed."), "success")
-    except HealthOfficeError as error:
+    except TraceRequestError as error:
         _fail(error)
     return redirect(url_for("office.request_detail", request_id=request_id), code=303)
 
@@ -336,7 +350,7 @@ def download(request_id: int) -> Response:
         package = download_package(
             get_session(), get_clock(), get_settings(), trace_request, user=user
         )
-    except HealthOfficeError as error:
+    except TraceRequestError as error:
         from registration.errors import ApiError
 
         raise ApiError(error.status, error.code, str(error)) from None

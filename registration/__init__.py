@@ -1,5 +1,8 @@
-"""Gastregister: guest check-in, business portal, accounts and the app factory."""
+"""The shared core and the business side of Gastregister.
 
-from registration.app import create_app
-
-__all__ = ["create_app"]
+The core: settings, database and the one data model, accounts, the audit log, mail,
+health-office jurisdiction and keys, the trace-request lifecycle (tracing) and
+retention. The business side on top of it: the guest check-in (checkin) and the
+business portal (portal). It imports neither the health-office side (health_export)
+nor the composition root (gastregister), which builds the app from both.
+"""

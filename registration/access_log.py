@@ -6,7 +6,7 @@ keeps them for as long as the log lives and hands them to whoever reads it (the
 system test found a verification link in both nginx's and gunicorn's log). So every
 response names the URL rule that served it in `ROUTE_HEADER` (`/konto/verify/<token>`,
 `/c/<code>`), and both access logs record that instead of the path: gunicorn's
-format (registration/gunicorn_conf.py) and nginx's (deploy/nginx/gastregister.conf,
+format (gastregister/gunicorn_conf.py) and nginx's (deploy/nginx/gastregister.conf,
 which also hides the header from clients). A request no rule matched is logged as
 `-`, so an attacker's path (control characters included) never reaches a log.
 """

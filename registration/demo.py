@@ -16,9 +16,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import crypto
-from health_export.models import HealthOffice, HealthOfficeKey, HealthOfficePostalCode, KeyState
 from registration.accounts.passwords import hash_password
-from registration.models import Area, Business, Location, Role, User
+from registration.models import (
+    Area,
+    Business,
+    HealthOffice,
+    HealthOfficeKey,
+    HealthOfficePostalCode,
+    KeyState,
+    Location,
+    Role,
+    User,
+)
 from registration.session import get_clock, get_session, get_settings
 
 DEMO_POSTAL_CODE = "99999"

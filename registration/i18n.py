@@ -7,6 +7,7 @@ by Flask-Babel, so each domain keeps its own texts beside its code.
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, has_request_context, redirect, request
@@ -18,15 +19,17 @@ LANGUAGE_COOKIE = "lang"
 
 bp = Blueprint("i18n", __name__)
 
-ROOT = Path(__file__).resolve().parent.parent
 
+def translation_directories(*packages: ModuleType) -> list[Path]:
+    """Every domain folder of these packages keeps its own catalog; Flask-Babel merges them.
 
-def translation_directories() -> list[Path]:
-    """Every domain folder keeps its own catalog; Flask-Babel merges them."""
+    The app factory names the packages, so this core module needs to know none of them.
+    """
     return sorted(
         path
-        for package in ("registration", "health_export")
-        for path in (ROOT / package).rglob("translations")
+        for package in packages
+        for folder in package.__path__
+        for path in Path(folder).rglob("translations")
         if path.is_dir()
     )
 
@@ -72,13 +75,14 @@ def switch_language(code: str) -> Response:
     return response
 
 
-def register_i18n(app: Flask) -> None:
+def register_i18n(app: Flask, *packages: ModuleType) -> None:
+    """German first; the texts come from the catalogs of `packages` (the app factory's)."""
     from registration.extensions import babel
 
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
     app.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/Berlin"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(
-        str(path) for path in translation_directories()
+        str(path) for path in translation_directories(*packages)
     )
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)

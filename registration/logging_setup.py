@@ -1,7 +1,7 @@
 """Logging that never carries an IP address or a request body.
 
 Werkzeug's development request log prints the client address, so it is silenced;
-gunicorn's access log format is set without `%(h)s` in registration/gunicorn_conf.py.
+gunicorn's access log format is set without `%(h)s` in gastregister/gunicorn_conf.py.
 """
 
 from __future__ import annotations

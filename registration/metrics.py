@@ -6,7 +6,7 @@ maintenance runs in a process of its own, possibly elsewhere. So:
 * what a worker sees (check-ins, HTTP answers, its connection pool) is counted in
   that worker. With `PROMETHEUS_MULTIPROC_DIR` set, prometheus_client keeps those
   counts in one small file per process, and whichever worker answers a scrape adds
-  up every worker's files (the hooks in registration/gunicorn_conf.py empty the
+  up every worker's files (the hooks in gastregister/gunicorn_conf.py empty the
   folder at start and drop a dead worker's gauges). Without the variable (demo,
   tests) the counts live in the process.
 * what the maintenance did is read from the database (`job_runs`) at scrape time,
@@ -266,8 +266,7 @@ class DatabaseFacts:
         yield from facts
 
     def _facts(self, session: Any) -> Iterator[Metric]:
-        from health_export.models import TraceRequest, TraceRequestState
-        from registration.models import JobRun
+        from registration.models import JobRun, TraceRequest, TraceRequestState
         from registration.retention.services import JOB_NAME, last_job_run
 
         interval = GaugeMetricFamily(
@@ -464,7 +463,7 @@ def register_metrics(app: Flask, settings: Settings) -> None:
             watch_pool(pool)
 
 
-# --- gunicorn hooks (registration/gunicorn_conf.py) ----------------------------------
+# --- gunicorn hooks (gastregister/gunicorn_conf.py) ----------------------------------
 
 
 def clear_multiprocess_directory() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import format_datetime, get_locale
 
 from registration.clock import to_berlin
@@ -20,10 +20,6 @@ def retention_days() -> int:
     return get_settings().retention_days
 
 
-def endpoints() -> set[str]:
-    return set(current_app.view_functions)
-
-
 def local_time(moment: dt.datetime | None, fmt: str = "short") -> str:
     """A UTC timestamp shown in Europe/Berlin in the user's language."""
     if moment is None:
@@ -35,7 +31,6 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         current_language=current_language,
         retention_days=retention_days,
-        endpoints=endpoints,
     )
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.autoescape = True

@@ -52,8 +52,8 @@ def test_the_installed_wheel_migrates_serves_and_stores_a_checkin(
         [
             str(installed_venv / "bin" / "gunicorn"),
             "-c",
-            "python:registration.gunicorn_conf",
-            "registration.wsgi:app",
+            "python:gastregister.gunicorn_conf",
+            "gastregister.wsgi:app",
         ],
         root / "logs" / "installed-gunicorn.log",
         env=env,

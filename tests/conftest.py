@@ -25,8 +25,8 @@ from sqlalchemy import make_url, text
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-import health_export.models  # noqa: F401  - every table is known to wipe_database
-from registration import create_app
+import registration.models  # noqa: F401  - every table is known to wipe_database
+from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Base, Database

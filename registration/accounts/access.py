@@ -2,7 +2,7 @@
 
 An object of another business is answered with 404, exactly like an id that does not
 exist, so ids cannot be probed; a wrong role on a page the user knows exists is 403.
-The health-office helper reuses `role_required` for /amt.
+The health-office portal (/amt) guards all its routes with one check on OFFICE_ROLES.
 """
 
 from __future__ import annotations
@@ -73,7 +73,6 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
 business_member_required = role_required(*BUSINESS_ROLES)
 owner_required = role_required(Role.BUSINESS_OWNER)
-office_member_required = role_required(*OFFICE_ROLES)
 
 
 def business_id_of(user: User) -> int:

@@ -34,8 +34,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import crypto
-from health_export.keys import active_key
-from health_export.models import HealthOfficeKey, KeyState
 from registration import metrics
 from registration.checkin.errors import (
     ArrivalOutOfRangeError,
@@ -52,7 +50,17 @@ from registration.checkin.errors import (
 )
 from registration.clock import Clock
 from registration.config import Settings
-from registration.models import Area, Business, CheckIn, CheckInMode, CheckInSource, Location
+from registration.models import (
+    Area,
+    Business,
+    CheckIn,
+    CheckInMode,
+    CheckInSource,
+    HealthOfficeKey,
+    KeyState,
+    Location,
+)
+from registration.offices import active_key
 
 CLOCK_SKEW = dt.timedelta(minutes=2)
 MAX_STAY = dt.timedelta(minutes=24 * 60)
@@ -173,7 +181,7 @@ _keys = _table(HealthOfficeKey)
 _checkins = _table(CheckIn)
 
 # The area behind a code with the office's newest active key: the same rule as
-# health_export.keys.active_key (newest activation first, then the highest id).
+# registration.offices.active_key (newest activation first, then the highest id).
 _NEWEST_ACTIVE_KEY_FIRST = (HealthOfficeKey.activated_at.desc(), HealthOfficeKey.id.desc())
 _FIND_AREA = (
     select(Area, Location, Business.name, HealthOfficeKey)
@@ -234,7 +242,7 @@ def find_area(session: Session, code: str) -> AreaContext:
     """The open area behind a QR code, with the key guests must seal to (or None).
 
     One query: the area, its location and business, and the office's newest active
-    key, chosen by the same rule as health_export.keys.active_key. It runs for every
+    key, chosen by the same rule as registration.offices.active_key. It runs for every
     check-in, so it is one round trip rather than three.
     """
     if not 1 <= len(code) <= 64:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import health_export.models  # noqa: F401  - registers the health-office tables
-import registration.models  # noqa: F401  - registers the registration tables
+import registration.models  # noqa: F401  - registers every table
 from registration.config import Settings
 from registration.database import Base, make_engine
 from registration.retention.partitions import include_in_autogenerate

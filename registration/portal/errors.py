@@ -26,11 +26,5 @@ class TooManyAreasError(PortalError):
     message = _l("A location can have at most %(count)s active areas.")
 
 
-class ReleaseNotPossibleError(PortalError):
-    """The request is not waiting for a release (already released, aborted, expired...)."""
-
-    message = _l("This request is not waiting for a release.")
-
-
 class StaffEntryError(PortalError):
     """A staff entry with implausible times."""

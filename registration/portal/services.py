@@ -16,9 +16,6 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from health_export.jurisdiction import office_for_postal_code
-from health_export.keys import active_key
-from health_export.models import HealthOffice, TraceRequest, TraceRequestState
 from registration.audit import record_event
 from registration.clock import BERLIN, Clock
 from registration.models import (
@@ -27,10 +24,14 @@ from registration.models import (
     Business,
     CheckIn,
     CheckInMode,
+    HealthOffice,
     Location,
     StaffInvitation,
+    TraceRequest,
+    TraceRequestState,
     User,
 )
+from registration.offices import active_key, office_for_postal_code
 from registration.portal.errors import AreaSpecError, TooManyAreasError
 
 MAX_AREAS_PER_LOCATION = 500

@@ -26,7 +26,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from health_export.models import TraceRequest, TraceRequestState
 from registration.accounts import services as accounts
 from registration.accounts.access import (
     acting_user,
@@ -48,11 +47,14 @@ from registration.models import (
     Location,
     Role,
     StaffInvitation,
+    TraceRequest,
+    TraceRequestState,
     User,
     new_public_code,
 )
+from registration.offices import active_key
 from registration.portal import posters, services
-from registration.portal.errors import PortalError, ReleaseNotPossibleError
+from registration.portal.errors import PortalError
 from registration.portal.forms import (
     AreasForm,
     ButtonForm,
@@ -62,8 +64,9 @@ from registration.portal.forms import (
     NewLocationForm,
     ReleaseForm,
 )
-from registration.portal.release import release_trace_request
 from registration.session import get_clock, get_session, get_settings
+from registration.tracing.errors import ReleaseNotPossibleError
+from registration.tracing.release import release_trace_request
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
@@ -610,8 +613,6 @@ def staff_entry(location_id: int) -> Page:
     place = owned_location(session, acting_user(), location_id)
     key = None
     if place.health_office_id is not None and place.archived_at is None:
-        from health_export.keys import active_key
-
         key = active_key(session, place.health_office_id)
     settings = get_settings()
     areas = services.active_areas(place)

@@ -47,11 +47,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from health_export.models import ExportPackage, TraceRequest, TraceRequestState
 from registration.clock import Clock
 from registration.config import Settings
 from registration.database import Database, UTCDateTime
-from registration.models import AuditEvent, CheckIn, JobRun
+from registration.models import (
+    AuditEvent,
+    CheckIn,
+    ExportPackage,
+    JobRun,
+    TraceRequest,
+    TraceRequestState,
+)
 from registration.retention import partitions
 from registration.retention.lock import exclusive_runner
 
@@ -365,11 +371,13 @@ class MaintenanceResult:
 
 
 def run_request_jobs(engine: Engine, clock: Clock, settings: Settings) -> dict[str, int]:
-    """Expire overdue trace requests and release automatically (health_export.jobs).
+    """Expire overdue trace requests and release automatically (registration.tracing.jobs).
 
     Runs first, so that a request it expires loses its package in the same run.
     """
-    from health_export.jobs import run_request_jobs as run_jobs  # the scheduler's only caller
+    from registration.tracing.jobs import (
+        run_request_jobs as run_jobs,  # the scheduler's only caller
+    )
 
     with Session(engine, expire_on_commit=False) as session:
         counts = run_jobs(session, clock, settings)

@@ -22,9 +22,18 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from sqlalchemy import select, text
 
 import crypto
-from health_export.models import HealthOffice, HealthOfficeKey, KeyState
 from registration.database import Database
-from registration.models import Area, Business, CheckIn, CheckInMode, CheckInSource, Location
+from registration.models import (
+    Area,
+    Business,
+    CheckIn,
+    CheckInMode,
+    CheckInSource,
+    HealthOffice,
+    HealthOfficeKey,
+    KeyState,
+    Location,
+)
 
 pytestmark = pytest.mark.browser
 # Sealing on a busy two-core machine can take a few seconds; waiting longer costs nothing.

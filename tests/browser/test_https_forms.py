@@ -20,9 +20,19 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
 import crypto
-from health_export.models import HealthOffice, HealthOfficeKey, KeyState
 from registration.accounts.passwords import hash_password
-from registration.models import Area, Business, CheckIn, CheckInSource, Location, Role, User
+from registration.models import (
+    Area,
+    Business,
+    CheckIn,
+    CheckInSource,
+    HealthOffice,
+    HealthOfficeKey,
+    KeyState,
+    Location,
+    Role,
+    User,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -29,11 +29,22 @@ from playwright.sync_api import Browser, Page, expect
 
 import crypto
 from health_export.cli import decrypt
-from health_export.models import HealthOffice, HealthOfficeKey, HealthOfficePostalCode, KeyState
-from health_export.packages import frame
 from registration.accounts.passwords import hash_password
 from registration.clock import BERLIN
-from registration.models import Area, Business, CheckIn, CheckInSource, Location, Role, User
+from registration.models import (
+    Area,
+    Business,
+    CheckIn,
+    CheckInSource,
+    HealthOffice,
+    HealthOfficeKey,
+    HealthOfficePostalCode,
+    KeyState,
+    Location,
+    Role,
+    User,
+)
+from registration.tracing.packages import frame
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=60_000)  # opening a key file runs PBKDF2; CI machines are slow

@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, expect
 
 import crypto
-from health_export.models import HealthOffice, HealthOfficeKey, HealthOfficePostalCode, KeyState
+from registration.models import HealthOffice, HealthOfficeKey, HealthOfficePostalCode, KeyState
 
 pytestmark = pytest.mark.browser
 

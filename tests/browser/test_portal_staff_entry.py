@@ -13,9 +13,20 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select, text
 
 import crypto
-from health_export.models import HealthOffice, HealthOfficeKey, HealthOfficePostalCode, KeyState
 from registration.accounts.passwords import hash_password
-from registration.models import Area, Business, CheckIn, CheckInSource, Location, Role, User
+from registration.models import (
+    Area,
+    Business,
+    CheckIn,
+    CheckInSource,
+    HealthOffice,
+    HealthOfficeKey,
+    HealthOfficePostalCode,
+    KeyState,
+    Location,
+    Role,
+    User,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -19,8 +19,19 @@ from flask_login.utils import _create_identifier
 from sqlalchemy.orm import Session
 
 import crypto
-from health_export.models import HealthOffice, HealthOfficeKey, HealthOfficePostalCode, KeyState
-from registration.models import Area, Business, CheckIn, CheckInSource, Location, Role, User
+from registration.models import (
+    Area,
+    Business,
+    CheckIn,
+    CheckInSource,
+    HealthOffice,
+    HealthOfficeKey,
+    HealthOfficePostalCode,
+    KeyState,
+    Location,
+    Role,
+    User,
+)
 
 PASSWORD = "office-test-password-1"
 _PASSWORD_HASH: list[str] = []

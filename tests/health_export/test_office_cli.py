@@ -15,17 +15,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import crypto
+from gastregister.cli import main
 from health_export.cli import decrypt
 from health_export.decryption import open_package, sormas_rows, visit_rows
 from health_export.exports import rows_to_csv, rows_to_sormas
-from health_export.models import HealthOffice, HealthOfficePostalCode
-from health_export.packages import download_package, frame, parse_package
-from health_export.requests import create_trace_request
+from health_export.packages import parse_package
 from registration.accounts.passwords import verify_password
-from registration.cli import main
 from registration.config import Settings
-from registration.models import AuditEvent, Role, User
-from registration.portal.release import release_trace_request
+from registration.models import AuditEvent, HealthOffice, HealthOfficePostalCode, Role, User
+from registration.tracing.packages import download_package, frame
+from registration.tracing.release import release_trace_request
+from registration.tracing.requests import create_trace_request
 from tests.health_export.conftest import guest_record, seal_visit
 
 PASSPHRASE = "Amt-Passphrase 2026!"

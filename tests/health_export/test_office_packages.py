@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 
 import crypto
 from health_export.decryption import open_package, visit_rows
-from health_export.errors import PackageFormatError, PackageUnavailableError
-from health_export.models import TraceRequestState
-from health_export.packages import download_package, frame, parse_package
-from health_export.requests import create_trace_request
+from health_export.errors import PackageFormatError
+from health_export.packages import parse_package
 from registration.config import Settings
-from registration.models import AuditEvent
-from registration.portal.release import release_trace_request
+from registration.models import AuditEvent, TraceRequestState
+from registration.tracing.errors import PackageUnavailableError
+from registration.tracing.packages import download_package, frame
+from registration.tracing.release import release_trace_request
+from registration.tracing.requests import create_trace_request
 from tests.health_export.conftest import guest_record, seal_visit
 
 H = dt.timedelta(hours=1)

@@ -9,23 +9,22 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from health_export.errors import (
+from registration.audit import all_events, verify_chain
+from registration.config import Settings
+from registration.models import AuditEvent, TraceRequest, TraceRequestState
+from registration.tracing.errors import (
     InvalidTransitionError,
     OutsideJurisdictionError,
     RequestValidationError,
 )
-from health_export.jobs import run_request_jobs
-from health_export.models import TraceRequest, TraceRequestState
-from health_export.requests import (
+from registration.tracing.jobs import run_request_jobs
+from registration.tracing.requests import (
     abort_trace_request,
     close_trace_request,
     count_matching,
     create_trace_request,
     matching_checkins,
 )
-from registration.audit import all_events, verify_chain
-from registration.config import Settings
-from registration.models import AuditEvent
 from tests.health_export.conftest import seal_visit
 
 H = dt.timedelta(hours=1)
@@ -279,8 +278,8 @@ def test_jobs_release_after_the_deadline_only_when_enabled(
 def test_jobs_expire_unreleased_requests_and_close_downloaded_ones(
     db_session: Session, clock: Any, settings: Settings, scene: Any
 ) -> None:
-    from health_export.packages import download_package
-    from registration.portal.release import release_trace_request
+    from registration.tracing.packages import download_package
+    from registration.tracing.release import release_trace_request
 
     office, location = scene
     waiting = _request(db_session, clock, settings, office, location)

@@ -16,9 +16,14 @@ from sqlalchemy.orm import Session
 
 import crypto
 from health_export.export_layout import client_layout
-from health_export.models import HealthOfficeKey, KeyState, TraceRequest, TraceRequestState
-from registration.models import AuditEvent
-from registration.portal.release import release_trace_request
+from registration.models import (
+    AuditEvent,
+    HealthOfficeKey,
+    KeyState,
+    TraceRequest,
+    TraceRequestState,
+)
+from registration.tracing.release import release_trace_request
 from tests.health_export.conftest import PASSWORD, seal_visit, sign_in
 
 H = dt.timedelta(hours=1)
@@ -48,7 +53,7 @@ def world(
     )
     db_session.add(key)
     db_session.commit()
-    from health_export.requests import create_trace_request
+    from registration.tracing.requests import create_trace_request
 
     with app.test_request_context("/amt/"):
         trace_request = create_trace_request(
@@ -303,7 +308,7 @@ def test_four_eyes_then_rotation_retires_the_old_key(
     db_session.expire_all()
     assert key.state is KeyState.ACTIVE and key.confirmed_by_id == a.staff.id
     assert a.key.state is KeyState.RETIRED and a.key.retired_at == clock.now()
-    from health_export.keys import active_key
+    from registration.offices import active_key
 
     assert active_key(db_session, a.office.id).id == key.id  # type: ignore[union-attr]
     listing = client.get("/amt/keys").get_data(as_text=True)

@@ -21,10 +21,16 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
 import crypto
-import health_export.models  # noqa: F401  - every table is known to the wipe
-from health_export.models import HealthOffice, HealthOfficeKey, KeyState
 from registration.database import Base
-from registration.models import Area, Business, CheckIn, Location
+from registration.models import (
+    Area,
+    Business,
+    CheckIn,
+    HealthOffice,
+    HealthOfficeKey,
+    KeyState,
+    Location,
+)
 
 GUEST = {
     "firstName": "Erika",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flask.testing import FlaskClient
 
-from registration import gunicorn_conf
+from gastregister import gunicorn_conf
 from registration.access_log import GUNICORN_ROUTE_ATOM, ROUTE_HEADER
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -74,7 +74,7 @@ def test_gunicorn_logs_the_rule_of_a_secret_link(tmp_path: Path) -> None:
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [str(GUNICORN), "-c", "python:registration.gunicorn_conf", "registration.wsgi:app"],
+            [str(GUNICORN), "-c", "python:gastregister.gunicorn_conf", "gastregister.wsgi:app"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

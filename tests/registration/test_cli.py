@@ -8,12 +8,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import crypto
-from health_export.models import HealthOffice, HealthOfficeKey, KeyState
-from registration import create_app
-from registration.cli import main
+from gastregister import create_app
+from gastregister.cli import main
 from registration.config import Settings
 from registration.demo import DEMO_PASSPHRASE
-from registration.models import Area, Location, User
+from registration.models import Area, HealthOffice, HealthOfficeKey, KeyState, Location, User
 
 
 def test_demo_seed_is_idempotent_and_gives_a_working_key(

@@ -11,7 +11,6 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
-import health_export.models  # noqa: F401  - all tables registered
 from registration.database import Base, Database
 from registration.models import (
     Area,

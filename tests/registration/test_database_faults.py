@@ -35,7 +35,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import make_url, text
 from sqlalchemy.pool import NullPool
 
-from registration import create_app
+from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import (

@@ -2,7 +2,7 @@
 
 prometheus_client chooses its mode when it is imported, from PROMETHEUS_MULTIPROC_DIR,
 so these tests run the service in processes of their own: plain Python processes, and
-gunicorn with two workers and the hooks of registration/gunicorn_conf.py.
+gunicorn with two workers and the hooks of gastregister/gunicorn_conf.py.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = textwrap.dedent(
     """
     import os, sys
-    from registration import create_app, metrics
+    from gastregister import create_app
+    from registration import metrics
 
     app = create_app()
     client = app.test_client()
@@ -159,8 +160,8 @@ def gunicorn_server(
             "-m",
             "gunicorn",
             "-c",
-            "python:registration.gunicorn_conf",
-            "registration.wsgi:app",
+            "python:gastregister.gunicorn_conf",
+            "gastregister.wsgi:app",
         ],
         env=env,
         cwd=ROOT,

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from registration.cli import main
+from gastregister.cli import main
 from registration.static_files import STATIC_FOLDER, export_static, static_version
 
 

@@ -11,7 +11,7 @@ from flask import Flask, abort, request
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
 
-from registration import create_app
+from gastregister import create_app
 from registration.config import Settings
 from registration.database import Database
 from registration.errors import ApiError

@@ -22,7 +22,7 @@ def outbox(monkeypatch: pytest.MonkeyPatch) -> Outbox:
         box.mails.append(Mail(to, subject, body))
 
     import registration.accounts.services as account_services
-    import registration.portal.release as release
+    import registration.tracing.notices as release
 
     monkeypatch.setattr(account_services, "send_mail", fake_send)
     monkeypatch.setattr(release, "send_mail", fake_send)

@@ -13,7 +13,7 @@ import pytest
 from account_helpers import PASSWORD, post_form
 from aiosmtpd.controller import Controller
 
-from registration import create_app
+from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database

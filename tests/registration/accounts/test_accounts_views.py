@@ -15,12 +15,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from health_export.models import HealthOffice
-from registration import create_app
+from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
-from registration.models import AuditEvent, Business, Role, User
+from registration.models import AuditEvent, Business, HealthOffice, Role, User
 
 GENERIC_FAILURE = "E-mail address or password is wrong"
 

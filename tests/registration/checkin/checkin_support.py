@@ -11,8 +11,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.orm import Session
 
 import crypto
-from health_export.models import HealthOffice, HealthOfficeKey, KeyState
-from registration.models import Area, Business, CheckInMode, Location
+from registration.models import (
+    Area,
+    Business,
+    CheckInMode,
+    HealthOffice,
+    HealthOfficeKey,
+    KeyState,
+    Location,
+)
 
 GUEST = {
     "firstName": "Erika",

@@ -14,10 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import crypto
-from health_export.models import KeyState
 from registration.checkin import rotating
 from registration.clock import FrozenClock
-from registration.models import CheckIn, CheckInMode, CheckInSource
+from registration.models import CheckIn, CheckInMode, CheckInSource, KeyState
 
 API = "/api/v1/checkins"
 

@@ -97,7 +97,7 @@ def test_english_page(client: FlaskClient, venue: Venue) -> None:
 def test_operator_privacy_texts_replace_the_defaults(
     app: Flask, venue: Venue, settings: Settings, clock: FrozenClock, bound_database: Any
 ) -> None:
-    from registration import create_app
+    from gastregister import create_app
 
     configured = Settings.from_mapping(
         {

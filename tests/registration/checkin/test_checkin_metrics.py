@@ -15,7 +15,8 @@ from metrics_support import Samples, local_value, scrape, value
 from sqlalchemy.orm import Session
 
 import crypto
-from registration import create_app, metrics
+from gastregister import create_app
+from registration import metrics
 from registration.checkin import errors
 from registration.clock import FrozenClock
 from registration.config import Settings

@@ -21,7 +21,7 @@ from checkin_support import Venue
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from registration import create_app
+from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
@@ -101,7 +101,7 @@ SERVER = textwrap.dedent(
     import sys
     from pathlib import Path
     from werkzeug.serving import make_server
-    from registration import create_app
+    from gastregister import create_app
     from registration.config import Settings
     settings = Settings.from_mapping({
         "environment": "test", "database_url": sys.argv[1], "instance_path": Path(sys.argv[2]),

@@ -12,16 +12,20 @@ from portal_helpers import OFFICE_ZIP, PASSWORD, Tenant, login
 from sqlalchemy.orm import Session
 
 import crypto
-from health_export.models import (
+from registration.accounts.passwords import hash_password
+from registration.clock import FrozenClock
+from registration.models import (
+    Area,
+    Business,
     HealthOffice,
     HealthOfficeKey,
     HealthOfficePostalCode,
     KeyState,
+    Location,
+    Role,
     TraceRequest,
+    User,
 )
-from registration.accounts.passwords import hash_password
-from registration.clock import FrozenClock
-from registration.models import Area, Business, Location, Role, User
 
 
 @pytest.fixture

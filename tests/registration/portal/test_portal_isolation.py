@@ -10,9 +10,8 @@ from flask import Flask
 from portal_helpers import Tenant, login
 from sqlalchemy.orm import Session
 
-from health_export.models import TraceRequest
 from registration.accounts.passwords import hash_password
-from registration.models import Role, StaffInvitation, User
+from registration.models import Role, StaffInvitation, TraceRequest, User
 
 
 def _portal_rules(app: Flask) -> list[tuple[str, str, frozenset[str]]]:

@@ -11,8 +11,8 @@ from metrics_support import scrape, value
 from portal_helpers import Tenant
 
 import crypto
-from health_export.models import HealthOffice
 from registration.clock import FrozenClock, to_berlin
+from registration.models import HealthOffice
 
 ACCEPTED = "gastregister_checkins_accepted_total"
 REFUSED = "gastregister_checkins_refused_total"

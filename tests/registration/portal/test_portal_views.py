@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import crypto
-from health_export.models import HealthOffice, TraceRequest, TraceRequestState
 from registration.audit import all_events, verify_chain
 from registration.clock import FrozenClock
 from registration.models import (
@@ -28,12 +27,16 @@ from registration.models import (
     AuditEvent,
     CheckIn,
     CheckInSource,
+    HealthOffice,
     Location,
     Role,
     StaffInvitation,
+    TraceRequest,
+    TraceRequestState,
     User,
 )
-from registration.portal.release import notify_owners_of_request, release_trace_request
+from registration.tracing.notices import notify_owners_of_request
+from registration.tracing.release import release_trace_request
 
 LOCATION_FORM = {
     "name": "Biergarten",
@@ -314,7 +317,7 @@ def test_request_inbox_release_with_confirmation_audit_and_mail(
 ) -> None:
     client, tenant = owner_client
     mails: list[tuple[str, str, str]] = []
-    import registration.portal.release as release
+    import registration.tracing.notices as release
 
     monkeypatch.setattr(
         release, "send_mail", lambda s, to, subject, body: mails.append((to, subject, body))
@@ -366,7 +369,7 @@ def test_release_service_for_automatic_release_and_owner_notice(
     from registration.session import get_settings
 
     mails: list[tuple[str, str, str]] = []
-    import registration.portal.release as release
+    import registration.tracing.notices as release
 
     monkeypatch.setattr(
         release, "send_mail", lambda s, to, subject, body: mails.append((to, subject, body))
@@ -386,7 +389,7 @@ def test_release_service_for_automatic_release_and_owner_notice(
         event is not None and event.actor_user_id is None and event.details == {"automatic": True}
     )
     assert trace_request.released_at == clock.now()
-    from registration.portal.errors import ReleaseNotPossibleError
+    from registration.tracing.errors import ReleaseNotPossibleError
 
     with pytest.raises(ReleaseNotPossibleError):
         release_trace_request(db_session, clock, get_settings(), trace_request, released_by=None)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-import health_export.models  # noqa: F401  - every table is known to the wipe
 from registration.config import Settings
 from registration.database import Base, Database
 from registration.models import Area, Business, CheckIn, CheckInSource, Location

@@ -16,11 +16,10 @@ from retention_helpers import Place, add_checkin, checkin_exists, sealed_envelop
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from health_export.models import ExportPackage, HealthOffice, TraceRequest, TraceRequestState
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
-from registration.models import JobRun
+from registration.models import ExportPackage, HealthOffice, JobRun, TraceRequest, TraceRequestState
 from registration.retention.lock import exclusive_runner, lock_file_path, lock_holder
 from registration.retention.services import SKIPPED_LOCK_HELD, run_maintenance
 

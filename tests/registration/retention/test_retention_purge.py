@@ -25,12 +25,19 @@ from retention_helpers import (
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from health_export.models import ExportPackage, HealthOffice, TraceRequest, TraceRequestState
 from registration.audit import all_events, record_event, verify_chain
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
-from registration.models import AuditEvent, CheckIn, JobRun
+from registration.models import (
+    AuditEvent,
+    CheckIn,
+    ExportPackage,
+    HealthOffice,
+    JobRun,
+    TraceRequest,
+    TraceRequestState,
+)
 from registration.retention import partitions
 from registration.retention.services import (
     REDACTED,
@@ -254,9 +261,9 @@ def test_health_office_request_jobs_run_with_the_maintenance(
         session.execute(text("SELECT 1"))
         return {"expired": 2, "auto_released": 1}
 
-    fake = types.ModuleType("health_export.jobs")
+    fake = types.ModuleType("registration.tracing.jobs")
     fake.run_request_jobs = run_request_jobs  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "health_export.jobs", fake)
+    monkeypatch.setitem(sys.modules, "registration.tracing.jobs", fake)
 
     result = run_maintenance(committed, clock, settings, "test")
 
@@ -274,9 +281,9 @@ def test_a_failing_rule_does_not_stop_the_others(
     def broken(*_args: object) -> dict[str, int]:
         raise RuntimeError("health office jobs broke")
 
-    fake = types.ModuleType("health_export.jobs")
+    fake = types.ModuleType("registration.tracing.jobs")
     fake.run_request_jobs = broken  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "health_export.jobs", fake)
+    monkeypatch.setitem(sys.modules, "registration.tracing.jobs", fake)
     visit = add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=30))
 
     result = run_maintenance(committed, clock, settings, "test")

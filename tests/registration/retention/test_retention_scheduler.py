@@ -15,7 +15,7 @@ from retention_helpers import Place, add_checkin, checkin_exists
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registration import create_app
+from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database

@@ -21,7 +21,7 @@ from retention_helpers import add_checkin, checkin_exists, make_place
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registration.cli import main
+from gastregister.cli import main
 from registration.database import Database
 from registration.migrate import upgrade
 from registration.models import JobRun

@@ -1,26 +1,33 @@
-"""The `gastregister` command: operators' tools, one group for every package.
+"""The `gastregister` command: one group that carries every package's commands.
 
-Commands that need no database (keygen, decrypt) do not build the app, so a health
-office can run them offline on a machine without any configuration.
+Each package keeps its commands beside its code (registration.commands,
+registration.retention.cli, health_export.cli, health_export.key_commands); this
+module only builds the group and attaches them, plus `serve-demo`, which runs the
+whole service from this package's gunicorn entry points.
+
+Commands that need no database (keygen, decrypt, static-export) do not build the
+app, so a health office can run them offline on a machine without any configuration.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup
 
-from registration.session import get_db, get_session
+from health_export.cli import commands as office_commands
+from health_export.key_commands import commands as key_commands
+from registration.commands import commands as core_commands
+from registration.retention.cli import commands as retention_commands
 
 
 def _create_app() -> Flask:
     """The app for a command: its database waits as long as maintenance may (a purge
     rebuilding partitions, a migration), not as briefly as a guest's request."""
-    from registration import create_app
+    from gastregister.app import create_app
     from registration.config import ConfigurationError, Settings
     from registration.database import Database, DatabaseTimeouts
 
@@ -57,40 +64,6 @@ def main() -> None:
     """Gastregister: digital guest registration for health offices."""
 
 
-@main.group()
-def db() -> None:
-    """Database schema."""
-
-
-@db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
-@with_appcontext
-def db_upgrade(revision: str) -> None:
-    """Migrate the database to the newest schema (safe to run again)."""
-    from registration.migrate import upgrade
-
-    session = get_session()
-    upgrade(session.connection(), revision)
-    session.commit()
-    click.echo(f"Database at {revision} ({get_db().dialect}).")
-
-
-@main.group()
-def demo() -> None:
-    """Demo data for `make run` (never in production)."""
-
-
-@demo.command("seed")
-@with_appcontext
-def demo_seed() -> None:
-    """Create the demo health office, key, business and location (idempotent)."""
-    from registration.demo import seed_demo
-
-    facts = seed_demo()
-    for line in facts.lines():
-        click.echo(line)
-
-
 @main.command("serve-demo")
 @click.option("--port", default=5000, show_default=True)
 def serve_demo(port: int) -> None:
@@ -110,33 +83,13 @@ def serve_demo(port: int) -> None:
         [
             gunicorn,
             "-c",
-            "python:registration.gunicorn_conf",
+            "python:gastregister.gunicorn_conf",
             "--bind",
             f"127.0.0.1:{port}",
-            "registration.wsgi:app",
+            "gastregister.wsgi:app",
         ],
     )
 
 
-@main.command("static-export", with_appcontext=False)
-@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
-def static_export(target: Path) -> None:
-    """Copy the static files to TARGET/<version>/ for nginx (after every upgrade).
-
-    Needs no configuration: the version is a hash of the files themselves.
-    """
-    from registration.static_files import export_static
-
-    destination = export_static(target)
-    click.echo(f"Static files at {destination}")
-
-
-def _attach_package_commands() -> None:
-    """Commands of the other packages, attached here so there is one `gastregister`."""
-    from registration.commands import commands
-
-    for command in commands():
-        main.add_command(command)
-
-
-_attach_package_commands()
+for _command in (*core_commands, *retention_commands, *office_commands, *key_commands):
+    main.add_command(_command)

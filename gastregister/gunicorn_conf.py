@@ -1,4 +1,4 @@
-"""gunicorn settings: `gunicorn -c python:registration.gunicorn_conf registration.wsgi:app`.
+"""gunicorn settings: `gunicorn -c python:gastregister.gunicorn_conf gastregister.wsgi:app`.
 
 Shipped inside the package, so an installed wheel runs with exactly these settings.
 

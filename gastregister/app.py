@@ -1,4 +1,9 @@
-"""The application factory, in small named steps."""
+"""The application factory, in small named steps.
+
+The one place that puts both sides into one web app: the shared core's and the
+business side's blueprints (registration) beside the health office's (health_export),
+each package's translation catalogs, the core's error handler and health checks.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,8 @@ def create_app(
 ) -> Flask:
     """Build the service. `config` is a Settings object or a mapping of its fields (tests)."""
     settings = _settings(config)
+    # Rooted in registration's folder: its templates/ and static/ are the shared layout
+    # (base page, error page, home page, CSS, scripts) that every blueprint extends.
     app = Flask(
         "registration",
         static_folder=str(STATIC_FOLDER),
@@ -44,7 +51,6 @@ def create_app(
     register_blueprints(app)
     register_metrics(app, settings)
     register_errorhandlers(app)
-    register_commands(app)
     register_health_checks(app)
     return app
 
@@ -104,6 +110,8 @@ def register_services(
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
+    import health_export
+    import registration
     from registration.access_log import register_access_log
     from registration.accounts.loader import register_login
     from registration.extensions import csrf, limiter
@@ -117,7 +125,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     app.config["RATELIMIT_KEY_PREFIX"] = "gastregister"
     csrf.init_app(app)
     limiter.init_app(app)
-    register_i18n(app)
+    register_i18n(app, registration, health_export)
     register_login(app)
     register_security(app)
     register_access_log(app)
@@ -171,7 +179,3 @@ def register_errorhandlers(app: Flask) -> None:
     from registration.errors import register_errorhandlers as register
 
     register(app)
-
-
-def register_commands(app: Flask) -> None:
-    """CLI commands live on the `gastregister` group (registration.cli); nothing per app."""

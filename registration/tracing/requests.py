@@ -1,4 +1,5 @@
-"""Trace requests: how a health office asks for one location and one time window.
+"""Trace requests: how a health office asks for one location and one time window, and
+which state may follow which.
 
 The rules of the brief live here, not in the views: a case reference and a reason
 are required, the window lies in the past and inside the retention period and is
@@ -10,26 +11,23 @@ aborted / expired; every change is audited and mailed to both sides.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
-from health_export.errors import (
+from registration.audit import record_event
+from registration.clock import Clock
+from registration.config import Settings
+from registration.models import Area, CheckIn, TraceRequest, TraceRequestState, User
+from registration.offices import location_in_jurisdiction
+from registration.tracing.errors import (
     InvalidTransitionError,
     OutsideJurisdictionError,
     RequestValidationError,
 )
-from health_export.jurisdiction import location_in_jurisdiction
-from health_export.models import HealthOffice, TraceRequest, TraceRequestState
-from registration.audit import record_event
-from registration.clock import Clock, to_berlin
-from registration.config import Settings
-from registration.models import Area, CheckIn, Role, User
-
-log = logging.getLogger("gastregister.health_export")
+from registration.tracing.notices import notify_request_change
 
 State = TraceRequestState
 
@@ -341,107 +339,3 @@ def count_matching(session: Session, trace_request: TraceRequest) -> int:
         )
         or 0
     )
-
-
-# --- mail -----------------------------------------------------------------------------
-
-_CHANGE_SUBJECTS = {
-    State.REQUESTED: ("Neue Anfrage des Gesundheitsamts", "New request from the health office"),
-    State.RELEASED: ("Anfrage freigegeben", "Request released"),
-    State.DOWNLOADED: ("Daten heruntergeladen", "Data downloaded"),
-    State.CLOSED: ("Anfrage abgeschlossen", "Request closed"),
-    State.ABORTED: ("Anfrage zurückgezogen", "Request withdrawn"),
-    State.EXPIRED: ("Anfrage abgelaufen", "Request expired"),
-}
-
-
-def _mail_text(
-    settings: Settings, trace_request: TraceRequest, state: State, audience: str
-) -> tuple[str, str]:
-    """Subject and body in German and English: mails also leave from background jobs,
-    where no request tells the language. They name the request, never any visit."""
-    german, english = _CHANGE_SUBJECTS[state]
-    location = trace_request.location
-    link = (
-        f"{settings.public_base_url}/amt/requests/{trace_request.id}"
-        if audience == "office"
-        else f"{settings.public_base_url}/portal/"
-    )
-    subject = f"Gastregister: {german} / {english} (#{trace_request.id})"
-    body = "\n".join(
-        [
-            f"{german} / {english}",
-            "",
-            f"Anfrage / Request: #{trace_request.id}",
-            f"Gesundheitsamt / Health office: {trace_request.health_office.name}",
-            f"Standort / Location: {location.name}, {location.zip_code} {location.city}",
-            f"Zeitraum / Window: {to_berlin(trace_request.window_start):%Y-%m-%d %H:%M} - "
-            f"{to_berlin(trace_request.window_end):%Y-%m-%d %H:%M} (Europe/Berlin)",
-            f"Status / State: {state.value}",
-            "",
-            link,
-        ]
-    )
-    return subject, body
-
-
-def _send(settings: Settings, to: str, subject: str, body: str) -> None:
-    from registration.mail import MailError, send_mail
-
-    try:
-        send_mail(settings, to, subject, body)
-    except MailError:
-        # The state change is committed and audited; a lost notice must not undo it.
-        log.warning("notice for a trace request could not be mailed")
-
-
-def office_recipients(session: Session, trace_request: TraceRequest) -> list[str]:
-    office: HealthOffice = trace_request.health_office
-    recipients = {office.email} if office.email else set()
-    requester = (
-        session.get(User, trace_request.requested_by_id) if trace_request.requested_by_id else None
-    )
-    if requester is not None and requester.disabled_at is None:
-        recipients.add(requester.email)
-    return sorted(recipients)
-
-
-def owner_recipients(session: Session, trace_request: TraceRequest) -> list[str]:
-    business = trace_request.location.business
-    recipients = {business.contact_email} if business.contact_email else set()
-    recipients.update(
-        member.email
-        for member in business.members
-        if member.role is Role.BUSINESS_OWNER and member.disabled_at is None
-    )
-    return sorted(recipients)
-
-
-def notify_request_change(
-    session: Session, settings: Settings, trace_request: TraceRequest, state: State
-) -> None:
-    """Mail the office and the owners about a change. The business portal writes the
-    owners' notice of a new request (registration.portal.release.notify_owners_of_request)
-    when it exists; this module's own notice stands in otherwise."""
-    subject, body = _mail_text(settings, trace_request, state, "office")
-    for recipient in office_recipients(session, trace_request):
-        _send(settings, recipient, subject, body)
-    if state is State.REQUESTED:
-        portal_notice = _portal_notice()
-        if portal_notice is not None:
-            portal_notice(session, settings, trace_request)
-            return
-    subject, body = _mail_text(settings, trace_request, state, "owner")
-    for recipient in owner_recipients(session, trace_request):
-        _send(settings, recipient, subject, body)
-
-
-def _portal_notice() -> Callable[[Session, Settings, TraceRequest], None] | None:
-    try:
-        from registration.portal import release  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    notice: Callable[[Session, Settings, TraceRequest], None] | None = getattr(
-        release, "notify_owners_of_request", None
-    )
-    return notice

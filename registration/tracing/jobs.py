@@ -1,8 +1,8 @@
 """Scheduled work on trace requests; the retention scheduler calls `run_request_jobs`.
 
 - Automatic release: when the operator enables it, a request the owner has not
-  answered by its deadline is released as if the owner had done it (audited as
-  automatic, both sides mailed).
+  answered by its deadline is released as if the owner had done it (the same
+  release function: audited as automatic, packaged, the office told by mail).
 - Expiry: a request nobody released before its visits left the retention period
   expires (there is nothing left to release); a released request whose package
   expired before anyone downloaded it expires; a downloaded one is closed.
@@ -12,65 +12,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from health_export.models import TraceRequest, TraceRequestState
-from health_export.packages import build_export_package, current_package
-from health_export.requests import (
-    change_state,
-    expire_trace_request,
-    notify_request_change,
-)
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
+from registration.models import TraceRequest, TraceRequestState
+from registration.tracing.notices import notify_request_change
+from registration.tracing.packages import current_package
+from registration.tracing.release import release_trace_request
+from registration.tracing.requests import OPEN_STATES, change_state, expire_trace_request
 
-log = logging.getLogger("gastregister.health_export.jobs")
+log = logging.getLogger("gastregister.tracing.jobs")
 State = TraceRequestState
-
-
-def _release_service() -> Callable[..., Any] | None:
-    try:
-        from registration.portal import release  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    service: Callable[..., Any] | None = getattr(release, "release_trace_request", None)
-    return service
-
-
-def release_automatically(
-    session: Session, clock: Clock, settings: Settings, trace_request: TraceRequest
-) -> None:
-    """Release after the deadline through the portal's release service (one rule set).
-
-    Without the portal the same steps run here: state, audit, package, mail.
-    """
-    service = _release_service()
-    if service is not None:
-        service(session, clock, settings, trace_request, released_by=None, automatic=True)
-        if current_package(session, trace_request) is None:
-            build_export_package(session, clock, settings, trace_request)
-            session.commit()
-        return
-    change_state(trace_request, State.RELEASED, clock.now())
-    record_event(
-        session,
-        clock,
-        action="request.released",
-        actor_label="system (deadline)",
-        health_office_id=trace_request.health_office_id,
-        business_id=trace_request.location.business_id,
-        location_id=trace_request.location_id,
-        trace_request_id=trace_request.id,
-        details={"automatic": True},
-    )
-    build_export_package(session, clock, settings, trace_request)
-    session.commit()
-    notify_request_change(session, settings, trace_request, State.RELEASED)
 
 
 def run_request_jobs(session: Session, clock: Clock, settings: Settings) -> dict[str, int]:
@@ -82,7 +38,7 @@ def run_request_jobs(session: Session, clock: Clock, settings: Settings) -> dict
     pending = list(
         session.scalars(
             select(TraceRequest)
-            .where(TraceRequest.state.in_([State.REQUESTED, State.RELEASED, State.DOWNLOADED]))
+            .where(TraceRequest.state.in_(OPEN_STATES))
             .order_by(TraceRequest.id)
         )
     )
@@ -111,7 +67,9 @@ def _run_one(
             expire_trace_request(session, clock, settings, trace_request, why="retention_passed")
             return "expired"
         if settings.auto_release_after_deadline and trace_request.release_deadline <= now:
-            release_automatically(session, clock, settings, trace_request)
+            release_trace_request(
+                session, clock, settings, trace_request, released_by=None, automatic=True
+            )
             return "auto_released"
         return None
     package = current_package(session, trace_request)

@@ -1,12 +1,37 @@
-"""Postal codes decide which health office is responsible for a location."""
+"""Which health office is responsible for a location, and which key guests seal to.
+
+These rules sit in the shared core because three sides apply them: the guest page
+seals to the responsible office's active key, the business portal assigns an office
+to a new location by its postal code, and a trace request may only name a location
+in the asking office's jurisdiction.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from health_export.models import HealthOffice, HealthOfficePostalCode
-from registration.models import Location
+from registration.models import (
+    HealthOffice,
+    HealthOfficeKey,
+    HealthOfficePostalCode,
+    KeyState,
+    Location,
+)
+
+
+def active_key(session: Session, health_office_id: int) -> HealthOfficeKey | None:
+    """The newest active key of an office: guests always seal to this one."""
+    key: HealthOfficeKey | None = session.scalar(
+        select(HealthOfficeKey)
+        .where(
+            HealthOfficeKey.health_office_id == health_office_id,
+            HealthOfficeKey.state == KeyState.ACTIVE,
+        )
+        .order_by(HealthOfficeKey.activated_at.desc(), HealthOfficeKey.id.desc())
+        .limit(1)
+    )
+    return key
 
 
 def office_for_postal_code(session: Session, postal_code: str) -> HealthOffice | None:
@@ -57,13 +82,3 @@ def search_locations(
             )
         )
     return list(session.scalars(statement.order_by(Location.name, Location.id).limit(limit)))
-
-
-def postal_codes_of(session: Session, office_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(HealthOfficePostalCode.postal_code)
-            .where(HealthOfficePostalCode.health_office_id == office_id)
-            .order_by(HealthOfficePostalCode.postal_code)
-        )
-    )
