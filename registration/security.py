@@ -1,7 +1,7 @@
 """Security headers on every response.
 
 The Content-Security-Policy allows nothing but our own origin and no inline script:
-the guest page must not talk to any third party (BRIEF: no CDN, no analytics).
+the guest page must not talk to any third party (docs/ARCHITECTURE.md, "The promise", 6).
 
 `Referrer-Policy: same-origin` sends the Referer to our own pages only. Flask-WTF's
 CSRF protection checks, on HTTPS, that a form post's Referer is our own origin (on

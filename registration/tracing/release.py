@@ -1,7 +1,7 @@
 """The owner's release: the step between a health office's request and its download.
 
-The release is an authorisation step on the server (BRIEF: no second key that an
-owner could lose). The owner gives it in the business portal; when the operator
+The release is an authorisation step on the server, not a second key that an owner
+could lose (Luca's venue owners lost theirs, and with them their guests' data). The owner gives it in the business portal; when the operator
 enabled it, the deadline gives it too (registration.tracing.jobs), through this same
 function, so an automatic release is audited and packaged exactly like a manual one.
 """

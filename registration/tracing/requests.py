@@ -1,7 +1,7 @@
 """Trace requests: how a health office asks for one location and one time window, and
 which state may follow which.
 
-The rules of the brief live here, not in the views: a case reference and a reason
+The rules of the promise (docs/ARCHITECTURE.md, "The promise", 3) live here, not in the views: a case reference and a reason
 are required, the window lies in the past and inside the retention period and is
 no longer than `trace_window_max_days`, the location is in the office's
 jurisdiction. States follow IRIS: requested → released → downloaded → closed, or

@@ -2,7 +2,7 @@
 // has them.
 //
 // A guest whose phone has no network, or whose request meets a server error or a
-// database outage (503), must not lose the check-in (BRIEF, promise 5). Every
+// database outage (503), must not lose the check-in (docs/ARCHITECTURE.md, "The promise", 5). Every
 // submission is written here *before* it is sent and removed only when the server
 // answers with success or with a refusal that no retry can change. A retry sends
 // the very same body: the same idempotency key and the original arrival time, so
