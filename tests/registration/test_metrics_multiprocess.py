@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from metrics_support import Samples, parse, value
 
 from registration import metrics
+from tests.metrics_support import Samples, parse, value
 
 ROOT = Path(__file__).resolve().parents[2]
 

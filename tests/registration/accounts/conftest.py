@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from account_helpers import PASSWORD, Mail, Outbox
 from sqlalchemy.orm import Session
 
 from registration.accounts.passwords import hash_password
 from registration.models import Business, Role, User
+from tests.registration.accounts.account_helpers import PASSWORD, Mail, Outbox
 
 
 @pytest.fixture

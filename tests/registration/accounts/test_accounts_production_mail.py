@@ -10,13 +10,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from account_helpers import PASSWORD, post_form
 from aiosmtpd.controller import Controller
 
 from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
+from tests.registration.accounts.account_helpers import PASSWORD, post_form
 
 
 class Inbox:

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
-from account_helpers import PASSWORD, Outbox, csrf_token, post_form
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
 from registration.models import AuditEvent, Business, HealthOffice, Role, User
+from tests.registration.accounts.account_helpers import PASSWORD, Outbox, csrf_token, post_form
 
 GENERIC_FAILURE = "E-mail address or password is wrong"
 

@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 import pytest
-from checkin_support import Venue
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from registration.checkin import contact_form
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.models import CheckIn, CheckInSource
+from tests.factories import Venue
 
 TYPED = {
     "firstName": "Jörg",

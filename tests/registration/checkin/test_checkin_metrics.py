@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from typing import Any
 
 import pytest
-from checkin_support import Venue, create_venue, iso
 from flask import Flask
 from flask.testing import FlaskClient
-from metrics_support import Samples, local_value, scrape, value
 from sqlalchemy.orm import Session
 
 import crypto
@@ -22,6 +19,10 @@ from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
 from registration.models import CheckInMode, CheckInSource
+from tests import factories
+from tests.factories import Venue
+from tests.metrics_support import Samples, local_value, scrape, value
+from tests.registration.checkin.checkin_support import create_venue
 
 API = "/api/v1/checkins"
 FORM = {
@@ -33,18 +34,6 @@ FORM = {
     "phone": "+49 221 987654",
     "email": "",
 }
-
-
-def body(venue: Venue, clock: FrozenClock, **changes: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "areaCode": venue.area.code,
-        "idempotencyKey": str(uuid.uuid4()),
-        "envelope": crypto.encode_envelope(venue.seal()),
-        "persons": 1,
-        "arrival": iso(clock.now()),
-    }
-    values.update(changes)
-    return values
 
 
 def hidden_fields(client: FlaskClient, venue: Venue) -> dict[str, str]:
@@ -74,10 +63,10 @@ def test_accepted_checkins_are_counted_by_source_and_retries_once(
     client: FlaskClient, venue: Venue, clock: FrozenClock
 ) -> None:
     before = scrape(client)
-    request = body(venue, clock)
+    request = venue.checkin_body(clock.now())
     assert client.post(API, json=request).status_code == 201
     assert client.post(API, json=request).status_code == 200  # a retry, stored once
-    assert client.post(API, json=body(venue, clock)).status_code == 201
+    assert client.post(API, json=venue.checkin_body(clock.now())).status_code == 201
     assert form_post(client, venue, FORM).status_code == 303
     after = scrape(client)
     assert growth(before, after, "gastregister_checkins_accepted_total", "source") == {
@@ -90,18 +79,26 @@ def test_accepted_checkins_are_counted_by_source_and_retries_once(
 def test_refusals_are_counted_by_the_code_the_guest_got(
     client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
 ) -> None:
-    rotating = create_venue(db_session, clock.now(), mode=CheckInMode.ROTATING)
+    rotating = create_venue(db_session, clock.now(), checkin_mode=CheckInMode.ROTATING)
     before = scrape(client)
     answers = [
         client.post(API, data="{", content_type="application/json"),
-        client.post(API, json=body(venue, clock, persons=0)),
-        client.post(API, json=body(venue, clock, envelope="AAAA")),
+        client.post(API, json=venue.checkin_body(clock.now(), persons=0)),
+        client.post(API, json=venue.checkin_body(clock.now(), envelope="AAAA")),
         client.post(
-            API, json=body(venue, clock, envelope=crypto.encode_envelope(venue.seal())[:-8])
+            API,
+            json=venue.checkin_body(
+                clock.now(), envelope=crypto.encode_envelope(venue.seal())[:-8]
+            ),
         ),
-        client.post(API, json=body(venue, clock, areaCode="nirgendwo")),
-        client.post(API, json=body(venue, clock, arrival=iso(clock.now() + dt.timedelta(days=2)))),
-        client.post(API, json=body(rotating, clock)),
+        client.post(API, json=venue.checkin_body(clock.now(), areaCode="nirgendwo")),
+        client.post(
+            API,
+            json=venue.checkin_body(
+                clock.now(), arrival=factories.iso(clock.now() + dt.timedelta(days=2))
+            ),
+        ),
+        client.post(API, json=rotating.checkin_body(clock.now())),
         form_post(client, venue, {**FORM, "lastName": ""}),
     ]
     after = scrape(client)
@@ -135,7 +132,7 @@ def test_a_location_without_a_key_refuses_with_503_and_counts_it(
     venue.location.health_office_id = None
     db_session.commit()
     before = scrape(client)
-    assert client.post(API, json=body(venue, clock)).status_code == 503
+    assert client.post(API, json=venue.checkin_body(clock.now())).status_code == 503
     assert client.post(f"/c/{venue.area.code}", data={**hidden, **FORM}).status_code == 503
     after = scrape(client)
     assert growth(before, after, "gastregister_checkins_refused_total", "reason") == {
@@ -160,7 +157,9 @@ def test_rate_limited_checkins_are_counted(
     venue = create_venue(db_session, clock.now())
     client = app.test_client()
     before = scrape(client)
-    statuses = [client.post(API, json=body(venue, clock)).status_code for _ in range(3)]
+    statuses = [
+        client.post(API, json=venue.checkin_body(clock.now())).status_code for _ in range(3)
+    ]
     after = scrape(client)
     assert statuses == [201, 201, 429]
     assert growth(before, after, "gastregister_checkins_refused_total", "reason") == {

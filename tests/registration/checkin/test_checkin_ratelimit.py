@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from checkin_support import Venue
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -25,6 +24,7 @@ from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
+from tests.factories import Venue
 
 REDIS_URL = "redis://127.0.0.1:6379/3"
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,7 +8,6 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from portal_helpers import OFFICE_ZIP, PASSWORD, Tenant, login
 from sqlalchemy.orm import Session
 
 import crypto
@@ -26,6 +25,7 @@ from registration.models import (
     TraceRequest,
     User,
 )
+from tests.registration.portal.portal_helpers import OFFICE_ZIP, PASSWORD, Tenant, login
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
-from portal_helpers import Tenant, login
 from sqlalchemy.orm import Session
 
 from registration.accounts.passwords import hash_password
 from registration.models import Role, StaffInvitation, TraceRequest, User
+from tests.registration.portal.portal_helpers import Tenant, login
 
 
 def _portal_rules(app: Flask) -> list[tuple[str, str, frozenset[str]]]:

@@ -15,7 +15,6 @@ import zxingcpp
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
-from portal_helpers import OFFICE_ZIP, PASSWORD, Tenant, csrf_token, login
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -37,6 +36,7 @@ from registration.models import (
 )
 from registration.tracing.notices import notify_owners_of_request
 from registration.tracing.release import release_trace_request
+from tests.registration.portal.portal_helpers import OFFICE_ZIP, PASSWORD, Tenant, csrf_token, login
 
 LOCATION_FORM = {
     "name": "Biergarten",
