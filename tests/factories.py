@@ -210,7 +210,6 @@ def location(
         "zip_code": "10115",
         "city": "Berlin",
         "health_office_id": office.id if office else None,
-        "default_stay_minutes": 120,
     }
     values.update(overrides)
     place = Location(**values)

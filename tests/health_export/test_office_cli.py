@@ -26,7 +26,7 @@ from registration.models import AuditEvent, HealthOffice, HealthOfficePostalCode
 from registration.tracing.packages import download_package, frame
 from registration.tracing.release import release_trace_request
 from registration.tracing.requests import create_trace_request
-from tests.health_export.conftest import guest_record, seal_visit
+from tests import factories
 
 PASSPHRASE = "Amt-Passphrase 2026!"
 H = dt.timedelta(hours=1)
@@ -152,20 +152,20 @@ def package_files(
     now = clock.now()
     db_session.add_all(
         [
-            seal_visit(
-                office.spki,
-                place.location,
+            factories.build_checkin(
                 place.areas[0],
+                office.key,
                 arrival=now - 5 * H,
                 departure=now - 4 * H,
-                record=guest_record('=HYPERLINK("x")', "Müller-Lüdenscheidt"),
+                record=factories.contact_record('=HYPERLINK("x")', "Müller-Lüdenscheidt"),
             ),
-            seal_visit(
-                office.spki,
-                place.location,
+            factories.build_checkin(
                 place.areas[1],
+                office.key,
                 arrival=now - 4 * H,
-                record=guest_record("Zoë", "O'Brien", note='Tisch 4; "am Fenster"\nzweite Zeile'),
+                record=factories.contact_record(
+                    "Zoë", "O'Brien", note='Tisch 4; "am Fenster"\nzweite Zeile'
+                ),
             ),
         ]
     )

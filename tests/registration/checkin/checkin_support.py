@@ -18,6 +18,7 @@ CAFE_AM_DOM: dict[str, Any] = {
     "house_number": "4",
     "zip_code": "50667",
     "city": "Köln",
+    "default_stay_minutes": 120,
 }
 
 

@@ -18,6 +18,7 @@ from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.models import CheckIn, CheckInSource
 from tests.factories import Venue
+from tests.forms import csrf_token
 
 TYPED = {
     "firstName": "Jörg",
@@ -158,7 +159,7 @@ def test_confirmation_and_checkout_need_this_phones_cookie(
     )  # automatic check-out: 11:00 UTC + 2 h, Berlin time
     assert app.test_client().get(location).status_code == 404  # a shared link shows nothing
     clock.advance(dt.timedelta(minutes=45))
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
+    csrf = csrf_token(html)
     done = client.post(location + "/checkout", data={"csrf_token": csrf})
     assert done.status_code == 303
     [checkin] = stored(db_session)
