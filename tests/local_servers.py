@@ -2,8 +2,9 @@
 
 The app in a thread (`LiveServer`, with a clock a test can move), the app under
 gunicorn as deployed (`gunicorn`), a mail server that keeps what it is given
-(`SmtpInbox`), and the small things they share: a free port, a GET that returns the
-status instead of raising, a bounded wait for a condition.
+(`SmtpInbox`), the repository's files for test pages in a browser
+(`repository_server`), and the small things they share: a free port, a GET that
+returns the status instead of raising, a bounded wait for a condition.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import datetime as dt
 import email
 import email.message
 import email.policy
+import functools
+import http.server
 import signal
 import socket
 import subprocess
@@ -24,13 +27,16 @@ from collections.abc import Callable, Container, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 from aiosmtpd.controller import Controller
 from flask import Flask
 from werkzeug.serving import make_server
 
 from registration.database import Database
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -223,3 +229,77 @@ def smtp_server() -> Iterator[tuple[SmtpInbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+# --- the repository's files -------------------------------------------------------------
+
+
+class _RepositoryFileHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files below the repository root, GET/HEAD only, no dot folders, and the
+    in-memory `files` at their paths.
+
+    Dot folders (.git, .venv) are refused so a test page can never depend on
+    them, and nothing is logged, so served test data never reaches a log.
+    """
+
+    extensions_map = {  # noqa: RUF012 (class attribute of the standard library's handler)
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript",
+        ".mjs": "text/javascript",
+        ".json": "application/json",
+    }
+
+    def __init__(self, *args: Any, files: Mapping[str, bytes], **kwargs: Any) -> None:
+        self.files = files
+        super().__init__(*args, **kwargs)
+
+    def send_head(self) -> BinaryIO | None:
+        parts = urlsplit(self.path).path.split("/")
+        if any(part.startswith(".") for part in parts if part):
+            self.send_error(404)
+            return None
+        return super().send_head()
+
+    def do_GET(self) -> None:
+        body = self.files.get(self.path)
+        if body is None:
+            super().do_GET()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def translate_path(self, path: str) -> str:
+        """/static/... is the package's static folder, as the app serves it."""
+        if path.startswith("/static/"):
+            path = "/registration" + path
+        return super().translate_path(path)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def repository_server(files: Mapping[str, bytes] | None = None) -> Iterator[str]:
+    """Base URL (http://127.0.0.1:<port>) of a read-only server for the repository:
+    /static/... (registration/static), /tests/browser/pages/..., and `files` (path →
+    bytes) for data a page fetches."""
+    handler = functools.partial(
+        _RepositoryFileHandler, directory=str(REPOSITORY_ROOT), files=dict(files or {})
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="repository-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
