@@ -19,9 +19,9 @@ from registration.config import Settings
 from registration.models import AuditEvent, TraceRequestState
 from registration.tracing.errors import PackageUnavailableError
 from registration.tracing.packages import download_package, frame
-from registration.tracing.release import release_trace_request
 from registration.tracing.requests import create_trace_request
 from tests import factories
+from tests.health_export.office_support import released_request
 
 H = dt.timedelta(hours=1)
 pytestmark = pytest.mark.usefixtures("request_context")
@@ -58,19 +58,16 @@ def released(
     )
     db_session.add_all([*inside, outside])
     db_session.commit()
-    trace_request = create_trace_request(
+    trace_request = released_request(
         db_session,
         clock,
         settings,
-        office_id=office.office.id,
-        requested_by=office.staff,
-        location_id=place.location.id,
-        window_start=now - 6 * H,
-        window_end=now - 2 * H,
+        office,
+        place,
+        window=(now - 6 * H, now - 2 * H),
         case_reference="AZ-1",
         reason="Ausbruch",
     )
-    release_trace_request(db_session, clock, settings, trace_request, released_by=place.owner)
     return {"office": office, "place": place, "request": trace_request, "inside": inside}
 
 

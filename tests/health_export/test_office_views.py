@@ -23,10 +23,9 @@ from registration.models import (
     TraceRequest,
     TraceRequestState,
 )
-from registration.tracing.release import release_trace_request
 from tests import factories
 from tests.factories import PASSWORD
-from tests.health_export.office_support import sign_in
+from tests.health_export.office_support import released_request, sign_in
 
 H = dt.timedelta(hours=1)
 
@@ -53,22 +52,17 @@ def world(
         registered_by_id=a.admin.id,
     )
     db_session.commit()
-    from registration.tracing.requests import create_trace_request
-
     with app.test_request_context("/amt/"):
-        trace_request = create_trace_request(
+        trace_request = released_request(
             db_session,
             clock,
             settings,
-            office_id=a.office.id,
-            requested_by=a.staff,
-            location_id=place.location.id,
-            window_start=clock.now() - 4 * H,
-            window_end=clock.now() - H,
+            a,
+            place,
+            window=(clock.now() - 4 * H, clock.now() - H),
             case_reference="GEHEIM-A-4711",
             reason="Ausbruch A",
         )
-        release_trace_request(db_session, clock, settings, trace_request, released_by=place.owner)
     return {"a": a, "b": b, "place": place, "request": trace_request, "pending_key": key}
 
 

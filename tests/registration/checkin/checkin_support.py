@@ -1,11 +1,14 @@
 """The check-in tests' place, built by tests/factories.py: Café am Dom in Köln, whose
-name and address the guest page must show."""
+name and address the guest page must show; and what a guest types into the page
+without JavaScript."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
+from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from tests import factories
@@ -27,3 +30,21 @@ def create_venue(session: Session, now: dt.datetime, **overrides: Any) -> Venue:
     venue = factories.venue(session, now=now, **{**CAFE_AM_DOM, **overrides})
     session.commit()
     return venue
+
+
+# The guest form's fields as a guest without JavaScript fills them in.
+TYPED = {
+    "firstName": "Jörg",
+    "lastName": "Überländer",
+    "streetAddress": "Lindenallee 12a",
+    "zipCode": "50968",
+    "city": "Köln",
+    "phone": "+49 221 987654",
+    "email": "",
+}
+
+
+def hidden_fields(client: FlaskClient, venue: Venue) -> dict[str, str]:
+    """The hidden fields the guest page rendered (CSRF token, idempotency key)."""
+    html = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))

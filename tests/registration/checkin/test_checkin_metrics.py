@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 import pytest
@@ -22,24 +21,9 @@ from registration.models import CheckInMode, CheckInSource
 from tests import factories
 from tests.factories import Venue
 from tests.metrics_support import Samples, local_value, scrape, value
-from tests.registration.checkin.checkin_support import create_venue
+from tests.registration.checkin.checkin_support import TYPED, create_venue, hidden_fields
 
 API = "/api/v1/checkins"
-FORM = {
-    "firstName": "Jörg",
-    "lastName": "Überländer",
-    "streetAddress": "Lindenallee 12a",
-    "zipCode": "50968",
-    "city": "Köln",
-    "phone": "+49 221 987654",
-    "email": "",
-}
-
-
-def hidden_fields(client: FlaskClient, venue: Venue) -> dict[str, str]:
-    """The hidden fields the page rendered (CSRF token, idempotency key)."""
-    html = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
-    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
 
 
 def form_post(client: FlaskClient, venue: Venue, values: dict[str, str]) -> Any:
@@ -67,7 +51,7 @@ def test_accepted_checkins_are_counted_by_source_and_retries_once(
     assert client.post(API, json=request).status_code == 201
     assert client.post(API, json=request).status_code == 200  # a retry, stored once
     assert client.post(API, json=venue.checkin_body(clock.now())).status_code == 201
-    assert form_post(client, venue, FORM).status_code == 303
+    assert form_post(client, venue, TYPED).status_code == 303
     after = scrape(client)
     assert growth(before, after, "gastregister_checkins_accepted_total", "source") == {
         "guest_page": 2,
@@ -99,7 +83,7 @@ def test_refusals_are_counted_by_the_code_the_guest_got(
             ),
         ),
         client.post(API, json=rotating.checkin_body(clock.now())),
-        form_post(client, venue, {**FORM, "lastName": ""}),
+        form_post(client, venue, {**TYPED, "lastName": ""}),
     ]
     after = scrape(client)
     codes = [answer.get_json()["error"]["code"] for answer in answers[:-1]]
@@ -133,7 +117,7 @@ def test_a_location_without_a_key_refuses_with_503_and_counts_it(
     db_session.commit()
     before = scrape(client)
     assert client.post(API, json=venue.checkin_body(clock.now())).status_code == 503
-    assert client.post(f"/c/{venue.area.code}", data={**hidden, **FORM}).status_code == 503
+    assert client.post(f"/c/{venue.area.code}", data={**hidden, **TYPED}).status_code == 503
     after = scrape(client)
     assert growth(before, after, "gastregister_checkins_refused_total", "reason") == {
         "checkin_unavailable": 2
