@@ -17,17 +17,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
-import http.server
 import json
 import os
 import platform
 import random
 import statistics
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +35,9 @@ from crypto import (
     seal_contact_record,
     write_key_file,
 )
+from tests.browser.chromium import launch_chromium, open_sealed_record_harness
+from tests.local_servers import REPOSITORY_ROOT, repository_server
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-HARNESS_PAGE = "/tests/browser/pages/sealed-record.html"
-CHROMIUM_PATH = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LOCATION = "bench-location"
 AREA = "bench-area"
 PASSPHRASE = "bench passphrase, not a secret"
@@ -124,35 +110,6 @@ def _synthetic_record(rng: random.Random) -> dict[str, Any]:
     }
 
 
-class _QuietStaticHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {  # noqa: RUF012 (class attribute of the standard library's handler)
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-    }
-
-    def translate_path(self, path: str) -> str:
-        """/static/... is the package's static folder, as the app serves it."""
-        if path.startswith("/static/"):
-            path = "/registration" + path
-        return super().translate_path(path)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def _static_server() -> Iterator[str]:
-    handler = functools.partial(_QuietStaticHandler, directory=str(REPOSITORY_ROOT))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -196,15 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.distinct)
     ]
 
-    with _static_server() as base_url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True
-        )
+    with repository_server() as base_url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             page.set_default_timeout(600_000)
-            page.goto(base_url + HARNESS_PAGE)
-            page.wait_for_function("window.harnessReady === true")
+            open_sealed_record_harness(page, base_url)
             result = page.evaluate(
                 _TIMED_OPEN,
                 {

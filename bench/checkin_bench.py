@@ -31,10 +31,7 @@ import os
 import platform
 import re
 import secrets
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,11 +41,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
+from tests import local_servers
+
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).with_name("gunicorn")
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DATABASE = "gr_bench"
 ENVELOPE_POOL = 64
@@ -62,6 +61,13 @@ trivial_app = Flask("trivial")
 @trivial_app.get("/trivial")
 def trivial() -> dict[str, bool]:
     return {"ok": True}
+
+
+def trivial_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    """The trivial app as a plain WSGI callable: gunicorn_conf's post_worker_init takes
+    any Flask app for the Gastregister app (and looks up its settings), and leaves
+    other WSGI apps alone."""
+    return trivial_app(environ, start_response)
 
 
 # --- the load generator -------------------------------------------------------------
@@ -211,12 +217,6 @@ def run(coroutine: Awaitable[Result]) -> Result:
 # --- the service under test ---------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Server:
     """A running gunicorn: where it listens and how much CPU it has used."""
@@ -253,40 +253,21 @@ def measured(server: Server, phase: Awaitable[Result]) -> tuple[Result, float]:
 
 
 @contextmanager
-def gunicorn(target: str, env: dict[str, str], log: Path) -> Iterator[Server]:
+def gunicorn(target: str, env: dict[str, str], log: Path, ready_path: str) -> Iterator[Server]:
     """`gunicorn -c python:gastregister.gunicorn_conf <target>` on a free port, stopped afterwards."""
-    port = free_port()
     environment = {
         **os.environ,
         **env,
-        "GASTREGISTER_BIND": f"127.0.0.1:{port}",
         "GASTREGISTER_ACCESS_LOG": "/dev/null",
         "GASTREGISTER_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [str(GUNICORN), "-c", "python:gastregister.gunicorn_conf", target],
-            cwd=ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {log}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
+    # Any answer will do: the benchmark only needs the server up.
+    with local_servers.gunicorn(
+        environment, log=log, cwd=ROOT, app=target, ready_path=ready_path, ready_statuses=None
+    ) as server:
         time.sleep(1.0)  # let every worker finish importing
-        yield Server(port, process.pid)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        yield Server(server.port, server.process.pid)
 
 
 # --- databases ------------------------------------------------------------------------
@@ -304,69 +285,15 @@ def prepare(url: str) -> Prepared:
     import crypto
     from registration.database import Database
     from registration.migrate import upgrade
-    from registration.models import (
-        Area,
-        Business,
-        HealthOffice,
-        HealthOfficeKey,
-        KeyState,
-        Location,
-    )
+    from tests import factories
 
     database = Database(url)
     with database.engine.begin() as connection:
         upgrade(connection)
-    private_key = crypto.generate_private_key()
-    spki = crypto.public_key_spki(private_key)
-    with database.session() as session:
-        office = HealthOffice(name="Gesundheitsamt Benchmark")
-        session.add(office)
-        session.flush()
-        session.add(
-            HealthOfficeKey(
-                health_office_id=office.id,
-                key_id=crypto.key_id(spki).hex(),
-                public_spki=spki,
-                state=KeyState.ACTIVE,
-                activated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
-            )
-        )
-        business = Business(name="Benchmark GmbH")
-        session.add(business)
-        session.flush()
-        location = Location(
-            business_id=business.id,
-            name="Benchmark-Halle",
-            street="Teststraße",
-            house_number="1",
-            zip_code="99999",
-            city="Demostadt",
-            health_office_id=office.id,
-        )
-        location.areas = [Area(name="Eingang")]
-        session.add(location)
-        session.commit()
-        location_code, area_code = location.code, location.areas[0].code
+    venue = factories.add_venue(database, business_name="Benchmark GmbH", name="Benchmark-Halle")
     database.dispose()
-    record = {
-        "firstName": "Bench",
-        "lastName": "Mark",
-        "street": "Lastweg",
-        "houseNumber": "1",
-        "zipCode": "99999",
-        "city": "Demostadt",
-        "phone": "0000 000000",
-        "additionalPersons": [],
-    }
-    envelopes = [
-        crypto.encode_envelope(
-            crypto.seal_contact_record(
-                spki, record, location_code=location_code, area_code=area_code
-            )
-        )
-        for _ in range(ENVELOPE_POOL)
-    ]
-    return Prepared(url, area_code, envelopes)
+    envelopes = [crypto.encode_envelope(venue.seal()) for _ in range(ENVELOPE_POOL)]
+    return Prepared(url, venue.area.code, envelopes)
 
 
 def checkin_request_factory(prepared: Prepared, port: int) -> RequestFactory:
@@ -478,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             # Production needs a mail server; the benchmark sends no mail.
             "GASTREGISTER_MAIL_SERVER": "127.0.0.1",
         }
-        with gunicorn("bench.checkin_bench:trivial_app", base_env, log) as server:
+        with gunicorn("bench.checkin_bench:trivial_wsgi", base_env, log, "/trivial") as server:
             port = server.port
             make = trivial_request_factory(port)
             run(closed_loop(port, make, 2, CONNECTIONS))
@@ -494,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             with context as url:
                 prepared = prepare(url)
                 with gunicorn(
-                    "gastregister.wsgi:app", {**base_env, "DATABASE_URL": url}, log
+                    "gastregister.wsgi:app", {**base_env, "DATABASE_URL": url}, log, "/healthz"
                 ) as server:
                     port = server.port
                     make = checkin_request_factory(prepared, port)

@@ -18,26 +18,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
-import hashlib
-import http.server
 import os
 import platform
 import random
-import secrets
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import text
 
 import crypto
 from health_export.export_layout import client_layout
@@ -45,30 +38,12 @@ from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
 from registration.migrate import upgrade
-from registration.models import (
-    Area,
-    Business,
-    CheckIn,
-    CheckInSource,
-    HealthOffice,
-    HealthOfficeKey,
-    KeyState,
-    Location,
-    TraceRequest,
-    TraceRequestState,
-)
+from registration.models import TraceRequest, TraceRequestState
 from registration.tracing.packages import build_export_package
+from tests import factories
+from tests.browser.chromium import launch_chromium, open_sealed_record_harness
+from tests.local_servers import repository_server
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSPHRASE = "bench passphrase, not a secret"
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 AIMS = {"build": 2.0, "cli_rate": 8000.0, "browser": 15.0}
@@ -101,83 +76,60 @@ def _record(rng: random.Random) -> dict[str, Any]:
 # --- the database part ---------------------------------------------------------------
 
 
-def _seed(database: Database, visits: int, spki: bytes, distinct: int) -> int:
+def _seed(
+    database: Database, visits: int, private_key: ec.EllipticCurvePrivateKey, distinct: int
+) -> int:
     """One office, one location with two areas, `visits` sealed check-ins, a released request."""
     rng = random.Random(2026)
-    with database.new_session() as session:
-        office = HealthOffice(name="Bench-Amt", email="bench@amt.invalid")
-        business = Business(name="Bench-Betrieb")
-        session.add_all([office, business])
-        session.flush()
-        session.add(
-            HealthOfficeKey(
-                health_office_id=office.id,
-                key_id=crypto.key_id(spki).hex(),
-                public_spki=spki,
-                state=KeyState.ACTIVE,
-                activated_at=NOW,
-            )
-        )
-        location = Location(
-            business_id=business.id,
+    with factories.committing(database) as session:
+        venue = factories.venue(
+            session,
+            private_key=private_key,
+            business_name="Bench-Betrieb",
             name="Stadion",
-            street="Arena",
-            house_number="1",
-            zip_code="50667",
-            city="Köln",
-            health_office_id=office.id,
+            areas=["Nord", "Süd"],
         )
-        location.areas = [Area(name="Nord"), Area(name="Süd")]
-        session.add(location)
-        session.flush()
+        # A few hundred distinct records, sealed once and cycled: sealing 50,000 would
+        # only make the set-up slow.
         sealed = {
-            area.id: [
-                crypto.seal_contact_record(
-                    spki, _record(rng), location_code=location.code, area_code=area.code
-                )
-                for _ in range(distinct // 2)
-            ]
-            for area in location.areas
+            area.id: [venue.seal(_record(rng), area=area) for _ in range(distinct // 2)]
+            for area in venue.areas
         }
         start = NOW - dt.timedelta(hours=10)
         step = dt.timedelta(hours=8) / visits
-        rows = []
-        for i in range(visits):
-            area = location.areas[i % 2]
-            arrival = start + i * step
-            rows.append(
-                {
-                    "id": uuid.uuid4(),
-                    "arrival": arrival,
-                    "location_id": location.id,
-                    "area_id": area.id,
-                    "departure": arrival + dt.timedelta(minutes=90) if i % 3 else None,
-                    "auto_departure": arrival + dt.timedelta(hours=3),
-                    "persons": 1,
-                    "source": CheckInSource.GUEST_PAGE,
-                    "key_id": crypto.key_id(spki).hex(),
-                    "envelope": sealed[area.id][i % len(sealed[area.id])],
-                    "checkout_token_hash": hashlib.sha256(str(i).encode()).digest(),
-                    "idempotency_key": secrets.token_hex(16),
-                    "received_at": arrival,
-                }
-            )
-        for first in range(0, len(rows), 5000):
-            session.execute(insert(CheckIn), rows[first : first + 5000])
-        request = TraceRequest(
-            health_office_id=office.id,
-            location_id=location.id,
+        for first in range(0, visits, 5000):
+            batch = []
+            for i in range(first, min(visits, first + 5000)):
+                area = venue.areas[i % 2]
+                arrival = start + i * step
+                batch.append(
+                    factories.build_checkin(
+                        area,
+                        venue.key,
+                        arrival=arrival,
+                        envelope=sealed[area.id][i % len(sealed[area.id])],
+                        departure=arrival + dt.timedelta(minutes=90) if i % 3 else None,
+                        stay=dt.timedelta(hours=3),
+                        persons=1,
+                    )
+                )
+            session.add_all(batch)
+            session.flush()
+            for checkin in batch:  # 50,000 rows need not stay in the session
+                session.expunge(checkin)
+        request = factories.trace_request(
+            session,
+            venue.office,
+            venue.location,
+            now=NOW,
             window_start=start,
             window_end=NOW,
             case_reference="BENCH-1",
             reason="benchmark",
             state=TraceRequestState.RELEASED,
-            created_at=NOW,
             release_deadline=NOW,
             released_at=NOW,
         )
-        session.add(request)
-        session.commit()
         return request.id
 
 
@@ -200,18 +152,22 @@ def _time_build(database: Database, request_id: int) -> tuple[float, bytes, int]
     return min(timings), content, count
 
 
-def _sqlite(visits: int, spki: bytes, distinct: int, workdir: Path) -> tuple[float, bytes, int]:
+def _sqlite(
+    visits: int, private_key: ec.EllipticCurvePrivateKey, distinct: int, workdir: Path
+) -> tuple[float, bytes, int]:
     database = Database(f"sqlite:///{workdir / 'bench.db'}")
     with database.engine.begin() as connection:
         upgrade(connection)
-    request_id = _seed(database, visits, spki, distinct)
+    request_id = _seed(database, visits, private_key, distinct)
     try:
         return _time_build(database, request_id)
     finally:
         database.dispose()
 
 
-def _postgres(visits: int, spki: bytes, distinct: int) -> tuple[float, bytes, int, str]:
+def _postgres(
+    visits: int, private_key: ec.EllipticCurvePrivateKey, distinct: int
+) -> tuple[float, bytes, int, str]:
     admin = Database(PG_ADMIN_URL)
     with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}"'))
@@ -222,7 +178,7 @@ def _postgres(visits: int, spki: bytes, distinct: int) -> tuple[float, bytes, in
     try:
         with database.engine.begin() as connection:
             upgrade(connection)
-        request_id = _seed(database, visits, spki, distinct)
+        request_id = _seed(database, visits, private_key, distinct)
         with database.engine.begin() as connection:
             connection.execute(text("ANALYZE"))
         seconds, content, count = _time_build(database, request_id)
@@ -283,61 +239,18 @@ async ({ passphrase, layoutData }) => {
 """
 
 
-class _BenchHandler(http.server.SimpleHTTPRequestHandler):
-    files: dict[str, bytes] = {}  # noqa: RUF012 - set once before the server starts
-    extensions_map = {  # noqa: RUF012 - the standard library's class attribute
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-    }
-
-    def do_GET(self) -> None:
-        body = self.files.get(self.path)
-        if body is None:
-            super().do_GET()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def translate_path(self, path: str) -> str:
-        """/static/... is the package's static folder, as the app serves it."""
-        if path.startswith("/static/"):
-            path = "/registration" + path
-        return super().translate_path(path)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def _server(files: dict[str, bytes]) -> Iterator[str]:
-    _BenchHandler.files = files
-    handler = functools.partial(_BenchHandler, directory=str(ROOT))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _time_browser(package: bytes, key_file: bytes) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     with (
-        _server({"/bench/package": package, "/bench/key.json": key_file}) as base,
+        repository_server({"/bench/package": package, "/bench/key.json": key_file}) as base,
         sync_playwright() as pw,
     ):
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(pw)
         try:
             page = browser.new_page()
             page.set_default_timeout(600_000)
-            page.goto(base + "/tests/browser/pages/sealed-record.html")
-            page.wait_for_function("window.harnessReady === true")
+            open_sealed_record_harness(page, base)
             # The export layout as the decryption page carries it (export_layout.client_layout).
             arguments = {"passphrase": PASSPHRASE, "layoutData": client_layout()}
             result: dict[str, Any] = page.evaluate(_BROWSER_RUN, arguments)
@@ -378,19 +291,18 @@ def main(argv: list[str] | None = None) -> int:
         f"  Python {platform.python_version()}; SQLite {sqlite3.sqlite_version}; load {os.getloadavg()[0]:.2f}"
     )
     private_key = crypto.generate_private_key()
-    spki = crypto.public_key_spki(private_key)
     failed = False
     with tempfile.TemporaryDirectory(prefix="gr-export-bench-") as tmp:
         workdir = Path(tmp)
         print(f"\nExport package for a request matching {args.visits:,} visits (best of 3):")
-        seconds, content, count = _sqlite(args.visits, spki, args.distinct, workdir)
+        seconds, content, count = _sqlite(args.visits, private_key, args.distinct, workdir)
         ok = seconds < AIMS["build"] and count == args.visits
         failed |= not ok
         print(
             f"  SQLite      build {seconds:.2f} s, {count:,} records, {len(content) / 1e6:.1f} MB  [{_verdict(ok)}: < {AIMS['build']} s]"
         )
         if not args.skip_postgres:
-            pg_seconds, _, pg_count, version = _postgres(args.visits, spki, args.distinct)
+            pg_seconds, _, pg_count, version = _postgres(args.visits, private_key, args.distinct)
             ok = pg_seconds < AIMS["build"] and pg_count == args.visits
             failed |= not ok
             print(

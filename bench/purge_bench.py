@@ -33,15 +33,15 @@ from pathlib import Path
 
 import sqlalchemy
 from sqlalchemy import insert, text
-from sqlalchemy.orm import Session
 
 from registration.clock import FrozenClock, SystemClock
 from registration.config import Settings
 from registration.database import Database, DatabaseTimeouts
 from registration.migrate import upgrade
-from registration.models import Area, Business, CheckIn, CheckInSource, Location
+from registration.models import CheckIn, CheckInSource
 from registration.retention import partitions
 from registration.retention.services import MaintenanceResult, run_maintenance
+from tests import factories
 
 BENCH_DATABASE = "gr_bench_purge"
 LOCATIONS = 40
@@ -131,26 +131,22 @@ def describe(label: str, values: list[float]) -> str:
 
 
 def seed_places(database: Database) -> list[tuple[int, int]]:
-    areas: list[tuple[int, int]] = []
-    with Session(database.engine) as session:
-        business = Business(name="Bench")
-        session.add(business)
-        session.flush()
-        for n in range(LOCATIONS):
-            location = Location(
-                business_id=business.id,
+    """LOCATIONS locations of one business with AREAS_PER_LOCATION areas each; their
+    (location id, area id) pairs. The check-ins themselves are loaded in bulk below."""
+    with factories.committing(database) as session:
+        owner = factories.business(session, name="Bench")
+        places = [
+            factories.location(
+                session,
+                owner,
+                areas=[f"Tisch {m}" for m in range(AREAS_PER_LOCATION)],
                 name=f"Standort {n}",
                 street="Hauptstraße",
                 house_number=str(n),
-                zip_code="10115",
-                city="Berlin",
             )
-            location.areas = [Area(name=f"Tisch {m}") for m in range(AREAS_PER_LOCATION)]
-            session.add(location)
-        session.commit()
-        for location in session.scalars(sqlalchemy.select(Location)).all():
-            areas += [(location.id, area.id) for area in location.areas]
-    return areas
+            for n in range(LOCATIONS)
+        ]
+        return [(place.id, area.id) for place in places for area in place.areas]
 
 
 def machine_context(postgres_version: str | None) -> list[str]:
@@ -234,7 +230,7 @@ PG_LOAD = text(
            repeat('ab', 32), decode(repeat(md5(g::text || 'e'), :hex_repeat), 'hex'),
            decode(md5(g::text) || md5(g::text || 't'), 'hex'), md5(g::text || 'k'),
            a.arrival
-    FROM generate_series(:first, :last) AS g
+    FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS g
     CROSS JOIN LATERAL (SELECT :start + (g - :base) * :step AS arrival) AS a
     JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS n, location_id, id AS area_id
           FROM areas) AS p ON p.n = g % :areas

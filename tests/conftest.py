@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,15 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import make_url, text
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
-import registration.models  # noqa: F401  - every table is known to wipe_database
+import registration.models  # noqa: F401  - every table is known to wipe()
 from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
-from registration.database import Base, Database
+from registration.database import Database
 from registration.migrate import upgrade
+from tests.factories import wipe
+from tests.local_servers import LiveServer, OffsetClock, SmtpInbox, smtp_server
 
 REQUIRE_SERVICES = os.environ.get("GASTREGISTER_REQUIRE_SERVICES") == "1"
 OTHER_DATABASE = "other database"
@@ -178,69 +178,27 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
-class OffsetClock:
-    """Real time plus an offset a test can move: for servers in another thread."""
+@pytest.fixture
+def committed(database: Database) -> Iterator[Database]:
+    """The shared test database, written for real; emptied before and after the test.
 
-    def __init__(self) -> None:
-        self.offset = dt.timedelta(0)
-
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC) + self.offset
-
-    def advance(self, delta: dt.timedelta) -> None:
-        self.offset += delta
-
-
-class LiveServer:
-    """The real app on 127.0.0.1 in a thread (WebCrypto needs a secure context).
-
-    It can be stopped and started again on the same port, to test what a phone does
-    while the server is away.
-    """
-
-    def __init__(
-        self,
-        app: Flask,
-        database: Database,
-        clock: OffsetClock,
-        tls: tuple[Path, Path] | None = None,
-    ) -> None:
-        self.app = app
-        self.database = database
-        self.clock = clock
-        self.tls = tls
-        self.port = 0
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self._server = make_server(
-            "127.0.0.1", self.port, self.app, threaded=True, ssl_context=self.tls
-        )
-        self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+    For tests whose code opens its own connections and commits (maintenance, other
+    processes), so that nothing can be rolled back for them."""
+    # A test that used bound_database before may leave the sessionmaker joined to its
+    # connection; maintenance needs sessions of its own.
+    database.sessionmaker.configure(
+        bind=database.engine, join_transaction_mode="conditional_savepoint"
+    )
+    wipe(database)
+    yield database
+    wipe(database)
 
 
-def wipe_database(database: Database) -> None:
-    """Remove every row a live test committed (unit tests roll back instead)."""
-    with database.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
+@pytest.fixture
+def smtp() -> Iterator[tuple[SmtpInbox, int]]:
+    """A mail server on 127.0.0.1: its inbox and its port."""
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
@@ -274,7 +232,7 @@ def make_live_server(database_url: str, instance_path: Path) -> Iterator[Callabl
     for server in started:
         server.stop()
     if started:
-        wipe_database(started[0].database)
+        wipe(started[0].database)
     for server in started:
         server.database.dispose()
 

@@ -9,31 +9,18 @@ about a second. Without /usr/bin/chromium the tests skip, except in CI
 from __future__ import annotations
 
 import asyncio
-import functools
-import http.server
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, ViewportSize, sync_playwright
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_PATH = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.browser.chromium import CHROMIUM_PATH, launch_chromium, open_sealed_record_harness
+from tests.local_servers import repository_server
+
 PHONE_VIEWPORT: ViewportSize = {"width": 390, "height": 844}
-SEALED_RECORD_HARNESS = "/tests/browser/pages/sealed-record.html"
 
 
 def _browser_unavailable(reason: str) -> None:
@@ -54,48 +41,11 @@ def chromium() -> Iterator[Browser]:
     else:
         pytest.fail("Playwright's sync API cannot start inside a running asyncio loop")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM_PATH), args=CHROMIUM_ARGS, headless=True
-        )
+        browser = launch_chromium(playwright)
         try:
             yield browser
         finally:
             browser.close()
-
-
-class _ReadOnlyRepositoryHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves files below the repository root, GET/HEAD only, no dot folders.
-
-    Dot folders (.git, .venv) are refused so a test page can never depend on
-    them, and nothing is logged, so served test data never reaches a log.
-    """
-
-    extensions_map = {  # noqa: RUF012 (class attribute of the standard library's handler)
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-        ".mjs": "text/javascript",
-        ".json": "application/json",
-    }
-
-    def send_head(self) -> BinaryIO | None:
-        parts = urlsplit(self.path).path.split("/")
-        if any(part.startswith(".") for part in parts if part):
-            self.send_error(404)
-            return None
-        return super().send_head()
-
-    def end_headers(self) -> None:
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-    def translate_path(self, path: str) -> str:
-        """/static/... is the package's static folder, as the app serves it."""
-        if path.startswith("/static/"):
-            path = "/registration" + path
-        return super().translate_path(path)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="session")
@@ -104,17 +54,8 @@ def static_server() -> Iterator[str]:
 
     /static/... (registration/static) and /tests/browser/pages/... are reachable below it.
     """
-    handler = functools.partial(_ReadOnlyRepositoryHandler, directory=str(REPOSITORY_ROOT))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="static-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with repository_server() as base_url:
+        yield base_url
 
 
 @pytest.fixture
@@ -173,14 +114,8 @@ def record_requests(page: Page) -> RequestLog:
 
 @pytest.fixture
 def request_recorder() -> Callable[[Page], RequestLog]:
-    """record_requests as a fixture, for test modules (which cannot import a conftest)."""
+    """record_requests as a fixture."""
     return record_requests
-
-
-def open_sealed_record_harness(page: Page, base_url: str) -> None:
-    """Loads the test page that exposes window.sealedRecord and window.hpke."""
-    page.goto(base_url + SEALED_RECORD_HARNESS)
-    page.wait_for_function("window.harnessReady === true")
 
 
 @pytest.fixture(scope="module")

@@ -10,30 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from sqlalchemy import select, text
 
-import crypto
-from registration.database import Database
-from registration.models import (
-    Area,
-    Business,
-    CheckIn,
-    CheckInMode,
-    CheckInSource,
-    HealthOffice,
-    HealthOfficeKey,
-    KeyState,
-    Location,
-)
+from registration.models import CheckIn, CheckInMode, CheckInSource
+from tests import factories
+from tests.local_servers import LiveServer
 
 pytestmark = pytest.mark.browser
 # Sealing on a busy two-core machine can take a few seconds; waiting longer costs nothing.
@@ -61,14 +49,37 @@ SECRET_VALUES = [
 ]
 
 
+# The place of these tests, as factories.venue overrides: its name is on the page.
+BRAUHAUS = {
+    "business_name": "Brauhaus Test",
+    "name": "Brauhaus am Ring",
+    "street": "Ring",
+    "house_number": "1",
+    "zip_code": "50672",
+    "city": "Köln",
+    "default_stay_minutes": 90,
+    "areas": ["Biergarten"],
+}
+
+
 @dataclass
-class Venue:
-    url: str
-    server: Any
-    private_key: ec.EllipticCurvePrivateKey
-    location_code: str
-    area_code: str
-    display_secret: str
+class LiveVenue:
+    """A venue committed for the live server, and what its guest page stored."""
+
+    server: LiveServer
+    venue: factories.Venue
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def area_code(self) -> str:
+        return self.venue.area.code
+
+    @property
+    def display_secret(self) -> str:
+        return self.venue.location.display_secret
 
     @property
     def page_url(self) -> str:
@@ -79,58 +90,13 @@ class Venue:
             return list(session.scalars(select(CheckIn).order_by(CheckIn.received_at)))
 
     def open(self, checkin: CheckIn) -> dict[str, Any]:
-        return crypto.open_contact_record(
-            self.private_key,
-            checkin.envelope,
-            location_code=self.location_code,
-            area_code=self.area_code,
-        )
-
-
-def create_venue(
-    database: Database, *, mode: CheckInMode = CheckInMode.STATIC
-) -> tuple[ec.EllipticCurvePrivateKey, Location, Area]:
-    """The demo health office's key is made here and registered as the office's active key."""
-    private_key = crypto.generate_private_key()
-    spki = crypto.public_key_spki(private_key)
-    with database.session() as session:
-        office = HealthOffice(name=f"Gesundheitsamt Browser {secrets.token_hex(4)}")
-        session.add(office)
-        session.flush()
-        session.add(
-            HealthOfficeKey(
-                health_office_id=office.id,
-                key_id=crypto.key_id(spki).hex(),
-                public_spki=spki,
-                state=KeyState.ACTIVE,
-                activated_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
-            )
-        )
-        business = Business(name="Brauhaus Test")
-        session.add(business)
-        session.flush()
-        location = Location(
-            business_id=business.id,
-            name="Brauhaus am Ring",
-            street="Ring",
-            house_number="1",
-            zip_code="50672",
-            city="Köln",
-            health_office_id=office.id,
-            default_stay_minutes=90,
-            checkin_mode=mode,
-        )
-        location.areas = [Area(name="Biergarten", sort_key=1)]
-        session.add(location)
-        session.commit()
-        return private_key, location, location.areas[0]
+        return self.venue.open(checkin.envelope)
 
 
 @pytest.fixture
-def venue(make_live_server: Callable[..., Any]) -> Venue:
+def venue(make_live_server: Callable[..., LiveServer]) -> LiveVenue:
     server = make_live_server()
-    private_key, location, area = create_venue(server.database)
-    return Venue(server.url, server, private_key, location.code, area.code, location.display_secret)
+    return LiveVenue(server, factories.add_venue(server.database, **BRAUHAUS))
 
 
 @pytest.fixture
@@ -153,7 +119,7 @@ def confirmation_status(page: Page) -> str:
 
 
 def test_scan_fill_confirm_and_check_out(
-    phone: BrowserContext, venue: Venue, request_recorder: Callable[[Page], Any]
+    phone: BrowserContext, venue: LiveVenue, request_recorder: Callable[[Page], Any]
 ) -> None:
     page = phone.new_page()
     log = request_recorder(page)
@@ -204,7 +170,7 @@ def test_scan_fill_confirm_and_check_out(
 
 
 def test_remembered_details_fill_the_form_and_are_forgotten_with_one_tap(
-    phone: BrowserContext, venue: Venue
+    phone: BrowserContext, venue: LiveVenue
 ) -> None:
     page = phone.new_page()
     page.goto(venue.page_url)
@@ -228,7 +194,7 @@ def test_remembered_details_fill_the_form_and_are_forgotten_with_one_tap(
     assert "Wilhelmine" not in stored
 
 
-def test_additional_persons(phone: BrowserContext, venue: Venue) -> None:
+def test_additional_persons(phone: BrowserContext, venue: LiveVenue) -> None:
     page = phone.new_page()
     page.goto(venue.page_url)
     fill(page, GUEST)
@@ -276,7 +242,7 @@ def test_additional_persons(phone: BrowserContext, venue: Venue) -> None:
 
 
 def test_errors_are_announced_and_linked_to_their_fields(
-    phone: BrowserContext, venue: Venue
+    phone: BrowserContext, venue: LiveVenue
 ) -> None:
     page = phone.new_page()
     page.goto(venue.page_url)
@@ -301,7 +267,7 @@ def test_errors_are_announced_and_linked_to_their_fields(
     expect(page.locator("#confirmation")).to_be_visible()
 
 
-def test_english_with_the_visible_switch(phone: BrowserContext, venue: Venue) -> None:
+def test_english_with_the_visible_switch(phone: BrowserContext, venue: LiveVenue) -> None:
     page = phone.new_page()
     page.goto(venue.page_url)
     page.click("nav.lang-switch >> text=English")
@@ -323,7 +289,7 @@ def no_js(chromium: Browser) -> Iterator[BrowserContext]:
         context.close()
 
 
-def test_without_javascript(no_js: BrowserContext, venue: Venue) -> None:
+def test_without_javascript(no_js: BrowserContext, venue: LiveVenue) -> None:
     page = no_js.new_page()
     page.goto(venue.page_url)
     expect(page.locator("#remember-row")).to_be_hidden()
@@ -357,7 +323,7 @@ def test_without_javascript(no_js: BrowserContext, venue: Venue) -> None:
 
 
 def test_outbox_keeps_the_checkin_while_the_server_is_away(
-    phone: BrowserContext, venue: Venue
+    phone: BrowserContext, venue: LiveVenue
 ) -> None:
     page = phone.new_page()
     page.goto(venue.page_url)
@@ -381,7 +347,7 @@ def test_outbox_keeps_the_checkin_while_the_server_is_away(
 
 
 def test_a_lost_answer_and_a_503_are_retried_and_stored_once(
-    phone: BrowserContext, venue: Venue
+    phone: BrowserContext, venue: LiveVenue
 ) -> None:
     page = phone.new_page()
     seen: list[int] = []
@@ -408,7 +374,7 @@ def test_a_lost_answer_and_a_503_are_retried_and_stored_once(
 
 
 def test_the_database_holds_no_names_streets_or_phone_numbers(
-    phone: BrowserContext, no_js: BrowserContext, venue: Venue
+    phone: BrowserContext, no_js: BrowserContext, venue: LiveVenue
 ) -> None:
     for context in (phone, no_js):
         page = context.new_page()
@@ -443,7 +409,7 @@ def test_the_database_holds_no_names_streets_or_phone_numbers(
 
 
 def test_first_load_is_small_and_from_our_origin_only(
-    chromium: Browser, venue: Venue, request_recorder: Callable[[Page], Any]
+    chromium: Browser, venue: LiveVenue, request_recorder: Callable[[Page], Any]
 ) -> None:
     context = chromium.new_context(**PHONE, locale="de-DE")
     try:
@@ -474,7 +440,7 @@ def test_first_load_is_small_and_from_our_origin_only(
         context.close()
 
 
-def test_readable_at_200_percent_zoom(chromium: Browser, venue: Venue) -> None:
+def test_readable_at_200_percent_zoom(chromium: Browser, venue: LiveVenue) -> None:
     """A 390 px phone at 200 % zoom lays out like a 195 px wide screen: nothing may scroll sideways."""
     context = chromium.new_context(
         viewport={"width": 195, "height": 422}, device_scale_factor=4, locale="de-DE"
@@ -514,7 +480,7 @@ def axe_context(chromium: Browser) -> Iterator[BrowserContext]:
 
 
 def test_axe_finds_nothing_on_the_guest_pages(
-    axe_context: BrowserContext, no_js: BrowserContext, venue: Venue
+    axe_context: BrowserContext, no_js: BrowserContext, venue: LiveVenue
 ) -> None:
     page = axe_context.new_page()
     page.goto(venue.page_url)
@@ -549,7 +515,9 @@ def test_display_refreshes_its_code(
     chromium: Browser, make_live_server: Callable[..., Any]
 ) -> None:
     server = make_live_server()
-    _key, location, _area = create_venue(server.database, mode=CheckInMode.ROTATING)
+    location = factories.add_venue(
+        server.database, checkin_mode=CheckInMode.ROTATING, **BRAUHAUS
+    ).location
     context = chromium.new_context(locale="de-DE")
     try:
         page = context.new_page()

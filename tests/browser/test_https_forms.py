@@ -9,7 +9,6 @@ a header policy that breaks CSRF's same-origin check fails here.
 
 from __future__ import annotations
 
-import datetime as dt
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,24 +18,13 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
-import crypto
-from registration.accounts.passwords import hash_password
-from registration.models import (
-    Area,
-    Business,
-    CheckIn,
-    CheckInSource,
-    HealthOffice,
-    HealthOfficeKey,
-    KeyState,
-    Location,
-    Role,
-    User,
-)
+from registration.models import CheckIn, CheckInSource
+from tests import factories
+from tests.factories import PASSWORD
+from tests.local_servers import LiveServer
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "https-test-password-2026"
 GUEST = {
     "firstName": "Wilhelmine",
     "lastName": "Zweig",
@@ -99,21 +87,12 @@ def https_context(chromium: Browser) -> Iterator[BrowserContext]:
         context.close()
 
 
-def _owner(server: Any) -> str:
-    with server.database.session() as session:
-        business = Business(name="Café Sicher", contact_email="sicher@example.org")
-        session.add(business)
-        session.flush()
-        session.add(
-            User(
-                email="sicher@example.org",
-                password_hash=hash_password(PASSWORD),
-                role=Role.BUSINESS_OWNER,
-                business_id=business.id,
-                email_verified_at=dt.datetime.now(dt.UTC),
-            )
+def _owner(server: LiveServer) -> str:
+    with factories.committing(server.database) as session:
+        business = factories.business(
+            session, name="Café Sicher", contact_email="sicher@example.org"
         )
-        session.commit()
+        factories.user(session, business=business, email="sicher@example.org")
     return "sicher@example.org"
 
 
@@ -122,7 +101,7 @@ def _log_in(page: Page, base: str, email: str) -> None:
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.press("#password", "Enter")
-    page.wait_for_load_state()
+    expect(page.locator("form[action$='/konto/logout'] button").first).to_be_visible()
 
 
 def test_page_is_a_secure_context(https_server: Any, https_context: BrowserContext) -> None:
@@ -140,6 +119,7 @@ def test_log_in_and_out_over_https(https_server: Any, https_context: BrowserCont
     cookies = {cookie["name"]: cookie for cookie in https_context.cookies()}
     assert cookies["gr_session"]["secure"] is True
     page.get_by_role("button", name="Abmelden").first.click()
+    expect(page.get_by_text("Sie sind abgemeldet.")).to_be_visible()
     expect(page.get_by_text("Das Formular ist abgelaufen")).to_have_count(0)
     page.goto(https_server.url + "/portal/")
     expect(page).to_have_url(f"{https_server.url}/konto/login?next=%2Fportal%2F")
@@ -184,38 +164,8 @@ def test_form_from_another_site_is_refused(
     expect(page.get_by_text("Das Formular ist abgelaufen")).to_be_visible()
 
 
-def _area_code(server: Any) -> str:
-    spki = crypto.public_key_spki(crypto.generate_private_key())
-    with server.database.session() as session:
-        office = HealthOffice(name="Gesundheitsamt TLS")
-        office.keys = [
-            HealthOfficeKey(
-                key_id=crypto.key_id(spki).hex(),
-                public_spki=spki,
-                state=KeyState.ACTIVE,
-                activated_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
-            )
-        ]
-        business = Business(name="Brauhaus TLS")
-        session.add_all([office, business])
-        session.flush()
-        location = Location(
-            business_id=business.id,
-            name="Brauhaus am Ring",
-            street="Ring",
-            house_number="1",
-            zip_code="50672",
-            city="Köln",
-            health_office_id=office.id,
-        )
-        location.areas = [Area(name="Biergarten", sort_key=1)]
-        session.add(location)
-        session.commit()
-        return str(location.areas[0].code)
-
-
 def test_guest_form_without_javascript_over_https(https_server: Any, chromium: Browser) -> None:
-    area_code = _area_code(https_server)
+    area_code = factories.add_venue(https_server.database).area.code
     context = chromium.new_context(
         ignore_https_errors=True, locale="de-DE", java_script_enabled=False
     )

@@ -12,11 +12,8 @@ file's private part may appear in any of them.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
-import secrets
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,27 +26,16 @@ from playwright.sync_api import Browser, Page, expect
 
 import crypto
 from health_export.cli import decrypt
-from registration.accounts.passwords import hash_password
 from registration.clock import BERLIN
-from registration.models import (
-    Area,
-    Business,
-    CheckIn,
-    CheckInSource,
-    HealthOffice,
-    HealthOfficeKey,
-    HealthOfficePostalCode,
-    KeyState,
-    Location,
-    Role,
-    User,
-)
+from registration.models import Area, Role
 from registration.tracing.packages import frame
+from tests import factories
+from tests.factories import PASSWORD
+from tests.local_servers import LiveServer
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=60_000)  # opening a key file runs PBKDF2; CI machines are slow
 
-PASSWORD = "browser-test-password-1"
 PASSPHRASE = "Passphrase für den Test 2026"
 H = dt.timedelta(hours=1)
 TRICKY = [
@@ -60,122 +46,69 @@ TRICKY = [
 
 
 def _record(first: str, last: str, **extra: Any) -> dict[str, Any]:
-    record = {
-        "v": 1,
-        "firstName": first,
-        "lastName": last,
+    """A guest whose street holds the CSV separator and quotes."""
+    address = {
         "street": 'Weg; "3"',
         "houseNumber": "3",
         "zipCode": "10115",
         "city": "Berlin",
         "phone": "+49 30 111",
         "email": "",
-        "additionalPersons": [],
-        "note": "",
     }
-    record.update(extra)
-    return record
-
-
-def _visit(
-    spki: bytes,
-    location: Location,
-    area: Area,
-    arrival: dt.datetime,
-    record: dict[str, Any],
-    departure: dt.datetime | None = None,
-) -> CheckIn:
-    return CheckIn(
-        id=uuid.uuid4(),
-        arrival=arrival,
-        location_id=location.id,
-        area_id=area.id,
-        departure=departure,
-        auto_departure=arrival + 2 * H,
-        persons=1 + len(record["additionalPersons"]),
-        source=CheckInSource.GUEST_PAGE,
-        key_id=crypto.key_id(spki).hex(),
-        envelope=crypto.seal_contact_record(
-            spki, record, location_code=location.code, area_code=area.code
-        ),
-        checkout_token_hash=hashlib.sha256(secrets.token_bytes(8)).digest(),
-        idempotency_key=secrets.token_hex(16),
-        received_at=arrival,
-    )
+    return factories.contact_record(first, last, **{**address, **extra})
 
 
 @pytest.fixture
-def scene(live_server: Any, tmp_path: Path) -> dict[str, Any]:
+def scene(live_server: LiveServer, tmp_path: Path) -> dict[str, Any]:
     """Committed data for the live server: two offices, two locations, visits in and out."""
-    session = live_server.database.new_session()
     now = live_server.clock.now().replace(second=0, microsecond=0)
-    private_key = crypto.generate_private_key()
-    spki = crypto.public_key_spki(private_key)
-    office = HealthOffice(name="Gesundheitsamt Browserstadt", email="amt@browser.test")
-    neighbour = HealthOffice(name="Gesundheitsamt Nachbar", email="nachbar@browser.test")
-    session.add_all([office, neighbour])
-    session.flush()
-    session.add_all(
-        [
-            HealthOfficePostalCode(postal_code="10115", health_office_id=office.id),
-            HealthOfficeKey(
-                health_office_id=office.id,
-                key_id=crypto.key_id(spki).hex(),
-                public_spki=spki,
-                state=KeyState.ACTIVE,
-                activated_at=now - 40 * 24 * H,
-            ),
-        ]
-    )
     secret = pyotp.random_base32()
-    password_hash = hash_password(PASSWORD)
-    staff = User(
-        email="staff@browser.test",
-        password_hash=password_hash,
-        role=Role.HEALTH_OFFICE_STAFF,
-        health_office_id=office.id,
-        email_verified_at=now,
-        totp_secret=secret,
-        totp_enabled_at=now,
-    )
-    business = Business(name="Wirtshaus", contact_email="wirt@browser.test")
-    session.add_all([staff, business])
-    session.flush()
-    owner = User(
-        email="wirt@browser.test",
-        password_hash=password_hash,
-        role=Role.BUSINESS_OWNER,
-        business_id=business.id,
-        email_verified_at=now,
-    )
-    wanted = Location(
-        business_id=business.id,
-        name="Wirtshaus am Markt",
-        street="Markt",
-        house_number="1",
-        zip_code="10115",
-        city="Berlin",
-        health_office_id=office.id,
-    )
-    wanted.areas = [Area(name="Terrasse", sort_key=1), Area(name="Stube, hinten", sort_key=2)]
-    other = Location(
-        business_id=business.id,
-        name="Wirtshaus Bahnhof",
-        street="Bahnhof",
-        house_number="2",
-        zip_code="10115",
-        city="Berlin",
-        health_office_id=office.id,
-    )
-    other.areas = [Area(name="Halle", sort_key=1)]
-    session.add_all([owner, wanted, other])
-    session.flush()
-    terrace, back_room = wanted.areas
-    inside = [
-        _visit(spki, wanted, terrace, now - 5 * H, _record(*TRICKY[0]), departure=now - 4 * H),
-        _visit(
-            spki,
-            wanted,
+    with factories.committing(live_server.database) as session:
+        office = factories.health_office(
+            session,
+            name="Gesundheitsamt Browserstadt",
+            email="amt@browser.test",
+            postal_codes=["10115"],
+        )
+        factories.health_office(
+            session, name="Gesundheitsamt Nachbar", email="nachbar@browser.test"
+        )
+        key, private_key = factories.office_key(session, office, activated_at=now - 40 * 24 * H)
+        staff = factories.user(
+            session,
+            role=Role.HEALTH_OFFICE_STAFF,
+            office=office,
+            email="staff@browser.test",
+            totp_secret=secret,
+            now=now,
+        )
+        business = factories.business(session, name="Wirtshaus", contact_email="wirt@browser.test")
+        owner = factories.user(session, business=business, email="wirt@browser.test", now=now)
+        wanted = factories.location(
+            session,
+            business,
+            office=office,
+            areas=["Terrasse", "Stube, hinten"],
+            name="Wirtshaus am Markt",
+            street="Markt",
+        )
+        other = factories.location(
+            session,
+            business,
+            office=office,
+            areas=["Halle"],
+            name="Wirtshaus Bahnhof",
+            street="Bahnhof",
+            house_number="2",
+        )
+        terrace, back_room = wanted.areas
+
+        def visit(area: Area, arrival: dt.datetime, record: dict[str, Any], **values: Any) -> None:
+            factories.checkin(session, area, key, arrival=arrival, record=record, **values)
+
+        # inside the window at the wanted location
+        visit(terrace, now - 5 * H, _record(*TRICKY[0]), departure=now - 4 * H)
+        visit(
             back_room,
             now - 4 * H,
             _record(
@@ -185,22 +118,11 @@ def scene(live_server: Any, tmp_path: Path) -> dict[str, Any]:
                 ],
                 note="Tisch 4\nam Fenster",
             ),
-        ),
-        _visit(spki, wanted, terrace, now - 3 * H, _record(*TRICKY[2])),  # automatic departure
-    ]
-    outside = [
-        _visit(spki, wanted, terrace, now - 12 * H, _record("Zu", "Früh"), departure=now - 10 * H),
-        _visit(
-            spki,
-            other,
-            other.areas[0],
-            now - 4 * H,
-            _record("Anderer", "Ort"),
-            departure=now - 3 * H,
-        ),
-    ]
-    session.add_all([*inside, *outside])
-    session.commit()
+        )
+        visit(terrace, now - 3 * H, _record(*TRICKY[2]))  # automatic departure
+        # outside: too early, and another location
+        visit(terrace, now - 12 * H, _record("Zu", "Früh"), departure=now - 10 * H)
+        visit(other.areas[0], now - 4 * H, _record("Anderer", "Ort"), departure=now - 3 * H)
     key_file = tmp_path / "amt.key.json"
     key_file.write_bytes(
         crypto.write_key_file(
@@ -209,7 +131,7 @@ def scene(live_server: Any, tmp_path: Path) -> dict[str, Any]:
     )
     passphrase_file = tmp_path / "passphrase.txt"
     passphrase_file.write_text(PASSPHRASE + "\n", encoding="utf-8")
-    facts = {
+    return {
         "now": now,
         "secret": secret,
         "staff": staff.email,
@@ -220,8 +142,6 @@ def scene(live_server: Any, tmp_path: Path) -> dict[str, Any]:
         "private_key": private_key,
         "key_file_text": key_file.read_text(encoding="utf-8"),
     }
-    session.close()
-    return facts
 
 
 def _log_in(page: Page, base: str, email: str, secret: str | None = None) -> None:
@@ -233,7 +153,7 @@ def _log_in(page: Page, base: str, email: str, secret: str | None = None) -> Non
         page.wait_for_url("**/konto/2fa")
         page.fill("#code", pyotp.TOTP(secret).now())
         page.press("#code", "Enter")
-    page.wait_for_load_state()
+    expect(page.locator("form[action$='/konto/logout'] button").first).to_be_visible()
 
 
 def _local(moment: dt.datetime) -> str:
@@ -281,7 +201,7 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
         owner.goto(f"{base}/portal/requests/{request_id}")
         owner.check("#confirm")
         owner.click("form[action$='/release'] button[type=submit]")
-        owner.wait_for_load_state()
+        expect(owner.locator(".badge.state-released")).to_have_text("freigegeben")
 
         # The office opens the data in the browser.
         page.goto(request_url)

@@ -8,77 +8,31 @@ everyone out, see 0.
 
 from __future__ import annotations
 
-import datetime as dt
-import email
-import email.policy
 import io
 import re
-import socket
-import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pypdf
 import pytest
 import zxingcpp
-from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, expect
 
-import crypto
-from registration.models import HealthOffice, HealthOfficeKey, HealthOfficePostalCode, KeyState
+from tests import factories
+from tests.factories import PASSWORD
+from tests.local_servers import LiveServer, SmtpInbox, free_port
 
 pytestmark = pytest.mark.browser
 
 POSTAL_CODE = "10115"
-PASSWORD = "ein langes Passwort 2026"
-
-
-class MailCatcher:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.arrived = threading.Condition()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.arrived:
-            self.messages.append(message)  # type: ignore[arg-type]
-            self.arrived.notify_all()
-        return "250 Message accepted for delivery"
-
-    def wait_for(self, to: str, timeout: float = 30) -> email.message.EmailMessage:
-        with self.arrived:
-            found = self.arrived.wait_for(
-                lambda: next((m for m in self.messages if m["To"] == to), None), timeout
-            )
-        assert found, f"no mail to {to}"
-        return found  # type: ignore[return-value]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[MailCatcher, int]]:
-    catcher = MailCatcher()
-    port = _free_port()
-    controller = Controller(catcher, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield catcher, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def portal_server(make_live_server: Callable[..., Any], smtp: tuple[MailCatcher, int]) -> Any:
+def portal_server(
+    make_live_server: Callable[..., LiveServer], smtp: tuple[SmtpInbox, int]
+) -> LiveServer:
     """The live app on a port chosen first, so public_base_url (QR codes, mail links) is right."""
-    _catcher, smtp_port = smtp
-    port = _free_port()
+    _inbox, smtp_port = smtp
+    port = free_port()
     server = make_live_server(
         mail_server="127.0.0.1",
         mail_port=smtp_port,
@@ -88,21 +42,14 @@ def portal_server(make_live_server: Callable[..., Any], smtp: tuple[MailCatcher,
     server.stop()
     server.port = port
     server.start()
-    session = server.database.new_session()
-    office = HealthOffice(name="Gesundheitsamt Berlin-Mitte", email="amt@example.invalid")
-    office.postal_codes = [HealthOfficePostalCode(postal_code=POSTAL_CODE)]
-    spki = crypto.public_key_spki(crypto.generate_private_key())
-    office.keys = [
-        HealthOfficeKey(
-            key_id=crypto.key_id(spki).hex(),
-            public_spki=spki,
-            state=KeyState.ACTIVE,
-            activated_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
+    with factories.committing(server.database) as session:
+        office = factories.health_office(
+            session,
+            name="Gesundheitsamt Berlin-Mitte",
+            email="amt@example.invalid",
+            postal_codes=[POSTAL_CODE],
         )
-    ]
-    session.add(office)
-    session.commit()
-    session.close()
+        factories.office_key(session, office)
     return server
 
 
@@ -117,7 +64,7 @@ def _qr_urls(pdf: bytes) -> list[str]:
 
 
 def test_sign_up_to_poster_to_first_guest(
-    chromium: Browser, portal_server: Any, smtp: tuple[MailCatcher, int]
+    chromium: Browser, portal_server: LiveServer, smtp: tuple[SmtpInbox, int]
 ) -> None:
     catcher, _port = smtp
     base = portal_server.url

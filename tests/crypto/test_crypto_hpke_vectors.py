@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import rfc9180_reference as reference
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import crypto
 from crypto import suite
+from tests.crypto import rfc9180_reference as reference
 
 VECTOR_FILE = Path(__file__).parent / "vectors" / "hpke-rfc9180-dhkem-p256-hkdf-sha256.json"
 ALL_VECTORS: list[dict[str, Any]] = json.loads(VECTOR_FILE.read_text(encoding="utf-8"))

@@ -9,11 +9,8 @@ reader, cryptography's HPKE (which the reader uses) is also run on them directly
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -23,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 import crypto
 from crypto.suite import HPKE_SUITE
+from tests.crypto.vectors import make_tamper_vectors as generator
 
 VECTORS = Path(__file__).parent / "vectors"
 SEALED = json.loads((VECTORS / "sealed-record-v1.json").read_text(encoding="utf-8"))
@@ -119,19 +117,7 @@ def test_key_file_vector(vector: dict[str, Any]) -> None:
     assert raised.value.kind == vector["expected"]
 
 
-@functools.cache
-def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "make_tamper_vectors", VECTORS / "make_tamper_vectors.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_committed_vector_files_are_what_the_script_generates() -> None:
-    generator = _generator()
     assert (VECTORS / "sealed-record-v1.json").read_text(encoding="utf-8") == generator.render(
         generator.sealed_record_vectors()
     )
@@ -172,7 +158,7 @@ def test_library_hpke_alone_opens_exactly_the_authentic_vectors(vector: dict[str
         for name in vector["openWith"]
         if SEALED["keys"][name]["keyId"] == recipient_key_id.hex()
     ]
-    info = _generator().record_info(vector["locationCode"], vector["areaCode"], recipient_key_id)
+    info = generator.record_info(vector["locationCode"], vector["areaCode"], recipient_key_id)
     if vector["expected"] == "decryption_failed":
         with pytest.raises(InvalidTag):
             HPKE_SUITE.decrypt(envelope[39:], key, info)

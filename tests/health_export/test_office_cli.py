@@ -24,9 +24,8 @@ from registration.accounts.passwords import verify_password
 from registration.config import Settings
 from registration.models import AuditEvent, HealthOffice, HealthOfficePostalCode, Role, User
 from registration.tracing.packages import download_package, frame
-from registration.tracing.release import release_trace_request
-from registration.tracing.requests import create_trace_request
-from tests.health_export.conftest import guest_record, seal_visit
+from tests import factories
+from tests.health_export.office_support import released_request
 
 PASSPHRASE = "Amt-Passphrase 2026!"
 H = dt.timedelta(hours=1)
@@ -152,38 +151,35 @@ def package_files(
     now = clock.now()
     db_session.add_all(
         [
-            seal_visit(
-                office.spki,
-                place.location,
+            factories.build_checkin(
                 place.areas[0],
+                office.key,
                 arrival=now - 5 * H,
                 departure=now - 4 * H,
-                record=guest_record('=HYPERLINK("x")', "Müller-Lüdenscheidt"),
+                record=factories.contact_record('=HYPERLINK("x")', "Müller-Lüdenscheidt"),
             ),
-            seal_visit(
-                office.spki,
-                place.location,
+            factories.build_checkin(
                 place.areas[1],
+                office.key,
                 arrival=now - 4 * H,
-                record=guest_record("Zoë", "O'Brien", note='Tisch 4; "am Fenster"\nzweite Zeile'),
+                record=factories.contact_record(
+                    "Zoë", "O'Brien", note='Tisch 4; "am Fenster"\nzweite Zeile'
+                ),
             ),
         ]
     )
     db_session.commit()
     with app.test_request_context("/amt/"):
-        trace_request = create_trace_request(
+        trace_request = released_request(
             db_session,
             clock,
             settings,
-            office_id=office.office.id,
-            requested_by=office.staff,
-            location_id=place.location.id,
-            window_start=now - 6 * H,
-            window_end=now - 2 * H,
+            office,
+            place,
+            window=(now - 6 * H, now - 2 * H),
             case_reference="AZ-7",
             reason="r",
         )
-        release_trace_request(db_session, clock, settings, trace_request, released_by=place.owner)
         package = download_package(db_session, clock, settings, trace_request, user=office.staff)
     package_path = tmp_path / "anfrage.grexport"
     package_path.write_bytes(package.content)

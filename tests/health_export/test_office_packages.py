@@ -19,9 +19,9 @@ from registration.config import Settings
 from registration.models import AuditEvent, TraceRequestState
 from registration.tracing.errors import PackageUnavailableError
 from registration.tracing.packages import download_package, frame
-from registration.tracing.release import release_trace_request
 from registration.tracing.requests import create_trace_request
-from tests.health_export.conftest import guest_record, seal_visit
+from tests import factories
+from tests.health_export.office_support import released_request
 
 H = dt.timedelta(hours=1)
 pytestmark = pytest.mark.usefixtures("request_context")
@@ -35,44 +35,39 @@ def released(
     place = make_location(office.office)
     now = clock.now()
     inside = [
-        seal_visit(
-            office.spki,
-            place.location,
+        factories.build_checkin(
             place.areas[0],
+            office.key,
             arrival=now - 5 * H,
             departure=now - 4 * H,
-            record=guest_record("Ada", "Lovelace"),
+            record=factories.contact_record("Ada", "Lovelace"),
         ),
-        seal_visit(
-            office.spki,
-            place.location,
+        factories.build_checkin(
             place.areas[1],
+            office.key,
             arrival=now - 4 * H,
-            record=guest_record(
+            record=factories.contact_record(
                 "Seán",
                 "O'Brien",
                 additionalPersons=[{"firstName": "李", "lastName": "小龍", "sameAddress": True}],
             ),
         ),
     ]
-    outside = seal_visit(
-        office.spki, place.location, place.areas[0], arrival=now - 20 * H, departure=now - 19 * H
+    outside = factories.build_checkin(
+        place.areas[0], office.key, arrival=now - 20 * H, departure=now - 19 * H
     )
     db_session.add_all([*inside, outside])
     db_session.commit()
-    trace_request = create_trace_request(
+    trace_request = released_request(
         db_session,
         clock,
         settings,
-        office_id=office.office.id,
-        requested_by=office.staff,
-        location_id=place.location.id,
-        window_start=now - 6 * H,
-        window_end=now - 2 * H,
+        office,
+        place,
+        window=(now - 6 * H, now - 2 * H),
         case_reference="AZ-1",
         reason="Ausbruch",
     )
-    release_trace_request(db_session, clock, settings, trace_request, released_by=place.owner)
     return {"office": office, "place": place, "request": trace_request, "inside": inside}
 
 
@@ -187,10 +182,9 @@ def test_damaged_records_are_listed_and_the_rest_still_opens(
     envelope = bytearray(crypto.decode_envelope(body["records"][0]["envelope"]))
     envelope[-1] ^= 1
     stranger = make_office("Fremdes Amt", "30159")
-    foreign = seal_visit(
-        stranger.spki,
-        released["place"].location,
+    foreign = factories.build_checkin(
         released["place"].areas[0],
+        stranger.key,
         arrival=clock.now() - 3 * H,
     )
     body["records"] = [

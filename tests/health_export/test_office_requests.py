@@ -25,7 +25,7 @@ from registration.tracing.requests import (
     create_trace_request,
     matching_checkins,
 )
-from tests.health_export.conftest import seal_visit
+from tests import factories
 
 H = dt.timedelta(hours=1)
 pytestmark = pytest.mark.usefixtures("request_context")
@@ -187,35 +187,40 @@ def test_matching_follows_the_iris_rule_at_its_boundaries(
     db_session: Session, clock: Any, settings: Settings, scene: Any, make_location: Any
 ) -> None:
     office, location = scene
-    loc, (terrace, hall) = location.location, location.areas
+    terrace, hall = location.areas
     now = clock.now()
     start, end = now - 6 * H, now - 2 * H
     visits = {
-        "arrives_at_end": seal_visit(office.spki, loc, terrace, arrival=end, departure=end + H),
-        "leaves_at_start": seal_visit(
-            office.spki, loc, terrace, arrival=start - H, departure=start
+        "arrives_at_end": factories.build_checkin(
+            terrace, office.key, arrival=end, departure=end + H
         ),
-        "auto_departure_inside": seal_visit(office.spki, loc, hall, arrival=start - H, stay=2 * H),
-        "spans_window": seal_visit(office.spki, loc, hall, arrival=start - H, departure=end + H),
+        "leaves_at_start": factories.build_checkin(
+            terrace, office.key, arrival=start - H, departure=start
+        ),
+        "auto_departure_inside": factories.build_checkin(
+            hall, office.key, arrival=start - H, stay=2 * H
+        ),
+        "spans_window": factories.build_checkin(
+            hall, office.key, arrival=start - H, departure=end + H
+        ),
     }
     excluded = {
-        "left_before": seal_visit(
-            office.spki,
-            loc,
+        "left_before": factories.build_checkin(
             terrace,
+            office.key,
             arrival=start - 2 * H,
             departure=start - dt.timedelta(seconds=1),
         ),
-        "arrived_after": seal_visit(
-            office.spki, loc, terrace, arrival=end + dt.timedelta(seconds=1), departure=end + H
+        "arrived_after": factories.build_checkin(
+            terrace, office.key, arrival=end + dt.timedelta(seconds=1), departure=end + H
         ),
-        "auto_departure_before": seal_visit(
-            office.spki, loc, hall, arrival=start - 3 * H, stay=2 * H
+        "auto_departure_before": factories.build_checkin(
+            hall, office.key, arrival=start - 3 * H, stay=2 * H
         ),
     }
     neighbour = make_location(office.office, name="Nebenan")
-    excluded["other_location"] = seal_visit(
-        office.spki, neighbour.location, neighbour.areas[0], arrival=start, departure=end
+    excluded["other_location"] = factories.build_checkin(
+        neighbour.areas[0], office.key, arrival=start, departure=end
     )
     db_session.add_all([*visits.values(), *excluded.values()])
     db_session.commit()
@@ -259,7 +264,7 @@ def test_jobs_release_after_the_deadline_only_when_enabled(
 ) -> None:
     office, location = scene
     db_session.add(
-        seal_visit(office.spki, location.location, location.areas[0], arrival=clock.now() - 5 * H)
+        factories.build_checkin(location.areas[0], office.key, arrival=clock.now() - 5 * H)
     )
     db_session.commit()
     trace_request = _request(db_session, clock, settings, office, location)

@@ -23,8 +23,9 @@ from registration.models import (
     TraceRequest,
     TraceRequestState,
 )
-from registration.tracing.release import release_trace_request
-from tests.health_export.conftest import PASSWORD, seal_visit, sign_in
+from tests import factories
+from tests.factories import PASSWORD
+from tests.health_export.office_support import released_request, sign_in
 
 H = dt.timedelta(hours=1)
 
@@ -42,33 +43,26 @@ def world(
     a = make_office("Amt A", "10115")
     b = make_office("Amt B", "20095")
     place = make_location(a.office, name="Café A")
-    db_session.add(seal_visit(a.spki, place.location, place.areas[0], arrival=clock.now() - 3 * H))
-    pending_key = crypto.public_key_spki(crypto.generate_private_key())
-    key = HealthOfficeKey(
-        health_office_id=a.office.id,
-        key_id=crypto.key_id(pending_key).hex(),
-        public_spki=pending_key,
+    factories.checkin(db_session, place.areas[0], a.key, arrival=clock.now() - 3 * H)
+    key, _private_key = factories.office_key(
+        db_session,
+        a.office,
         state=KeyState.PENDING,
+        activated_at=None,
         registered_by_id=a.admin.id,
     )
-    db_session.add(key)
     db_session.commit()
-    from registration.tracing.requests import create_trace_request
-
     with app.test_request_context("/amt/"):
-        trace_request = create_trace_request(
+        trace_request = released_request(
             db_session,
             clock,
             settings,
-            office_id=a.office.id,
-            requested_by=a.staff,
-            location_id=place.location.id,
-            window_start=clock.now() - 4 * H,
-            window_end=clock.now() - H,
+            a,
+            place,
+            window=(clock.now() - 4 * H, clock.now() - H),
             case_reference="GEHEIM-A-4711",
             reason="Ausbruch A",
         )
-        release_trace_request(db_session, clock, settings, trace_request, released_by=place.owner)
     return {"a": a, "b": b, "place": place, "request": trace_request, "pending_key": key}
 
 

@@ -4,101 +4,19 @@ freeze like a stopped PostgreSQL, and a small tmpfs that can fill up or turn rea
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import select
 import socket
 import subprocess
 import threading
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, func, make_url
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
-import crypto
-from registration.database import Base
-from registration.models import (
-    Area,
-    Business,
-    CheckIn,
-    HealthOffice,
-    HealthOfficeKey,
-    KeyState,
-    Location,
-)
-
-GUEST = {
-    "firstName": "Erika",
-    "lastName": "Mustermann",
-    "street": "Heidestraße",
-    "houseNumber": "17b",
-    "zipCode": "51147",
-    "city": "Köln",
-    "phone": "0221 5550123",
-    "email": "erika@example.de",
-    "additionalPersons": [],
-}
-
-
-@dataclass(frozen=True)
-class Venue:
-    """A place guests can check in to, committed for real (fault tests use their own
-    engines and processes, so nothing can be rolled back for them)."""
-
-    spki: bytes
-    location_code: str
-    area_code: str
-
-    def checkin_body(self, arrival: dt.datetime) -> dict[str, Any]:
-        envelope = crypto.seal_contact_record(
-            self.spki, GUEST, location_code=self.location_code, area_code=self.area_code
-        )
-        return {
-            "areaCode": self.area_code,
-            "idempotencyKey": str(uuid.uuid4()),
-            "envelope": crypto.encode_envelope(envelope),
-            "persons": 1,
-            "arrival": arrival.isoformat().replace("+00:00", "Z"),
-        }
-
-
-def create_venue(engine: Engine, now: dt.datetime) -> Venue:
-    with Session(engine, expire_on_commit=False) as session:
-        office = HealthOffice(name=f"Gesundheitsamt Störfall {uuid.uuid4().hex[:6]}")
-        session.add(office)
-        session.flush()
-        spki = crypto.public_key_spki(crypto.generate_private_key())
-        session.add(
-            HealthOfficeKey(
-                health_office_id=office.id,
-                key_id=crypto.key_id(spki).hex(),
-                public_spki=spki,
-                state=KeyState.ACTIVE,
-                label="test",
-                activated_at=now - dt.timedelta(days=1),
-            )
-        )
-        business = Business(name="Café Störfall")
-        session.add(business)
-        session.flush()
-        location = Location(
-            business_id=business.id,
-            name="Café Störfall",
-            street="Domkloster",
-            house_number="4",
-            zip_code="50667",
-            city="Köln",
-            health_office_id=office.id,
-        )
-        location.areas = [Area(name="Terrasse")]
-        session.add(location)
-        session.commit()
-        return Venue(spki, location.code, location.areas[0].code)
+from registration.models import CheckIn
 
 
 def checkins_with_key(engine: Engine, idempotency_key: str) -> int:
@@ -111,12 +29,6 @@ def checkins_with_key(engine: Engine, idempotency_key: str) -> int:
             )
             or 0
         )
-
-
-def wipe(engine: Engine) -> None:
-    with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
 
 
 class FreezableRelay:

@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from flask.testing import FlaskClient
 
 from gastregister import gunicorn_conf
 from registration.access_log import GUNICORN_ROUTE_ATOM, ROUTE_HEADER
-
-GUNICORN = Path(sys.executable).with_name("gunicorn")
+from tests.local_servers import gunicorn, http_get
 
 
 def test_every_response_names_its_rule_not_its_values(client: FlaskClient) -> None:
@@ -45,57 +38,21 @@ def test_the_gunicorn_format_has_the_route_and_no_path_query_or_address() -> Non
         assert atom not in fmt
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        error.close()
-        return int(error.code)
-
-
 def test_gunicorn_logs_the_rule_of_a_secret_link(tmp_path: Path) -> None:
-    port = _free_port()
     env = {
         **os.environ,
         "GASTREGISTER_ENV": "demo",
         "GASTREGISTER_INSTANCE_PATH": str(tmp_path / "instance"),
-        "GASTREGISTER_BIND": f"127.0.0.1:{port}",
         "GASTREGISTER_WORKERS": "1",
         "GASTREGISTER_SCHEDULER": "off",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(GUNICORN), "-c", "python:gastregister.gunicorn_conf", "gastregister.wsgi:app"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if _get(f"http://127.0.0.1:{port}/healthz") in (200, 503):
-                        break
-                except OSError:
-                    assert time.monotonic() < deadline, log.read_text()
-                    time.sleep(0.2)
-            # No database here (not migrated): the answers may be 503; the log is the point.
-            _get(f"http://127.0.0.1:{port}/konto/verify/SEKRET-TOKEN-123")
-            _get(f"http://127.0.0.1:{port}/display/SEKRET-DISPLAY")
-            assert _get(f"http://127.0.0.1:{port}/nothing%0aforged") == 404
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    # No database here (not migrated): the answers may be 503; the log is the point.
+    with gunicorn(env, log=log, cwd=tmp_path, ready_statuses=(200, 503)) as server:
+        http_get(f"{server.url}/konto/verify/SEKRET-TOKEN-123")
+        http_get(f"{server.url}/display/SEKRET-DISPLAY")
+        assert http_get(f"{server.url}/nothing%0aforged")[0] == 404
     text = log.read_text()
     assert "SEKRET" not in text and "forged" not in text
     assert re.search(r'"GET /konto/verify/<token>" \d{3} ', text), text

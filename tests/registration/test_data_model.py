@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,13 +12,10 @@ from sqlalchemy.orm import Session
 
 from registration.database import Base, Database
 from registration.models import (
-    Area,
-    Business,
     CheckIn,
-    CheckInSource,
-    Location,
 )
 from registration.retention.partitions import include_in_autogenerate
+from tests import factories
 
 CHECKIN_COLUMNS = {
     "id",
@@ -113,35 +109,9 @@ def test_migrations_match_the_models(database: Database) -> None:
 
 
 def test_timestamps_come_back_timezone_aware_utc(db_session: Session) -> None:
-    business = Business(name="Zur Post")
-    db_session.add(business)
-    db_session.flush()
-    location = Location(
-        business_id=business.id,
-        name="Zur Post",
-        street="Hauptstraße",
-        house_number="1",
-        zip_code="10115",
-        city="Berlin",
-    )
-    location.areas = [Area(name="Tisch 1")]
-    db_session.add(location)
-    db_session.flush()
+    venue = factories.venue(db_session)
     berlin_evening = dt.datetime(2026, 7, 1, 21, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
-    checkin = CheckIn(
-        id=uuid.uuid4(),
-        arrival=berlin_evening,
-        location_id=location.id,
-        area_id=location.areas[0].id,
-        auto_departure=berlin_evening + dt.timedelta(hours=2),
-        persons=2,
-        source=CheckInSource.GUEST_PAGE,
-        key_id="ab" * 32,
-        envelope=b"\x01sealed",
-        checkout_token_hash=b"\x00" * 32,
-        idempotency_key=str(uuid.uuid4()),
-    )
-    db_session.add(checkin)
+    checkin = factories.checkin(db_session, venue.area, venue.key, arrival=berlin_evening)
     db_session.commit()
     db_session.expire_all()
     loaded = db_session.get(CheckIn, (checkin.id, checkin.arrival))
@@ -152,22 +122,16 @@ def test_timestamps_come_back_timezone_aware_utc(db_session: Session) -> None:
 
 
 def test_naive_datetimes_are_refused(db_session: Session) -> None:
-    business = Business(name="Naiv", created_at=dt.datetime(2026, 1, 1))
-    db_session.add(business)
     with pytest.raises(Exception, match="naive datetime"):
-        db_session.flush()
+        factories.business(db_session, name="Naiv", created_at=dt.datetime(2026, 1, 1))
 
 
 def test_area_and_location_codes_are_unguessable_and_distinct(db_session: Session) -> None:
-    business = Business(name="Codes")
-    db_session.add(business)
-    db_session.flush()
-    location = Location(
-        business_id=business.id, name="A", street="S", house_number="1", zip_code="1", city="C"
+    location = factories.location(
+        db_session,
+        factories.business(db_session, name="Codes"),
+        areas=[f"Tisch {n}" for n in range(20)],
     )
-    location.areas = [Area(name=f"Tisch {n}") for n in range(20)]
-    db_session.add(location)
-    db_session.flush()
     codes = {area.code for area in location.areas} | {location.code, location.display_secret}
     assert len(codes) == 22
     assert all(len(code) >= 22 for code in codes)

@@ -19,16 +19,6 @@ from typing import Any
 import psycopg
 import psycopg.errors
 import pytest
-from fault_support import (
-    FreezableRelay,
-    Venue,
-    checkins_with_key,
-    create_venue,
-    fill_up,
-    remount,
-    small_tmpfs,
-    wipe,
-)
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import exc as sa_exc
@@ -44,6 +34,15 @@ from registration.database import (
     DatabaseDeadlineError,
 )
 from registration.migrate import upgrade
+from tests import factories
+from tests.factories import Venue
+from tests.registration.fault_support import (
+    FreezableRelay,
+    checkins_with_key,
+    fill_up,
+    remount,
+    small_tmpfs,
+)
 
 API = "/api/v1/checkins"
 DB_TIMEOUT_SECONDS = 2
@@ -133,7 +132,7 @@ def test_a_stalled_postgres_gets_fast_503s_and_loses_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     direct = Database(database_url)
-    venue = create_venue(direct.engine, FrozenClock().now())
+    venue = factories.add_venue(direct.engine, now=FrozenClock().now())
     app = fault_app(relay.url_for(database_url), instance_path)
     client = app.test_client()
     body = venue.checkin_body(FrozenClock().now())
@@ -144,7 +143,7 @@ def test_a_stalled_postgres_gets_fast_503s_and_loses_nothing(
         health, health_seconds = timed(lambda: client.get("/healthz"))
         stalled, stalled_seconds = timed(lambda: client.get("/healthz"))
         api, api_seconds = timed(lambda: client.post(API, json=body))
-        page, page_seconds = timed(lambda: browser_get(client, f"/c/{venue.area_code}"))
+        page, page_seconds = timed(lambda: browser_get(client, f"/c/{venue.area.code}"))
 
         assert health.status_code == 503 and health_seconds < HEALTH_REQUIREMENT
         assert health.get_json()["reasons"] == ["database_timeout"]
@@ -162,7 +161,7 @@ def test_a_stalled_postgres_gets_fast_503s_and_loses_nothing(
     finally:
         relay.thaw()
         app.extensions["gastregister.db"].dispose()
-        wipe(direct.engine)
+        factories.wipe(direct.engine)
         direct.dispose()
 
 
@@ -178,7 +177,7 @@ def test_during_a_stall_guests_get_503s_at_once_and_healthz_is_never_queued(
     /healthz are answered at once without a database call, and once the database is
     back the first request through finds it and everyone is served again."""
     direct = Database(database_url)
-    venue = create_venue(direct.engine, FrozenClock().now())
+    venue = factories.add_venue(direct.engine, now=FrozenClock().now())
     app = fault_app(relay.url_for(database_url), instance_path, db_guest_timeout_ms=GUEST_BUDGET_MS)
     client = app.test_client()
     body = venue.checkin_body(FrozenClock().now())
@@ -187,7 +186,7 @@ def test_during_a_stall_guests_get_503s_at_once_and_healthz_is_never_queued(
         relay.freeze()
         first, first_seconds = timed(lambda: client.post(API, json=body))
         second, second_seconds = timed(lambda: client.post(API, json=body))
-        page, page_seconds = timed(lambda: browser_get(client, f"/c/{venue.area_code}"))
+        page, page_seconds = timed(lambda: browser_get(client, f"/c/{venue.area.code}"))
         health, health_seconds = timed(lambda: client.get("/healthz"))
         assert_api_503(first)
         assert first_seconds < DB_TIMEOUT_SECONDS  # the guest budget, not the statement timeout
@@ -205,7 +204,7 @@ def test_during_a_stall_guests_get_503s_at_once_and_healthz_is_never_queued(
     finally:
         relay.thaw()
         app.extensions["gastregister.db"].dispose()
-        wipe(direct.engine)
+        factories.wipe(direct.engine)
         direct.dispose()
 
 
@@ -214,7 +213,7 @@ def test_a_read_only_postgres_answers_503_and_says_read_only(
     database_url: str, instance_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     direct = Database(database_url)
-    venue = create_venue(direct.engine, FrozenClock().now())
+    venue = factories.add_venue(direct.engine, now=FrozenClock().now())
     admin = Database(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     name = make_url(database_url).database
     app = fault_app(database_url, instance_path)
@@ -248,7 +247,7 @@ def test_a_read_only_postgres_answers_503_and_says_read_only(
     finally:
         app.extensions["gastregister.db"].dispose()
         admin.dispose()
-        wipe(direct.engine)
+        factories.wipe(direct.engine)
         direct.dispose()
 
 
@@ -264,7 +263,7 @@ def own_sqlite(tmp_path: Path) -> Callable[[Path], tuple[str, Venue]]:
         database = Database(url)
         with database.engine.begin() as connection:
             upgrade(connection)
-        venue = create_venue(database.engine, FrozenClock().now())
+        venue = factories.add_venue(database.engine, now=FrozenClock().now())
         database.dispose()
         return url, venue
 
@@ -287,7 +286,7 @@ def test_a_sqlite_write_lock_held_elsewhere_gets_503s_within_the_budget(
     try:
         health, health_seconds = timed(lambda: client.get("/healthz"))
         api, api_seconds = timed(lambda: client.post(API, json=body))
-        page, page_seconds = timed(lambda: browser_get(client, f"/c/{venue.area_code}"))
+        page, page_seconds = timed(lambda: browser_get(client, f"/c/{venue.area.code}"))
     finally:
         blocker.rollback()
         blocker.close()
@@ -390,7 +389,7 @@ def test_a_read_only_file_system_answers_503_and_says_read_only(
         with caplog.at_level(logging.WARNING):
             health, health_seconds = timed(lambda: client.get("/healthz"))
             api = client.post(API, json=body)
-            page = browser_get(client, f"/c/{venue.area_code}")
+            page = browser_get(client, f"/c/{venue.area.code}")
         database.dispose()
     finally:
         remount(tmpfs, "rw")

@@ -2,44 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-from email import message_from_bytes
-from typing import Any
-
 import pytest
-from aiosmtpd.controller import Controller
 
 from registration.config import Settings
 from registration.mail import MailError, send_mail
+from tests.local_servers import SmtpInbox, free_port
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-def test_mail_reaches_a_real_smtp_server(settings: Settings, smtp: tuple[Inbox, int]) -> None:
+def test_mail_reaches_a_real_smtp_server(settings: Settings, smtp: tuple[SmtpInbox, int]) -> None:
     inbox, port = smtp
     mail_settings = Settings.from_mapping(
         {"mail_server": "127.0.0.1", "mail_port": port, "mail_to_console": False}, base=settings
@@ -54,7 +24,7 @@ def test_mail_reaches_a_real_smtp_server(settings: Settings, smtp: tuple[Inbox, 
 
 def test_unreachable_server_raises_mail_error(settings: Settings) -> None:
     mail_settings = Settings.from_mapping(
-        {"mail_server": "127.0.0.1", "mail_port": _free_port(), "mail_to_console": False},
+        {"mail_server": "127.0.0.1", "mail_port": free_port(), "mail_to_console": False},
         base=settings,
     )
     with pytest.raises(MailError):

@@ -9,35 +9,26 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from metrics_support import local_value, parse, scrape, value
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import crypto
 from gastregister import create_app
 from registration import metrics
 from registration.clock import FrozenClock
 from registration.config import Settings
-from registration.database import Base, Database
+from registration.database import Database
 from registration.extensions import limiter
 from registration.models import (
-    Area,
-    Business,
     HealthOffice,
-    HealthOfficeKey,
-    JobRun,
-    KeyState,
-    Location,
-    TraceRequest,
     TraceRequestState,
 )
 from registration.retention.services import JOB_NAME, run_maintenance
+from tests import factories
+from tests.metrics_support import local_value, parse, scrape, value
 
 TOKEN = "metrics-" + "t" * 40
 # Distinctive names: none of them may ever appear in the metrics output.
@@ -152,17 +143,14 @@ def test_scrapes_are_not_rate_limited(
 def test_responses_are_counted_by_class_and_503s_apart(
     app: Flask, client: FlaskClient, db_session: Session
 ) -> None:
-    business = Business(name="Ohne Amt")
-    location = Location(
-        business=business,
+    location = factories.location(
+        db_session,
+        factories.business(db_session, name="Ohne Amt"),
+        areas=["Tisch"],
         name="Ohne Amt",
-        street="Weg",
-        house_number="1",
         zip_code="99999",
         city="Nirgendwo",
     )
-    location.areas = [Area(name="Tisch")]
-    db_session.add_all([business, location])
     db_session.commit()
     before = scrape(client)
     assert client.get("/healthz").status_code == 200
@@ -199,43 +187,6 @@ def test_every_status_lands_in_one_of_five_classes() -> None:
 # --- facts from the database ------------------------------------------------------------
 
 
-def _wipe(database: Database) -> None:
-    with database.engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
-
-
-@pytest.fixture
-def committed(database: Database) -> Iterator[Database]:
-    """The shared test database, written for real (maintenance needs committed rows)."""
-    database.sessionmaker.configure(
-        bind=database.engine, join_transaction_mode="conditional_savepoint"
-    )
-    _wipe(database)
-    yield database
-    _wipe(database)
-
-
-def _seal(key: HealthOfficeKey, location: Location, area: Area) -> str:
-    envelope = crypto.seal_contact_record(
-        key.public_spki,
-        {
-            "firstName": "Erika",
-            "lastName": "Mustermann",
-            "street": "Heidestraße",
-            "houseNumber": "17b",
-            "zipCode": "51147",
-            "city": "Köln",
-            "phone": "0221 5550123",
-            "email": "",
-            "additionalPersons": [],
-        },
-        location_code=location.code,
-        area_code=area.code,
-    )
-    return crypto.encode_envelope(envelope)
-
-
 def test_purge_runs_and_trace_requests_come_from_the_database(
     settings: Settings, committed: Database
 ) -> None:
@@ -245,69 +196,48 @@ def test_purge_runs_and_trace_requests_come_from_the_database(
     client = app.test_client()
 
     with committed.session() as session:
-        private_key = crypto.generate_private_key()
-        spki = crypto.public_key_spki(private_key)
-        office = HealthOffice(name=OFFICE, email="amt@frobnitzhausen.invalid")
-        office.keys = [
-            HealthOfficeKey(
-                key_id=crypto.key_id(spki).hex(),
-                public_spki=spki,
-                state=KeyState.ACTIVE,
-                activated_at=now - dt.timedelta(days=60),
-            )
-        ]
-        business = Business(name=BUSINESS, contact_email="wirt@zzyzx.invalid")
-        location = Location(
-            business=business,
+        office = factories.health_office(session, name=OFFICE, email="amt@frobnitzhausen.invalid")
+        venue = factories.venue(
+            session,
+            office=office,
+            business_name=BUSINESS,
+            areas=[AREA],
             name=LOCATION,
             street="Quuxgasse",
             house_number="7",
             zip_code="12345",
             city="Quuxstadt",
-            health_office=office,
+            now=clock.now(),
         )
-        location.areas = [Area(name=AREA)]
-        session.add_all([office, business, location])
-        session.flush()
         for state in (
             TraceRequestState.REQUESTED,
             TraceRequestState.REQUESTED,
             TraceRequestState.RELEASED,
         ):
-            session.add(
-                TraceRequest(
-                    health_office_id=office.id,
-                    location_id=location.id,
-                    window_start=now - dt.timedelta(days=3),
-                    window_end=now - dt.timedelta(days=2),
-                    case_reference=f"AZ-Plonk-{secrets.token_hex(3)}",
-                    reason="Ausbruch",
-                    state=state,
-                    release_deadline=now + dt.timedelta(days=1),
-                )
+            factories.trace_request(
+                session,
+                office,
+                venue.location,
+                now=now,
+                window_start=now - dt.timedelta(days=3),
+                window_end=now - dt.timedelta(days=2),
+                case_reference=f"AZ-Plonk-{secrets.token_hex(3)}",
+                reason="Ausbruch",
+                state=state,
+                release_deadline=now + dt.timedelta(days=1),
             )
         # An earlier run that failed.
-        session.add(
-            JobRun(
-                job=JOB_NAME,
-                started_at=now - dt.timedelta(hours=2),
-                finished_at=now - dt.timedelta(hours=2),
-                succeeded=False,
-                runner="test",
-                details={"errors": ["checkins: OperationalError"]},
-            )
+        factories.job_run(
+            session,
+            job=JOB_NAME,
+            started_at=now - dt.timedelta(hours=2),
+            finished_at=now - dt.timedelta(hours=2),
+            succeeded=False,
+            details={"errors": ["checkins: OperationalError"]},
         )
         session.commit()
-        key = office.keys[0]
-        area = location.areas[0]
-        codes = [location.code, area.code, key.key_id]
-        body = {
-            "areaCode": area.code,
-            "idempotencyKey": uuid.uuid4().hex,
-            "envelope": _seal(key, location, area),
-            "persons": 2,
-            "arrival": clock.now().isoformat(),
-        }
+        codes = [venue.location.code, venue.area.code, venue.key.key_id]
+        body = venue.checkin_body(clock.now(), persons=2)
 
     # A guest checks in 30 days ago; today the maintenance deletes that visit.
     assert client.post("/api/v1/checkins", json=body).status_code == 201
@@ -317,7 +247,7 @@ def test_purge_runs_and_trace_requests_come_from_the_database(
     # And one that has not finished when /metrics is read. (Added after the run: the
     # runner that takes the lock marks unfinished earlier runs as failed, runner died.)
     with committed.session() as session:
-        session.add(JobRun(job=JOB_NAME, started_at=now - dt.timedelta(hours=3), runner="test"))
+        factories.job_run(session, job=JOB_NAME, started_at=now - dt.timedelta(hours=3))
         session.commit()
 
     response = client.get("/metrics")

@@ -10,20 +10,17 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from metrics_support import Samples, parse, value
 
 from registration import metrics
+from tests.local_servers import gunicorn, http_get, wait_until
+from tests.metrics_support import Samples, parse, value
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,20 +118,6 @@ def test_counts_of_two_processes_are_summed(
     assert value(second, "gastregister_http_responses_total", status_class="2xx") == 7
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, ""
-
-
 @pytest.fixture
 def gunicorn_server(
     database_url: str, instance_path: Path, metrics_dir: Path, tmp_path: Path
@@ -143,59 +126,16 @@ def gunicorn_server(
     env = _env(database_url, instance_path, metrics_dir)
     _run(env, "accept", "5")  # a previous run's count: the master must clear it
     assert list(metrics_dir.glob("counter_*.db"))
-    port = _free_port()
     env.update(
         GASTREGISTER_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(48),
         GASTREGISTER_MAIL_SERVER="127.0.0.1",
         GASTREGISTER_SCHEDULER="off",
-        GASTREGISTER_BIND=f"127.0.0.1:{port}",
         GASTREGISTER_WORKERS="2",
         GASTREGISTER_THREADS="2",
     )
-    log = (tmp_path / "gunicorn.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "python:gastregister.gunicorn_conf",
-            "gastregister.wsgi:app",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _get(base + "/metrics")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
-        yield base, server
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
-
-
-def _wait_for(condition: object, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    with gunicorn(env, log=tmp_path / "gunicorn.log", cwd=ROOT, ready_path="/metrics") as server:
+        yield server.url, server.process
 
 
 @pytest.mark.slow
@@ -203,14 +143,14 @@ def test_gunicorn_workers_share_the_counts_and_the_hooks_keep_the_folder_right(
     gunicorn_server: tuple[str, subprocess.Popen[bytes]], metrics_dir: Path
 ) -> None:
     base, _server = gunicorn_server
-    samples = parse(_get(base + "/metrics")[1])
+    samples = parse(http_get(base + "/metrics")[1])
     # on_starting emptied the folder: the stale count of 5 is gone.
     accepted = ("gastregister_checkins_accepted_total", frozenset({("source", "guest_page")}))
     assert samples.get(accepted, 0) == 0
 
     for _ in range(20):
-        assert _get(base + "/healthz")[0] == 200
-    samples = parse(_get(base + "/metrics")[1])
+        assert http_get(base + "/healthz")[0] == 200
+    samples = parse(http_get(base + "/metrics")[1])
     assert value(samples, "gastregister_http_responses_total", status_class="2xx") == 20
     serving = {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("gauge_liveall_*.db")}
     assert serving and serving <= _pool_pids(samples)
@@ -218,8 +158,8 @@ def test_gunicorn_workers_share_the_counts_and_the_hooks_keep_the_folder_right(
     # A worker dies: child_exit drops its pool series; its 2xx stay in the sum.
     victim = sorted(serving)[0]
     os.kill(int(victim), signal.SIGTERM)
-    _wait_for(lambda: not (metrics_dir / f"gauge_liveall_{victim}.db").exists())
+    wait_until(lambda: not (metrics_dir / f"gauge_liveall_{victim}.db").exists(), guard_seconds=30)
     assert (metrics_dir / f"counter_{victim}.db").exists()
-    samples = parse(_get(base + "/metrics")[1])
+    samples = parse(http_get(base + "/metrics")[1])
     assert victim not in _pool_pids(samples)
     assert value(samples, "gastregister_http_responses_total", status_class="2xx") == 20

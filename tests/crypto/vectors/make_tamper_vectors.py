@@ -1,6 +1,6 @@
 """Generate the committed test vectors for sealed records and key files.
 
-    .venv/bin/python tests/crypto/vectors/make_tamper_vectors.py
+    .venv/bin/python -m tests.crypto.vectors.make_tamper_vectors
 
 writes sealed-record-v1.json and keyfile-v1.json next to this script. Every key,
 ephemeral key, salt and nonce is derived from a fixed label, so the output is the
@@ -28,7 +28,6 @@ import copy
 import functools
 import hashlib
 import json
-import sys
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -40,12 +39,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from crypto import b64url_decode, b64url_encode, key_id, public_key_spki
+from tests.crypto import rfc9180_reference as reference
 
 HERE = Path(__file__).resolve().parent
-# tests/crypto holds the test-only reference; pytest puts it on the path for the test
-# modules, a direct run of this script needs it added.
-sys.path.append(str(HERE.parent))
-import rfc9180_reference as reference  # noqa: E402 -- found through the path set above
 
 SEALED_RECORD_FILE = HERE / "sealed-record-v1.json"
 KEY_FILE_FILE = HERE / "keyfile-v1.json"

@@ -1,4 +1,4 @@
-"""Helpers for account tests: a mail outbox instead of SMTP, users, CSRF tokens."""
+"""Fixtures of the account tests: a mail outbox instead of SMTP, users."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from account_helpers import PASSWORD, Mail, Outbox
 from sqlalchemy.orm import Session
 
-from registration.accounts.passwords import hash_password
-from registration.models import Business, Role, User
+from registration.models import Role, User
+from tests import factories
+from tests.factories import PASSWORD
+from tests.registration.accounts.account_helpers import Mail, Outbox
 
 
 @pytest.fixture
@@ -41,16 +42,17 @@ def make_user(db_session: Session) -> Callable[..., User]:
     ) -> User:
         business = None
         if role in (Role.BUSINESS_OWNER, Role.BUSINESS_STAFF):
-            business = Business(name="Café Test")
-        user = User(
-            email=email,
-            password_hash=hash_password(password),
+            business = factories.business(db_session, name="Café Test")
+        user = factories.user(
+            db_session,
             role=role,
             business=business,
+            email=email,
+            password=password,
+            verified=verified,
             health_office_id=health_office_id,
-            email_verified_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC) if verified else None,
+            now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         )
-        db_session.add(user)
         db_session.commit()
         return user
 

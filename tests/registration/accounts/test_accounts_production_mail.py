@@ -3,51 +3,24 @@
 from __future__ import annotations
 
 import logging
-import socket
-from collections.abc import Iterator
-from email import message_from_bytes
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from account_helpers import PASSWORD, post_form
-from aiosmtpd.controller import Controller
 
 from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.bodies: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content)
-        self.bodies.append(message.get_payload(decode=True).decode())
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+from tests.factories import PASSWORD
+from tests.forms import post_form
+from tests.local_servers import SmtpInbox
 
 
 def test_verification_link_goes_to_smtp_and_nowhere_else(
     settings: Settings,
     clock: FrozenClock,
     bound_database: Database,
-    smtp: tuple[Inbox, int],
+    smtp: tuple[SmtpInbox, int],
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -82,8 +55,9 @@ def test_verification_link_goes_to_smtp_and_nowhere_else(
     assert response.status_code == 303, response.text
     assert urlsplit(response.location).path == "/konto/signup/mail"
 
-    assert len(inbox.bodies) == 1
-    link = next(word for word in inbox.bodies[0].split() if "/konto/verify/" in word)
+    assert len(inbox.messages) == 1
+    body = inbox.messages[0].get_content()
+    link = next(word for word in body.split() if "/konto/verify/" in word)
     token = link.rsplit("/", 1)[1]
     assert link.startswith("http://gast.example.de/konto/verify/") and len(token) > 20
 

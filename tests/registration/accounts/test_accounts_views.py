@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
-from account_helpers import PASSWORD, Outbox, csrf_token, post_form
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -20,6 +19,10 @@ from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
 from registration.models import AuditEvent, Business, HealthOffice, Role, User
+from tests import factories
+from tests.factories import PASSWORD
+from tests.forms import csrf_token, post_form
+from tests.registration.accounts.account_helpers import Outbox
 
 GENERIC_FAILURE = "E-mail address or password is wrong"
 
@@ -280,8 +283,9 @@ def test_owner_can_switch_totp_off_with_the_password(
 
 @pytest.fixture
 def health_office(db_session: Session) -> HealthOffice:
-    office = HealthOffice(name="Gesundheitsamt Test", email="amt@example.invalid")
-    db_session.add(office)
+    office = factories.health_office(
+        db_session, name="Gesundheitsamt Test", email="amt@example.invalid"
+    )
     db_session.commit()
     return office
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from checkin_support import Venue, create_venue
 from sqlalchemy.orm import Session
 
 from registration.clock import FrozenClock
+from tests.factories import Venue
+from tests.registration.checkin.checkin_support import create_venue
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 import pytest
-from checkin_support import GUEST, Venue, add_key, create_venue, iso
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,20 +16,11 @@ import crypto
 from registration.checkin import rotating
 from registration.clock import FrozenClock
 from registration.models import CheckIn, CheckInMode, CheckInSource, KeyState
+from tests import factories
+from tests.factories import Venue
+from tests.registration.checkin.checkin_support import create_venue
 
 API = "/api/v1/checkins"
-
-
-def body(venue: Venue, clock: FrozenClock, **changes: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "areaCode": venue.area.code,
-        "idempotencyKey": str(uuid.uuid4()),
-        "envelope": crypto.encode_envelope(venue.seal()),
-        "persons": 1,
-        "arrival": iso(clock.now()),
-    }
-    values.update(changes)
-    return values
 
 
 def count(session: Session) -> int:
@@ -47,7 +37,7 @@ def error_of(response: Any) -> dict[str, Any]:
 def test_checkin_stores_the_envelope_and_only_a_hash_of_the_token(
     client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
 ) -> None:
-    request = body(venue, clock, persons=3)
+    request = venue.checkin_body(clock.now(), persons=3)
     response = client.post(API, json=request)
     assert response.status_code == 201
     answer = response.get_json()
@@ -71,7 +61,7 @@ def test_checkin_stores_the_envelope_and_only_a_hash_of_the_token(
 def test_a_retry_returns_the_same_id_and_token_and_stores_once(
     client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
 ) -> None:
-    request = body(venue, clock)
+    request = venue.checkin_body(clock.now())
     first = client.post(API, json=request)
     clock.advance(dt.timedelta(minutes=5))  # the phone retries later with its original arrival
     again = client.post(API, json=request)
@@ -84,7 +74,7 @@ def test_a_retry_returns_the_same_id_and_token_and_stores_once(
 def test_a_retry_after_checking_out_answers_with_the_stored_check_in(
     client: FlaskClient, venue: Venue, clock: FrozenClock
 ) -> None:
-    request = body(venue, clock, persons=2)
+    request = venue.checkin_body(clock.now(), persons=2)
     first = client.post(API, json=request).get_json()
     clock.advance(dt.timedelta(minutes=30))
     checkout = f"{API}/{first['id']}/checkout"
@@ -98,7 +88,7 @@ def test_a_retry_after_checking_out_answers_with_the_stored_check_in(
 def test_the_same_idempotency_key_with_other_content_is_a_conflict(
     client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session, change: str
 ) -> None:
-    request = body(venue, clock)
+    request = venue.checkin_body(clock.now())
     assert client.post(API, json=request).status_code == 201
     other = dict(request)
     if change == "envelope":
@@ -110,7 +100,7 @@ def test_the_same_idempotency_key_with_other_content_is_a_conflict(
     elif change == "persons":
         other["persons"] = 2
     else:
-        other["arrival"] = iso(clock.now() - dt.timedelta(seconds=1))
+        other["arrival"] = factories.iso(clock.now() - dt.timedelta(seconds=1))
     response = client.post(API, json=other)
     assert response.status_code == 409
     assert error_of(response)["code"] == "idempotency_conflict"
@@ -134,7 +124,9 @@ def test_late_arrivals_are_accepted_within_the_window_and_never_from_the_future(
     offset: dt.timedelta,
     accepted: bool,
 ) -> None:
-    response = client.post(API, json=body(venue, clock, arrival=iso(clock.now() + offset)))
+    response = client.post(
+        API, json=venue.checkin_body(clock.now(), arrival=factories.iso(clock.now() + offset))
+    )
     if accepted:
         assert response.status_code == 201
     else:
@@ -164,16 +156,17 @@ def test_missing_and_invalid_fields_are_listed(
     client: FlaskClient, venue: Venue, clock: FrozenClock
 ) -> None:
     response = client.post(
-        API, json=body(venue, clock, persons=22, idempotencyKey=None, arrival="gestern")
+        API,
+        json=venue.checkin_body(clock.now(), persons=22, idempotencyKey=None, arrival="gestern"),
     )
     assert response.status_code == 422
     fields = {problem["field"] for problem in error_of(response)["fields"]}
     assert fields == {"persons", "idempotencyKey"}
-    response = client.post(API, json=body(venue, clock, arrival="gestern"))
+    response = client.post(API, json=venue.checkin_body(clock.now(), arrival="gestern"))
     assert error_of(response)["fields"] == [{"field": "arrival", "reason": "invalid_time"}]
-    response = client.post(API, json=body(venue, clock, arrival="2026-11-20T11:00:00"))
+    response = client.post(API, json=venue.checkin_body(clock.now(), arrival="2026-11-20T11:00:00"))
     assert error_of(response)["fields"] == [{"field": "arrival", "reason": "invalid_time"}]
-    response = client.post(API, json=body(venue, clock, idempotencyKey="short"))
+    response = client.post(API, json=venue.checkin_body(clock.now(), idempotencyKey="short"))
     assert error_of(response)["fields"] == [{"field": "idempotencyKey", "reason": "invalid"}]
 
 
@@ -202,7 +195,7 @@ def test_envelopes_no_office_could_open_are_refused(
     code: str,
     kind: str,
 ) -> None:
-    response = client.post(API, json=body(venue, clock, envelope=mutate(venue.seal())))
+    response = client.post(API, json=venue.checkin_body(clock.now(), envelope=mutate(venue.seal())))
     assert response.status_code == 422
     assert error_of(response)["code"] == code
     assert error_of(response)["kind"] == kind
@@ -211,11 +204,12 @@ def test_envelopes_no_office_could_open_are_refused(
 
 def test_too_large_is_413(client: FlaskClient, venue: Venue, clock: FrozenClock) -> None:
     response = client.post(
-        API, json=body(venue, clock, envelope="A" * (crypto.MAX_ENVELOPE_TEXT_LENGTH + 4))
+        API,
+        json=venue.checkin_body(clock.now(), envelope="A" * (crypto.MAX_ENVELOPE_TEXT_LENGTH + 4)),
     )
     assert response.status_code == 413
     assert error_of(response)["code"] == "too_large"
-    response = client.post(API, json=body(venue, clock, padding="x" * 70_000))
+    response = client.post(API, json=venue.checkin_body(clock.now(), padding="x" * 70_000))
     assert response.status_code == 413
     assert error_of(response)["code"] == "too_large"
 
@@ -223,11 +217,13 @@ def test_too_large_is_413(client: FlaskClient, venue: Venue, clock: FrozenClock)
 def test_an_old_key_gets_409_with_the_current_key_to_seal_again(
     client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
 ) -> None:
-    new_key, _ = add_key(db_session, venue.office, clock.now() - dt.timedelta(minutes=5))
+    new_key, _ = factories.office_key(
+        db_session, venue.office, activated_at=clock.now() - dt.timedelta(minutes=5)
+    )
     venue.key.state = KeyState.RETIRED
     venue.key.retired_at = clock.now() - dt.timedelta(minutes=5)
     db_session.commit()
-    response = client.post(API, json=body(venue, clock))
+    response = client.post(API, json=venue.checkin_body(clock.now()))
     assert response.status_code == 409
     error = error_of(response)
     assert error["code"] == "stale_key"
@@ -239,7 +235,9 @@ def test_an_old_key_gets_409_with_the_current_key_to_seal_again(
         crypto.key_id(crypto.b64url_decode(error["currentKey"]["publicKey"])).hex()
         == new_key.key_id
     )
-    resealed = body(venue, clock, envelope=crypto.encode_envelope(venue.seal(key=new_key)))
+    resealed = venue.checkin_body(
+        clock.now(), envelope=crypto.encode_envelope(venue.seal(key=new_key))
+    )
     assert client.post(API, json=resealed).status_code == 201
 
 
@@ -248,11 +246,16 @@ def test_a_record_that_waited_on_the_phone_across_a_key_change_is_accepted(
 ) -> None:
     """Sealed while the old key was active, sent after the change: still openable by the office."""
     arrival = clock.now() - dt.timedelta(hours=2)
-    add_key(db_session, venue.office, clock.now() - dt.timedelta(hours=1))
+    factories.office_key(db_session, venue.office, activated_at=clock.now() - dt.timedelta(hours=1))
     venue.key.state = KeyState.RETIRED
     venue.key.retired_at = clock.now() - dt.timedelta(hours=1)
     db_session.commit()
-    assert client.post(API, json=body(venue, clock, arrival=iso(arrival))).status_code == 201
+    assert (
+        client.post(
+            API, json=venue.checkin_body(clock.now(), arrival=factories.iso(arrival))
+        ).status_code
+        == 201
+    )
 
 
 def test_a_key_of_another_office_is_stale(
@@ -260,7 +263,7 @@ def test_a_key_of_another_office_is_stale(
 ) -> None:
     other = create_venue(db_session, clock.now())
     response = client.post(
-        API, json=body(venue, clock, envelope=crypto.encode_envelope(other.seal()))
+        API, json=venue.checkin_body(clock.now(), envelope=crypto.encode_envelope(other.seal()))
     )
     assert response.status_code == 409
     assert error_of(response)["currentKey"]["keyId"] == venue.key.key_id
@@ -269,22 +272,22 @@ def test_a_key_of_another_office_is_stale(
 def test_unknown_and_archived_areas_are_404(
     client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
 ) -> None:
-    response = client.post(API, json=body(venue, clock, areaCode="no-such-area"))
+    response = client.post(API, json=venue.checkin_body(clock.now(), areaCode="no-such-area"))
     assert response.status_code == 404
     assert error_of(response)["code"] == "unknown_area"
     venue.area.archived_at = clock.now()
     db_session.commit()
-    assert client.post(API, json=body(venue, clock)).status_code == 404
+    assert client.post(API, json=venue.checkin_body(clock.now())).status_code == 404
     assert client.get(f"/api/v1/areas/{venue.area.code}").status_code == 404
 
 
 def test_archiving_a_location_closes_its_areas_at_once(
     client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
 ) -> None:
-    assert client.post(API, json=body(venue, clock)).status_code == 201
+    assert client.post(API, json=venue.checkin_body(clock.now())).status_code == 201
     venue.location.archived_at = clock.now()
     db_session.commit()
-    response = client.post(API, json=body(venue, clock))
+    response = client.post(API, json=venue.checkin_body(clock.now()))
     assert response.status_code == 404
     assert error_of(response)["code"] == "unknown_area"
     assert count(db_session) == 1
@@ -296,7 +299,7 @@ def test_without_an_active_key_checkin_is_unavailable(
     venue.key.state = KeyState.RETIRED
     venue.key.retired_at = clock.now()
     db_session.commit()
-    response = client.post(API, json=body(venue, clock))
+    response = client.post(API, json=venue.checkin_body(clock.now()))
     assert response.status_code == 503
     assert error_of(response)["code"] == "checkin_unavailable"
     assert count(db_session) == 0
@@ -313,7 +316,7 @@ def test_error_messages_follow_the_language(client: FlaskClient, venue: Venue) -
 
 
 def _checked_in(client: FlaskClient, venue: Venue, clock: FrozenClock) -> dict[str, Any]:
-    response = client.post(API, json=body(venue, clock))
+    response = client.post(API, json=venue.checkin_body(clock.now()))
     assert response.status_code == 201
     answer: dict[str, Any] = response.get_json()
     return answer
@@ -377,12 +380,12 @@ def test_a_delayed_checkout_keeps_the_moment_the_button_was_pressed(
         url,
         json={
             "checkoutToken": checkin["checkoutToken"],
-            "departure": iso(clock.now() + dt.timedelta(minutes=3)),
+            "departure": factories.iso(clock.now() + dt.timedelta(minutes=3)),
         },
     )
     assert future.status_code == 422
     answer = client.post(
-        url, json={"checkoutToken": checkin["checkoutToken"], "departure": iso(pressed)}
+        url, json={"checkoutToken": checkin["checkoutToken"], "departure": factories.iso(pressed)}
     ).get_json()
     assert answer["departure"] == "2026-11-20T11:20:00.000Z"
 
@@ -404,17 +407,21 @@ def test_rotating_mode_needs_a_fresh_admission(
     venue.location.checkin_mode = CheckInMode.ROTATING
     db_session.commit()
     secret = venue.location.rotating_secret
-    response = client.post(API, json=body(venue, clock))
+    response = client.post(API, json=venue.checkin_body(clock.now()))
     assert response.status_code == 403
     assert error_of(response)["code"] == "entrance_code_required"
     old = rotating.issue_admission(secret, venue.area.code, clock.now() - dt.timedelta(minutes=31))
-    assert client.post(API, json=body(venue, clock, admission=old)).status_code == 403
+    assert client.post(API, json=venue.checkin_body(clock.now(), admission=old)).status_code == 403
     forged = rotating.issue_admission(b"x" * 32, venue.area.code, clock.now())
-    assert client.post(API, json=body(venue, clock, admission=forged)).status_code == 403
+    assert (
+        client.post(API, json=venue.checkin_body(clock.now(), admission=forged)).status_code == 403
+    )
     fresh = rotating.issue_admission(
         secret, venue.area.code, clock.now() - dt.timedelta(minutes=10)
     )
-    assert client.post(API, json=body(venue, clock, admission=fresh)).status_code == 201
+    assert (
+        client.post(API, json=venue.checkin_body(clock.now(), admission=fresh)).status_code == 201
+    )
     assert count(db_session) == 1
 
 
@@ -432,6 +439,6 @@ def test_guest_data_never_appears_in_logs(
     caplog.set_level("DEBUG")
     _checked_in(client, venue, clock)
     text = caplog.text
-    for value in GUEST.values():
+    for value in factories.contact_record().values():
         if isinstance(value, str):
             assert value not in text

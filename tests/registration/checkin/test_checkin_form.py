@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 import pytest
-from checkin_support import Venue
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -18,28 +17,15 @@ from registration.checkin import contact_form
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.models import CheckIn, CheckInSource
-
-TYPED = {
-    "firstName": "Jörg",
-    "lastName": "Überländer",
-    "streetAddress": "Lindenallee 12a",
-    "zipCode": "50968",
-    "city": "Köln",
-    "phone": "+49 221 987654",
-    "email": "",
-}
-
-
-def page_form(client: FlaskClient, venue: Venue) -> dict[str, str]:
-    """The hidden fields the page rendered (CSRF token, idempotency key)."""
-    html = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
-    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+from tests.factories import Venue
+from tests.forms import csrf_token
+from tests.registration.checkin.checkin_support import TYPED, hidden_fields
 
 
 def post(
     client: FlaskClient, venue: Venue, values: dict[str, str], hidden: dict[str, str] | None = None
 ) -> Any:
-    data = {**(hidden if hidden is not None else page_form(client, venue)), **values}
+    data = {**(hidden if hidden is not None else hidden_fields(client, venue)), **values}
     return client.post(f"/c/{venue.area.code}", data=data)
 
 
@@ -158,7 +144,7 @@ def test_confirmation_and_checkout_need_this_phones_cookie(
     )  # automatic check-out: 11:00 UTC + 2 h, Berlin time
     assert app.test_client().get(location).status_code == 404  # a shared link shows nothing
     clock.advance(dt.timedelta(minutes=45))
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html)[1]
+    csrf = csrf_token(html)
     done = client.post(location + "/checkout", data={"csrf_token": csrf})
     assert done.status_code == 303
     [checkin] = stored(db_session)
@@ -180,7 +166,7 @@ def test_the_page_remembers_an_open_checkin_through_the_cookie(
 def test_a_form_sent_twice_is_stored_once(
     client: FlaskClient, venue: Venue, db_session: Session, clock: FrozenClock
 ) -> None:
-    hidden = page_form(client, venue)
+    hidden = hidden_fields(client, venue)
     first = post(client, venue, TYPED, hidden)
     clock.advance(dt.timedelta(seconds=3))
     second = post(client, venue, TYPED, hidden)
@@ -273,7 +259,7 @@ def test_street_and_house_number_are_split(text: str, street: str, number: str) 
 def test_additional_persons_without_javascript(
     client: FlaskClient, venue: Venue, db_session: Session
 ) -> None:
-    hidden = page_form(client, venue)
+    hidden = hidden_fields(client, venue)
     added = post(client, venue, {**TYPED, "action": "add_person"}, hidden).get_data(as_text=True)
     assert 'id="p0-firstName"' in added and 'value="Jörg"' in added
     two = post(

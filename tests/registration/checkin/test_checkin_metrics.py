@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
-import uuid
 from typing import Any
 
 import pytest
-from checkin_support import Venue, create_venue, iso
 from flask import Flask
 from flask.testing import FlaskClient
-from metrics_support import Samples, local_value, scrape, value
 from sqlalchemy.orm import Session
 
 import crypto
@@ -22,35 +18,12 @@ from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
 from registration.models import CheckInMode, CheckInSource
+from tests import factories
+from tests.factories import Venue
+from tests.metrics_support import Samples, local_value, scrape, value
+from tests.registration.checkin.checkin_support import TYPED, create_venue, hidden_fields
 
 API = "/api/v1/checkins"
-FORM = {
-    "firstName": "Jörg",
-    "lastName": "Überländer",
-    "streetAddress": "Lindenallee 12a",
-    "zipCode": "50968",
-    "city": "Köln",
-    "phone": "+49 221 987654",
-    "email": "",
-}
-
-
-def body(venue: Venue, clock: FrozenClock, **changes: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "areaCode": venue.area.code,
-        "idempotencyKey": str(uuid.uuid4()),
-        "envelope": crypto.encode_envelope(venue.seal()),
-        "persons": 1,
-        "arrival": iso(clock.now()),
-    }
-    values.update(changes)
-    return values
-
-
-def hidden_fields(client: FlaskClient, venue: Venue) -> dict[str, str]:
-    """The hidden fields the page rendered (CSRF token, idempotency key)."""
-    html = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
-    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
 
 
 def form_post(client: FlaskClient, venue: Venue, values: dict[str, str]) -> Any:
@@ -74,11 +47,11 @@ def test_accepted_checkins_are_counted_by_source_and_retries_once(
     client: FlaskClient, venue: Venue, clock: FrozenClock
 ) -> None:
     before = scrape(client)
-    request = body(venue, clock)
+    request = venue.checkin_body(clock.now())
     assert client.post(API, json=request).status_code == 201
     assert client.post(API, json=request).status_code == 200  # a retry, stored once
-    assert client.post(API, json=body(venue, clock)).status_code == 201
-    assert form_post(client, venue, FORM).status_code == 303
+    assert client.post(API, json=venue.checkin_body(clock.now())).status_code == 201
+    assert form_post(client, venue, TYPED).status_code == 303
     after = scrape(client)
     assert growth(before, after, "gastregister_checkins_accepted_total", "source") == {
         "guest_page": 2,
@@ -90,19 +63,27 @@ def test_accepted_checkins_are_counted_by_source_and_retries_once(
 def test_refusals_are_counted_by_the_code_the_guest_got(
     client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
 ) -> None:
-    rotating = create_venue(db_session, clock.now(), mode=CheckInMode.ROTATING)
+    rotating = create_venue(db_session, clock.now(), checkin_mode=CheckInMode.ROTATING)
     before = scrape(client)
     answers = [
         client.post(API, data="{", content_type="application/json"),
-        client.post(API, json=body(venue, clock, persons=0)),
-        client.post(API, json=body(venue, clock, envelope="AAAA")),
+        client.post(API, json=venue.checkin_body(clock.now(), persons=0)),
+        client.post(API, json=venue.checkin_body(clock.now(), envelope="AAAA")),
         client.post(
-            API, json=body(venue, clock, envelope=crypto.encode_envelope(venue.seal())[:-8])
+            API,
+            json=venue.checkin_body(
+                clock.now(), envelope=crypto.encode_envelope(venue.seal())[:-8]
+            ),
         ),
-        client.post(API, json=body(venue, clock, areaCode="nirgendwo")),
-        client.post(API, json=body(venue, clock, arrival=iso(clock.now() + dt.timedelta(days=2)))),
-        client.post(API, json=body(rotating, clock)),
-        form_post(client, venue, {**FORM, "lastName": ""}),
+        client.post(API, json=venue.checkin_body(clock.now(), areaCode="nirgendwo")),
+        client.post(
+            API,
+            json=venue.checkin_body(
+                clock.now(), arrival=factories.iso(clock.now() + dt.timedelta(days=2))
+            ),
+        ),
+        client.post(API, json=rotating.checkin_body(clock.now())),
+        form_post(client, venue, {**TYPED, "lastName": ""}),
     ]
     after = scrape(client)
     codes = [answer.get_json()["error"]["code"] for answer in answers[:-1]]
@@ -135,8 +116,8 @@ def test_a_location_without_a_key_refuses_with_503_and_counts_it(
     venue.location.health_office_id = None
     db_session.commit()
     before = scrape(client)
-    assert client.post(API, json=body(venue, clock)).status_code == 503
-    assert client.post(f"/c/{venue.area.code}", data={**hidden, **FORM}).status_code == 503
+    assert client.post(API, json=venue.checkin_body(clock.now())).status_code == 503
+    assert client.post(f"/c/{venue.area.code}", data={**hidden, **TYPED}).status_code == 503
     after = scrape(client)
     assert growth(before, after, "gastregister_checkins_refused_total", "reason") == {
         "checkin_unavailable": 2
@@ -160,7 +141,9 @@ def test_rate_limited_checkins_are_counted(
     venue = create_venue(db_session, clock.now())
     client = app.test_client()
     before = scrape(client)
-    statuses = [client.post(API, json=body(venue, clock)).status_code for _ in range(3)]
+    statuses = [
+        client.post(API, json=venue.checkin_body(clock.now())).status_code for _ in range(3)
+    ]
     after = scrape(client)
     assert statuses == [201, 201, 429]
     assert growth(before, after, "gastregister_checkins_refused_total", "reason") == {

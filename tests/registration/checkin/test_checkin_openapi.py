@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from checkin_support import Venue, iso
 from flask import Flask
 from flask.testing import FlaskClient
 
 import crypto
 from registration.clock import FrozenClock
+from tests.factories import Venue, iso
 
 SPEC: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[3] / "registration/checkin/openapi.json").read_text()

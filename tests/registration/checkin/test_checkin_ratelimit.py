@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import socket
 import subprocess
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from checkin_support import Venue
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -25,6 +23,8 @@ from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
+from tests.factories import Venue
+from tests.forms import csrf_token
 
 REDIS_URL = "redis://127.0.0.1:6379/3"
 ROOT = Path(__file__).resolve().parents[3]
@@ -61,7 +61,7 @@ def test_too_many_checkins_from_one_client_get_a_friendly_429(
     assert refused.get_json()["error"]["code"] == "too_many_requests"
     assert "Retry-After" in refused.headers
     html = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
-    form = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html)[1]}
+    form = {"csrf_token": csrf_token(html)}
     assert [client.post(f"/c/{venue.area.code}", data=form).status_code for _ in range(3)] == [
         422
     ] * 3

@@ -7,7 +7,6 @@ import re
 import uuid
 
 import pytest
-from checkin_support import Venue
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from registration.checkin.errors import (
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.models import CheckInMode, CheckInSource
+from tests.factories import Venue
 
 
 def checkin(

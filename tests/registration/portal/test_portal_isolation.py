@@ -7,11 +7,12 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
-from portal_helpers import Tenant, login
 from sqlalchemy.orm import Session
 
-from registration.accounts.passwords import hash_password
 from registration.models import Role, StaffInvitation, TraceRequest, User
+from tests import factories
+from tests.forms import log_in
+from tests.registration.portal.portal_helpers import Tenant
 
 
 def _portal_rules(app: Flask) -> list[tuple[str, str, frozenset[str]]]:
@@ -31,11 +32,12 @@ def test_every_portal_route_with_an_id_refuses_another_business(
     clock,  # type: ignore[no-untyped-def]
 ) -> None:
     victim = make_tenant("Victim")
-    staff_member = User(
-        email="staff-of-victim@example.org",
-        password_hash=hash_password("irrelevant password"),
+    staff_member = factories.user(
+        db_session,
         role=Role.BUSINESS_STAFF,
-        business_id=victim.business.id,
+        business=victim.business,
+        email="staff-of-victim@example.org",
+        verified=False,
     )
     invitation = StaffInvitation(
         business_id=victim.business.id,
@@ -43,7 +45,7 @@ def test_every_portal_route_with_an_id_refuses_another_business(
         token_hash=b"\x01" * 32,
         expires_at=clock.now() + dt.timedelta(days=3),
     )
-    db_session.add_all([staff_member, invitation])
+    db_session.add(invitation)
     db_session.commit()
     trace_request = make_trace_request(victim.location)
     ids = {
@@ -55,7 +57,7 @@ def test_every_portal_route_with_an_id_refuses_another_business(
     }
     attacker = make_tenant("Attacker")
     client = app.test_client()
-    login(client, attacker.owner.email)
+    log_in(client, attacker.owner.email)
     token = (
         client.get("/portal/staff")
         .text.split('name="csrf_token" type="hidden" value="')[1]
@@ -107,7 +109,7 @@ def test_staff_cannot_open_owner_pages(
 ) -> None:
     tenant = make_tenant("Staffed", staff=True)
     client = app.test_client()
-    login(client, tenant.owner.email)
+    log_in(client, tenant.owner.email)
     assert client.get(path.format(location=tenant.location.id)).status_code == 403
     assert client.get(f"/portal/locations/{tenant.location.id}/live").status_code == 200
 

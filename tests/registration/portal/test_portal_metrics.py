@@ -7,12 +7,12 @@ import re
 import uuid
 
 from flask.testing import FlaskClient
-from metrics_support import scrape, value
-from portal_helpers import Tenant
 
 import crypto
 from registration.clock import FrozenClock, to_berlin
 from registration.models import HealthOffice
+from tests.metrics_support import scrape, value
+from tests.registration.portal.portal_helpers import Tenant
 
 ACCEPTED = "gastregister_checkins_accepted_total"
 REFUSED = "gastregister_checkins_refused_total"

@@ -15,7 +15,6 @@ import zxingcpp
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
-from portal_helpers import OFFICE_ZIP, PASSWORD, Tenant, csrf_token, login
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -37,6 +36,10 @@ from registration.models import (
 )
 from registration.tracing.notices import notify_owners_of_request
 from registration.tracing.release import release_trace_request
+from tests import factories
+from tests.factories import PASSWORD
+from tests.forms import csrf_token, log_in
+from tests.registration.portal.portal_helpers import OFFICE_ZIP, Tenant
 
 LOCATION_FORM = {
     "name": "Biergarten",
@@ -192,22 +195,17 @@ def test_qr_code_as_svg_and_png(owner_client: tuple[FlaskClient, Tenant]) -> Non
 
 
 def _check_in(db_session: Session, tenant: Tenant, clock: FrozenClock, persons: int) -> None:
+    """A guest (with company) who arrived half an hour ago and is still there."""
     now = clock.now()
-    db_session.add(
-        CheckIn(
-            id=uuid.uuid4(),
-            arrival=now - dt.timedelta(minutes=30),
-            location_id=tenant.location.id,
-            area_id=tenant.area.id,
-            auto_departure=now + dt.timedelta(hours=2),
-            persons=persons,
-            source=CheckInSource.GUEST_PAGE,
-            key_id="0" * 64,
-            envelope=b"sealed",
-            checkout_token_hash=b"\0" * 32,
-            idempotency_key=uuid.uuid4().hex,
-            received_at=now,
-        )
+    office = tenant.location.health_office
+    assert office is not None
+    factories.checkin(
+        db_session,
+        tenant.area,
+        office.keys[0],
+        arrival=now - dt.timedelta(minutes=30),
+        stay=dt.timedelta(hours=2, minutes=30),
+        persons=persons,
     )
     db_session.commit()
 
@@ -410,7 +408,7 @@ def test_staff_entry_stores_a_sealed_record_with_times(
 ) -> None:
     tenant = make_tenant("Paper", staff=True)
     client = app.test_client()
-    login(client, tenant.owner.email)
+    log_in(client, tenant.owner.email)
     page = client.get(f"/portal/locations/{tenant.location.id}/staff-entry")
     assert page.status_code == 200
     token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)

@@ -12,21 +12,18 @@ import time
 from pathlib import Path
 
 import pytest
-from retention_helpers import Place, add_checkin, checkin_exists, sealed_envelope
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
-from registration.models import ExportPackage, HealthOffice, JobRun, TraceRequest, TraceRequestState
+from registration.models import TraceRequestState
 from registration.retention.lock import exclusive_runner, lock_file_path, lock_holder
 from registration.retention.services import SKIPPED_LOCK_HELD, run_maintenance
-
-
-def _job_runs(database: Database) -> list[JobRun]:
-    with Session(database.engine) as session:
-        return list(session.scalars(select(JobRun)).all())
+from tests import factories
+from tests.factories import Venue
+from tests.registration.retention.retention_helpers import add_checkin, checkin_exists, job_runs
 
 
 def test_of_many_runners_starting_together_exactly_one_gets_the_lock(
@@ -58,7 +55,7 @@ def test_of_many_runners_starting_together_exactly_one_gets_the_lock(
 
 
 def test_a_runner_that_finds_the_lock_held_skips_without_touching_anything(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     visit = add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=40))
 
@@ -71,7 +68,7 @@ def test_a_runner_that_finds_the_lock_held_skips_without_touching_anything(
     assert skipped.skipped
     assert skipped.reason == SKIPPED_LOCK_HELD
     assert checkin_exists(committed.engine, visit)
-    assert _job_runs(committed) == []
+    assert job_runs(committed) == []
     assert lock_holder(committed) is None
 
     ran = run_maintenance(committed, clock, settings, "this-host:2:cli")
@@ -137,16 +134,16 @@ def _wait_for_first(processes: list[subprocess.Popen[str]]) -> subprocess.Popen[
 
 @pytest.mark.postgres
 def test_two_processes_racing_on_postgres_purge_once(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=40))
     with Session(committed.engine) as session:
-        office = HealthOffice(name="Gesundheitsamt Wettlauf")
-        session.add(office)
-        session.flush()
-        request = TraceRequest(
-            health_office_id=office.id,
-            location_id=place.location_id,
+        office = factories.health_office(session, name="Gesundheitsamt Wettlauf")
+        request = factories.trace_request(
+            session,
+            office,
+            place.location,
+            now=clock.now(),
             window_start=clock.now() - dt.timedelta(days=3),
             window_end=clock.now() - dt.timedelta(days=2),
             case_reference="AZ 1",
@@ -155,16 +152,7 @@ def test_two_processes_racing_on_postgres_purge_once(
             closed_at=clock.now(),
             release_deadline=clock.now(),
         )
-        session.add(request)
-        session.flush()
-        session.add(
-            ExportPackage(
-                trace_request_id=request.id,
-                expires_at=clock.now() + dt.timedelta(days=1),
-                sha256="0" * 64,
-                content=sealed_envelope(),
-            )
-        )
+        factories.export_package(session, request, expires_at=clock.now() + dt.timedelta(days=1))
         session.commit()
 
     # Whichever process wins the lock stops at this row lock while holding it, so the
@@ -199,7 +187,7 @@ def test_two_processes_racing_on_postgres_purge_once(
     assert won["status"] == "completed"
     assert won["removed"]["checkins"] == 1
     assert won["removed"]["export_packages"] == 1
-    runs = _job_runs(committed)
+    runs = job_runs(committed)
     assert len(runs) == 1
     assert runs[0].details["removed"]["checkins"] == 1
 
@@ -265,7 +253,7 @@ def test_a_runner_killed_mid_run_blocks_nobody_and_its_run_is_marked_failed(
         time.sleep(0.1)
 
     assert result.ok, result
-    runs = {run.runner: run for run in _job_runs(committed)}
+    runs = {run.runner: run for run in job_runs(committed)}
     doomed = runs["doomed:1:worker"]
     assert doomed.finished_at is not None
     assert doomed.succeeded is False

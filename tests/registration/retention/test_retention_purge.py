@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import sys
 import threading
 import time
@@ -12,17 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from retention_helpers import (
-    Place,
-    add_checkin,
-    checkin_exists,
-    count_checkins,
-    make_place,
-    new_checkin,
-    sealed_envelope,
-    with_retention,
-)
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from registration.audit import all_events, record_event, verify_chain
@@ -33,7 +22,6 @@ from registration.models import (
     AuditEvent,
     CheckIn,
     ExportPackage,
-    HealthOffice,
     JobRun,
     TraceRequest,
     TraceRequestState,
@@ -44,13 +32,21 @@ from registration.retention.services import (
     close_overdue_checkins,
     run_maintenance,
 )
+from tests import factories
+from tests.factories import Venue
+from tests.registration.retention.retention_helpers import (
+    add_checkin,
+    checkin_exists,
+    count_checkins,
+    with_retention,
+)
 
 SECOND = dt.timedelta(seconds=1)
 
 
 @pytest.mark.parametrize("retention_days", [28, 7])
 def test_a_visit_is_there_until_its_retention_ends_and_gone_just_after(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings, retention_days: int
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings, retention_days: int
 ) -> None:
     settings = with_retention(settings, retention_days)
     arrival = clock.now() - dt.timedelta(hours=3)
@@ -73,7 +69,7 @@ def test_a_visit_is_there_until_its_retention_ends_and_gone_just_after(
 
 
 def test_each_run_is_recorded_for_the_operator(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=40))
     result = run_maintenance(committed, clock, settings, "host:1:test")
@@ -90,7 +86,7 @@ def test_each_run_is_recorded_for_the_operator(
 
 
 def test_overdue_visits_get_their_automatic_departure(
-    committed: Database, place: Place, clock: FrozenClock
+    committed: Database, place: Venue, clock: FrozenClock
 ) -> None:
     now = clock.now()
     overdue = add_checkin(committed.engine, place, now - dt.timedelta(hours=3))
@@ -114,16 +110,12 @@ def test_overdue_visits_get_their_automatic_departure(
 
 
 def _office_and_request(
-    engine: object, place: Place, clock: FrozenClock, **fields: object
+    engine: Engine, place: Venue, clock: FrozenClock, **fields: object
 ) -> tuple[int, int]:
-    with Session(engine) as session:  # type: ignore[call-overload]
-        office = HealthOffice(name=f"Gesundheitsamt {secrets.token_hex(4)}")
-        session.add(office)
-        session.flush()
+    with Session(engine) as session:
+        office = factories.health_office(session)
         now = clock.now()
         values: dict[str, object] = {
-            "health_office_id": office.id,
-            "location_id": place.location_id,
             "window_start": now - dt.timedelta(days=3),
             "window_end": now - dt.timedelta(days=2),
             "case_reference": "AZ 2026/4711",
@@ -132,32 +124,29 @@ def _office_and_request(
             "release_deadline": now + dt.timedelta(days=1),
         }
         values.update(fields)
-        request = TraceRequest(**values)
-        session.add(request)
+        request = factories.trace_request(session, office, place.location, now=now, **values)
         session.commit()
         return office.id, request.id
 
 
-def _add_package(engine: object, request_id: int, expires_at: dt.datetime) -> uuid.UUID:
-    with Session(engine) as session:  # type: ignore[call-overload]
-        package = ExportPackage(
-            trace_request_id=request_id,
-            expires_at=expires_at,
-            sha256="0" * 64,
-            content=sealed_envelope(4096),
+def _add_package(engine: Engine, request_id: int, expires_at: dt.datetime) -> uuid.UUID:
+    with Session(engine) as session:
+        request = session.get(TraceRequest, request_id)
+        assert request is not None
+        package = factories.export_package(
+            session, request, expires_at=expires_at, content=factories.stand_in_envelope(4096)
         )
-        session.add(package)
         session.commit()
         return package.id
 
 
-def _package_ids(engine: object) -> set[uuid.UUID]:
-    with Session(engine) as session:  # type: ignore[call-overload]
+def _package_ids(engine: Engine) -> set[uuid.UUID]:
+    with Session(engine) as session:
         return set(session.scalars(select(ExportPackage.id)).all())
 
 
 def test_export_packages_go_when_expired_or_their_request_is_finished(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     engine = committed.engine
     now = clock.now()
@@ -191,7 +180,7 @@ def test_export_packages_go_when_expired_or_their_request_is_finished(
 
 
 def test_finished_requests_lose_case_reference_and_reason_after_retention(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     engine = committed.engine
     now = clock.now()
@@ -273,7 +262,7 @@ def test_health_office_request_jobs_run_with_the_maintenance(
 
 def test_a_failing_rule_does_not_stop_the_others(
     committed: Database,
-    place: Place,
+    place: Venue,
     clock: FrozenClock,
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
@@ -312,13 +301,16 @@ def _sqlite_bytes(database: Database) -> bytes:
 
 @pytest.mark.sqlite_only
 def test_sqlite_file_and_wal_keep_no_byte_of_a_purged_envelope(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     arrival = clock.now() - dt.timedelta(days=2)
-    envelopes = [sealed_envelope(), sealed_envelope(6000)]  # one inline, one on overflow pages
+    envelopes = [
+        factories.stand_in_envelope(),
+        factories.stand_in_envelope(6000),
+    ]  # one inline, one on overflow pages
     for envelope in envelopes:
         add_checkin(committed.engine, place, arrival, envelope=envelope)
-    kept_envelope = sealed_envelope()
+    kept_envelope = factories.stand_in_envelope()
     add_checkin(committed.engine, place, clock.now(), envelope=kept_envelope)
     on_disk = _sqlite_bytes(committed)
     assert all(envelope[1:33] in on_disk for envelope in envelopes)
@@ -369,12 +361,12 @@ def _toast_of(connection: object, relation: str) -> str:
 
 @pytest.mark.postgres
 def test_postgres_expired_day_partition_is_dropped_with_its_files(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     day = (clock.now() - dt.timedelta(days=2)).date()
     partitions.ensure_partitions(committed.engine, clock, settings)
     arrival = partitions.day_start(day) + dt.timedelta(hours=10)
-    small, toasted = sealed_envelope(), sealed_envelope(8000)
+    small, toasted = factories.stand_in_envelope(), factories.stand_in_envelope(8000)
     add_checkin(committed.engine, place, arrival, envelope=small)
     add_checkin(committed.engine, place, arrival, envelope=toasted)
     name = partitions.partition_name(day)
@@ -403,12 +395,12 @@ def test_postgres_expired_day_partition_is_dropped_with_its_files(
 
 @pytest.mark.postgres
 def test_postgres_boundary_day_is_deleted_and_rewritten(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     day = (clock.now() - dt.timedelta(days=2)).date()
     partitions.ensure_partitions(committed.engine, clock, settings)
     morning = partitions.day_start(day) + dt.timedelta(hours=8)
-    expired_envelope, kept_envelope = sealed_envelope(), sealed_envelope()
+    expired_envelope, kept_envelope = factories.stand_in_envelope(), factories.stand_in_envelope()
     expired = add_checkin(committed.engine, place, morning, envelope=expired_envelope)
     kept = add_checkin(
         committed.engine, place, morning + dt.timedelta(hours=10), envelope=kept_envelope
@@ -454,7 +446,7 @@ def test_postgres_partitions_exist_ahead_and_expired_ones_are_gone(
 
 @pytest.mark.postgres
 def test_postgres_rows_in_the_default_partition_move_to_their_new_day(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     far_day = dt.date(2031, 1, 15)
     arrival = partitions.day_start(far_day) + dt.timedelta(hours=12)
@@ -509,7 +501,7 @@ def test_postgres_checkins_table_is_partitioned_by_arrival_with_a_default(
 
 
 def test_a_big_purge_removes_every_expired_visit_in_batches(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     expired_rows = 5_000
     _bulk_expired(committed, place, clock, settings, expired_rows)
@@ -524,7 +516,7 @@ def test_a_big_purge_removes_every_expired_visit_in_batches(
 
 
 def _bulk_expired(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings, rows: int
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings, rows: int
 ) -> None:
     """Expired visits spread over three days before the cut-off."""
     start = clock.now() - dt.timedelta(days=settings.retention_days + 3)
@@ -532,29 +524,37 @@ def _bulk_expired(
         partitions.ensure_partitions(committed.engine, FrozenClock(start), settings)
     step = dt.timedelta(days=3) / rows
     with Session(committed.engine) as session:
-        session.add_all(new_checkin(place, start + n * step) for n in range(rows))
+        session.add_all(
+            factories.build_checkin(
+                place.area,
+                place.key,
+                arrival=start + n * step,
+                envelope=factories.stand_in_envelope(),  # sealing 20,000 adds nothing here
+            )
+            for n in range(rows)
+        )
         session.commit()
 
 
 def test_checkins_arriving_during_a_big_purge_all_succeed(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     expired_rows = 20_000
     _bulk_expired(committed, place, clock, settings, expired_rows)
-    other_place = make_place(committed.engine, "Café am Markt")
+    other_place = factories.add_venue(committed.engine, name="Café am Markt", now=clock.now())
     purge_started = threading.Event()
     purge_done = threading.Event()
     failures: list[BaseException] = []
     inserted: list[int] = []
     during_purge: list[int] = []
 
-    def guest_checkins(target: Place) -> None:
+    def guest_checkins(target: Venue) -> None:
         total = during = 0
         while not purge_done.is_set():
             running = purge_started.is_set() and not purge_done.is_set()
             try:
                 with Session(committed.engine) as session:
-                    session.add(new_checkin(target, clock.now()))
+                    factories.checkin(session, target.area, target.key, arrival=clock.now())
                     session.commit()
             except BaseException as exc:  # every failure is the finding
                 failures.append(exc)
@@ -591,14 +591,14 @@ def test_checkins_arriving_during_a_big_purge_all_succeed(
 
 @pytest.mark.postgres
 def test_postgres_boundary_day_leaves_no_bytes_even_with_an_older_snapshot_open(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     """An open snapshot elsewhere in the database (an ANALYZE, a long report) makes
     VACUUM FULL keep a deleted row; the rebuilt partition must not."""
     day = (clock.now() - dt.timedelta(days=2)).date()
     partitions.ensure_partitions(committed.engine, clock, settings)
     morning = partitions.day_start(day) + dt.timedelta(hours=8)
-    expired_envelope, kept_envelope = sealed_envelope(), sealed_envelope()
+    expired_envelope, kept_envelope = factories.stand_in_envelope(), factories.stand_in_envelope()
     add_checkin(committed.engine, place, morning, envelope=expired_envelope)
     add_checkin(committed.engine, place, morning + dt.timedelta(hours=10), envelope=kept_envelope)
     name = partitions.partition_name(day)

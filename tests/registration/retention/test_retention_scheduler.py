@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from retention_helpers import Place, add_checkin, checkin_exists
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,6 +22,15 @@ from registration.retention.cli import purge, status
 from registration.retention.health import purge_health
 from registration.retention.lock import exclusive_runner
 from registration.retention.services import SKIPPED_RAN_RECENTLY, run_maintenance
+from tests import factories
+from tests.factories import Venue
+from tests.local_servers import wait_until
+from tests.registration.retention.retention_helpers import (
+    add_checkin,
+    checkin_exists,
+    finished_runs,
+    job_runs,
+)
 
 
 def _thread_names() -> set[str]:
@@ -78,7 +84,7 @@ def test_the_web_timer_starts_only_in_web_mode_and_once_per_process(
 
 
 def test_the_scheduled_run_skips_when_another_worker_just_ran(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     first = run_maintenance(committed, clock, settings, "worker-1", only_if_due=True)
     visit = add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=30))
@@ -117,31 +123,13 @@ def test_the_timer_keeps_running_when_its_job_raises(caplog: pytest.LogCaptureFi
 
     timer = scheduler.MaintenanceTimer(failing, 0.01, first_delay=0)
     timer.start()
-    _wait_until(lambda: len(calls) >= 3)
+    wait_until(lambda: len(calls) >= 3, interval=0.02)
     assert timer.stop()
     assert "the timer keeps running" in caplog.text
 
 
-def _wait_until(condition: Callable[[], bool], guard_seconds: float = 60.0) -> None:
-    """Poll until `condition` holds; the guard only stops a hang, it measures nothing."""
-    give_up = time.monotonic() + guard_seconds
-    while not condition():
-        assert time.monotonic() < give_up, "condition not reached"
-        time.sleep(0.02)
-
-
-def _runs(database: Database) -> list[JobRun]:
-    with Session(database.engine) as session:
-        return list(session.scalars(select(JobRun).order_by(JobRun.id)).all())
-
-
-def _finished(database: Database) -> int:
-    """Runs that ended (a run's row is written when it starts)."""
-    return sum(1 for run in _runs(database) if run.finished_at is not None)
-
-
 def test_the_timer_keeps_deleting_when_the_clock_jumps_60_days_back_or_forward(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     app = create_app(settings, clock=clock, database=committed)
     timer = scheduler.MaintenanceTimer(
@@ -152,23 +140,25 @@ def test_the_timer_keeps_deleting_when_the_clock_jumps_60_days_back_or_forward(
     start = clock.now()
     timer.start()
     try:
-        _wait_until(lambda: _finished(committed) == 1)
+        wait_until(lambda: finished_runs(committed) == 1, interval=0.02)
 
         # Each visit is added before the jump, while the last run is still fresh.
         back = add_checkin(committed.engine, place, start - dt.timedelta(days=90))
         clock.set(start - dt.timedelta(days=60))
-        _wait_until(lambda: _finished(committed) == 2)
+        wait_until(lambda: finished_runs(committed) == 2, interval=0.02)
         assert not checkin_exists(committed.engine, back)
 
         forward = add_checkin(committed.engine, place, start + dt.timedelta(days=30))
         clock.set(start + dt.timedelta(days=60))
-        _wait_until(lambda: _finished(committed) == 3)
+        wait_until(lambda: finished_runs(committed) == 3, interval=0.02)
         assert not checkin_exists(committed.engine, forward)
         ticks = timer.runs
-        _wait_until(lambda: timer.runs > ticks + 2)  # still ticking, skipping while not due
+        wait_until(
+            lambda: timer.runs > ticks + 2, interval=0.02
+        )  # still ticking, skipping while not due
     finally:
         assert timer.stop()
-    runs = _runs(committed)
+    runs = job_runs(committed)
     assert [run.succeeded for run in runs] == [True, True, True]
     assert [run.started_at for run in runs] == [
         start,
@@ -177,10 +167,10 @@ def test_the_timer_keeps_deleting_when_the_clock_jumps_60_days_back_or_forward(
     ]
 
 
-def _job_run(clock: FrozenClock, *, succeeded: bool, age: dt.timedelta) -> JobRun:
+def _job_run(session: Session, clock: FrozenClock, *, succeeded: bool, age: dt.timedelta) -> None:
     started = clock.now() - age
-    return JobRun(
-        job="maintenance",
+    factories.job_run(
+        session,
         started_at=started,
         finished_at=started,
         succeeded=succeeded,
@@ -209,7 +199,7 @@ def test_healthz_shows_the_last_purge_and_503_once_it_is_overdue(
     status: int,
 ) -> None:
     """Overdue: no successful run within two intervals (10 minutes each by default)."""
-    db_session.add(_job_run(clock, succeeded=succeeded, age=age))
+    _job_run(db_session, clock, succeeded=succeeded, age=age)
     db_session.commit()
 
     response = client.get("/healthz")
@@ -230,8 +220,8 @@ def test_healthz_shows_the_last_purge_and_503_once_it_is_overdue(
 def test_a_failed_run_after_a_recent_success_is_reported_but_not_overdue(
     client: FlaskClient, db_session: Session, clock: FrozenClock
 ) -> None:
-    db_session.add(_job_run(clock, succeeded=True, age=dt.timedelta(minutes=15)))
-    db_session.add(_job_run(clock, succeeded=False, age=dt.timedelta(minutes=5)))
+    _job_run(db_session, clock, succeeded=True, age=dt.timedelta(minutes=15))
+    _job_run(db_session, clock, succeeded=False, age=dt.timedelta(minutes=5))
     db_session.commit()
 
     response = client.get("/healthz")
@@ -264,7 +254,7 @@ def operator_app(committed: Database, settings: Settings, clock: FrozenClock) ->
 
 
 def test_purge_command_removes_and_says_what(
-    operator_app: Flask, committed: Database, place: Place, clock: FrozenClock
+    operator_app: Flask, committed: Database, place: Venue, clock: FrozenClock
 ) -> None:
     visit = add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=29))
 
@@ -278,7 +268,7 @@ def test_purge_command_removes_and_says_what(
 
 
 def test_purge_command_honours_the_lock(
-    operator_app: Flask, committed: Database, place: Place, clock: FrozenClock
+    operator_app: Flask, committed: Database, place: Venue, clock: FrozenClock
 ) -> None:
     visit = add_checkin(committed.engine, place, clock.now() - dt.timedelta(days=29))
     with exclusive_runner(committed, "elsewhere") as lock:
@@ -315,7 +305,7 @@ def test_status_command_shows_last_run_next_run_and_lock(
 
 
 def test_a_run_dated_in_the_future_does_not_stop_the_next_run(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     """One run recorded by a clock 60 days ahead must not count as "ran recently"."""
     ahead = FrozenClock(clock.now() + dt.timedelta(days=60))
@@ -332,7 +322,7 @@ def test_a_run_dated_in_the_future_does_not_stop_the_next_run(
 def test_healthz_reports_a_run_dated_in_the_future(
     client: FlaskClient, db_session: Session, clock: FrozenClock
 ) -> None:
-    db_session.add(_job_run(clock, succeeded=True, age=-dt.timedelta(days=60)))
+    _job_run(db_session, clock, succeeded=True, age=-dt.timedelta(days=60))
     db_session.commit()
 
     response = client.get("/healthz")
@@ -361,7 +351,7 @@ def test_after_a_run_dated_in_the_future_the_next_run_makes_healthz_ok_again(
 
 
 def test_a_stop_request_ends_a_run_at_a_batch_boundary_and_records_it(
-    committed: Database, place: Place, clock: FrozenClock, settings: Settings
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
 ) -> None:
     """SIGTERM to the worker: the run ends between batches, finished and marked failed,
     so the next run starts cleanly and nothing is left "running"."""
@@ -374,7 +364,7 @@ def test_a_stop_request_ends_a_run_at_a_batch_boundary_and_records_it(
     assert stopped.status == "failed"
     assert stopped.errors == ["requests: stopped"]
     assert checkin_exists(committed.engine, visit)
-    (run,) = _runs(committed)
+    (run,) = job_runs(committed)
     assert run.finished_at is not None and not run.succeeded
     assert run_maintenance(committed, clock, settings, "worker-1").ok
     assert not checkin_exists(committed.engine, visit)

@@ -6,25 +6,27 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from retention_helpers import add_checkin, checkin_exists, make_place
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from gastregister.cli import main
 from registration.database import Database
 from registration.migrate import upgrade
-from registration.models import JobRun
+from tests import factories
+from tests.local_servers import free_port, wait_until
+from tests.registration.retention.retention_helpers import (
+    add_checkin,
+    checkin_exists,
+    finished_runs,
+    job_runs,
+)
 
 GASTREGISTER = Path(sys.executable).with_name("gastregister")
 SCHEDULER_WORDS = ("scheduler", "maintenance timer", "maintenance worker", "scheduled every")
@@ -99,24 +101,6 @@ def test_commands_in_process_leave_no_thread_behind(
     assert {thread.ident for thread in threading.enumerate()} == before
 
 
-def _wait_until(condition: Callable[[], bool], guard_seconds: float = 90.0) -> float:
-    """Seconds until `condition` held; the guard only stops a hang."""
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < guard_seconds, "condition not reached"
-        time.sleep(0.1)
-    return time.monotonic() - started
-
-
-def _runs(database: Database) -> list[JobRun]:
-    with Session(database.engine) as session:
-        return list(session.scalars(select(JobRun).order_by(JobRun.id)).all())
-
-
-def _finished_runs(database: Database) -> int:
-    return sum(1 for run in _runs(database) if run.finished_at is not None)
-
-
 def _stop(process: subprocess.Popen[bytes], signum: int = signal.SIGTERM) -> int:
     process.send_signal(signum)
     try:
@@ -131,7 +115,7 @@ def _stop(process: subprocess.Popen[bytes], signum: int = signal.SIGTERM) -> int
 def test_worker_purges_within_seconds_and_exits_0_on_a_stop_signal(
     demo_env: dict[str, str], demo_database: Database, tmp_path: Path, signum: int
 ) -> None:
-    place = make_place(demo_database.engine)
+    place = factories.add_venue(demo_database.engine)
     expired = add_checkin(
         demo_database.engine, place, dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
     )
@@ -141,8 +125,11 @@ def test_worker_purges_within_seconds_and_exits_0_on_a_stop_signal(
             [str(GASTREGISTER), "worker"], env=demo_env, stdout=log_file, stderr=log_file
         )
         try:
-            seconds = _wait_until(lambda: not checkin_exists(demo_database.engine, expired))
-            _wait_until(lambda: _finished_runs(demo_database) == 1)
+            seconds = wait_until(
+                guard_seconds=90.0,
+                condition=lambda: not checkin_exists(demo_database.engine, expired),
+            )
+            wait_until(lambda: finished_runs(demo_database) == 1, guard_seconds=90)
         finally:
             returncode = _stop(worker, signum)
     output = log_path.read_text()
@@ -151,25 +138,18 @@ def test_worker_purges_within_seconds_and_exits_0_on_a_stop_signal(
     assert returncode == 0, output
     assert "maintenance worker started: every 1 minutes" in output
     assert f"maintenance worker stopped ({signal.Signals(signum).name})" in output
-    (run,) = _runs(demo_database)
+    (run,) = job_runs(demo_database)
     assert run.succeeded and run.runner.endswith(":worker"), (run.details, output)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def test_serve_demo_deletes_on_schedule_from_its_web_workers(
     demo_env: dict[str, str], demo_database: Database, tmp_path: Path
 ) -> None:
-    place = make_place(demo_database.engine)
+    place = factories.add_venue(demo_database.engine)
     expired = add_checkin(
         demo_database.engine, place, dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
     )
-    port = _free_port()
+    port = free_port()
     env = {**demo_env, "GASTREGISTER_WORKERS": "2", "GASTREGISTER_THREADS": "2"}
     log_path = tmp_path / "serve-demo.log"
     with log_path.open("wb") as log_file:
@@ -181,8 +161,11 @@ def test_serve_demo_deletes_on_schedule_from_its_web_workers(
             cwd=tmp_path,
         )
         try:
-            _wait_until(lambda: not checkin_exists(demo_database.engine, expired))
-            _wait_until(lambda: _finished_runs(demo_database) == 1)
+            wait_until(
+                guard_seconds=90.0,
+                condition=lambda: not checkin_exists(demo_database.engine, expired),
+            )
+            wait_until(lambda: finished_runs(demo_database) == 1, guard_seconds=90)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as answer:
                 health = answer.status
         finally:
@@ -192,6 +175,6 @@ def test_serve_demo_deletes_on_schedule_from_its_web_workers(
     assert health == 200, output
     assert returncode == 0, output
     assert output.count("maintenance timer started in web worker") == 2, output
-    runs = _runs(demo_database)
+    runs = job_runs(demo_database)
     assert [run.succeeded for run in runs] == [True], "two workers, one run per interval"
     assert runs[0].runner.endswith(":web")
