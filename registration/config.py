@@ -7,6 +7,7 @@ modes get safe local defaults so `make run` and `make test` need no setup.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -120,6 +121,20 @@ class Settings:
     @property
     def https(self) -> bool:
         return self.public_base_url.startswith("https://")
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for one purpose, derived from SECRET_KEY.
+
+        Every keyed hash or signature the server makes (check-out tokens, mail-link
+        tokens, the new-location form, rate-limit keys) takes its key from here, so
+        no two purposes share a key and SECRET_KEY itself never keys anything. The
+        derivation SHA-256("gastregister/<purpose>/" || SECRET_KEY) is the one the
+        mail-link tokens and the location form always used, so their keys did not
+        change when they moved here.
+        """
+        return hashlib.sha256(
+            f"gastregister/{purpose}/".encode() + self.secret_key.encode()
+        ).digest()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -9,18 +9,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import current_app, request
+from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
+from registration.session import get_settings
+
 
 def client_key() -> str:
     """A pseudonymous, per-deployment key for the requesting client."""
     address = request.remote_addr or "unknown"
-    secret = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(secret, b"client:" + address.encode(), hashlib.sha256).hexdigest()[:32]
+    key = get_settings().derive_key("rate-limit-client")
+    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 csrf = CSRFProtect()

@@ -66,7 +66,6 @@ CLOCK_SKEW = dt.timedelta(minutes=2)
 MAX_STAY = dt.timedelta(minutes=24 * 60)
 MIN_PERSONS, MAX_PERSONS = 1, 1 + crypto.MAX_ADDITIONAL_PERSONS
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
-_TOKEN_LABEL = b"gastregister/checkout-token:"
 # Compared against when the check-in id is unknown, so that both cases take the same path.
 _NO_SUCH_HASH = hashlib.sha256(b"gastregister/no-such-checkin").digest()
 
@@ -303,12 +302,11 @@ def find_checkin_target(session: Session, code: str) -> CheckInTarget:
 def checkout_token(settings: Settings, idempotency_key: str) -> str:
     """The secret check-out token, derived so a retry yields the same one and none is stored.
 
-    HMAC(SECRET_KEY, label || idempotency key): the server can recompute it for a
-    retried submission, while the database holds only its SHA-256.
+    HMAC(derive_key("checkout-token"), idempotency key): the server can recompute it
+    for a retried submission, while the database holds only its SHA-256.
     """
-    digest = hmac.new(
-        settings.secret_key.encode(), _TOKEN_LABEL + idempotency_key.encode(), hashlib.sha256
-    ).digest()
+    key = settings.derive_key("checkout-token")
+    digest = hmac.new(key, idempotency_key.encode(), hashlib.sha256).digest()
     return crypto.b64url_encode(digest)
 
 

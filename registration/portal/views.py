@@ -119,9 +119,9 @@ def _creation_token(user: User, code: str | None = None) -> str:
 
 
 def _creation_signature(user: User, code: str) -> str:
-    key = hashlib.sha256(b"gastregister/location-form/" + get_settings().secret_key.encode())
+    key = get_settings().derive_key("location-form")
     message = f"{user.id}:{code}".encode()
-    return hmac.new(key.digest(), message, hashlib.sha256).hexdigest()[:32]
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def _code_from_token(user: User, token: str) -> str | None:

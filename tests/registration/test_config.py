@@ -158,3 +158,15 @@ def test_timeouts_and_disk_floor_defaults_and_values() -> None:
 def test_the_old_boolean_scheduler_setting_says_what_to_use_instead() -> None:
     with pytest.raises(ConfigurationError, match="true was every web worker: web"):
         Settings.from_env({"GASTREGISTER_ENV": "demo", "GASTREGISTER_SCHEDULER": "true"})
+
+
+def test_each_purpose_gets_its_own_key_from_the_secret() -> None:
+    one = Settings(environment="test", secret_key="a" * 40)
+    other = Settings(environment="test", secret_key="b" * 40)
+    purposes = ["checkout-token", "location-form", "token", "rate-limit-client"]
+    keys = {one.derive_key(purpose) for purpose in purposes}
+    assert len(keys) == len(purposes)
+    assert all(len(key) == 32 for key in keys)
+    assert one.derive_key("token") == one.derive_key("token")
+    assert one.derive_key("token") != other.derive_key("token")
+    assert b"a" * 40 not in b"".join(keys)
