@@ -116,6 +116,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     from registration.accounts.loader import register_login
     from registration.extensions import csrf, limiter
     from registration.i18n import register_i18n
+    from registration.request_guard import register_request_guard
     from registration.security import register_security
     from registration.templating import register_template_helpers
 
@@ -123,6 +124,9 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     app.config["RATELIMIT_ENABLED"] = settings.ratelimit_enabled
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.config["RATELIMIT_KEY_PREFIX"] = "gastregister"
+    # First: its converter must be in place before any route is added, and its checks
+    # run before the rate limiter reads a body.
+    register_request_guard(app)
     csrf.init_app(app)
     limiter.init_app(app)
     register_i18n(app, registration, health_export)
