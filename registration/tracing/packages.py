@@ -13,7 +13,6 @@ offline CLI uses on a machine without the server; both follow the constants here
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -24,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crypto import b64url_encode
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
@@ -41,10 +41,6 @@ FILE_SUFFIX = ".grexport"
 def iso_utc(moment: dt.datetime) -> str:
     """Times in a package: UTC, whole seconds, `Z` suffix (both readers parse this)."""
     return moment.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 # --- building --------------------------------------------------------------------------
@@ -88,7 +84,7 @@ def package_content(
             "persons": persons,
             "source": source.value,
             "keyId": key_id,
-            "envelope": _b64url(envelope),
+            "envelope": b64url_encode(envelope),
         }
         for area_code, arrival, departure, auto_departure, persons, source, key_id, envelope in rows
     ]
