@@ -49,7 +49,7 @@ class DatabaseFacts:
 
     def _facts(self, session: Any) -> Iterator[Metric]:
         from registration.models import JobRun, TraceRequest, TraceRequestState
-        from registration.retention.services import JOB_NAME, last_job_run
+        from registration.retention.history import JOB_NAME, last_job_run
 
         interval = GaugeMetricFamily(
             "gastregister_purge_interval_seconds",
