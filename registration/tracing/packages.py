@@ -53,41 +53,10 @@ def package_content(
     package_id: uuid.UUID,
     expires_at: dt.datetime,
 ) -> tuple[bytes, int]:
-    """The content JSON (bytes) and the number of records in it.
-
-    Columns are selected directly rather than as ORM objects: a busy location's
-    package holds tens of thousands of envelopes and this is the hot path.
-    """
+    """The content JSON (bytes) and the number of records in it."""
     location = trace_request.location
     office = trace_request.health_office
-    rows = session.execute(
-        select(
-            Area.code,
-            CheckIn.arrival,
-            CheckIn.departure,
-            CheckIn.auto_departure,
-            CheckIn.persons,
-            CheckIn.source,
-            CheckIn.key_id,
-            CheckIn.envelope,
-        )
-        .join(Area, Area.id == CheckIn.area_id)
-        .where(*matching_conditions(trace_request))
-        .order_by(CheckIn.arrival, CheckIn.id)
-    )
-    records = [
-        {
-            "area": area_code,
-            "arrival": iso_utc(arrival),
-            "departure": iso_utc(departure) if departure is not None else None,
-            "autoDeparture": iso_utc(auto_departure),
-            "persons": persons,
-            "source": source.value,
-            "keyId": key_id,
-            "envelope": b64url_encode(envelope),
-        }
-        for area_code, arrival, departure, auto_departure, persons, source, key_id, envelope in rows
-    ]
+    records = _package_records(session, trace_request)
     content = {
         "package": {
             "id": str(package_id),
@@ -116,6 +85,42 @@ def package_content(
     }
     text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
     return text.encode("utf-8"), len(records)
+
+
+def _package_records(session: Session, trace_request: TraceRequest) -> list[dict[str, Any]]:
+    """The matching visits as package records, oldest first.
+
+    Columns are selected directly rather than as ORM objects: a busy location's
+    package holds tens of thousands of envelopes and this is the hot path.
+    """
+    rows = session.execute(
+        select(
+            Area.code,
+            CheckIn.arrival,
+            CheckIn.departure,
+            CheckIn.auto_departure,
+            CheckIn.persons,
+            CheckIn.source,
+            CheckIn.key_id,
+            CheckIn.envelope,
+        )
+        .join(Area, Area.id == CheckIn.area_id)
+        .where(*matching_conditions(trace_request))
+        .order_by(CheckIn.arrival, CheckIn.id)
+    )
+    return [
+        {
+            "area": area_code,
+            "arrival": iso_utc(arrival),
+            "departure": iso_utc(departure) if departure is not None else None,
+            "autoDeparture": iso_utc(auto_departure),
+            "persons": persons,
+            "source": source.value,
+            "keyId": key_id,
+            "envelope": b64url_encode(envelope),
+        }
+        for area_code, arrival, departure, auto_departure, persons, source, key_id, envelope in rows
+    ]
 
 
 def frame(content: bytes) -> tuple[bytes, str]:
