@@ -148,7 +148,7 @@ def sign_up(
 
 def send_verification_mail(clock: Clock, settings: Settings, user: User) -> None:
     token = tokens.issue_token(
-        settings.secret_key, "verify-email", {"u": user.id, "e": user.email}, clock.now()
+        settings.derive_key("token"), "verify-email", {"u": user.id, "e": user.email}, clock.now()
     )
     with force_locale(user.language):
         send_mail(
@@ -174,7 +174,7 @@ def resend_verification(session: Session, clock: Clock, settings: Settings, emai
 def verify_email(session: Session, clock: Clock, settings: Settings, token: str) -> User:
     try:
         subject = tokens.read_token(
-            settings.secret_key, "verify-email", token, clock.now(), VERIFY_MAX_AGE
+            settings.derive_key("token"), "verify-email", token, clock.now(), VERIFY_MAX_AGE
         )
     except tokens.TokenError as exc:
         raise InvalidLinkError from exc
@@ -374,7 +374,7 @@ def request_password_reset(session: Session, clock: Clock, settings: Settings, e
         hash_password("not-a-real-password")  # the same work as building a real link
         return
     token = tokens.issue_token(
-        settings.secret_key,
+        settings.derive_key("token"),
         "reset-password",
         {"u": user.id, "f": _reset_fingerprint(user)},
         clock.now(),
@@ -396,7 +396,7 @@ def request_password_reset(session: Session, clock: Clock, settings: Settings, e
 def user_for_reset_token(session: Session, clock: Clock, settings: Settings, token: str) -> User:
     try:
         subject = tokens.read_token(
-            settings.secret_key, "reset-password", token, clock.now(), RESET_MAX_AGE
+            settings.derive_key("token"), "reset-password", token, clock.now(), RESET_MAX_AGE
         )
     except tokens.TokenError as exc:
         raise InvalidLinkError from exc
