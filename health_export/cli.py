@@ -40,32 +40,22 @@ def health_office() -> None:
 @with_appcontext
 def create_office(name: str, email: str, phone: str, address: str) -> None:
     """Create a health office NAME."""
-    from sqlalchemy import select
-
-    from registration.audit import record_event
+    from registration.offices import OfficeRefusedError, create_health_office
     from registration.session import get_clock, get_session
 
-    session = get_session()
-    name = name.strip()
-    if not name or "@" not in email:
-        raise click.UsageError("a name and a valid --email are required")
-    if session.scalar(select(HealthOffice).where(HealthOffice.name == name)) is not None:
-        raise click.ClickException(f"a health office named {name!r} exists already")
-    office = HealthOffice(
-        name=name, email=email.strip(), phone=phone.strip(), address=address.strip()
-    )
-    session.add(office)
-    session.flush()
-    record_event(
-        session,
-        get_clock(),
-        action="office.created",
-        actor_label="cli",
-        health_office_id=office.id,
-        details={"name": name},
-    )
-    session.commit()
-    click.echo(f"Created health office {name!r} (id {office.id}).")
+    try:
+        office = create_health_office(
+            get_session(),
+            get_clock(),
+            name=name,
+            email=email,
+            phone=phone,
+            address=address,
+            actor_label="cli",
+        )
+    except OfficeRefusedError as refused:
+        raise click.ClickException(str(refused)) from None
+    click.echo(f"Created health office {office.name!r} (id {office.id}).")
 
 
 def _office_by_name(name: str) -> HealthOffice:
@@ -189,47 +179,34 @@ def add_postal_codes(name: str, codes: tuple[str, ...], csv_file: Path | None) -
 @with_appcontext
 def add_user(name: str, email: str, role: str, display_name: str, ask_password: bool) -> None:
     """Add a user with EMAIL to office NAME; TOTP is set up at the first log-in."""
-    from sqlalchemy import func, select
-
-    from registration.accounts.passwords import hash_password
-    from registration.audit import record_event
-    from registration.models import Role, User
+    from registration.accounts import services as accounts
+    from registration.accounts.errors import EmailTakenError
+    from registration.accounts.validation import email_problems, normalise_email, password_problems
+    from registration.models import Role
     from registration.session import get_clock, get_session
 
     office = _office_by_name(name)
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 254:
-        raise click.UsageError("EMAIL is not an e-mail address")
-    session = get_session()
-    if session.scalar(select(User).where(func.lower(User.email) == email)) is not None:
-        raise click.ClickException(f"an account for {email} exists already")
+    email = normalise_email(email)
+    for problem in email_problems(email):
+        raise click.UsageError(problem)
     if ask_password:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        if len(password) < 12:
-            raise click.ClickException("the password needs at least 12 characters")
+        for problem in password_problems(password, email):
+            raise click.ClickException(problem)
     else:
         password = secrets.token_urlsafe(15)
-    clock = get_clock()
-    user = User(
-        email=email,
-        password_hash=hash_password(password),
-        display_name=display_name.strip() or email.split("@")[0],
-        role=Role.HEALTH_OFFICE_ADMIN if role == "admin" else Role.HEALTH_OFFICE_STAFF,
-        health_office_id=office.id,
-        email_verified_at=clock.now(),
-        created_at=clock.now(),
-    )
-    session.add(user)
-    session.flush()
-    record_event(
-        session,
-        clock,
-        action="office.user.added",
-        actor_label="cli",
-        health_office_id=office.id,
-        details={"user_id": user.id, "role": user.role.value},
-    )
-    session.commit()
+    try:
+        accounts.add_office_user(
+            get_session(),
+            get_clock(),
+            health_office_id=office.id,
+            email=email,
+            role=Role.HEALTH_OFFICE_ADMIN if role == "admin" else Role.HEALTH_OFFICE_STAFF,
+            display_name=display_name,
+            password=password,
+        )
+    except EmailTakenError:
+        raise click.ClickException(f"an account for {email} exists already") from None
     click.echo(f"Added {email} as {role} of {office.name!r}.")
     if not ask_password:
         click.echo(f"One-time password (shown once, hand it over in person): {password}")

@@ -3,14 +3,19 @@
 These rules sit in the shared core because three sides apply them: the guest page
 seals to the responsible office's active key, the business portal assigns an office
 to a new location by its postal code, and a trace request may only name a location
-in the asking office's jurisdiction.
+in the asking office's jurisdiction. Creating an office is here too, so the
+operator's command applies the same e-mail rule as every other address we mail to.
 """
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
+from registration.audit import record_event
+from registration.clock import Clock
+from registration.mail import is_plausible_address
 from registration.models import (
     HealthOffice,
     HealthOfficeKey,
@@ -82,3 +87,41 @@ def search_locations(
             )
         )
     return list(session.scalars(statement.order_by(Location.name, Location.id).limit(limit)))
+
+
+class OfficeRefusedError(ValueError):
+    """An office change the rules do not allow; the message is translated for the operator."""
+
+
+def create_health_office(
+    session: Session,
+    clock: Clock,
+    *,
+    name: str,
+    email: str,
+    phone: str = "",
+    address: str = "",
+    actor_label: str,
+) -> HealthOffice:
+    """A new office under a unique name whose notices go to a plausible address (audited)."""
+    name = name.strip()
+    email = email.strip()
+    if not name:
+        raise OfficeRefusedError(_("The health office needs a name."))
+    if not is_plausible_address(email):
+        raise OfficeRefusedError(_("Please enter a valid e-mail address."))
+    if session.scalar(select(HealthOffice).where(HealthOffice.name == name)) is not None:
+        raise OfficeRefusedError(_("A health office named %(name)s exists already.", name=name))
+    office = HealthOffice(name=name, email=email, phone=phone.strip(), address=address.strip())
+    session.add(office)
+    session.flush()
+    record_event(
+        session,
+        clock,
+        action="office.created",
+        actor_label=actor_label,
+        health_office_id=office.id,
+        details={"name": name},
+    )
+    session.commit()
+    return office

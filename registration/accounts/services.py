@@ -32,6 +32,9 @@ from registration.accounts.errors import (
     TwoFactorRequiredError,
 )
 from registration.accounts.passwords import hash_password, needs_rehash, verify_password
+
+# normalise_email stays importable from here: the business portal reaches it as accounts.*
+from registration.accounts.validation import normalise_email as normalise_email
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
@@ -43,8 +46,6 @@ LOCK_DURATION = dt.timedelta(minutes=15)
 VERIFY_MAX_AGE = dt.timedelta(hours=48)
 RESET_MAX_AGE = dt.timedelta(hours=1)
 INVITATION_LIFETIME = dt.timedelta(days=7)
-PASSWORD_MIN_LENGTH = 10
-PASSWORD_MAX_LENGTH = 200
 RECOVERY_CODE_COUNT = 10
 TOTP_ISSUER = "Gastregister"
 TOTP_PERIOD = 30
@@ -52,34 +53,7 @@ TOTP_PERIOD = 30
 OFFICE_ROLES = frozenset({Role.HEALTH_OFFICE_STAFF, Role.HEALTH_OFFICE_ADMIN})
 BUSINESS_ROLES = frozenset({Role.BUSINESS_OWNER, Role.BUSINESS_STAFF})
 
-_EMAIL = re.compile(
-    r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$"
-)
 _RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-
-def normalise_email(raw: str) -> str:
-    return raw.strip().lower()
-
-
-def is_plausible_email(email: str) -> bool:
-    return len(email) <= 254 and _EMAIL.match(email) is not None
-
-
-def password_problems(password: str, email: str = "") -> list[str]:
-    """Translated reasons a new password is refused (empty when it is acceptable)."""
-    problems = []
-    if len(password) < PASSWORD_MIN_LENGTH:
-        problems.append(
-            _("The password must have at least %(count)s characters.", count=PASSWORD_MIN_LENGTH)
-        )
-    if len(password) > PASSWORD_MAX_LENGTH:
-        problems.append(
-            _("The password may have at most %(count)s characters.", count=PASSWORD_MAX_LENGTH)
-        )
-    if email and password.strip().lower() == email.strip().lower():
-        problems.append(_("The password must not be your e-mail address."))
-    return problems
 
 
 def find_user(session: Session, email: str) -> User | None:
@@ -184,6 +158,50 @@ def verify_email(session: Session, clock: Clock, settings: Settings, token: str)
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()
         session.commit()
+    return user
+
+
+def add_office_user(
+    session: Session,
+    clock: Clock,
+    *,
+    health_office_id: int,
+    email: str,
+    role: Role,
+    display_name: str,
+    password: str,
+) -> User:
+    """An office account the operator creates and hands over in person.
+
+    The caller has checked the address and password with `validation`; the address
+    counts as verified (the operator knows the person) and TOTP is set up at the first
+    log-in, which health-office accounts cannot skip.
+    """
+    email = normalise_email(email)
+    if role not in OFFICE_ROLES:
+        raise ValueError(f"not a health-office role: {role}")
+    if find_user(session, email) is not None:
+        raise EmailTakenError
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        display_name=display_name.strip() or email.split("@")[0],
+        role=role,
+        health_office_id=health_office_id,
+        email_verified_at=clock.now(),
+        created_at=clock.now(),
+    )
+    session.add(user)
+    session.flush()
+    record_event(
+        session,
+        clock,
+        action="office.user.added",
+        actor_label="cli",
+        health_office_id=health_office_id,
+        details={"user_id": user.id, "role": user.role.value},
+    )
+    session.commit()
     return user
 
 

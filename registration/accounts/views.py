@@ -45,6 +45,7 @@ from registration.accounts.forms import (
     SignupForm,
     TotpSetupForm,
 )
+from registration.accounts.validation import password_problems
 from registration.extensions import limiter
 from registration.mail import MailError
 from registration.models import Role, User
@@ -387,7 +388,7 @@ def reset(token: str) -> Page:
         return render_template("accounts/invalid_link.html", reset=True), 400
     form = NewPasswordForm()
     if form.validate_on_submit():
-        problems = services.password_problems(form.password.data, user.email)
+        problems = password_problems(form.password.data, user.email)
         if problems:
             form.password.errors.extend(problems)
         else:
@@ -413,7 +414,7 @@ def accept_invitation(token: str) -> Page:
         return render_template("accounts/invalid_link.html", invitation=True), 400
     form = AcceptInvitationForm()
     if form.validate_on_submit():
-        problems = services.password_problems(form.password.data, invitation.email)
+        problems = password_problems(form.password.data, invitation.email)
         if problems:
             form.password.errors.extend(problems)
         else:
