@@ -24,8 +24,10 @@ from flask_login import login_user, logout_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from registration.accounts import services
-from registration.accounts.access import acting_user, signed_in_user
+from registration.accounts import invitations, services
+from registration.accounts import login as signin
+from registration.accounts import second_factor as two_factor
+from registration.accounts.access import OFFICE_ROLES, acting_user, signed_in_user
 from registration.accounts.errors import (
     EmailNotVerifiedError,
     EmailTakenError,
@@ -78,7 +80,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 def home_for(user: User) -> str:
-    if user.role in services.OFFICE_ROLES:
+    if user.role in OFFICE_ROLES:
         if "office.dashboard" in current_app.view_functions:
             return url_for("office.dashboard")
         return "/"
@@ -96,7 +98,7 @@ def _start_session(user: User) -> None:
     session[AUTH_AT_KEY] = int(get_clock().now().timestamp())
     if next_target:
         session["login_next"] = next_target
-    services.complete_login(get_session(), get_clock(), user)
+    signin.complete_login(get_session(), get_clock(), user)
 
 
 def _after_login(user: User) -> Response:
@@ -104,8 +106,8 @@ def _after_login(user: User) -> Response:
     return redirect(target or home_for(user), code=303)
 
 
-def _pending_user() -> tuple[services.PendingLogin, User] | None:
-    pending = services.PendingLogin.from_session(session.get(PENDING_KEY))
+def _pending_user() -> tuple[signin.PendingLogin, User] | None:
+    pending = signin.PendingLogin.from_session(session.get(PENDING_KEY))
     if pending is None or get_clock().now() - pending.started > PENDING_LIFETIME:
         return None
     user = get_session().get(User, pending.user_id)
@@ -202,9 +204,7 @@ def login() -> Page:
     if not form.validate_on_submit():
         return render_template("accounts/login.html", form=form), 422 if form.errors else 200
     try:
-        user = services.authenticate(
-            get_session(), get_clock(), form.email.data, form.password.data
-        )
+        user = signin.authenticate(get_session(), get_clock(), form.email.data, form.password.data)
     except LoginFailedError:
         form.password.errors.append(
             _(
@@ -217,15 +217,15 @@ def login() -> Page:
         return render_template(
             "accounts/check_mail.html", resend=EmailOnlyForm(email=form.email.data), unverified=True
         ), 403
-    if services.needs_second_factor(user) or services.must_set_up_second_factor(user):
+    if two_factor.needs_second_factor(user) or two_factor.must_set_up_second_factor(user):
         next_target = session.get("login_next")
         session.clear()
         if next_target:
             session["login_next"] = next_target
-        session[PENDING_KEY] = services.PendingLogin(
+        session[PENDING_KEY] = signin.PendingLogin(
             user.id, user.session_version, get_clock().now()
         ).as_session()
-        if services.must_set_up_second_factor(user):
+        if two_factor.must_set_up_second_factor(user):
             return redirect(url_for("accounts.setup_two_factor"), code=303)
         return redirect(url_for("accounts.second_factor"), code=303)
     _start_session(user)
@@ -243,12 +243,12 @@ def second_factor() -> Page:
     form = SecondFactorForm()
     if form.validate_on_submit():
         try:
-            services.check_second_factor(get_session(), get_clock(), user, form.code.data)
+            two_factor.check_second_factor(get_session(), get_clock(), user, form.code.data)
         except SecondFactorFailedError:
             form.code.errors.append(_("This code is not valid. Please try the current one."))
             return render_template("accounts/second_factor.html", form=form), 422
         _start_session(user)
-        left = services.unused_recovery_codes(user)
+        left = two_factor.unused_recovery_codes(user)
         if left <= 3:
             flash(
                 _("Only %(count)s recovery codes are left. Please create new ones.", count=left),
@@ -275,19 +275,19 @@ def setup_two_factor() -> Page:
     forced = False
     if user is None:
         pending = _pending_user()
-        if pending is None or not services.must_set_up_second_factor(pending[1]):
+        if pending is None or not two_factor.must_set_up_second_factor(pending[1]):
             return redirect(url_for("accounts.login"), code=303)
         user, forced = pending[1], True
     if user.totp_enabled_at is not None:
         return redirect(url_for("accounts.security"), code=303)
     secret = session.get(SETUP_SECRET_KEY)
     if not isinstance(secret, str) or len(secret) != 32:
-        secret = services.new_totp_secret()
+        secret = two_factor.new_totp_secret()
         session[SETUP_SECRET_KEY] = secret
     form = TotpSetupForm()
     if form.validate_on_submit():
         try:
-            codes = services.enable_totp(get_session(), get_clock(), user, secret, form.code.data)
+            codes = two_factor.enable_totp(get_session(), get_clock(), user, secret, form.code.data)
         except SecondFactorFailedError:
             form.code.errors.append(
                 _("This code is not valid. Please check the time on your phone.")
@@ -299,7 +299,7 @@ def setup_two_factor() -> Page:
             return render_template(
                 "accounts/recovery_codes.html", codes=codes, next_url=home_for(user)
             )
-    uri = services.totp_uri(secret, user.email)
+    uri = two_factor.totp_uri(secret, user.email)
     return render_template(
         "accounts/setup_two_factor.html",
         form=form,
@@ -317,10 +317,10 @@ def security() -> Page:
     return render_template(
         "accounts/security.html",
         user=user,
-        recovery_left=services.unused_recovery_codes(user),
+        recovery_left=two_factor.unused_recovery_codes(user),
         disable_form=PasswordConfirmForm(),
         regenerate_form=ConfirmForm(),
-        two_factor_mandatory=user.role in services.OFFICE_ROLES,
+        two_factor_mandatory=user.role in OFFICE_ROLES,
     )
 
 
@@ -330,7 +330,7 @@ def disable_two_factor() -> Page:
     form = PasswordConfirmForm()
     if form.validate_on_submit():
         try:
-            services.disable_totp(get_session(), get_clock(), user, form.password.data)
+            two_factor.disable_totp(get_session(), get_clock(), user, form.password.data)
         except TwoFactorRequiredError:
             abort(403)
         except LoginFailedError:
@@ -345,7 +345,7 @@ def regenerate_recovery_codes() -> Page:
     user = acting_user()
     if user.totp_enabled_at is None or not ConfirmForm().validate_on_submit():
         return redirect(url_for("accounts.security"), code=303)
-    codes = services.regenerate_recovery_codes(get_session(), user)
+    codes = two_factor.regenerate_recovery_codes(get_session(), user)
     return render_template(
         "accounts/recovery_codes.html", codes=codes, next_url=url_for("accounts.security")
     )
@@ -409,7 +409,7 @@ def reset(token: str) -> Page:
 @limiter.limit(LOGIN_LIMIT, methods=["POST"])
 def accept_invitation(token: str) -> Page:
     try:
-        invitation = services.open_invitation(get_session(), get_clock(), token)
+        invitation = invitations.open_invitation(get_session(), get_clock(), token)
     except InvalidLinkError:
         return render_template("accounts/invalid_link.html", invitation=True), 400
     form = AcceptInvitationForm()
@@ -419,7 +419,7 @@ def accept_invitation(token: str) -> Page:
             form.password.errors.extend(problems)
         else:
             try:
-                user = services.accept_invitation(
+                user = invitations.accept_invitation(
                     get_session(),
                     get_clock(),
                     token,
