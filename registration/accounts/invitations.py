@@ -13,11 +13,7 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registration.accounts.errors import (
-    AlreadyMemberError,
-    EmailTakenError,
-    InvalidLinkError,
-)
+from registration.accounts.errors import AlreadyMemberError, EmailTakenError, InvalidLinkError
 from registration.accounts.login import find_user
 from registration.accounts.passwords import hash_password
 from registration.accounts.validation import normalise_email
@@ -95,13 +91,7 @@ def open_invitation(session: Session, clock: Clock, token: str) -> StaffInvitati
 
 
 def accept_invitation(
-    session: Session,
-    clock: Clock,
-    token: str,
-    *,
-    display_name: str,
-    password: str,
-    language: str,
+    session: Session, clock: Clock, token: str, *, display_name: str, password: str, language: str
 ) -> User:
     invitation = open_invitation(session, clock, token)
     if find_user(session, invitation.email) is not None:

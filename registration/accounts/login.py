@@ -15,10 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registration.accounts.access import OFFICE_ROLES
-from registration.accounts.errors import (
-    EmailNotVerifiedError,
-    LoginFailedError,
-)
+from registration.accounts.errors import EmailNotVerifiedError, LoginFailedError
 from registration.accounts.passwords import hash_password, needs_rehash, verify_password
 from registration.accounts.validation import normalise_email
 from registration.audit import record_event
@@ -103,11 +100,7 @@ class PendingLogin:
     started: dt.datetime
 
     def as_session(self) -> dict[str, Any]:
-        return {
-            "u": self.user_id,
-            "v": self.session_version,
-            "t": int(self.started.timestamp()),
-        }
+        return {"u": self.user_id, "v": self.session_version, "t": int(self.started.timestamp())}
 
     @classmethod
     def from_session(cls, raw: object) -> PendingLogin | None:
