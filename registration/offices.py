@@ -9,6 +9,10 @@ operator's command applies the same e-mail rule as every other address we mail t
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
@@ -23,6 +27,8 @@ from registration.models import (
     KeyState,
     Location,
 )
+
+POSTAL_CODE = re.compile(r"\d{5}")
 
 
 def active_key(session: Session, health_office_id: int) -> HealthOfficeKey | None:
@@ -125,3 +131,88 @@ def create_health_office(
     )
     session.commit()
     return office
+
+
+def office_named(session: Session, name: str) -> HealthOffice | None:
+    office: HealthOffice | None = session.scalar(
+        select(HealthOffice).where(HealthOffice.name == name.strip())
+    )
+    return office
+
+
+class InvalidPostalCodesError(ValueError):
+    """Some codes are not five digits; nothing was changed."""
+
+    def __init__(self, invalid: list[str]) -> None:
+        super().__init__(", ".join(invalid))
+        self.invalid = invalid
+
+
+class PostalCodesTakenError(ValueError):
+    """Some codes belong to another office's jurisdiction; nothing was changed."""
+
+    def __init__(self, taken: list[tuple[str, str]]) -> None:
+        super().__init__(", ".join(f"{code} ({holder})" for code, holder in taken))
+        self.taken = taken
+
+
+@dataclass(frozen=True)
+class PostalCodesAdded:
+    added: int
+    already_there: int
+    locations_assigned: int
+
+
+def add_postal_codes(
+    session: Session, clock: Clock, office: HealthOffice, codes: Iterable[str], *, actor_label: str
+) -> PostalCodesAdded:
+    """Widen an office's jurisdiction by postal codes, all or nothing (audited).
+
+    A postal code has one responsible office, so a code held by another office refuses
+    the whole change. Locations with these codes and no office yet are assigned to this
+    one: their guests seal to its key from now on.
+    """
+    unique = sorted({code.strip() for code in codes})
+    invalid = [code for code in unique if not POSTAL_CODE.fullmatch(code)]
+    if invalid:
+        raise InvalidPostalCodesError(invalid)
+    taken = session.execute(
+        select(HealthOfficePostalCode.postal_code, HealthOffice.name)
+        .join(HealthOffice)
+        .where(
+            HealthOfficePostalCode.postal_code.in_(unique),
+            HealthOfficePostalCode.health_office_id != office.id,
+        )
+    ).all()
+    if taken:
+        raise PostalCodesTakenError([(code, holder) for code, holder in taken])
+    known = set(
+        session.scalars(
+            select(HealthOfficePostalCode.postal_code).where(
+                HealthOfficePostalCode.health_office_id == office.id
+            )
+        )
+    )
+    added = [code for code in unique if code not in known]
+    session.add_all(
+        HealthOfficePostalCode(postal_code=code, health_office_id=office.id) for code in added
+    )
+    orphans = list(
+        session.scalars(
+            select(Location).where(
+                Location.zip_code.in_(unique), Location.health_office_id.is_(None)
+            )
+        )
+    )
+    for location in orphans:
+        location.health_office_id = office.id
+    record_event(
+        session,
+        clock,
+        action="office.postal_codes.added",
+        actor_label=actor_label,
+        health_office_id=office.id,
+        details={"added": len(added), "locations_assigned": len(orphans)},
+    )
+    session.commit()
+    return PostalCodesAdded(len(added), len(unique) - len(added), len(orphans))

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 import crypto
 from gastregister.cli import main
-from health_export.cli import decrypt
 from health_export.decryption import open_package, sormas_rows, visit_rows
 from health_export.exports import rows_to_csv, rows_to_sormas
+from health_export.offline_commands import decrypt
 from health_export.packages import parse_package
 from registration.accounts.passwords import verify_password
 from registration.config import Settings
