@@ -7,6 +7,7 @@ never contact data.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import sys
@@ -16,6 +17,21 @@ from email.utils import formatdate, make_msgid
 from registration.config import Settings
 
 log = logging.getLogger("gastregister.mail")
+
+MAX_ADDRESS_LENGTH = 254
+_ADDRESS = re.compile(
+    r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$"
+)
+
+
+def normalise_address(raw: str) -> str:
+    """The one spelling of an address we store and compare (accounts, offices)."""
+    return raw.strip().lower()
+
+
+def is_plausible_address(address: str) -> bool:
+    """One rule for every address we will mail to, so no caller keeps a looser copy."""
+    return len(address) <= MAX_ADDRESS_LENGTH and _ADDRESS.match(address) is not None
 
 
 class MailError(RuntimeError):
