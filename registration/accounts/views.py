@@ -30,13 +30,13 @@ from registration.accounts.web import (
     after_login,
     home_for,
     pending_user,
-    safe_next,
     start_session,
 )
 
 # `bp` is the blueprint the app factory registers, with every account page attached.
 from registration.accounts.web import bp as bp
 from registration.extensions import limiter
+from registration.security import safe_redirect_target
 from registration.session import get_clock, get_session
 
 # --- log-in, second factor, log-out ---------------------------------------------
@@ -49,7 +49,7 @@ def login() -> Page:
     if user is not None and request.method == "GET":
         return redirect(home_for(user), code=303)
     form = LoginForm()
-    if request.method == "GET" and safe_next(request.args.get("next")):
+    if request.method == "GET" and safe_redirect_target(request.args.get("next")):
         session["login_next"] = request.args["next"]
     if not form.validate_on_submit():
         return render_template("accounts/login.html", form=form), 422 if form.errors else 200

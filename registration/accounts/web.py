@@ -6,7 +6,6 @@ targets. The pages themselves live in views.py, signup_views.py and security_vie
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, session, url_for
 from flask_babel import gettext as _
@@ -16,6 +15,7 @@ from werkzeug.wrappers import Response
 from registration.accounts import login as signin
 from registration.accounts.access import OFFICE_ROLES, signed_in_user
 from registration.models import User
+from registration.security import safe_redirect_target
 from registration.session import get_clock, get_session, get_settings
 
 bp = Blueprint("accounts", __name__, url_prefix="/konto", template_folder="templates")
@@ -31,16 +31,6 @@ Page = str | Response | tuple[str, int]
 
 
 # --- helpers ---------------------------------------------------------------------
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only same-site paths, so `next` can never become an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def home_for(user: User) -> str:
@@ -66,7 +56,7 @@ def start_session(user: User) -> None:
 
 
 def after_login(user: User) -> Response:
-    target = safe_next(session.pop("login_next", None))
+    target = safe_redirect_target(session.pop("login_next", None))
     return redirect(target or home_for(user), code=303)
 
 

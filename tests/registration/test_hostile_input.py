@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from registration.models import CheckIn, Role
+from registration.security import safe_redirect_target
 from tests import factories
 from tests.forms import csrf_token, log_in
 
@@ -145,3 +146,23 @@ def test_nul_bytes_in_a_posted_form_are_a_400_and_store_nothing(
     assert '<html lang="de">' in response.text
     db_session.expire_all()
     assert [area.name for area in venue.location.areas] == ["Terrasse"]
+
+
+@pytest.mark.parametrize(
+    ("target", "kept"),
+    [
+        ("/portal/", True),
+        ("/c/abc?lang=en", True),
+        ("/portal/\r\nX", False),
+        ("/portal/\x00", False),
+        ("//evil.example/", False),
+        ("/\\evil.example", False),
+        ("https://evil.example/", False),
+        ("portal", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_one_rule_for_redirect_targets(target: str | None, kept: bool) -> None:
+    """Log-in and the language switch both use it (they had a copy each)."""
+    assert safe_redirect_target(target) == (target if kept else None)
