@@ -14,9 +14,7 @@ from werkzeug.wrappers import Response
 from health_export import keys as key_service
 from health_export.errors import HealthOfficeError
 from health_export.views.portal import Page, bp, member, office_of, require_admin
-from registration.models import (
-    User,
-)
+from registration.models import User
 from registration.session import get_clock, get_session, get_settings
 
 

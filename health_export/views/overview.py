@@ -6,14 +6,10 @@ from flask import render_template, request
 from sqlalchemy import select
 
 from health_export.views.portal import Page, bp, member, office_of, require_admin
-from registration.models import (
-    AuditEvent,
-)
+from registration.models import AuditEvent
 from registration.offices import active_key, search_locations
 from registration.session import get_session
-from registration.tracing.requests import (
-    office_requests,
-)
+from registration.tracing.requests import office_requests
 
 AUDIT_PAGE_SIZE = 100
 

@@ -16,13 +16,7 @@ from werkzeug.wrappers import Response
 import crypto
 from registration.accounts.access import OFFICE_ROLES, signed_in_user
 from registration.extensions import login_manager
-from registration.models import (
-    HealthOffice,
-    KeyState,
-    Role,
-    TraceRequestState,
-    User,
-)
+from registration.models import HealthOffice, KeyState, Role, TraceRequestState, User
 from registration.session import get_session
 
 # Rooted in the package folder, not this one: the templates live in health_export/templates.

@@ -16,12 +16,7 @@ from werkzeug.wrappers import Response
 from health_export import export_layout
 from health_export.views.portal import Page, bp, member, office_of
 from registration.clock import BERLIN
-from registration.models import (
-    AuditEvent,
-    TraceRequest,
-    TraceRequestState,
-    User,
-)
+from registration.models import AuditEvent, TraceRequest, TraceRequestState, User
 from registration.offices import location_in_jurisdiction
 from registration.session import get_clock, get_session, get_settings
 from registration.tracing.errors import RequestValidationError, TraceRequestError
