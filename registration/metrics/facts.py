@@ -48,7 +48,7 @@ class DatabaseFacts:
         yield from facts
 
     def _facts(self, session: Any) -> Iterator[Metric]:
-        from registration.models import JobRun, TraceRequest, TraceRequestState
+        from registration.models import JobRun
         from registration.retention.history import JOB_NAME, last_job_run
 
         interval = GaugeMetricFamily(
@@ -93,6 +93,10 @@ class DatabaseFacts:
         last = last_job_run(session)
         if last is not None:
             yield from self._last_run(last)
+        yield self._trace_requests(session)
+
+    def _trace_requests(self, session: Any) -> Metric:
+        from registration.models import TraceRequest, TraceRequestState
 
         states = dict.fromkeys((state.value for state in TraceRequestState), 0)
         for state, count in session.execute(
@@ -106,7 +110,7 @@ class DatabaseFacts:
         )
         for state, count in states.items():
             requests.add_metric([state], count)
-        yield requests
+        return requests
 
     def _last_run(self, last: Any) -> Iterator[Metric]:
         details = last.details if isinstance(last.details, dict) else {}

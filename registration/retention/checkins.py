@@ -13,20 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import (
-    Engine,
-    bindparam,
-    delete,
-    text,
-    update,
-)
+from sqlalchemy import Engine, bindparam, delete, text, update
 
 from registration.clock import Clock
 from registration.config import Settings
 from registration.database import UTCDateTime
-from registration.models import (
-    CheckIn,
-)
+from registration.models import CheckIn
 from registration.retention import partitions
 from registration.retention.sqlite_batches import keep_going, sqlite_batches
 

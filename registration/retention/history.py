@@ -10,22 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import (
-    Engine,
-    delete,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from registration.clock import Clock
 from registration.config import Settings
-from registration.models import (
-    AuditEvent,
-    JobRun,
-)
+from registration.models import AuditEvent, JobRun
 
 log = logging.getLogger(__name__)
 

@@ -11,23 +11,12 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import (
-    Engine,
-    delete,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from registration.clock import Clock
 from registration.config import Settings
-from registration.models import (
-    ExportPackage,
-    TraceRequest,
-    TraceRequestState,
-)
+from registration.models import ExportPackage, TraceRequest, TraceRequestState
 from registration.retention.checkins import retention_cutoff
 from registration.retention.sqlite_batches import (
     SQLITE_BATCH_PAUSE_SECONDS,

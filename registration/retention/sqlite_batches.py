@@ -12,10 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import (
-    Engine,
-    TextClause,
-)
+from sqlalchemy import Engine, TextClause
 
 # SQLite: rows per write transaction, and the pause after each one that lets
 # waiting check-ins take the write lock before the next batch does.
