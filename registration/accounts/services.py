@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from typing import Any
 
-from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from registration.accounts import tokens
@@ -34,16 +33,19 @@ from registration.accounts.validation import normalise_email as normalise_email
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
-from registration.mail import send_mail
+from registration.mail import public_url, render_mail, send_mail
 from registration.models import Business, Role, StaffInvitation, User
 
 VERIFY_MAX_AGE = dt.timedelta(hours=48)
 RESET_MAX_AGE = dt.timedelta(hours=1)
 
 
-def _link(settings: Settings, path: str) -> str:
-    """Links in mails always use the configured public address, never the request's Host."""
-    return settings.public_base_url.rstrip("/") + path
+def _send_account_mail(
+    settings: Settings, to: str, template: str, language: str, **context: Any
+) -> None:
+    """Render one account mail (`accounts/mail/<template>.txt`) in `language` and send it."""
+    subject, body = render_mail(f"accounts/mail/{template}.txt", language, context)
+    send_mail(settings, to, subject, body)
 
 
 # --- sign-up and verification ------------------------------------------------------
@@ -69,18 +71,13 @@ def sign_up(
     existing = find_user(session, email)
     if existing is not None:
         hash_password(password)  # the same work as a real sign-up
-        with force_locale(existing.language):
-            send_mail(
-                settings,
-                existing.email,
-                _("Gastregister: sign-up with your address"),
-                _(
-                    "Someone tried to sign up at Gastregister with this e-mail address, "
-                    "which already has an account. If that was you, log in or reset your "
-                    "password here:\n\n%(link)s\n\nIf not, you can ignore this mail.",
-                    link=_link(settings, "/konto/reset"),
-                ),
-            )
+        _send_account_mail(
+            settings,
+            existing.email,
+            "signup_notice",
+            existing.language,
+            link=public_url(settings, "accounts.request_reset"),
+        )
         return None
     business = Business(name=business_name.strip(), contact_email=email)
     user = User(
@@ -104,18 +101,13 @@ def send_verification_mail(clock: Clock, settings: Settings, user: User) -> None
     token = tokens.issue_token(
         settings.derive_key("token"), "verify-email", {"u": user.id, "e": user.email}, clock.now()
     )
-    with force_locale(user.language):
-        send_mail(
-            settings,
-            user.email,
-            _("Gastregister: please confirm your e-mail address"),
-            _(
-                "Welcome to Gastregister.\n\nPlease confirm your e-mail address by opening "
-                "this link within 48 hours:\n\n%(link)s\n\nIf you did not sign up, you can "
-                "ignore this mail.",
-                link=_link(settings, f"/konto/verify/{token}"),
-            ),
-        )
+    _send_account_mail(
+        settings,
+        user.email,
+        "verify_email",
+        user.language,
+        link=public_url(settings, "accounts.verify", token=token),
+    )
 
 
 def resend_verification(session: Session, clock: Clock, settings: Settings, email: str) -> None:
@@ -204,18 +196,13 @@ def request_password_reset(session: Session, clock: Clock, settings: Settings, e
         {"u": user.id, "f": _reset_fingerprint(user)},
         clock.now(),
     )
-    with force_locale(user.language):
-        send_mail(
-            settings,
-            user.email,
-            _("Gastregister: reset your password"),
-            _(
-                "Somebody asked to reset the password of your Gastregister account. "
-                "Open this link within one hour to choose a new one:\n\n%(link)s\n\n"
-                "If that was not you, ignore this mail; your password stays unchanged.",
-                link=_link(settings, f"/konto/reset/{token}"),
-            ),
-        )
+    _send_account_mail(
+        settings,
+        user.email,
+        "reset_password",
+        user.language,
+        link=public_url(settings, "accounts.reset", token=token),
+    )
 
 
 def user_for_reset_token(session: Session, clock: Clock, settings: Settings, token: str) -> User:
@@ -273,17 +260,12 @@ def invite_staff(
         session, clock, business=business, invited_by=invited_by, email=email
     )
     email = invitation.email
-    with force_locale(invited_by.language):
-        send_mail(
-            settings,
-            email,
-            _("Gastregister: invitation from %(business)s", business=one_line(business.name)),
-            _(
-                "%(business)s invites you to help with the guest registration at "
-                "Gastregister (live occupancy and entering paper forms).\n\nAccept the "
-                "invitation within 7 days here:\n\n%(link)s",
-                business=one_line(business.name),
-                link=_link(settings, f"/konto/invitation/{token}"),
-            ),
-        )
+    _send_account_mail(
+        settings,
+        email,
+        "invitation",
+        invited_by.language,  # the invited person has no account, so no language yet
+        business=one_line(business.name),
+        link=public_url(settings, "accounts.accept_invitation", token=token),
+    )
     return invitation
