@@ -10,6 +10,7 @@ check-out token is checked without storing it.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import hmac
 import re
@@ -332,6 +333,23 @@ def check_persons(persons: int) -> int:
     return persons
 
 
+def arrival_window(
+    now: dt.datetime, settings: Settings, source: CheckInSource
+) -> tuple[dt.datetime, dt.datetime]:
+    """The earliest and latest arrival a check-in from `source` may report at `now`.
+
+    A late report (phone offline) is fine within the configured window; the future
+    only within the clock skew. Staff type in paper lists after the fact, so their
+    entries may reach back over the whole retention period (older ones would be
+    deleted at once anyway). The staff-entry page words its messages from this window.
+    """
+    if source is CheckInSource.STAFF_ENTRY:
+        earliest = now - dt.timedelta(days=settings.retention_days)
+    else:
+        earliest = now - dt.timedelta(minutes=settings.max_late_arrival_minutes)
+    return earliest, now + CLOCK_SKEW
+
+
 def check_arrival(
     clock: Clock,
     settings: Settings,
@@ -339,26 +357,47 @@ def check_arrival(
     *,
     source: CheckInSource = CheckInSource.GUEST_PAGE,
 ) -> dt.datetime:
-    """A late report (phone offline) is fine within the configured window; the future is not.
-
-    Staff type in paper lists after the fact, so their entries may reach back over the
-    whole retention period (older ones would be deleted at once anyway).
-    """
-    now = clock.now()
+    """The arrival in UTC if it lies in its source's window (arrival_window)."""
     if arrival.tzinfo is None:
         raise ArrivalOutOfRangeError
-    if source is CheckInSource.STAFF_ENTRY:
-        earliest = now - dt.timedelta(days=settings.retention_days)
-    else:
-        earliest = now - dt.timedelta(minutes=settings.max_late_arrival_minutes)
-    if not earliest <= arrival <= now + CLOCK_SKEW:
+    earliest, latest = arrival_window(clock.now(), settings, source)
+    if not earliest <= arrival <= latest:
         raise ArrivalOutOfRangeError(
-            extra={
-                "earliest": earliest.isoformat(),
-                "latest": (now + CLOCK_SKEW).isoformat(),
-            }
+            extra={"earliest": earliest.isoformat(), "latest": latest.isoformat()}
         )
     return arrival.astimezone(dt.UTC)
+
+
+class DepartureProblem(enum.StrEnum):
+    """Why a given departure cannot end a visit."""
+
+    NOT_AFTER_ARRIVAL = "not_after_arrival"
+    TOO_LONG = "too_long"
+
+
+def departure_problem(arrival: dt.datetime, departure: dt.datetime) -> DepartureProblem | None:
+    """Why `departure` cannot end a visit that began at `arrival`; None when it can.
+
+    A visit has a positive length: a departure equal to the arrival is a typing slip
+    on a paper list (the staff-entry page refuses it in the browser too), and a zero
+    length visit would never count as present. It lasts at most MAX_STAY.
+    """
+    if departure <= arrival:
+        return DepartureProblem.NOT_AFTER_ARRIVAL
+    if departure - arrival > MAX_STAY:
+        return DepartureProblem.TOO_LONG
+    return None
+
+
+def check_departure(arrival: dt.datetime, departure: dt.datetime | None) -> dt.datetime | None:
+    """The departure in UTC if it may end this visit (departure_problem); None stays None."""
+    if departure is None:
+        return None
+    if departure.tzinfo is None or departure_problem(arrival, departure) is not None:
+        raise InvalidRequestError(
+            extra={"fields": [{"field": "departure", "reason": "out_of_range"}]}
+        )
+    return departure.astimezone(dt.UTC)
 
 
 def inspect_envelope(envelope: bytes) -> crypto.EnvelopeHeader:
@@ -579,12 +618,7 @@ def _store(
         session, health_office_id, header.key_id.hex(), arrival, current=current_key
     )
     auto_departure = arrival + dt.timedelta(minutes=default_stay_minutes)
-    if departure is not None:
-        if departure.tzinfo is None or not arrival <= departure <= arrival + MAX_STAY:
-            raise InvalidRequestError(
-                extra={"fields": [{"field": "departure", "reason": "out_of_range"}]}
-            )
-        departure = departure.astimezone(dt.UTC)
+    departure = check_departure(arrival, departure)
     token = checkout_token(settings, idempotency_key)
 
     values: dict[str, Any] = {

@@ -17,13 +17,16 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from registration.audit import record_event
+from registration.checkin.services import DepartureProblem, arrival_window, departure_problem
 from registration.clock import BERLIN, Clock
+from registration.config import Settings
 from registration.models import (
     Area,
     AuditEvent,
     Business,
     CheckIn,
     CheckInMode,
+    CheckInSource,
     HealthOffice,
     Location,
     StaffInvitation,
@@ -458,9 +461,6 @@ def audit_events_of(session: Session, business_id: int, *, limit: int = 500) -> 
 
 # --- staff entry ---------------------------------------------------------------------
 
-STAFF_ENTRY_FUTURE_TOLERANCE = dt.timedelta(minutes=2)
-STAFF_ENTRY_MAX_STAY = dt.timedelta(hours=24)
-
 
 def parse_local_time(text: object) -> dt.datetime | None:
     """'2026-11-20T19:30' typed in Europe/Berlin → aware UTC; None when it is not such a time.
@@ -480,28 +480,34 @@ def parse_local_time(text: object) -> dt.datetime | None:
 
 
 def check_staff_entry_times(
-    now: dt.datetime,
-    retention_days: int,
+    clock: Clock,
+    settings: Settings,
     arrival: dt.datetime | None,
     departure: dt.datetime | None,
     *,
     departure_given: bool,
 ) -> dict[str, str]:
-    """Reasons by field ('arrival', 'departure') why typed-in times cannot be stored."""
+    """Reasons by field ('arrival', 'departure') why typed-in times cannot be stored.
+
+    The rule is the storage's (arrival_window, departure_problem), so the page refuses
+    exactly what create_checkin would; here it is only put into words for staff.
+    """
     problems: dict[str, str] = {}
+    earliest, latest = arrival_window(clock.now(), settings, CheckInSource.STAFF_ENTRY)
     if arrival is None:
         problems["arrival"] = _("Please enter the arrival as date and time.")
-    elif arrival > now + STAFF_ENTRY_FUTURE_TOLERANCE:
+    elif arrival > latest:
         problems["arrival"] = _("The arrival cannot be in the future.")
-    elif arrival < now - dt.timedelta(days=retention_days):
+    elif arrival < earliest:
         problems["arrival"] = _(
-            "The arrival must lie within the last %(days)s days.", days=retention_days
+            "The arrival must lie within the last %(days)s days.", days=settings.retention_days
         )
     if departure_given and departure is None:
         problems["departure"] = _("Please enter the departure as date and time.")
     elif departure is not None and arrival is not None:
-        if departure <= arrival:
+        problem = departure_problem(arrival, departure)
+        if problem is DepartureProblem.NOT_AFTER_ARRIVAL:
             problems["departure"] = _("The departure must be after the arrival.")
-        elif departure - arrival > STAFF_ENTRY_MAX_STAY:
+        elif problem is DepartureProblem.TOO_LONG:
             problems["departure"] = _("A visit can last at most 24 hours.")
     return problems

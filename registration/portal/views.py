@@ -669,8 +669,8 @@ def save_staff_entry(location_id: int) -> Response:
     departure_text = body.get("departure") or None
     departure = services.parse_local_time(departure_text)
     problems = services.check_staff_entry_times(
-        get_clock().now(),
-        get_settings().retention_days,
+        get_clock(),
+        get_settings(),
         arrival,
         departure,
         departure_given=departure_text is not None,

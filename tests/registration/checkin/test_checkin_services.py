@@ -74,6 +74,38 @@ def test_staff_entry_with_a_departure(
 
 
 @pytest.mark.parametrize(
+    ("stay", "accepted"),
+    [
+        (dt.timedelta(minutes=-1), False),
+        (dt.timedelta(0), False),  # a visit has a positive length, as the portal says
+        (dt.timedelta(minutes=1), True),
+        (dt.timedelta(hours=24), True),
+        (dt.timedelta(hours=24, minutes=1), False),
+    ],
+)
+def test_a_staff_entrys_departure_comes_after_its_arrival_within_a_day(
+    db_session: Session,
+    clock: FrozenClock,
+    settings: Settings,
+    venue: Venue,
+    stay: dt.timedelta,
+    accepted: bool,
+) -> None:
+    arrival = clock.now() - dt.timedelta(days=2)
+
+    def store() -> services.CheckInResult:
+        return checkin(
+            db_session, clock, settings, venue, arrival=arrival, departure=arrival + stay
+        )
+
+    if accepted:
+        assert store().checkin.departure == arrival + stay
+    else:
+        with pytest.raises(InvalidRequestError):
+            store()
+
+
+@pytest.mark.parametrize(
     ("source", "days_ago", "accepted"),
     [
         (CheckInSource.STAFF_ENTRY, 3, True),  # a paper list typed in days later
