@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -506,6 +506,7 @@ def create_checkin(
     departure: dt.datetime | None = None,
     idempotency_key: str,
     current_key: HealthOfficeKey | None = None,
+    on_created: Callable[[], object] | None = None,
 ) -> CheckInResult:
     """Store one sealed check-in exactly once and return it with its check-out token.
 
@@ -513,7 +514,9 @@ def create_checkin(
     check-in and the same token; the same key with other content is a conflict.
     Commits on success; on any refusal nothing is stored. `current_key` is the
     office's active key if the caller has just loaded it (find_area), to save a query.
-    The returned check-in is a plain (detached) CheckIn holding the stored values.
+    `on_created` runs inside the storing transaction when this call stores a new
+    check-in (the staff entry writes its audit event there): if it raises, nothing is
+    stored. The returned check-in is a plain (detached) CheckIn holding the stored values.
     """
     location = area.location
     stored, token, created = _store(
@@ -531,6 +534,7 @@ def create_checkin(
         departure=departure,
         idempotency_key=idempotency_key,
         current_key=current_key,
+        on_created=on_created,
     )
     checkin = CheckIn(**stored) if isinstance(stored, dict) else stored
     return CheckInResult(checkin=checkin, token=token, created=created)
@@ -608,6 +612,7 @@ def _store(
     departure: dt.datetime | None = None,
     idempotency_key: str,
     current_key: ActiveKey | None = None,
+    on_created: Callable[[], object] | None = None,
 ) -> tuple[dict[str, Any] | CheckIn, str, bool]:
     """The one storage path: (the inserted values or the stored check-in, token, created)."""
     check_idempotency_key(idempotency_key)
@@ -636,13 +641,7 @@ def _store(
         "idempotency_key": idempotency_key,
         "received_at": clock.now(),
     }
-    try:
-        inserted = _insert_unless_known(session, clock, settings, values)
-        session.commit()
-    except IntegrityError:
-        # A concurrent retry with the same key and arrival won the race.
-        session.rollback()
-        inserted = False
+    inserted = _insert_and_commit(session, clock, settings, values, on_created)
     if inserted:
         metrics.checkin_accepted(source)
         return values, token, True
@@ -706,6 +705,34 @@ def _insert_unless_known(
         "latest": latest,
     }
     return session.connection().execute(_INSERT_UNLESS_KNOWN, parameters).first() is not None
+
+
+def _insert_and_commit(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    values: dict[str, Any],
+    on_created: Callable[[], object] | None,
+) -> bool:
+    """Insert (unless the key is known) and commit, with on_created in the same transaction.
+
+    Only the insert's IntegrityError means a concurrent retry; one from on_created is
+    the caller's failure and, like any other, rolls the check-in back with it.
+    """
+    try:
+        inserted = _insert_unless_known(session, clock, settings, values)
+    except IntegrityError:
+        # A concurrent retry with the same key and arrival won the race.
+        session.rollback()
+        return False
+    try:
+        if inserted and on_created is not None:
+            on_created()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return inserted
 
 
 def _retry_window(clock: Clock, settings: Settings) -> tuple[dt.datetime, dt.datetime]:

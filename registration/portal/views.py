@@ -680,6 +680,18 @@ def save_staff_entry(location_id: int) -> Response:
             422, "invalid", next(iter(problems.values()), None), extra={"fields": problems}
         )
     persons = body.get("persons")
+
+    def record_staff_entry() -> None:
+        record_event(
+            session,
+            get_clock(),
+            action="checkin.staff_entry",
+            actor=user,
+            business_id=place.business_id,
+            location_id=place.id,
+            details={"persons": persons},
+        )
+
     try:
         envelope = crypto.decode_envelope(body.get("envelope"))  # type: ignore[arg-type]
         result = create_checkin(
@@ -693,22 +705,12 @@ def save_staff_entry(location_id: int) -> Response:
             arrival=arrival,
             departure=departure,
             idempotency_key=str(body.get("idempotencyKey", "")),
+            on_created=record_staff_entry,
         )
     except crypto.SealedRecordError as error:
         raise ApiError(422, "invalid_envelope", _("The sealed record is not valid.")) from error
     except CheckInError as error:
         raise ApiError(error.status, error.code, str(error.message), extra=error.extra) from error
-    if result.created:
-        record_event(
-            session,
-            get_clock(),
-            action="checkin.staff_entry",
-            actor=user,
-            business_id=place.business_id,
-            location_id=place.id,
-            details={"persons": result.checkin.persons},
-        )
-        session.commit()
     response = jsonify({"id": str(result.checkin.id), "created": result.created})
     response.status_code = 201 if result.created else 200
     return response
