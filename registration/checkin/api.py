@@ -18,10 +18,9 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
 import crypto
-from registration.checkin import rotating, services
+from registration.checkin import services
 from registration.checkin.errors import (
     CheckInError,
-    EntranceCodeRequiredError,
     EnvelopeTooLargeError,
     InvalidEnvelopeError,
     InvalidJsonError,
@@ -38,7 +37,7 @@ from registration.checkin.web import (
     setup_app,
 )
 from registration.extensions import csrf, limiter
-from registration.models import CheckInMode, CheckInSource
+from registration.models import CheckInSource
 from registration.session import get_clock, get_session, get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -146,13 +145,14 @@ def create_checkin() -> tuple[Response, int]:
 
     session, clock, settings = get_session(), get_clock(), get_settings()
     target = services.find_checkin_target(session, area_code)
-    if target.checkin_mode == CheckInMode.ROTATING and not (
-        isinstance(admission, str)
-        and rotating.admission_is_valid(
-            target.rotating_secret, area_code, admission, arrival, clock.now()
-        )
-    ):
-        raise EntranceCodeRequiredError
+    services.admission_for(
+        clock,
+        checkin_mode=target.checkin_mode,
+        rotating_secret=target.rotating_secret,
+        area_code=area_code,
+        arrival=arrival,
+        admission=admission,
+    )
     receipt = services.store_checkin(
         session,
         clock,

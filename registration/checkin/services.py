@@ -36,10 +36,12 @@ from sqlalchemy.orm import Session
 
 import crypto
 from registration import metrics
+from registration.checkin import rotating
 from registration.checkin.errors import (
     ArrivalOutOfRangeError,
     CheckInNotFoundError,
     CheckInUnavailableError,
+    EntranceCodeRequiredError,
     EnvelopeTooLargeError,
     IdempotencyConflictError,
     InvalidEnvelopeError,
@@ -398,6 +400,38 @@ def check_departure(arrival: dt.datetime, departure: dt.datetime | None) -> dt.d
             extra={"fields": [{"field": "departure", "reason": "out_of_range"}]}
         )
     return departure.astimezone(dt.UTC)
+
+
+def admission_for(
+    clock: Clock,
+    *,
+    checkin_mode: CheckInMode,
+    rotating_secret: bytes,
+    area_code: str,
+    arrival: dt.datetime,
+    admission: str | None,
+    entrance_code: str = "",
+) -> str | None:
+    """The admission a check-in at this area carries; EntranceCodeRequiredError without one.
+
+    Only rotating mode asks for one (None otherwise). An admission is good for a
+    check-in arriving up to 30 minutes after it was issued (the guest page and the
+    API hold it while the form is filled in); failing that, a fresh code from the
+    entrance screen (`?t=` on the guest page) earns a new one. Both guest paths ask
+    here, so a photographed QR code is refused alike on each.
+    """
+    if checkin_mode != CheckInMode.ROTATING:
+        return None
+    now = clock.now()
+    if admission and rotating.admission_is_valid(
+        rotating_secret, area_code, admission, arrival, now
+    ):
+        return admission
+    if entrance_code and rotating.entrance_code_is_fresh(
+        rotating_secret, area_code, entrance_code[:64], now
+    ):
+        return rotating.issue_admission(rotating_secret, area_code, now)
+    raise EntranceCodeRequiredError
 
 
 def inspect_envelope(envelope: bytes) -> crypto.EnvelopeHeader:

@@ -88,22 +88,21 @@ def privacy_facts(context: services.AreaContext) -> dict[str, Any]:
 
 
 def _admission(context: services.AreaContext) -> tuple[str | None, bool]:
-    """In rotating mode: an admission for a fresh entrance code, else (None, refused)."""
+    """In rotating mode: an admission (posted, or for a fresh entrance code), else (None, refused)."""
     location = context.location
-    if location.checkin_mode != CheckInMode.ROTATING:
-        return None, False
-    now = get_clock().now()
-    code = request.args.get("t", "")
-    posted = request.form.get("admission", "") if request.method == "POST" else ""
-    if posted and rotating.admission_is_valid(
-        location.rotating_secret, context.area.code, posted, now, now
-    ):
-        return posted, False
-    if code and rotating.entrance_code_is_fresh(
-        location.rotating_secret, context.area.code, code[:64], now
-    ):
-        return rotating.issue_admission(location.rotating_secret, context.area.code, now), False
-    return None, True
+    try:
+        admission = services.admission_for(
+            get_clock(),
+            checkin_mode=location.checkin_mode,
+            rotating_secret=location.rotating_secret,
+            area_code=context.area.code,
+            arrival=get_clock().now(),
+            admission=request.form.get("admission", "") if request.method == "POST" else "",
+            entrance_code=request.args.get("t", ""),
+        )
+    except EntranceCodeRequiredError:
+        return None, True
+    return admission, False
 
 
 def _page_config(context: services.AreaContext, admission: str | None) -> dict[str, Any]:

@@ -210,6 +210,16 @@ def test_entrance_codes_live_for_one_to_two_steps() -> None:
     assert not rotating.entrance_code_is_fresh(b"t" * 32, "area", code, MOMENT)
 
 
+def test_entrance_codes_and_admissions_keep_their_text() -> None:
+    """Pinned: codes on screens and admissions held by open pages outlive a deployment."""
+    secret = b"s" * 32
+    assert rotating.entrance_code(secret, "area", rotating.time_step(MOMENT)) == "Oc0RcGkPZC9-EDC_"
+    assert (
+        rotating.issue_admission(secret, "area", MOMENT)
+        == "1795172410.YY4cwymNtcMYEbTyhXCJpG2oBkNjVA4cBB4u0lDp7ZM"
+    )
+
+
 def test_admission_bounds() -> None:
     secret = b"s" * 32
     admission = rotating.issue_admission(secret, "area", MOMENT)
