@@ -157,10 +157,7 @@ def create_checkin() -> tuple[Response, int]:
         session,
         clock,
         settings,
-        area_id=target.area_id,
-        location_id=target.location_id,
-        health_office_id=target.health_office_id,
-        default_stay_minutes=target.default_stay_minutes,
+        target=target.storage,
         envelope=envelope,
         persons=int(persons),  # type: ignore[arg-type]  # checked to be an int above
         source=CheckInSource.GUEST_PAGE,

@@ -97,7 +97,7 @@ class CheckInReceipt:
     """What the guest's phone is told about its stored check-in, with its check-out token.
 
     Plain values instead of a CheckIn entity: building a mapped object per request
-    costs more than the JSON API needs.
+    costs more than the JSON API needs, and no caller needs more than these.
     """
 
     id: uuid.UUID
@@ -109,13 +109,28 @@ class CheckInReceipt:
     created: bool
 
 
-@dataclass(frozen=True)
-class CheckInResult:
-    """A stored check-in and the check-out token that only the guest's phone receives."""
+@dataclass(frozen=True, slots=True)
+class AreaTarget:
+    """Where a check-in is stored, as plain values: what store_checkin needs of its area.
 
-    checkin: CheckIn
-    token: str
-    created: bool
+    The JSON API reads these in its one Core query (find_checkin_target); the guest
+    form and the staff entry, which hold an Area entity, build it with AreaTarget.of.
+    """
+
+    area_id: int
+    location_id: int
+    health_office_id: int | None
+    default_stay_minutes: int
+
+    @classmethod
+    def of(cls, area: Area) -> AreaTarget:
+        location = area.location
+        return cls(
+            area_id=area.id,
+            location_id=location.id,
+            health_office_id=location.health_office_id,
+            default_stay_minutes=location.default_stay_minutes,
+        )
 
 
 @dataclass(frozen=True)
@@ -161,16 +176,13 @@ class CheckInTarget:
     that cost more than the rest of the request, so it reads only these columns.
     """
 
-    area_id: int
+    storage: AreaTarget
     area_code: str
     area_name: str
-    location_id: int
     location_code: str
     location_name: str
     checkin_mode: CheckInMode
     rotating_secret: bytes
-    default_stay_minutes: int
-    health_office_id: int | None
     key: OfficeKey | None
 
 
@@ -288,16 +300,18 @@ def find_checkin_target(session: Session, code: str) -> CheckInTarget:
         else OfficeKey(key_id=key_id, public_spki=public_spki, health_office_id=health_office_id)
     )
     return CheckInTarget(
-        area_id=area_id,
+        storage=AreaTarget(
+            area_id=area_id,
+            location_id=location_id,
+            health_office_id=health_office_id,
+            default_stay_minutes=default_stay_minutes,
+        ),
         area_code=area_code,
         area_name=area_name,
-        location_id=location_id,
         location_code=location_code,
         location_name=location_name,
         checkin_mode=checkin_mode,
         rotating_secret=rotating_secret,
-        default_stay_minutes=default_stay_minutes,
-        health_office_id=health_office_id,
         key=key,
     )
 
@@ -527,118 +541,12 @@ def existing_checkin(
     ).first()
 
 
-def create_checkin(
-    session: Session,
-    clock: Clock,
-    settings: Settings,
-    *,
-    area: Area,
-    envelope: bytes,
-    persons: int,
-    source: CheckInSource,
-    arrival: dt.datetime,
-    departure: dt.datetime | None = None,
-    idempotency_key: str,
-    current_key: HealthOfficeKey | None = None,
-    on_created: Callable[[], object] | None = None,
-) -> CheckInResult:
-    """Store one sealed check-in exactly once and return it with its check-out token.
-
-    A retry (same idempotency key, area, envelope and persons) returns the stored
-    check-in and the same token; the same key with other content is a conflict.
-    Commits on success; on any refusal nothing is stored. `current_key` is the
-    office's active key if the caller has just loaded it (find_area), to save a query.
-    `on_created` runs inside the storing transaction when this call stores a new
-    check-in (the staff entry writes its audit event there): if it raises, nothing is
-    stored. The returned check-in is a plain (detached) CheckIn holding the stored values.
-    """
-    location = area.location
-    stored, token, created = _store(
-        session,
-        clock,
-        settings,
-        area_id=area.id,
-        location_id=location.id,
-        health_office_id=location.health_office_id,
-        default_stay_minutes=location.default_stay_minutes,
-        envelope=envelope,
-        persons=persons,
-        source=source,
-        arrival=arrival,
-        departure=departure,
-        idempotency_key=idempotency_key,
-        current_key=current_key,
-        on_created=on_created,
-    )
-    checkin = CheckIn(**stored) if isinstance(stored, dict) else stored
-    return CheckInResult(checkin=checkin, token=token, created=created)
-
-
 def store_checkin(
     session: Session,
     clock: Clock,
     settings: Settings,
     *,
-    area_id: int,
-    location_id: int,
-    health_office_id: int | None,
-    default_stay_minutes: int,
-    envelope: bytes,
-    persons: int,
-    source: CheckInSource,
-    arrival: dt.datetime,
-    idempotency_key: str,
-    current_key: ActiveKey | None = None,
-) -> CheckInReceipt:
-    """create_checkin for the JSON API, which holds the area as plain values.
-
-    Same rules and the same single storage path; it answers with plain values.
-    """
-    stored, token, created = _store(
-        session,
-        clock,
-        settings,
-        area_id=area_id,
-        location_id=location_id,
-        health_office_id=health_office_id,
-        default_stay_minutes=default_stay_minutes,
-        envelope=envelope,
-        persons=persons,
-        source=source,
-        arrival=arrival,
-        idempotency_key=idempotency_key,
-        current_key=current_key,
-    )
-    if isinstance(stored, dict):
-        return CheckInReceipt(
-            id=stored["id"],
-            arrival=stored["arrival"],
-            auto_departure=stored["auto_departure"],
-            departure=stored["departure"],
-            persons=stored["persons"],
-            token=token,
-            created=created,
-        )
-    return CheckInReceipt(
-        id=stored.id,
-        arrival=stored.arrival,
-        auto_departure=stored.auto_departure,
-        departure=stored.departure,
-        persons=stored.persons,
-        token=token,
-        created=created,
-    )
-
-
-def _store(
-    session: Session,
-    clock: Clock,
-    settings: Settings,
-    *,
-    area_id: int,
-    location_id: int,
-    health_office_id: int | None,
-    default_stay_minutes: int,
+    target: AreaTarget,
     envelope: bytes,
     persons: int,
     source: CheckInSource,
@@ -647,26 +555,34 @@ def _store(
     idempotency_key: str,
     current_key: ActiveKey | None = None,
     on_created: Callable[[], object] | None = None,
-) -> tuple[dict[str, Any] | CheckIn, str, bool]:
-    """The one storage path: (the inserted values or the stored check-in, token, created)."""
+) -> CheckInReceipt:
+    """Store one sealed check-in exactly once and answer with its check-out token.
+
+    The one storage path of the guest page, the JSON API and the staff entry. A retry
+    (same idempotency key, area, envelope and persons) answers with the stored
+    check-in and the same token; the same key with other content is a conflict.
+    Commits on success; on any refusal nothing is stored. `current_key` is the
+    office's active key if the caller has just loaded it, to save a query.
+    `on_created` runs inside the storing transaction when this call stores a new
+    check-in (the staff entry writes its audit event there): if it raises, nothing is
+    stored.
+    """
     check_idempotency_key(idempotency_key)
     check_persons(persons)
     arrival = check_arrival(clock, settings, arrival, source=source)
     header = inspect_envelope(envelope)
     key_id = accepted_key_id(
-        session, health_office_id, header.key_id.hex(), arrival, current=current_key
+        session, target.health_office_id, header.key_id.hex(), arrival, current=current_key
     )
-    auto_departure = arrival + dt.timedelta(minutes=default_stay_minutes)
     departure = check_departure(arrival, departure)
     token = checkout_token(settings, idempotency_key)
-
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
         "arrival": arrival,
-        "location_id": location_id,
-        "area_id": area_id,
+        "location_id": target.location_id,
+        "area_id": target.area_id,
         "departure": departure,
-        "auto_departure": auto_departure,
+        "auto_departure": arrival + dt.timedelta(minutes=target.default_stay_minutes),
         "persons": persons,
         "source": source,
         "key_id": key_id,
@@ -675,15 +591,32 @@ def _store(
         "idempotency_key": idempotency_key,
         "received_at": clock.now(),
     }
-    inserted = _insert_and_commit(session, clock, settings, values, on_created)
-    if inserted:
+    if _insert_and_commit(session, clock, settings, values, on_created):
         metrics.checkin_accepted(source)
-        return values, token, True
+        return CheckInReceipt(
+            id=values["id"],
+            arrival=arrival,
+            auto_departure=values["auto_departure"],
+            departure=departure,
+            persons=persons,
+            token=token,
+            created=True,
+        )
     previous = existing_checkin(session, clock, settings, idempotency_key)
     if previous is None:
         raise IdempotencyConflictError
-    _check_replay(previous, area_id=area_id, envelope=envelope, persons=persons, arrival=arrival)
-    return previous, token, False
+    _check_replay(
+        previous, area_id=target.area_id, envelope=envelope, persons=persons, arrival=arrival
+    )
+    return CheckInReceipt(
+        id=previous.id,
+        arrival=previous.arrival,
+        auto_departure=previous.auto_departure,
+        departure=previous.departure,
+        persons=previous.persons,
+        token=token,
+        created=False,
+    )
 
 
 _INSERTED_COLUMNS = (

@@ -269,7 +269,8 @@ def submit(code: str) -> Any:
     previous = services.existing_checkin(session, clock, settings, idempotency_key)
     if previous is not None and previous.area_id == context.area.id:
         # The same form sent twice (double tap, reload): the first check-in stands.
-        return _confirmed(context, previous, services.checkout_token(settings, idempotency_key))
+        token = services.checkout_token(settings, idempotency_key)
+        return _confirmed(context, previous.id, previous.auto_departure, token)
     if form.errors:
         metrics.checkin_refused(InvalidRequestError.code)
         return _render_page(
@@ -283,11 +284,11 @@ def submit(code: str) -> Any:
         area_code=context.area.code,
     )
     del form
-    result = services.create_checkin(
+    receipt = services.store_checkin(
         session,
         clock,
         settings,
-        area=context.area,
+        target=services.AreaTarget.of(context.area),
         envelope=envelope,
         persons=persons,
         source=CheckInSource.GUEST_FORM,
@@ -295,17 +296,22 @@ def submit(code: str) -> Any:
         idempotency_key=idempotency_key,
         current_key=context.key,
     )
-    return _confirmed(context, result.checkin, result.token)
+    return _confirmed(context, receipt.id, receipt.auto_departure, receipt.token)
 
 
-def _confirmed(context: services.AreaContext, checkin: CheckIn, token: str) -> WerkzeugResponse:
+def _confirmed(
+    context: services.AreaContext,
+    checkin_id: uuid.UUID,
+    auto_departure: dt.datetime,
+    token: str,
+) -> WerkzeugResponse:
     response = redirect(
-        url_for("checkin.confirmation", code=context.area.code, checkin_id=checkin.id), code=303
+        url_for("checkin.confirmation", code=context.area.code, checkin_id=checkin_id), code=303
     )
-    lifetime = checkin.auto_departure - get_clock().now() + dt.timedelta(hours=1)
+    lifetime = auto_departure - get_clock().now() + dt.timedelta(hours=1)
     response.set_cookie(
         CHECKIN_COOKIE,
-        f"{checkin.id}.{token}",
+        f"{checkin_id}.{token}",
         max_age=max(60, int(lifetime.total_seconds())),
         path=url_for("checkin.page", code=context.area.code),
         httponly=True,

@@ -645,7 +645,7 @@ def save_staff_entry(location_id: int) -> Response:
     """Store one typed-in paper form, sealed in the staff member's browser (JSON in, JSON out)."""
     import crypto
     from registration.checkin.errors import CheckInError
-    from registration.checkin.services import create_checkin
+    from registration.checkin.services import AreaTarget, store_checkin
 
     user = acting_user()
     session = get_session()
@@ -694,11 +694,11 @@ def save_staff_entry(location_id: int) -> Response:
 
     try:
         envelope = crypto.decode_envelope(body.get("envelope"))  # type: ignore[arg-type]
-        result = create_checkin(
+        receipt = store_checkin(
             session,
             get_clock(),
             get_settings(),
-            area=area,
+            target=AreaTarget.of(area),
             envelope=envelope,
             persons=persons if isinstance(persons, int) else 0,
             source=CheckInSource.STAFF_ENTRY,
@@ -711,6 +711,6 @@ def save_staff_entry(location_id: int) -> Response:
         raise ApiError(422, "invalid_envelope", _("The sealed record is not valid.")) from error
     except CheckInError as error:
         raise ApiError(error.status, error.code, str(error.message), extra=error.extra) from error
-    response = jsonify({"id": str(result.checkin.id), "created": result.created})
-    response.status_code = 201 if result.created else 200
+    response = jsonify({"id": str(receipt.id), "created": receipt.created})
+    response.status_code = 201 if receipt.created else 200
     return response

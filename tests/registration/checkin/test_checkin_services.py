@@ -9,6 +9,7 @@ import uuid
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registration.checkin import rotating, services
@@ -19,7 +20,7 @@ from registration.checkin.errors import (
 )
 from registration.clock import FrozenClock
 from registration.config import Settings
-from registration.models import CheckInMode, CheckInSource
+from registration.models import CheckIn, CheckInMode, CheckInSource
 from tests.factories import Venue
 
 
@@ -32,12 +33,12 @@ def checkin(
     persons: int = 1,
     arrival: dt.datetime | None = None,
     departure: dt.datetime | None = None,
-) -> services.CheckInResult:
-    return services.create_checkin(
+) -> services.CheckInReceipt:
+    return services.store_checkin(
         session,
         clock,
         settings,
-        area=venue.area,
+        target=services.AreaTarget.of(venue.area),
         envelope=venue.seal(),
         persons=persons,
         source=CheckInSource.STAFF_ENTRY,
@@ -60,8 +61,10 @@ def test_staff_entry_with_a_departure(
         departure=arrival + dt.timedelta(hours=1),
     )
     assert result.created
-    assert result.checkin.source == CheckInSource.STAFF_ENTRY
-    assert result.checkin.departure == arrival + dt.timedelta(hours=1)
+    assert result.departure == arrival + dt.timedelta(hours=1)
+    stored = db_session.scalars(select(CheckIn).where(CheckIn.id == result.id)).one()
+    assert stored.source == CheckInSource.STAFF_ENTRY
+    assert stored.departure == arrival + dt.timedelta(hours=1)
     with pytest.raises(InvalidRequestError):
         checkin(
             db_session,
@@ -93,13 +96,13 @@ def test_a_staff_entrys_departure_comes_after_its_arrival_within_a_day(
 ) -> None:
     arrival = clock.now() - dt.timedelta(days=2)
 
-    def store() -> services.CheckInResult:
+    def store() -> services.CheckInReceipt:
         return checkin(
             db_session, clock, settings, venue, arrival=arrival, departure=arrival + stay
         )
 
     if accepted:
-        assert store().checkin.departure == arrival + stay
+        assert store().departure == arrival + stay
     else:
         with pytest.raises(InvalidRequestError):
             store()
@@ -124,12 +127,12 @@ def test_late_arrivals_staff_entries_reach_back_over_the_retention_period(
 ) -> None:
     arrival = clock.now() - dt.timedelta(days=days_ago)
 
-    def store() -> services.CheckInResult:
-        return services.create_checkin(
+    def store() -> services.CheckInReceipt:
+        return services.store_checkin(
             db_session,
             clock,
             settings,
-            area=venue.area,
+            target=services.AreaTarget.of(venue.area),
             envelope=venue.seal(),
             persons=1,
             source=source,
@@ -139,7 +142,7 @@ def test_late_arrivals_staff_entries_reach_back_over_the_retention_period(
         )
 
     if accepted:
-        assert store().checkin.arrival == arrival
+        assert store().arrival == arrival
     else:
         with pytest.raises(ArrivalOutOfRangeError):
             store()
@@ -158,7 +161,7 @@ def test_occupancy_counts_persons_present(
 ) -> None:
     checkin(db_session, clock, settings, venue, persons=3)
     gone = checkin(db_session, clock, settings, venue, persons=2)
-    services.checkout(db_session, clock, gone.checkin.id, gone.token)
+    services.checkout(db_session, clock, gone.id, gone.token)
     checkin(
         db_session, clock, settings, venue, persons=4, arrival=clock.now() - dt.timedelta(hours=3)
     )  # past auto
@@ -185,12 +188,9 @@ def test_verified_checkin_refuses_wrong_tokens(
     db_session: Session, clock: FrozenClock, settings: Settings, venue: Venue
 ) -> None:
     result = checkin(db_session, clock, settings, venue)
-    assert (
-        services.verified_checkin(db_session, result.checkin.id, result.token).id
-        == result.checkin.id
-    )
+    assert services.verified_checkin(db_session, result.id, result.token).id == result.id
     with pytest.raises(CheckInNotFoundError):
-        services.verified_checkin(db_session, result.checkin.id, result.token[:-1])
+        services.verified_checkin(db_session, result.id, result.token[:-1])
     with pytest.raises(CheckInNotFoundError):
         services.verified_checkin(db_session, uuid.uuid4(), result.token)
 
