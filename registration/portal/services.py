@@ -490,7 +490,7 @@ def check_staff_entry_times(
     """Reasons by field ('arrival', 'departure') why typed-in times cannot be stored.
 
     The rule is the storage's (arrival_window, departure_problem), so the page refuses
-    exactly what create_checkin would; here it is only put into words for staff.
+    exactly what store_checkin would; here it is only put into words for staff.
     """
     problems: dict[str, str] = {}
     earliest, latest = arrival_window(clock.now(), settings, CheckInSource.STAFF_ENTRY)
