@@ -18,7 +18,8 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
 import crypto
-from registration.checkin import services
+from registration.checkin import lookup, rules, storage
+from registration.checkin.checkout import check_out
 from registration.checkin.errors import (
     CheckInError,
     EnvelopeTooLargeError,
@@ -26,6 +27,7 @@ from registration.checkin.errors import (
     InvalidJsonError,
     InvalidRequestError,
 )
+from registration.checkin.occupancy import occupancy
 from registration.checkin.web import (
     area_key,
     area_limit,
@@ -99,9 +101,7 @@ def _string(body: dict[str, Any], name: str, problems: list[dict[str, str]]) -> 
     return value
 
 
-def checkin_json(
-    receipt: services.CheckInReceipt, target: services.CheckInTarget
-) -> dict[str, Any]:
+def checkin_json(receipt: storage.CheckInReceipt, target: lookup.CheckInTarget) -> dict[str, Any]:
     return {
         "id": str(receipt.id),
         "checkoutToken": receipt.token,
@@ -126,7 +126,7 @@ def create_checkin() -> tuple[Response, int]:
     idempotency_key = _string(body, "idempotencyKey", problems)
     envelope_text = _string(body, "envelope", problems)
     persons = body.get("persons")
-    if type(persons) is not int or not services.MIN_PERSONS <= persons <= services.MAX_PERSONS:
+    if type(persons) is not int or not rules.MIN_PERSONS <= persons <= rules.MAX_PERSONS:
         problems.append({"field": "persons", "reason": "out_of_range"})
     if "arrival" not in body:
         problems.append({"field": "arrival", "reason": "missing"})
@@ -144,8 +144,8 @@ def create_checkin() -> tuple[Response, int]:
         raise InvalidEnvelopeError(extra={"kind": exc.kind.value}) from None
 
     session, clock, settings = get_session(), get_clock(), get_settings()
-    target = services.find_checkin_target(session, area_code)
-    services.admission_for(
+    target = lookup.find_checkin_target(session, area_code)
+    rules.admission_for(
         clock,
         checkin_mode=target.checkin_mode,
         rotating_secret=target.rotating_secret,
@@ -153,7 +153,7 @@ def create_checkin() -> tuple[Response, int]:
         arrival=arrival,
         admission=admission,
     )
-    receipt = services.store_checkin(
+    receipt = storage.store_checkin(
         session,
         clock,
         settings,
@@ -181,9 +181,7 @@ def checkout(checkin_id: uuid.UUID) -> Response:
     departure = None
     if body.get("departure") is not None:
         departure = parse_time(body["departure"], "departure")
-    checkin, was_out = services.checkout(
-        get_session(), get_clock(), checkin_id, token, departure=departure
-    )
+    checkin, was_out = check_out(get_session(), get_clock(), checkin_id, token, departure=departure)
     return jsonify(
         {
             "id": str(checkin.id),
@@ -197,9 +195,9 @@ def checkout(checkin_id: uuid.UUID) -> Response:
 def area(code: str) -> Response:
     """What the page needs to seal for an area: names, the key, mode, whether it is full."""
     session, clock = get_session(), get_clock()
-    context = services.find_area(session, code)
+    context = lookup.find_area(session, code)
     location = context.location
-    occupancy = services.occupancy(session, clock, location)
+    present = occupancy(session, clock, location)
     return jsonify(
         {
             "business": {"name": context.business_name},
@@ -210,8 +208,8 @@ def area(code: str) -> Response:
                 "mode": location.checkin_mode.value,
             },
             "area": {"code": context.area.code, "name": context.area.name},
-            "key": services.current_key_description(context.key) if context.key else None,
-            "full": occupancy.is_full,
+            "key": lookup.current_key_description(context.key) if context.key else None,
+            "full": present.is_full,
         }
     )
 

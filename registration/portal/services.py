@@ -17,7 +17,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from registration.audit import record_event
-from registration.checkin.services import DepartureProblem, arrival_window, departure_problem
+from registration.checkin.checkout import check_out_all
+from registration.checkin.occupancy import occupancy
+from registration.checkin.rules import DepartureProblem, arrival_window, departure_problem
 from registration.clock import BERLIN, Clock
 from registration.config import Settings
 from registration.models import (
@@ -346,8 +348,6 @@ def start_of_local_day(moment: dt.datetime) -> dt.datetime:
 
 
 def live_counts(session: Session, clock: Clock, location: Location) -> LiveCounts:
-    from registration.checkin.services import occupancy
-
     now = clock.now()
     present = occupancy(session, clock, location)
     today = session.execute(
@@ -374,9 +374,7 @@ def live_counts(session: Session, clock: Clock, location: Location) -> LiveCount
 
 def check_out_everyone(session: Session, clock: Clock, location: Location, *, by: User) -> int:
     """Closing time: end every open visit now. Repeating it is harmless (0 the second time)."""
-    from registration.checkin.services import checkout_all
-
-    count = checkout_all(session, clock, location)
+    count = check_out_all(session, clock, location)
     record_event(
         session,
         clock,

@@ -607,7 +607,7 @@ def _staff_entry_texts() -> dict[str, Any]:
 @business_member_required
 def staff_entry(location_id: int) -> Page:
     from registration.checkin import contact_form
-    from registration.checkin.services import current_key_description
+    from registration.checkin.lookup import current_key_description
 
     session = get_session()
     place = owned_location(session, acting_user(), location_id)
@@ -645,7 +645,8 @@ def save_staff_entry(location_id: int) -> Response:
     """Store one typed-in paper form, sealed in the staff member's browser (JSON in, JSON out)."""
     import crypto
     from registration.checkin.errors import CheckInError
-    from registration.checkin.services import AreaTarget, store_checkin
+    from registration.checkin.lookup import AreaTarget
+    from registration.checkin.storage import store_checkin
 
     user = acting_user()
     session = get_session()

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registration.checkin import rotating, services
+from registration.checkin import checkout, lookup, occupancy, rotating, storage
 from registration.checkin.errors import (
     ArrivalOutOfRangeError,
     CheckInNotFoundError,
@@ -33,12 +33,12 @@ def checkin(
     persons: int = 1,
     arrival: dt.datetime | None = None,
     departure: dt.datetime | None = None,
-) -> services.CheckInReceipt:
-    return services.store_checkin(
+) -> storage.CheckInReceipt:
+    return storage.store_checkin(
         session,
         clock,
         settings,
-        target=services.AreaTarget.of(venue.area),
+        target=lookup.AreaTarget.of(venue.area),
         envelope=venue.seal(),
         persons=persons,
         source=CheckInSource.STAFF_ENTRY,
@@ -96,7 +96,7 @@ def test_a_staff_entrys_departure_comes_after_its_arrival_within_a_day(
 ) -> None:
     arrival = clock.now() - dt.timedelta(days=2)
 
-    def store() -> services.CheckInReceipt:
+    def store() -> storage.CheckInReceipt:
         return checkin(
             db_session, clock, settings, venue, arrival=arrival, departure=arrival + stay
         )
@@ -127,12 +127,12 @@ def test_late_arrivals_staff_entries_reach_back_over_the_retention_period(
 ) -> None:
     arrival = clock.now() - dt.timedelta(days=days_ago)
 
-    def store() -> services.CheckInReceipt:
-        return services.store_checkin(
+    def store() -> storage.CheckInReceipt:
+        return storage.store_checkin(
             db_session,
             clock,
             settings,
-            target=services.AreaTarget.of(venue.area),
+            target=lookup.AreaTarget.of(venue.area),
             envelope=venue.seal(),
             persons=1,
             source=source,
@@ -149,11 +149,11 @@ def test_late_arrivals_staff_entries_reach_back_over_the_retention_period(
 
 
 def test_the_token_is_derived_not_stored(settings: Settings) -> None:
-    token = services.checkout_token(settings, "a" * 20)
-    assert token == services.checkout_token(settings, "a" * 20)
-    assert token != services.checkout_token(settings, "b" * 20)
+    token = checkout.checkout_token(settings, "a" * 20)
+    assert token == checkout.checkout_token(settings, "a" * 20)
+    assert token != checkout.checkout_token(settings, "b" * 20)
     other = Settings.from_mapping({"secret_key": "another-secret-" + "x" * 30}, base=settings)
-    assert token != services.checkout_token(other, "a" * 20)
+    assert token != checkout.checkout_token(other, "a" * 20)
 
 
 def test_occupancy_counts_persons_present(
@@ -161,16 +161,16 @@ def test_occupancy_counts_persons_present(
 ) -> None:
     checkin(db_session, clock, settings, venue, persons=3)
     gone = checkin(db_session, clock, settings, venue, persons=2)
-    services.checkout(db_session, clock, gone.id, gone.token)
+    checkout.check_out(db_session, clock, gone.id, gone.token)
     checkin(
         db_session, clock, settings, venue, persons=4, arrival=clock.now() - dt.timedelta(hours=3)
     )  # past auto
     venue.location.capacity = 4
-    occupancy = services.occupancy(db_session, clock, venue.location)
-    assert occupancy.by_area == {venue.area.id: 3}
-    assert occupancy.total == 3 and not occupancy.is_full
+    present = occupancy.occupancy(db_session, clock, venue.location)
+    assert present.by_area == {venue.area.id: 3}
+    assert present.total == 3 and not present.is_full
     checkin(db_session, clock, settings, venue, persons=1)
-    assert services.occupancy(db_session, clock, venue.location).is_full
+    assert occupancy.occupancy(db_session, clock, venue.location).is_full
 
 
 def test_checkout_all(
@@ -179,20 +179,20 @@ def test_checkout_all(
     checkin(db_session, clock, settings, venue, persons=2)
     checkin(db_session, clock, settings, venue, persons=1)
     clock.advance(dt.timedelta(minutes=10))
-    assert services.checkout_all(db_session, clock, venue.location) == 2
-    assert services.occupancy(db_session, clock, venue.location).total == 0
-    assert services.checkout_all(db_session, clock, venue.location) == 0
+    assert checkout.check_out_all(db_session, clock, venue.location) == 2
+    assert occupancy.occupancy(db_session, clock, venue.location).total == 0
+    assert checkout.check_out_all(db_session, clock, venue.location) == 0
 
 
 def test_verified_checkin_refuses_wrong_tokens(
     db_session: Session, clock: FrozenClock, settings: Settings, venue: Venue
 ) -> None:
     result = checkin(db_session, clock, settings, venue)
-    assert services.verified_checkin(db_session, result.id, result.token).id == result.id
+    assert checkout.verified_checkin(db_session, result.id, result.token).id == result.id
     with pytest.raises(CheckInNotFoundError):
-        services.verified_checkin(db_session, result.id, result.token[:-1])
+        checkout.verified_checkin(db_session, result.id, result.token[:-1])
     with pytest.raises(CheckInNotFoundError):
-        services.verified_checkin(db_session, uuid.uuid4(), result.token)
+        checkout.verified_checkin(db_session, uuid.uuid4(), result.token)
 
 
 MOMENT = dt.datetime(2026, 11, 20, 11, 0, 10, tzinfo=dt.UTC)
