@@ -150,11 +150,22 @@ def store_checkin(
             token=token,
             created=True,
         )
-    previous = existing_checkin(session, clock, settings, idempotency_key)
+    return _replayed(session, clock, settings, values, token)
+
+
+def _replayed(
+    session: Session, clock: Clock, settings: Settings, values: dict[str, Any], token: str
+) -> CheckInReceipt:
+    """The check-in stored before under this idempotency key, if `values` repeat it."""
+    previous = existing_checkin(session, clock, settings, values["idempotency_key"])
     if previous is None:
         raise IdempotencyConflictError
     _check_replay(
-        previous, area_id=target.area_id, envelope=envelope, persons=persons, arrival=arrival
+        previous,
+        area_id=values["area_id"],
+        envelope=values["envelope"],
+        persons=values["persons"],
+        arrival=values["arrival"],
     )
     return CheckInReceipt(
         id=previous.id,
