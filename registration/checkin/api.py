@@ -17,15 +17,16 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
 import crypto
-from registration.checkin import rotating, services
+from registration.checkin import lookup, rules, storage
+from registration.checkin.checkout import check_out
 from registration.checkin.errors import (
     CheckInError,
-    EntranceCodeRequiredError,
     EnvelopeTooLargeError,
     InvalidEnvelopeError,
     InvalidJsonError,
     InvalidRequestError,
 )
+from registration.checkin.occupancy import occupancy
 from registration.checkin.web import (
     area_key,
     area_limit,
@@ -37,7 +38,7 @@ from registration.checkin.web import (
     setup_app,
 )
 from registration.extensions import csrf, limiter
-from registration.models import CheckInMode, CheckInSource
+from registration.models import CheckInSource
 from registration.session import get_clock, get_session, get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -99,9 +100,7 @@ def _string(body: dict[str, Any], name: str, problems: list[dict[str, str]]) -> 
     return value
 
 
-def checkin_json(
-    receipt: services.CheckInReceipt, target: services.CheckInTarget
-) -> dict[str, Any]:
+def checkin_json(receipt: storage.CheckInReceipt, target: lookup.CheckInTarget) -> dict[str, Any]:
     return {
         "id": str(receipt.id),
         "checkoutToken": receipt.token,
@@ -126,7 +125,7 @@ def create_checkin() -> tuple[Response, int]:
     idempotency_key = _string(body, "idempotencyKey", problems)
     envelope_text = _string(body, "envelope", problems)
     persons = body.get("persons")
-    if type(persons) is not int or not services.MIN_PERSONS <= persons <= services.MAX_PERSONS:
+    if type(persons) is not int or not rules.MIN_PERSONS <= persons <= rules.MAX_PERSONS:
         problems.append({"field": "persons", "reason": "out_of_range"})
     if "arrival" not in body:
         problems.append({"field": "arrival", "reason": "missing"})
@@ -144,22 +143,20 @@ def create_checkin() -> tuple[Response, int]:
         raise InvalidEnvelopeError(extra={"kind": exc.kind.value}) from None
 
     session, clock, settings = get_session(), get_clock(), get_settings()
-    target = services.find_checkin_target(session, area_code)
-    if target.checkin_mode == CheckInMode.ROTATING and not (
-        isinstance(admission, str)
-        and rotating.admission_is_valid(
-            target.rotating_secret, area_code, admission, arrival, clock.now()
-        )
-    ):
-        raise EntranceCodeRequiredError
-    receipt = services.store_checkin(
+    target = lookup.find_checkin_target(session, area_code)
+    rules.admission_for(
+        clock,
+        checkin_mode=target.checkin_mode,
+        rotating_secret=target.rotating_secret,
+        area_code=area_code,
+        arrival=arrival,
+        admission=admission,
+    )
+    receipt = storage.store_checkin(
         session,
         clock,
         settings,
-        area_id=target.area_id,
-        location_id=target.location_id,
-        health_office_id=target.health_office_id,
-        default_stay_minutes=target.default_stay_minutes,
+        target=target.storage,
         envelope=envelope,
         persons=int(persons),  # type: ignore[arg-type]  # checked to be an int above
         source=CheckInSource.GUEST_PAGE,
@@ -183,9 +180,7 @@ def checkout(checkin_id: uuid.UUID) -> Response:
     departure = None
     if body.get("departure") is not None:
         departure = parse_time(body["departure"], "departure")
-    checkin, was_out = services.checkout(
-        get_session(), get_clock(), checkin_id, token, departure=departure
-    )
+    checkin, was_out = check_out(get_session(), get_clock(), checkin_id, token, departure=departure)
     return jsonify(
         {
             "id": str(checkin.id),
@@ -199,9 +194,9 @@ def checkout(checkin_id: uuid.UUID) -> Response:
 def area(code: str) -> Response:
     """What the page needs to seal for an area: names, the key, mode, whether it is full."""
     session, clock = get_session(), get_clock()
-    context = services.find_area(session, code)
+    context = lookup.find_area(session, code)
     location = context.location
-    occupancy = services.occupancy(session, clock, location)
+    present = occupancy(session, clock, location)
     return jsonify(
         {
             "business": {"name": context.business_name},
@@ -212,8 +207,8 @@ def area(code: str) -> Response:
                 "mode": location.checkin_mode.value,
             },
             "area": {"code": context.area.code, "name": context.area.name},
-            "key": services.current_key_description(context.key) if context.key else None,
-            "full": occupancy.is_full,
+            "key": lookup.current_key_description(context.key) if context.key else None,
+            "full": present.is_full,
         }
     )
 

@@ -13,10 +13,11 @@ per purpose so that one can never stand in for the other.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
+
+from crypto import b64url_encode
 
 STEP_SECONDS = 30
 CODE_LENGTH = 16  # base64url characters: 96 bits, plenty for a 60-second lifetime
@@ -33,15 +34,11 @@ def _mac(secret: bytes, label: bytes, *parts: bytes) -> bytes:
     return hmac.new(secret, message, hashlib.sha256).digest()
 
 
-def _text(digest: bytes) -> str:
-    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
-
-
 def entrance_code(secret: bytes, area_code: str, step: int) -> str:
     """The code shown on the entrance screen for one area during one time step."""
-    return _text(_mac(secret, b"gastregister/entrance-code", area_code.encode(), _step(step)))[
-        :CODE_LENGTH
-    ]
+    return b64url_encode(
+        _mac(secret, b"gastregister/entrance-code", area_code.encode(), _step(step))
+    )[:CODE_LENGTH]
 
 
 def _step(step: int) -> bytes:
@@ -63,7 +60,7 @@ def issue_admission(secret: bytes, area_code: str, now: dt.datetime) -> str:
     """A signed 'this phone saw a fresh entrance code at `now`' for the page to submit."""
     issued = str(int(now.timestamp()))
     mac = _mac(secret, b"gastregister/admission", area_code.encode(), issued.encode())
-    return f"{issued}.{_text(mac)}"
+    return f"{issued}.{b64url_encode(mac)}"
 
 
 def admission_is_valid(
@@ -73,7 +70,7 @@ def admission_is_valid(
     issued_text, _, mac_text = admission.partition(".")
     if not issued_text.isdigit() or len(issued_text) > 12:
         return False
-    expected = _text(
+    expected = b64url_encode(
         _mac(secret, b"gastregister/admission", area_code.encode(), issued_text.encode())
     )
     if not hmac.compare_digest(expected.encode(), mac_text.encode("ascii", "replace")):

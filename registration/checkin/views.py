@@ -30,7 +30,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 import crypto
 from registration import metrics
-from registration.checkin import contact_form, rotating, services
+from registration.checkin import contact_form, lookup, rotating, rules, storage
+from registration.checkin.checkout import check_out, checkout_token, verified_checkin
 from registration.checkin.errors import (
     CheckInError,
     CheckInNotFoundError,
@@ -38,6 +39,7 @@ from registration.checkin.errors import (
     EntranceCodeRequiredError,
     InvalidRequestError,
 )
+from registration.checkin.occupancy import occupancy
 from registration.checkin.web import (
     area_key,
     area_limit,
@@ -64,7 +66,7 @@ def _setup(state: BlueprintSetupState) -> None:
     setup_app(cast(Flask, state.app))
 
 
-def privacy_facts(context: services.AreaContext) -> dict[str, Any]:
+def privacy_facts(context: lookup.AreaContext) -> dict[str, Any]:
     """DSGVO Art. 13: who is responsible, why, who receives the data, when it is deleted."""
     settings = get_settings()
     location = context.location
@@ -87,26 +89,25 @@ def privacy_facts(context: services.AreaContext) -> dict[str, Any]:
     }
 
 
-def _admission(context: services.AreaContext) -> tuple[str | None, bool]:
-    """In rotating mode: an admission for a fresh entrance code, else (None, refused)."""
+def _admission(context: lookup.AreaContext) -> tuple[str | None, bool]:
+    """In rotating mode: an admission (posted, or for a fresh entrance code), else (None, refused)."""
     location = context.location
-    if location.checkin_mode != CheckInMode.ROTATING:
-        return None, False
-    now = get_clock().now()
-    code = request.args.get("t", "")
-    posted = request.form.get("admission", "") if request.method == "POST" else ""
-    if posted and rotating.admission_is_valid(
-        location.rotating_secret, context.area.code, posted, now, now
-    ):
-        return posted, False
-    if code and rotating.entrance_code_is_fresh(
-        location.rotating_secret, context.area.code, code[:64], now
-    ):
-        return rotating.issue_admission(location.rotating_secret, context.area.code, now), False
-    return None, True
+    try:
+        admission = rules.admission_for(
+            get_clock(),
+            checkin_mode=location.checkin_mode,
+            rotating_secret=location.rotating_secret,
+            area_code=context.area.code,
+            arrival=get_clock().now(),
+            admission=request.form.get("admission", "") if request.method == "POST" else "",
+            entrance_code=request.args.get("t", ""),
+        )
+    except EntranceCodeRequiredError:
+        return None, True
+    return admission, False
 
 
-def _page_config(context: services.AreaContext, admission: str | None) -> dict[str, Any]:
+def _page_config(context: lookup.AreaContext, admission: str | None) -> dict[str, Any]:
     """Everything checkin.js needs, passed as a non-executable JSON block (CSP: no inline script)."""
     settings = get_settings()
     return {
@@ -115,7 +116,7 @@ def _page_config(context: services.AreaContext, admission: str | None) -> dict[s
         "areaName": context.area.name,
         "locationCode": context.location.code,
         "locationName": context.location.name,
-        "key": services.current_key_description(context.key) if context.key else None,
+        "key": lookup.current_key_description(context.key) if context.key else None,
         "admission": admission,
         "defaultStayMinutes": context.location.default_stay_minutes,
         "language": request.accept_languages.best_match(["de", "en"]) or "de",
@@ -162,7 +163,7 @@ def _current_checkin(code: str, area_id: int) -> tuple[CheckIn, str] | None:
     if found is None:
         return None
     try:
-        checkin = services.verified_checkin(get_session(), found[0], found[1])
+        checkin = verified_checkin(get_session(), found[0], found[1])
     except CheckInNotFoundError:
         return None
     now = get_clock().now()
@@ -172,7 +173,7 @@ def _current_checkin(code: str, area_id: int) -> tuple[CheckIn, str] | None:
 
 
 def _render_page(
-    context: services.AreaContext,
+    context: lookup.AreaContext,
     *,
     form: contact_form.ContactForm | None = None,
     idempotency_key: str | None = None,
@@ -180,7 +181,7 @@ def _render_page(
     status: int = 200,
 ) -> tuple[str, int]:
     session, clock = get_session(), get_clock()
-    occupancy = services.occupancy(session, clock, context.location)
+    present = occupancy(session, clock, context.location)
     form = form or contact_form.ContactForm()
     return (
         render_template(
@@ -189,7 +190,7 @@ def _render_page(
             location=context.location,
             area=context.area,
             privacy=privacy_facts(context),
-            occupancy=occupancy,
+            occupancy=present,
             form=form,
             errors=form.errors,
             error_by_field=form.error_by_field,
@@ -208,7 +209,7 @@ def _render_page(
 @bp.get("/c/<code>")
 def page(code: str) -> Any:
     """The check-in page behind an area's QR code."""
-    context = services.find_area(get_session(), code)
+    context = lookup.find_area(get_session(), code)
     admission, refused = _admission(context)
     if refused:
         return _render_refused(context)
@@ -217,7 +218,7 @@ def page(code: str) -> Any:
     return _render_page(context, admission=admission)
 
 
-def _render_refused(context: services.AreaContext) -> tuple[str, int]:
+def _render_refused(context: lookup.AreaContext) -> tuple[str, int]:
     error = EntranceCodeRequiredError()
     return (
         render_template("checkin/entrance_code.html", context=context, message=str(error.message)),
@@ -232,7 +233,7 @@ def _render_refused(context: services.AreaContext) -> tuple[str, int]:
 def submit(code: str) -> Any:
     """The no-JavaScript path: validate, seal in memory, store only the envelope."""
     session, clock, settings = get_session(), get_clock(), get_settings()
-    context = services.find_area(session, code)
+    context = lookup.find_area(session, code)
     admission, refused = _admission(context)
     if refused:
         metrics.checkin_refused(EntranceCodeRequiredError.code)
@@ -241,7 +242,7 @@ def submit(code: str) -> Any:
         metrics.checkin_refused(CheckInUnavailableError.code)
         return render_template("checkin/unavailable.html", context=context), 503
     idempotency_key = request.form.get("idempotencyKey", "")
-    if not services.IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
+    if not rules.IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
         idempotency_key = secrets.token_urlsafe(24)
     form = contact_form.read_contact_form(request.form, settings.contact_required)
     action = request.form.get("action", "")
@@ -267,10 +268,11 @@ def submit(code: str) -> Any:
             context, form=form, idempotency_key=idempotency_key, admission=admission
         )
 
-    previous = services.existing_checkin(session, clock, settings, idempotency_key)
+    previous = storage.existing_checkin(session, clock, settings, idempotency_key)
     if previous is not None and previous.area_id == context.area.id:
         # The same form sent twice (double tap, reload): the first check-in stands.
-        return _confirmed(context, previous, services.checkout_token(settings, idempotency_key))
+        token = checkout_token(settings, idempotency_key)
+        return _confirmed(context, previous.id, previous.auto_departure, token)
     if form.errors:
         metrics.checkin_refused(InvalidRequestError.code)
         return _render_page(
@@ -284,11 +286,11 @@ def submit(code: str) -> Any:
         area_code=context.area.code,
     )
     del form
-    result = services.create_checkin(
+    receipt = storage.store_checkin(
         session,
         clock,
         settings,
-        area=context.area,
+        target=lookup.AreaTarget.of(context.area),
         envelope=envelope,
         persons=persons,
         source=CheckInSource.GUEST_FORM,
@@ -296,17 +298,22 @@ def submit(code: str) -> Any:
         idempotency_key=idempotency_key,
         current_key=context.key,
     )
-    return _confirmed(context, result.checkin, result.token)
+    return _confirmed(context, receipt.id, receipt.auto_departure, receipt.token)
 
 
-def _confirmed(context: services.AreaContext, checkin: CheckIn, token: str) -> WerkzeugResponse:
+def _confirmed(
+    context: lookup.AreaContext,
+    checkin_id: uuid.UUID,
+    auto_departure: dt.datetime,
+    token: str,
+) -> WerkzeugResponse:
     response = redirect(
-        url_for("checkin.confirmation", code=context.area.code, checkin_id=checkin.id), code=303
+        url_for("checkin.confirmation", code=context.area.code, checkin_id=checkin_id), code=303
     )
-    lifetime = checkin.auto_departure - get_clock().now() + dt.timedelta(hours=1)
+    lifetime = auto_departure - get_clock().now() + dt.timedelta(hours=1)
     response.set_cookie(
         CHECKIN_COOKIE,
-        f"{checkin.id}.{token}",
+        f"{checkin_id}.{token}",
         max_age=max(60, int(lifetime.total_seconds())),
         path=url_for("checkin.page", code=context.area.code),
         httponly=True,
@@ -320,13 +327,13 @@ def _cookie_checkin(code: str, checkin_id: uuid.UUID) -> tuple[CheckIn, str]:
     found = _checkin_cookie(code)
     if found is None or found[0] != checkin_id:
         raise CheckInNotFoundError
-    return services.verified_checkin(get_session(), checkin_id, found[1]), found[1]
+    return verified_checkin(get_session(), checkin_id, found[1]), found[1]
 
 
 @bp.get("/c/<code>/checkin/<uuid:checkin_id>")
 def confirmation(code: str, checkin_id: uuid.UUID) -> Any:
     """The no-JS confirmation; it needs this phone's cookie, so a shared link shows nothing."""
-    context = services.find_area(get_session(), code)
+    context = lookup.find_area(get_session(), code)
     checkin, _token = _cookie_checkin(code, checkin_id)
     if checkin.area_id != context.area.id:
         raise CheckInNotFoundError
@@ -344,9 +351,9 @@ def confirmation(code: str, checkin_id: uuid.UUID) -> Any:
 @limiter.limit(checkout_limit)
 def checkout(code: str, checkin_id: uuid.UUID) -> Any:
     """Check out (no-JS button); idempotent. The token comes from the cookie only."""
-    context = services.find_area(get_session(), code)
+    context = lookup.find_area(get_session(), code)
     _checkin, token = _cookie_checkin(code, checkin_id)
-    services.checkout(get_session(), get_clock(), checkin_id, token)
+    check_out(get_session(), get_clock(), checkin_id, token)
     return redirect(
         url_for("checkin.confirmation", code=context.area.code, checkin_id=checkin_id), code=303
     )

@@ -1,16 +1,22 @@
 """The check-in tests' place, built by tests/factories.py: Café am Dom in Köln, whose
-name and address the guest page must show; and what a guest types into the page
-without JavaScript."""
+name and address the guest page must show; what a guest types into the page
+without JavaScript; and a staff entry stored there."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from registration.checkin.lookup import AreaTarget
+from registration.checkin.storage import CheckInReceipt, store_checkin
+from registration.clock import FrozenClock
+from registration.config import Settings
+from registration.models import CheckInSource
 from tests import factories
 from tests.factories import Venue
 
@@ -23,6 +29,31 @@ CAFE_AM_DOM: dict[str, Any] = {
     "city": "Köln",
     "default_stay_minutes": 120,
 }
+
+
+def store_staff_entry(
+    session: Session,
+    clock: FrozenClock,
+    settings: Settings,
+    venue: Venue,
+    *,
+    persons: int = 1,
+    arrival: dt.datetime | None = None,
+    departure: dt.datetime | None = None,
+) -> CheckInReceipt:
+    """A staff entry at the venue's first area through the one storage path."""
+    return store_checkin(
+        session,
+        clock,
+        settings,
+        target=AreaTarget.of(venue.area),
+        envelope=venue.seal(),
+        persons=persons,
+        source=CheckInSource.STAFF_ENTRY,
+        arrival=arrival or clock.now(),
+        departure=departure,
+        idempotency_key=str(uuid.uuid4()),
+    )
 
 
 def create_venue(session: Session, now: dt.datetime, **overrides: Any) -> Venue:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import crypto
+from registration import audit
 from registration.audit import all_events, verify_chain
 from registration.clock import FrozenClock
 from registration.models import (
@@ -456,6 +457,52 @@ def test_staff_entry_stores_a_sealed_record_with_times(
     assert stored[0].arrival == arrival.replace(second=0, microsecond=0)
     assert stored[0].departure == stored[0].arrival + dt.timedelta(hours=2)
     assert b"Mustermann" not in stored[0].envelope
+
+
+def test_a_staff_entry_is_stored_only_together_with_its_audit_event(
+    app: Flask,
+    make_tenant: Callable[..., Tenant],
+    office: HealthOffice,
+    db_session: Session,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tenant = make_tenant("Paper", staff=True)
+    client = app.test_client()
+    log_in(client, tenant.owner.email)
+    page = client.get(f"/portal/locations/{tenant.location.id}/staff-entry")
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
+    assert token
+    envelope = crypto.seal_contact_record(
+        office.keys[0].public_spki,
+        factories.contact_record(),
+        location_code=tenant.location.code,
+        area_code=tenant.area.code,
+    )
+    arrival = clock.now() - dt.timedelta(hours=3)
+
+    def audit_log_fails(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("the audit log cannot be written")
+
+    monkeypatch.setattr(audit, "_entry_hash", audit_log_fails)
+    response = client.post(
+        f"/portal/locations/{tenant.location.id}/staff-entry",
+        json={
+            "areaId": tenant.area.id,
+            "envelope": crypto.encode_envelope(envelope),
+            "persons": 1,
+            "arrival": _local(arrival),
+            "departure": _local(arrival + dt.timedelta(hours=2)),
+            "idempotencyKey": uuid.uuid4().hex,
+        },
+        headers={"X-CSRFToken": token.group(1), "Accept": "application/json"},
+    )
+    assert response.status_code == 500
+    db_session.expire_all()
+    stored = db_session.scalar(
+        select(func.count(CheckIn.id)).where(CheckIn.location_id == tenant.location.id)
+    )
+    assert stored == 0
 
 
 @pytest.mark.parametrize(

@@ -1,36 +1,24 @@
-"""Rules of the business portal: locations, areas, live counts, the owner's inbox and audit.
+"""A business's locations and their areas: create, change, archive, and the office
+each one reports to.
 
-Every query here is scoped to one business; views look objects up through
+Every query is scoped to one business; views look objects up through
 `registration.accounts.access` first, so another business's id is a 404 everywhere.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registration.audit import record_event
-from registration.clock import BERLIN, Clock
-from registration.models import (
-    Area,
-    AuditEvent,
-    Business,
-    CheckIn,
-    CheckInMode,
-    HealthOffice,
-    Location,
-    StaffInvitation,
-    TraceRequest,
-    TraceRequestState,
-    User,
-)
+from registration.clock import Clock
+from registration.models import Area, Business, CheckInMode, HealthOffice, Location, User
 from registration.offices import active_key, office_for_postal_code
 from registration.portal.errors import AreaSpecError, TooManyAreasError
 
@@ -292,216 +280,3 @@ def archive_area(session: Session, clock: Clock, area: Area, *, archived_by: Use
         details={"area": area.id},
     )
     session.commit()
-
-
-# --- live counts -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AreaCount:
-    area_id: int
-    name: str
-    present: int
-
-
-@dataclass(frozen=True)
-class LiveCounts:
-    """What the live view shows: numbers only, never who."""
-
-    present: int
-    capacity: int | None
-    today_checkins: int
-    today_persons: int
-    areas: list[AreaCount]
-    as_of: dt.datetime
-
-    @property
-    def percent_of_capacity(self) -> int | None:
-        if not self.capacity:
-            return None
-        return min(100, round(100 * self.present / self.capacity))
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "present": self.present,
-            "capacity": self.capacity,
-            "percentOfCapacity": self.percent_of_capacity,
-            "todayCheckins": self.today_checkins,
-            "todayPersons": self.today_persons,
-            "areas": [
-                {"id": area.area_id, "name": area.name, "present": area.present}
-                for area in self.areas
-            ],
-            "asOf": self.as_of.isoformat(),
-        }
-
-
-def start_of_local_day(moment: dt.datetime) -> dt.datetime:
-    local = moment.astimezone(BERLIN)
-    midnight = dt.datetime.combine(local.date(), dt.time(), tzinfo=BERLIN)
-    return midnight.astimezone(dt.UTC)
-
-
-def live_counts(session: Session, clock: Clock, location: Location) -> LiveCounts:
-    from registration.checkin.services import occupancy
-
-    now = clock.now()
-    present = occupancy(session, clock, location)
-    today = session.execute(
-        select(func.count(CheckIn.id), func.coalesce(func.sum(CheckIn.persons), 0)).where(
-            CheckIn.location_id == location.id,
-            CheckIn.arrival >= start_of_local_day(now),
-            CheckIn.arrival <= now + dt.timedelta(minutes=5),
-        )
-    ).one()
-    areas = [
-        AreaCount(area.id, area.name, int(present.by_area.get(area.id, 0)))
-        for area in location.areas
-        if area.archived_at is None or present.by_area.get(area.id)
-    ]
-    return LiveCounts(
-        present=present.total,
-        capacity=location.capacity,
-        today_checkins=int(today[0]),
-        today_persons=int(today[1]),
-        areas=areas,
-        as_of=now,
-    )
-
-
-def check_out_everyone(session: Session, clock: Clock, location: Location, *, by: User) -> int:
-    """Closing time: end every open visit now. Repeating it is harmless (0 the second time)."""
-    from registration.checkin.services import checkout_all
-
-    count = checkout_all(session, clock, location)
-    record_event(
-        session,
-        clock,
-        action="checkins.checked_out_all",
-        actor=by,
-        business_id=location.business_id,
-        location_id=location.id,
-        details={"visits": count},
-    )
-    session.commit()
-    return count
-
-
-# --- people --------------------------------------------------------------------------
-
-
-def members_of(session: Session, business_id: int) -> list[User]:
-    return list(
-        session.scalars(
-            select(User).where(User.business_id == business_id).order_by(User.role, User.email)
-        )
-    )
-
-
-def open_invitations(session: Session, clock: Clock, business_id: int) -> list[StaffInvitation]:
-    return list(
-        session.scalars(
-            select(StaffInvitation)
-            .where(
-                StaffInvitation.business_id == business_id,
-                StaffInvitation.accepted_at.is_(None),
-                StaffInvitation.expires_at > clock.now(),
-            )
-            .order_by(StaffInvitation.created_at)
-        )
-    )
-
-
-# --- health-office requests and the owner's audit list ------------------------------
-
-
-def trace_requests_of(session: Session, business_id: int) -> list[TraceRequest]:
-    return list(
-        session.scalars(
-            select(TraceRequest)
-            .join(Location, TraceRequest.location_id == Location.id)
-            .where(Location.business_id == business_id)
-            .order_by(TraceRequest.created_at.desc(), TraceRequest.id.desc())
-        )
-    )
-
-
-def waiting_requests(session: Session, business_id: int) -> int:
-    count = session.scalar(
-        select(func.count(TraceRequest.id))
-        .join(Location, TraceRequest.location_id == Location.id)
-        .where(
-            Location.business_id == business_id,
-            TraceRequest.state == TraceRequestState.REQUESTED,
-        )
-    )
-    return int(count or 0)
-
-
-def audit_events_of(session: Session, business_id: int, *, limit: int = 500) -> list[AuditEvent]:
-    """Every audit entry about the business or one of its locations, newest first."""
-    location_ids = select(Location.id).where(Location.business_id == business_id)
-    return list(
-        session.scalars(
-            select(AuditEvent)
-            .where(
-                or_(
-                    AuditEvent.business_id == business_id,
-                    AuditEvent.location_id.in_(location_ids),
-                )
-            )
-            .order_by(AuditEvent.id.desc())
-            .limit(limit)
-        )
-    )
-
-
-# --- staff entry ---------------------------------------------------------------------
-
-STAFF_ENTRY_FUTURE_TOLERANCE = dt.timedelta(minutes=2)
-STAFF_ENTRY_MAX_STAY = dt.timedelta(hours=24)
-
-
-def parse_local_time(text: object) -> dt.datetime | None:
-    """'2026-11-20T19:30' typed in Europe/Berlin → aware UTC; None when it is not such a time.
-
-    A time that does not exist (the hour skipped in spring) or exists twice (autumn)
-    takes the offset zoneinfo gives with fold=0; a minute's ambiguity is fine here.
-    """
-    if not isinstance(text, str) or not 10 <= len(text) <= 19:
-        return None
-    try:
-        local = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if local.tzinfo is not None:
-        return None
-    return local.replace(tzinfo=BERLIN).astimezone(dt.UTC)
-
-
-def check_staff_entry_times(
-    now: dt.datetime,
-    retention_days: int,
-    arrival: dt.datetime | None,
-    departure: dt.datetime | None,
-    *,
-    departure_given: bool,
-) -> dict[str, str]:
-    """Reasons by field ('arrival', 'departure') why typed-in times cannot be stored."""
-    problems: dict[str, str] = {}
-    if arrival is None:
-        problems["arrival"] = _("Please enter the arrival as date and time.")
-    elif arrival > now + STAFF_ENTRY_FUTURE_TOLERANCE:
-        problems["arrival"] = _("The arrival cannot be in the future.")
-    elif arrival < now - dt.timedelta(days=retention_days):
-        problems["arrival"] = _(
-            "The arrival must lie within the last %(days)s days.", days=retention_days
-        )
-    if departure_given and departure is None:
-        problems["departure"] = _("Please enter the departure as date and time.")
-    elif departure is not None and arrival is not None:
-        if departure <= arrival:
-            problems["departure"] = _("The departure must be after the arrival.")
-        elif departure - arrival > STAFF_ENTRY_MAX_STAY:
-            problems["departure"] = _("A visit can last at most 24 hours.")
-    return problems

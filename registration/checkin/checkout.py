@@ -1,0 +1,97 @@
+"""How a visit ends: the check-out token, check-out with it, and closing time.
+
+The token is derived, never stored (only its hash is), so a retried check-in gets
+the same one and a stolen database cannot check anyone out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+import crypto
+from registration.checkin.errors import CheckInNotFoundError, InvalidRequestError
+from registration.checkin.occupancy import present_at
+from registration.checkin.rules import CLOCK_SKEW
+from registration.clock import Clock
+from registration.config import Settings
+from registration.models import CheckIn, Location
+
+# Compared against when the check-in id is unknown, so that both cases take the same path.
+_NO_SUCH_HASH = hashlib.sha256(b"gastregister/no-such-checkin").digest()
+
+
+def checkout_token(settings: Settings, idempotency_key: str) -> str:
+    """The secret check-out token, derived so a retry yields the same one and none is stored.
+
+    HMAC(derive_key("checkout-token"), idempotency key): the server can recompute it
+    for a retried submission, while the database holds only its SHA-256.
+    """
+    key = settings.derive_key("checkout-token")
+    digest = hmac.new(key, idempotency_key.encode(), hashlib.sha256).digest()
+    return crypto.b64url_encode(digest)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "replace")).digest()
+
+
+def verified_checkin(session: Session, checkin_id: uuid.UUID, token: str) -> CheckIn:
+    """The check-in whose token this is; CheckInNotFoundError for an unknown id or a wrong token.
+
+    Both failures take the same path (hash, constant-time compare against a stored or a
+    dummy hash) and give the same answer, so the token cannot be used to probe ids.
+    """
+    candidate = session.scalar(select(CheckIn).where(CheckIn.id == checkin_id).limit(1))
+    stored = candidate.checkout_token_hash if candidate is not None else _NO_SUCH_HASH
+    matches = hmac.compare_digest(token_hash(token), stored)
+    if candidate is None or not matches:
+        raise CheckInNotFoundError
+    return candidate
+
+
+def check_out(
+    session: Session,
+    clock: Clock,
+    checkin_id: uuid.UUID,
+    token: str,
+    *,
+    departure: dt.datetime | None = None,
+) -> tuple[CheckIn, bool]:
+    """Check a guest out with their token; idempotent. Returns (check-in, was already out).
+
+    `departure` is the moment the guest pressed the button, when the phone could only
+    send it later (outbox); otherwise now. A check-out after the automatic departure
+    keeps the automatic time: the guest was told they would be checked out then.
+    """
+    checkin = verified_checkin(session, checkin_id, token)
+    if checkin.departure is not None:
+        return checkin, True
+    now = clock.now()
+    claimed = now if departure is None else departure
+    if claimed > now + CLOCK_SKEW:
+        raise InvalidRequestError(
+            extra={"fields": [{"field": "departure", "reason": "out_of_range"}]}
+        )
+    already_out = claimed >= checkin.auto_departure
+    checkin.departure = min(max(claimed, checkin.arrival), checkin.auto_departure)
+    session.commit()
+    return checkin, already_out
+
+
+def check_out_all(session: Session, clock: Clock, location: Location) -> int:
+    """Check out everyone present at a location (closing time); returns how many visits."""
+    now = clock.now()
+    result = session.execute(
+        update(CheckIn)
+        .where(present_at(now), CheckIn.location_id == location.id)
+        .values(departure=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of an UPDATE

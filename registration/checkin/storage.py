@@ -1,0 +1,286 @@
+"""Storing a sealed check-in exactly once: one function for every way in.
+
+A phone's outbox retries with the same idempotency key and arrival until it hears
+an answer, so a retry must find the stored check-in and get the same check-out
+token, while the same key with other content is a conflict (the promise, 5). One
+INSERT … SELECT … WHERE NOT EXISTS does it in one round trip, with a unique
+constraint behind it for concurrent retries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, bindparam, exists, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registration import metrics
+from registration.checkin.checkout import checkout_token, token_hash
+from registration.checkin.errors import IdempotencyConflictError
+from registration.checkin.lookup import ActiveKey, AreaTarget
+from registration.checkin.rules import (
+    CLOCK_SKEW,
+    accepted_key_id,
+    check_arrival,
+    check_departure,
+    check_idempotency_key,
+    check_persons,
+    inspect_envelope,
+)
+from registration.clock import Clock
+from registration.config import Settings
+from registration.models import CheckIn, CheckInSource
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInReceipt:
+    """What the guest's phone is told about its stored check-in, with its check-out token.
+
+    Plain values instead of a CheckIn entity: building a mapped object per request
+    costs more than the JSON API needs, and no caller needs more than these.
+    """
+
+    id: uuid.UUID
+    arrival: dt.datetime
+    auto_departure: dt.datetime
+    departure: dt.datetime | None
+    persons: int
+    token: str
+    created: bool
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+_checkins = _table(CheckIn)
+
+
+_FIND_RETRYABLE = (
+    select(CheckIn)
+    .where(
+        CheckIn.idempotency_key == bindparam("idempotency_key"),
+        CheckIn.arrival >= bindparam("earliest"),
+        CheckIn.arrival <= bindparam("latest"),
+    )
+    .limit(1)
+)
+
+
+def existing_checkin(
+    session: Session, clock: Clock, settings: Settings, idempotency_key: str
+) -> CheckIn | None:
+    """A check-in stored before under this idempotency key, if it can still be retried.
+
+    Only arrivals inside the late-arrival window are searched: older ones cannot be
+    submitted again anyway, and the bound lets PostgreSQL skip old partitions.
+    """
+    earliest, latest = _retry_window(clock, settings)
+    return session.scalars(
+        _FIND_RETRYABLE,
+        {"idempotency_key": idempotency_key, "earliest": earliest, "latest": latest},
+    ).first()
+
+
+def store_checkin(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    *,
+    target: AreaTarget,
+    envelope: bytes,
+    persons: int,
+    source: CheckInSource,
+    arrival: dt.datetime,
+    departure: dt.datetime | None = None,
+    idempotency_key: str,
+    current_key: ActiveKey | None = None,
+    on_created: Callable[[], object] | None = None,
+) -> CheckInReceipt:
+    """Store one sealed check-in exactly once and answer with its check-out token.
+
+    The one storage path of the guest page, the JSON API and the staff entry. A retry
+    (same idempotency key, area, envelope and persons) answers with the stored
+    check-in and the same token; the same key with other content is a conflict.
+    Commits on success; on any refusal nothing is stored. `current_key` is the
+    office's active key if the caller has just loaded it, to save a query.
+    `on_created` runs inside the storing transaction when this call stores a new
+    check-in (the staff entry writes its audit event there): if it raises, nothing is
+    stored.
+    """
+    check_idempotency_key(idempotency_key)
+    check_persons(persons)
+    arrival = check_arrival(clock, settings, arrival, source=source)
+    header = inspect_envelope(envelope)
+    key_id = accepted_key_id(
+        session, target.health_office_id, header.key_id.hex(), arrival, current=current_key
+    )
+    departure = check_departure(arrival, departure)
+    token = checkout_token(settings, idempotency_key)
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "arrival": arrival,
+        "location_id": target.location_id,
+        "area_id": target.area_id,
+        "departure": departure,
+        "auto_departure": arrival + dt.timedelta(minutes=target.default_stay_minutes),
+        "persons": persons,
+        "source": source,
+        "key_id": key_id,
+        "envelope": bytes(envelope),
+        "checkout_token_hash": token_hash(token),
+        "idempotency_key": idempotency_key,
+        "received_at": clock.now(),
+    }
+    if _insert_and_commit(session, clock, settings, values, on_created):
+        metrics.checkin_accepted(source)
+        return CheckInReceipt(
+            id=values["id"],
+            arrival=arrival,
+            auto_departure=values["auto_departure"],
+            departure=departure,
+            persons=persons,
+            token=token,
+            created=True,
+        )
+    return _replayed(session, clock, settings, values, token)
+
+
+def _replayed(
+    session: Session, clock: Clock, settings: Settings, values: dict[str, Any], token: str
+) -> CheckInReceipt:
+    """The check-in stored before under this idempotency key, if `values` repeat it."""
+    previous = existing_checkin(session, clock, settings, values["idempotency_key"])
+    if previous is None:
+        raise IdempotencyConflictError
+    _check_replay(
+        previous,
+        area_id=values["area_id"],
+        envelope=values["envelope"],
+        persons=values["persons"],
+        arrival=values["arrival"],
+    )
+    return CheckInReceipt(
+        id=previous.id,
+        arrival=previous.arrival,
+        auto_departure=previous.auto_departure,
+        departure=previous.departure,
+        persons=previous.persons,
+        token=token,
+        created=False,
+    )
+
+
+_INSERTED_COLUMNS = (
+    "id",
+    "arrival",
+    "location_id",
+    "area_id",
+    "departure",
+    "auto_departure",
+    "persons",
+    "source",
+    "key_id",
+    "envelope",
+    "checkout_token_hash",
+    "idempotency_key",
+    "received_at",
+)
+# INSERT … SELECT <values> WHERE NOT EXISTS (same idempotency key in the retry window).
+_INSERT_UNLESS_KNOWN = (
+    insert(_checkins)
+    .from_select(
+        list(_INSERTED_COLUMNS),
+        select(
+            *(bindparam(name, type_=_checkins.c[name].type) for name in _INSERTED_COLUMNS)
+        ).where(
+            ~exists(
+                select(_checkins.c.id).where(
+                    _checkins.c.idempotency_key == bindparam("known_key"),
+                    _checkins.c.arrival >= bindparam("earliest"),
+                    _checkins.c.arrival <= bindparam("latest"),
+                )
+            )
+        ),
+    )
+    # RETURNING, not rowcount: drivers do not all report a row count for INSERT … SELECT.
+    .returning(_checkins.c.id)
+)
+
+
+def _insert_unless_known(
+    session: Session, clock: Clock, settings: Settings, values: dict[str, Any]
+) -> bool:
+    """Insert unless the idempotency key is known in the retry window: one round trip.
+
+    The unique (idempotency_key, arrival) constraint catches a concurrent retry with
+    the same arrival; the NOT EXISTS also catches the same key with another arrival.
+    """
+    earliest, latest = _retry_window(clock, settings)
+    parameters = {
+        **values,
+        "known_key": values["idempotency_key"],
+        "earliest": earliest,
+        "latest": latest,
+    }
+    return session.connection().execute(_INSERT_UNLESS_KNOWN, parameters).first() is not None
+
+
+def _insert_and_commit(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    values: dict[str, Any],
+    on_created: Callable[[], object] | None,
+) -> bool:
+    """Insert (unless the key is known) and commit, with on_created in the same transaction.
+
+    Only the insert's IntegrityError means a concurrent retry; one from on_created is
+    the caller's failure and, like any other, rolls the check-in back with it.
+    """
+    try:
+        inserted = _insert_unless_known(session, clock, settings, values)
+    except IntegrityError:
+        # A concurrent retry with the same key and arrival won the race.
+        session.rollback()
+        return False
+    try:
+        if inserted and on_created is not None:
+            on_created()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return inserted
+
+
+def _retry_window(clock: Clock, settings: Settings) -> tuple[dt.datetime, dt.datetime]:
+    now = clock.now()
+    earliest = now - dt.timedelta(minutes=settings.max_late_arrival_minutes) - CLOCK_SKEW
+    return earliest, now + CLOCK_SKEW
+
+
+def _check_replay(
+    previous: CheckIn,
+    *,
+    area_id: int,
+    envelope: bytes,
+    persons: int,
+    arrival: dt.datetime,
+) -> None:
+    """A retry must repeat the stored check-in exactly; anything else is a conflict."""
+    same = (
+        previous.area_id == area_id
+        and previous.persons == persons
+        and previous.arrival == arrival
+        and hmac.compare_digest(previous.envelope, bytes(envelope))
+    )
+    if not same:
+        raise IdempotencyConflictError
