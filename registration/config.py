@@ -116,6 +116,7 @@ class Settings:
     session_lifetime_minutes: int = 8 * 60
     log_level: str = "INFO"
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     metrics_token: str = field(default="", repr=False)
 
     @property
@@ -222,18 +223,23 @@ class Settings:
             raise ConfigurationError("GASTREGISTER_SCHEDULER must be worker, web or off")
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigurationError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
-        for entry in self.metrics_allow:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ConfigurationError(
-                    "GASTREGISTER_METRICS_ALLOW must list IP addresses or networks "
-                    f"(e.g. 127.0.0.1,::1,10.0.0.0/24), got {entry!r}"
-                ) from None
+        _check_networks("GASTREGISTER_METRICS_ALLOW", self.metrics_allow)
+        _check_networks("GASTREGISTER_FORWARDED_ALLOW_IPS", self.forwarded_allow_ips)
         if self.metrics_token and len(self.metrics_token) < 32:
             raise ConfigurationError(
                 "GASTREGISTER_METRICS_TOKEN is shorter than 32 characters; use a long random token."
             )
+
+
+def _check_networks(name: str, entries: tuple[str, ...]) -> None:
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigurationError(
+                f"{name} must list IP addresses or networks "
+                f"(e.g. 127.0.0.1,::1,10.0.0.0/24), got {entry!r}"
+            ) from None
 
 
 def _text(env: Mapping[str, str], name: str, default: Any) -> Any:
@@ -297,5 +303,6 @@ _FROM_ENV: tuple[tuple[str, str, _Parser], ...] = (
     ("session_lifetime_minutes", "GASTREGISTER_SESSION_MINUTES", _whole(5, 7 * 24 * 60)),
     ("log_level", "GASTREGISTER_LOG_LEVEL", _upper),
     ("metrics_allow", "GASTREGISTER_METRICS_ALLOW", _list),
+    ("forwarded_allow_ips", "GASTREGISTER_FORWARDED_ALLOW_IPS", _list),
     ("metrics_token", "GASTREGISTER_METRICS_TOKEN", _text),
 )

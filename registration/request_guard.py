@@ -11,6 +11,10 @@ Fuzzing found inputs that every view would otherwise have to remember (issue
   failed with an error instead of "not found". They are refused in JSON strings, in
   paths and in query strings, together with the other control characters, which no
   URL of ours carries and which would forge lines in a log or a `Location` header.
+- `X-Forwarded-For` and `X-Forwarded-Proto` from whoever reached the app: a client
+  talking to gunicorn directly chose its own address (its rate-limit bucket) and
+  claimed HTTPS. They count only from the configured proxies
+  (GASTREGISTER_FORWARDED_ALLOW_IPS, the same list gunicorn trusts).
 - Integer ids beyond the id columns' range cannot be bound (SQLite raises
   OverflowError beyond 64 bits, PostgreSQL a range error beyond its 32-bit INTEGER):
   the `int` URL converter matches only what an id column holds, so such a path is
@@ -19,12 +23,15 @@ Fuzzing found inputs that every view would otherwise have to remember (issue
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 MAX_JSON_DEPTH = 32
@@ -92,6 +99,35 @@ def refuse_control_characters() -> None:
         for key, value in request.form.items(multi=True):
             if "\x00" in key or "\x00" in value:
                 abort(400)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class TrustedProxies:
+    """ProxyFix for requests from our own proxies; the headers are dropped for the rest."""
+
+    def __init__(self, wsgi_app: Any, proxies: Iterable[str]) -> None:
+        self.networks: tuple[Network, ...] = tuple(
+            ipaddress.ip_network(proxy, strict=False) for proxy in proxies
+        )
+        self.direct = wsgi_app
+        # nginx replaces (does not append to) X-Forwarded-For: one hop.
+        self.proxied = ProxyFix(wsgi_app, x_for=1, x_proto=1, x_host=0)
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self._trusted(environ.get("REMOTE_ADDR", "")):
+            return self.proxied(environ, start_response)
+        for header in [key for key in environ if key.startswith("HTTP_X_FORWARDED_")]:
+            del environ[header]
+        return self.direct(environ, start_response)
 
 
 def register_request_guard(app: Flask) -> None:

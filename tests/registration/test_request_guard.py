@@ -10,12 +10,17 @@ is parsed (registration/security.py), so no view has to remember it.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from gastregister import create_app
+from registration.clock import FrozenClock
+from registration.config import Settings
+from registration.database import Database
 from registration.models import CheckIn, Role
 from registration.security import safe_redirect_target
 from tests import factories
@@ -166,3 +171,41 @@ def test_nul_bytes_in_a_posted_form_are_a_400_and_store_nothing(
 def test_one_rule_for_redirect_targets(target: str | None, kept: bool) -> None:
     """Log-in and the language switch both use it (they had a copy each)."""
     assert safe_redirect_target(target) == (target if kept else None)
+
+
+def _seen_by_the_app(app: Flask, remote: str, headers: dict[str, str]) -> tuple[str, bool]:
+    """The client address and scheme a view sees, for a request from `remote`."""
+    if "who" not in app.view_functions:
+
+        @app.get("/probe/who", endpoint="who")
+        def who() -> dict[str, object]:
+            return {"address": request.remote_addr, "secure": request.is_secure}
+
+    client = app.test_client()
+    body = client.get("/probe/who", headers=headers, environ_base={"REMOTE_ADDR": remote})
+    return body.get_json()["address"], body.get_json()["secure"]
+
+
+FORWARDED = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+
+
+def test_forwarded_headers_count_from_the_configured_proxy(app: Flask) -> None:
+    assert _seen_by_the_app(app, "127.0.0.1", FORWARDED) == ("203.0.113.9", True)
+
+
+def test_forwarded_headers_from_anyone_else_are_ignored(app: Flask) -> None:
+    """A client that reaches gunicorn directly cannot pick its address (and so its
+    rate-limit bucket) or pretend to have come over HTTPS."""
+    assert _seen_by_the_app(app, "198.51.100.7", FORWARDED) == ("198.51.100.7", False)
+
+
+def test_the_trusted_proxies_are_a_setting(
+    settings: Settings, clock: FrozenClock, bound_database: Database
+) -> None:
+    app = create_app(
+        replace(settings, forwarded_allow_ips=("10.0.0.0/24",)),
+        clock=clock,
+        database=bound_database,
+    )
+    assert _seen_by_the_app(app, "10.0.0.3", FORWARDED) == ("203.0.113.9", True)
+    assert _seen_by_the_app(app, "127.0.0.1", FORWARDED) == ("127.0.0.1", False)
