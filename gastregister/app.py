@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -84,8 +83,6 @@ def configure_flask(app: Flask, settings: Settings) -> None:
         JSON_SORT_KEYS=False,
         SEND_FILE_MAX_AGE_DEFAULT=MAX_AGE_SECONDS,
     )
-    if settings.environment != "test":
-        settings.instance_path.mkdir(parents=True, exist_ok=True)
     app.wsgi_app = TrustedProxies(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
 
 
@@ -99,10 +96,6 @@ def register_services(
     # Since when this process watches maintenance: /healthz reports "never ran" only
     # once two intervals have passed without a successful run.
     app.extensions["gastregister.started_at"] = clock.now()
-    if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
     register_database(
         app,
         database

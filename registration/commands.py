@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from registration.session import get_db, get_session
+from registration.session import get_db, get_session, get_settings
 
 
 @click.group()
@@ -29,6 +29,12 @@ def db_upgrade(revision: str) -> None:
     """Migrate the database to the newest schema (safe to run again)."""
     from registration.migrate import upgrade
 
+    # The first write of a new installation: the instance folder and the SQLite file's
+    # folder are made here, not in create_app (which writes nothing).
+    get_settings().instance_path.mkdir(parents=True, exist_ok=True)
+    sqlite_path = get_db().sqlite_path
+    if sqlite_path is not None:
+        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     session = get_session()
     upgrade(session.connection(), revision)
     session.commit()

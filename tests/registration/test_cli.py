@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
@@ -69,3 +71,22 @@ def test_help_works_and_misconfiguration_is_one_clear_line() -> None:
     assert status.exit_code == 1
     assert "SECRET_KEY is not set" in status.output
     assert "Traceback" not in status.output
+
+
+def test_create_app_writes_nothing_and_db_upgrade_makes_the_folders(tmp_path: Path) -> None:
+    """create_app has no side effects; the first `db upgrade` creates the instance folder
+    and the SQLite database's folder (a `file:` URI included)."""
+    instance = tmp_path / "instance"
+    data = tmp_path / "data"
+    settings = Settings.from_env(
+        {
+            "GASTREGISTER_ENV": "demo",
+            "GASTREGISTER_INSTANCE_PATH": str(instance),
+            "DATABASE_URL": f"sqlite:///{data}/gastregister.db",
+        }
+    )
+    app = create_app(settings)
+    assert not instance.exists() and not data.exists()
+    result = app.test_cli_runner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert instance.is_dir() and (data / "gastregister.db").is_file()
