@@ -226,6 +226,25 @@ def _render_refused(context: lookup.AreaContext) -> tuple[str, int]:
     )
 
 
+def _edit_persons(form: contact_form.ContactForm, action: str) -> bool:
+    """Add or remove a companion's fields (the no-JS page's buttons); False for a submission.
+
+    An edited form is shown again without error messages: it was not submitted yet.
+    """
+    if action == "add_person":
+        if len(form.persons) < contact_form.MAX_ADDITIONAL_PERSONS:
+            fields = ("firstName", "lastName", *contact_form.PERSON_ADDRESS_FIELDS)
+            form.persons.append(contact_form.Person(values=dict.fromkeys(fields, "")))
+    elif action.startswith("remove_person:"):
+        index = action.removeprefix("remove_person:")
+        if index.isdigit() and int(index) < len(form.persons):
+            del form.persons[int(index)]
+    else:
+        return False
+    form.errors = []
+    return True
+
+
 @bp.post("/c/<code>")
 @counts_refusals
 @limiter.limit(client_limit)
@@ -245,29 +264,10 @@ def submit(code: str) -> Any:
     if not rules.IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
         idempotency_key = secrets.token_urlsafe(24)
     form = contact_form.read_contact_form(request.form, settings.contact_required)
-    action = request.form.get("action", "")
-    if action == "add_person":
-        if len(form.persons) < contact_form.MAX_ADDITIONAL_PERSONS:
-            form.persons.append(
-                contact_form.Person(
-                    values=dict.fromkeys(
-                        ("firstName", "lastName", *contact_form.PERSON_ADDRESS_FIELDS), ""
-                    )
-                )
-            )
-        form.errors = []
+    if _edit_persons(form, request.form.get("action", "")):
         return _render_page(
             context, form=form, idempotency_key=idempotency_key, admission=admission
         )
-    if action.startswith("remove_person:"):
-        index = action.removeprefix("remove_person:")
-        if index.isdigit() and int(index) < len(form.persons):
-            del form.persons[int(index)]
-        form.errors = []
-        return _render_page(
-            context, form=form, idempotency_key=idempotency_key, admission=admission
-        )
-
     previous = storage.existing_checkin(session, clock, settings, idempotency_key)
     if previous is not None and previous.area_id == context.area.id:
         # The same form sent twice (double tap, reload): the first check-in stands.
@@ -285,7 +285,7 @@ def submit(code: str) -> Any:
         location_code=context.location.code,
         area_code=context.area.code,
     )
-    del form
+    del form  # the typed values go now: only the envelope is kept (the promise, 1)
     receipt = storage.store_checkin(
         session,
         clock,
