@@ -8,17 +8,18 @@ each package's translation catalogs, the core's error handler and health checks.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from registration.clock import Clock, SystemClock
 from registration.config import Settings
 from registration.database import Database, DatabaseTimeouts
 from registration.logging_setup import configure_logging
+from registration.request_guard import TrustedProxies
 from registration.static_files import (
     MAX_AGE_SECONDS,
     STATIC_FOLDER,
@@ -85,7 +86,7 @@ def configure_flask(app: Flask, settings: Settings) -> None:
     )
     if settings.environment != "test":
         settings.instance_path.mkdir(parents=True, exist_ok=True)
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore[method-assign]
+    app.wsgi_app = TrustedProxies(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
 
 
 def register_services(
@@ -116,13 +117,26 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     from registration.accounts.loader import register_login
     from registration.extensions import csrf, limiter
     from registration.i18n import register_i18n
+    from registration.request_guard import register_request_guard
     from registration.security import register_security
     from registration.templating import register_template_helpers
 
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
+    per_process = settings.ratelimit_storage_url.startswith("memory://")
+    if settings.is_production and settings.ratelimit_enabled and per_process:
+        # Each gunicorn worker would count on its own: a log-in limit of 5 becomes
+        # 5 per worker, and a restart forgets every count.
+        logging.getLogger("gastregister").warning(
+            "GASTREGISTER_RATELIMIT_STORAGE is memory://: rate limits (log-in, "
+            "check-in, password reset) are counted per process, not for the service; "
+            "set redis://… (deploy/gastregister.env) for limits that hold"
+        )
     app.config["RATELIMIT_ENABLED"] = settings.ratelimit_enabled
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.config["RATELIMIT_KEY_PREFIX"] = "gastregister"
+    # First: its converter must be in place before any route is added, and its checks
+    # run before the rate limiter reads a body.
+    register_request_guard(app)
     csrf.init_app(app)
     limiter.init_app(app)
     register_i18n(app, registration, health_export)

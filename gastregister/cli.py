@@ -1,7 +1,8 @@
 """The `gastregister` command: one group that carries every package's commands.
 
 Each package keeps its commands beside its code (registration.commands,
-registration.retention.cli, health_export.cli, health_export.key_commands); this
+registration.retention.cli, health_export.office_commands,
+health_export.offline_commands, health_export.key_commands); this
 module only builds the group and attaches them, plus `serve-demo`, which runs the
 whole service from this package's gunicorn entry points.
 
@@ -18,8 +19,9 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from health_export.cli import commands as office_commands
 from health_export.key_commands import commands as key_commands
+from health_export.office_commands import commands as office_commands
+from health_export.offline_commands import commands as offline_commands
 from registration.commands import commands as core_commands
 from registration.retention.cli import commands as retention_commands
 
@@ -91,5 +93,11 @@ def serve_demo(port: int) -> None:
     )
 
 
-for _command in (*core_commands, *retention_commands, *office_commands, *key_commands):
+for _command in (
+    *core_commands,
+    *retention_commands,
+    *office_commands,
+    *offline_commands,
+    *key_commands,
+):
     main.add_command(_command)

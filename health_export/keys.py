@@ -37,24 +37,7 @@ def register_key(
     file; both are checked here, so a typo or a doctored page cannot register a key
     whose fingerprint differs from the one the admin compared.
     """
-    try:
-        spki = crypto.b64url_decode(public_key.strip())
-    except ValueError:
-        raise KeyRegistrationError(
-            _l("The public key is not valid base64url text."), code="bad_encoding"
-        ) from None
-    try:
-        crypto.load_public_spki(spki)
-    except crypto.KeyFormatError:
-        raise KeyRegistrationError(
-            _l("This is not a P-256 public key in the Gastregister format."), code="not_p256"
-        ) from None
-    computed = crypto.key_id(spki).hex()
-    if not _KEY_ID.fullmatch(key_id.strip()) or computed != key_id.strip():
-        raise KeyRegistrationError(
-            _l("The key id does not match the public key (SHA-256 of the key)."),
-            code="key_id_mismatch",
-        )
+    spki, computed = _checked_public_key(public_key, key_id)
     existing = session.scalar(select(HealthOfficeKey).where(HealthOfficeKey.key_id == computed))
     if existing is not None:
         if existing.health_office_id != office_id:
@@ -82,6 +65,29 @@ def register_key(
         details={"key_id": computed, "label": key.label},
     )
     return key
+
+
+def _checked_public_key(public_key: str, key_id: str) -> tuple[bytes, str]:
+    """The SPKI and its key id (hex), once the text decodes to a P-256 key of that id."""
+    try:
+        spki = crypto.b64url_decode(public_key.strip())
+    except ValueError:
+        raise KeyRegistrationError(
+            _l("The public key is not valid base64url text."), code="bad_encoding"
+        ) from None
+    try:
+        crypto.load_public_spki(spki)
+    except crypto.KeyFormatError:
+        raise KeyRegistrationError(
+            _l("This is not a P-256 public key in the Gastregister format."), code="not_p256"
+        ) from None
+    computed = crypto.key_id(spki).hex()
+    if not _KEY_ID.fullmatch(key_id.strip()) or computed != key_id.strip():
+        raise KeyRegistrationError(
+            _l("The key id does not match the public key (SHA-256 of the key)."),
+            code="key_id_mismatch",
+        )
+    return spki, computed
 
 
 def confirm_key(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,10 @@ ENVIRONMENTS = ("production", "demo", "test")
 # web worker (gunicorn's post_worker_init), or nobody (cron runs `gastregister purge`).
 SCHEDULER_MODES = ("worker", "web", "off")
 DEFAULT_SCHEDULER = {"production": "worker", "demo": "web", "test": "off"}
+
+
+# Reads one variable: (environment, variable name, the field's default) -> value.
+_Parser = Callable[[Mapping[str, str], str, Any], Any]
 
 
 class ConfigurationError(RuntimeError):
@@ -112,6 +116,7 @@ class Settings:
     session_lifetime_minutes: int = 8 * 60
     log_level: str = "INFO"
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     metrics_token: str = field(default="", repr=False)
 
     @property
@@ -138,92 +143,34 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from environment variables (`DATABASE_URL`, `SECRET_KEY`, `GASTREGISTER_*`)."""
+        """Build settings from environment variables (`DATABASE_URL`, `SECRET_KEY`, `GASTREGISTER_*`).
+
+        The plain variables come from `_FROM_ENV` with their defaults taken from the
+        fields above, so a default is written once; the few that depend on the
+        environment or on each other are worked out here.
+        """
         env = os.environ if env is None else env
-        environment = env.get("GASTREGISTER_ENV", "production").strip().lower()
+        environment = env.get("GASTREGISTER_ENV", cls.environment).strip().lower()
         if environment not in ENVIRONMENTS:
             raise ConfigurationError(
                 f"GASTREGISTER_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
             )
-        instance_path = Path(env.get("GASTREGISTER_INSTANCE_PATH", "instance")).resolve()
+        instance_path = Path(env.get("GASTREGISTER_INSTANCE_PATH", str(cls.instance_path)))
+        instance_path = instance_path.resolve()
         default_db = f"sqlite:///{instance_path / 'gastregister.db'}"
-        secret_key = env.get("SECRET_KEY", "")
+        secret_key = env.get("SECRET_KEY", cls.secret_key)
         if not secret_key and environment != "production":
             secret_key = DEMO_SECRET_KEY
-        mail_server = env.get("GASTREGISTER_MAIL_SERVER", "")
+        defaults = {f.name: f.default for f in fields(cls)}
+        values = {name: parse(env, var, defaults[name]) for name, var, parse in _FROM_ENV}
         settings = cls(
+            **values,
             environment=environment,
             secret_key=secret_key,
             database_url=env.get("DATABASE_URL", "") or default_db,
             instance_path=instance_path,
-            public_base_url=env.get("GASTREGISTER_PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip(
-                "/"
-            ),
-            retention_days=_int(env, "GASTREGISTER_RETENTION_DAYS", 28, minimum=1, maximum=366),
-            audit_retention_days=_int(
-                env, "GASTREGISTER_AUDIT_RETENTION_DAYS", 3 * 365, minimum=30, maximum=3650
-            ),
-            default_stay_minutes=_int(
-                env, "GASTREGISTER_DEFAULT_STAY_MINUTES", 180, minimum=15, maximum=24 * 60
-            ),
-            max_request_bytes=_int(
-                env, "GASTREGISTER_MAX_REQUEST_BYTES", 256 * 1024, minimum=64 * 1024, maximum=2**24
-            ),
-            max_late_arrival_minutes=_int(
-                env,
-                "GASTREGISTER_MAX_LATE_ARRIVAL_MINUTES",
-                24 * 60,
-                minimum=5,
-                maximum=7 * 24 * 60,
-            ),
-            ratelimit_storage_url=env.get("GASTREGISTER_RATELIMIT_STORAGE", "memory://"),
-            ratelimit_enabled=_bool(env, "GASTREGISTER_RATELIMIT_ENABLED", True),
-            mail_server=mail_server,
-            mail_port=_int(env, "GASTREGISTER_MAIL_PORT", 25, minimum=1, maximum=65535),
-            mail_use_tls=_bool(env, "GASTREGISTER_MAIL_USE_TLS", False),
-            mail_username=env.get("GASTREGISTER_MAIL_USERNAME", ""),
-            mail_password=env.get("GASTREGISTER_MAIL_PASSWORD", ""),
-            mail_sender=env.get("GASTREGISTER_MAIL_SENDER", "Gastregister <noreply@localhost>"),
-            mail_to_console=_bool(env, "GASTREGISTER_MAIL_TO_CONSOLE", not mail_server),
-            contact_required=env.get("GASTREGISTER_CONTACT_REQUIRED", "phone_or_email"),
-            privacy_controller=env.get("GASTREGISTER_PRIVACY_CONTROLLER", ""),
-            privacy_notice=env.get("GASTREGISTER_PRIVACY_NOTICE", ""),
-            trace_window_max_days=_int(
-                env, "GASTREGISTER_TRACE_WINDOW_MAX_DAYS", 14, minimum=1, maximum=28
-            ),
-            release_deadline_hours=_int(
-                env, "GASTREGISTER_RELEASE_DEADLINE_HOURS", 24, minimum=1, maximum=24 * 14
-            ),
-            auto_release_after_deadline=_bool(env, "GASTREGISTER_AUTO_RELEASE", False),
-            export_package_days=_int(
-                env, "GASTREGISTER_EXPORT_PACKAGE_DAYS", 7, minimum=1, maximum=28
-            ),
+            mail_to_console=_bool(env, "GASTREGISTER_MAIL_TO_CONSOLE", not values["mail_server"]),
             scheduler=_scheduler(env, environment),
-            purge_interval_minutes=_int(
-                env, "GASTREGISTER_PURGE_INTERVAL_MINUTES", 10, minimum=1, maximum=15
-            ),
-            db_timeout_seconds=_int(
-                env, "GASTREGISTER_DB_TIMEOUT_SECONDS", 5, minimum=1, maximum=60
-            ),
-            db_guest_timeout_ms=_int(
-                env, "GASTREGISTER_DB_GUEST_TIMEOUT_MS", 1500, minimum=200, maximum=60_000
-            ),
-            maintenance_db_timeout_seconds=_int(
-                env,
-                "GASTREGISTER_MAINTENANCE_DB_TIMEOUT_SECONDS",
-                600,
-                minimum=10,
-                maximum=6 * 3600,
-            ),
-            disk_free_min_mb=_int(
-                env, "GASTREGISTER_DISK_FREE_MIN_MB", 100, minimum=0, maximum=10**7
-            ),
-            session_lifetime_minutes=_int(
-                env, "GASTREGISTER_SESSION_MINUTES", 8 * 60, minimum=5, maximum=7 * 24 * 60
-            ),
-            log_level=env.get("GASTREGISTER_LOG_LEVEL", "INFO").upper(),
-            metrics_allow=_list(env, "GASTREGISTER_METRICS_ALLOW", ("127.0.0.1", "::1")),
-            metrics_token=env.get("GASTREGISTER_METRICS_TOKEN", ""),
         )
         settings.validate()
         return settings
@@ -276,15 +223,86 @@ class Settings:
             raise ConfigurationError("GASTREGISTER_SCHEDULER must be worker, web or off")
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigurationError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
-        for entry in self.metrics_allow:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ConfigurationError(
-                    "GASTREGISTER_METRICS_ALLOW must list IP addresses or networks "
-                    f"(e.g. 127.0.0.1,::1,10.0.0.0/24), got {entry!r}"
-                ) from None
+        _check_networks("GASTREGISTER_METRICS_ALLOW", self.metrics_allow)
+        _check_networks("GASTREGISTER_FORWARDED_ALLOW_IPS", self.forwarded_allow_ips)
         if self.metrics_token and len(self.metrics_token) < 32:
             raise ConfigurationError(
                 "GASTREGISTER_METRICS_TOKEN is shorter than 32 characters; use a long random token."
             )
+
+
+def _check_networks(name: str, entries: tuple[str, ...]) -> None:
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigurationError(
+                f"{name} must list IP addresses or networks "
+                f"(e.g. 127.0.0.1,::1,10.0.0.0/24), got {entry!r}"
+            ) from None
+
+
+def _text(env: Mapping[str, str], name: str, default: Any) -> Any:
+    """Set but empty is kept as empty: only a missing variable takes the default."""
+    return env.get(name, default)
+
+
+def _whole(minimum: int, maximum: int) -> _Parser:
+    """An integer parser with its bounds, for the table below."""
+
+    def parse(env: Mapping[str, str], name: str, default: Any) -> Any:
+        return _int(env, name, default, minimum=minimum, maximum=maximum)
+
+    return parse
+
+
+def _url_base(env: Mapping[str, str], name: str, default: Any) -> Any:
+    return env.get(name, default).rstrip("/")
+
+
+def _upper(env: Mapping[str, str], name: str, default: Any) -> Any:
+    return env.get(name, default).upper()
+
+
+# (field, environment variable, parser); the default is the field's own in `Settings`.
+_FROM_ENV: tuple[tuple[str, str, _Parser], ...] = (
+    ("public_base_url", "GASTREGISTER_PUBLIC_BASE_URL", _url_base),
+    ("retention_days", "GASTREGISTER_RETENTION_DAYS", _whole(1, 366)),
+    ("audit_retention_days", "GASTREGISTER_AUDIT_RETENTION_DAYS", _whole(30, 3650)),
+    ("default_stay_minutes", "GASTREGISTER_DEFAULT_STAY_MINUTES", _whole(15, 24 * 60)),
+    ("max_request_bytes", "GASTREGISTER_MAX_REQUEST_BYTES", _whole(64 * 1024, 2**24)),
+    (
+        "max_late_arrival_minutes",
+        "GASTREGISTER_MAX_LATE_ARRIVAL_MINUTES",
+        _whole(5, 7 * 24 * 60),
+    ),
+    ("ratelimit_storage_url", "GASTREGISTER_RATELIMIT_STORAGE", _text),
+    ("ratelimit_enabled", "GASTREGISTER_RATELIMIT_ENABLED", _bool),
+    ("mail_server", "GASTREGISTER_MAIL_SERVER", _text),
+    ("mail_port", "GASTREGISTER_MAIL_PORT", _whole(1, 65535)),
+    ("mail_use_tls", "GASTREGISTER_MAIL_USE_TLS", _bool),
+    ("mail_username", "GASTREGISTER_MAIL_USERNAME", _text),
+    ("mail_password", "GASTREGISTER_MAIL_PASSWORD", _text),
+    ("mail_sender", "GASTREGISTER_MAIL_SENDER", _text),
+    ("contact_required", "GASTREGISTER_CONTACT_REQUIRED", _text),
+    ("privacy_controller", "GASTREGISTER_PRIVACY_CONTROLLER", _text),
+    ("privacy_notice", "GASTREGISTER_PRIVACY_NOTICE", _text),
+    ("trace_window_max_days", "GASTREGISTER_TRACE_WINDOW_MAX_DAYS", _whole(1, 28)),
+    ("release_deadline_hours", "GASTREGISTER_RELEASE_DEADLINE_HOURS", _whole(1, 24 * 14)),
+    ("auto_release_after_deadline", "GASTREGISTER_AUTO_RELEASE", _bool),
+    ("export_package_days", "GASTREGISTER_EXPORT_PACKAGE_DAYS", _whole(1, 28)),
+    ("purge_interval_minutes", "GASTREGISTER_PURGE_INTERVAL_MINUTES", _whole(1, 15)),
+    ("db_timeout_seconds", "GASTREGISTER_DB_TIMEOUT_SECONDS", _whole(1, 60)),
+    ("db_guest_timeout_ms", "GASTREGISTER_DB_GUEST_TIMEOUT_MS", _whole(200, 60_000)),
+    (
+        "maintenance_db_timeout_seconds",
+        "GASTREGISTER_MAINTENANCE_DB_TIMEOUT_SECONDS",
+        _whole(10, 6 * 3600),
+    ),
+    ("disk_free_min_mb", "GASTREGISTER_DISK_FREE_MIN_MB", _whole(0, 10**7)),
+    ("session_lifetime_minutes", "GASTREGISTER_SESSION_MINUTES", _whole(5, 7 * 24 * 60)),
+    ("log_level", "GASTREGISTER_LOG_LEVEL", _upper),
+    ("metrics_allow", "GASTREGISTER_METRICS_ALLOW", _list),
+    ("forwarded_allow_ips", "GASTREGISTER_FORWARDED_ALLOW_IPS", _list),
+    ("metrics_token", "GASTREGISTER_METRICS_TOKEN", _text),
+)

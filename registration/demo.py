@@ -120,14 +120,32 @@ def _user(session: Session, email: str, password: str, role: Role, **links: int)
 
 
 def seed_demo() -> DemoFacts:
+    """Seed (idempotently) one office with its key and staff, and one business with a location.
+
+    Refused in production: the demo accounts' passwords are in this file, and the
+    office's private key lies next to the server.
+    """
     settings = get_settings()
     if settings.is_production:
         raise DemoRefusedError("demo data is only seeded with GASTREGISTER_ENV=demo or test")
     session = get_session()
     now = get_clock().now()
     key_file, passphrase_file, spki = _demo_key(settings.instance_path / "demo", now)
-    key_id = crypto.key_id(spki).hex()
+    office = _seed_office_side(session, now, spki)
+    location = _seed_business_side(session, office)
+    session.commit()
+    base = settings.public_base_url
+    return DemoFacts(
+        key_file=key_file,
+        passphrase_file=passphrase_file,
+        fingerprint=crypto.format_fingerprint(crypto.key_id(spki)),
+        checkin_urls=[f"{base}/c/{area.code}" for area in location.areas],
+    )
 
+
+def _seed_office_side(session: Session, now: dt.datetime, spki: bytes) -> HealthOffice:
+    """The demo office and its neighbour, the demo key as active key, two staff with TOTP."""
+    key_id = crypto.key_id(spki).hex()
     office = _office(session, DEMO_OFFICE, DEMO_POSTAL_CODE)
     _office(session, NEIGHBOUR_OFFICE, NEIGHBOUR_POSTAL_CODE)
     if session.scalar(select(HealthOfficeKey).where(HealthOfficeKey.key_id == key_id)) is None:
@@ -150,7 +168,11 @@ def seed_demo() -> DemoFacts:
             staff.totp_secret = OFFICE_TOTP_SECRET
             staff.totp_enabled_at = now
     pyotp.TOTP(OFFICE_TOTP_SECRET).now()  # fails early if the demo secret were not base32
+    return office
 
+
+def _seed_business_side(session: Session, office: HealthOffice) -> Location:
+    """The demo business, its owner, and one location with two areas in the office's district."""
     business = session.scalar(select(Business).where(Business.is_demo.is_(True)))
     if business is None:
         business = Business(name="Café Demo", contact_email=OWNER_EMAIL, is_demo=True)
@@ -173,14 +195,7 @@ def seed_demo() -> DemoFacts:
         )
         location.areas = [Area(name="Terrasse", sort_key=1), Area(name="Tisch 1", sort_key=2)]
         session.add(location)
-    session.commit()
-    base = settings.public_base_url
-    return DemoFacts(
-        key_file=key_file,
-        passphrase_file=passphrase_file,
-        fingerprint=crypto.format_fingerprint(crypto.key_id(spki)),
-        checkin_urls=[f"{base}/c/{area.code}" for area in location.areas],
-    )
+    return location
 
 
 def demo_banner(port: int) -> str:

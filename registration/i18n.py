@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, has_request_context, redirect, request
 from werkzeug.wrappers import Response
+
+from registration.security import safe_redirect_target
 
 LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
@@ -47,22 +48,10 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths, so the switch cannot become an open redirect."""
-    if not target:
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    if "\\" in target:
-        return "/"
-    return target
-
-
 @bp.get("/lang/<code>")
 def switch_language(code: str) -> Response:
     """Remember the chosen language in a cookie and go back to where the user was."""
-    response = redirect(_safe_next(request.args.get("next")), code=303)
+    response = redirect(safe_redirect_target(request.args.get("next")) or "/", code=303)
     if code in LANGUAGES:
         response.set_cookie(
             LANGUAGE_COOKIE,

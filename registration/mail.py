@@ -1,21 +1,47 @@
 """Outgoing mail over SMTP, or printed to the console in the demo.
 
 Mails carry notices and links only (a request arrived, a link to verify an address),
-never contact data.
+never contact data. Each mail is a plain-text Jinja template with a `subject` and a
+`body` block, rendered in the recipient's language (`render_mail`); links in it come
+from `public_url`, so they name the configured public address and the routes' own
+URLs, whether the mail leaves during a request or from the maintenance worker.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import sys
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask_babel import force_locale
+from jinja2 import Environment
 
 from registration.config import Settings
 
 log = logging.getLogger("gastregister.mail")
+
+MAX_ADDRESS_LENGTH = 254
+_ADDRESS = re.compile(
+    r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{2,63}$"
+)
+
+
+def normalise_address(raw: str) -> str:
+    """The one spelling of an address we store and compare (accounts, offices)."""
+    return raw.strip().lower()
+
+
+def is_plausible_address(address: str) -> bool:
+    """One rule for every address we will mail to, so no caller keeps a looser copy."""
+    return len(address) <= MAX_ADDRESS_LENGTH and _ADDRESS.match(address) is not None
 
 
 class MailError(RuntimeError):
@@ -53,3 +79,39 @@ def send_mail(settings: Settings, to: str, subject: str, body: str) -> None:
     except (OSError, smtplib.SMTPException) as exc:
         log.warning("mail to the SMTP server failed: %s", type(exc).__name__)
         raise MailError("mail could not be sent") from exc
+
+
+def public_url(settings: Settings, endpoint: str, **values: Any) -> str:
+    """The absolute URL of a route at the configured public address, for a mail.
+
+    Never the request's Host: a forged Host header would otherwise put a stranger's
+    domain into a reset link. It also works outside any request (the worker sends
+    notices), where `url_for(_external=True)` would need SERVER_NAME, which would make
+    Flask answer to that one host name only.
+    """
+    base = urlsplit(settings.public_base_url)
+    adapter = current_app.url_map.bind(
+        base.netloc, script_name=base.path or "/", url_scheme=base.scheme
+    )
+    current_app.inject_url_defaults(endpoint, values)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+def _text_templates() -> Environment:
+    """The app's templates without HTML escaping: a mail is plain text, and a business
+    called "Müller & Söhne" must not arrive as "Müller &amp; Söhne"."""
+    environment: Environment | None = current_app.extensions.get("gastregister.mail_templates")
+    if environment is None:
+        environment = current_app.jinja_env.overlay(autoescape=False)
+        current_app.extensions["gastregister.mail_templates"] = environment
+    return environment
+
+
+def render_mail(template_name: str, language: str, context: Mapping[str, Any]) -> tuple[str, str]:
+    """Subject and body of one mail, rendered in the recipient's language."""
+    with force_locale(language):
+        template = _text_templates().get_template(template_name)
+        rendered = template.new_context(dict(context))
+        subject = "".join(template.blocks["subject"](rendered))
+        body = "".join(template.blocks["body"](rendered))
+    return " ".join(subject.split()), body.strip("\n") + "\n"

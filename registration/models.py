@@ -1,9 +1,10 @@
 """The data model of the whole service: accounts, businesses, locations, check-ins,
 health offices with their keys, and the offices' trace requests with their packages.
 
-One module, because the tables reference each other both ways (a user or a location
-belongs to a health office; a trace request names a location and its areas) and
-Alembic keeps one history for all of them. Both portals read it; neither owns it.
+One module, longer than the others, because the tables reference each other both ways
+(a user or a location belongs to a health office; a trace request names a location and
+its areas) and Alembic keeps one history for all of them. Both portals read it;
+neither owns it.
 
 Guest contact data has no column here. It exists only inside `CheckIn.envelope`,
 sealed to the health office's public key; everything else is the minimum metadata

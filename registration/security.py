@@ -1,4 +1,4 @@
-"""Security headers on every response.
+"""Security headers on every response, and the one rule for where we redirect to.
 
 The Content-Security-Policy allows nothing but our own origin and no inline script:
 the guest page must not talk to any third party (docs/ARCHITECTURE.md, "The promise", 6).
@@ -11,6 +11,8 @@ codes in our URLs (area codes, display secrets) never reach a third party.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 
@@ -53,3 +55,21 @@ def set_security_headers(response: Response) -> Response:
 
 def register_security(app: Flask) -> None:
     app.after_request(set_security_headers)
+
+
+def safe_redirect_target(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None: `next` never leaves the site.
+
+    Refused: anything with a scheme or host (`https://evil`, `//evil`), a backslash
+    (browsers read `/\\evil` as `//evil`), and control characters — a CR/LF would
+    split the `Location` header (Werkzeug refuses it with an error, which was a 500
+    after log-in).
+    """
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target

@@ -41,7 +41,8 @@ def scope(owner: Path) -> Iterator[Path]:
     for path in sorted(owner.rglob("*")):
         if any(path.is_relative_to(other) for other in others):
             continue
-        if path.suffix == ".py" or (path.suffix == ".html" and "templates" in path.parts):
+        # .txt templates are the plain-text mails (registration/mail.py render_mail).
+        if path.suffix == ".py" or (path.suffix in {".html", ".txt"} and "templates" in path.parts):
             yield path
 
 

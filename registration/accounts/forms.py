@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
-from registration.accounts.services import is_plausible_email, normalise_email, password_problems
+from registration.accounts.validation import is_plausible_email, normalise_email, password_problems
 
 
 def plausible_email(_form: Any, field: Any) -> None:

@@ -9,12 +9,11 @@ test keeps the two in step.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from pathlib import Path
 from typing import Any, cast
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
 import crypto
@@ -85,7 +84,7 @@ def json_body() -> dict[str, Any]:
     if len(raw) > MAX_BODY_BYTES:
         raise EnvelopeTooLargeError
     try:
-        body = json.loads(raw)
+        body = current_app.json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidJsonError from None
     if not isinstance(body, dict):

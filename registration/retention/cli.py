@@ -20,14 +20,10 @@ from flask.cli import with_appcontext
 
 from registration.clock import to_berlin
 from registration.retention import partitions
+from registration.retention.history import last_job_run
 from registration.retention.lock import lock_holder
 from registration.retention.scheduler import MaintenanceTimer, maintenance_timer
-from registration.retention.services import (
-    MaintenanceResult,
-    last_job_run,
-    run_maintenance,
-    runner_name,
-)
+from registration.retention.services import MaintenanceResult, run_maintenance, runner_name
 from registration.session import get_clock, get_db, get_session, get_settings
 
 log = logging.getLogger(__name__)

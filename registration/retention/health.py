@@ -18,7 +18,7 @@ from registration.clock import Clock
 from registration.config import Settings
 from registration.health import HealthFinding
 from registration.models import JobRun
-from registration.retention.services import last_job_run
+from registration.retention.history import last_job_run
 from registration.session import get_clock, get_session, get_settings
 
 OVERDUE_AFTER_INTERVALS = 2

@@ -13,7 +13,6 @@ offline CLI uses on a machine without the server; both follow the constants here
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
@@ -24,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crypto import b64url_encode
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
@@ -43,10 +43,6 @@ def iso_utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 # --- building --------------------------------------------------------------------------
 
 
@@ -57,41 +53,10 @@ def package_content(
     package_id: uuid.UUID,
     expires_at: dt.datetime,
 ) -> tuple[bytes, int]:
-    """The content JSON (bytes) and the number of records in it.
-
-    Columns are selected directly rather than as ORM objects: a busy location's
-    package holds tens of thousands of envelopes and this is the hot path.
-    """
+    """The content JSON (bytes) and the number of records in it."""
     location = trace_request.location
     office = trace_request.health_office
-    rows = session.execute(
-        select(
-            Area.code,
-            CheckIn.arrival,
-            CheckIn.departure,
-            CheckIn.auto_departure,
-            CheckIn.persons,
-            CheckIn.source,
-            CheckIn.key_id,
-            CheckIn.envelope,
-        )
-        .join(Area, Area.id == CheckIn.area_id)
-        .where(*matching_conditions(trace_request))
-        .order_by(CheckIn.arrival, CheckIn.id)
-    )
-    records = [
-        {
-            "area": area_code,
-            "arrival": iso_utc(arrival),
-            "departure": iso_utc(departure) if departure is not None else None,
-            "autoDeparture": iso_utc(auto_departure),
-            "persons": persons,
-            "source": source.value,
-            "keyId": key_id,
-            "envelope": _b64url(envelope),
-        }
-        for area_code, arrival, departure, auto_departure, persons, source, key_id, envelope in rows
-    ]
+    records = _package_records(session, trace_request)
     content = {
         "package": {
             "id": str(package_id),
@@ -120,6 +85,42 @@ def package_content(
     }
     text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
     return text.encode("utf-8"), len(records)
+
+
+def _package_records(session: Session, trace_request: TraceRequest) -> list[dict[str, Any]]:
+    """The matching visits as package records, oldest first.
+
+    Columns are selected directly rather than as ORM objects: a busy location's
+    package holds tens of thousands of envelopes and this is the hot path.
+    """
+    rows = session.execute(
+        select(
+            Area.code,
+            CheckIn.arrival,
+            CheckIn.departure,
+            CheckIn.auto_departure,
+            CheckIn.persons,
+            CheckIn.source,
+            CheckIn.key_id,
+            CheckIn.envelope,
+        )
+        .join(Area, Area.id == CheckIn.area_id)
+        .where(*matching_conditions(trace_request))
+        .order_by(CheckIn.arrival, CheckIn.id)
+    )
+    return [
+        {
+            "area": area_code,
+            "arrival": iso_utc(arrival),
+            "departure": iso_utc(departure) if departure is not None else None,
+            "autoDeparture": iso_utc(auto_departure),
+            "persons": persons,
+            "source": source.value,
+            "keyId": key_id,
+            "envelope": b64url_encode(envelope),
+        }
+        for area_code, arrival, departure, auto_departure, persons, source, key_id, envelope in rows
+    ]
 
 
 def frame(content: bytes) -> tuple[bytes, str]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
-from registration.models import Area, CheckIn, TraceRequest, TraceRequestState, User
+from registration.models import Area, CheckIn, Location, TraceRequest, TraceRequestState, User
 from registration.offices import location_in_jurisdiction
 from registration.tracing.errors import (
     InvalidTransitionError,
@@ -179,12 +179,7 @@ def create_trace_request(
     )
     reason = _required_text(reason, "reason", REASON_MAX, _l("A reason is required."))
     validate_window(clock, settings, window_start, window_end)
-    areas: list[Area] = []
-    if area_ids:
-        wanted = set(area_ids)
-        areas = [area for area in location.areas if area.id in wanted]
-        if len(areas) != len(wanted):
-            raise RequestValidationError("areas", _l("Choose only areas of this location."))
+    areas = _chosen_areas(location, area_ids)
     now = clock.now()
     trace_request = TraceRequest(
         health_office_id=office_id,
@@ -201,25 +196,47 @@ def create_trace_request(
     )
     session.add(trace_request)
     session.flush()
+    _audit_created(session, clock, trace_request, requested_by, location)
+    session.commit()
+    notify_request_change(session, settings, trace_request, State.REQUESTED)
+    return trace_request
+
+
+def _chosen_areas(location: Location, area_ids: Sequence[int]) -> list[Area]:
+    """The areas a request is narrowed to (none: the whole location); each must be the location's."""
+    if not area_ids:
+        return []
+    wanted = set(area_ids)
+    areas = [area for area in location.areas if area.id in wanted]
+    if len(areas) != len(wanted):
+        raise RequestValidationError("areas", _l("Choose only areas of this location."))
+    return areas
+
+
+def _audit_created(
+    session: Session,
+    clock: Clock,
+    trace_request: TraceRequest,
+    requested_by: User,
+    location: Location,
+) -> None:
+    """The audit entry of a new request: what was asked for, never any contact data."""
     record_event(
         session,
         clock,
         action="office.request.created",
         actor=requested_by,
-        health_office_id=office_id,
+        health_office_id=trace_request.health_office_id,
         business_id=location.business_id,
         location_id=location.id,
         trace_request_id=trace_request.id,
         details={
-            "case_reference": case_reference,
+            "case_reference": trace_request.case_reference,
             "window_start": trace_request.window_start.isoformat(),
             "window_end": trace_request.window_end.isoformat(),
-            "areas": [area.code for area in areas],
+            "areas": [area.code for area in trace_request.areas],
         },
     )
-    session.commit()
-    notify_request_change(session, settings, trace_request, State.REQUESTED)
-    return trace_request
 
 
 def _state_change(

@@ -11,14 +11,14 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskCliRunner
 from openpyxl import load_workbook
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 import crypto
 from gastregister.cli import main
-from health_export.cli import decrypt
 from health_export.decryption import open_package, sormas_rows, visit_rows
 from health_export.exports import rows_to_csv, rows_to_sormas
+from health_export.offline_commands import decrypt
 from health_export.packages import parse_package
 from registration.accounts.passwords import verify_password
 from registration.config import Settings
@@ -116,6 +116,50 @@ def test_add_user_prints_a_one_time_password_or_asks_for_one(
         main, ["health-office", "add-user", "Amt", "chefin@amt.test", "--role", "staff"]
     )
     assert duplicate.exit_code != 0
+
+
+def test_add_user_applies_the_account_rules_of_the_service(
+    runner: FlaskCliRunner, db_session: Session
+) -> None:
+    """The CLI once asked for 12 characters and took any text with an "@"."""
+    runner.invoke(main, ["health-office", "create", "Amt", "--email", "amt@amt.test"])
+    add = ["health-office", "add-user", "Amt"]
+    eleven = "elf-zeichen"
+    accepted = runner.invoke(
+        main,
+        [*add, "kurz@amt.test", "--role", "staff", "--ask-password"],
+        input=f"{eleven}\n{eleven}\n",
+    )
+    assert accepted.exit_code == 0, accepted.output
+    user = db_session.scalar(select(User).where(User.email == "kurz@amt.test"))
+    assert user is not None and verify_password(user.password_hash, eleven)
+    too_short = runner.invoke(
+        main,
+        [*add, "kürzer@amt.test", "--role", "staff", "--ask-password"],
+        input="neun-zchn\nneun-zchn\n",
+    )
+    assert too_short.exit_code != 0 and "mindestens 10 Zeichen" in too_short.output
+    no_domain = runner.invoke(main, [*add, "chefin@amt", "--role", "admin"])
+    assert no_domain.exit_code != 0 and "gültige E-Mail-Adresse" in no_domain.output
+    assert db_session.scalar(select(User).where(User.email == "chefin@amt")) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "reason"),
+    [
+        ("Amt Nord", "amt@localhost", "gültige E-Mail-Adresse"),
+        ("Amt Nord", "amt nord@amt.test", "gültige E-Mail-Adresse"),
+        ("  ", "amt@amt.test", "Namen"),
+        ("Amt Süd", "sued@amt.test", "gibt es schon"),
+    ],
+)
+def test_create_office_applies_the_office_rules(
+    runner: FlaskCliRunner, db_session: Session, name: str, email: str, reason: str
+) -> None:
+    runner.invoke(main, ["health-office", "create", "Amt Süd", "--email", "amt@sued.test"])
+    result = runner.invoke(main, ["health-office", "create", name, "--email", email])
+    assert result.exit_code != 0 and reason in result.output, result.output
+    assert db_session.scalar(select(func.count()).select_from(HealthOffice)) == 1
 
 
 def test_audit_verify_finds_a_changed_entry(runner: FlaskCliRunner, db_session: Session) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from pathlib import Path
+
 import pytest
 
 from registration.config import DEMO_SECRET_KEY, ConfigurationError, Settings
@@ -170,3 +173,21 @@ def test_each_purpose_gets_its_own_key_from_the_secret() -> None:
     assert one.derive_key("token") == one.derive_key("token")
     assert one.derive_key("token") != other.derive_key("token")
     assert b"a" * 40 not in b"".join(keys)
+
+
+def test_an_empty_environment_gives_each_fields_own_default() -> None:
+    """from_env takes its defaults from the Settings fields, so a default is written once."""
+    settings = Settings.from_env({"GASTREGISTER_ENV": "test"})
+    worked_out = {  # depend on the environment or on each other, see from_env
+        "environment",
+        "secret_key",
+        "database_url",
+        "instance_path",
+        "mail_to_console",
+        "scheduler",
+    }
+    for field in fields(Settings):
+        if field.name not in worked_out:
+            assert getattr(settings, field.name) == field.default, field.name
+    assert settings.instance_path == Path("instance").resolve()
+    assert settings.mail_to_console

@@ -69,6 +69,7 @@ def test_connect_parameters_are_not_piled_up_and_follow_the_guest_budget(
     (one more copy of the options per reconnect), and a guest's request connects within
     its own budget (psycopg allows no less than 2 s)."""
     from registration import database
+    from registration.database import postgres
 
     seen: list[dict[str, object]] = []
 
@@ -80,10 +81,10 @@ def test_connect_parameters_are_not_piled_up_and_follow_the_guest_budget(
     shared = {"host": "db", "options": "-c search_path=town"}
     timeouts = database.DatabaseTimeouts(statement_seconds=5, lock_seconds=5)
     for _ in range(3):
-        database._postgres_connect(timeouts, None, None, [], shared)  # type: ignore[arg-type]
+        postgres._connect(timeouts, None, None, [], shared)  # type: ignore[arg-type]
     token = database.limit_database_budget(1.0)
     try:
-        database._postgres_connect(timeouts, None, None, [], shared)  # type: ignore[arg-type]
+        postgres._connect(timeouts, None, None, [], shared)  # type: ignore[arg-type]
     finally:
         database.reset_database_budget(token)
     assert shared == {"host": "db", "options": "-c search_path=town"}

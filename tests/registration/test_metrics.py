@@ -26,7 +26,8 @@ from registration.models import (
     HealthOffice,
     TraceRequestState,
 )
-from registration.retention.services import JOB_NAME, run_maintenance
+from registration.retention.history import JOB_NAME
+from registration.retention.services import run_maintenance
 from tests import factories
 from tests.metrics_support import local_value, parse, scrape, value
 

@@ -204,3 +204,22 @@ def test_secure_cookies_in_production(settings: Settings) -> None:
     app = create_app(production)
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_production_says_loudly_when_rate_limits_are_per_process(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    values = {
+        "environment": "production",
+        "secret_key": "x" * 40,
+        "mail_server": "127.0.0.1",
+        "ratelimit_enabled": True,
+    }
+    with caplog.at_level(logging.WARNING, logger="gastregister"):
+        create_app(Settings.from_mapping(values, base=settings))
+    assert "counted per process" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gastregister"):
+        shared = {**values, "ratelimit_storage_url": "redis://127.0.0.1:6379/0"}
+        create_app(Settings.from_mapping(shared, base=settings))
+    assert "counted per process" not in caplog.text

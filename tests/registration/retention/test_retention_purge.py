@@ -27,11 +27,9 @@ from registration.models import (
     TraceRequestState,
 )
 from registration.retention import partitions
-from registration.retention.services import (
-    REDACTED,
-    close_overdue_checkins,
-    run_maintenance,
-)
+from registration.retention.checkins import close_overdue_checkins
+from registration.retention.office_data import REDACTED
+from registration.retention.services import run_maintenance
 from tests import factories
 from tests.factories import Venue
 from tests.registration.retention.retention_helpers import (

@@ -1,0 +1,142 @@
+"""`gastregister decrypt`: open an export package on the health office's own machine.
+
+It builds no app and needs no configuration or database, so a health office can use
+it on a computer that never talks to the server (like keygen and key show in
+key_commands.py). The passphrase is asked without echo unless a file is named; it
+never appears on the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_PARTIAL = 3
+
+
+def _passphrase(passphrase_file: Path | None) -> str:
+    if passphrase_file is None:
+        return str(click.prompt("Passphrase of the key file", hide_input=True))
+    # The first line only: the demo's passphrase file carries a warning below it.
+    lines = passphrase_file.read_text(encoding="utf-8").splitlines()
+    return lines[0] if lines else ""
+
+
+@click.command("decrypt")
+@click.argument(
+    "package_file", metavar="PACKAGE", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--key",
+    "key_files",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Key file; repeat for older keys after a rotation (same passphrase).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["csv", "xlsx", "sormas", "json"]),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Output file ('-' for standard output).",
+)
+@click.option(
+    "--separator",
+    type=click.Choice([",", ";", "tab"]),
+    default=",",
+    show_default=True,
+    help="CSV / SORMAS separator.",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the passphrase from the first line of this file.",
+)
+@click.option(
+    "--jobs", type=click.IntRange(1, 32), default=None, help="Worker processes (default: up to 4)."
+)
+def decrypt(
+    package_file: Path,
+    key_files: tuple[Path, ...],
+    output_format: str,
+    output: Path,
+    separator: str,
+    passphrase_file: Path | None,
+    jobs: int | None,
+) -> None:
+    """Open an export PACKAGE with the office's key file, offline.
+
+    Writes the same rows as the decryption page in the browser. Records that cannot
+    be opened are listed on stderr and the exit code is 3; nothing is dropped silently.
+    """
+    import crypto
+    from health_export.decryption import default_jobs, open_package, sormas_rows, visit_rows
+    from health_export.errors import PackageFormatError
+    from health_export.exports import result_to_json, rows_to_csv, rows_to_sormas, rows_to_xlsx
+    from health_export.packages import parse_package
+
+    try:
+        package = parse_package(package_file.read_bytes())
+    except PackageFormatError as error:
+        raise click.ClickException(str(error)) from None
+    passphrase = _passphrase(passphrase_file)
+    keys = []
+    for key_file in key_files:
+        try:
+            keys.append(crypto.read_key_file(key_file.read_bytes(), passphrase).private_key)
+        except crypto.KeyFileError as error:
+            raise click.ClickException(f"{key_file.name}: {error}") from None
+    del passphrase
+    key_ids = {crypto.key_id(crypto.public_key_spki(key)).hex() for key in keys}
+    if package.records and not key_ids & {record.key_id for record in package.records}:
+        raise click.ClickException(
+            "This key file does not belong to this package: its records are sealed to "
+            "another key (another health office's, or an older key of yours — add it with "
+            "another --key)."
+        )
+    result = open_package(package, keys, jobs=jobs or default_jobs())
+    sep = "\t" if separator == "tab" else separator
+    if output_format == "csv":
+        data = rows_to_csv(visit_rows(result.visits), separator=sep)
+    elif output_format == "sormas":
+        data = rows_to_sormas(
+            sormas_rows(result.visits, str(package.location.get("name", ""))), separator=sep
+        )
+    elif output_format == "xlsx":
+        data = rows_to_xlsx(visit_rows(result.visits))
+    else:
+        data = result_to_json(package, result)
+    _write_private(output, data)
+    opened = len(result.visits)
+    total = opened + len(result.failures)
+    click.echo(f"{opened} of {total} visit(s) opened.", err=True)
+    if result.failures:
+        for failure in result.failures:
+            click.echo("  " + failure.describe(package), err=True)
+        click.echo(f"{len(result.failures)} visit(s) could NOT be opened (listed above).", err=True)
+        sys.exit(EXIT_PARTIAL)
+
+
+def _write_private(output: Path, data: bytes) -> None:
+    """Contact data in plain text: readable by the user only (mode 0600)."""
+    if str(output) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as stream:
+        stream.write(data)
+
+
+commands: list[click.Command] = [decrypt]

@@ -1,0 +1,118 @@
+"""The /amt blueprint: its one gate, and what every office page shares.
+
+Blueprint `office`; its templates are in health_export/templates/office/. Every route
+needs a health-office account that logged in with its second factor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response
+
+import crypto
+from registration.accounts.access import OFFICE_ROLES, signed_in_user
+from registration.extensions import login_manager
+from registration.models import HealthOffice, KeyState, Role, TraceRequestState, User
+from registration.session import get_session
+
+# Rooted in the package folder, not this one: the templates live in health_export/templates.
+bp = Blueprint(
+    "office",
+    __name__,
+    url_prefix="/amt",
+    template_folder="templates",
+    root_path=str(Path(__file__).resolve().parent.parent),
+)
+
+Page = str | Response | tuple[str, int]
+
+
+STATE_LABELS = {
+    TraceRequestState.REQUESTED: _l("requested, waiting for release"),
+    TraceRequestState.RELEASED: _l("released, ready to download"),
+    TraceRequestState.DOWNLOADED: _l("downloaded"),
+    TraceRequestState.CLOSED: _l("closed"),
+    TraceRequestState.ABORTED: _l("withdrawn"),
+    TraceRequestState.EXPIRED: _l("expired"),
+}
+KEY_STATE_LABELS = {
+    KeyState.PENDING: _l("pending, needs a second person"),
+    KeyState.ACTIVE: _l("active"),
+    KeyState.RETIRED: _l("retired"),
+}
+ACTION_LABELS = {
+    "office.request.created": _l("Request created"),
+    "office.request.refused": _l("Request refused (outside the jurisdiction)"),
+    "office.request.aborted": _l("Request withdrawn"),
+    "office.request.closed": _l("Request closed"),
+    "office.request.expired": _l("Request expired"),
+    "office.package.built": _l("Export package made"),
+    "office.package.downloaded": _l("Export package downloaded"),
+    "office.key.registered": _l("Key registered"),
+    "office.key.confirmed": _l("Key confirmed and activated"),
+    "office.key.retired": _l("Key retired"),
+    "office.key.discarded": _l("Pending key discarded"),
+    "request.released": _l("Data released"),
+}
+
+
+@bp.context_processor
+def office_helpers() -> dict[str, Any]:
+    """Labels for states and audit actions, and fingerprints as people compare them."""
+
+    def fingerprint(key_id_hex: str) -> str:
+        return crypto.format_fingerprint(bytes.fromhex(key_id_hex))
+
+    def state_label(state: TraceRequestState) -> str:
+        return str(STATE_LABELS[state])
+
+    def key_state_label(state: KeyState) -> str:
+        return str(KEY_STATE_LABELS[state])
+
+    def action_label(action: str) -> str:
+        label = ACTION_LABELS.get(action)
+        return str(label) if label is not None else action
+
+    return {
+        "fingerprint": fingerprint,
+        "state_label": state_label,
+        "key_state_label": key_state_label,
+        "action_label": action_label,
+    }
+
+
+@bp.before_request
+def require_office_member() -> Any:
+    """One gate for every /amt route, so a new route cannot forget it."""
+    user = signed_in_user()
+    if user is None:
+        return login_manager.unauthorized()
+    if user.role not in OFFICE_ROLES or user.health_office_id is None:
+        abort(403)
+    if user.totp_enabled_at is None:
+        abort(403)
+    return None
+
+
+def member() -> User:
+    """The signed-in office member (the gate has let them in)."""
+    user = signed_in_user()
+    if user is None or user.health_office_id is None:
+        abort(401)
+    return user
+
+
+def office_of(user: User) -> HealthOffice:
+    office = get_session().get(HealthOffice, user.health_office_id)
+    if office is None:
+        abort(403)
+    return office
+
+
+def require_admin(user: User) -> None:
+    if user.role is not Role.HEALTH_OFFICE_ADMIN:
+        abort(403)

@@ -1,0 +1,150 @@
+"""The second factor: TOTP codes from an app, and one-time recovery codes.
+
+Health-office accounts cannot work without it; business accounts may switch it on.
+A TOTP code is accepted once only (its time step is remembered), and failed codes
+count towards the same lock as failed passwords.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+
+import pyotp
+from sqlalchemy.orm import Session
+
+from registration.accounts.access import OFFICE_ROLES
+from registration.accounts.errors import (
+    LoginFailedError,
+    SecondFactorFailedError,
+    TwoFactorRequiredError,
+)
+from registration.accounts.login import count_failure, is_locked
+from registration.accounts.passwords import verify_password
+from registration.audit import record_event
+from registration.clock import Clock
+from registration.models import RecoveryCode, User
+
+RECOVERY_CODE_COUNT = 10
+TOTP_ISSUER = "Gastregister"
+TOTP_PERIOD = 30
+_RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def needs_second_factor(user: User) -> bool:
+    return user.totp_enabled_at is not None
+
+
+def must_set_up_second_factor(user: User) -> bool:
+    """Health-office accounts may not work without TOTP."""
+    return user.role in OFFICE_ROLES and user.totp_enabled_at is None
+
+
+def new_totp_secret() -> str:
+    return str(pyotp.random_base32())
+
+
+def totp_uri(secret: str, email: str) -> str:
+    return str(pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER))
+
+
+def matching_totp_step(
+    secret: str, code: str, now: dt.datetime, last_step: int | None
+) -> int | None:
+    """The time step a code belongs to (±1 step of drift), never one used before."""
+    code = re.sub(r"\s+", "", code)
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(now.timestamp()) // TOTP_PERIOD
+    for step in (current - 1, current, current + 1):
+        if last_step is not None and step <= last_step:
+            continue
+        if hmac.compare_digest(str(totp.at(step * TOTP_PERIOD)), code):
+            return step
+    return None
+
+
+def _recovery_hash(code: str) -> str:
+    normalised = re.sub(r"[^A-Z0-9]", "", code.upper())
+    return hashlib.sha256(b"gastregister/recovery/" + normalised.encode()).hexdigest()
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    codes = []
+    for _index in range(RECOVERY_CODE_COUNT):
+        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+    user.recovery_codes = [RecoveryCode(code_hash=_recovery_hash(code)) for code in codes]
+    return codes
+
+
+def enable_totp(session: Session, clock: Clock, user: User, secret: str, code: str) -> list[str]:
+    """Switch TOTP on once the user proved their app shows the right code; returns recovery codes."""
+    step = matching_totp_step(secret, code, clock.now(), None)
+    if step is None:
+        raise SecondFactorFailedError
+    user.totp_secret = secret
+    user.totp_enabled_at = clock.now()
+    user.totp_last_step = step
+    codes = _new_recovery_codes(user)
+    record_event(
+        session,
+        clock,
+        action="account.2fa_enabled",
+        actor=user,
+        business_id=user.business_id,
+        health_office_id=user.health_office_id,
+    )
+    session.commit()
+    return codes
+
+
+def regenerate_recovery_codes(session: Session, user: User) -> list[str]:
+    codes = _new_recovery_codes(user)
+    session.commit()
+    return codes
+
+
+def check_second_factor(session: Session, clock: Clock, user: User, code: str) -> None:
+    """Accept a fresh TOTP code or an unused recovery code; failures count towards the lock."""
+    now = clock.now()
+    if is_locked(user, now) or user.totp_secret is None:
+        raise SecondFactorFailedError
+    step = matching_totp_step(user.totp_secret, code, now, user.totp_last_step)
+    if step is not None:
+        user.totp_last_step = step
+        user.failed_login_count = 0
+        session.commit()
+        return
+    wanted = _recovery_hash(code)
+    for recovery in user.recovery_codes:
+        if recovery.used_at is None and hmac.compare_digest(recovery.code_hash, wanted):
+            recovery.used_at = now
+            user.failed_login_count = 0
+            session.commit()
+            return
+    count_failure(session, now, user)
+    raise SecondFactorFailedError
+
+
+def unused_recovery_codes(user: User) -> int:
+    return sum(1 for code in user.recovery_codes if code.used_at is None)
+
+
+def disable_totp(session: Session, clock: Clock, user: User, password: str) -> None:
+    if user.role in OFFICE_ROLES:
+        raise TwoFactorRequiredError
+    if not verify_password(user.password_hash, password):
+        raise LoginFailedError
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    user.recovery_codes = []
+    record_event(
+        session, clock, action="account.2fa_disabled", actor=user, business_id=user.business_id
+    )
+    session.commit()

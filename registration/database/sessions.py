@@ -1,0 +1,108 @@
+"""The engine, session factory and outage breaker of one application, owned together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from registration.database.breaker import DatabaseRestingError, OutageBreaker
+from registration.database.engine import make_engine
+from registration.database.faults import DatabaseFault, database_fault
+from registration.database.timeouts import DatabaseTimeouts
+
+
+class Database:
+    """Owns the engine and the session factory of one application."""
+
+    def __init__(
+        self, url: str, *, timeouts: DatabaseTimeouts | None = None, **engine_kwargs: Any
+    ) -> None:
+        self.url = url
+        self.timeouts = timeouts or DatabaseTimeouts()
+        self.engine = make_engine(url, self.timeouts, **engine_kwargs)
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.breaker = OutageBreaker()
+        event.listen(self.engine, "handle_error", self._outage_seen)
+        event.listen(self.engine, "after_cursor_execute", self._answer_seen)
+
+    def _outage_seen(self, context: Any) -> None:
+        """Only a database that does not answer makes requests wait; one that answers
+        "read-only" or "disk full" does so at once and needs no breaker."""
+        fault = self.fault_of(context.original_exception)
+        if fault in (DatabaseFault.TIMEOUT, DatabaseFault.UNREACHABLE):
+            self.breaker.failed()
+
+    def _answer_seen(self, *_args: Any) -> None:
+        self.breaker.succeeded()
+
+    def request_session(self) -> Session:
+        """A session for a web request, unless the database failed a moment ago
+        (then DatabaseRestingError, which the error handler answers with 503)."""
+        if not self.breaker.admit():
+            raise DatabaseRestingError
+        return self.sessionmaker()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None (PostgreSQL, in-memory)."""
+        if self.dialect != "sqlite":
+            return None
+        path = (self.engine.url.database or "").removeprefix("file:")
+        if not path or path == ":memory:" or path.startswith(":memory:"):
+            return None
+        return Path(path)
+
+    def fault_of(self, exc: BaseException) -> DatabaseFault | None:
+        """`database_fault`, told apart further by what only this database knows.
+
+        SQLite in WAL mode cannot even open its file on a read-only file system
+        (SQLITE_CANTOPEN: it must write the -shm file), which looks like
+        "unreachable" from the error alone; the mount flags say "read-only".
+        """
+        fault = database_fault(exc)
+        path = self.sqlite_path
+        if fault is DatabaseFault.UNREACHABLE and path is not None:
+            try:
+                read_only = bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+            except OSError:
+                read_only = False
+            if read_only:
+                return DatabaseFault.READ_ONLY
+        return fault
+
+    def new_session(self) -> Session:
+        return self.sessionmaker()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for work outside a request (CLI, scheduler): rolled back unless committed."""
+        session = self.sessionmaker()
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def ping(self, session: Session) -> bool:
+        """True when the database answers a trivial query (for /healthz)."""
+        try:
+            session.execute(text("SELECT 1"))
+        except Exception:
+            session.rollback()
+            return False
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,136 @@
+"""Refuse hostile input where a request is parsed, before any view sees it.
+
+Fuzzing found inputs that every view would otherwise have to remember (issue
+"Hardening", anonymous 500s):
+
+- JSON nested deeper than Python's recursion limit (1,000 levels fit in 2 KB) raised
+  RecursionError inside the parser. Our bodies are flat objects; more than
+  `MAX_JSON_DEPTH` levels is refused as invalid JSON.
+- NUL bytes and lone surrogates: PostgreSQL refuses both in text (a NUL cannot be
+  stored or compared; a surrogate cannot be encoded), so a lookup by such a code
+  failed with an error instead of "not found". They are refused in JSON strings, in
+  paths and in query strings, together with the other control characters, which no
+  URL of ours carries and which would forge lines in a log or a `Location` header.
+- `X-Forwarded-For` and `X-Forwarded-Proto` from whoever reached the app: a client
+  talking to gunicorn directly chose its own address (its rate-limit bucket) and
+  claimed HTTPS. They count only from the configured proxies
+  (GASTREGISTER_FORWARDED_ALLOW_IPS, the same list gunicorn trusts).
+- Integer ids beyond the id columns' range cannot be bound (SQLite raises
+  OverflowError beyond 64 bits, PostgreSQL a range error beyond its 32-bit INTEGER):
+  the `int` URL converter matches only what an id column holds, so such a path is
+  simply not found.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Flask, abort, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
+
+MAX_JSON_DEPTH = 32
+# The largest id our id columns hold (PostgreSQL INTEGER; see registration/models.py).
+MAX_ID = 2**31 - 1
+# C0 controls (NUL, CR, LF, …), DEL, and the surrogate code points, which never stand
+# alone in valid text.
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_FORBIDDEN_IN_JSON = re.compile("[\x00\ud800-\udfff]")
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class HostileJSONError(ValueError):
+    """Nested too deeply, or a string holds a NUL byte or a lone surrogate."""
+
+
+def _check_json(value: Any) -> None:
+    """Walk the parsed value without recursion, checking depth and every string."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if _FORBIDDEN_IN_JSON.search(item):
+                raise HostileJSONError("NUL byte or lone surrogate in a string")
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise HostileJSONError("nested too deeply")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+
+
+class GuardedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing what fuzzing found (see the module docstring).
+
+    Raising ValueError lets Flask treat the body like any malformed JSON: the API's
+    `get_json(silent=True)` sees None and answers `invalid_json`.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = json.loads(s, **kwargs)
+        except RecursionError as exc:
+            raise HostileJSONError("nested too deeply") from exc
+        _check_json(value)
+        return value
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:…>` that matches only ids a database column can hold."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def refuse_control_characters() -> None:
+    """404 for a path, 400 for a query string, holding a control character or surrogate;
+    400 for a posted form field holding a NUL byte (line breaks are fine there)."""
+    if _FORBIDDEN.search(request.path):
+        abort(404)
+    for key, value in request.args.items(multi=True):
+        if _FORBIDDEN.search(key) or _FORBIDDEN.search(value):
+            abort(400)
+    if request.method == "POST" and request.mimetype in _FORM_TYPES:
+        for key, value in request.form.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class TrustedProxies:
+    """ProxyFix for requests from our own proxies; the headers are dropped for the rest."""
+
+    def __init__(self, wsgi_app: Any, proxies: Iterable[str]) -> None:
+        self.networks: tuple[Network, ...] = tuple(
+            ipaddress.ip_network(proxy, strict=False) for proxy in proxies
+        )
+        self.direct = wsgi_app
+        # nginx replaces (does not append to) X-Forwarded-For: one hop.
+        self.proxied = ProxyFix(wsgi_app, x_for=1, x_proto=1, x_host=0)
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self._trusted(environ.get("REMOTE_ADDR", "")):
+            return self.proxied(environ, start_response)
+        for header in [key for key in environ if key.startswith("HTTP_X_FORWARDED_")]:
+            del environ[header]
+        return self.direct(environ, start_response)
+
+
+def register_request_guard(app: Flask) -> None:
+    app.json = GuardedJSONProvider(app)
+    app.url_map.converters["int"] = BoundedIntConverter
+    app.before_request(refuse_control_characters)

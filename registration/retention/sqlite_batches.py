@@ -1,0 +1,76 @@
+"""Deleting on SQLite without holding guests back: short batches, WAL checkpoints.
+
+SQLite has one writer at a time. A purge that deleted in one transaction would keep
+every guest's check-in waiting for the write lock, and deleted envelopes would linger
+in old WAL frames (`secure_delete` zeroes them only in the database file), so
+deletions run in short batches and the WAL is checkpointed and truncated after them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, TextClause
+
+# SQLite: rows per write transaction, and the pause after each one that lets
+# waiting check-ins take the write lock before the next batch does.
+SQLITE_BATCH_ROWS = 1000
+SQLITE_PACKAGE_BATCH_ROWS = 20
+SQLITE_BATCH_PAUSE_SECONDS = 0.02
+
+
+def keep_going() -> None:
+    """Default for callers that never ask a run to stop early."""
+
+
+def sqlite_batches(
+    engine: Engine,
+    statement: TextClause,
+    params: dict[str, Any],
+    *,
+    batch_rows: int = SQLITE_BATCH_ROWS,
+    between_batches: Callable[[], None] = keep_going,
+) -> int:
+    """Repeat a `... WHERE rowid IN (SELECT ... LIMIT :batch)` statement until it runs dry.
+
+    Each batch is its own short write transaction. The WAL is checkpointed by this
+    connection right after each batch, outside the write lock: otherwise the next
+    guest to commit would find a long WAL and copy it back itself (SQLite's
+    auto-checkpoint runs in whichever connection commits), and the WAL would grow to
+    gigabytes over a big purge. The pause lets guests waiting for the write lock in.
+    """
+    total = 0
+    with engine.connect() as connection:
+        dbapi = connection.connection.dbapi_connection
+        if dbapi is None:  # pragma: no cover - a fresh connection always has one
+            raise RuntimeError("no database connection")
+        dbapi.execute("PRAGMA wal_autocheckpoint=0")
+        while True:
+            with connection.begin():
+                changed = connection.execute(statement, {**params, "batch": batch_rows}).rowcount
+            dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            total += changed
+            between_batches()
+            if changed < batch_rows:
+                return total
+            time.sleep(SQLITE_BATCH_PAUSE_SECONDS)
+
+
+def checkpoint_sqlite_wal(engine: Engine, *, attempts: int = 4) -> bool:
+    """Copy the WAL into the database file and truncate it to zero bytes, so deleted
+    envelopes are not left in old WAL frames. A checkpoint holds writers back while it
+    waits, so it waits briefly and tries again rather than waiting long once."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=250")
+        for attempt in range(attempts):
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if busy == 0:
+                return True
+            time.sleep(0.5 * (attempt + 1))
+        return False
+    finally:
+        connection.close()

@@ -1,0 +1,211 @@
+"""Hostile input at the edge of every route: a stable 4xx, never a 500.
+
+Found by fuzzing the public API and the portals (issue "Hardening"): JSON nested
+deeper than Python's recursion limit, NUL bytes and lone surrogates that PostgreSQL
+refuses to store or compare, integer ids beyond 64 bits that neither database can
+bind, and a log-in redirect target carrying CR/LF. Each is refused where the request
+is parsed (registration/security.py), so no view has to remember it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from flask import Flask, request
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from gastregister import create_app
+from registration.clock import FrozenClock
+from registration.config import Settings
+from registration.database import Database
+from registration.models import CheckIn, Role
+from registration.security import safe_redirect_target
+from tests import factories
+from tests.forms import csrf_token, log_in
+
+HUGE = 10**23
+
+
+@pytest.fixture
+def venue(db_session: Session) -> factories.Venue:
+    venue = factories.venue(db_session)
+    db_session.commit()
+    return venue
+
+
+def _json_error(response: object, status: int) -> dict[str, str]:
+    assert response.status_code == status, response.get_data(as_text=True)  # type: ignore[attr-defined]
+    body = response.get_json()  # type: ignore[attr-defined]
+    assert isinstance(body, dict) and body["error"]["code"], body
+    error: dict[str, str] = body["error"]
+    return error
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 1000 + "]" * 1000,  # 2 KB, deeper than the recursion limit
+        "[" * 20_000,  # under the API's size limit
+        '{"a":' * 5000 + "1" + "}" * 5000,
+    ],
+    ids=["nested-1000", "open-20000", "objects-5000"],
+)
+def test_deeply_nested_json_is_a_400(client: FlaskClient, body: str) -> None:
+    response = client.post("/api/v1/checkins", data=body, content_type="application/json")
+    assert _json_error(response, 400)["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\x00b", "\udfff\ud800"])
+def test_nul_and_lone_surrogates_in_json_strings_are_a_400(
+    client: FlaskClient, db_session: Session, venue: factories.Venue, text: str
+) -> None:
+    body = {
+        "areaCode": text,
+        "idempotencyKey": "k" * 32,
+        "envelope": "AAAA",
+        "persons": 1,
+        "arrival": "2026-01-01T12:00:00+01:00",
+    }
+    raw = json.dumps(body)  # escapes the surrogate as \ud800, as a client would
+    response = client.post("/api/v1/checkins", data=raw, content_type="application/json")
+    assert _json_error(response, 400)["code"] == "invalid_json"
+    assert db_session.query(CheckIn).count() == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/c/%00",
+        "/c/a%00b",
+        "/api/v1/areas/%00",
+        "/display/%00",
+        "/display/%00/qr/x.svg",
+        "/c/%ED%A0%80",  # the UTF-8 form of a lone surrogate
+        "/konto/verify/%00",
+    ],
+)
+def test_nul_bytes_in_paths_are_not_found(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code in (400, 404), response.status_code
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", ["lang=%00", "next=/a%0d%0aX", "x%0a=1"])
+def test_control_characters_in_query_strings_are_a_translated_400(
+    client: FlaskClient, query: str
+) -> None:
+    page = client.get(f"/konto/login?{query}")
+    assert page.status_code == 400
+    assert '<html lang="de">' in page.text
+    api = client.get(f"/api/v1/areas/x?{query}", headers={"Accept": "application/json"})
+    assert _json_error(api, 400)["code"]
+
+
+def test_ids_beyond_the_id_columns_in_portal_urls_are_not_found(
+    app: Flask, db_session: Session, venue: factories.Venue
+) -> None:
+    client = app.test_client()
+    owner = factories.user(db_session, role=Role.BUSINESS_OWNER, business=venue.business)
+    db_session.commit()
+    log_in(client, owner.email)
+    for path in (
+        f"/portal/locations/{HUGE}",
+        f"/portal/locations/{HUGE}/posters.pdf",
+        f"/portal/areas/{HUGE}/qr.svg",
+        f"/portal/locations/{2**63}",
+        f"/portal/locations/{2**31}",
+    ):
+        assert client.get(path).status_code == 404, path
+    assert client.get(f"/portal/locations/{2**31 - 1}").status_code == 404
+
+
+def test_login_with_a_line_break_in_its_target_is_refused_then_works_without(
+    app: Flask, db_session: Session, venue: factories.Venue
+) -> None:
+    """Werkzeug refuses CR/LF in a `Location` header: this was a 500 after log-in."""
+    owner = factories.user(db_session, role=Role.BUSINESS_OWNER, business=venue.business)
+    db_session.commit()
+    client = app.test_client()
+    assert client.get("/konto/login?next=/portal/%0d%0aX").status_code == 400
+    log_in(client, owner.email)
+    assert client.get("/portal/").status_code == 200
+
+
+def test_nul_bytes_in_a_posted_form_are_a_400_and_store_nothing(
+    app: Flask, db_session: Session, venue: factories.Venue
+) -> None:
+    """An area name with a NUL byte was a 500 on PostgreSQL (it cannot store one)."""
+    owner = factories.user(db_session, role=Role.BUSINESS_OWNER, business=venue.business)
+    db_session.commit()
+    client = app.test_client()
+    log_in(client, owner.email)
+    place = f"/portal/locations/{venue.location.id}"
+    page = client.get(place)
+    response = client.post(
+        f"{place}/areas", data={"csrf_token": csrf_token(page.text), "areas": "Tisch\x00 9"}
+    )
+    assert response.status_code == 400
+    assert '<html lang="de">' in response.text
+    db_session.expire_all()
+    assert [area.name for area in venue.location.areas] == ["Terrasse"]
+
+
+@pytest.mark.parametrize(
+    ("target", "kept"),
+    [
+        ("/portal/", True),
+        ("/c/abc?lang=en", True),
+        ("/portal/\r\nX", False),
+        ("/portal/\x00", False),
+        ("//evil.example/", False),
+        ("/\\evil.example", False),
+        ("https://evil.example/", False),
+        ("portal", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_one_rule_for_redirect_targets(target: str | None, kept: bool) -> None:
+    """Log-in and the language switch both use it (they had a copy each)."""
+    assert safe_redirect_target(target) == (target if kept else None)
+
+
+def _seen_by_the_app(app: Flask, remote: str, headers: dict[str, str]) -> tuple[str, bool]:
+    """The client address and scheme a view sees, for a request from `remote`."""
+    if "who" not in app.view_functions:
+
+        @app.get("/probe/who", endpoint="who")
+        def who() -> dict[str, object]:
+            return {"address": request.remote_addr, "secure": request.is_secure}
+
+    client = app.test_client()
+    body = client.get("/probe/who", headers=headers, environ_base={"REMOTE_ADDR": remote})
+    return body.get_json()["address"], body.get_json()["secure"]
+
+
+FORWARDED = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+
+
+def test_forwarded_headers_count_from_the_configured_proxy(app: Flask) -> None:
+    assert _seen_by_the_app(app, "127.0.0.1", FORWARDED) == ("203.0.113.9", True)
+
+
+def test_forwarded_headers_from_anyone_else_are_ignored(app: Flask) -> None:
+    """A client that reaches gunicorn directly cannot pick its address (and so its
+    rate-limit bucket) or pretend to have come over HTTPS."""
+    assert _seen_by_the_app(app, "198.51.100.7", FORWARDED) == ("198.51.100.7", False)
+
+
+def test_the_trusted_proxies_are_a_setting(
+    settings: Settings, clock: FrozenClock, bound_database: Database
+) -> None:
+    app = create_app(
+        replace(settings, forwarded_allow_ips=("10.0.0.0/24",)),
+        clock=clock,
+        database=bound_database,
+    )
+    assert _seen_by_the_app(app, "10.0.0.3", FORWARDED) == ("203.0.113.9", True)
+    assert _seen_by_the_app(app, "127.0.0.1", FORWARDED) == ("127.0.0.1", False)
