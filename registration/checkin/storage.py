@@ -60,6 +60,7 @@ def _table(model: type[Any]) -> Table:
     return table
 
 
+# Built once, like the statements below: a request only binds values.
 _checkins = _table(CheckIn)
 
 

@@ -1,4 +1,4 @@
-"""The guest's pages: the check-in form behind each QR code, the confirmation, the entrance screen.
+"""The guest's pages: the check-in form behind each QR code, the confirmation, check-out.
 
 With JavaScript the page seals in the browser and talks to the JSON API (api.py);
 these views then only serve the page. Without JavaScript the same form is posted
@@ -15,55 +15,44 @@ tab until the automatic check-out.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import secrets
 import uuid
-from typing import Any, cast
+from typing import Any
 
-import qrcode
-import qrcode.image.svg
-from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
-from flask.blueprints import BlueprintSetupState
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 import crypto
 from registration import metrics
-from registration.checkin import contact_form, lookup, rotating, rules, storage
+from registration.checkin import contact_form, display, lookup, rules, storage
 from registration.checkin.checkout import check_out, checkout_token, verified_checkin
 from registration.checkin.errors import (
-    CheckInError,
     CheckInNotFoundError,
     CheckInUnavailableError,
     EntranceCodeRequiredError,
     InvalidRequestError,
 )
 from registration.checkin.occupancy import occupancy
+from registration.checkin.pages import bp
 from registration.checkin.web import (
     area_key,
     area_limit,
-    checkin_error_response,
     checkout_limit,
     client_limit,
     counts_refusals,
-    guest_requests,
-    setup_app,
 )
 from registration.extensions import limiter
-from registration.models import Area, CheckIn, CheckInMode, CheckInSource, Location
+from registration.models import CheckIn, CheckInSource
 from registration.session import get_clock, get_session, get_settings
 
-bp = Blueprint("checkin", __name__, template_folder="templates")
-guest_requests(bp)
-bp.register_error_handler(CheckInError, checkin_error_response)
+# The modules that register guest pages on `bp` besides this one; importing them here
+# puts every page on the blueprint the app factory registers.
+PAGES = (display,)
+
+__all__ = ["PAGES", "bp"]
 
 CHECKIN_COOKIE = "gr_checkin"
-
-
-@bp.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    setup_app(cast(Flask, state.app))
 
 
 def privacy_facts(context: lookup.AreaContext) -> dict[str, Any]:
@@ -226,6 +215,25 @@ def _render_refused(context: lookup.AreaContext) -> tuple[str, int]:
     )
 
 
+def _edit_persons(form: contact_form.ContactForm, action: str) -> bool:
+    """Add or remove a companion's fields (the no-JS page's buttons); False for a submission.
+
+    An edited form is shown again without error messages: it was not submitted yet.
+    """
+    if action == "add_person":
+        if len(form.persons) < contact_form.MAX_ADDITIONAL_PERSONS:
+            fields = ("firstName", "lastName", *contact_form.PERSON_ADDRESS_FIELDS)
+            form.persons.append(contact_form.Person(values=dict.fromkeys(fields, "")))
+    elif action.startswith("remove_person:"):
+        index = action.removeprefix("remove_person:")
+        if index.isdigit() and int(index) < len(form.persons):
+            del form.persons[int(index)]
+    else:
+        return False
+    form.errors = []
+    return True
+
+
 @bp.post("/c/<code>")
 @counts_refusals
 @limiter.limit(client_limit)
@@ -245,29 +253,10 @@ def submit(code: str) -> Any:
     if not rules.IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
         idempotency_key = secrets.token_urlsafe(24)
     form = contact_form.read_contact_form(request.form, settings.contact_required)
-    action = request.form.get("action", "")
-    if action == "add_person":
-        if len(form.persons) < contact_form.MAX_ADDITIONAL_PERSONS:
-            form.persons.append(
-                contact_form.Person(
-                    values=dict.fromkeys(
-                        ("firstName", "lastName", *contact_form.PERSON_ADDRESS_FIELDS), ""
-                    )
-                )
-            )
-        form.errors = []
+    if _edit_persons(form, request.form.get("action", "")):
         return _render_page(
             context, form=form, idempotency_key=idempotency_key, admission=admission
         )
-    if action.startswith("remove_person:"):
-        index = action.removeprefix("remove_person:")
-        if index.isdigit() and int(index) < len(form.persons):
-            del form.persons[int(index)]
-        form.errors = []
-        return _render_page(
-            context, form=form, idempotency_key=idempotency_key, admission=admission
-        )
-
     previous = storage.existing_checkin(session, clock, settings, idempotency_key)
     if previous is not None and previous.area_id == context.area.id:
         # The same form sent twice (double tap, reload): the first check-in stands.
@@ -285,7 +274,7 @@ def submit(code: str) -> Any:
         location_code=context.location.code,
         area_code=context.area.code,
     )
-    del form
+    del form  # the typed values go now: only the envelope is kept (the promise, 1)
     receipt = storage.store_checkin(
         session,
         clock,
@@ -357,60 +346,3 @@ def checkout(code: str, checkin_id: uuid.UUID) -> Any:
     return redirect(
         url_for("checkin.confirmation", code=context.area.code, checkin_id=checkin_id), code=303
     )
-
-
-def _display_location(secret: str) -> Location:
-    location = get_session().scalar(
-        select(Location).where(Location.display_secret == secret, Location.archived_at.is_(None))
-    )
-    if location is None or not 1 <= len(secret) <= 64:
-        raise CheckInNotFoundError
-    return location
-
-
-def _open_areas(location: Location) -> list[Area]:
-    return [area for area in location.areas if area.archived_at is None]
-
-
-def entrance_url(location: Location, area: Area) -> str:
-    """The URL in the QR code: with a rotating code in rotating mode."""
-    url = url_for("checkin.page", code=area.code, _external=True)
-    if location.checkin_mode == CheckInMode.ROTATING:
-        step = rotating.time_step(get_clock().now())
-        url += "?t=" + rotating.entrance_code(location.rotating_secret, area.code, step)
-    return url
-
-
-@bp.get("/display/<secret>")
-def display(secret: str) -> Any:
-    """The screen at the entrance: one QR code per area, refreshed every 30 seconds."""
-    location = _display_location(secret)
-    return render_template(
-        "checkin/display.html",
-        location=location,
-        areas=_open_areas(location),
-        secret=secret,
-        step=rotating.time_step(get_clock().now()),
-        refresh_seconds=rotating.STEP_SECONDS,
-    )
-
-
-@bp.get("/display/<secret>/qr/<area_code>.svg")
-def display_qr(secret: str, area_code: str) -> Response:
-    """The current QR code of one area as SVG (never cached: it changes every step)."""
-    location = _display_location(secret)
-    area = next((a for a in _open_areas(location) if a.code == area_code), None)
-    if area is None:
-        raise CheckInNotFoundError
-    image = qrcode.make(
-        entrance_url(location, area),
-        image_factory=qrcode.image.svg.SvgPathImage,
-        error_correction=qrcode.constants.ERROR_CORRECT_M,
-        box_size=10,
-        border=2,
-    )
-    buffer = io.BytesIO()
-    image.save(buffer)
-    response = Response(buffer.getvalue(), mimetype="image/svg+xml")
-    response.headers["Cache-Control"] = "no-store"
-    return response

@@ -99,7 +99,7 @@ def test_display_shows_a_qr_code_per_area_that_changes(
     clock.advance(dt.timedelta(seconds=30))
     assert client.get(src).data != first.data
     with app.test_request_context():
-        from registration.checkin.views import entrance_url
+        from registration.checkin.display import entrance_url
 
         url = entrance_url(venue.location, venue.area)
     code = url.split("?t=")[1]

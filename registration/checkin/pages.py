@@ -1,0 +1,24 @@
+"""The guest pages' blueprint (`checkin.*` endpoints), on which views and display register.
+
+It answers check-in errors as pages and sets up what every guest request needs
+(web.setup_app, web.guest_requests), whichever module holds the view.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from flask import Blueprint, Flask
+from flask.blueprints import BlueprintSetupState
+
+from registration.checkin.errors import CheckInError
+from registration.checkin.web import checkin_error_response, guest_requests, setup_app
+
+bp = Blueprint("checkin", __name__, template_folder="templates")
+guest_requests(bp)
+bp.register_error_handler(CheckInError, checkin_error_response)
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    setup_app(cast(Flask, state.app))
