@@ -11,8 +11,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from health_export.decryption import DecryptionResult
+    from health_export.packages import ParsedPackage
 
 EXIT_PARTIAL = 3
 
@@ -80,43 +87,17 @@ def decrypt(
     Writes the same rows as the decryption page in the browser. Records that cannot
     be opened are listed on stderr and the exit code is 3; nothing is dropped silently.
     """
-    import crypto
-    from health_export.decryption import default_jobs, open_package, sormas_rows, visit_rows
+    from health_export.decryption import default_jobs, open_package
     from health_export.errors import PackageFormatError
-    from health_export.exports import result_to_json, rows_to_csv, rows_to_sormas, rows_to_xlsx
     from health_export.packages import parse_package
 
     try:
         package = parse_package(package_file.read_bytes())
     except PackageFormatError as error:
         raise click.ClickException(str(error)) from None
-    passphrase = _passphrase(passphrase_file)
-    keys = []
-    for key_file in key_files:
-        try:
-            keys.append(crypto.read_key_file(key_file.read_bytes(), passphrase).private_key)
-        except crypto.KeyFileError as error:
-            raise click.ClickException(f"{key_file.name}: {error}") from None
-    del passphrase
-    key_ids = {crypto.key_id(crypto.public_key_spki(key)).hex() for key in keys}
-    if package.records and not key_ids & {record.key_id for record in package.records}:
-        raise click.ClickException(
-            "This key file does not belong to this package: its records are sealed to "
-            "another key (another health office's, or an older key of yours — add it with "
-            "another --key)."
-        )
+    keys = _private_keys(key_files, _passphrase(passphrase_file), package)
     result = open_package(package, keys, jobs=jobs or default_jobs())
-    sep = "\t" if separator == "tab" else separator
-    if output_format == "csv":
-        data = rows_to_csv(visit_rows(result.visits), separator=sep)
-    elif output_format == "sormas":
-        data = rows_to_sormas(
-            sormas_rows(result.visits, str(package.location.get("name", ""))), separator=sep
-        )
-    elif output_format == "xlsx":
-        data = rows_to_xlsx(visit_rows(result.visits))
-    else:
-        data = result_to_json(package, result)
+    data = _export(package, result, output_format, "\t" if separator == "tab" else separator)
     _write_private(output, data)
     opened = len(result.visits)
     total = opened + len(result.failures)
@@ -126,6 +107,44 @@ def decrypt(
             click.echo("  " + failure.describe(package), err=True)
         click.echo(f"{len(result.failures)} visit(s) could NOT be opened (listed above).", err=True)
         sys.exit(EXIT_PARTIAL)
+
+
+def _private_keys(
+    key_files: tuple[Path, ...], passphrase: str, package: ParsedPackage
+) -> list[ec.EllipticCurvePrivateKey]:
+    """The keys from the key files, refusing keys none of the package's records are sealed to."""
+    import crypto
+
+    keys = []
+    for key_file in key_files:
+        try:
+            keys.append(crypto.read_key_file(key_file.read_bytes(), passphrase).private_key)
+        except crypto.KeyFileError as error:
+            raise click.ClickException(f"{key_file.name}: {error}") from None
+    key_ids = {crypto.key_id(crypto.public_key_spki(key)).hex() for key in keys}
+    if package.records and not key_ids & {record.key_id for record in package.records}:
+        raise click.ClickException(
+            "This key file does not belong to this package: its records are sealed to "
+            "another key (another health office's, or an older key of yours — add it with "
+            "another --key)."
+        )
+    return keys
+
+
+def _export(
+    package: ParsedPackage, result: DecryptionResult, output_format: str, separator: str
+) -> bytes:
+    from health_export.decryption import sormas_rows, visit_rows
+    from health_export.exports import result_to_json, rows_to_csv, rows_to_sormas, rows_to_xlsx
+
+    if output_format == "csv":
+        return rows_to_csv(visit_rows(result.visits), separator=separator)
+    if output_format == "sormas":
+        location = str(package.location.get("name", ""))
+        return rows_to_sormas(sormas_rows(result.visits, location), separator=separator)
+    if output_format == "xlsx":
+        return rows_to_xlsx(visit_rows(result.visits))
+    return result_to_json(package, result)
 
 
 def _write_private(output: Path, data: bytes) -> None:

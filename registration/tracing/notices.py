@@ -3,78 +3,78 @@
 A notice names the request, the office, the location and the window — never a visit.
 It is sent after the step it reports is committed and audited: a mail that fails is
 logged and does not undo the step, because both portals show the state anyway.
+
+Each mail is a template under `tracing/mail/`, rendered per recipient in their
+language: a user's stored language, German for the office's and the business's own
+addresses (the portals' first language). Mails also leave from background jobs, where
+no request tells the language, so it never comes from the current request.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+from typing import Any
 
-from flask_babel import force_locale, format_datetime
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registration.clock import to_berlin
 from registration.config import Settings
-from registration.mail import MailError, send_mail
+from registration.mail import MailError, public_url, render_mail, send_mail
 from registration.models import HealthOffice, Role, TraceRequest, TraceRequestState, User
 
 log = logging.getLogger("gastregister.tracing.notices")
 
 State = TraceRequestState
 
+OFFICE_LANGUAGE = "de"
+"""The office has no stored language; its portal and its notices are German."""
+
 _CHANGE_SUBJECTS = {
-    State.REQUESTED: ("Neue Anfrage des Gesundheitsamts", "New request from the health office"),
-    State.RELEASED: ("Anfrage freigegeben", "Request released"),
-    State.DOWNLOADED: ("Daten heruntergeladen", "Data downloaded"),
-    State.CLOSED: ("Anfrage abgeschlossen", "Request closed"),
-    State.ABORTED: ("Anfrage zurückgezogen", "Request withdrawn"),
-    State.EXPIRED: ("Anfrage abgelaufen", "Request expired"),
+    State.REQUESTED: _l("New request from the health office"),
+    State.RELEASED: _l("Request released"),
+    State.DOWNLOADED: _l("Data downloaded"),
+    State.CLOSED: _l("Request closed"),
+    State.ABORTED: _l("Request withdrawn"),
+    State.EXPIRED: _l("Request expired"),
 }
-
-
-def _when(moment: object) -> str:
-    if not isinstance(moment, dt.datetime):
-        return ""
-    return str(format_datetime(to_berlin(moment), "short"))
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
+def _render(template: str, language: str, **context: Any) -> tuple[str, str]:
+    return render_mail(f"tracing/mail/{template}.txt", language, context)
+
+
 # --- state changes, to both sides ------------------------------------------------------
 
 
-def _mail_text(
-    settings: Settings, trace_request: TraceRequest, state: State, audience: str
+def _change_mail(
+    settings: Settings, trace_request: TraceRequest, state: State, audience: str, language: str
 ) -> tuple[str, str]:
-    """Subject and body in German and English: mails also leave from background jobs,
-    where no request tells the language. They name the request, never any visit."""
-    german, english = _CHANGE_SUBJECTS[state]
+    """Subject and body of a state change; the office's link opens the request, the
+    owner's the business portal (the office routes are the office side's: by name only)."""
     location = trace_request.location
     link = (
-        f"{settings.public_base_url}/amt/requests/{trace_request.id}"
+        public_url(settings, "office.request_detail", request_id=trace_request.id)
         if audience == "office"
-        else f"{settings.public_base_url}/portal/"
+        else public_url(settings, "portal.dashboard")
     )
-    subject = f"Gastregister: {german} / {english} (#{trace_request.id})"
-    body = "\n".join(
-        [
-            f"{german} / {english}",
-            "",
-            f"Anfrage / Request: #{trace_request.id}",
-            f"Gesundheitsamt / Health office: {trace_request.health_office.name}",
-            f"Standort / Location: {location.name}, {location.zip_code} {location.city}",
-            f"Zeitraum / Window: {to_berlin(trace_request.window_start):%Y-%m-%d %H:%M} - "
-            f"{to_berlin(trace_request.window_end):%Y-%m-%d %H:%M} (Europe/Berlin)",
-            f"Status / State: {state.value}",
-            "",
-            link,
-        ]
+    return _render(
+        "request_change",
+        language,
+        change=_CHANGE_SUBJECTS[state],
+        request_id=trace_request.id,
+        office=trace_request.health_office.name,
+        location=f"{location.name}, {location.zip_code} {location.city}",
+        window_start=f"{to_berlin(trace_request.window_start):%Y-%m-%d %H:%M}",
+        window_end=f"{to_berlin(trace_request.window_end):%Y-%m-%d %H:%M}",
+        state=state.value,
+        link=link,
     )
-    return subject, body
 
 
 def _send(settings: Settings, to: str, subject: str, body: str) -> None:
@@ -85,42 +85,44 @@ def _send(settings: Settings, to: str, subject: str, body: str) -> None:
         log.warning("notice for a trace request could not be mailed")
 
 
-def office_recipients(session: Session, trace_request: TraceRequest) -> list[str]:
+def office_recipients(session: Session, trace_request: TraceRequest) -> dict[str, str]:
+    """Address → language: the office's own address, and the user who asked."""
     office: HealthOffice = trace_request.health_office
-    recipients = {office.email} if office.email else set()
+    recipients = {office.email: OFFICE_LANGUAGE} if office.email else {}
     requester = (
         session.get(User, trace_request.requested_by_id) if trace_request.requested_by_id else None
     )
     if requester is not None and requester.disabled_at is None:
-        recipients.add(requester.email)
-    return sorted(recipients)
+        recipients[requester.email] = requester.language
+    return dict(sorted(recipients.items()))
 
 
-def owner_recipients(session: Session, trace_request: TraceRequest) -> list[str]:
+def owner_recipients(session: Session, trace_request: TraceRequest) -> dict[str, str]:
+    """Address → language: the business's contact address, and every active owner."""
     business = trace_request.location.business
-    recipients = {business.contact_email} if business.contact_email else set()
+    recipients = {business.contact_email: OFFICE_LANGUAGE} if business.contact_email else {}
     recipients.update(
-        member.email
+        (member.email, member.language)
         for member in business.members
         if member.role is Role.BUSINESS_OWNER and member.disabled_at is None
     )
-    return sorted(recipients)
+    return dict(sorted(recipients.items()))
 
 
 def notify_request_change(
     session: Session, settings: Settings, trace_request: TraceRequest, state: State
 ) -> None:
     """Mail the office and the owners about a change. A new request reaches each owner
-    in their own language with the release deadline (`notify_owners_of_request`)."""
-    subject, body = _mail_text(settings, trace_request, state, "office")
-    for recipient in office_recipients(session, trace_request):
-        _send(settings, recipient, subject, body)
+    with the release deadline instead (`notify_owners_of_request`)."""
+    for recipient, language in office_recipients(session, trace_request).items():
+        _send(
+            settings, recipient, *_change_mail(settings, trace_request, state, "office", language)
+        )
     if state is State.REQUESTED:
         notify_owners_of_request(session, settings, trace_request)
         return
-    subject, body = _mail_text(settings, trace_request, state, "owner")
-    for recipient in owner_recipients(session, trace_request):
-        _send(settings, recipient, subject, body)
+    for recipient, language in owner_recipients(session, trace_request).items():
+        _send(settings, recipient, *_change_mail(settings, trace_request, state, "owner", language))
 
 
 # --- the owner's release: asked for, and given ------------------------------------------
@@ -142,27 +144,20 @@ def notify_owners_of_request(
             User.disabled_at.is_(None),
         )
     ).all()
-    link = settings.public_base_url.rstrip("/") + f"/portal/requests/{trace_request.id}"
+    link = public_url(settings, "portal.trace_request", request_id=trace_request.id)
     sent = 0
     for owner in owners:
-        with force_locale(owner.language or "de"):
-            subject = _(
-                "Gastregister: the health office asks for the guest list of %(location)s",
-                location=_one_line(location.name),
-            )
-            body = _(
-                "%(office)s asks for the guest list of %(location)s from %(start)s to "
-                "%(end)s (case %(reference)s).\n\nPlease check the request and release it "
-                "by %(deadline)s:\n\n%(link)s\n\nThe data stays encrypted; only the health "
-                "office can read it.",
-                office=_one_line(trace_request.health_office.name),
-                location=_one_line(location.name),
-                start=_when(trace_request.window_start),
-                end=_when(trace_request.window_end),
-                reference=_one_line(trace_request.case_reference),
-                deadline=_when(trace_request.release_deadline),
-                link=link,
-            )
+        subject, body = _render(
+            "owner_request",
+            owner.language or OFFICE_LANGUAGE,
+            office=_one_line(trace_request.health_office.name),
+            location=_one_line(location.name),
+            window_start=trace_request.window_start,
+            window_end=trace_request.window_end,
+            reference=_one_line(trace_request.case_reference),
+            deadline=trace_request.release_deadline,
+            link=link,
+        )
         try:
             send_mail(settings, owner.email, subject, body)
         except MailError:
@@ -179,23 +174,16 @@ def notify_office_of_release(
     office = trace_request.health_office
     if not office.email:
         return
-    location = trace_request.location
-    with force_locale("de"):
-        subject = _(
-            "Gastregister: request %(reference)s was released",
-            reference=_one_line(trace_request.case_reference),
-        )
-        body = _(
-            "The guest data for case %(reference)s (location %(location)s, "
-            "%(start)s to %(end)s) was released %(how)s.\n\nYou can download the "
-            "encrypted export in the health-office portal:\n\n%(link)s",
-            reference=_one_line(trace_request.case_reference),
-            location=_one_line(location.name),
-            start=_when(trace_request.window_start),
-            end=_when(trace_request.window_end),
-            how=_("automatically after the deadline") if automatic else _("by the business"),
-            link=settings.public_base_url.rstrip("/") + "/amt/",
-        )
+    subject, body = _render(
+        "office_release",
+        OFFICE_LANGUAGE,
+        reference=_one_line(trace_request.case_reference),
+        location=_one_line(trace_request.location.name),
+        window_start=trace_request.window_start,
+        window_end=trace_request.window_end,
+        automatic=automatic,
+        link=public_url(settings, "office.dashboard"),
+    )
     try:
         send_mail(settings, office.email, subject, body)
     except MailError:

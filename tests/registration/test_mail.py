@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
 
+from registration.clock import FrozenClock
 from registration.config import Settings
-from registration.mail import MailError, send_mail
+from registration.mail import MailError, public_url, render_mail, send_mail
+from registration.models import TraceRequest
+from registration.models import TraceRequestState as State
+from registration.tracing import notices
+from tests import factories
 from tests.local_servers import SmtpInbox, free_port
 
 
@@ -40,3 +47,82 @@ def test_console_mail_in_demo(settings: Settings, capsys: pytest.CaptureFixture[
     demo = Settings.from_mapping({"mail_to_console": True}, base=settings)
     send_mail(demo, "a@example.org", "Bestätigen", "Link: http://127.0.0.1/konto/verify/abc")
     assert "Bestätigen" in capsys.readouterr().out
+
+
+# --- mails from templates, in the recipient's language ------------------------------------
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    mails: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(
+        notices, "send_mail", lambda _settings, to, subject, body: mails.append((to, subject, body))
+    )
+    return mails
+
+
+@pytest.fixture
+def released_request(db_session: Session, clock: FrozenClock) -> TraceRequest:
+    office = factories.health_office(db_session, name="Amt & Co", email="amt@example.invalid")
+    business = factories.business(db_session, name="Bar", contact_email="bar@example.org")
+    for language, email in (("de", "de@example.org"), ("en", "en@example.org")):
+        factories.user(db_session, business=business, email=email, language=language)
+    place = factories.location(db_session, business, office=office, name="Bar <Ost>")
+    trace_request = factories.trace_request(db_session, office, place, now=clock.now())
+    db_session.commit()
+    return trace_request
+
+
+def test_render_mail_outside_a_request_in_each_language(app: Flask) -> None:
+    with app.app_context():
+        german = render_mail("accounts/mail/verify_email.txt", "de", {"link": "LINK"})
+        english = render_mail("accounts/mail/verify_email.txt", "en", {"link": "LINK"})
+    assert german[0] == "Gastregister: Bitte bestätigen Sie Ihre E-Mail-Adresse"
+    assert english[0] == "Gastregister: please confirm your e-mail address"
+    assert "\n\nLINK\n\n" in german[1] and "\n\nLINK\n\n" in english[1]
+
+
+def test_public_url_uses_the_public_address_and_its_path(app: Flask, settings: Settings) -> None:
+    public = Settings.from_mapping({"public_base_url": "https://gast.example.de/r"}, base=settings)
+    with app.app_context():
+        link = public_url(public, "accounts.verify", token="abc")
+    assert link == "https://gast.example.de/r/konto/verify/abc"
+
+
+def test_request_notices_reach_each_owner_in_their_language(
+    app: Flask, released_request: TraceRequest, sent: list[tuple[str, str, str]]
+) -> None:
+    """Once one bilingual mail for everybody ("Anfrage / Request"); now one language each."""
+    with app.app_context():
+        settings = app.extensions["gastregister.settings"]
+        session = Session.object_session(released_request)
+        assert session is not None
+        notices.notify_request_change(session, settings, released_request, State.CLOSED)
+    mails = {to: (subject, body) for to, subject, body in sent}
+    assert set(mails) == {
+        "amt@example.invalid",
+        "bar@example.org",
+        "de@example.org",
+        "en@example.org",
+    }
+    number = released_request.id
+    assert mails["en@example.org"][0] == f"Gastregister: Request closed (#{number})"
+    assert mails["de@example.org"][0] == f"Gastregister: Anfrage abgeschlossen (#{number})"
+    assert "Health office: Amt & Co" in mails["en@example.org"][1]
+    assert "Standort: Bar <Ost>" in mails["bar@example.org"][1]
+    assert f"http://127.0.0.1:5000/amt/requests/{number}" in mails["amt@example.invalid"][1]
+    assert "http://127.0.0.1:5000/portal/" in mails["en@example.org"][1]
+    assert all(" / " not in subject for subject, _body in mails.values())
+
+
+def test_release_notice_to_the_office_is_german(
+    app: Flask, released_request: TraceRequest, sent: list[tuple[str, str, str]]
+) -> None:
+    with app.test_request_context("/?lang=en"):
+        settings = app.extensions["gastregister.settings"]
+        notices.notify_office_of_release(settings, released_request, automatic=True)
+    [(to, subject, body)] = sent
+    assert to == "amt@example.invalid"
+    assert subject == "Gastregister: Anfrage AZ 2026-0042 wurde freigegeben"
+    assert "nach Ablauf der Frist automatisch freigegeben" in body
+    assert body.rstrip().endswith("http://127.0.0.1:5000/amt/")
