@@ -2,7 +2,8 @@
 
     .venv/bin/python -m tests.crypto.vectors.make_tamper_vectors
 
-writes sealed-record-v1.json and keyfile-v1.json next to this script. Every key,
+writes sealed-record-v1.json, sealed-record-v2.json and keyfile-v1.json next to this
+script (and export-package-v1.json, see make_package_vectors.py). Every key,
 ephemeral key, salt and nonce is derived from a fixed label, so the output is the
 same on every run and a test checks that the committed files are up to date.
 
@@ -44,6 +45,7 @@ from tests.crypto import rfc9180_reference as reference
 HERE = Path(__file__).resolve().parent
 
 SEALED_RECORD_FILE = HERE / "sealed-record-v1.json"
+SEALED_RECORD_V2_FILE = HERE / "sealed-record-v2.json"
 KEY_FILE_FILE = HERE / "keyfile-v1.json"
 
 # P-256 (SEC 2): y^2 = x^3 - 3x + b over GF(p).
@@ -79,10 +81,10 @@ SPKI = {name: public_key_spki(key) for name, key in KEYS.items()}
 KEY_IDS = {name: key_id(spki) for name, spki in SPKI.items()}
 
 # docs/FORMAT.md section 5.1 and 5.2, written out independently of crypto.envelope.
-VERSION_AND_SUITE = bytes.fromhex("01" + "0010" + "0001" + "0001")
+SUITE = bytes.fromhex("0010" + "0001" + "0001")
 HEADER_SIZE = 39
 CIPHERTEXT_OFFSET = 104
-INFO_LABEL = b"gastregister/sealed-record/v1"
+INFO_LABELS = {1: b"gastregister/sealed-record/v1", 2: b"gastregister/sealed-record/v2"}
 AAD = b""
 BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -168,8 +170,8 @@ def _lp(code: str) -> bytes:
     return len(encoded).to_bytes(2, "big") + encoded
 
 
-def record_info(location: str, area: str, recipient_key_id: bytes) -> bytes:
-    return INFO_LABEL + _lp(location) + _lp(area) + recipient_key_id
+def record_info(location: str, area: str, recipient_key_id: bytes, version: int = 1) -> bytes:
+    return INFO_LABELS[version] + _lp(location) + _lp(area) + recipient_key_id
 
 
 def seal(
@@ -179,12 +181,13 @@ def seal(
     to: str = "office-a",
     location: str = LOCATION,
     area: str = AREA,
+    version: int = 1,
 ) -> bytes:
     """header || enc || ct, with the ephemeral key derived from ``name``."""
-    header = VERSION_AND_SUITE + KEY_IDS[to]
+    header = bytes([version]) + SUITE + KEY_IDS[to]
     enc, ciphertext = reference.seal(
         KEYS[to].public_key(),
-        record_info(location, area, KEY_IDS[to]),
+        record_info(location, area, KEY_IDS[to], version),
         AAD,
         padded,
         ephemeral_key=_test_key(f"ephemeral {name}"),
@@ -318,7 +321,13 @@ def sealed_record_vectors() -> dict[str, Any]:
 
     # Header.
     add("version-0", "version byte 0", "unknown_version", envelope=replace(typical, 0, b"\x00"))
-    add("version-2", "version byte 2", "unknown_version", envelope=replace(typical, 0, b"\x02"))
+    add(
+        "version-2",
+        "version byte 2 on a v1 envelope: the v2 info label differs, so HPKE fails",
+        "decryption_failed",
+        envelope=replace(typical, 0, b"\x02"),
+    )
+    add("version-3", "version byte 3", "unknown_version", envelope=replace(typical, 0, b"\x03"))
     add("suite-kem-p384", "kem_id 0x0011", "wrong_suite", envelope=replace(typical, 1, b"\x00\x11"))
     add(
         "suite-kdf-sha384",
@@ -541,6 +550,195 @@ def sealed_record_vectors() -> dict[str, Any]:
             "Gastregister sealed record v1 (docs/FORMAT.md). Decode 'envelope' as canonical "
             "unpadded base64url, open it with the keys in 'openWith' for 'locationCode' and "
             "'areaCode'; 'expected' is 'ok' (the result equals 'record') or the error kind."
+        ),
+        "generator": "tests/crypto/vectors/make_tamper_vectors.py",
+        "keys": {
+            name: {
+                "privateKeyPkcs8": b64url_encode(_pkcs8(key)),
+                "publicKey": b64url_encode(SPKI[name]),
+                "keyId": KEY_IDS[name].hex(),
+            }
+            for name, key in KEYS.items()
+        },
+        "vectors": vectors,
+    }
+
+
+BOUND = {
+    "arrival": "2026-11-20T18:30:05Z",
+    "idempotencyKey": "6f1c2a9e-4b7d-4e0a-9c3f-2d5e8a1b7c40",
+    "source": "guest_page",
+}
+TYPICAL_RECORD_V2: dict[str, Any] = {**TYPICAL_RECORD, "v": 2, **BOUND}
+EMPTY_RECORD_V2: dict[str, Any] = {**EMPTY_RECORD, "v": 2, **BOUND, "source": "guest_form"}
+MAXIMUM_RECORD_V2: dict[str, Any] = {
+    **MAXIMUM_RECORD,
+    "v": 2,
+    **BOUND,
+    "idempotencyKey": "K" * 64,
+    "source": "staff_entry",
+}
+
+
+def sealed_record_v2_vectors() -> dict[str, Any]:
+    """Version 2: the same envelope rules, another label, the bound record members.
+
+    The envelope checks are the same code for both versions, so these vectors cover
+    what differs: the version byte and label, and the v2 record schema.
+    """
+    vectors: list[dict[str, Any]] = []
+
+    def add(
+        name: str,
+        comment: str,
+        expected: str,
+        envelope: bytes,
+        *,
+        open_with: tuple[str, ...] = ("office-a",),
+        location: str = LOCATION,
+        area: str = AREA,
+        record: dict[str, Any] | None = None,
+    ) -> None:
+        vector: dict[str, Any] = {
+            "name": name,
+            "comment": comment,
+            "openWith": list(open_with),
+            "locationCode": location,
+            "areaCode": area,
+            "envelope": b64url_encode(envelope),
+            "expected": expected,
+        }
+        if record is not None:
+            vector["record"] = record
+        vectors.append(vector)
+
+    def seal2(name: str, body: bytes, **options: Any) -> bytes:
+        return seal(f"v2 {name}", smallest_padding(body), version=2, **options)
+
+    typical = seal2("typical", compact_json(TYPICAL_RECORD_V2))
+    add("ok-typical", "a guest with two companions", "ok", typical, record=TYPICAL_RECORD_V2)
+    add(
+        "ok-empty-fields",
+        "every string empty, sealed by the server's no-JavaScript form",
+        "ok",
+        seal2("empty", compact_json(EMPTY_RECORD_V2)),
+        record=EMPTY_RECORD_V2,
+    )
+    maximum_json = compact_json(MAXIMUM_RECORD_V2)
+    assert 16384 <= len(maximum_json) < 32768
+    add(
+        "ok-maximum",
+        "every field at its limit, 20 companions, a 64-character key: the 32768 bucket",
+        "ok",
+        seal2("maximum", maximum_json),
+        record=MAXIMUM_RECORD_V2,
+    )
+    add(
+        "ok-older-key",
+        "sealed to an older key the office still holds",
+        "ok",
+        seal2("older-key", compact_json(TYPICAL_RECORD_V2), to="retired"),
+        open_with=("office-a", "retired"),
+        record=TYPICAL_RECORD_V2,
+    )
+    add(
+        "version-1-relabelled",
+        "version byte 1 on a v2 envelope: the v1 info label differs, so HPKE fails",
+        "decryption_failed",
+        replace(typical, 0, b"\x01"),
+    )
+    add(
+        "version-1-label",
+        "version byte 2 but sealed with the v1 info label",
+        "decryption_failed",
+        replace(seal("v2 v1-label", smallest_padding(compact_json(TYPICAL_RECORD_V2))), 0, b"\x02"),
+    )
+    add("version-3", "version byte 3", "unknown_version", replace(typical, 0, b"\x03"))
+    add("wrong-suite", "aead_id 0x0002", "wrong_suite", replace(typical, 5, b"\x00\x02"))
+    add("truncated", "last byte missing", "bad_length", typical[:-1])
+    add(
+        "wrong-key",
+        "sealed to office-b, opened by office-a",
+        "wrong_key",
+        seal2("to-b", compact_json(TYPICAL_RECORD_V2), to="office-b"),
+    )
+    add(
+        "moved-to-other-area",
+        "opened for another area",
+        "decryption_failed",
+        typical,
+        area="TISCH_13",
+    )
+    add(
+        "moved-to-other-location",
+        "opened for another location",
+        "decryption_failed",
+        typical,
+        location="BAECKEREI-SCHULZE-8",
+    )
+    add("ct-flip", "a ciphertext bit", "decryption_failed", flip(typical, CIPHERTEXT_OFFSET + 7))
+    add(
+        "padding-wrong-marker",
+        "0x81 instead of 0x80",
+        "bad_padding",
+        seal("v2 padding", pad_to(compact_json(TYPICAL_RECORD_V2), 1024, b"\x81"), version=2),
+    )
+    bad_records: list[tuple[str, str, dict[str, Any]]] = [
+        ("record-version-1", "a v1 record in a v2 envelope", TYPICAL_RECORD),
+        (
+            "record-version-1-with-binding",
+            '"v": 1 with the v2 members',
+            {**TYPICAL_RECORD_V2, "v": 1},
+        ),
+        ("record-missing-arrival", "no arrival", _without(TYPICAL_RECORD_V2, "arrival")),
+        (
+            "record-missing-idempotency-key",
+            "no idempotencyKey",
+            _without(TYPICAL_RECORD_V2, "idempotencyKey"),
+        ),
+        ("record-missing-source", "no source", _without(TYPICAL_RECORD_V2, "source")),
+        (
+            "record-arrival-fraction",
+            "arrival with a fraction of a second",
+            {**TYPICAL_RECORD_V2, "arrival": "2026-11-20T18:30:05.000Z"},
+        ),
+        (
+            "record-arrival-offset",
+            "arrival with +00:00 instead of Z",
+            {**TYPICAL_RECORD_V2, "arrival": "2026-11-20T18:30:05+00:00"},
+        ),
+        (
+            "record-arrival-impossible",
+            "arrival on 31 November",
+            {**TYPICAL_RECORD_V2, "arrival": "2026-11-31T18:30:05Z"},
+        ),
+        ("record-arrival-number", "arrival as a number", {**TYPICAL_RECORD_V2, "arrival": 0}),
+        (
+            "record-idempotency-key-short",
+            "an idempotency key of 15 characters",
+            {**TYPICAL_RECORD_V2, "idempotencyKey": "k" * 15},
+        ),
+        (
+            "record-idempotency-key-alphabet",
+            "an idempotency key with '+'",
+            {**TYPICAL_RECORD_V2, "idempotencyKey": "k" * 15 + "+"},
+        ),
+        ("record-source-unknown", "source 'phone'", {**TYPICAL_RECORD_V2, "source": "phone"}),
+        (
+            "record-unknown-member",
+            "an extra top-level member",
+            {**TYPICAL_RECORD_V2, "checkInId": "1"},
+        ),
+    ]
+    for name, comment, body in bad_records:
+        add(name, comment, "bad_record", seal2(name, compact_json(body)))
+
+    return {
+        "description": (
+            "Gastregister sealed record v2 (docs/FORMAT.md). Decode 'envelope' as canonical "
+            "unpadded base64url, open it with the keys in 'openWith' for 'locationCode' and "
+            "'areaCode'; 'expected' is 'ok' (the result equals 'record') or the error kind. "
+            "The keys are those of sealed-record-v1.json."
         ),
         "generator": "tests/crypto/vectors/make_tamper_vectors.py",
         "keys": {
@@ -849,8 +1047,9 @@ def render(document: object) -> str:
 
 def main() -> None:
     SEALED_RECORD_FILE.write_text(render(sealed_record_vectors()), encoding="utf-8")
+    SEALED_RECORD_V2_FILE.write_text(render(sealed_record_v2_vectors()), encoding="utf-8")
     KEY_FILE_FILE.write_text(render(key_file_vectors()), encoding="utf-8")
-    print(f"wrote {SEALED_RECORD_FILE.name} and {KEY_FILE_FILE.name}")
+    print(f"wrote {SEALED_RECORD_FILE.name}, {SEALED_RECORD_V2_FILE.name} and {KEY_FILE_FILE.name}")
 
 
 if __name__ == "__main__":
