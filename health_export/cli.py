@@ -343,6 +343,8 @@ def decrypt(
     opened = len(result.visits)
     total = opened + len(result.failures)
     click.echo(f"{opened} of {total} visit(s) opened.", err=True)
+    if (unbound := result.describe_unbound()) is not None:
+        click.echo(unbound, err=True)
     if result.failures:
         for failure in result.failures:
             click.echo("  " + failure.describe(package), err=True)

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m tests.crypto.vectors.make_tamper_vectors
 
-writes sealed-record-v1.json, sealed-record-v2.json and keyfile-v1.json next to this
-script (and export-package-v1.json, see make_package_vectors.py). Every key,
+writes sealed-record-v1.json, sealed-record-v2.json, keyfile-v1.json and
+export-package-v1.json next to this script. Every key,
 ephemeral key, salt and nonce is derived from a fixed label, so the output is the
 same on every run and a test checks that the committed files are up to date.
 
@@ -26,6 +26,7 @@ Browsers can use the same files: the private keys are included as PKCS#8.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -46,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 
 SEALED_RECORD_FILE = HERE / "sealed-record-v1.json"
 SEALED_RECORD_V2_FILE = HERE / "sealed-record-v2.json"
+EXPORT_PACKAGE_FILE = HERE / "export-package-v1.json"
 KEY_FILE_FILE = HERE / "keyfile-v1.json"
 
 # P-256 (SEC 2): y^2 = x^3 - 3x + b over GF(p).
@@ -1035,6 +1037,493 @@ def key_file_vectors() -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------------------
+# Export packages (docs/FORMAT.md section 11): whole packages with the expected outcome of
+# the package and of every visit in it, including the tamper cases of the visit checks.
+
+WINDOW = ("2026-11-20T17:00:00Z", "2026-11-20T21:00:00Z")
+PACKAGE_AREAS = [
+    {"id": 1, "code": "TISCH_12", "name": "Tisch 12"},
+    {"id": 2, "code": "TISCH_13", "name": "Tisch 13"},
+    {"id": 3, "code": "TERRASSE", "name": "Terrasse"},
+]
+
+
+def _visit_record(
+    first: str,
+    *,
+    companions: int = 0,
+    arrival: str = "2026-11-20T18:30:05Z",
+    key: str | None = None,
+    source: str = "guest_page",
+    version: int = 2,
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        **EMPTY_RECORD,
+        "v": version,
+        "firstName": first,
+        "lastName": "Gast",
+        "phone": "+49 3643 1",
+        "additionalPersons": [
+            {"firstName": f"Begleitung {n}", "lastName": "Gast", "sameAddress": True}
+            for n in range(1, companions + 1)
+        ],
+    }
+    if version == 2:
+        record |= {
+            "arrival": arrival,
+            "idempotencyKey": key or f"key-{first.lower()}-0123456789",
+            "source": source,
+        }
+    return record
+
+
+def _package_row(
+    name: str,
+    record: dict[str, Any],
+    *,
+    area: str = "TISCH_12",
+    arrival: str | None = None,
+    departure: str | None = None,
+    auto_departure: str | None = None,
+    persons: int | None = None,
+    source: str | None = None,
+    to: str = "office-a",
+    key_id_of: str | None = None,
+    sealed_area: str | None = None,
+) -> dict[str, Any]:
+    """One row of a package; the row's metadata defaults to the sealed record's."""
+    envelope = seal(
+        f"package {name}",
+        smallest_padding(compact_json(record)),
+        to=to,
+        area=sealed_area or area,
+        version=record["v"],
+    )
+    arrival = arrival or record.get("arrival", "2026-11-20T18:00:00Z")
+    return {
+        "area": area,
+        "arrival": arrival,
+        "departure": departure,
+        "autoDeparture": auto_departure or _plus_hours(arrival, 3),
+        "persons": persons if persons is not None else 1 + len(record["additionalPersons"]),
+        "source": source or record.get("source", "staff_entry"),
+        "keyId": KEY_IDS[key_id_of or to].hex(),
+        "envelope": b64url_encode(envelope),
+    }
+
+
+def _plus_hours(time: str, hours: int) -> str:
+    moment = dt.datetime.fromisoformat(time[:-1]) + dt.timedelta(hours=hours)
+    return moment.isoformat() + "Z"
+
+
+def package_content(records: list[dict[str, Any]], *, areas: list[str] | None = None) -> bytes:
+    content = {
+        "package": {
+            "id": "0b7e3c1a-5f2d-4c8e-9a61-3d2f4b5c6d7e",
+            "createdAt": "2026-11-22T09:00:00Z",
+            "expiresAt": "2026-11-29T09:00:00Z",
+        },
+        "request": {
+            "id": 7,
+            "healthOffice": {"id": 1, "name": "Gesundheitsamt Weimar"},
+            "caseReference": "AZ 2026/4711",
+            "windowStart": WINDOW[0],
+            "windowEnd": WINDOW[1],
+            "areas": ["TISCH_12", "TISCH_13"] if areas is None else areas,
+            "releasedAt": "2026-11-22T08:55:00Z",
+        },
+        "location": {
+            "code": LOCATION,
+            "name": "Bäckerei Schulze",
+            "street": "Markt",
+            "houseNumber": "7",
+            "zipCode": "99423",
+            "city": "Weimar",
+        },
+        "areas": PACKAGE_AREAS,
+        "records": records,
+    }
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def package_header(content: bytes, **changes: Any) -> dict[str, Any]:
+    return {
+        "format": "gastregister-export",
+        "version": 1,
+        "contentLength": len(content),
+        "contentSha256": hashlib.sha256(content).hexdigest(),
+        **changes,
+    }
+
+
+def framed(content: bytes, header: dict[str, Any] | str | None = None) -> bytes:
+    if header is None:
+        header = package_header(content)
+    line = header if isinstance(header, str) else json.dumps(header, separators=(",", ":"))
+    return line.encode("utf-8") + b"\n" + content
+
+
+def export_package_vectors() -> dict[str, Any]:
+    vectors: list[dict[str, Any]] = []
+
+    def add(
+        name: str,
+        comment: str,
+        package: bytes,
+        expected: str,
+        visits: list[str] | None = None,
+        unbound: list[int] | None = None,
+    ) -> None:
+        vector: dict[str, Any] = {
+            "name": name,
+            "comment": comment,
+            "openWith": ["office-a", "retired"],
+            "package": package.decode("utf-8"),
+            "expected": expected,
+        }
+        if expected == "ok":
+            vector["visits"] = [
+                {"visit": number, "outcome": outcome}
+                for number, outcome in enumerate(visits or [], start=1)
+            ]
+            vector["unbound"] = unbound or []
+        vectors.append(vector)
+
+    ada = _visit_record("Ada", companions=2)
+    ben = _visit_record("Ben", arrival="2026-11-20T18:45:00Z", source="guest_form")
+    old = _visit_record("Clara", version=1)
+    dora = _visit_record("Dora", arrival="2026-11-20T19:20:00Z")
+    emil = _visit_record("Emil", arrival="2026-11-20T19:40:00Z")
+    rows: list[tuple[dict[str, Any], str, str]] = []
+
+    def row(comment: str, outcome: str, data: dict[str, Any]) -> None:
+        rows.append((data, outcome, comment))
+
+    ada_row = _package_row("ada", ada, departure="2026-11-20T20:00:00Z")
+    row(
+        "a copy of visit 2 placed before it and re-dated: it fails, the genuine one stays",
+        "arrival_mismatch",
+        {
+            **ada_row,
+            "arrival": "2026-11-20T17:30:05Z",
+            "departure": None,
+            "autoDeparture": "2026-11-20T20:30:05Z",
+        },
+    )
+    row("v2, two companions, checked out", "ok", ada_row)
+    row(
+        "v2 from the no-JavaScript form, automatic departure",
+        "ok",
+        _package_row("ben", ben, area="TISCH_13"),
+    )
+    row(
+        "v1: opens and passes the checks that need no bound value; reported as unbound",
+        "ok",
+        _package_row("clara", old, arrival="2026-11-20T18:10:00Z", source="staff_entry"),
+    )
+    row(
+        "v2 sealed to an older key the office still holds",
+        "ok",
+        _package_row("older", _visit_record("Fritz", arrival="2026-11-20T20:59:59Z"), to="retired"),
+    )
+    row(
+        "re-dated row: the row's arrival moved by ten minutes",
+        "arrival_mismatch",
+        _package_row(
+            "redated",
+            _visit_record("Gerd", arrival="2026-11-20T19:00:00Z"),
+            arrival="2026-11-20T19:10:00Z",
+        ),
+    )
+    row(
+        "changed persons: one guest, the row says three",
+        "persons_mismatch",
+        _package_row("persons", _visit_record("Hanna", arrival="2026-11-20T19:05:00Z"), persons=3),
+    )
+    row(
+        "changed persons on a v1 record: checked without any bound value",
+        "persons_mismatch",
+        _package_row("v1-persons", _visit_record("Ida", version=1), persons=2),
+    )
+    dora_row = _package_row("dora", dora)
+    emil_row = _package_row("emil", emil)
+    row(
+        "envelopes of two rows of one area swapped (this row has Emil's)",
+        "arrival_mismatch",
+        {**dora_row, "envelope": emil_row["envelope"]},
+    )
+    row(
+        "envelopes of two rows of one area swapped (this row has Dora's)",
+        "arrival_mismatch",
+        {**emil_row, "envelope": dora_row["envelope"]},
+    )
+    row(
+        "changed source: sealed on the guest page, the row says staff entry",
+        "source_mismatch",
+        _package_row(
+            "source",
+            _visit_record("Jan", arrival="2026-11-20T19:50:00Z"),
+            source="staff_entry",
+        ),
+    )
+    row(
+        "pasted from another request: a visit the day before, outside the window",
+        "outside_window",
+        _package_row(
+            "pasted-window",
+            _visit_record("Karl", arrival="2026-11-19T12:00:00Z"),
+            departure="2026-11-19T13:00:00Z",
+        ),
+    )
+    row(
+        "pasted from another request by moving its departure into the window",
+        "departure_out_of_range",
+        _package_row(
+            "pasted-departure",
+            _visit_record("Lena", arrival="2026-11-19T12:00:00Z"),
+            departure="2026-11-20T17:30:00Z",
+        ),
+    )
+    row(
+        "pasted from another request: an area of the location the request did not ask for",
+        "area_not_requested",
+        _package_row(
+            "pasted-area",
+            _visit_record("Mia", arrival="2026-11-20T19:15:00Z"),
+            area="TERRASSE",
+        ),
+    )
+    row(
+        "an area code that is no area of the location",
+        "area_not_requested",
+        _package_row(
+            "unknown-area", _visit_record("Nils", arrival="2026-11-20T19:16:00Z"), area="KELLER"
+        ),
+    )
+    row("an exact copy of visit 2", "duplicate", dict(ada_row))
+    row(
+        "sealed again with the same idempotency key (another enc)",
+        "duplicate",
+        _package_row("ben-again", ben, area="TISCH_13"),
+    )
+    row("an exact copy of the v1 visit 4", "duplicate", dict(rows[3][0]))
+    row(
+        "the row names another key id than the envelope",
+        "key_id_mismatch",
+        _package_row(
+            "key-id", _visit_record("Otto", arrival="2026-11-20T19:25:00Z"), key_id_of="office-b"
+        ),
+    )
+    row(
+        "an envelope sealed for Tisch 13 in a row of Tisch 12",
+        "decryption_failed",
+        _package_row(
+            "moved-area",
+            _visit_record("Paul", arrival="2026-11-20T19:26:00Z"),
+            sealed_area="TISCH_13",
+        ),
+    )
+    row(
+        "sealed to another office's key",
+        "wrong_key",
+        _package_row("other-office", _visit_record("Rita"), to="office-b"),
+    )
+    row(
+        "an area code that cannot be a code",
+        "malformed",
+        {**_package_row("bad-code", _visit_record("Sven")), "area": "TISCH 12"},
+    )
+    row(
+        "an arrival that is no time",
+        "malformed",
+        {**_package_row("bad-time", _visit_record("Tom")), "arrival": "2026-11-20 18:30"},
+    )
+    row("not an object", "malformed", [])  # type: ignore[arg-type]  # the case under test
+
+    content = package_content([data for data, _, _ in rows])
+    add(
+        "visits-checked",
+        "; ".join(f"visit {n}: {comment}" for n, (_, _, comment) in enumerate(rows, start=1)),
+        framed(content),
+        "ok",
+        [outcome for _, outcome, _ in rows],
+        unbound=[4],
+    )
+
+    whole_location = package_content(
+        [ada_row, _package_row("terrasse", _visit_record("Uwe"), area="TERRASSE")], areas=[]
+    )
+    add(
+        "whole-location",
+        "request.areas empty: every area of the location is requested",
+        framed(whole_location),
+        "ok",
+        ["ok", "ok"],
+    )
+
+    small = package_content([ada_row])
+    padded_header = json.dumps(package_header(small), separators=(",", ":"))
+    padded_header = padded_header[:-1] + " " * (4095 - len(padded_header)) + "}"
+    assert len(padded_header) == 4095
+    add(
+        "header-4096-bytes",
+        "the header line with its line feed is exactly 4096 bytes",
+        framed(small, padded_header),
+        "ok",
+        ["ok"],
+    )
+    too_long = padded_header[:-1] + " }"
+    add(
+        "header-4097-bytes",
+        "the line feed is the 4097th byte",
+        framed(small, too_long),
+        "not_a_package",
+    )
+    add(
+        "header-cut",
+        "a short file cut inside the header line",
+        framed(small)[:40],
+        "truncated",
+    )
+    add("not-json", "a text file", b"Name;Telefon\nAda;1\n", "not_a_package")
+    add(
+        "header-duplicate-member",
+        "format twice",
+        framed(
+            small,
+            json.dumps(package_header(small), separators=(",", ":")).replace(
+                '{"format"', '{"format":"x","format"', 1
+            ),
+        ),
+        "not_a_package",
+    )
+    add(
+        "header-not-ascii",
+        "a non-ASCII character in the header",
+        framed(
+            small,
+            json.dumps(
+                package_header(small, note="Straße"), ensure_ascii=False, separators=(",", ":")
+            ),
+        ),
+        "not_a_package",
+    )
+    add(
+        "header-nan",
+        "contentLength NaN",
+        framed(
+            small,
+            json.dumps(package_header(small), separators=(",", ":")).replace(
+                f'"contentLength":{len(small)}', '"contentLength":NaN'
+            ),
+        ),
+        "not_a_package",
+    )
+    add(
+        "header-format",
+        "another format",
+        framed(small, package_header(small, format="x")),
+        "not_a_package",
+    )
+    add(
+        "version-2",
+        "package version 2",
+        framed(small, package_header(small, version=2)),
+        "unsupported_version",
+    )
+    add(
+        "version-true",
+        "version true",
+        framed(small, package_header(small, version=True)),
+        "unsupported_version",
+    )
+    add(
+        "version-1.0",
+        "1.0 is the number 1",
+        framed(
+            small,
+            json.dumps(package_header(small), separators=(",", ":")).replace(
+                '"version":1', '"version":1.0'
+            ),
+        ),
+        "ok",
+        ["ok"],
+    )
+    add(
+        "header-extra-member",
+        "a fifth header member",
+        framed(small, package_header(small, note="x")),
+        "malformed",
+    )
+    add(
+        "header-length-string",
+        "contentLength as a string",
+        framed(small, package_header(small, contentLength=str(len(small)))),
+        "malformed",
+    )
+    add(
+        "header-length-fraction",
+        "contentLength 0.5",
+        framed(small, package_header(small, contentLength=0.5)),
+        "malformed",
+    )
+    add(
+        "header-sha256-upper",
+        "contentSha256 in upper case",
+        framed(
+            small, package_header(small, contentSha256=hashlib.sha256(small).hexdigest().upper())
+        ),
+        "malformed",
+    )
+    add("content-truncated", "the last byte missing", framed(small)[:-1], "truncated")
+    add("content-extended", "a trailing line feed", framed(small) + b"\n", "integrity")
+    changed = small.replace(b"Weimar", b"Erfurt", 1)
+    add(
+        "content-changed",
+        "content changed, the old SHA-256 kept",
+        framed(changed, package_header(small)),
+        "integrity",
+    )
+    add(
+        "content-changed-rehashed",
+        "content changed and the SHA-256 recomputed: the hash is unkeyed, so this passes",
+        framed(changed),
+        "ok",
+        ["ok"],
+    )
+    no_window = small.replace(
+        b'"windowStart":"2026-11-20T17:00:00Z"', b'"windowStart":"2026-11-20"'
+    )
+    add("content-window", "windowStart not a time", framed(no_window), "malformed")
+    nan = small.replace(b'"id":7', b'"id":NaN')
+    add("content-nan", "NaN in the content", framed(nan), "malformed")
+    not_object = b"[]"
+    add("content-array", "the content is an array", framed(not_object), "malformed")
+
+    return {
+        "description": (
+            "Gastregister export packages, package format v1 (docs/FORMAT.md section 11). "
+            "Read 'package' (UTF-8 text) and open its records with the keys in 'openWith'. "
+            "'expected' is the package's outcome: 'ok' or a package error kind. For 'ok', "
+            "'visits' gives each visit's outcome by visit number: 'ok', an error kind of "
+            "section 9.1 or a visit check kind of section 9.3; 'unbound' lists the opened "
+            "visits in format v1. The keys are those of sealed-record-v1.json."
+        ),
+        "generator": "tests/crypto/vectors/make_tamper_vectors.py",
+        "keys": {
+            name: {
+                "privateKeyPkcs8": b64url_encode(_pkcs8(key)),
+                "publicKey": b64url_encode(SPKI[name]),
+                "keyId": KEY_IDS[name].hex(),
+            }
+            for name, key in KEYS.items()
+        },
+        "vectors": vectors,
+    }
+
+
 def _flip_b64(text: str) -> str:
     raw = bytearray(b64url_decode(text))
     raw[0] ^= 1
@@ -1048,8 +1537,10 @@ def render(document: object) -> str:
 def main() -> None:
     SEALED_RECORD_FILE.write_text(render(sealed_record_vectors()), encoding="utf-8")
     SEALED_RECORD_V2_FILE.write_text(render(sealed_record_v2_vectors()), encoding="utf-8")
+    EXPORT_PACKAGE_FILE.write_text(render(export_package_vectors()), encoding="utf-8")
     KEY_FILE_FILE.write_text(render(key_file_vectors()), encoding="utf-8")
-    print(f"wrote {SEALED_RECORD_FILE.name}, {SEALED_RECORD_V2_FILE.name} and {KEY_FILE_FILE.name}")
+    names = (SEALED_RECORD_FILE, SEALED_RECORD_V2_FILE, KEY_FILE_FILE, EXPORT_PACKAGE_FILE)
+    print("wrote " + ", ".join(path.name for path in names))
 
 
 if __name__ == "__main__":
