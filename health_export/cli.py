@@ -242,9 +242,9 @@ def add_user(name: str, email: str, role: str, display_name: str, ask_password: 
 def _passphrase(passphrase_file: Path | None) -> str:
     if passphrase_file is None:
         return str(click.prompt("Passphrase of the key file", hide_input=True))
-    # The first line only: the demo's passphrase file carries a warning below it.
-    lines = passphrase_file.read_text(encoding="utf-8").splitlines()
-    return lines[0] if lines else ""
+    from health_export.packages import passphrase_from_file
+
+    return passphrase_from_file(passphrase_file.read_bytes())
 
 
 @click.command("decrypt")

@@ -238,3 +238,17 @@ def _record(index: int, item: object) -> PackageRecord | None:
         key_id=_text(item.get("keyId")),
         envelope=_text(item.get("envelope")),
     )
+
+
+def passphrase_from_file(data: bytes) -> str:
+    """The passphrase in a --passphrase-file (docs/FORMAT.md §11.5): its first line.
+
+    The first line only, because the demo's file carries a warning below it; split at
+    the line feed alone (not at every character Python counts as a line break, some of
+    which may be part of a passphrase), without a CR before it and without a BOM, so a
+    file saved by any editor gives the passphrase that was typed. UnicodeDecodeError
+    for a file that is not UTF-8.
+    """
+    text = data.decode("utf-8-sig")
+    first = text.split("\n", 1)[0]
+    return first.removesuffix("\r")

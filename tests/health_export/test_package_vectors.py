@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 import crypto
 from health_export.decryption import VISIT_CHECK_KINDS, open_package
 from health_export.errors import PackageFormatError
-from health_export.packages import parse_package
+from health_export.packages import parse_package, passphrase_from_file
 from tests.crypto.vectors import make_tamper_vectors as generator
 
 VECTOR_FILE = Path(__file__).parents[1] / "crypto" / "vectors" / "export-package-v1.json"
@@ -72,3 +72,19 @@ def test_committed_package_vectors_are_what_the_script_generates() -> None:
     assert VECTOR_FILE.read_text(encoding="utf-8") == generator.render(
         generator.export_package_vectors()
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "passphrase"),
+    [
+        (b"correct horse battery staple\n# demo only\n", "correct horse battery staple"),
+        (b"correct horse battery staple\r\nsecond line", "correct horse battery staple"),
+        (b"\xef\xbb\xbfGr\xc3\xbc\xc3\x9fe aus Jena", "Grüße aus Jena"),
+        (b"  spaced\tout  \n", "  spaced\tout  "),
+        (b"with\x0bvertical tab\n", "with\x0bvertical tab"),
+        (b"one\rtwo\n", "one\rtwo"),
+        (b"", ""),
+    ],
+)
+def test_the_passphrase_file_is_its_first_line(data: bytes, passphrase: str) -> None:
+    assert passphrase_from_file(data) == passphrase
