@@ -14,6 +14,7 @@ from crypto.envelope import (
     MAX_ENVELOPE_BYTES,
     MAX_ENVELOPE_TEXT_LENGTH,
     MIN_ENVELOPE_BYTES,
+    SUPPORTED_VERSIONS,
     EnvelopeHeader,
     decode_envelope,
     encode_envelope,
@@ -57,6 +58,8 @@ from crypto.record import (
     FIELD_LIMITS,
     MAX_ADDITIONAL_PERSONS,
     MAX_RECORD_JSON_BYTES,
+    SOURCES,
+    VisitBinding,
     normalise_contact_record,
 )
 
@@ -74,6 +77,8 @@ __all__ = [
     "MIN_ENVELOPE_BYTES",
     "MIN_ITERATIONS",
     "MIN_PASSPHRASE_LENGTH",
+    "SOURCES",
+    "SUPPORTED_VERSIONS",
     "EnvelopeHeader",
     "KeyFile",
     "KeyFileError",
@@ -83,6 +88,7 @@ __all__ = [
     "RecordSchemaError",
     "SealedRecordError",
     "SealedRecordErrorKind",
+    "VisitBinding",
     "WeakPassphraseError",
     "b64url_decode",
     "b64url_encode",

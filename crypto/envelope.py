@@ -13,6 +13,11 @@ making it lie about where the guest was. The header needs no aad: the version an
 suite bytes each have exactly one accepted value, the suite is also fixed by HPKE's
 key schedule, and the key id is inside the info.
 
+Version 2 differs from version 1 only in its version byte, its info label
+(``gastregister/sealed-record/v2``) and its record (crypto/record.py), which carries
+the visit's arrival, idempotency key and source. Writers write version 2 when they
+know the visit; readers open both for as long as version 1 records may exist.
+
 Checks run in a fixed order so that every implementation reports the same kind for
 the same bad envelope; the cheap, keyless ones come first so that the server can
 vet uploads with :func:`inspect_envelope`.
@@ -36,6 +41,7 @@ from crypto.record import (
     BUCKETS,
     InvalidPaddingError,
     InvalidRecordError,
+    VisitBinding,
     decode_contact_record,
     encode_contact_record,
     normalise_contact_record,
@@ -44,14 +50,15 @@ from crypto.record import (
 )
 from crypto.suite import ENC_SIZE, HPKE_SUITE, SUITE_BYTES, TAG_SIZE
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what writers write (with a VisitBinding)
+SUPPORTED_VERSIONS = frozenset((1, 2))
 HEADER_SIZE = 1 + len(SUITE_BYTES) + KEY_ID_SIZE  # 39
 CIPHERTEXT_OFFSET = HEADER_SIZE + ENC_SIZE  # 104
 CIPHERTEXT_SIZES = frozenset(bucket + TAG_SIZE for bucket in BUCKETS)
 MIN_ENVELOPE_BYTES = CIPHERTEXT_OFFSET + BUCKETS[0] + TAG_SIZE  # 632
 MAX_ENVELOPE_BYTES = CIPHERTEXT_OFFSET + BUCKETS[-1] + TAG_SIZE  # 32888
 MAX_ENVELOPE_TEXT_LENGTH = -(-MAX_ENVELOPE_BYTES * 4 // 3)  # 43851 base64url characters
-INFO_LABEL = b"gastregister/sealed-record/v1"
+INFO_LABELS = {1: b"gastregister/sealed-record/v1", 2: b"gastregister/sealed-record/v2"}
 
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CURVE = ec.SECP256R1()
@@ -71,14 +78,17 @@ class EnvelopeHeader:
     size: int
 
 
-def record_info(location_code: str, area_code: str, recipient_key_id: bytes) -> bytes:
+def record_info(
+    location_code: str, area_code: str, recipient_key_id: bytes, version: int = 1
+) -> bytes:
     """The HPKE info: label || lp(location_code) || lp(area_code) || key_id.
 
+    The label names the version, so a record of one version never opens as another.
     Raises ValueError for a code outside 1..64 characters of [A-Za-z0-9_-]: such a
     code can never have been sealed to, so it is a caller's mistake, not a bad record.
     """
     return (
-        INFO_LABEL
+        INFO_LABELS[version]
         + _length_prefixed(location_code, "location_code")
         + _length_prefixed(area_code, "area_code")
         + recipient_key_id
@@ -108,13 +118,13 @@ def decode_envelope(text: str) -> bytes:
     raise SealedRecordError(_Kind.MALFORMED)
 
 
-def _checked_header(envelope: bytes) -> bytes:
-    """Steps 1-6 of the reader's checks; returns the key id."""
+def _checked_header(envelope: bytes) -> tuple[int, bytes]:
+    """Steps 1-6 of the reader's checks; returns the version and the key id."""
     if not isinstance(envelope, bytes | bytearray | memoryview):
         raise SealedRecordError(_Kind.MALFORMED)
     if len(envelope) < 1:
         raise SealedRecordError(_Kind.MALFORMED)
-    if envelope[0] != FORMAT_VERSION:
+    if envelope[0] not in SUPPORTED_VERSIONS:
         raise SealedRecordError(_Kind.UNKNOWN_VERSION)
     if len(envelope) < CIPHERTEXT_OFFSET:
         raise SealedRecordError(_Kind.MALFORMED)
@@ -132,7 +142,7 @@ def _checked_header(envelope: bytes) -> bytes:
         except ValueError:
             pass
         else:
-            return bytes(envelope[7:HEADER_SIZE])
+            return envelope[0], bytes(envelope[7:HEADER_SIZE])
     raise SealedRecordError(_Kind.MALFORMED)
 
 
@@ -143,8 +153,8 @@ def inspect_envelope(envelope: bytes) -> EnvelopeHeader:
     verified; raises SealedRecordError otherwise. The server uses this to refuse
     uploads that no health office could ever open.
     """
-    recipient_key_id = _checked_header(envelope)
-    return EnvelopeHeader(version=FORMAT_VERSION, key_id=recipient_key_id, size=len(envelope))
+    version, recipient_key_id = _checked_header(envelope)
+    return EnvelopeHeader(version=version, key_id=recipient_key_id, size=len(envelope))
 
 
 @dataclass(frozen=True)
@@ -177,16 +187,22 @@ def seal_contact_record(
     *,
     location_code: str,
     area_code: str,
+    visit: VisitBinding | None = None,
 ) -> bytes:
     """Seal a contact record to the health-office key ``public_spki``.
 
-    The record is validated and completed first (normalise_contact_record); raises
-    RecordSchemaError for a record that does not fit the schema, KeyFormatError for a
-    key that is not a P-256 SPKI, ValueError for an invalid code.
+    With ``visit`` (every product writer) the envelope is version 2 and the record
+    carries the visit's arrival, idempotency key and source, which the health office's
+    reader compares with the stored metadata; without it, version 1, which readers
+    still open but report as not bound. The record is validated and completed first
+    (normalise_contact_record); raises RecordSchemaError for a record that does not fit
+    the schema, KeyFormatError for a key that is not a P-256 SPKI, ValueError for an
+    invalid code or a naive arrival.
     """
     sealing_key = _sealing_key(public_spki)
-    padded = pad(encode_contact_record(normalise_contact_record(record)))
-    return _seal(sealing_key, padded, location_code, area_code)
+    normalised = normalise_contact_record(record, visit)
+    padded = pad(encode_contact_record(normalised))
+    return _seal(sealing_key, padded, location_code, area_code, normalised["v"])
 
 
 def seal_padded_plaintext(
@@ -195,6 +211,7 @@ def seal_padded_plaintext(
     *,
     location_code: str,
     area_code: str,
+    version: int = 1,
 ) -> bytes:
     """Seal arbitrary bytes as if they were a padded record. For tests only.
 
@@ -203,12 +220,14 @@ def seal_padded_plaintext(
     envelopes for the committed vectors come from the test-only RFC 9180 reference,
     since the library always draws a fresh ephemeral key.)
     """
-    return _seal(_sealing_key(public_spki), padded_plaintext, location_code, area_code)
+    return _seal(_sealing_key(public_spki), padded_plaintext, location_code, area_code, version)
 
 
-def _seal(sealing_key: _SealingKey, padded: bytes, location_code: str, area_code: str) -> bytes:
-    header = bytes([FORMAT_VERSION]) + SUITE_BYTES + sealing_key.key_id
-    info = record_info(location_code, area_code, sealing_key.key_id)
+def _seal(
+    sealing_key: _SealingKey, padded: bytes, location_code: str, area_code: str, version: int
+) -> bytes:
+    header = bytes([version]) + SUITE_BYTES + sealing_key.key_id
+    info = record_info(location_code, area_code, sealing_key.key_id, version)
     # enc || ct, sealed with a fresh ephemeral key and an empty aad (docs/FORMAT.md 5.2).
     return header + HPKE_SUITE.encrypt(padded, sealing_key.public_key, info)
 
@@ -222,26 +241,32 @@ def open_contact_record(
 ) -> dict[str, Any]:
     """Open an envelope sealed to ``private_key`` for this location and area.
 
-    Returns the record in its normalised form. Every failure is a SealedRecordError
-    whose ``kind`` names the first rule that rejected the envelope; no part of the
-    plaintext is returned, attached to the error, or left in its traceback.
+    Returns the record in its normalised form; its ``v`` is the envelope's version, and
+    a version 2 record carries the bound ``arrival``, ``idempotencyKey`` and ``source``,
+    which the caller compares with the metadata stored beside the envelope. Every
+    failure is a SealedRecordError whose ``kind`` names the first rule that rejected
+    the envelope; no part of the plaintext is returned, attached to the error, or left
+    in its traceback.
     """
     recipient_key_id = _recipient_key_id(private_key)
-    if _checked_header(envelope) != recipient_key_id:
+    version, envelope_key_id = _checked_header(envelope)
+    if envelope_key_id != recipient_key_id:
         raise SealedRecordError(_Kind.WRONG_KEY)
-    info = record_info(location_code, area_code, recipient_key_id)
+    info = record_info(location_code, area_code, recipient_key_id, version)
     try:
         # The plaintext goes straight into _decoded, never into a local of this frame.
-        return _decoded(HPKE_SUITE.decrypt(memoryview(envelope)[HEADER_SIZE:], private_key, info))
+        return _decoded(
+            HPKE_SUITE.decrypt(memoryview(envelope)[HEADER_SIZE:], private_key, info), version
+        )
     except InvalidTag:
         # The library's one failure for any altered enc or ct and any other info or key.
         pass
     raise SealedRecordError(_Kind.DECRYPTION_FAILED)
 
 
-def _decoded(padded: bytes) -> dict[str, Any]:
+def _decoded(padded: bytes, version: int) -> dict[str, Any]:
     try:
-        return decode_contact_record(unpad(padded))
+        return decode_contact_record(unpad(padded), version)
     except InvalidPaddingError:
         kind = _Kind.BAD_PADDING
     except InvalidRecordError:
@@ -264,7 +289,7 @@ def open_with_any_key(
     Keys are picked by key id rather than tried in turn, so a retired key that was
     removed from ``private_keys`` yields wrong_key, not a slower decryption_failed.
     """
-    recipient_key_id = _checked_header(envelope)
+    _version, recipient_key_id = _checked_header(envelope)
     for private_key in private_keys:
         if _recipient_key_id(private_key) == recipient_key_id:
             return open_contact_record(

@@ -83,7 +83,7 @@ class WeakPassphraseError(ValueError):
 
 
 class RecordSchemaError(ValueError):
-    """A contact record does not fit the v1 schema; raised before anything is sealed.
+    """A contact record does not fit the record schema; raised before anything is sealed.
 
     ``field`` is a path such as ``additionalPersons[2].email`` ("" for the record as a
     whole) and ``reason`` a stable code (``too_long``, ``not_a_string``, ...). The

@@ -5,19 +5,27 @@ string has a length limit, so a record cannot smuggle extra data past the health
 office's review and the largest record fits the largest padding bucket. Padding to a
 few fixed sizes hides the length of names and addresses from everyone who sees only
 the envelope: the server, its backups and the network.
+
+Record version 2 (format v2) adds the visit's ``arrival``, the client's
+``idempotencyKey`` and the ``source`` inside the sealed plaintext. They are metadata
+the server also stores in plain text; sealing a copy lets the health office's reader
+notice a row that was re-dated, relabelled or duplicated in the database.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 from crypto.errors import RecordSchemaError
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # what writers write when they know the visit (VisitBinding)
+RECORD_VERSIONS = frozenset((1, 2))
 BUCKETS: tuple[int, ...] = (512, 1024, 2048, 4096, 8192, 16384, 32768)
 MAX_RECORD_JSON_BYTES = BUCKETS[-1] - 1  # one byte is always needed for the 0x80 marker
 PADDING_MARKER = 0x80
@@ -48,6 +56,16 @@ _GUEST_FIELDS = (
     "email",
 )
 _TOP_LEVEL_FIELDS = frozenset(("v", *_GUEST_FIELDS, "additionalPersons", "note"))
+# Record version 2: the visit metadata bound inside the sealed plaintext.
+_BOUND_FIELDS = ("arrival", "idempotencyKey", "source")
+_TOP_LEVEL_FIELDS_BY_VERSION: Mapping[int, frozenset[str]] = MappingProxyType(
+    {1: _TOP_LEVEL_FIELDS, 2: _TOP_LEVEL_FIELDS | frozenset(_BOUND_FIELDS)}
+)
+SOURCES = frozenset(("guest_page", "guest_form", "staff_entry"))
+_ARRIVAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+# The server's rule for idempotency keys (registration.checkin.services), restated here
+# because crypto/ imports no service code.
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _PERSON_REQUIRED_FIELDS = ("firstName", "lastName")
 _PERSON_OPTIONAL_FIELDS = ("street", "houseNumber", "zipCode", "city", "phone", "email")
 _PERSON_FIELDS = frozenset((*_PERSON_REQUIRED_FIELDS, *_PERSON_OPTIONAL_FIELDS, "sameAddress"))
@@ -55,35 +73,75 @@ _PERSON_FIELDS = frozenset((*_PERSON_REQUIRED_FIELDS, *_PERSON_OPTIONAL_FIELDS, 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def normalise_contact_record(record: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class VisitBinding:
+    """The visit metadata a writer seals into a version 2 record.
+
+    ``arrival`` is the arrival the writer sends to the server (timezone-aware; it is
+    sealed in UTC, truncated to whole seconds, as export packages show it);
+    ``idempotency_key`` the key of the submission, which the server keeps only as a
+    check and the reader uses to find duplicates; ``source`` one of ``guest_page``,
+    ``guest_form``, ``staff_entry``.
+    """
+
+    arrival: dt.datetime
+    idempotency_key: str
+    source: str
+
+    def members(self) -> dict[str, str]:
+        """The record members; ValueError for a naive arrival."""
+        if self.arrival.tzinfo is None or self.arrival.utcoffset() is None:
+            raise ValueError("the arrival of a visit binding must be timezone-aware")
+        arrival = self.arrival.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"arrival": arrival, "idempotencyKey": self.idempotency_key, "source": self.source}
+
+
+def normalise_contact_record(
+    record: Mapping[str, Any], visit: VisitBinding | None = None
+) -> dict[str, Any]:
     """Validate a record for sealing and complete it to the form writers emit.
 
-    Missing top-level strings become "", a missing ``additionalPersons`` becomes [],
-    and ``"v": 1`` is added. Raises RecordSchemaError naming the first offending
-    field; nothing about its value.
+    Missing top-level strings become "", a missing ``additionalPersons`` becomes [].
+    With ``visit`` the record becomes version 2 and carries the visit's arrival,
+    idempotency key and source; without it, version 1 (kept for tools and tests that
+    have no visit: readers accept it, but report its metadata as not bound). Raises
+    RecordSchemaError naming the first offending field; nothing about its value.
     """
-    return _validated(record, complete=True)
+    if visit is not None:
+        if not isinstance(record, Mapping):
+            raise RecordSchemaError("", "not_an_object")
+        record = {**record, "v": 2, **visit.members()}
+    return _validated(record, complete=True, expected_version=None)
 
 
-def validate_opened_record(record: object) -> dict[str, Any]:
-    """Validate a record taken out of an envelope: every top-level member must be there."""
-    return _validated(record, complete=False)
+def validate_opened_record(record: object, version: int = 1) -> dict[str, Any]:
+    """Validate a record taken out of a version ``version`` envelope.
+
+    Every member must be there, and the record's ``v`` must be the envelope's version:
+    a version 1 record inside a version 2 envelope would lack the bound metadata.
+    """
+    return _validated(record, complete=False, expected_version=version)
 
 
-def _validated(record: object, *, complete: bool) -> dict[str, Any]:
+def _validated(record: object, *, complete: bool, expected_version: int | None) -> dict[str, Any]:
     if not isinstance(record, Mapping):
         raise RecordSchemaError("", "not_an_object")
-    for name in record:
-        if name not in _TOP_LEVEL_FIELDS:
-            raise RecordSchemaError(_member_name(name), "unknown_field")
-
-    version = _member(record, "v", RECORD_VERSION if complete else None)
+    version = _member(record, "v", 1 if complete else None)
     # JSON has one number type, so 1.0 is accepted as 1 (as JavaScript's JSON.parse
     # must); True, which Python counts as an int equal to 1, is not a number.
-    if type(version) not in (int, float) or version != RECORD_VERSION:
+    if (
+        type(version) not in (int, float)
+        or version not in RECORD_VERSIONS
+        or (expected_version is not None and version != expected_version)
+    ):
         raise RecordSchemaError("v", "unsupported_version")
+    version = int(version)
+    allowed = _TOP_LEVEL_FIELDS_BY_VERSION[version]
+    for name in record:
+        if name not in allowed:
+            raise RecordSchemaError(_member_name(name), "unknown_field")
 
-    normalised: dict[str, Any] = {"v": RECORD_VERSION}
+    normalised: dict[str, Any] = {"v": version}
     for name in _GUEST_FIELDS:
         normalised[name] = _string_member(record, name, name, complete=complete)
 
@@ -96,7 +154,36 @@ def _validated(record: object, *, complete: bool) -> dict[str, Any]:
         _person(person, f"additionalPersons[{index}]") for index, person in enumerate(persons)
     ]
     normalised["note"] = _string_member(record, "note", "note", complete=complete)
+    if version == 2:
+        normalised.update(_bound_members(record))
     return normalised
+
+
+def _bound_members(record: Mapping[Any, Any]) -> dict[str, str]:
+    """arrival, idempotencyKey and source of a version 2 record; always required."""
+    checked: dict[str, str] = {}
+    for name in _BOUND_FIELDS:
+        if name not in record:
+            raise RecordSchemaError(name, "missing_field")
+        value = record[name]
+        if not isinstance(value, str):
+            raise RecordSchemaError(name, "not_a_string")
+        checked[name] = value
+    if not _ARRIVAL.fullmatch(checked["arrival"]) or not _is_real_time(checked["arrival"]):
+        raise RecordSchemaError("arrival", "not_a_time")
+    if not _IDEMPOTENCY_KEY.fullmatch(checked["idempotencyKey"]):
+        raise RecordSchemaError("idempotencyKey", "not_an_idempotency_key")
+    if checked["source"] not in SOURCES:
+        raise RecordSchemaError("source", "unknown_source")
+    return checked
+
+
+def _is_real_time(text: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(text[:-1])
+    except ValueError:
+        return False
+    return True
 
 
 def _member(record: Mapping[Any, Any], name: str, default: object) -> object:
@@ -160,7 +247,7 @@ class InvalidPaddingError(ValueError):
 
 
 class InvalidRecordError(ValueError):
-    """The unpadded plaintext is not a UTF-8 JSON object that fits the v1 schema."""
+    """The unpadded plaintext is not a UTF-8 JSON object that fits the record schema."""
 
 
 def pad(record_json: bytes) -> bytes:
@@ -193,15 +280,18 @@ def _reject_constant(_name: str) -> None:
     raise InvalidRecordError  # NaN, Infinity, -Infinity are not JSON
 
 
-def decode_contact_record(record_json: bytes) -> dict[str, Any]:
-    """Parse and validate the JSON of an opened record; raises InvalidRecordError."""
+def decode_contact_record(record_json: bytes, version: int = 1) -> dict[str, Any]:
+    """Parse and validate the JSON of an opened version ``version`` record.
+
+    Raises InvalidRecordError.
+    """
     try:
         document = json.loads(
             record_json.decode("utf-8"),
             object_pairs_hook=_reject_duplicates,
             parse_constant=_reject_constant,
         )
-        return validate_opened_record(document)
+        return validate_opened_record(document, version)
     except (UnicodeDecodeError, ValueError, RecursionError):
         # json.JSONDecodeError and RecordSchemaError are ValueErrors.
         pass

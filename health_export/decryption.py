@@ -4,6 +4,16 @@ The browser (static/js/decrypt-rows.js) does exactly the same, column for column
 and byte for byte: the same German texts (export_layout.py), the same Europe/Berlin times,
 the same treatment of additional persons. A record that cannot be opened is never
 dropped: it is listed with its visit number and the reason.
+
+Opening is not the end of it. Whoever can write to the server's database can change
+the plain metadata beside an envelope: re-date a visit, change its persons or
+source, swap envelopes, copy a record into another request's package. Each opened
+visit is therefore checked against its package (docs/FORMAT.md §11.3): a format v2
+record carries its arrival, source and idempotency key sealed, which must match the
+row; every visit must lie in the request's window and areas, count its persons as
+1 + companions, and appear only once. A visit that fails is listed with the kind of
+the first failed check, like one that does not open; a v1 visit (nothing bound) is
+listed as such.
 """
 
 from __future__ import annotations
@@ -11,23 +21,35 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import crypto
 from health_export.export_layout import NO, SOURCE_LABELS, YES
-from health_export.packages import PackageRecord, ParsedPackage
+from health_export.packages import PackageRecord, ParsedPackage, parse_time
 from registration.clock import BERLIN
 
 NUMERIC_COLUMNS = frozenset({0, 1, 6})
 ADDRESS_FIELDS = ("street", "houseNumber", "zipCode", "city")
 PARALLEL_THRESHOLD = 4000
-_PACKAGE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+# The longest visit the server stores: a stay, or a typed-in departure, of 24 hours.
+MAX_STAY = dt.timedelta(hours=24)
+# The kinds of the visit checks (docs/FORMAT.md §9.3), in the order they are applied.
+VISIT_CHECK_KINDS = (
+    "arrival_mismatch",
+    "source_mismatch",
+    "key_id_mismatch",
+    "departure_out_of_range",
+    "outside_window",
+    "area_not_requested",
+    "persons_mismatch",
+    "duplicate",
+)
+_ENC = slice(crypto.HEADER_SIZE, crypto.HEADER_SIZE + 65)
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,8 @@ class OpenedVisit:
     source: str
     key_id: str
     record: dict[str, Any]
+    # 1: the record's metadata is not bound to it (format v1); 2: checked against it.
+    format_version: int = 1
 
 
 @dataclass(frozen=True)
@@ -58,28 +82,30 @@ class FailedVisit:
         moment = parse_time(self.arrival)
         if moment is not None:
             when = berlin_text(moment)
-        return (
-            f"visit {self.number} ({package.area_name(self.area_code)}, {when}): "
-            f"could not be opened ({self.kind})"
+        what = (
+            "opened, but refused: its metadata does not fit the sealed record or the request"
+            if self.kind in VISIT_CHECK_KINDS
+            else "could not be opened"
         )
+        return f"visit {self.number} ({package.area_name(self.area_code)}, {when}): {what} ({self.kind})"
 
 
 @dataclass(frozen=True)
 class DecryptionResult:
     visits: list[OpenedVisit]
     failures: list[FailedVisit]
+    # Visit numbers of opened format v1 visits: their metadata is not bound.
+    unbound: list[int] = field(default_factory=list)
 
-
-def parse_time(text: str) -> dt.datetime | None:
-    """Package times are `YYYY-MM-DDTHH:MM:SSZ`; anything else makes a record damaged."""
-    if not _PACKAGE_TIME.fullmatch(text):
-        return None
-    try:
-        # fromisoformat, not strptime: the same strict format (checked above) at a tenth
-        # of the cost, which matters with five times per visit and 50,000 visits.
-        return dt.datetime.fromisoformat(text[:-1]).replace(tzinfo=dt.UTC)
-    except ValueError:
-        return None
+    def describe_unbound(self) -> str | None:
+        """The notice for v1 visits, or None when every visit was checked in full."""
+        if not self.unbound:
+            return None
+        numbers = ", ".join(str(number) for number in self.unbound)
+        return (
+            f"{len(self.unbound)} visit(s) in format v1: metadata not bound to the sealed "
+            f"record, so arrival and source could not be checked (visits {numbers})."
+        )
 
 
 def berlin_text(moment: dt.datetime) -> str:
@@ -93,23 +119,28 @@ _worker_keys: list[ec.EllipticCurvePrivateKey] = []
 _worker_location = ""
 
 
+Opened = tuple[dict[str, Any], bytes, str]  # the record, its envelope's enc and key id (hex)
+
+
 def _open_one(
     keys: Sequence[ec.EllipticCurvePrivateKey], location_code: str, item: tuple[str, str]
-) -> dict[str, Any] | str:
-    """The record, or the error kind as a string."""
+) -> Opened | str:
+    """The record with the envelope's enc and key id, or the error kind as a string."""
     area_code, envelope_text = item
     try:
         envelope = crypto.decode_envelope(envelope_text)
-        return crypto.open_with_any_key(
+        record = crypto.open_with_any_key(
             keys, envelope, location_code=location_code, area_code=area_code
         )
     except crypto.SealedRecordError as error:
         return error.kind.value
     except ValueError:
+        # An area or location code that cannot be a code (docs/FORMAT.md §11.2).
         return "malformed"
+    return record, envelope[_ENC], envelope[7 : crypto.HEADER_SIZE].hex()
 
 
-def _open_chunk(items: list[tuple[str, str]]) -> list[dict[str, Any] | str]:
+def _open_chunk(items: list[tuple[str, str]]) -> list[Opened | str]:
     return [_open_one(_worker_keys, _worker_location, item) for item in items]
 
 
@@ -118,7 +149,7 @@ def _open_all(
     location_code: str,
     items: list[tuple[str, str]],
     jobs: int,
-) -> list[dict[str, Any] | str]:
+) -> list[Opened | str]:
     """Open in forked worker processes when there are many records (HPKE is CPU-bound).
 
     The workers inherit the keys by fork, so the private key is never serialised; with
@@ -137,7 +168,7 @@ def _open_all(
         chunks = [items[start : start + size] for start in range(0, len(items), size)]
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            results: list[dict[str, Any] | str] = []
+            results: list[Opened | str] = []
             for part in pool.map(_open_chunk, chunks):
                 results.extend(part)
             return results
@@ -155,7 +186,7 @@ def open_package(
     *,
     jobs: int = 1,
 ) -> DecryptionResult:
-    """Open every record with the given keys; failures are listed, never dropped."""
+    """Open every record with the given keys and check it; failures are listed, never dropped."""
     location_code = str(package.location.get("code", ""))
     failures = [
         FailedVisit(number=index + 1, area_code="", arrival="", kind=kind)
@@ -174,32 +205,112 @@ def open_package(
     outcomes = _open_all(
         keys, location_code, [(record.area, record.envelope) for record in candidates], jobs
     )
+    checks = _VisitChecks(package)
     visits: list[OpenedVisit] = []
+    unbound: list[int] = []
     for record, outcome in zip(candidates, outcomes, strict=True):
         if isinstance(outcome, str):
             failures.append(FailedVisit(record.index + 1, record.area, record.arrival, outcome))
             continue
-        arrival = parse_time(record.arrival)
-        auto_departure = parse_time(record.auto_departure)
-        departure = parse_time(record.departure) if record.departure is not None else None
-        if arrival is None or auto_departure is None:  # checked above; keeps mypy precise
+        opened, enc, envelope_key_id = outcome
+        visit = _opened_visit(package, record, opened)
+        kind = checks.first_failure(record, visit, enc, envelope_key_id)
+        if kind is not None:
+            failures.append(FailedVisit(record.index + 1, record.area, record.arrival, kind))
             continue
-        visits.append(
-            OpenedVisit(
-                number=record.index + 1,
-                area_code=record.area,
-                area_name=package.area_name(record.area),
-                arrival=arrival,
-                departure=departure or auto_departure,
-                departure_is_automatic=departure is None,
-                persons=record.persons,
-                source=record.source,
-                key_id=record.key_id,
-                record=outcome,
-            )
-        )
+        visits.append(visit)
+        if visit.format_version == 1:
+            unbound.append(visit.number)
     failures.sort(key=lambda failure: failure.number)
-    return DecryptionResult(visits=visits, failures=failures)
+    return DecryptionResult(visits=visits, failures=failures, unbound=unbound)
+
+
+def _opened_visit(
+    package: ParsedPackage, record: PackageRecord, opened: dict[str, Any]
+) -> OpenedVisit:
+    arrival = parse_time(record.arrival)
+    auto_departure = parse_time(record.auto_departure)
+    departure = parse_time(record.departure) if record.departure is not None else None
+    if arrival is None or auto_departure is None:  # checked before opening; keeps mypy precise
+        raise ValueError("unchecked package time")
+    return OpenedVisit(
+        number=record.index + 1,
+        area_code=record.area,
+        area_name=package.area_name(record.area),
+        arrival=arrival,
+        departure=departure or auto_departure,
+        departure_is_automatic=departure is None,
+        persons=record.persons,
+        source=record.source,
+        key_id=record.key_id,
+        record=opened,
+        format_version=int(opened["v"]),
+    )
+
+
+class _VisitChecks:
+    """The checks of docs/FORMAT.md §11.3 for one package, in their fixed order.
+
+    Duplicates are looked for among the visits that passed every other check, so a
+    forged copy that fails a check (re-dated, moved) cannot push out the genuine one.
+    """
+
+    def __init__(self, package: ParsedPackage) -> None:
+        request = package.request
+        start = parse_time(request["windowStart"])
+        end = parse_time(request["windowEnd"])
+        if start is None or end is None:  # checked by parse_package
+            raise ValueError("unchecked request window")
+        self.window_start, self.window_end = start, end
+        self.requested_areas = frozenset(request["areas"])
+        self.location_areas = frozenset(
+            area["code"] for area in package.areas if isinstance(area.get("code"), str)
+        )
+        self.seen_encs: set[bytes] = set()
+        self.seen_keys: set[str] = set()
+
+    def first_failure(
+        self, row: PackageRecord, visit: OpenedVisit, enc: bytes, envelope_key_id: str
+    ) -> str | None:
+        kind = self._metadata_failure(row, visit, envelope_key_id)
+        if kind is not None:
+            return kind
+        idempotency_key = visit.record.get("idempotencyKey")
+        if enc in self.seen_encs or (
+            isinstance(idempotency_key, str) and idempotency_key in self.seen_keys
+        ):
+            return "duplicate"
+        self.seen_encs.add(enc)
+        if isinstance(idempotency_key, str):
+            self.seen_keys.add(idempotency_key)
+        return None
+
+    def _metadata_failure(
+        self, row: PackageRecord, visit: OpenedVisit, envelope_key_id: str
+    ) -> str | None:
+        record = visit.record
+        if visit.format_version == 2:
+            if record["arrival"] != row.arrival:
+                return "arrival_mismatch"
+            if record["source"] != row.source:
+                return "source_mismatch"
+        if row.key_id != envelope_key_id:
+            return "key_id_mismatch"
+        latest = visit.arrival + MAX_STAY
+        auto_departure = parse_time(row.auto_departure)
+        if auto_departure is None or not visit.arrival <= auto_departure <= latest:
+            return "departure_out_of_range"
+        if not visit.arrival <= visit.departure <= latest:
+            return "departure_out_of_range"
+        if visit.arrival > self.window_end or visit.departure < self.window_start:
+            return "outside_window"
+        if row.area not in self.location_areas or (
+            self.requested_areas and row.area not in self.requested_areas
+        ):
+            return "area_not_requested"
+        if row.persons != 1 + len(record["additionalPersons"]):
+            return "persons_mismatch"
+        return None
 
 
 # --- rows ------------------------------------------------------------------------------

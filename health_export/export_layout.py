@@ -4,7 +4,7 @@ Defined once, here. `gastregister decrypt` writes them (decryption.py, exports.p
 the decryption page hands them to the browser as page data (`client_layout`), so the
 browser's CSV, SORMAS CSV and XLSX carry the very same texts without a copy of their
 own. They are fixed German: the CLI runs offline in no particular language, and both
-must write the same bytes (docs/FORMAT.md §11.3).
+must write the same bytes (docs/FORMAT.md §11.4).
 """
 
 from __future__ import annotations

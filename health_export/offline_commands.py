@@ -27,9 +27,9 @@ EXIT_PARTIAL = 3
 def _passphrase(passphrase_file: Path | None) -> str:
     if passphrase_file is None:
         return str(click.prompt("Passphrase of the key file", hide_input=True))
-    # The first line only: the demo's passphrase file carries a warning below it.
-    lines = passphrase_file.read_text(encoding="utf-8").splitlines()
-    return lines[0] if lines else ""
+    from health_export.packages import passphrase_from_file
+
+    return passphrase_from_file(passphrase_file.read_bytes())
 
 
 @click.command("decrypt")
@@ -102,6 +102,8 @@ def decrypt(
     opened = len(result.visits)
     total = opened + len(result.failures)
     click.echo(f"{opened} of {total} visit(s) opened.", err=True)
+    if (unbound := result.describe_unbound()) is not None:
+        click.echo(unbound, err=True)
     if result.failures:
         for failure in result.failures:
             click.echo("  " + failure.describe(package), err=True)

@@ -312,9 +312,15 @@ def build_checkin(
     loading many at once). `record` is sealed to `key` for `area` and its location,
     unless an `envelope` is given; persons counts the record's additional persons."""
     record = record if record is not None else contact_record()
-    if envelope is None:
+    idempotency_key = overrides.pop("idempotency_key", uuid.uuid4().hex)
+    source = overrides.get("source", CheckInSource.GUEST_PAGE)
+    if envelope is None:  # format v2, as the guest page seals it
         envelope = crypto.seal_contact_record(
-            key.public_spki, record, location_code=area.location.code, area_code=area.code
+            key.public_spki,
+            record,
+            location_code=area.location.code,
+            area_code=area.code,
+            visit=crypto.VisitBinding(arrival, idempotency_key, source.value),
         )
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
@@ -328,7 +334,7 @@ def build_checkin(
         "key_id": key.key_id,
         "envelope": envelope,
         "checkout_token_hash": hashlib.sha256(secrets.token_bytes(16)).digest(),
-        "idempotency_key": uuid.uuid4().hex,
+        "idempotency_key": idempotency_key,
     }
     values.update(overrides)
     return CheckIn(**values)

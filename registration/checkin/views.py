@@ -268,11 +268,13 @@ def submit(code: str) -> Any:
             context, form=form, idempotency_key=idempotency_key, admission=admission, status=422
         )
     persons = 1 + len(form.persons)
+    arrival = clock.now().replace(microsecond=0)  # sealed (format v2) and stored alike
     envelope = crypto.seal_contact_record(
         context.key.public_spki,
         form.record(),
         location_code=context.location.code,
         area_code=context.area.code,
+        visit=crypto.VisitBinding(arrival, idempotency_key, CheckInSource.GUEST_FORM.value),
     )
     del form  # the typed values go now: only the envelope is kept (the promise, 1)
     receipt = storage.store_checkin(
@@ -283,7 +285,7 @@ def submit(code: str) -> Any:
         envelope=envelope,
         persons=persons,
         source=CheckInSource.GUEST_FORM,
-        arrival=clock.now(),
+        arrival=arrival,
         idempotency_key=idempotency_key,
         current_key=context.key,
     )

@@ -69,7 +69,10 @@ def test_round_trip_returns_the_normalised_record() -> None:
 
 def test_layout() -> None:
     assert len(ENVELOPE) == 104 + 512 + 16 == crypto.MIN_ENVELOPE_BYTES
-    assert ENVELOPE[0] == crypto.FORMAT_VERSION == 1
+    # Sealed without a visit binding: version 1, still written for tools and tests.
+    assert ENVELOPE[0] == 1
+    assert crypto.FORMAT_VERSION == 2
+    assert {1, 2} == crypto.SUPPORTED_VERSIONS
     assert ENVELOPE[1:7] == bytes.fromhex("001000010001")
     assert ENVELOPE[7:39] == hashlib.sha256(OFFICE_SPKI).digest()
     assert ENVELOPE[39] == 0x04
@@ -198,7 +201,7 @@ def test_every_extension_fails() -> None:
     ("envelope", "kind"),
     [
         (b"", "malformed"),
-        (b"\x02", "unknown_version"),
+        (b"\x03", "unknown_version"),
         (b"\x01", "malformed"),
         (ENVELOPE[:103], "malformed"),
         (ENVELOPE[:1] + b"\x00\x20" + ENVELOPE[3:], "wrong_suite"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -27,7 +28,8 @@ LOCATION, AREA = "CAFE-1", "TERRASSE"
 
 
 def test_constants_are_those_of_the_format() -> None:
-    assert crypto.FORMAT_VERSION == 1
+    assert crypto.FORMAT_VERSION == 2
+    assert {"guest_page", "guest_form", "staff_entry"} == crypto.SOURCES
     assert crypto.BUCKETS == (512, 1024, 2048, 4096, 8192, 16384, 32768)
     assert crypto.MAX_ENVELOPE_BYTES == 104 + 32768 + 16
     assert crypto.MAX_ADDITIONAL_PERSONS == 20
@@ -97,7 +99,9 @@ SCHEMA_VIOLATIONS: list[tuple[str, object, str, str]] = [
     ("none", {"email": None}, "email", "not_a_string"),
     ("bytes", {"city": b"Jena"}, "city", "not_a_string"),
     ("lone-surrogate", {"lastName": "M\ud800ller"}, "lastName", "not_unicode"),
-    ("version-2", {"v": 2}, "v", "unsupported_version"),
+    ("version-3", {"v": 3}, "v", "unsupported_version"),
+    ("version-2-unbound", {"v": 2}, "arrival", "missing_field"),
+    ("version-1-bound-member", {"v": 1, "source": "guest_page"}, "source", "unknown_field"),
     ("version-true", {"v": True}, "v", "unsupported_version"),
     ("version-string", {"v": "1"}, "v", "unsupported_version"),
     ("persons-string", {"additionalPersons": "Anna"}, "additionalPersons", "not_an_array"),
@@ -351,3 +355,81 @@ def test_reader_rejects(document: bytes) -> None:
     with pytest.raises(record_module.InvalidRecordError) as raised:
         _decode(document)
     assert raised.value.__context__ is None
+
+
+# Record version 2: the visit bound inside the sealed record
+
+_ARRIVAL = dt.datetime(2026, 11, 20, 18, 30, 5, 999_999, tzinfo=dt.UTC)
+_VISIT = crypto.VisitBinding(arrival=_ARRIVAL, idempotency_key="k" * 16, source="guest_page")
+_V2_MEMBERS = {
+    "arrival": "2026-11-20T18:30:05Z",
+    "idempotencyKey": "k" * 16,
+    "source": "guest_page",
+}
+
+
+def test_a_visit_binding_makes_a_version_2_record() -> None:
+    normalised = crypto.normalise_contact_record({"firstName": "A", "v": 1}, _VISIT)
+    assert normalised == {
+        **crypto.normalise_contact_record({"firstName": "A"}),
+        "v": 2,
+        **_V2_MEMBERS,
+    }
+
+
+def test_the_bound_arrival_is_utc_whole_seconds() -> None:
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    visit = crypto.VisitBinding(
+        arrival=_ARRIVAL.astimezone(berlin), idempotency_key="k" * 16, source="staff_entry"
+    )
+    assert crypto.normalise_contact_record({}, visit)["arrival"] == "2026-11-20T18:30:05Z"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        crypto.normalise_contact_record(
+            {},
+            crypto.VisitBinding(dt.datetime(2026, 1, 1), "k" * 16, "guest_page"),
+        )
+
+
+@pytest.mark.parametrize(
+    ("members", "field", "reason"),
+    [
+        ({"arrival": "2026-11-20T18:30:05.1Z"}, "arrival", "not_a_time"),
+        ({"arrival": "2026-11-20T18:30:05+00:00"}, "arrival", "not_a_time"),
+        ({"arrival": "2026-02-30T18:30:05Z"}, "arrival", "not_a_time"),
+        ({"arrival": 1_763_663_405}, "arrival", "not_a_string"),
+        ({"idempotencyKey": "short"}, "idempotencyKey", "not_an_idempotency_key"),
+        ({"idempotencyKey": "k" * 65}, "idempotencyKey", "not_an_idempotency_key"),
+        ({"idempotencyKey": "k" * 15 + "/"}, "idempotencyKey", "not_an_idempotency_key"),
+        ({"source": "phone"}, "source", "unknown_source"),
+        ({"source": None}, "source", "not_a_string"),
+    ],
+)
+def test_version_2_members_are_checked(members: dict[str, Any], field: str, reason: str) -> None:
+    with pytest.raises(crypto.RecordSchemaError) as raised:
+        crypto.normalise_contact_record({"v": 2, **_V2_MEMBERS, **members})
+    assert (raised.value.field, raised.value.reason) == (field, reason)
+
+
+def test_version_2_round_trip_and_envelope_version() -> None:
+    envelope = crypto.seal_contact_record(
+        _SPKI, {"firstName": "A"}, location_code=LOCATION, area_code=AREA, visit=_VISIT
+    )
+    assert envelope[0] == 2
+    assert crypto.inspect_envelope(envelope).version == 2
+    opened = crypto.open_contact_record(_KEY, envelope, location_code=LOCATION, area_code=AREA)
+    assert opened == crypto.normalise_contact_record({"firstName": "A"}, _VISIT)
+
+
+def test_a_record_must_have_its_envelope_version() -> None:
+    """A v1 record in a v2 envelope would lack the binding; a v2 record in v1 has extras."""
+    from crypto.envelope import seal_padded_plaintext
+
+    v1_json = record_module.encode_contact_record(crypto.normalise_contact_record({}))
+    v2_json = record_module.encode_contact_record(crypto.normalise_contact_record({}, _VISIT))
+    for version, body in ((2, v1_json), (1, v2_json)):
+        envelope = seal_padded_plaintext(
+            _SPKI, record_module.pad(body), location_code=LOCATION, area_code=AREA, version=version
+        )
+        with pytest.raises(crypto.SealedRecordError) as raised:
+            crypto.open_contact_record(_KEY, envelope, location_code=LOCATION, area_code=AREA)
+        assert raised.value.kind == "bad_record"

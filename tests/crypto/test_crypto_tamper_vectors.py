@@ -24,6 +24,13 @@ from tests.crypto.vectors import make_tamper_vectors as generator
 
 VECTORS = Path(__file__).parent / "vectors"
 SEALED = json.loads((VECTORS / "sealed-record-v1.json").read_text(encoding="utf-8"))
+SEALED_V2 = json.loads((VECTORS / "sealed-record-v2.json").read_text(encoding="utf-8"))
+# Both versions' vectors, named by version; the keys are the same in both files.
+SEALED_VECTORS = [
+    {**vector, "name": f"v{version}-{vector['name']}", "version": version}
+    for version, document in ((1, SEALED), (2, SEALED_V2))
+    for vector in document["vectors"]
+]
 KEY_FILES = json.loads((VECTORS / "keyfile-v1.json").read_text(encoding="utf-8"))
 # The kinds inspect_envelope can report: everything decided before a key is needed.
 KEYLESS_KINDS = {"malformed", "unknown_version", "wrong_suite", "bad_length"}
@@ -54,18 +61,21 @@ def test_vector_keys_are_consistent() -> None:
 
 
 def test_vector_names_are_unique() -> None:
-    for vectors in (SEALED["vectors"], KEY_FILES["vectors"]):
+    for vectors in (SEALED["vectors"], SEALED_V2["vectors"], KEY_FILES["vectors"]):
         assert len(set(_ids(vectors))) == len(vectors)
+    assert SEALED_V2["keys"] == SEALED["keys"]
 
 
 def test_every_error_kind_has_vectors() -> None:
     expected = {vector["expected"] for vector in SEALED["vectors"]}
     assert expected == {"ok", *crypto.SealedRecordErrorKind}
+    expected = {vector["expected"] for vector in SEALED_V2["vectors"]}
+    assert expected == {"ok", *crypto.SealedRecordErrorKind} - {"malformed"}
     expected = {vector["expected"] for vector in KEY_FILES["vectors"]}
     assert expected == {"ok", *crypto.KeyFileErrorKind}
 
 
-@pytest.mark.parametrize("vector", SEALED["vectors"], ids=_ids(SEALED["vectors"]))
+@pytest.mark.parametrize("vector", SEALED_VECTORS, ids=_ids(SEALED_VECTORS))
 def test_sealed_record_vector(vector: dict[str, Any]) -> None:
     keys = [PRIVATE_KEYS[name] for name in vector["openWith"]]
     context = {"location_code": vector["locationCode"], "area_code": vector["areaCode"]}
@@ -80,7 +90,7 @@ def test_sealed_record_vector(vector: dict[str, Any]) -> None:
     assert raised.value.kind == vector["expected"]
 
 
-@pytest.mark.parametrize("vector", SEALED["vectors"], ids=_ids(SEALED["vectors"]))
+@pytest.mark.parametrize("vector", SEALED_VECTORS, ids=_ids(SEALED_VECTORS))
 def test_inspect_agrees_with_open(vector: dict[str, Any]) -> None:
     try:
         envelope = crypto.decode_envelope(vector["envelope"])
@@ -92,7 +102,9 @@ def test_inspect_agrees_with_open(vector: dict[str, Any]) -> None:
             crypto.inspect_envelope(envelope)
         assert raised.value.kind == vector["expected"]
     else:
-        assert crypto.inspect_envelope(envelope).key_id == envelope[7:39]
+        header = crypto.inspect_envelope(envelope)
+        assert header.key_id == envelope[7:39]
+        assert header.version == envelope[0]
 
 
 @pytest.mark.parametrize("vector", KEY_FILES["vectors"], ids=_ids(KEY_FILES["vectors"]))
@@ -121,6 +133,9 @@ def test_committed_vector_files_are_what_the_script_generates() -> None:
     assert (VECTORS / "sealed-record-v1.json").read_text(encoding="utf-8") == generator.render(
         generator.sealed_record_vectors()
     )
+    assert (VECTORS / "sealed-record-v2.json").read_text(encoding="utf-8") == generator.render(
+        generator.sealed_record_v2_vectors()
+    )
     assert (VECTORS / "keyfile-v1.json").read_text(encoding="utf-8") == generator.render(
         generator.key_file_vectors()
     )
@@ -139,7 +154,7 @@ def test_format_document_agrees_with_vectors_and_constants() -> None:
 
 HPKE_VECTORS = [
     vector
-    for vector in SEALED["vectors"]
+    for vector in SEALED_VECTORS
     if vector["expected"] in AUTHENTIC_KINDS | {"decryption_failed"}
 ]
 
@@ -158,7 +173,9 @@ def test_library_hpke_alone_opens_exactly_the_authentic_vectors(vector: dict[str
         for name in vector["openWith"]
         if SEALED["keys"][name]["keyId"] == recipient_key_id.hex()
     ]
-    info = generator.record_info(vector["locationCode"], vector["areaCode"], recipient_key_id)
+    info = generator.record_info(
+        vector["locationCode"], vector["areaCode"], recipient_key_id, envelope[0]
+    )
     if vector["expected"] == "decryption_failed":
         with pytest.raises(InvalidTag):
             HPKE_SUITE.decrypt(envelope[39:], key, info)

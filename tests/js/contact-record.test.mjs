@@ -49,7 +49,9 @@ test("the first offending field is named, never its value", () => {
   const cases = [
     [[], ["", "not_an_object"]],
     [{ firstName: secret, nickname: "x" }, ["nickname", "unknown_field"]],
-    [{ v: 2 }, ["v", "unsupported_version"]],
+    [{ v: 3 }, ["v", "unsupported_version"]],
+    [{ v: 2 }, ["arrival", "missing_field"]],
+    [{ v: 1, source: "guest_page" }, ["source", "unknown_field"]],
     [{ v: true }, ["v", "unsupported_version"]],
     [{ firstName: 7 }, ["firstName", "not_a_string"]],
     [{ firstName: "a".repeat(101) }, ["firstName", "too_long"]],
@@ -80,4 +82,27 @@ test("lengths count code points: 100 emoji are a valid first name, 101 are not",
 test("an opened record is checked but not completed: members may not be missing", () => {
   assert.deepEqual(fault({ v: 1, firstName: "A" }, checkOpenedRecord), ["lastName", "missing_field"]);
   assert.deepEqual(fault({ firstName: "A", lastName: "B" }, checkOpenedRecord), ["v", "missing_field"]);
+});
+
+test("version 2: the bound members are required and checked like the Python reader's", () => {
+  const bound = { arrival: "2026-11-20T18:30:05Z", idempotencyKey: "k".repeat(16), source: "guest_page" };
+  assert.deepEqual(normaliseContactRecord({ firstName: "A" }, bound), {
+    ...normaliseContactRecord({ firstName: "A" }),
+    v: 2,
+    ...bound,
+  });
+  const cases = [
+    [{ arrival: "2026-11-20T18:30:05.1Z" }, ["arrival", "not_a_time"]],
+    [{ arrival: "2026-02-30T18:30:05Z" }, ["arrival", "not_a_time"]],
+    [{ arrival: 0 }, ["arrival", "not_a_string"]],
+    [{ idempotencyKey: "k".repeat(65) }, ["idempotencyKey", "not_an_idempotency_key"]],
+    [{ source: "phone" }, ["source", "unknown_source"]],
+  ];
+  for (const [members, expected] of cases) {
+    assert.deepEqual(fault({ v: 2, ...bound, ...members }), expected, JSON.stringify(members));
+  }
+  assert.deepEqual(fault({ ...normaliseContactRecord({}), v: 2, ...bound }, (r) => checkOpenedRecord(r, 1)), [
+    "v",
+    "unsupported_version",
+  ]);
 });

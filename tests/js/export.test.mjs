@@ -138,6 +138,8 @@ test("the export layout must be complete", () => {
   assert.throws(() => readExportLayout(null), TypeError);
 });
 
+const REQUEST = { windowStart: "2026-07-01T00:00:00Z", windowEnd: "2026-07-02T00:00:00Z", areas: [] };
+
 function exportPackage(content, header = {}) {
   const body = Buffer.from(JSON.stringify(content));
   const line = JSON.stringify({
@@ -161,7 +163,7 @@ async function packageKind(bytes) {
 }
 
 test("export packages are refused with the CLI's kinds (docs/FORMAT.md §11.2)", async () => {
-  const content = { records: [], request: {}, location: { code: "L" }, areas: [] };
+  const content = { records: [], request: REQUEST, location: { code: "L" }, areas: [] };
   const good = exportPackage(content);
   assert.equal(await packageKind(good), "ok");
   assert.equal(await packageKind(Buffer.from("PK\u0003\u0004")), "not_a_package");
@@ -170,6 +172,7 @@ test("export packages are refused with the CLI's kinds (docs/FORMAT.md §11.2)",
   assert.equal(await packageKind(exportPackage(content, { version: 2 })), "unsupported_version");
   assert.equal(await packageKind(Buffer.concat([good, Buffer.from(" ")])), "integrity");
   assert.equal(await packageKind(exportPackage({ ...content, areas: {} })), "malformed");
+  assert.equal(await packageKind(exportPackage({ ...content, request: {} })), "malformed");
 });
 
 test("a damaged record in a package is listed, not dropped", async () => {
@@ -186,7 +189,7 @@ test("a damaged record in a package is listed, not dropped", async () => {
   const pkg = await parsePackage(
     exportPackage({
       records: [record, { ...record, persons: "1" }],
-      request: {},
+      request: REQUEST,
       location: { code: "L" },
       areas: [],
     }),

@@ -4,7 +4,7 @@ The node --test tests beside this file check the browser modules against these f
 the contact form's rules (contact_form.client_rules) and the export layout
 (export_layout.client_layout) exactly as the pages carry them, and cases whose expected
 outcome Python computed — the contact form's errors and record, the export rows, CSV
-and SORMAS CSV bytes. So the JavaScript is held to the Python rules without a copy of
+and SORMAS CSV bytes, the UTC instant the server stores for a staff entry's local time. So the JavaScript is held to the Python rules without a copy of
 them, and tests/js/test_fixtures.py fails when a file is no longer what this script
 writes. After changing a rule, a text or the export code:
 
@@ -23,6 +23,7 @@ from health_export.decryption import OpenedVisit, sormas_rows, visit_rows
 from health_export.export_layout import client_layout
 from health_export.exports import SEPARATORS, rows_to_csv, rows_to_sormas
 from registration.checkin import contact_form
+from registration.portal.services import parse_local_time
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CONTACT_REQUIRED = ("phone_or_email", "phone", "email", "both")
@@ -263,6 +264,36 @@ def _contact_rules() -> dict[str, Any]:
     return rules
 
 
+# Local times a staff member may type; around the changes of offset in 2026 (29 March,
+# 25 October, 01:00 UTC) zoneinfo's fold=0 rule decides, which the browser must match.
+_BERLIN_TIMES = [
+    "2026-11-20T19:30",
+    "2026-07-01T12:00:59",
+    "2026-01-01T00:00",
+    "2026-12-31T23:59",
+    "2026-03-29T01:59",
+    "2026-03-29T02:00",
+    "2026-03-29T02:30",
+    "2026-03-29T02:59:59",
+    "2026-03-29T03:00",
+    "2026-10-25T01:59",
+    "2026-10-25T02:00",
+    "2026-10-25T02:30",
+    "2026-10-25T02:59:59",
+    "2026-10-25T03:00",
+    "2024-02-29T08:15",
+]
+
+
+def _berlin_times() -> list[dict[str, str]]:
+    cases = []
+    for text in _BERLIN_TIMES:
+        moment = parse_local_time(text)
+        assert moment is not None
+        cases.append({"local": text, "utc": moment.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return cases
+
+
 def fixtures() -> dict[str, Any]:
     """File name -> content, for every fixture file."""
     return {
@@ -270,6 +301,7 @@ def fixtures() -> dict[str, Any]:
         "contact-form-cases.json": [_form_case(*case) for case in _FORM_CASES],
         "export-layout.json": client_layout(),
         "export-cases.json": _export_cases(),
+        "berlin-times.json": _berlin_times(),
     }
 
 

@@ -19,6 +19,7 @@ import {
 import { vector } from "./fixtures.mjs";
 
 const SEALED = vector("sealed-record-v1.json");
+const SEALED_V2 = vector("sealed-record-v2.json");
 const KEY_FILES = vector("keyfile-v1.json");
 
 /** The handle readKeyFile makes, from a vector's PKCS#8 key. */
@@ -50,8 +51,8 @@ async function outcome(names, envelope, codes) {
   return { kind: "wrong_key" };
 }
 
-test("every sealed-record vector gives its expected outcome", async () => {
-  for (const item of SEALED.vectors) {
+test("every sealed-record vector (v1 and v2) gives its expected outcome", async () => {
+  for (const item of [...SEALED.vectors, ...SEALED_V2.vectors]) {
     const result = await outcome(item.openWith, item.envelope, {
       locationCode: item.locationCode,
       areaCode: item.areaCode,
@@ -89,6 +90,30 @@ test("sealed here, opened here; bound to its location and area", async () => {
   const many = await openContactRecords(key.privateKey, [envelope, "AA"], codes, { workers: 0 });
   assert.deepEqual(many[0], { record });
   assert.equal(many[1].error.kind, "unknown_version");
+  assert.equal(Buffer.from(envelope, "base64url")[0], 1);
+});
+
+test("sealed with a visit: version 2, the visit bound inside the record", async () => {
+  const { text } = await writeKeyFile("a passphrase of some length");
+  const key = await readKeyFile(new TextEncoder().encode(text), "a passphrase of some length");
+  const recipient = await importRecipientPublicKey(Buffer.from(key.publicKeySpki).toString("base64url"));
+  const visit = {
+    arrival: "2026-11-20T18:30:05Z",
+    idempotencyKey: "0123456789abcdef",
+    source: "staff_entry",
+  };
+  const codes = { locationCode: "loc-1", areaCode: "area_2" };
+  const envelope = await sealContactRecord(recipient, { firstName: "A" }, { ...codes, visit });
+  assert.equal(Buffer.from(envelope, "base64url")[0], 2);
+  const record = await openContactRecord(key.privateKey, envelope, codes);
+  assert.deepEqual(
+    { v: record.v, arrival: record.arrival, idempotencyKey: record.idempotencyKey, source: record.source },
+    { v: 2, ...visit },
+  );
+  await assert.rejects(
+    sealContactRecord(recipient, {}, { ...codes, visit: { ...visit, arrival: "2026-11-20T18:30:05.123Z" } }),
+    (error) => error.field === "arrival" && error.reason === "not_a_time",
+  );
 });
 
 async function outcomeOf(privateKey, envelope, codes) {

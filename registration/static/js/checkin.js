@@ -221,9 +221,12 @@ sender.wakeOn(window, document);
 
 async function sealedBody(record, key, idempotencyKey, arrival, count) {
   const recipient = await importRecipientPublicKey(key.publicKey);
+  // Format v2: the arrival and idempotency key sent below are sealed with the record,
+  // so the health office can tell if the stored copies were changed.
   const envelope = await sealContactRecord(recipient, record, {
     locationCode: config.locationCode,
     areaCode: config.areaCode,
+    visit: { arrival, idempotencyKey, source: "guest_page" },
   });
   const body = { areaCode: config.areaCode, idempotencyKey, envelope, persons: count, arrival };
   if (config.admission) body.admission = config.admission;
@@ -232,7 +235,8 @@ async function sealedBody(record, key, idempotencyKey, arrival, count) {
 
 async function checkIn(record) {
   const idempotencyKey = crypto.randomUUID();
-  const arrival = new Date().toISOString();
+  // Whole seconds: the form in which it is sealed, stored and exported.
+  const arrival = `${new Date().toISOString().slice(0, 19)}Z`;
   const count = 1 + record.additionalPersons.length;
   let key = config.key;
   let body = await sealedBody(record, key, idempotencyKey, arrival, count);

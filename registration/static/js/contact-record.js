@@ -1,10 +1,12 @@
-// The contact record (format v1, docs/FORMAT.md §6): its schema, and the check and
-// completion of a record before sealing and after opening.
+// The contact record (docs/FORMAT.md §6): its schema, and the check and completion
+// of a record before sealing and after opening. Record version 2 (format v2) also
+// carries the visit's arrival, idempotency key and source, sealed so that the health
+// office's reader can compare them with the metadata stored beside the envelope.
 //
 // The checks mirror crypto/record.py rule for rule and in the same order, so both
 // implementations reject a record with the same field and reason.
 
-const RECORD_VERSION = 1;
+const RECORD_VERSIONS = [1, 2];
 const MAX_ADDITIONAL_PERSONS = 20;
 // Maximum lengths in Unicode code points.
 const FIELD_MAX_LENGTHS = Object.freeze({
@@ -36,6 +38,15 @@ const PERSON_FIELDS = new Set([
   "sameAddress",
 ]);
 const TOP_LEVEL_FIELDS = new Set(["v", ...MAIN_PERSON_FIELDS, "additionalPersons", "note"]);
+const BOUND_FIELDS = ["arrival", "idempotencyKey", "source"];
+const TOP_LEVEL_FIELDS_BY_VERSION = {
+  1: TOP_LEVEL_FIELDS,
+  2: new Set([...TOP_LEVEL_FIELDS, ...BOUND_FIELDS]),
+};
+export const SOURCES = Object.freeze(["guest_page", "guest_form", "staff_entry"]);
+const ARRIVAL_PATTERN = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$/;
+// The server's rule for idempotency keys (registration/checkin/services.py).
+const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 
 /** A contact record does not fit the v1 schema; `field` and `reason` say where and why. */
 export class RecordSchemaError extends Error {
@@ -142,21 +153,48 @@ function checkedPerson(person, path) {
   return checked;
 }
 
-function validatedRecord(record, complete) {
+/** A real UTC time of the form YYYY-MM-DDTHH:MM:SSZ (31 November is not). */
+function isPackageTime(text) {
+  if (!ARRIVAL_PATTERN.test(text)) return false;
+  const ms = Date.parse(text);
+  return !Number.isNaN(ms) && `${new Date(ms).toISOString().slice(0, 19)}Z` === text;
+}
+
+/** arrival, idempotencyKey and source of a version 2 record; always required. */
+function boundMembers(record) {
+  const checked = {};
+  for (const name of BOUND_FIELDS) {
+    if (!hasOwn(record, name)) throw new RecordSchemaError(name, "missing_field");
+    if (typeof record[name] !== "string") throw new RecordSchemaError(name, "not_a_string");
+    checked[name] = record[name];
+  }
+  if (!isPackageTime(checked.arrival)) throw new RecordSchemaError("arrival", "not_a_time");
+  if (!IDEMPOTENCY_KEY_PATTERN.test(checked.idempotencyKey)) {
+    throw new RecordSchemaError("idempotencyKey", "not_an_idempotency_key");
+  }
+  if (!SOURCES.includes(checked.source)) throw new RecordSchemaError("source", "unknown_source");
+  return checked;
+}
+
+function validatedRecord(record, complete, expectedVersion) {
   if (!isPlainObject(record)) {
     throw new RecordSchemaError("", "not_an_object");
   }
+  const version = member(record, "v", complete ? 1 : undefined);
+  // JSON has one number type: 1 and 1.0 are both version 1, true and "1" are not.
+  if (
+    !RECORD_VERSIONS.includes(version) ||
+    (expectedVersion !== undefined && version !== expectedVersion)
+  ) {
+    throw new RecordSchemaError("v", "unsupported_version");
+  }
+  const allowed = TOP_LEVEL_FIELDS_BY_VERSION[version];
   for (const name of Object.keys(record)) {
-    if (!TOP_LEVEL_FIELDS.has(name)) {
+    if (!allowed.has(name)) {
       throw new RecordSchemaError(memberName(name), "unknown_field");
     }
   }
-  const version = member(record, "v", complete ? RECORD_VERSION : undefined);
-  // JSON has one number type: 1 and 1.0 are both version 1, true and "1" are not.
-  if (version !== RECORD_VERSION) {
-    throw new RecordSchemaError("v", "unsupported_version");
-  }
-  const normalised = { v: RECORD_VERSION };
+  const normalised = { v: version };
   for (const name of MAIN_PERSON_FIELDS) {
     normalised[name] = stringMember(record, name, name, complete);
   }
@@ -171,24 +209,33 @@ function validatedRecord(record, complete) {
     checkedPerson(person, `additionalPersons[${index}]`),
   );
   normalised.note = stringMember(record, "note", "note", complete);
+  if (version === 2) Object.assign(normalised, boundMembers(record));
   return normalised;
 }
 
 /**
  * Checks a contact record for sealing and completes it to the form writers
- * emit: "v": 1, missing top-level text fields as "", a missing
- * additionalPersons as [], members in a fixed order. Throws RecordSchemaError
- * naming the first offending field (never its value).
+ * emit: missing top-level text fields as "", a missing additionalPersons as
+ * [], members in a fixed order. With a visit ({ arrival: "YYYY-MM-DDTHH:MM:SSZ",
+ * idempotencyKey, source }) the record is version 2 and carries them; without,
+ * version 1. Throws RecordSchemaError naming the first offending field (never
+ * its value).
  */
-export function normaliseContactRecord(record) {
-  return validatedRecord(record, true);
+export function normaliseContactRecord(record, visit = undefined) {
+  if (visit !== undefined) {
+    if (!isPlainObject(record)) throw new RecordSchemaError("", "not_an_object");
+    const { arrival, idempotencyKey, source } = visit;
+    record = { ...record, v: 2, arrival, idempotencyKey, source };
+  }
+  return validatedRecord(record, true, undefined);
 }
 
 /**
- * Checks the record of an opened envelope (parsed JSON) without completing it:
- * a reader refuses what a writer would have had to complete. Throws
+ * Checks the record of an opened version `version` envelope (parsed JSON)
+ * without completing it: a reader refuses what a writer would have had to
+ * complete, and a record whose v is not the envelope's. Throws
  * RecordSchemaError (the caller reports bad_record).
  */
-export function checkOpenedRecord(document) {
-  return validatedRecord(document, false);
+export function checkOpenedRecord(document, version = 1) {
+  return validatedRecord(document, false, version);
 }

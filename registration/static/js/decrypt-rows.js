@@ -4,15 +4,36 @@
 // same checks on the package, same Europe/Berlin times, one row per person, and the
 // same texts: the export layout (export-layout.js) comes from the server. A record
 // that cannot be opened is listed, never dropped.
+// Every opened visit is checked against its package as the CLI does
+// (docs/FORMAT.md §11.3): a v2 record's sealed arrival and source against the row,
+// the window, the areas, the persons, duplicates. A visit that fails is listed with
+// the kind of the first failed check; v1 visits (nothing bound) are reported.
 // Nothing here touches the DOM or the network: the page (decrypt.js) does that.
 
+import { decodeBase64url } from "./b64url.js";
 import { sha256, toHex } from "./bytes.js";
 import { openContactRecords, SealedRecordError } from "./sealed-record.js";
-import { isPlainObject } from "./strict-json.js";
+import { isPlainObject, parseJsonStrict } from "./strict-json.js";
 
 export const PACKAGE_FORMAT = "gastregister-export";
 export const PACKAGE_VERSION = 1;
+// The header line with its line feed is at most this long (docs/FORMAT.md §11.1).
 const HEADER_MAX = 4096;
+const HEADER_MEMBERS = ["format", "version", "contentLength", "contentSha256"];
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+// The longest visit the server stores: a stay, or a typed-in departure, of 24 hours.
+const MAX_STAY_MS = 24 * 3600 * 1000;
+/** The kinds of the visit checks (docs/FORMAT.md §9.3), in the order they are applied. */
+export const VISIT_CHECK_KINDS = [
+  "arrival_mismatch",
+  "source_mismatch",
+  "key_id_mismatch",
+  "departure_out_of_range",
+  "outside_window",
+  "area_not_requested",
+  "persons_mismatch",
+  "duplicate",
+];
 
 const ADDRESS_FIELDS = ["street", "houseNumber", "zipCode", "city"];
 const PERSON_FIELDS = ["firstName", "lastName", ...ADDRESS_FIELDS, "phone", "email"];
@@ -34,11 +55,15 @@ export async function parsePackage(buffer) {
   const data = new Uint8Array(buffer);
   const newline = data.subarray(0, HEADER_MAX).indexOf(0x0a);
   if (newline < 0) {
-    throw new PackageFormatError(data[0] === 0x7b ? "truncated" : "not_a_package");
+    // Cut inside the header line: truncated; no line feed where it must be: not a package.
+    const shortJson = data.length < HEADER_MAX && data[0] === 0x7b;
+    throw new PackageFormatError(shortJson ? "truncated" : "not_a_package");
   }
+  const line = data.subarray(0, newline);
   let header;
   try {
-    header = JSON.parse(utf8.decode(data.subarray(0, newline)));
+    if (line.some((byte) => byte > 0x7f)) throw new SyntaxError("not ASCII");
+    header = parseJsonStrict(utf8.decode(line));
   } catch {
     throw new PackageFormatError("not_a_package");
   }
@@ -48,7 +73,15 @@ export async function parsePackage(buffer) {
   if (header.version !== PACKAGE_VERSION) throw new PackageFormatError("unsupported_version");
   const length = header.contentLength;
   const digest = header.contentSha256;
-  if (!Number.isSafeInteger(length) || typeof digest !== "string") {
+  const members = Object.keys(header);
+  if (
+    members.length !== HEADER_MEMBERS.length ||
+    !HEADER_MEMBERS.every((name) => members.includes(name)) ||
+    typeof digest !== "string" ||
+    !SHA256_HEX.test(digest) ||
+    !Number.isSafeInteger(length) ||
+    length < 0
+  ) {
     throw new PackageFormatError("malformed");
   }
   const content = data.subarray(newline + 1);
@@ -66,7 +99,8 @@ export async function parsePackage(buffer) {
     !Array.isArray(body.records) ||
     !isPlainObject(body.request) ||
     !isPlainObject(body.location) ||
-    !Array.isArray(body.areas)
+    !Array.isArray(body.areas) ||
+    !isWindow(body.request)
   ) {
     throw new PackageFormatError("malformed");
   }
@@ -85,6 +119,16 @@ export async function parsePackage(buffer) {
     records,
     damaged,
   };
+}
+
+/** The request's window and areas, which every visit is checked against. */
+function isWindow(request) {
+  return (
+    parseTime(request.windowStart) !== null &&
+    parseTime(request.windowEnd) !== null &&
+    Array.isArray(request.areas) &&
+    request.areas.every((code) => typeof code === "string")
+  );
 }
 
 function checkedRecord(index, item) {
@@ -151,11 +195,80 @@ function failure(number, area, arrival, kind) {
 }
 
 /**
- * Opens every record with the key handles (from readKeyFile; keyed by keyId hex),
- * on all cores (openContactRecords runs a worker pool per key and area).
- * onProgress(done, total) is called as chunks finish.
+ * The envelope's key id (hex) and enc (hex) from the first 140 characters of its
+ * text (105 bytes), or null when they do not decode: the opener then reports why.
  */
-export async function openPackage(pkg, keys, onProgress = () => {}) {
+function envelopeIds(envelope) {
+  let head;
+  try {
+    head = decodeBase64url(envelope.slice(0, 140));
+  } catch {
+    return null;
+  }
+  if (head.length < 104) return null;
+  return { keyId: toHex(head.subarray(7, 39)), enc: toHex(head.subarray(39, 104)) };
+}
+
+/**
+ * The checks of docs/FORMAT.md §11.3 for one package, in their fixed order, as the
+ * CLI's _VisitChecks. Duplicates are looked for among the visits that passed every
+ * other check, so a forged copy cannot push out the genuine one.
+ */
+function visitChecks(pkg) {
+  const windowStart = parseTime(pkg.request.windowStart);
+  const windowEnd = parseTime(pkg.request.windowEnd);
+  const requested = new Set(pkg.request.areas);
+  const locationAreas = new Set(
+    pkg.areas.filter((area) => typeof area.code === "string").map((area) => area.code),
+  );
+  const seenEncs = new Set();
+  const seenKeys = new Set();
+
+  function metadataFailure(row, visit, envelopeKeyId) {
+    const record = visit.record;
+    if (visit.formatVersion === 2) {
+      if (record.arrival !== row.arrival) return "arrival_mismatch";
+      if (record.source !== row.source) return "source_mismatch";
+    }
+    if (row.keyId !== envelopeKeyId) return "key_id_mismatch";
+    const latest = visit.arrival + MAX_STAY_MS;
+    const autoDeparture = parseTime(row.autoDeparture);
+    if (!(visit.arrival <= autoDeparture && autoDeparture <= latest)) {
+      return "departure_out_of_range";
+    }
+    if (!(visit.arrival <= visit.departure && visit.departure <= latest)) {
+      return "departure_out_of_range";
+    }
+    if (visit.arrival > windowEnd || visit.departure < windowStart) return "outside_window";
+    if (!locationAreas.has(row.area) || (requested.size > 0 && !requested.has(row.area))) {
+      return "area_not_requested";
+    }
+    if (row.persons !== 1 + record.additionalPersons.length) return "persons_mismatch";
+    return null;
+  }
+
+  return function firstFailure(row, visit, ids) {
+    const kind = metadataFailure(row, visit, ids.keyId);
+    if (kind !== null) return kind;
+    const key = visit.record.idempotencyKey;
+    if (seenEncs.has(ids.enc) || (typeof key === "string" && seenKeys.has(key))) {
+      return "duplicate";
+    }
+    seenEncs.add(ids.enc);
+    if (typeof key === "string") seenKeys.add(key);
+    return null;
+  };
+}
+
+/**
+ * Opens every record with the key handles (from readKeyFile; keyed by keyId hex),
+ * on all cores (openContactRecords runs a worker pool per key and area), then
+ * checks each opened visit against the package. The key is chosen by the key id
+ * in the envelope, never by the row's keyId. onProgress(done, total) is called as
+ * chunks finish; options.workers is passed to openContactRecords.
+ * Returns { visits, failures, unbound } (unbound: numbers of opened v1 visits).
+ */
+export async function openPackage(pkg, keys, onProgress = () => {}, options = {}) {
   const handles = new Map(keys.map((key) => [key.keyId, key.privateKey]));
   const fallback = keys.length > 0 ? keys[0].privateKey : null;
   const locationCode = String(pkg.location.code ?? "");
@@ -169,55 +282,71 @@ export async function openPackage(pkg, keys, onProgress = () => {}) {
       failures.push(failure(record.index + 1, record.area, record.arrival, "malformed"));
       continue;
     }
-    const keyId = handles.has(record.keyId) ? record.keyId : "";
+    const ids = envelopeIds(record.envelope);
+    const keyId = ids !== null && handles.has(ids.keyId) ? ids.keyId : "";
     const group = `${keyId}\n${record.area}`;
     if (!groups.has(group)) groups.set(group, { handle: handles.get(keyId) ?? fallback, records: [] });
-    groups.get(group).records.push(record);
+    groups.get(group).records.push({ record, ids });
     total += 1;
   }
-  const visits = [];
+  const opened = [];
   let finished = 0;
   for (const { handle, records } of groups.values()) {
     let outcomes;
     try {
       outcomes = await openContactRecords(
         handle,
-        records.map((record) => record.envelope),
-        { locationCode, areaCode: records[0].area },
-        { onProgress: (done) => onProgress(finished + done, total) },
+        records.map(({ record }) => record.envelope),
+        { locationCode, areaCode: records[0].record.area },
+        { ...options, onProgress: (done) => onProgress(finished + done, total) },
       );
     } catch {
       // An area or location code that cannot be a code: every record of it is damaged.
       outcomes = records.map(() => ({ error: new SealedRecordError("malformed") }));
     }
-    records.forEach((record, i) => {
+    records.forEach(({ record, ids }, i) => {
       const outcome = outcomes[i];
       if (!("record" in outcome)) {
         const kind = outcome.error instanceof SealedRecordError ? outcome.error.kind : "malformed";
         failures.push(failure(record.index + 1, record.area, record.arrival, kind));
         return;
       }
-      const autoDeparture = parseTime(record.autoDeparture);
-      const departure = record.departure === null ? null : parseTime(record.departure);
-      visits.push({
-        number: record.index + 1,
-        areaCode: record.area,
-        areaName: areaName(pkg, record.area),
-        arrival: parseTime(record.arrival),
-        departure: departure ?? autoDeparture,
-        departureIsAutomatic: departure === null,
-        persons: record.persons,
-        source: record.source,
-        keyId: record.keyId,
-        record: outcome.record,
-      });
+      opened.push({ record, ids, contact: outcome.record });
     });
     finished += records.length;
     onProgress(finished, total);
   }
+  // The checks run in package order, so "duplicate" marks the later of two copies.
+  opened.sort((a, b) => a.record.index - b.record.index);
+  const firstFailure = visitChecks(pkg);
+  const visits = [];
+  const unbound = [];
+  for (const { record, ids, contact } of opened) {
+    const autoDeparture = parseTime(record.autoDeparture);
+    const departure = record.departure === null ? null : parseTime(record.departure);
+    const visit = {
+      number: record.index + 1,
+      areaCode: record.area,
+      areaName: areaName(pkg, record.area),
+      arrival: parseTime(record.arrival),
+      departure: departure ?? autoDeparture,
+      departureIsAutomatic: departure === null,
+      persons: record.persons,
+      source: record.source,
+      keyId: record.keyId,
+      record: contact,
+      formatVersion: contact.v,
+    };
+    const kind = firstFailure(record, visit, ids);
+    if (kind !== null) {
+      failures.push(failure(record.index + 1, record.area, record.arrival, kind));
+      continue;
+    }
+    visits.push(visit);
+    if (visit.formatVersion === 1) unbound.push(visit.number);
+  }
   failures.sort((a, b) => a.number - b.number);
-  visits.sort((a, b) => a.number - b.number);
-  return { visits, failures };
+  return { visits, failures, unbound };
 }
 
 function text(value) {

@@ -1,4 +1,4 @@
-// Opening a sealed record envelope (format v1, docs/FORMAT.md §5.4) with a health
+// Opening a sealed record envelope (formats v1 and v2, docs/FORMAT.md §5.4) with a health
 // office's private key: the checks in the order crypto/envelope.py runs them, so
 // both implementations give the same kind for the same envelope.
 
@@ -8,7 +8,7 @@ import { checkOpenedRecord } from "./contact-record.js";
 import {
   CIPHERTEXT_OFFSET,
   EC_ALGORITHM,
-  ENVELOPE_VERSION,
+  ENVELOPE_VERSIONS,
   envelopeHeader,
   HEADER_LENGTH,
   hpkeInfo,
@@ -23,7 +23,7 @@ import { decodeUtf8Strict, parseJsonStrict } from "./strict-json.js";
 
 /**
  * A sealed record could not be opened. Callers show one message for every
- * kind; `kind` is for tests and logs (see format v1 for the list).
+ * kind; `kind` is for tests and logs (docs/FORMAT.md §9.1 lists them).
  */
 export class SealedRecordError extends Error {
   constructor(kind) {
@@ -67,7 +67,7 @@ function parseEnvelope(envelopeBase64url) {
   if (envelope.length < 1) {
     throw new SealedRecordError("malformed");
   }
-  if (envelope[0] !== ENVELOPE_VERSION) {
+  if (!ENVELOPE_VERSIONS.includes(envelope[0])) {
     throw new SealedRecordError("unknown_version");
   }
   if (envelope.length < CIPHERTEXT_OFFSET) {
@@ -85,6 +85,7 @@ function parseEnvelope(envelopeBase64url) {
     throw new SealedRecordError("malformed");
   }
   return {
+    version: envelope[0],
     keyId: envelope.subarray(7, HEADER_LENGTH),
     enc,
     ciphertext,
@@ -106,8 +107,10 @@ async function checkEphemeralPoint(enc) {
 
 /**
  * Opens a sealed contact record with a private key handle from readKeyFile
- * for the given location and area. Returns the normalised record; every
- * failure is a SealedRecordError whose kind says why.
+ * for the given location and area. Returns the normalised record (its v is
+ * the envelope's version; a version 2 record carries the bound arrival,
+ * idempotencyKey and source); every failure is a SealedRecordError whose kind
+ * says why.
  *
  * Many records can be opened in parallel with the same handle (for example
  * Promise.all over batches of a few hundred): the key was imported once, when
@@ -119,12 +122,12 @@ export async function openContactRecord(
   { locationCode, areaCode } = {},
 ) {
   const { keyId, keyPair } = privateKeyHandle;
-  const { keyId: envelopeKeyId, enc, ciphertext } = parseEnvelope(envelopeBase64url);
+  const { version, keyId: envelopeKeyId, enc, ciphertext } = parseEnvelope(envelopeBase64url);
   if (!bytesEqual(envelopeKeyId, keyId)) {
     await checkEphemeralPoint(enc);
     throw new SealedRecordError("wrong_key");
   }
-  const info = hpkeInfo(locationCode, areaCode, keyId);
+  const info = hpkeInfo(locationCode, areaCode, keyId, version);
   let padded;
   try {
     padded = new Uint8Array(
@@ -137,7 +140,10 @@ export async function openContactRecord(
   try {
     let record;
     try {
-      record = checkOpenedRecord(parseJsonStrict(decodeUtf8Strict(unpadRecord(padded))));
+      record = checkOpenedRecord(
+        parseJsonStrict(decodeUtf8Strict(unpadRecord(padded))),
+        version,
+      );
     } catch (error) {
       throw error instanceof SealedRecordError ? error : new SealedRecordError("bad_record");
     }

@@ -1,6 +1,8 @@
-// The sealed record envelope (format v1, docs/FORMAT.md §5): its layout, the
-// recipient's public key, and sealing a contact record to it. This is all a
+// The sealed record envelope (formats v1 and v2, docs/FORMAT.md §5): its layout,
+// the recipient's public key, and sealing a contact record to it. This is all a
 // guest's phone and the staff entry load; opening is in envelope-open.js.
+// Version 2 has the same layout with its own version byte and info label; its
+// record carries the visit's arrival, idempotency key and source.
 //
 // The Python package `crypto` implements the same format; both accept and reject
 // exactly the same envelopes. HPKE (RFC 9180) comes from the pinned, vendored
@@ -16,8 +18,8 @@ import { decodeBase64url, encodeBase64url } from "./b64url.js";
 import { bytesEqual, concatBytes, sha256 } from "./bytes.js";
 import { normaliseContactRecord, RecordSchemaError } from "./contact-record.js";
 
-// Format constants (format v1; changing any of them is a new format version)
-export const ENVELOPE_VERSION = 0x01;
+// Format constants (changing any of them is a new format version)
+export const ENVELOPE_VERSIONS = [0x01, 0x02];
 const KEM_ID = 0x0010; // DHKEM(P-256, HKDF-SHA256)
 const KDF_ID = 0x0001; // HKDF-SHA256
 const AEAD_ID = 0x0001; // AES-128-GCM
@@ -30,7 +32,7 @@ export const PADDING_BUCKETS = [512, 1024, 2048, 4096, 8192, 16384, 32768];
 export const MAX_ENVELOPE_LENGTH =
   CIPHERTEXT_OFFSET + PADDING_BUCKETS[PADDING_BUCKETS.length - 1] + TAG_LENGTH;
 export const PADDING_MARKER = 0x80;
-const INFO_LABEL = "gastregister/sealed-record/v1";
+const INFO_LABELS = { 1: "gastregister/sealed-record/v1", 2: "gastregister/sealed-record/v2" };
 const CONTEXT_CODE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const EC_ALGORITHM = Object.freeze({ name: "ECDH", namedCurve: "P-256" });
@@ -55,20 +57,20 @@ function lengthPrefixed(text) {
   return concatBytes(new Uint8Array([bytes.length >> 8, bytes.length & 255]), bytes);
 }
 
-export function hpkeInfo(locationCode, areaCode, keyId) {
+export function hpkeInfo(locationCode, areaCode, keyId, version = 1) {
   checkContextCode(locationCode, "locationCode");
   checkContextCode(areaCode, "areaCode");
   return concatBytes(
-    utf8Encoder.encode(INFO_LABEL),
+    utf8Encoder.encode(INFO_LABELS[version]),
     lengthPrefixed(locationCode),
     lengthPrefixed(areaCode),
     keyId,
   );
 }
 
-export function envelopeHeader(keyId) {
+export function envelopeHeader(keyId, version = 1) {
   const header = new Uint8Array(HEADER_LENGTH);
-  header[0] = ENVELOPE_VERSION;
+  header[0] = version;
   header[1] = KEM_ID >> 8;
   header[2] = KEM_ID & 255;
   header[3] = KDF_ID >> 8;
@@ -129,11 +131,19 @@ export async function importRecipientPublicKey(spkiBase64url) {
  * Seals a contact record to the recipient for one location and area.
  * Returns the envelope as unpadded base64url. The record is checked and
  * normalised first (RecordSchemaError); location and area codes are bound
- * into the HPKE info, so the envelope opens only for the same codes.
+ * into the HPKE info, so the envelope opens only for the same codes. With
+ * visit ({ arrival: "YYYY-MM-DDTHH:MM:SSZ", idempotencyKey, source }, exactly
+ * as sent to the server) the envelope is version 2 and the health office's
+ * reader checks the stored metadata against it; without, version 1.
  */
-export async function sealContactRecord(recipient, record, { locationCode, areaCode } = {}) {
-  const info = hpkeInfo(locationCode, areaCode, recipient.keyId);
-  const json = utf8Encoder.encode(JSON.stringify(normaliseContactRecord(record)));
+export async function sealContactRecord(
+  recipient,
+  record,
+  { locationCode, areaCode, visit = undefined } = {},
+) {
+  const normalised = normaliseContactRecord(record, visit);
+  const info = hpkeInfo(locationCode, areaCode, recipient.keyId, normalised.v);
+  const json = utf8Encoder.encode(JSON.stringify(normalised));
   // The aad is empty (docs/FORMAT.md §5.2): the header is bound by the reader's
   // checks, the info label and key id, and HPKE's own suite id.
   const { ct, enc } = await hpkeSuite.seal(
@@ -141,6 +151,10 @@ export async function sealContactRecord(recipient, record, { locationCode, areaC
     padRecord(json),
   );
   return encodeBase64url(
-    concatBytes(envelopeHeader(recipient.keyId), new Uint8Array(enc), new Uint8Array(ct)),
+    concatBytes(
+      envelopeHeader(recipient.keyId, normalised.v),
+      new Uint8Array(enc),
+      new Uint8Array(ct),
+    ),
   );
 }

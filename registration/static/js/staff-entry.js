@@ -1,7 +1,10 @@
 // Staff entry in the business portal: a paper form typed in by staff, sealed in this
 // browser to the health office's key (envelope.js) and sent as an envelope with
 // the visit's times. The server never sees the contact details in plain text.
+// The arrival (in UTC, as the server will store it), the idempotency key and the
+// source are sealed with the record (format v2).
 
+import { berlinWallTimeToUtc } from "./berlin-time.js";
 import { importRecipientPublicKey, sealContactRecord } from "./envelope.js";
 import { toHex } from "./bytes.js";
 import {
@@ -60,9 +63,12 @@ form.addEventListener("submit", async (event) => {
   saveButton.setAttribute("aria-busy", "true");
   try {
     recipient = recipient || (await importRecipientPublicKey(config.key.publicKey));
+    const arrival = berlinWallTimeToUtc(form.elements.arrival.value);
+    if (arrival === null) throw new RangeError("arrival: not a local date and time");
     const envelope = await sealContactRecord(recipient, contactRecord(values, rules), {
       locationCode: config.locationCode,
       areaCode,
+      visit: { arrival, idempotencyKey, source: "staff_entry" },
     });
     const response = await fetch(config.endpoint, {
       method: "POST",

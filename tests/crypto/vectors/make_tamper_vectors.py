@@ -2,7 +2,8 @@
 
     .venv/bin/python -m tests.crypto.vectors.make_tamper_vectors
 
-writes sealed-record-v1.json and keyfile-v1.json next to this script. Every key,
+writes sealed-record-v1.json, sealed-record-v2.json, keyfile-v1.json and
+export-package-v1.json next to this script. Every key,
 ephemeral key, salt and nonce is derived from a fixed label, so the output is the
 same on every run and a test checks that the committed files are up to date.
 
@@ -25,6 +26,7 @@ Browsers can use the same files: the private keys are included as PKCS#8.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -44,6 +46,8 @@ from tests.crypto import rfc9180_reference as reference
 HERE = Path(__file__).resolve().parent
 
 SEALED_RECORD_FILE = HERE / "sealed-record-v1.json"
+SEALED_RECORD_V2_FILE = HERE / "sealed-record-v2.json"
+EXPORT_PACKAGE_FILE = HERE / "export-package-v1.json"
 KEY_FILE_FILE = HERE / "keyfile-v1.json"
 
 # P-256 (SEC 2): y^2 = x^3 - 3x + b over GF(p).
@@ -79,10 +83,10 @@ SPKI = {name: public_key_spki(key) for name, key in KEYS.items()}
 KEY_IDS = {name: key_id(spki) for name, spki in SPKI.items()}
 
 # docs/FORMAT.md section 5.1 and 5.2, written out independently of crypto.envelope.
-VERSION_AND_SUITE = bytes.fromhex("01" + "0010" + "0001" + "0001")
+SUITE = bytes.fromhex("0010" + "0001" + "0001")
 HEADER_SIZE = 39
 CIPHERTEXT_OFFSET = 104
-INFO_LABEL = b"gastregister/sealed-record/v1"
+INFO_LABELS = {1: b"gastregister/sealed-record/v1", 2: b"gastregister/sealed-record/v2"}
 AAD = b""
 BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -168,8 +172,8 @@ def _lp(code: str) -> bytes:
     return len(encoded).to_bytes(2, "big") + encoded
 
 
-def record_info(location: str, area: str, recipient_key_id: bytes) -> bytes:
-    return INFO_LABEL + _lp(location) + _lp(area) + recipient_key_id
+def record_info(location: str, area: str, recipient_key_id: bytes, version: int = 1) -> bytes:
+    return INFO_LABELS[version] + _lp(location) + _lp(area) + recipient_key_id
 
 
 def seal(
@@ -179,12 +183,13 @@ def seal(
     to: str = "office-a",
     location: str = LOCATION,
     area: str = AREA,
+    version: int = 1,
 ) -> bytes:
     """header || enc || ct, with the ephemeral key derived from ``name``."""
-    header = VERSION_AND_SUITE + KEY_IDS[to]
+    header = bytes([version]) + SUITE + KEY_IDS[to]
     enc, ciphertext = reference.seal(
         KEYS[to].public_key(),
-        record_info(location, area, KEY_IDS[to]),
+        record_info(location, area, KEY_IDS[to], version),
         AAD,
         padded,
         ephemeral_key=_test_key(f"ephemeral {name}"),
@@ -318,7 +323,13 @@ def sealed_record_vectors() -> dict[str, Any]:
 
     # Header.
     add("version-0", "version byte 0", "unknown_version", envelope=replace(typical, 0, b"\x00"))
-    add("version-2", "version byte 2", "unknown_version", envelope=replace(typical, 0, b"\x02"))
+    add(
+        "version-2",
+        "version byte 2 on a v1 envelope: the v2 info label differs, so HPKE fails",
+        "decryption_failed",
+        envelope=replace(typical, 0, b"\x02"),
+    )
+    add("version-3", "version byte 3", "unknown_version", envelope=replace(typical, 0, b"\x03"))
     add("suite-kem-p384", "kem_id 0x0011", "wrong_suite", envelope=replace(typical, 1, b"\x00\x11"))
     add(
         "suite-kdf-sha384",
@@ -541,6 +552,195 @@ def sealed_record_vectors() -> dict[str, Any]:
             "Gastregister sealed record v1 (docs/FORMAT.md). Decode 'envelope' as canonical "
             "unpadded base64url, open it with the keys in 'openWith' for 'locationCode' and "
             "'areaCode'; 'expected' is 'ok' (the result equals 'record') or the error kind."
+        ),
+        "generator": "tests/crypto/vectors/make_tamper_vectors.py",
+        "keys": {
+            name: {
+                "privateKeyPkcs8": b64url_encode(_pkcs8(key)),
+                "publicKey": b64url_encode(SPKI[name]),
+                "keyId": KEY_IDS[name].hex(),
+            }
+            for name, key in KEYS.items()
+        },
+        "vectors": vectors,
+    }
+
+
+BOUND = {
+    "arrival": "2026-11-20T18:30:05Z",
+    "idempotencyKey": "6f1c2a9e-4b7d-4e0a-9c3f-2d5e8a1b7c40",
+    "source": "guest_page",
+}
+TYPICAL_RECORD_V2: dict[str, Any] = {**TYPICAL_RECORD, "v": 2, **BOUND}
+EMPTY_RECORD_V2: dict[str, Any] = {**EMPTY_RECORD, "v": 2, **BOUND, "source": "guest_form"}
+MAXIMUM_RECORD_V2: dict[str, Any] = {
+    **MAXIMUM_RECORD,
+    "v": 2,
+    **BOUND,
+    "idempotencyKey": "K" * 64,
+    "source": "staff_entry",
+}
+
+
+def sealed_record_v2_vectors() -> dict[str, Any]:
+    """Version 2: the same envelope rules, another label, the bound record members.
+
+    The envelope checks are the same code for both versions, so these vectors cover
+    what differs: the version byte and label, and the v2 record schema.
+    """
+    vectors: list[dict[str, Any]] = []
+
+    def add(
+        name: str,
+        comment: str,
+        expected: str,
+        envelope: bytes,
+        *,
+        open_with: tuple[str, ...] = ("office-a",),
+        location: str = LOCATION,
+        area: str = AREA,
+        record: dict[str, Any] | None = None,
+    ) -> None:
+        vector: dict[str, Any] = {
+            "name": name,
+            "comment": comment,
+            "openWith": list(open_with),
+            "locationCode": location,
+            "areaCode": area,
+            "envelope": b64url_encode(envelope),
+            "expected": expected,
+        }
+        if record is not None:
+            vector["record"] = record
+        vectors.append(vector)
+
+    def seal2(name: str, body: bytes, **options: Any) -> bytes:
+        return seal(f"v2 {name}", smallest_padding(body), version=2, **options)
+
+    typical = seal2("typical", compact_json(TYPICAL_RECORD_V2))
+    add("ok-typical", "a guest with two companions", "ok", typical, record=TYPICAL_RECORD_V2)
+    add(
+        "ok-empty-fields",
+        "every string empty, sealed by the server's no-JavaScript form",
+        "ok",
+        seal2("empty", compact_json(EMPTY_RECORD_V2)),
+        record=EMPTY_RECORD_V2,
+    )
+    maximum_json = compact_json(MAXIMUM_RECORD_V2)
+    assert 16384 <= len(maximum_json) < 32768
+    add(
+        "ok-maximum",
+        "every field at its limit, 20 companions, a 64-character key: the 32768 bucket",
+        "ok",
+        seal2("maximum", maximum_json),
+        record=MAXIMUM_RECORD_V2,
+    )
+    add(
+        "ok-older-key",
+        "sealed to an older key the office still holds",
+        "ok",
+        seal2("older-key", compact_json(TYPICAL_RECORD_V2), to="retired"),
+        open_with=("office-a", "retired"),
+        record=TYPICAL_RECORD_V2,
+    )
+    add(
+        "version-1-relabelled",
+        "version byte 1 on a v2 envelope: the v1 info label differs, so HPKE fails",
+        "decryption_failed",
+        replace(typical, 0, b"\x01"),
+    )
+    add(
+        "version-1-label",
+        "version byte 2 but sealed with the v1 info label",
+        "decryption_failed",
+        replace(seal("v2 v1-label", smallest_padding(compact_json(TYPICAL_RECORD_V2))), 0, b"\x02"),
+    )
+    add("version-3", "version byte 3", "unknown_version", replace(typical, 0, b"\x03"))
+    add("wrong-suite", "aead_id 0x0002", "wrong_suite", replace(typical, 5, b"\x00\x02"))
+    add("truncated", "last byte missing", "bad_length", typical[:-1])
+    add(
+        "wrong-key",
+        "sealed to office-b, opened by office-a",
+        "wrong_key",
+        seal2("to-b", compact_json(TYPICAL_RECORD_V2), to="office-b"),
+    )
+    add(
+        "moved-to-other-area",
+        "opened for another area",
+        "decryption_failed",
+        typical,
+        area="TISCH_13",
+    )
+    add(
+        "moved-to-other-location",
+        "opened for another location",
+        "decryption_failed",
+        typical,
+        location="BAECKEREI-SCHULZE-8",
+    )
+    add("ct-flip", "a ciphertext bit", "decryption_failed", flip(typical, CIPHERTEXT_OFFSET + 7))
+    add(
+        "padding-wrong-marker",
+        "0x81 instead of 0x80",
+        "bad_padding",
+        seal("v2 padding", pad_to(compact_json(TYPICAL_RECORD_V2), 1024, b"\x81"), version=2),
+    )
+    bad_records: list[tuple[str, str, dict[str, Any]]] = [
+        ("record-version-1", "a v1 record in a v2 envelope", TYPICAL_RECORD),
+        (
+            "record-version-1-with-binding",
+            '"v": 1 with the v2 members',
+            {**TYPICAL_RECORD_V2, "v": 1},
+        ),
+        ("record-missing-arrival", "no arrival", _without(TYPICAL_RECORD_V2, "arrival")),
+        (
+            "record-missing-idempotency-key",
+            "no idempotencyKey",
+            _without(TYPICAL_RECORD_V2, "idempotencyKey"),
+        ),
+        ("record-missing-source", "no source", _without(TYPICAL_RECORD_V2, "source")),
+        (
+            "record-arrival-fraction",
+            "arrival with a fraction of a second",
+            {**TYPICAL_RECORD_V2, "arrival": "2026-11-20T18:30:05.000Z"},
+        ),
+        (
+            "record-arrival-offset",
+            "arrival with +00:00 instead of Z",
+            {**TYPICAL_RECORD_V2, "arrival": "2026-11-20T18:30:05+00:00"},
+        ),
+        (
+            "record-arrival-impossible",
+            "arrival on 31 November",
+            {**TYPICAL_RECORD_V2, "arrival": "2026-11-31T18:30:05Z"},
+        ),
+        ("record-arrival-number", "arrival as a number", {**TYPICAL_RECORD_V2, "arrival": 0}),
+        (
+            "record-idempotency-key-short",
+            "an idempotency key of 15 characters",
+            {**TYPICAL_RECORD_V2, "idempotencyKey": "k" * 15},
+        ),
+        (
+            "record-idempotency-key-alphabet",
+            "an idempotency key with '+'",
+            {**TYPICAL_RECORD_V2, "idempotencyKey": "k" * 15 + "+"},
+        ),
+        ("record-source-unknown", "source 'phone'", {**TYPICAL_RECORD_V2, "source": "phone"}),
+        (
+            "record-unknown-member",
+            "an extra top-level member",
+            {**TYPICAL_RECORD_V2, "checkInId": "1"},
+        ),
+    ]
+    for name, comment, body in bad_records:
+        add(name, comment, "bad_record", seal2(name, compact_json(body)))
+
+    return {
+        "description": (
+            "Gastregister sealed record v2 (docs/FORMAT.md). Decode 'envelope' as canonical "
+            "unpadded base64url, open it with the keys in 'openWith' for 'locationCode' and "
+            "'areaCode'; 'expected' is 'ok' (the result equals 'record') or the error kind. "
+            "The keys are those of sealed-record-v1.json."
         ),
         "generator": "tests/crypto/vectors/make_tamper_vectors.py",
         "keys": {
@@ -837,6 +1037,493 @@ def key_file_vectors() -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------------------
+# Export packages (docs/FORMAT.md section 11): whole packages with the expected outcome of
+# the package and of every visit in it, including the tamper cases of the visit checks.
+
+WINDOW = ("2026-11-20T17:00:00Z", "2026-11-20T21:00:00Z")
+PACKAGE_AREAS = [
+    {"id": 1, "code": "TISCH_12", "name": "Tisch 12"},
+    {"id": 2, "code": "TISCH_13", "name": "Tisch 13"},
+    {"id": 3, "code": "TERRASSE", "name": "Terrasse"},
+]
+
+
+def _visit_record(
+    first: str,
+    *,
+    companions: int = 0,
+    arrival: str = "2026-11-20T18:30:05Z",
+    key: str | None = None,
+    source: str = "guest_page",
+    version: int = 2,
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        **EMPTY_RECORD,
+        "v": version,
+        "firstName": first,
+        "lastName": "Gast",
+        "phone": "+49 3643 1",
+        "additionalPersons": [
+            {"firstName": f"Begleitung {n}", "lastName": "Gast", "sameAddress": True}
+            for n in range(1, companions + 1)
+        ],
+    }
+    if version == 2:
+        record |= {
+            "arrival": arrival,
+            "idempotencyKey": key or f"key-{first.lower()}-0123456789",
+            "source": source,
+        }
+    return record
+
+
+def _package_row(
+    name: str,
+    record: dict[str, Any],
+    *,
+    area: str = "TISCH_12",
+    arrival: str | None = None,
+    departure: str | None = None,
+    auto_departure: str | None = None,
+    persons: int | None = None,
+    source: str | None = None,
+    to: str = "office-a",
+    key_id_of: str | None = None,
+    sealed_area: str | None = None,
+) -> dict[str, Any]:
+    """One row of a package; the row's metadata defaults to the sealed record's."""
+    envelope = seal(
+        f"package {name}",
+        smallest_padding(compact_json(record)),
+        to=to,
+        area=sealed_area or area,
+        version=record["v"],
+    )
+    arrival = arrival or record.get("arrival", "2026-11-20T18:00:00Z")
+    return {
+        "area": area,
+        "arrival": arrival,
+        "departure": departure,
+        "autoDeparture": auto_departure or _plus_hours(arrival, 3),
+        "persons": persons if persons is not None else 1 + len(record["additionalPersons"]),
+        "source": source or record.get("source", "staff_entry"),
+        "keyId": KEY_IDS[key_id_of or to].hex(),
+        "envelope": b64url_encode(envelope),
+    }
+
+
+def _plus_hours(time: str, hours: int) -> str:
+    moment = dt.datetime.fromisoformat(time[:-1]) + dt.timedelta(hours=hours)
+    return moment.isoformat() + "Z"
+
+
+def package_content(records: list[dict[str, Any]], *, areas: list[str] | None = None) -> bytes:
+    content = {
+        "package": {
+            "id": "0b7e3c1a-5f2d-4c8e-9a61-3d2f4b5c6d7e",
+            "createdAt": "2026-11-22T09:00:00Z",
+            "expiresAt": "2026-11-29T09:00:00Z",
+        },
+        "request": {
+            "id": 7,
+            "healthOffice": {"id": 1, "name": "Gesundheitsamt Weimar"},
+            "caseReference": "AZ 2026/4711",
+            "windowStart": WINDOW[0],
+            "windowEnd": WINDOW[1],
+            "areas": ["TISCH_12", "TISCH_13"] if areas is None else areas,
+            "releasedAt": "2026-11-22T08:55:00Z",
+        },
+        "location": {
+            "code": LOCATION,
+            "name": "Bäckerei Schulze",
+            "street": "Markt",
+            "houseNumber": "7",
+            "zipCode": "99423",
+            "city": "Weimar",
+        },
+        "areas": PACKAGE_AREAS,
+        "records": records,
+    }
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def package_header(content: bytes, **changes: Any) -> dict[str, Any]:
+    return {
+        "format": "gastregister-export",
+        "version": 1,
+        "contentLength": len(content),
+        "contentSha256": hashlib.sha256(content).hexdigest(),
+        **changes,
+    }
+
+
+def framed(content: bytes, header: dict[str, Any] | str | None = None) -> bytes:
+    if header is None:
+        header = package_header(content)
+    line = header if isinstance(header, str) else json.dumps(header, separators=(",", ":"))
+    return line.encode("utf-8") + b"\n" + content
+
+
+def export_package_vectors() -> dict[str, Any]:
+    vectors: list[dict[str, Any]] = []
+
+    def add(
+        name: str,
+        comment: str,
+        package: bytes,
+        expected: str,
+        visits: list[str] | None = None,
+        unbound: list[int] | None = None,
+    ) -> None:
+        vector: dict[str, Any] = {
+            "name": name,
+            "comment": comment,
+            "openWith": ["office-a", "retired"],
+            "package": package.decode("utf-8"),
+            "expected": expected,
+        }
+        if expected == "ok":
+            vector["visits"] = [
+                {"visit": number, "outcome": outcome}
+                for number, outcome in enumerate(visits or [], start=1)
+            ]
+            vector["unbound"] = unbound or []
+        vectors.append(vector)
+
+    ada = _visit_record("Ada", companions=2)
+    ben = _visit_record("Ben", arrival="2026-11-20T18:45:00Z", source="guest_form")
+    old = _visit_record("Clara", version=1)
+    dora = _visit_record("Dora", arrival="2026-11-20T19:20:00Z")
+    emil = _visit_record("Emil", arrival="2026-11-20T19:40:00Z")
+    rows: list[tuple[dict[str, Any], str, str]] = []
+
+    def row(comment: str, outcome: str, data: dict[str, Any]) -> None:
+        rows.append((data, outcome, comment))
+
+    ada_row = _package_row("ada", ada, departure="2026-11-20T20:00:00Z")
+    row(
+        "a copy of visit 2 placed before it and re-dated: it fails, the genuine one stays",
+        "arrival_mismatch",
+        {
+            **ada_row,
+            "arrival": "2026-11-20T17:30:05Z",
+            "departure": None,
+            "autoDeparture": "2026-11-20T20:30:05Z",
+        },
+    )
+    row("v2, two companions, checked out", "ok", ada_row)
+    row(
+        "v2 from the no-JavaScript form, automatic departure",
+        "ok",
+        _package_row("ben", ben, area="TISCH_13"),
+    )
+    row(
+        "v1: opens and passes the checks that need no bound value; reported as unbound",
+        "ok",
+        _package_row("clara", old, arrival="2026-11-20T18:10:00Z", source="staff_entry"),
+    )
+    row(
+        "v2 sealed to an older key the office still holds",
+        "ok",
+        _package_row("older", _visit_record("Fritz", arrival="2026-11-20T20:59:59Z"), to="retired"),
+    )
+    row(
+        "re-dated row: the row's arrival moved by ten minutes",
+        "arrival_mismatch",
+        _package_row(
+            "redated",
+            _visit_record("Gerd", arrival="2026-11-20T19:00:00Z"),
+            arrival="2026-11-20T19:10:00Z",
+        ),
+    )
+    row(
+        "changed persons: one guest, the row says three",
+        "persons_mismatch",
+        _package_row("persons", _visit_record("Hanna", arrival="2026-11-20T19:05:00Z"), persons=3),
+    )
+    row(
+        "changed persons on a v1 record: checked without any bound value",
+        "persons_mismatch",
+        _package_row("v1-persons", _visit_record("Ida", version=1), persons=2),
+    )
+    dora_row = _package_row("dora", dora)
+    emil_row = _package_row("emil", emil)
+    row(
+        "envelopes of two rows of one area swapped (this row has Emil's)",
+        "arrival_mismatch",
+        {**dora_row, "envelope": emil_row["envelope"]},
+    )
+    row(
+        "envelopes of two rows of one area swapped (this row has Dora's)",
+        "arrival_mismatch",
+        {**emil_row, "envelope": dora_row["envelope"]},
+    )
+    row(
+        "changed source: sealed on the guest page, the row says staff entry",
+        "source_mismatch",
+        _package_row(
+            "source",
+            _visit_record("Jan", arrival="2026-11-20T19:50:00Z"),
+            source="staff_entry",
+        ),
+    )
+    row(
+        "pasted from another request: a visit the day before, outside the window",
+        "outside_window",
+        _package_row(
+            "pasted-window",
+            _visit_record("Karl", arrival="2026-11-19T12:00:00Z"),
+            departure="2026-11-19T13:00:00Z",
+        ),
+    )
+    row(
+        "pasted from another request by moving its departure into the window",
+        "departure_out_of_range",
+        _package_row(
+            "pasted-departure",
+            _visit_record("Lena", arrival="2026-11-19T12:00:00Z"),
+            departure="2026-11-20T17:30:00Z",
+        ),
+    )
+    row(
+        "pasted from another request: an area of the location the request did not ask for",
+        "area_not_requested",
+        _package_row(
+            "pasted-area",
+            _visit_record("Mia", arrival="2026-11-20T19:15:00Z"),
+            area="TERRASSE",
+        ),
+    )
+    row(
+        "an area code that is no area of the location",
+        "area_not_requested",
+        _package_row(
+            "unknown-area", _visit_record("Nils", arrival="2026-11-20T19:16:00Z"), area="KELLER"
+        ),
+    )
+    row("an exact copy of visit 2", "duplicate", dict(ada_row))
+    row(
+        "sealed again with the same idempotency key (another enc)",
+        "duplicate",
+        _package_row("ben-again", ben, area="TISCH_13"),
+    )
+    row("an exact copy of the v1 visit 4", "duplicate", dict(rows[3][0]))
+    row(
+        "the row names another key id than the envelope",
+        "key_id_mismatch",
+        _package_row(
+            "key-id", _visit_record("Otto", arrival="2026-11-20T19:25:00Z"), key_id_of="office-b"
+        ),
+    )
+    row(
+        "an envelope sealed for Tisch 13 in a row of Tisch 12",
+        "decryption_failed",
+        _package_row(
+            "moved-area",
+            _visit_record("Paul", arrival="2026-11-20T19:26:00Z"),
+            sealed_area="TISCH_13",
+        ),
+    )
+    row(
+        "sealed to another office's key",
+        "wrong_key",
+        _package_row("other-office", _visit_record("Rita"), to="office-b"),
+    )
+    row(
+        "an area code that cannot be a code",
+        "malformed",
+        {**_package_row("bad-code", _visit_record("Sven")), "area": "TISCH 12"},
+    )
+    row(
+        "an arrival that is no time",
+        "malformed",
+        {**_package_row("bad-time", _visit_record("Tom")), "arrival": "2026-11-20 18:30"},
+    )
+    row("not an object", "malformed", [])  # type: ignore[arg-type]  # the case under test
+
+    content = package_content([data for data, _, _ in rows])
+    add(
+        "visits-checked",
+        "; ".join(f"visit {n}: {comment}" for n, (_, _, comment) in enumerate(rows, start=1)),
+        framed(content),
+        "ok",
+        [outcome for _, outcome, _ in rows],
+        unbound=[4],
+    )
+
+    whole_location = package_content(
+        [ada_row, _package_row("terrasse", _visit_record("Uwe"), area="TERRASSE")], areas=[]
+    )
+    add(
+        "whole-location",
+        "request.areas empty: every area of the location is requested",
+        framed(whole_location),
+        "ok",
+        ["ok", "ok"],
+    )
+
+    small = package_content([ada_row])
+    padded_header = json.dumps(package_header(small), separators=(",", ":"))
+    padded_header = padded_header[:-1] + " " * (4095 - len(padded_header)) + "}"
+    assert len(padded_header) == 4095
+    add(
+        "header-4096-bytes",
+        "the header line with its line feed is exactly 4096 bytes",
+        framed(small, padded_header),
+        "ok",
+        ["ok"],
+    )
+    too_long = padded_header[:-1] + " }"
+    add(
+        "header-4097-bytes",
+        "the line feed is the 4097th byte",
+        framed(small, too_long),
+        "not_a_package",
+    )
+    add(
+        "header-cut",
+        "a short file cut inside the header line",
+        framed(small)[:40],
+        "truncated",
+    )
+    add("not-json", "a text file", b"Name;Telefon\nAda;1\n", "not_a_package")
+    add(
+        "header-duplicate-member",
+        "format twice",
+        framed(
+            small,
+            json.dumps(package_header(small), separators=(",", ":")).replace(
+                '{"format"', '{"format":"x","format"', 1
+            ),
+        ),
+        "not_a_package",
+    )
+    add(
+        "header-not-ascii",
+        "a non-ASCII character in the header",
+        framed(
+            small,
+            json.dumps(
+                package_header(small, note="Straße"), ensure_ascii=False, separators=(",", ":")
+            ),
+        ),
+        "not_a_package",
+    )
+    add(
+        "header-nan",
+        "contentLength NaN",
+        framed(
+            small,
+            json.dumps(package_header(small), separators=(",", ":")).replace(
+                f'"contentLength":{len(small)}', '"contentLength":NaN'
+            ),
+        ),
+        "not_a_package",
+    )
+    add(
+        "header-format",
+        "another format",
+        framed(small, package_header(small, format="x")),
+        "not_a_package",
+    )
+    add(
+        "version-2",
+        "package version 2",
+        framed(small, package_header(small, version=2)),
+        "unsupported_version",
+    )
+    add(
+        "version-true",
+        "version true",
+        framed(small, package_header(small, version=True)),
+        "unsupported_version",
+    )
+    add(
+        "version-1.0",
+        "1.0 is the number 1",
+        framed(
+            small,
+            json.dumps(package_header(small), separators=(",", ":")).replace(
+                '"version":1', '"version":1.0'
+            ),
+        ),
+        "ok",
+        ["ok"],
+    )
+    add(
+        "header-extra-member",
+        "a fifth header member",
+        framed(small, package_header(small, note="x")),
+        "malformed",
+    )
+    add(
+        "header-length-string",
+        "contentLength as a string",
+        framed(small, package_header(small, contentLength=str(len(small)))),
+        "malformed",
+    )
+    add(
+        "header-length-fraction",
+        "contentLength 0.5",
+        framed(small, package_header(small, contentLength=0.5)),
+        "malformed",
+    )
+    add(
+        "header-sha256-upper",
+        "contentSha256 in upper case",
+        framed(
+            small, package_header(small, contentSha256=hashlib.sha256(small).hexdigest().upper())
+        ),
+        "malformed",
+    )
+    add("content-truncated", "the last byte missing", framed(small)[:-1], "truncated")
+    add("content-extended", "a trailing line feed", framed(small) + b"\n", "integrity")
+    changed = small.replace(b"Weimar", b"Erfurt", 1)
+    add(
+        "content-changed",
+        "content changed, the old SHA-256 kept",
+        framed(changed, package_header(small)),
+        "integrity",
+    )
+    add(
+        "content-changed-rehashed",
+        "content changed and the SHA-256 recomputed: the hash is unkeyed, so this passes",
+        framed(changed),
+        "ok",
+        ["ok"],
+    )
+    no_window = small.replace(
+        b'"windowStart":"2026-11-20T17:00:00Z"', b'"windowStart":"2026-11-20"'
+    )
+    add("content-window", "windowStart not a time", framed(no_window), "malformed")
+    nan = small.replace(b'"id":7', b'"id":NaN')
+    add("content-nan", "NaN in the content", framed(nan), "malformed")
+    not_object = b"[]"
+    add("content-array", "the content is an array", framed(not_object), "malformed")
+
+    return {
+        "description": (
+            "Gastregister export packages, package format v1 (docs/FORMAT.md section 11). "
+            "Read 'package' (UTF-8 text) and open its records with the keys in 'openWith'. "
+            "'expected' is the package's outcome: 'ok' or a package error kind. For 'ok', "
+            "'visits' gives each visit's outcome by visit number: 'ok', an error kind of "
+            "section 9.1 or a visit check kind of section 9.3; 'unbound' lists the opened "
+            "visits in format v1. The keys are those of sealed-record-v1.json."
+        ),
+        "generator": "tests/crypto/vectors/make_tamper_vectors.py",
+        "keys": {
+            name: {
+                "privateKeyPkcs8": b64url_encode(_pkcs8(key)),
+                "publicKey": b64url_encode(SPKI[name]),
+                "keyId": KEY_IDS[name].hex(),
+            }
+            for name, key in KEYS.items()
+        },
+        "vectors": vectors,
+    }
+
+
 def _flip_b64(text: str) -> str:
     raw = bytearray(b64url_decode(text))
     raw[0] ^= 1
@@ -849,8 +1536,11 @@ def render(document: object) -> str:
 
 def main() -> None:
     SEALED_RECORD_FILE.write_text(render(sealed_record_vectors()), encoding="utf-8")
+    SEALED_RECORD_V2_FILE.write_text(render(sealed_record_v2_vectors()), encoding="utf-8")
+    EXPORT_PACKAGE_FILE.write_text(render(export_package_vectors()), encoding="utf-8")
     KEY_FILE_FILE.write_text(render(key_file_vectors()), encoding="utf-8")
-    print(f"wrote {SEALED_RECORD_FILE.name} and {KEY_FILE_FILE.name}")
+    names = (SEALED_RECORD_FILE, SEALED_RECORD_V2_FILE, KEY_FILE_FILE, EXPORT_PACKAGE_FILE)
+    print("wrote " + ", ".join(path.name for path in names))
 
 
 if __name__ == "__main__":

@@ -180,7 +180,7 @@ def _mutated(envelope: bytes, offset: int, value: int) -> str:
     ("mutate", "code", "kind"),
     [
         (lambda e: crypto.encode_envelope(e) + "=", "invalid_envelope", "malformed"),
-        (lambda e: _mutated(e, 0, 2), "unsupported_envelope_version", "unknown_version"),
+        (lambda e: _mutated(e, 0, 3), "unsupported_envelope_version", "unknown_version"),
         (lambda e: _mutated(e, 2, 0x11), "unsupported_suite", "wrong_suite"),
         (lambda e: crypto.encode_envelope(e[:-1]), "invalid_envelope", "bad_length"),
         (lambda e: crypto.encode_envelope(e[:50]), "invalid_envelope", "malformed"),

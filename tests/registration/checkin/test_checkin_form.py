@@ -111,8 +111,12 @@ def test_a_valid_form_is_sealed_on_the_server_and_opens_for_the_office(
     assert checkin.source == CheckInSource.GUEST_FORM
     assert checkin.persons == 1
     assert checkin.arrival == clock.now()
-    assert venue.open(checkin.envelope) == {
-        "v": 1,
+    opened = venue.open(checkin.envelope)
+    assert opened.pop("idempotencyKey")  # format v2: the page's idempotency key, sealed
+    assert opened == {
+        "v": 2,
+        "arrival": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source": "guest_form",
         "firstName": "Jörg",
         "lastName": "Überländer",
         "street": "Lindenallee",

@@ -1,0 +1,90 @@
+"""The export-package vectors (tests/crypto/vectors/export-package-v1.json), read offline.
+
+Each vector is a whole package with the outcome of the package and of every visit:
+the tamper cases of the visit checks (re-dated row, changed persons or source,
+swapped envelopes, a record pasted from another request, duplicates) each with its
+kind. tests/js/export-package.test.mjs runs the same file through the browser's
+reader, so both readers must agree visit for visit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+import crypto
+from health_export.decryption import VISIT_CHECK_KINDS, open_package
+from health_export.errors import PackageFormatError
+from health_export.packages import parse_package, passphrase_from_file
+from tests.crypto.vectors import make_tamper_vectors as generator
+
+VECTOR_FILE = Path(__file__).parents[1] / "crypto" / "vectors" / "export-package-v1.json"
+VECTORS = json.loads(VECTOR_FILE.read_text(encoding="utf-8"))
+
+
+def _key(name: str) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_der_private_key(
+        crypto.b64url_decode(VECTORS["keys"][name]["privateKeyPkcs8"]), password=None
+    )
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
+
+
+def outcomes(vector: dict[str, Any], *, jobs: int = 1) -> dict[str, Any]:
+    """What the CLI's reader makes of a vector, in the vector's terms."""
+    try:
+        package = parse_package(vector["package"].encode("utf-8"))
+    except PackageFormatError as error:
+        return {"expected": error.kind}
+    result = open_package(package, [_key(name) for name in vector["openWith"]], jobs=jobs)
+    visits = {visit.number: "ok" for visit in result.visits}
+    visits |= {failure.number: failure.kind for failure in result.failures}
+    return {
+        "expected": "ok",
+        "visits": [{"visit": number, "outcome": visits[number]} for number in sorted(visits)],
+        "unbound": result.unbound,
+    }
+
+
+@pytest.mark.parametrize("vector", VECTORS["vectors"], ids=[v["name"] for v in VECTORS["vectors"]])
+def test_package_vector(vector: dict[str, Any]) -> None:
+    expected = {name: vector[name] for name in ("expected", "visits", "unbound") if name in vector}
+    assert outcomes(vector) == expected
+
+
+def test_every_visit_check_kind_and_package_kind_has_a_vector() -> None:
+    seen = {visit["outcome"] for vector in VECTORS["vectors"] for visit in vector.get("visits", [])}
+    assert set(VISIT_CHECK_KINDS) <= seen
+    assert {"ok", "malformed", "decryption_failed", "wrong_key"} <= seen
+    package_kinds = {vector["expected"] for vector in VECTORS["vectors"]}
+    assert package_kinds == {
+        "ok",
+        *PackageFormatError.MESSAGES,
+    }
+
+
+def test_committed_package_vectors_are_what_the_script_generates() -> None:
+    assert VECTOR_FILE.read_text(encoding="utf-8") == generator.render(
+        generator.export_package_vectors()
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "passphrase"),
+    [
+        (b"correct horse battery staple\n# demo only\n", "correct horse battery staple"),
+        (b"correct horse battery staple\r\nsecond line", "correct horse battery staple"),
+        (b"\xef\xbb\xbfGr\xc3\xbc\xc3\x9fe aus Jena", "Grüße aus Jena"),
+        (b"  spaced\tout  \n", "  spaced\tout  "),
+        (b"with\x0bvertical tab\n", "with\x0bvertical tab"),
+        (b"one\rtwo\n", "one\rtwo"),
+        (b"", ""),
+    ],
+)
+def test_the_passphrase_file_is_its_first_line(data: bytes, passphrase: str) -> None:
+    assert passphrase_from_file(data) == passphrase

@@ -1,0 +1,65 @@
+// The export-package vectors (tests/crypto/vectors/export-package-v1.json) through the
+// browser's reader (decrypt-rows.js): the package's outcome and every visit's, the same
+// that health_export (test_package_vectors.py) gives, visit for visit.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { decodeBase64url } from "../../registration/static/js/b64url.js";
+import { openPackage, PackageFormatError, parsePackage } from "../../registration/static/js/decrypt-rows.js";
+import { EC_ALGORITHM } from "../../registration/static/js/envelope.js";
+import { vector } from "./fixtures.mjs";
+
+const PACKAGES = vector("export-package-v1.json");
+
+/** A key as readKeyFile returns it, from a vector's PKCS#8 key. */
+async function officeKey({ privateKeyPkcs8, keyId }) {
+  const pkcs8 = decodeBase64url(privateKeyPkcs8);
+  const extractable = await crypto.subtle.importKey("pkcs8", pkcs8, EC_ALGORITHM, true, ["deriveBits"]);
+  const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", extractable);
+  const publicKey = await crypto.subtle.importKey("jwk", { kty, crv, x, y }, EC_ALGORITHM, true, []);
+  const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, EC_ALGORITHM, false, ["deriveBits"]);
+  return {
+    keyId,
+    privateKey: { keyId: Buffer.from(keyId, "hex"), keyPair: { privateKey, publicKey } },
+  };
+}
+
+const KEYS = Object.fromEntries(
+  await Promise.all(
+    Object.entries(PACKAGES.keys).map(async ([name, key]) => [name, await officeKey(key)]),
+  ),
+);
+
+async function outcomes(item) {
+  let pkg;
+  try {
+    pkg = await parsePackage(new TextEncoder().encode(item.package));
+  } catch (error) {
+    assert.ok(error instanceof PackageFormatError, String(error));
+    return { expected: error.kind };
+  }
+  const result = await openPackage(
+    pkg,
+    item.openWith.map((name) => KEYS[name]),
+    () => {},
+    { workers: 0 },
+  );
+  const visits = new Map(result.visits.map((visit) => [visit.number, "ok"]));
+  for (const failure of result.failures) visits.set(failure.number, failure.kind);
+  return {
+    expected: "ok",
+    visits: [...visits.keys()]
+      .sort((a, b) => a - b)
+      .map((number) => ({ visit: number, outcome: visits.get(number) })),
+    unbound: result.unbound,
+  };
+}
+
+test("every export-package vector gives its expected outcome, visit for visit", async () => {
+  for (const item of PACKAGES.vectors) {
+    const expected = { expected: item.expected };
+    if (item.expected === "ok") Object.assign(expected, { visits: item.visits, unbound: item.unbound });
+    assert.deepEqual(await outcomes(item), expected, item.name);
+  }
+});
