@@ -23,7 +23,7 @@ from health_export.decryption import OpenedVisit, sormas_rows, visit_rows
 from health_export.export_layout import client_layout
 from health_export.exports import SEPARATORS, rows_to_csv, rows_to_sormas
 from registration.checkin import contact_form
-from registration.portal.services import parse_local_time
+from registration.portal.staff_entry import parse_local_time
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CONTACT_REQUIRED = ("phone_or_email", "phone", "email", "both")

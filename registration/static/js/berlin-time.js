@@ -1,7 +1,7 @@
 // A wall-clock time typed in Europe/Berlin, as the server reads it, in UTC.
 //
 // Staff type a paper form's arrival as local time ("2026-11-20T19:30"); the server
-// converts it with zoneinfo (registration/portal/services.py parse_local_time), and
+// converts it with zoneinfo (registration/portal/staff_entry.py parse_local_time), and
 // the browser must seal exactly the same instant into a format v2 record
 // (docs/FORMAT.md §6.5), or the health office's reader would report the visit as
 // re-dated. zoneinfo's rule for the hour that does not exist (spring) and the hour
