@@ -62,6 +62,7 @@ from crypto.record import (
     VisitBinding,
     normalise_contact_record,
 )
+from crypto.times import format_utc
 
 __all__ = [
     "BUCKETS",
@@ -96,6 +97,7 @@ __all__ = [
     "decode_envelope",
     "encode_envelope",
     "format_fingerprint",
+    "format_utc",
     "generate_private_key",
     "inspect_envelope",
     "key_id",

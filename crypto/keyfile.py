@@ -32,6 +32,7 @@ from crypto.errors import (
     WeakPassphraseError,
 )
 from crypto.keys import format_fingerprint, key_id, load_public_spki, public_key_spki
+from crypto.times import format_utc
 
 KEY_FILE_FORMAT = "gastregister-keyfile"
 KEY_FILE_VERSION = 1
@@ -112,9 +113,7 @@ def _aad(key_id_hex: str) -> bytes:
 
 def format_created(created: dt.datetime) -> str:
     """The key file's ``created`` text: UTC, whole seconds, ``Z`` suffix."""
-    if created.tzinfo is None or created.utcoffset() is None:
-        raise ValueError("created must be timezone-aware")
-    return created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_utc(created)
 
 
 def check_new_passphrase(passphrase: str) -> None:

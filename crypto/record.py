@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from crypto.errors import RecordSchemaError
+from crypto.times import format_utc
 
 RECORD_VERSION = 2  # what writers write when they know the visit (VisitBinding)
 RECORD_VERSIONS = frozenset((1, 2))
@@ -90,10 +91,11 @@ class VisitBinding:
 
     def members(self) -> dict[str, str]:
         """The record members; ValueError for a naive arrival."""
-        if self.arrival.tzinfo is None or self.arrival.utcoffset() is None:
-            raise ValueError("the arrival of a visit binding must be timezone-aware")
-        arrival = self.arrival.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"arrival": arrival, "idempotencyKey": self.idempotency_key, "source": self.source}
+        return {
+            "arrival": format_utc(self.arrival),
+            "idempotencyKey": self.idempotency_key,
+            "source": self.source,
+        }
 
 
 def normalise_contact_record(

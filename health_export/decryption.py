@@ -25,13 +25,17 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import crypto
 from health_export.export_layout import NO, SOURCE_LABELS, YES
 from health_export.packages import PackageRecord, ParsedPackage, parse_time
-from registration.clock import BERLIN
+
+# Times in the export files are local time in Germany, where every office works. Not
+# registration.clock.BERLIN: the offline decrypt imports no server code.
+BERLIN = ZoneInfo("Europe/Berlin")
 
 NUMERIC_COLUMNS = frozenset({0, 1, 6})
 ADDRESS_FIELDS = ("street", "houseNumber", "zipCode", "city")

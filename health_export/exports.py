@@ -28,6 +28,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from crypto import format_utc as iso_utc
 from health_export.decryption import (
     DecryptionResult,
     Row,
@@ -35,7 +36,6 @@ from health_export.decryption import (
 )
 from health_export.export_layout import COLUMNS, SORMAS_ENTITY, SORMAS_FIELDS, XLSX_SHEET
 from health_export.packages import ParsedPackage
-from registration.tracing.packages import iso_utc
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 SEPARATORS = (",", ";", "\t")

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from crypto.package_format import PACKAGE_FORMAT, PACKAGE_VERSION
 from health_export.errors import PackageFormatError
-from registration.tracing.packages import PACKAGE_FORMAT, PACKAGE_VERSION
 
 # The header line with its line feed is at most this long: the 0x0A is one of the
 # first 4096 bytes (docs/FORMAT.md §11.1).

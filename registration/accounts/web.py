@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, flash, redirect, session, url_for
+from flask import Blueprint, flash, redirect, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
@@ -34,13 +34,8 @@ Page = str | Response | tuple[str, int]
 
 
 def home_for(user: User) -> str:
-    if user.role in OFFICE_ROLES:
-        if "office.dashboard" in current_app.view_functions:
-            return url_for("office.dashboard")
-        return "/"
-    if "portal.dashboard" in current_app.view_functions:
-        return url_for("portal.dashboard")
-    return "/"
+    """Where a signed-in user starts: the office portal or the business portal."""
+    return url_for("office.dashboard" if user.role in OFFICE_ROLES else "portal.dashboard")
 
 
 def start_session(user: User) -> None:

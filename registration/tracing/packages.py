@@ -23,7 +23,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import crypto
 from crypto import b64url_encode
+from crypto.package_format import PACKAGE_FORMAT, PACKAGE_VERSION
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
@@ -32,15 +34,13 @@ from registration.tracing.errors import PackageUnavailableError
 from registration.tracing.notices import notify_request_change
 from registration.tracing.requests import change_state, matching_conditions
 
-PACKAGE_FORMAT = "gastregister-export"
-PACKAGE_VERSION = 1
 MEDIA_TYPE = "application/vnd.gastregister.export"
 FILE_SUFFIX = ".grexport"
 
 
 def iso_utc(moment: dt.datetime) -> str:
-    """Times in a package: UTC, whole seconds, `Z` suffix (both readers parse this)."""
-    return moment.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    """Times in a package: the format's one time form (crypto.format_utc)."""
+    return crypto.format_utc(moment)
 
 
 # --- building --------------------------------------------------------------------------
