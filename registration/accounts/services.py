@@ -5,6 +5,9 @@ the operator. Every account mail is sent from here.
 Services take their session, clock and settings and commit themselves; views only
 translate outcomes into pages. Anything a stranger can ask ("does this e-mail have an
 account?") gets the same answer and costs the same time either way.
+
+`remove_staff`, `revoke_invitation` (invitations.py) and `normalise_email`
+(validation.py) are re-exported: the business portal calls them as `accounts.*`.
 """
 
 from __future__ import annotations
@@ -17,13 +20,7 @@ from sqlalchemy.orm import Session
 
 from registration.accounts import tokens
 from registration.accounts.access import OFFICE_ROLES
-from registration.accounts.errors import (
-    EmailTakenError,
-    InvalidLinkError,
-)
-
-# The business portal calls these as `accounts.*` from this module; they live in
-# invitations.py and stay importable here until the portal imports them there.
+from registration.accounts.errors import EmailTakenError, InvalidLinkError
 from registration.accounts.invitations import one_line, renew_invitation
 from registration.accounts.invitations import remove_staff as remove_staff
 from registration.accounts.invitations import revoke_invitation as revoke_invitation
