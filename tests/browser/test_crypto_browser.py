@@ -252,7 +252,7 @@ _PERSON = {"firstName": "Erika", "lastName": "Mustermann"}
     [
         ([], "", "not_an_object"),
         ({"firstName": "A", "middleName": "B"}, "middleName", "unknown_field"),
-        ({"v": 2}, "v", "unsupported_version"),
+        ({"v": 3}, "v", "unsupported_version"),
         ({"v": True}, "v", "unsupported_version"),
         ({"v": None}, "v", "unsupported_version"),
         ({"v": "1"}, "v", "unsupported_version"),
@@ -467,7 +467,7 @@ def _off_curve_enc(envelope: bytes) -> bytes:
 _ENVELOPE_MUTATIONS: dict[str, tuple[str, Any]] = {
     "empty": ("malformed", lambda e: b""),
     "version_only": ("malformed", lambda e: e[:1]),
-    "version_2": ("unknown_version", lambda e: _changed(e, 0, 2)),
+    "version_3": ("unknown_version", lambda e: _changed(e, 0, 3)),
     "version_0_and_short": ("unknown_version", lambda e: b"\x00" + e[1:20]),
     "cut_in_enc": ("malformed", lambda e: e[:80]),
     "kem_id": ("wrong_suite", lambda e: _changed(e, 2, 0x11)),

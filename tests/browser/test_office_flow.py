@@ -326,8 +326,28 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
             }
         )
     content = {
-        "request": {"id": 99},
-        "location": {"code": "LOC", "name": "Irgendwo"},
+        "package": {
+            "id": "5b0e6f1c-2d7a-4c1e-9a51-0c8d3f2b7e10",
+            "createdAt": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+            "expiresAt": f"{now + 7 * 24 * H:%Y-%m-%dT%H:%M:%SZ}",
+        },
+        "request": {
+            "id": 99,
+            "healthOffice": {"id": 1, "name": "Gesundheitsamt"},
+            "caseReference": "AZ-99",
+            "windowStart": f"{now - 4 * H:%Y-%m-%dT%H:%M:%SZ}",
+            "windowEnd": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+            "areas": [],
+            "releasedAt": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+        },
+        "location": {
+            "code": "LOC",
+            "name": "Irgendwo",
+            "street": "Markt",
+            "houseNumber": "1",
+            "zipCode": "10115",
+            "city": "Berlin",
+        },
         "areas": [{"id": 1, "code": "A1", "name": "Saal"}],
         "records": records,
     }
