@@ -326,7 +326,12 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
             }
         )
     content = {
-        "request": {"id": 99},
+        "request": {
+            "id": 99,
+            "windowStart": f"{now - 4 * H:%Y-%m-%dT%H:%M:%SZ}",
+            "windowEnd": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+            "areas": [],
+        },
         "location": {"code": "LOC", "name": "Irgendwo"},
         "areas": [{"id": 1, "code": "A1", "name": "Saal"}],
         "records": records,
