@@ -306,8 +306,11 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
     spki = crypto.public_key_spki(scene["private_key"])
     records = []
     for number, (first, last) in enumerate(TRICKY):
+        arrival = now.replace(microsecond=0) - (3 - number) * H
+        # Visit 1 is format v2 (its metadata bound), the others v1.
+        visit = crypto.VisitBinding(arrival, "k" * 16, "guest_form") if number == 0 else None
         envelope = crypto.seal_contact_record(
-            spki, _record(first, last), location_code="LOC", area_code="A1"
+            spki, _record(first, last), location_code="LOC", area_code="A1", visit=visit
         )
         if number == 1:
             damaged = bytearray(envelope)
@@ -316,7 +319,7 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
         records.append(
             {
                 "area": "A1",
-                "arrival": f"{(now - (3 - number) * H):%Y-%m-%dT%H:%M:%SZ}",
+                "arrival": f"{arrival:%Y-%m-%dT%H:%M:%SZ}",
                 "departure": None,
                 "autoDeparture": f"{now:%Y-%m-%dT%H:%M:%SZ}",
                 "persons": 1,
@@ -325,6 +328,7 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
                 "envelope": crypto.encode_envelope(envelope),
             }
         )
+    records.append(dict(records[0]))  # visit 4: the same record again
     content = {
         "request": {
             "id": 99,
@@ -362,9 +366,14 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
         page.click("#open-records")
         expect(page.locator("#results")).to_be_visible()
         expect(page.locator("#guest-table-body tr")).to_have_count(2)
-        expect(page.locator("#failure-list li")).to_have_count(2)
+        # The count, visit 2 (not opened), visit 4 (refused), the v1 notice (visit 3).
+        expect(page.locator("#failure-list li")).to_have_count(4)
         expect(page.locator("#failure-list")).to_contain_text("Visit 2 (Saal")
         expect(page.locator("#failure-list")).to_contain_text("decryption_failed")
+        expect(page.locator("#failure-list")).to_contain_text("opened, but refused")
+        expect(page.locator("#failure-list")).to_contain_text("(duplicate)")
+        expect(page.locator("#unbound-visits")).to_contain_text("format v1")
+        expect(page.locator("#unbound-visits")).to_contain_text("(visits 3)")
         # Index case: overlap minutes appear and the filter keeps only overlapping visits.
         page.locator("#guest-table-body button.mark-index").first.click()
         expect(page.locator("#index-case")).to_contain_text("visit 1")
