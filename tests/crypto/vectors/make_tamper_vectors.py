@@ -1336,6 +1336,16 @@ def export_package_vectors() -> dict[str, Any]:
         {**_package_row("bad-code", _visit_record("Sven")), "area": "TISCH 12"},
     )
     row(
+        "an area code that cannot be a code, with an envelope of another office: the code first",
+        "malformed",
+        {**_package_row("bad-code-b", _visit_record("Susi"), to="office-b"), "area": "tisch/12"},
+    )
+    row(
+        "an arrival in the year 0",
+        "malformed",
+        {**_package_row("year-0", _visit_record("Theo")), "arrival": "0000-01-01T00:00:00Z"},
+    )
+    row(
         "an arrival that is no time",
         "malformed",
         {**_package_row("bad-time", _visit_record("Tom")), "arrival": "2026-11-20 18:30"},
@@ -1499,6 +1509,12 @@ def export_package_vectors() -> dict[str, Any]:
     add("content-window", "windowStart not a time", framed(no_window), "malformed")
     nan = small.replace(b'"id":7', b'"id":NaN')
     add("content-nan", "NaN in the content", framed(nan), "malformed")
+    add(
+        "content-bom",
+        "a byte order mark before the content",
+        framed(b"\xef\xbb\xbf" + small),
+        "malformed",
+    )
     not_object = b"[]"
     add("content-array", "the content is an array", framed(not_object), "malformed")
 
