@@ -239,9 +239,8 @@ function visitChecks(pkg) {
     if (!(visit.arrival <= autoDeparture && autoDeparture <= latest)) {
       return "departure_out_of_range";
     }
-    if (!(visit.arrival <= visit.departure && visit.departure <= latest)) {
-      return "departure_out_of_range";
-    }
+    // No lower bound for a departure, as in the CLI (closing time after a fast phone clock).
+    if (visit.departure > latest) return "departure_out_of_range";
     if (visit.arrival > windowEnd || visit.departure < windowStart) return "outside_window";
     if (!locationAreas.has(row.area) || (requested.size > 0 && !requested.has(row.area))) {
       return "area_not_requested";

@@ -1287,6 +1287,24 @@ def export_package_vectors() -> dict[str, Any]:
         ),
     )
     row(
+        "checked out at closing time a minute before its arrival (a phone clock ahead): accepted",
+        "ok",
+        _package_row(
+            "closing",
+            _visit_record("Vera", arrival="2026-11-20T20:30:00Z"),
+            departure="2026-11-20T20:29:00Z",
+        ),
+    )
+    row(
+        "an automatic departure before the arrival",
+        "departure_out_of_range",
+        _package_row(
+            "auto-before",
+            _visit_record("Willi", arrival="2026-11-20T20:31:00Z"),
+            auto_departure="2026-11-20T20:00:00Z",
+        ),
+    )
+    row(
         "pasted from another request: an area of the location the request did not ask for",
         "area_not_requested",
         _package_row(
