@@ -121,10 +121,12 @@ def result_to_json(package: ParsedPackage, result: DecryptionResult) -> bytes:
                 "persons": visit.persons,
                 "source": visit.source,
                 "keyId": visit.key_id,
+                "formatVersion": visit.format_version,  # 1: metadata not bound to the record
                 "record": visit.record,
             }
             for visit in result.visits
         ],
+        "unbound": result.unbound,
         "failed": [
             {
                 "visit": failure.number,

@@ -95,14 +95,16 @@ class Phones:
             number = self.created
             self.created += 1
         area = self.area_codes[number % len(self.area_codes)]
-        envelope = crypto.seal_contact_record(
+        key = secrets.token_hex(16)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        arrival = now.isoformat()
+        envelope = crypto.seal_contact_record(  # format v2, as the guest page seals
             self.public_key,
             contact_record(number),
             location_code=self.location_code,
             area_code=area,
+            visit=crypto.VisitBinding(now, key, "guest_page"),
         )
-        key = secrets.token_hex(16)
-        arrival = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         body = json.dumps(
             {
                 "areaCode": area,

@@ -253,6 +253,8 @@ _PERSON = {"firstName": "Erika", "lastName": "Mustermann"}
         ([], "", "not_an_object"),
         ({"firstName": "A", "middleName": "B"}, "middleName", "unknown_field"),
         ({"v": 3}, "v", "unsupported_version"),
+        ({"v": 2}, "arrival", "missing_field"),
+        ({"v": 1, "source": "guest_page"}, "source", "unknown_field"),
         ({"v": True}, "v", "unsupported_version"),
         ({"v": None}, "v", "unsupported_version"),
         ({"v": "1"}, "v", "unsupported_version"),
@@ -468,6 +470,8 @@ _ENVELOPE_MUTATIONS: dict[str, tuple[str, Any]] = {
     "empty": ("malformed", lambda e: b""),
     "version_only": ("malformed", lambda e: e[:1]),
     "version_3": ("unknown_version", lambda e: _changed(e, 0, 3)),
+    # A v1 envelope relabelled v2 opens with the v2 info label, so HPKE fails.
+    "version_1_as_2": ("decryption_failed", lambda e: _changed(e, 0, 2)),
     "version_0_and_short": ("unknown_version", lambda e: b"\x00" + e[1:20]),
     "cut_in_enc": ("malformed", lambda e: e[:80]),
     "kem_id": ("wrong_suite", lambda e: _changed(e, 2, 0x11)),

@@ -25,7 +25,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import Browser, Page, expect
 
 import crypto
-from health_export.offline_commands import decrypt
+from health_export.cli import decrypt
 from registration.clock import BERLIN
 from registration.models import Area, Role
 from registration.tracing.packages import frame
@@ -306,8 +306,11 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
     spki = crypto.public_key_spki(scene["private_key"])
     records = []
     for number, (first, last) in enumerate(TRICKY):
+        arrival = now.replace(microsecond=0) - (3 - number) * H
+        # Visit 1 is format v2 (its metadata bound), the others v1.
+        visit = crypto.VisitBinding(arrival, "k" * 16, "guest_form") if number == 0 else None
         envelope = crypto.seal_contact_record(
-            spki, _record(first, last), location_code="LOC", area_code="A1"
+            spki, _record(first, last), location_code="LOC", area_code="A1", visit=visit
         )
         if number == 1:
             damaged = bytearray(envelope)
@@ -316,7 +319,7 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
         records.append(
             {
                 "area": "A1",
-                "arrival": f"{(now - (3 - number) * H):%Y-%m-%dT%H:%M:%SZ}",
+                "arrival": f"{arrival:%Y-%m-%dT%H:%M:%SZ}",
                 "departure": None,
                 "autoDeparture": f"{now:%Y-%m-%dT%H:%M:%SZ}",
                 "persons": 1,
@@ -325,29 +328,15 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
                 "envelope": crypto.encode_envelope(envelope),
             }
         )
+    records.append(dict(records[0]))  # visit 4: the same record again
     content = {
-        "package": {
-            "id": "5b0e6f1c-2d7a-4c1e-9a51-0c8d3f2b7e10",
-            "createdAt": f"{now:%Y-%m-%dT%H:%M:%SZ}",
-            "expiresAt": f"{now + 7 * 24 * H:%Y-%m-%dT%H:%M:%SZ}",
-        },
         "request": {
             "id": 99,
-            "healthOffice": {"id": 1, "name": "Gesundheitsamt"},
-            "caseReference": "AZ-99",
             "windowStart": f"{now - 4 * H:%Y-%m-%dT%H:%M:%SZ}",
             "windowEnd": f"{now:%Y-%m-%dT%H:%M:%SZ}",
             "areas": [],
-            "releasedAt": f"{now:%Y-%m-%dT%H:%M:%SZ}",
         },
-        "location": {
-            "code": "LOC",
-            "name": "Irgendwo",
-            "street": "Markt",
-            "houseNumber": "1",
-            "zipCode": "10115",
-            "city": "Berlin",
-        },
+        "location": {"code": "LOC", "name": "Irgendwo"},
         "areas": [{"id": 1, "code": "A1", "name": "Saal"}],
         "records": records,
     }
@@ -377,9 +366,14 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
         page.click("#open-records")
         expect(page.locator("#results")).to_be_visible()
         expect(page.locator("#guest-table-body tr")).to_have_count(2)
-        expect(page.locator("#failure-list li")).to_have_count(2)
+        # The count, visit 2 (not opened), visit 4 (refused), the v1 notice (visit 3).
+        expect(page.locator("#failure-list li")).to_have_count(4)
         expect(page.locator("#failure-list")).to_contain_text("Visit 2 (Saal")
         expect(page.locator("#failure-list")).to_contain_text("decryption_failed")
+        expect(page.locator("#failure-list")).to_contain_text("opened, but refused")
+        expect(page.locator("#failure-list")).to_contain_text("(duplicate)")
+        expect(page.locator("#unbound-visits")).to_contain_text("format v1")
+        expect(page.locator("#unbound-visits")).to_contain_text("(visits 3)")
         # Index case: overlap minutes appear and the filter keeps only overlapping visits.
         page.locator("#guest-table-body button.mark-index").first.click()
         expect(page.locator("#index-case")).to_contain_text("visit 1")

@@ -291,6 +291,7 @@ def test_decrypt_xlsx_and_json(package_files: dict[str, Any], tmp_path: Path) ->
     assert _decrypt(package_files, tmp_path, "--format", "json").exit_code == 0
     text = (tmp_path / "out").read_text(encoding="utf-8")
     assert '"lastName": "O\'Brien"' in text and '"failed": []' in text
+    assert '"formatVersion": 2' in text and '"unbound": []' in text
 
 
 def test_decrypt_explains_each_bad_input(

@@ -88,3 +88,19 @@ def test_committed_package_vectors_are_what_the_script_generates() -> None:
 )
 def test_the_passphrase_file_is_its_first_line(data: bytes, passphrase: str) -> None:
     assert passphrase_from_file(data) == passphrase
+
+
+def test_the_cli_names_refused_and_unbound_visits() -> None:
+    (vector,) = [v for v in VECTORS["vectors"] if v["name"] == "visits-checked"]
+    package = parse_package(vector["package"].encode("utf-8"))
+    result = open_package(package, [_key(name) for name in vector["openWith"]])
+    assert result.describe_unbound() == (
+        "1 visit(s) in format v1: metadata not bound to the sealed record, so arrival and "
+        "source could not be checked (visits 4)."
+    )
+    described = [failure.describe(package) for failure in result.failures]
+    assert described[0] == (
+        "visit 1 (Tisch 12, 2026-11-20 18:30): opened, but refused: its metadata does not "
+        "fit the sealed record or the request (arrival_mismatch)"
+    )
+    assert any(text.endswith("could not be opened (decryption_failed)") for text in described)

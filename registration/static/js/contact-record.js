@@ -153,9 +153,9 @@ function checkedPerson(person, path) {
   return checked;
 }
 
-/** A real UTC time of the form YYYY-MM-DDTHH:MM:SSZ (31 November is not). */
+/** A real UTC time of the form YYYY-MM-DDTHH:MM:SSZ (31 November and year 0 are not). */
 function isPackageTime(text) {
-  if (!ARRIVAL_PATTERN.test(text)) return false;
+  if (!ARRIVAL_PATTERN.test(text) || text.startsWith("0000")) return false;
   const ms = Date.parse(text);
   return !Number.isNaN(ms) && `${new Date(ms).toISOString().slice(0, 19)}Z` === text;
 }

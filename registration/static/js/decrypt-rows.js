@@ -48,7 +48,8 @@ export class PackageFormatError extends Error {
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a byte order mark stays in the text and fails JSON.parse, as in Python.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Header line, length and SHA-256 first; then the content. Damaged records stay listed. */
 export async function parsePackage(buffer) {
@@ -163,8 +164,10 @@ export function parseTime(text) {
   if (typeof text !== "string" || !PACKAGE_TIME.test(text)) return null;
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) return null;
-  // Date.parse rolls 31 February over; the CLI rejects it, so do we.
-  if (`${new Date(ms).toISOString().slice(0, 19)}Z` !== text) return null;
+  // Date.parse rolls 31 February over and knows a year 0; the CLI rejects both, so do we.
+  if (`${new Date(ms).toISOString().slice(0, 19)}Z` !== text || text.startsWith("0000")) {
+    return null;
+  }
   return ms;
 }
 
@@ -236,9 +239,8 @@ function visitChecks(pkg) {
     if (!(visit.arrival <= autoDeparture && autoDeparture <= latest)) {
       return "departure_out_of_range";
     }
-    if (!(visit.arrival <= visit.departure && visit.departure <= latest)) {
-      return "departure_out_of_range";
-    }
+    // No lower bound for a departure, as in the CLI (closing time after a fast phone clock).
+    if (visit.departure > latest) return "departure_out_of_range";
     if (visit.arrival > windowEnd || visit.departure < windowStart) return "outside_window";
     if (!locationAreas.has(row.area) || (requested.size > 0 && !requested.has(row.area))) {
       return "area_not_requested";

@@ -9,6 +9,7 @@ import { readKeyFile } from "./sealed-record.js";
 import {
   overlapMinutes,
   openPackage,
+  VISIT_CHECK_KINDS,
   packageKeyIds,
   PackageFormatError,
   parsePackage,
@@ -136,7 +137,7 @@ async function openAll(event) {
     state.visits = result.visits;
     state.rows = visitRows(result.visits, layout);
     state.index = null;
-    showFailures(pkg, result.failures);
+    showFailures(pkg, result.failures, result.unbound);
     statusLine.textContent = message("opened", {
       opened: result.visits.length,
       total,
@@ -151,16 +152,18 @@ async function openAll(event) {
   }
 }
 
-function showFailures(pkg, failures) {
+function showFailures(pkg, failures, unbound) {
   const section = document.getElementById("failures");
   const list = document.getElementById("failure-list");
   list.replaceChildren();
-  section.hidden = failures.length === 0;
+  section.hidden = failures.length === 0 && unbound.length === 0;
   for (const item of failures) {
     const area = pkg.areas.find((a) => a.code === item.area);
     const arrivalMs = Date.parse(item.arrival);
     const li = document.createElement("li");
-    li.textContent = message("failure", {
+    // Opened but refused by a visit check (docs/FORMAT.md §11.3), or not opened at all.
+    const text = VISIT_CHECK_KINDS.includes(item.kind) ? "refused" : "failure";
+    li.textContent = message(text, {
       number: item.number,
       area: area ? String(area.name) : item.area || "?",
       arrival: Number.isNaN(arrivalMs) ? item.arrival || "?" : berlinText(arrivalMs),
@@ -173,6 +176,13 @@ function showFailures(pkg, failures) {
     li.className = "muted";
     li.textContent = message("failed", { count: failures.length });
     list.prepend(li);
+  }
+  if (unbound.length > 0) {
+    // Format v1 visits open and are shown, but their metadata could not be checked.
+    const li = document.createElement("li");
+    li.id = "unbound-visits";
+    li.textContent = message("unbound", { count: unbound.length, numbers: unbound.join(", ") });
+    list.append(li);
   }
 }
 

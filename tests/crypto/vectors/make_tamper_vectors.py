@@ -1287,6 +1287,24 @@ def export_package_vectors() -> dict[str, Any]:
         ),
     )
     row(
+        "checked out at closing time a minute before its arrival (a phone clock ahead): accepted",
+        "ok",
+        _package_row(
+            "closing",
+            _visit_record("Vera", arrival="2026-11-20T20:30:00Z"),
+            departure="2026-11-20T20:29:00Z",
+        ),
+    )
+    row(
+        "an automatic departure before the arrival",
+        "departure_out_of_range",
+        _package_row(
+            "auto-before",
+            _visit_record("Willi", arrival="2026-11-20T20:31:00Z"),
+            auto_departure="2026-11-20T20:00:00Z",
+        ),
+    )
+    row(
         "pasted from another request: an area of the location the request did not ask for",
         "area_not_requested",
         _package_row(
@@ -1334,6 +1352,16 @@ def export_package_vectors() -> dict[str, Any]:
         "an area code that cannot be a code",
         "malformed",
         {**_package_row("bad-code", _visit_record("Sven")), "area": "TISCH 12"},
+    )
+    row(
+        "an area code that cannot be a code, with an envelope of another office: the code first",
+        "malformed",
+        {**_package_row("bad-code-b", _visit_record("Susi"), to="office-b"), "area": "tisch/12"},
+    )
+    row(
+        "an arrival in the year 0",
+        "malformed",
+        {**_package_row("year-0", _visit_record("Theo")), "arrival": "0000-01-01T00:00:00Z"},
     )
     row(
         "an arrival that is no time",
@@ -1499,6 +1527,12 @@ def export_package_vectors() -> dict[str, Any]:
     add("content-window", "windowStart not a time", framed(no_window), "malformed")
     nan = small.replace(b'"id":7', b'"id":NaN')
     add("content-nan", "NaN in the content", framed(nan), "malformed")
+    add(
+        "content-bom",
+        "a byte order mark before the content",
+        framed(b"\xef\xbb\xbf" + small),
+        "malformed",
+    )
     not_object = b"[]"
     add("content-array", "the content is an array", framed(not_object), "malformed")
 
