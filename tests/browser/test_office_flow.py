@@ -25,7 +25,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import Browser, Page, expect
 
 import crypto
-from health_export.cli import decrypt
+from health_export.offline_commands import decrypt
 from registration.clock import BERLIN
 from registration.models import Area, Role
 from registration.tracing.packages import frame
