@@ -88,8 +88,7 @@ def decrypt(
     be opened are listed on stderr and the exit code is 3; nothing is dropped silently.
     """
     from health_export.decryption import default_jobs, open_package
-    from health_export.errors import PackageFormatError
-    from health_export.packages import parse_package
+    from health_export.packages import PackageFormatError, parse_package
 
     try:
         package = parse_package(package_file.read_bytes())
