@@ -11,12 +11,11 @@ import {
   openPackage,
   VISIT_CHECK_KINDS,
   packageKeyIds,
-  PackageFormatError,
-  parsePackage,
   sormasRows,
   visitRows,
   berlinText,
 } from "./decrypt-rows.js";
+import { PackageFormatError, parsePackage } from "./export-package.js";
 import { rowsToCsv, rowsToSormas, rowsToXlsx } from "./decrypt-export.js";
 import { pageExportLayout } from "./export-layout.js";
 
