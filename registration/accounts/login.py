@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from registration.accounts.access import OFFICE_ROLES
 from registration.accounts.errors import EmailNotVerifiedError, LoginFailedError
 from registration.accounts.passwords import hash_password, needs_rehash, verify_password
+from registration.accounts.sessions import end_other_login_sessions
 from registration.accounts.validation import normalise_email
 from registration.audit import record_event
 from registration.clock import Clock
@@ -42,13 +43,13 @@ def authenticate(session: Session, clock: Clock, email: str, password: str) -> U
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or user.disabled_at is not None:
         raise LoginFailedError
-    if user.locked_until is not None and user.locked_until > now:
+    if user.login_throttled_until is not None and user.login_throttled_until > now:
         raise LoginFailedError
     if not password_ok:
         count_failure(session, now, user)
         raise LoginFailedError
     user.failed_login_count = 0
-    user.locked_until = None
+    user.login_throttled_until = None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     session.commit()
@@ -61,13 +62,13 @@ def count_failure(session: Session, now: dt.datetime, user: User) -> None:
     """One more failed password or code; the fifth in a row locks the account."""
     user.failed_login_count += 1
     if user.failed_login_count >= LOGIN_FAILURE_LIMIT:
-        user.locked_until = now + LOCK_DURATION
+        user.login_throttled_until = now + LOCK_DURATION
         user.failed_login_count = 0
     session.commit()
 
 
 def is_locked(user: User, now: dt.datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
+    return user.login_throttled_until is not None and user.login_throttled_until > now
 
 
 def complete_login(session: Session, clock: Clock, user: User) -> None:
@@ -83,11 +84,17 @@ def complete_login(session: Session, clock: Clock, user: User) -> None:
     session.commit()
 
 
-def change_password(session: Session, user: User, current: str, new_password: str) -> None:
-    if not verify_password(user.password_hash, current):
-        raise LoginFailedError
-    user.password_hash = hash_password(new_password)
-    user.session_version += 1
+def end_all_sessions(session: Session, clock: Clock, user: User) -> None:
+    """ "Log out on all devices": every session of the user ends (audited)."""
+    end_other_login_sessions(session, user, keep=None)
+    record_event(
+        session,
+        clock,
+        action="account.logged_out_everywhere",
+        actor=user,
+        business_id=user.business_id,
+        health_office_id=user.health_office_id,
+    )
     session.commit()
 
 

@@ -24,6 +24,7 @@ from registration.accounts.errors import (
 )
 from registration.accounts.login import count_failure, is_locked
 from registration.accounts.passwords import verify_password
+from registration.accounts.sessions import end_other_login_sessions
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.models import RecoveryCode, User
@@ -82,8 +83,11 @@ def _new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def enable_totp(session: Session, clock: Clock, user: User, secret: str, code: str) -> list[str]:
-    """Switch TOTP on once the user proved their app shows the right code; returns recovery codes."""
+def enable_totp(
+    session: Session, clock: Clock, user: User, secret: str, code: str, *, keep_session: object
+) -> list[str]:
+    """Switch TOTP on once the user proved their app shows the right code; returns
+    recovery codes. The user's other sessions end (all but `keep_session`)."""
     step = matching_totp_step(secret, code, clock.now(), None)
     if step is None:
         raise SecondFactorFailedError
@@ -91,6 +95,7 @@ def enable_totp(session: Session, clock: Clock, user: User, secret: str, code: s
     user.totp_enabled_at = clock.now()
     user.totp_last_step = step
     codes = _new_recovery_codes(user)
+    end_other_login_sessions(session, user, keep=keep_session)
     record_event(
         session,
         clock,
@@ -103,8 +108,20 @@ def enable_totp(session: Session, clock: Clock, user: User, secret: str, code: s
     return codes
 
 
-def regenerate_recovery_codes(session: Session, user: User) -> list[str]:
+def regenerate_recovery_codes(
+    session: Session, clock: Clock, user: User, *, keep_session: object
+) -> list[str]:
+    """New recovery codes replace the old ones; the user's other sessions end."""
     codes = _new_recovery_codes(user)
+    end_other_login_sessions(session, user, keep=keep_session)
+    record_event(
+        session,
+        clock,
+        action="account.recovery_codes_renewed",
+        actor=user,
+        business_id=user.business_id,
+        health_office_id=user.health_office_id,
+    )
     session.commit()
     return codes
 
@@ -135,7 +152,10 @@ def unused_recovery_codes(user: User) -> int:
     return sum(1 for code in user.recovery_codes if code.used_at is None)
 
 
-def disable_totp(session: Session, clock: Clock, user: User, password: str) -> None:
+def disable_totp(
+    session: Session, clock: Clock, user: User, password: str, *, keep_session: object
+) -> None:
+    """Switch TOTP off (business accounts, with the password); other sessions end."""
     if user.role in OFFICE_ROLES:
         raise TwoFactorRequiredError
     if not verify_password(user.password_hash, password):
@@ -144,6 +164,7 @@ def disable_totp(session: Session, clock: Clock, user: User, password: str) -> N
     user.totp_enabled_at = None
     user.totp_last_step = None
     user.recovery_codes = []
+    end_other_login_sessions(session, user, keep=keep_session)
     record_event(
         session, clock, action="account.2fa_disabled", actor=user, business_id=user.business_id
     )

@@ -25,8 +25,10 @@ from registration.accounts.web import (
     SETUP_SECRET_KEY,
     Page,
     bp,
+    current_session_token,
     home_for,
     pending_user,
+    renew_session,
     start_session,
 )
 from registration.extensions import limiter
@@ -62,7 +64,14 @@ def setup_two_factor() -> Page:
     form = TotpSetupForm()
     if form.validate_on_submit():
         try:
-            codes = two_factor.enable_totp(get_session(), get_clock(), user, secret, form.code.data)
+            codes = two_factor.enable_totp(
+                get_session(),
+                get_clock(),
+                user,
+                secret,
+                form.code.data,
+                keep_session=None if forced else current_session_token(),
+            )
         except SecondFactorFailedError:
             form.code.errors.append(
                 _("This code is not valid. Please check the time on your phone.")
@@ -71,6 +80,8 @@ def setup_two_factor() -> Page:
             session.pop(SETUP_SECRET_KEY, None)
             if forced:
                 start_session(user)
+            else:
+                renew_session(user)
             return render_template(
                 "accounts/recovery_codes.html", codes=codes, next_url=home_for(user)
             )
@@ -95,6 +106,7 @@ def security() -> Page:
         recovery_left=two_factor.unused_recovery_codes(user),
         disable_form=PasswordConfirmForm(),
         regenerate_form=ConfirmForm(),
+        logout_everywhere_form=ConfirmForm(),
         two_factor_mandatory=user.role in OFFICE_ROLES,
     )
 
@@ -105,12 +117,19 @@ def disable_two_factor() -> Page:
     form = PasswordConfirmForm()
     if form.validate_on_submit():
         try:
-            two_factor.disable_totp(get_session(), get_clock(), user, form.password.data)
+            two_factor.disable_totp(
+                get_session(),
+                get_clock(),
+                user,
+                form.password.data,
+                keep_session=current_session_token(),
+            )
         except TwoFactorRequiredError:
             abort(403)
         except LoginFailedError:
             flash(_("The password is wrong."), "error")
             return redirect(url_for("accounts.security"), code=303)
+        renew_session(user)
         flash(_("Two-factor authentication is switched off."), "success")
     return redirect(url_for("accounts.security"), code=303)
 
@@ -120,7 +139,10 @@ def regenerate_recovery_codes() -> Page:
     user = acting_user()
     if user.totp_enabled_at is None or not ConfirmForm().validate_on_submit():
         return redirect(url_for("accounts.security"), code=303)
-    codes = two_factor.regenerate_recovery_codes(get_session(), user)
+    codes = two_factor.regenerate_recovery_codes(
+        get_session(), get_clock(), user, keep_session=current_session_token()
+    )
+    renew_session(user)
     return render_template(
         "accounts/recovery_codes.html", codes=codes, next_url=url_for("accounts.security")
     )

@@ -26,6 +26,7 @@ from registration.accounts.invitations import remove_staff as remove_staff
 from registration.accounts.invitations import revoke_invitation as revoke_invitation
 from registration.accounts.login import find_user
 from registration.accounts.passwords import hash_password
+from registration.accounts.sessions import end_other_login_sessions
 from registration.accounts.validation import normalise_email as normalise_email
 from registration.audit import record_event
 from registration.clock import Clock
@@ -223,9 +224,9 @@ def reset_password(
     """Set the new password, end every other session, lift a lock; the link is then spent."""
     user = user_for_reset_token(session, clock, settings, token)
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
+    end_other_login_sessions(session, user, keep=None)
     user.failed_login_count = 0
-    user.locked_until = None
+    user.login_throttled_until = None
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()  # the link proved the mailbox
     record_event(

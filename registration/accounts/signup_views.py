@@ -4,9 +4,8 @@ password reset, accepting a staff invitation.
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import logout_user
 
 from registration.accounts import invitations, services
 from registration.accounts.errors import EmailTakenError, InvalidLinkError
@@ -23,6 +22,7 @@ from registration.accounts.web import (
     Page,
     after_login,
     bp,
+    end_session,
     mail_failed,
     start_session,
 )
@@ -123,8 +123,7 @@ def reset(token: str) -> Page:
             services.reset_password(
                 get_session(), get_clock(), get_settings(), token, form.password.data
             )
-            logout_user()
-            session.clear()
+            end_session()
             flash(_("Your new password is set. Please log in."), "success")
             return redirect(url_for("accounts.login"), code=303)
     return render_template("accounts/reset.html", form=form), 422 if form.errors else 200

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import logout_user
 from werkzeug.wrappers import Response
 
 from registration.accounts import login as signin
@@ -28,6 +27,7 @@ from registration.accounts.web import (
     PENDING_KEY,
     Page,
     after_login,
+    end_session,
     home_for,
     pending_user,
     start_session,
@@ -110,8 +110,19 @@ def second_factor() -> Page:
 
 @bp.post("/logout")
 def logout() -> Response:
+    """End this browser's session; the user's sessions on other devices stay."""
     if ConfirmForm().validate_on_submit():
-        logout_user()
-        session.clear()
+        end_session()
         flash(_("You are logged out."), "success")
+    return redirect(url_for("accounts.login"), code=303)
+
+
+@bp.post("/logout/everywhere")
+def logout_everywhere() -> Response:
+    """End every session of this user, on this device and all others (audited)."""
+    user = signed_in_user()
+    if user is not None and ConfirmForm().validate_on_submit():
+        signin.end_all_sessions(get_session(), get_clock(), user)
+        end_session()
+        flash(_("You are logged out on all devices."), "success")
     return redirect(url_for("accounts.login"), code=303)

@@ -13,6 +13,7 @@ from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
 from registration.accounts import login as signin
+from registration.accounts import sessions as login_sessions
 from registration.accounts.access import OFFICE_ROLES, signed_in_user
 from registration.models import User
 from registration.security import safe_redirect_target
@@ -39,15 +40,37 @@ def home_for(user: User) -> str:
 
 
 def start_session(user: User) -> None:
-    """Finish a log-in: a fresh session that expires, and the audit entry for offices."""
+    """Finish a log-in: a fresh session that expires and can be ended (accounts.sessions),
+    and the audit entry for offices."""
     next_target = session.get("login_next")
     session.clear()
     session.permanent = True
+    lifetime = dt.timedelta(minutes=get_settings().session_lifetime_minutes)
+    token = login_sessions.open_login_session(get_session(), get_clock(), user, lifetime)
     login_user(user)
+    session[login_sessions.COOKIE_KEY] = token
     session[AUTH_AT_KEY] = int(get_clock().now().timestamp())
     if next_target:
         session["login_next"] = next_target
     signin.complete_login(get_session(), get_clock(), user)
+
+
+def current_session_token() -> str | None:
+    """The token of this browser's log-in session, to keep it while others end."""
+    token = session.get(login_sessions.COOKIE_KEY)
+    return token if isinstance(token, str) else None
+
+
+def renew_session(user: User) -> None:
+    """Carry this browser's session over a bumped session version (its row was kept)."""
+    login_user(user)
+
+
+def end_session() -> None:
+    """Log this browser out: its session row goes, so copies of the cookie die too."""
+    login_sessions.end_login_session(get_session(), session.get(login_sessions.COOKIE_KEY))
+    logout_user()
+    session.clear()
 
 
 def after_login(user: User) -> Response:
@@ -78,5 +101,4 @@ def expire_old_sessions() -> None:
     lifetime = get_settings().session_lifetime_minutes * 60
     now = int(get_clock().now().timestamp())
     if not isinstance(started, int) or now - started > lifetime:
-        logout_user()
-        session.clear()
+        end_session()

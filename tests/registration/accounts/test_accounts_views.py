@@ -151,7 +151,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(
     assert locked.status_code == 422
     assert GENERIC_FAILURE in locked.text
     db_session.refresh(user)
-    assert user.locked_until == clock.now() + dt.timedelta(minutes=15)
+    assert user.login_throttled_until == clock.now() + dt.timedelta(minutes=15)
 
     clock.advance(dt.timedelta(minutes=14, seconds=59))
     assert _login(client, user.email).status_code == 422
