@@ -30,6 +30,7 @@ from registration.clock import Clock
 from registration.models import RecoveryCode, User
 
 RECOVERY_CODE_COUNT = 10
+SETUP_LIFETIME = dt.timedelta(minutes=30)
 TOTP_ISSUER = "Gastregister"
 TOTP_PERIOD = 30
 _RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -46,6 +47,22 @@ def must_set_up_second_factor(user: User) -> bool:
 
 def new_totp_secret() -> str:
     return str(pyotp.random_base32())
+
+
+def pending_totp_secret(session: Session, clock: Clock, user: User) -> str:
+    """The secret this user is setting up, kept on the server for `SETUP_LIFETIME`.
+
+    The session cookie is signed, not encrypted: a secret in it could be read from any
+    copy of the cookie and would let its reader produce codes for ever. Reloading the
+    page shows the same secret, so an app scanned a moment ago keeps working.
+    """
+    now = clock.now()
+    started = user.pending_totp_started_at
+    if user.pending_totp_secret is None or started is None or now - started > SETUP_LIFETIME:
+        user.pending_totp_secret = new_totp_secret()
+        user.pending_totp_started_at = now
+        session.commit()
+    return user.pending_totp_secret
 
 
 def totp_uri(secret: str, email: str) -> str:
@@ -84,14 +101,18 @@ def _new_recovery_codes(user: User) -> list[str]:
 
 
 def enable_totp(
-    session: Session, clock: Clock, user: User, secret: str, code: str, *, keep_session: object
+    session: Session, clock: Clock, user: User, code: str, *, keep_session: object
 ) -> list[str]:
-    """Switch TOTP on once the user proved their app shows the right code; returns
-    recovery codes. The user's other sessions end (all but `keep_session`)."""
+    """Switch TOTP on once the user proved their app shows the right code for the
+    pending secret; returns recovery codes. The user's other sessions end (all but
+    `keep_session`)."""
+    secret = pending_totp_secret(session, clock, user)
     step = matching_totp_step(secret, code, clock.now(), None)
     if step is None:
         raise SecondFactorFailedError
     user.totp_secret = secret
+    user.pending_totp_secret = None
+    user.pending_totp_started_at = None
     user.totp_enabled_at = clock.now()
     user.totp_last_step = step
     codes = _new_recovery_codes(user)

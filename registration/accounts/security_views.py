@@ -8,7 +8,7 @@ import io
 
 import qrcode
 import qrcode.image.svg
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -22,7 +22,6 @@ from registration.accounts.errors import (
 from registration.accounts.forms import ConfirmForm, PasswordConfirmForm, TotpSetupForm
 from registration.accounts.web import (
     LOGIN_LIMIT,
-    SETUP_SECRET_KEY,
     Page,
     bp,
     current_session_token,
@@ -57,10 +56,7 @@ def setup_two_factor() -> Page:
         user, forced = pending[1], True
     if user.totp_enabled_at is not None:
         return redirect(url_for("accounts.security"), code=303)
-    secret = session.get(SETUP_SECRET_KEY)
-    if not isinstance(secret, str) or len(secret) != 32:
-        secret = two_factor.new_totp_secret()
-        session[SETUP_SECRET_KEY] = secret
+    secret = two_factor.pending_totp_secret(get_session(), get_clock(), user)
     form = TotpSetupForm()
     if form.validate_on_submit():
         try:
@@ -68,7 +64,6 @@ def setup_two_factor() -> Page:
                 get_session(),
                 get_clock(),
                 user,
-                secret,
                 form.code.data,
                 keep_session=None if forced else current_session_token(),
             )
@@ -77,7 +72,6 @@ def setup_two_factor() -> Page:
                 _("This code is not valid. Please check the time on your phone.")
             )
         else:
-            session.pop(SETUP_SECRET_KEY, None)
             if forced:
                 start_session(user)
             else:

@@ -22,7 +22,6 @@ from registration.session import get_clock, get_session, get_settings
 bp = Blueprint("accounts", __name__, url_prefix="/konto", template_folder="templates")
 
 PENDING_KEY = "pending_login"
-SETUP_SECRET_KEY = "totp_setup_secret"  # noqa: S105 - a session key name, not a secret
 AUTH_AT_KEY = "auth_at"
 PENDING_LIFETIME = dt.timedelta(minutes=10)
 LOGIN_LIMIT = "10 per minute;60 per hour"

@@ -188,3 +188,62 @@ def test_removing_a_staff_member_ends_their_sessions(
     assert (
         db_session.scalars(select(LoginSession).where(LoginSession.user_id == staff.id)).all() == []
     )
+
+
+def _cookie_contents(client: FlaskClient, app: Flask) -> str:
+    """The session cookie as anyone holding it can read it (signed, not encrypted)."""
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    return repr(serializer.loads(cookie.value))
+
+
+def test_the_totp_setup_secret_never_travels_in_the_cookie(
+    client: FlaskClient, app: Flask, clock: FrozenClock, make_user: Callable[..., User]
+) -> None:
+    user = make_user()
+    _login(client, user.email)
+    page = client.get("/konto/2fa/setup")
+    match = re.search(r'<code class="totp-secret">([A-Z2-7]{32})</code>', page.text)
+    assert match
+    secret = match.group(1)
+    assert secret not in _cookie_contents(client, app)
+    again = client.get("/konto/2fa/setup")
+    assert secret in again.text  # the app scanned a minute ago keeps working
+    done = client.post(
+        "/konto/2fa/setup",
+        data={"csrf_token": csrf_token(page.text), "code": pyotp.TOTP(secret).at(clock.now())},
+    )
+    assert done.status_code == 200
+    assert secret not in _cookie_contents(client, app)
+
+
+def test_a_health_office_setup_during_log_in_keeps_the_secret_out_of_the_cookie(
+    client: FlaskClient, app: Flask, db_session: Session
+) -> None:
+    office = factories.health_office(db_session, name="Gesundheitsamt Test")
+    user = factories.user(db_session, role=Role.HEALTH_OFFICE_STAFF, office=office)
+    db_session.commit()
+    password_step = post_form(client, "/konto/login", {"email": user.email, "password": PASSWORD})
+    assert urlsplit(password_step.location).path == "/konto/2fa/setup"
+    page = client.get("/konto/2fa/setup")
+    match = re.search(r'<code class="totp-secret">([A-Z2-7]{32})</code>', page.text)
+    assert match
+    assert match.group(1) not in _cookie_contents(client, app)
+
+
+def test_an_unfinished_totp_setup_expires(
+    client: FlaskClient, clock: FrozenClock, make_user: Callable[..., User], db_session: Session
+) -> None:
+    user = make_user()
+    _login(client, user.email)
+    first = re.findall(
+        r'<code class="totp-secret">([A-Z2-7]{32})</code>', client.get("/konto/2fa/setup").text
+    )
+    clock.advance(dt.timedelta(minutes=31))
+    second = re.findall(
+        r'<code class="totp-secret">([A-Z2-7]{32})</code>', client.get("/konto/2fa/setup").text
+    )
+    assert first and second and first != second
+    db_session.refresh(user)
+    assert user.pending_totp_secret == second[0] and user.totp_secret is None
