@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from registration.accounts import tokens
 from registration.accounts.access import OFFICE_ROLES
+from registration.accounts.deferred_mail import send_after_response
 from registration.accounts.errors import EmailTakenError, InvalidLinkError
 from registration.accounts.invitations import one_line, renew_invitation
 from registration.accounts.invitations import remove_staff as remove_staff
@@ -46,6 +47,15 @@ def _send_account_mail(
     send_mail(settings, to, subject, body)
 
 
+def _queue_account_mail(
+    settings: Settings, to: str, template: str, language: str, **context: Any
+) -> None:
+    """Render one account mail now and send it after the response (deferred_mail): for
+    mails a stranger can trigger, so the response time does not say whether they went."""
+    subject, body = render_mail(f"accounts/mail/{template}.txt", language, context)
+    send_after_response(settings, to, subject, body)
+
+
 # --- sign-up and verification ------------------------------------------------------
 
 
@@ -69,7 +79,7 @@ def sign_up(
     existing = find_user(session, email)
     if existing is not None:
         hash_password(password)  # the same work as a real sign-up
-        _send_account_mail(
+        _queue_account_mail(
             settings,
             existing.email,
             "signup_notice",
@@ -99,7 +109,7 @@ def send_verification_mail(clock: Clock, settings: Settings, user: User) -> None
     token = tokens.issue_token(
         settings.derive_key("token"), "verify-email", {"u": user.id, "e": user.email}, clock.now()
     )
-    _send_account_mail(
+    _queue_account_mail(
         settings,
         user.email,
         "verify_email",
@@ -183,24 +193,28 @@ def _reset_fingerprint(user: User) -> str:
 
 
 def request_password_reset(session: Session, clock: Clock, settings: Settings, email: str) -> None:
-    """Mail a one-hour reset link when the account exists; the page says the same either way."""
+    """Mail a one-hour reset link when the account exists; the page says the same either way.
+
+    Both cases do the same work — one look-up, one token, one rendered mail — and the
+    mail leaves after the response, so the time of the answer does not tell a stranger
+    which addresses have an account either.
+    """
     user = find_user(session, email)
-    if user is None or user.disabled_at is not None:
-        hash_password("not-a-real-password")  # the same work as building a real link
-        return
+    known = user is not None and user.disabled_at is None
     token = tokens.issue_token(
         settings.derive_key("token"),
         "reset-password",
-        {"u": user.id, "f": _reset_fingerprint(user)},
+        {"u": user.id, "f": _reset_fingerprint(user)} if user is not None and known else {"u": 0},
         clock.now(),
     )
-    _send_account_mail(
-        settings,
-        user.email,
-        "reset_password",
-        user.language,
-        link=public_url(settings, "accounts.reset", token=token),
+    language = user.language if user is not None and known else "de"
+    subject, body = render_mail(
+        "accounts/mail/reset_password.txt",
+        language,
+        {"link": public_url(settings, "accounts.reset", token=token)},
     )
+    if user is not None and known:
+        send_after_response(settings, user.email, subject, body)
 
 
 def user_for_reset_token(session: Session, clock: Clock, settings: Settings, token: str) -> User:

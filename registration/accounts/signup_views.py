@@ -23,11 +23,9 @@ from registration.accounts.web import (
     after_login,
     bp,
     end_session,
-    mail_failed,
     start_session,
 )
 from registration.extensions import limiter
-from registration.mail import MailError
 from registration.models import Role
 from registration.session import get_clock, get_session, get_settings
 from registration.templating import current_language
@@ -40,19 +38,16 @@ from registration.templating import current_language
 def signup() -> Page:
     form = SignupForm()
     if form.validate_on_submit():
-        try:
-            services.sign_up(
-                get_session(),
-                get_clock(),
-                get_settings(),
-                business_name=form.business_name.data,
-                email=form.email.data,
-                password=form.password.data,
-                display_name=form.display_name.data or "",
-                language=current_language(),
-            )
-        except MailError:
-            mail_failed()
+        services.sign_up(
+            get_session(),
+            get_clock(),
+            get_settings(),
+            business_name=form.business_name.data,
+            email=form.email.data,
+            password=form.password.data,
+            display_name=form.display_name.data or "",
+            language=current_language(),
+        )
         return redirect(url_for("accounts.check_mail"), code=303)
     return render_template("accounts/signup.html", form=form), 422 if form.errors else 200
 
@@ -77,12 +72,7 @@ def verify(token: str) -> Page:
 def resend_verification() -> Page:
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        try:
-            services.resend_verification(
-                get_session(), get_clock(), get_settings(), form.email.data
-            )
-        except MailError:
-            mail_failed()
+        services.resend_verification(get_session(), get_clock(), get_settings(), form.email.data)
         flash(_("If this address has an unconfirmed account, we have sent a new link."), "success")
         return redirect(url_for("accounts.check_mail"), code=303)
     return render_template("accounts/check_mail.html", resend=form), 422
@@ -96,13 +86,7 @@ def resend_verification() -> Page:
 def request_reset() -> Page:
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        try:
-            services.request_password_reset(
-                get_session(), get_clock(), get_settings(), form.email.data
-            )
-        except MailError:
-            mail_failed()
-            return redirect(url_for("accounts.request_reset"), code=303)
+        services.request_password_reset(get_session(), get_clock(), get_settings(), form.email.data)
         return render_template("accounts/reset_sent.html")
     return render_template("accounts/reset_request.html", form=form), 422 if form.errors else 200
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, flash, redirect, session, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, redirect, session, url_for
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
+from registration.accounts import deferred_mail
 from registration.accounts import login as signin
 from registration.accounts import sessions as login_sessions
 from registration.accounts.access import OFFICE_ROLES, signed_in_user
@@ -20,6 +20,7 @@ from registration.security import safe_redirect_target
 from registration.session import get_clock, get_session, get_settings
 
 bp = Blueprint("accounts", __name__, url_prefix="/konto", template_folder="templates")
+bp.after_app_request(deferred_mail.hand_over_to_server)
 
 PENDING_KEY = "pending_login"
 AUTH_AT_KEY = "auth_at"
@@ -85,10 +86,6 @@ def pending_user() -> tuple[signin.PendingLogin, User] | None:
     if user is None or user.session_version != pending.session_version or user.disabled_at:
         return None
     return pending, user
-
-
-def mail_failed() -> None:
-    flash(_("The mail could not be sent right now. Please try again in a few minutes."), "error")
 
 
 @bp.before_app_request
