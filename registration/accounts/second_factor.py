@@ -2,7 +2,7 @@
 
 Health-office accounts cannot work without it; business accounts may switch it on.
 A TOTP code is accepted once only (its time step is remembered), and failed codes
-count towards the same lock as failed passwords.
+count like failed passwords (accounts.throttling).
 """
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ import secrets
 import pyotp
 from sqlalchemy.orm import Session
 
+from registration.accounts import throttling
 from registration.accounts.access import OFFICE_ROLES
 from registration.accounts.errors import (
     LoginFailedError,
     SecondFactorFailedError,
     TwoFactorRequiredError,
 )
-from registration.accounts.login import count_failure, is_locked
 from registration.accounts.passwords import verify_password
 from registration.accounts.sessions import end_other_login_sessions
 from registration.audit import record_event
 from registration.clock import Clock
+from registration.config import Settings
 from registration.models import RecoveryCode, User
 
 RECOVERY_CODE_COUNT = 10
@@ -147,25 +148,34 @@ def regenerate_recovery_codes(
     return codes
 
 
-def check_second_factor(session: Session, clock: Clock, user: User, code: str) -> None:
-    """Accept a fresh TOTP code or an unused recovery code; failures count towards the lock."""
+def check_second_factor(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    user: User,
+    code: str,
+    *,
+    known_device: bool,
+) -> None:
+    """Accept a fresh TOTP code or an unused recovery code; failures count like wrong
+    passwords (accounts.throttling)."""
     now = clock.now()
-    if is_locked(user, now) or user.totp_secret is None:
+    if throttling.must_wait(user, now, known_device=known_device) or user.totp_secret is None:
         raise SecondFactorFailedError
     step = matching_totp_step(user.totp_secret, code, now, user.totp_last_step)
     if step is not None:
         user.totp_last_step = step
-        user.failed_login_count = 0
+        throttling.record_success(user, known_device=known_device)
         session.commit()
         return
     wanted = _recovery_hash(code)
     for recovery in user.recovery_codes:
         if recovery.used_at is None and hmac.compare_digest(recovery.code_hash, wanted):
             recovery.used_at = now
-            user.failed_login_count = 0
+            throttling.record_success(user, known_device=known_device)
             session.commit()
             return
-    count_failure(session, now, user)
+    throttling.record_failure(session, clock, settings, user)
     raise SecondFactorFailedError
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from registration.accounts import tokens
+from registration.accounts import throttling, tokens
 from registration.accounts.access import OFFICE_ROLES
 from registration.accounts.deferred_mail import send_after_response
 from registration.accounts.errors import EmailTakenError, InvalidLinkError
@@ -235,12 +235,12 @@ def user_for_reset_token(session: Session, clock: Clock, settings: Settings, tok
 def reset_password(
     session: Session, clock: Clock, settings: Settings, token: str, new_password: str
 ) -> User:
-    """Set the new password, end every other session, lift a lock; the link is then spent."""
+    """Set the new password, end every session, clear the failure count; the link is
+    then spent."""
     user = user_for_reset_token(session, clock, settings, token)
     user.password_hash = hash_password(new_password)
     end_other_login_sessions(session, user, keep=None)
-    user.failed_login_count = 0
-    user.login_throttled_until = None
+    throttling.forget_failures(user)
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()  # the link proved the mailbox
     record_event(

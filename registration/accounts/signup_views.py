@@ -23,6 +23,7 @@ from registration.accounts.web import (
     after_login,
     bp,
     end_session,
+    remember_device,
     start_session,
 )
 from registration.extensions import limiter
@@ -108,6 +109,7 @@ def reset(token: str) -> Page:
                 get_session(), get_clock(), get_settings(), token, form.password.data
             )
             end_session()
+            remember_device(user)  # the link proved the mailbox: this is the owner's device
             flash(_("Your new password is set. Please log in."), "success")
             return redirect(url_for("accounts.login"), code=303)
     return render_template("accounts/reset.html", form=form), 422 if form.errors else 200

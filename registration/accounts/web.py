@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, redirect, session, url_for
+from flask import Blueprint, after_this_request, current_app, redirect, request, session, url_for
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
-from registration.accounts import deferred_mail
+from registration.accounts import deferred_mail, throttling
 from registration.accounts import login as signin
 from registration.accounts import sessions as login_sessions
 from registration.accounts.access import OFFICE_ROLES, signed_in_user
@@ -26,6 +26,12 @@ PENDING_KEY = "pending_login"
 AUTH_AT_KEY = "auth_at"
 PENDING_LIFETIME = dt.timedelta(minutes=10)
 LOGIN_LIMIT = "10 per minute;60 per hour"
+# Failed log-ins per client (only answers 422 count): five a minute; a client that keeps
+# running into that limit waits longer each time — the rest of 10 minutes after two
+# such breaches, of the hour after four, of the day after eight (Flask-Limiter's meta
+# limits). Shared through Redis in production, like every limit.
+FAILED_LOGIN_LIMIT = "5 per minute"
+FAILED_LOGIN_BACK_OFF = ["2 per 10 minutes", "4 per hour", "8 per day"]
 MAIL_LIMIT = "5 per minute;30 per hour"
 
 Page = str | Response | tuple[str, int]
@@ -53,6 +59,41 @@ def start_session(user: User) -> None:
     if next_target:
         session["login_next"] = next_target
     signin.complete_login(get_session(), get_clock(), user)
+    remember_device(user)
+
+
+def remember_device(user: User) -> None:
+    """Leave the signed device cookie that lets this browser in while strangers are
+    slowed down (accounts.throttling); sent to the account pages only."""
+    token = throttling.device_token(get_settings(), user, get_clock().now())
+
+    def set_device_cookie(response: Response) -> Response:
+        response.set_cookie(
+            throttling.DEVICE_COOKIE,
+            token,
+            max_age=int(throttling.DEVICE_LIFETIME.total_seconds()),
+            path=throttling.DEVICE_COOKIE_PATH,
+            secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+
+    after_this_request(set_device_cookie)
+
+
+def device_cookie() -> str | None:
+    value = request.cookies.get(throttling.DEVICE_COOKIE)
+    return value if isinstance(value, str) else None
+
+
+def is_known_device(user: User) -> bool:
+    return throttling.is_known_device(get_settings(), user, device_cookie(), get_clock().now())
+
+
+def failed_login(response: Response) -> bool:
+    """Flask-Limiter's `deduct_when`: only refused log-ins count against the client."""
+    return response.status_code == 422
 
 
 def current_session_token() -> str | None:
