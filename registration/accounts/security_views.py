@@ -13,25 +13,39 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from registration.accounts import second_factor as two_factor
+from registration.accounts import services, throttling
 from registration.accounts.access import OFFICE_ROLES, acting_user, signed_in_user
 from registration.accounts.errors import (
     LoginFailedError,
     SecondFactorFailedError,
     TwoFactorRequiredError,
 )
-from registration.accounts.forms import ConfirmForm, PasswordConfirmForm, TotpSetupForm
+from registration.accounts.forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    PasswordConfirmForm,
+    TotpSetupForm,
+)
+from registration.accounts.validation import password_problems
 from registration.accounts.web import (
     LOGIN_LIMIT,
     Page,
     bp,
     current_session_token,
     home_for,
+    is_known_device,
     pending_user,
     renew_session,
     start_session,
 )
 from registration.extensions import limiter
-from registration.session import get_clock, get_session
+from registration.models import User
+from registration.session import get_clock, get_session, get_settings
+
+
+def must_wait_for_password(user: User) -> bool:
+    """Whether wrong current passwords from this browser must wait (accounts.throttling)."""
+    return throttling.must_wait(user, get_clock().now(), known_device=is_known_device(user))
 
 
 def _svg_qr(data: str) -> Markup:
@@ -103,6 +117,45 @@ def security() -> Page:
         logout_everywhere_form=ConfirmForm(),
         two_factor_mandatory=user.role in OFFICE_ROLES,
     )
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"])
+def change_password() -> Page:
+    """Change the password: the current one, then the new one twice."""
+    user = signed_in_user()
+    if user is None:
+        return redirect(url_for("accounts.login", next=request.path), code=303)
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        problems = password_problems(form.password.data, user.email)
+        if problems:
+            form.password.errors.extend(problems)
+        elif must_wait_for_password(user):
+            form.current_password.errors.append(
+                _("Too many wrong attempts. Please wait a few minutes.")
+            )
+        else:
+            try:
+                services.change_password(
+                    get_session(),
+                    get_clock(),
+                    get_settings(),
+                    user,
+                    form.current_password.data,
+                    form.password.data,
+                    keep_session=current_session_token(),
+                )
+            except LoginFailedError:
+                form.current_password.errors.append(_("The current password is wrong."))
+            else:
+                renew_session(user)
+                flash(
+                    _("Your password is changed. Your sessions on other devices have ended."),
+                    "success",
+                )
+                return redirect(url_for("accounts.security"), code=303)
+    return render_template("accounts/change_password.html", form=form), 422 if form.errors else 200
 
 
 @bp.post("/2fa/disable")

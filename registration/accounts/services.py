@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 from registration.accounts import throttling, tokens
 from registration.accounts.access import OFFICE_ROLES
 from registration.accounts.deferred_mail import send_after_response
-from registration.accounts.errors import EmailTakenError, InvalidLinkError
+from registration.accounts.errors import EmailTakenError, InvalidLinkError, LoginFailedError
 from registration.accounts.invitations import one_line, renew_invitation
 from registration.accounts.invitations import remove_staff as remove_staff
 from registration.accounts.invitations import revoke_invitation as revoke_invitation
 from registration.accounts.login import find_user
-from registration.accounts.passwords import hash_password
+from registration.accounts.passwords import hash_password, verify_password
 from registration.accounts.sessions import end_other_login_sessions
 from registration.accounts.validation import normalise_email as normalise_email
 from registration.audit import record_event
@@ -253,6 +253,50 @@ def reset_password(
     )
     session.commit()
     return user
+
+
+# --- password change ---------------------------------------------------------------
+
+
+def change_password(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    user: User,
+    current: str,
+    new_password: str,
+    *,
+    keep_session: object,
+) -> None:
+    """Set a new password after checking the current one; the user's other sessions
+    end (all but `keep_session`), the change is audited and the user gets a notice.
+
+    A wrong current password counts like a failed log-in (accounts.throttling), so a
+    borrowed session cannot be used to guess it quickly. The caller has checked the new
+    password against `validation.password_problems`.
+    """
+    if not verify_password(user.password_hash, current):
+        throttling.record_failure(session, clock, settings, user)
+        raise LoginFailedError
+    user.password_hash = hash_password(new_password)
+    end_other_login_sessions(session, user, keep=keep_session)
+    record_event(
+        session,
+        clock,
+        action="account.password_changed",
+        actor=user,
+        business_id=user.business_id,
+        health_office_id=user.health_office_id,
+    )
+    session.commit()
+    _queue_account_mail(
+        settings,
+        user.email,
+        "password_changed",
+        user.language,
+        when=clock.now(),
+        link=public_url(settings, "accounts.request_reset"),
+    )
 
 
 # --- staff invitations -------------------------------------------------------------
