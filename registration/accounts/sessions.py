@@ -35,11 +35,19 @@ def _token_hash(token: str) -> bytes:
     return hashlib.sha256(b"gastregister/login-session/" + token.encode()).digest()
 
 
-def open_login_session(session: Session, clock: Clock, user: User, lifetime: dt.timedelta) -> str:
-    """A new session for `user`; returns the token for the cookie (not committed).
+def open_login_session(
+    session: Session,
+    clock: Clock,
+    user: User,
+    lifetime: dt.timedelta,
+    *,
+    replacing: object = None,
+) -> str:
+    """A new session for `user`; returns the token for the cookie (does not commit).
 
-    The user's sessions older than `lifetime` are dropped on the way: the cookie's own
-    expiry refuses them already, this only keeps the table small.
+    The session this browser held before (`replacing`, a log-in on top of a log-in)
+    ends, and the user's sessions older than `lifetime` are dropped on the way: the
+    cookie's own expiry refuses them already, this only keeps the table small.
     """
     now = clock.now()
     session.execute(
@@ -47,15 +55,23 @@ def open_login_session(session: Session, clock: Clock, user: User, lifetime: dt.
             LoginSession.user_id == user.id, LoginSession.created_at < now - lifetime
         )
     )
+    if _is_token(replacing):
+        session.execute(
+            delete(LoginSession).where(LoginSession.token_hash == _token_hash(str(replacing)))
+        )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     session.add(LoginSession(user_id=user.id, token_hash=_token_hash(token), created_at=now))
     session.flush()
     return token
 
 
+def _is_token(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_TOKEN_LENGTH
+
+
 def is_open(session: Session, user_id: int, token: object) -> bool:
     """Whether the cookie's token still names an open session of this user."""
-    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+    if not isinstance(token, str) or not _is_token(token):
         return False
     found = session.scalar(
         select(LoginSession.id).where(
@@ -67,7 +83,7 @@ def is_open(session: Session, user_id: int, token: object) -> bool:
 
 def end_login_session(session: Session, token: object) -> None:
     """End the one session this token names (log-out); commits."""
-    if isinstance(token, str) and token and len(token) <= MAX_TOKEN_LENGTH:
+    if isinstance(token, str) and _is_token(token):
         session.execute(delete(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
     session.commit()
 
@@ -79,7 +95,7 @@ def end_other_login_sessions(session: Session, user: User, keep: object = None) 
     the caller renews the kept session's cookie with the new version.
     """
     statement = delete(LoginSession).where(LoginSession.user_id == user.id)
-    if isinstance(keep, str) and keep:
+    if isinstance(keep, str) and _is_token(keep):
         statement = statement.where(LoginSession.token_hash != _token_hash(keep))
     session.execute(statement)
     user.session_version += 1

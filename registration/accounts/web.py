@@ -49,10 +49,13 @@ def start_session(user: User) -> None:
     """Finish a log-in: a fresh session that expires and can be ended (accounts.sessions),
     and the audit entry for offices."""
     next_target = session.get("login_next")
+    previous = session.get(login_sessions.COOKIE_KEY)
     session.clear()
     session.permanent = True
     lifetime = dt.timedelta(minutes=get_settings().session_lifetime_minutes)
-    token = login_sessions.open_login_session(get_session(), get_clock(), user, lifetime)
+    token = login_sessions.open_login_session(
+        get_session(), get_clock(), user, lifetime, replacing=previous
+    )
     login_user(user)
     session[login_sessions.COOKIE_KEY] = token
     session[AUTH_AT_KEY] = int(get_clock().now().timestamp())

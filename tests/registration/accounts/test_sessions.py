@@ -247,3 +247,24 @@ def test_an_unfinished_totp_setup_expires(
     assert first and second and first != second
     db_session.refresh(user)
     assert user.pending_totp_secret == second[0] and user.totp_secret is None
+
+
+def test_a_new_log_in_in_the_same_browser_ends_the_session_it_replaces(
+    client: FlaskClient, app: Flask, make_user: Callable[..., User], db_session: Session
+) -> None:
+    first = make_user("first@example.org")
+    second = make_user("second@example.org")
+    _login(client, first.email)
+    thief = _copy_of(client, app)
+    second_login = client.post(  # a log-in on top of the first, without logging out
+        "/konto/login",
+        data={
+            "csrf_token": csrf_token(client.get("/konto/").text),
+            "email": second.email,
+            "password": PASSWORD,
+        },
+    )
+    assert second_login.status_code == 303
+    assert not _signed_in(thief)
+    rows = db_session.scalars(select(LoginSession.user_id)).all()
+    assert rows == [second.id]
