@@ -46,6 +46,7 @@ from crypto.keyfile import (
 from crypto.keys import (
     KEY_ID_SIZE,
     format_fingerprint,
+    format_short_fingerprint,
     generate_private_key,
     key_id,
     key_id_hex,
@@ -97,6 +98,7 @@ __all__ = [
     "decode_envelope",
     "encode_envelope",
     "format_fingerprint",
+    "format_short_fingerprint",
     "format_utc",
     "generate_private_key",
     "inspect_envelope",
