@@ -24,6 +24,7 @@ from crypto.envelope import (
     seal_contact_record,
 )
 from crypto.errors import (
+    GuessablePassphraseError,
     KeyFileError,
     KeyFileErrorKind,
     KeyFormatError,
@@ -54,6 +55,11 @@ from crypto.keys import (
     public_jwk,
     public_key_spki,
 )
+from crypto.passphrase import (
+    PassphraseStrength,
+    generate_passphrase,
+    passphrase_strength,
+)
 from crypto.record import (
     BUCKETS,
     FIELD_LIMITS,
@@ -82,11 +88,13 @@ __all__ = [
     "SOURCES",
     "SUPPORTED_VERSIONS",
     "EnvelopeHeader",
+    "GuessablePassphraseError",
     "KeyFile",
     "KeyFileError",
     "KeyFileErrorKind",
     "KeyFileMetadata",
     "KeyFormatError",
+    "PassphraseStrength",
     "RecordSchemaError",
     "SealedRecordError",
     "SealedRecordErrorKind",
@@ -100,6 +108,7 @@ __all__ = [
     "format_fingerprint",
     "format_short_fingerprint",
     "format_utc",
+    "generate_passphrase",
     "generate_private_key",
     "inspect_envelope",
     "key_id",
@@ -108,6 +117,7 @@ __all__ = [
     "normalise_contact_record",
     "open_contact_record",
     "open_with_any_key",
+    "passphrase_strength",
     "public_jwk",
     "public_key_spki",
     "read_key_file",

@@ -45,23 +45,66 @@ def _write_new_file(path: Path, data: bytes) -> None:
         key_file.write(data)
 
 
-def _new_passphrase() -> str:
+def _chosen_passphrase() -> str:
     click.echo(
-        f"Choose a passphrase of at least {crypto.MIN_PASSPHRASE_LENGTH} characters. "
-        "It cannot be recovered: without it, records sealed to this key cannot be opened."
+        f"Wählen Sie eine Passphrase (mindestens {crypto.MIN_PASSPHRASE_LENGTH} Zeichen, schwer "
+        "zu erraten). Sie kann nicht wiederhergestellt werden.\n"
+        f"Choose a passphrase (at least {crypto.MIN_PASSPHRASE_LENGTH} characters, hard to "
+        "guess). It cannot be recovered: without it, records sealed to this key cannot be opened."
     )
     for _ in range(_PASSPHRASE_ATTEMPTS):
         passphrase: str = click.prompt("Passphrase", hide_input=True)
         try:
             crypto.check_new_passphrase(passphrase)
+        except crypto.GuessablePassphraseError:
+            click.echo(
+                "Fehler: Die Passphrase ist zu leicht zu erraten. Nehmen Sie die "
+                "vorgeschlagene (ohne --choose-passphrase) oder mehrere unabhängige Wörter.\n"
+                "Error: The passphrase is too easy to guess. Use a proposed one (without "
+                "--choose-passphrase) or several unrelated words.",
+                err=True,
+            )
+            continue
         except crypto.WeakPassphraseError as error:
-            click.echo(f"Error: {error}", err=True)
+            click.echo(
+                f"Fehler: Die Passphrase braucht mindestens {crypto.MIN_PASSPHRASE_LENGTH} "
+                f"Zeichen.\nError: {error}",
+                err=True,
+            )
             continue
         if click.prompt("Repeat passphrase", hide_input=True) != passphrase:
-            click.echo("Error: The two passphrases do not match.", err=True)
+            click.echo(
+                "Fehler: Die beiden Passphrasen stimmen nicht überein.\n"
+                "Error: The two passphrases do not match.",
+                err=True,
+            )
             continue
         return passphrase
     raise click.ClickException("No passphrase was set, so no key file was written.")
+
+
+def _proposed_passphrase() -> str:
+    """A passphrase of six German words, shown once and typed back once."""
+    passphrase = crypto.generate_passphrase()
+    click.echo(
+        "Passphrase der neuen Schlüsseldatei / Passphrase of the new key file:\n\n"
+        f"    {passphrase}\n\n"
+        "Schreiben Sie sie jetzt auf (Papier, Tresor); sie wird nur dieses eine Mal gezeigt "
+        "und kann nicht wiederhergestellt werden.\n"
+        "Write it down now (paper, safe); it is shown only this once and cannot be recovered."
+    )
+    for _ in range(_PASSPHRASE_ATTEMPTS):
+        typed: str = click.prompt(
+            "Passphrase zur Bestätigung eintippen / Type it to confirm", hide_input=True
+        )
+        if typed.strip() == passphrase:
+            return passphrase
+        click.echo(
+            "Fehler: Das ist nicht die gezeigte Passphrase.\n"
+            "Error: The passphrases do not match the one shown.",
+            err=True,
+        )
+    raise click.ClickException("The passphrase was not confirmed, so no key file was written.")
 
 
 def _created_text(created: dt.datetime) -> str:
@@ -76,17 +119,23 @@ def _created_text(created: dt.datetime) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the new key file. An existing file is never overwritten.",
 )
-def keygen_command(out_path: Path) -> None:
+@click.option(
+    "--choose-passphrase",
+    is_flag=True,
+    help="Type your own passphrase instead of the proposed six words; weak ones are refused.",
+)
+def keygen_command(out_path: Path, choose_passphrase: bool) -> None:
     """Create a health office's key pair and write it to a passphrase-protected key file.
 
-    Register the printed fingerprint with the operator and compare it on a second
-    channel (telephone, letter) before the key is activated.
+    The passphrase is proposed: six words from a German word list, drawn at random
+    (about 77 bits), shown once. Register the printed fingerprint with the operator
+    and compare it on a second channel (telephone, letter) before the key is activated.
     """
     if out_path.exists():
         raise click.ClickException(
             f"{out_path} already exists. An existing key file is never overwritten."
         )
-    passphrase = _new_passphrase()
+    passphrase = _chosen_passphrase() if choose_passphrase else _proposed_passphrase()
     private_key = crypto.generate_private_key()
     data = crypto.write_key_file(private_key, passphrase, created=dt.datetime.now(dt.UTC))
     _write_new_file(out_path, data)
