@@ -76,6 +76,8 @@ class PassphraseStrength:
 def passphrase_strength(passphrase: str) -> PassphraseStrength:
     """Estimate how many guesses ``passphrase`` takes (after NFC, first 72 code points)."""
     text = unicodedata.normalize("NFC", passphrase)
+    if not text:  # zxcvbn's Python port fails on the empty string
+        return PassphraseStrength(length=0, guesses_log10=0.0, score=0)
     result = zxcvbn(text[:MAX_CHECKED_LENGTH], user_inputs=[*CONTEXT_WORDS, *german_words()])
     return PassphraseStrength(
         length=len(text),
