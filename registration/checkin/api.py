@@ -25,6 +25,7 @@ from registration.checkin.errors import (
     InvalidEnvelopeError,
     InvalidJsonError,
     InvalidRequestError,
+    UnsupportedMediaTypeError,
 )
 from registration.checkin.occupancy import occupancy
 from registration.checkin.web import (
@@ -39,6 +40,7 @@ from registration.checkin.web import (
 )
 from registration.extensions import csrf, limiter
 from registration.models import CheckInSource
+from registration.request_guard import utc_moment
 from registration.session import get_clock, get_session, get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -65,19 +67,27 @@ def iso(moment: dt.datetime | None) -> str | None:
 
 
 def parse_time(value: object, field: str) -> dt.datetime:
+    """An ISO time with its offset, in UTC; 422 invalid_time for anything else, including
+    a time whose UTC form lies outside the calendar (request_guard.utc_moment)."""
     if isinstance(value, str) and len(value) <= 40:
         try:
-            moment = dt.datetime.fromisoformat(value)
+            moment = utc_moment(dt.datetime.fromisoformat(value))
         except ValueError:
-            pass
-        else:
-            if moment.tzinfo is not None:
-                return moment.astimezone(dt.UTC)
+            moment = None
+        if moment is not None:
+            return moment
     raise InvalidRequestError(extra={"fields": [{"field": field, "reason": "invalid_time"}]})
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object; 413 beyond the API's size, 400 invalid_json otherwise."""
+    """The request's JSON object; 415 unless declared as JSON, 413 beyond the API's size,
+    400 invalid_json otherwise.
+
+    The declared type is required (openapi.json says so): a body a browser can send
+    cross-site without a preflight (text/plain, a form) is never read as a check-in.
+    """
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaTypeError
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise EnvelopeTooLargeError
     raw = request.get_data(cache=True)

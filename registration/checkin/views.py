@@ -44,6 +44,7 @@ from registration.checkin.web import (
 )
 from registration.extensions import limiter
 from registration.models import CheckIn, CheckInSource
+from registration.request_guard import bounded_int
 from registration.session import get_clock, get_session, get_settings
 
 # The modules that register guest pages on `bp` besides this one; importing them here
@@ -225,9 +226,9 @@ def _edit_persons(form: contact_form.ContactForm, action: str) -> bool:
             fields = ("firstName", "lastName", *contact_form.PERSON_ADDRESS_FIELDS)
             form.persons.append(contact_form.Person(values=dict.fromkeys(fields, "")))
     elif action.startswith("remove_person:"):
-        index = action.removeprefix("remove_person:")
-        if index.isdigit() and int(index) < len(form.persons):
-            del form.persons[int(index)]
+        index = bounded_int(action.removeprefix("remove_person:"))
+        if index is not None and index < len(form.persons):
+            del form.persons[index]
     else:
         return False
     form.errors = []

@@ -431,8 +431,8 @@ def test_the_api_is_exempt_from_csrf_but_json_only(
     client: FlaskClient, venue: Venue, clock: FrozenClock
 ) -> None:
     response = client.post(API, data={"areaCode": venue.area.code})
-    assert response.status_code == 400
-    assert error_of(response)["code"] == "invalid_json"
+    assert response.status_code == 415
+    assert error_of(response)["code"] == "unsupported_media_type"
 
 
 def test_guest_data_never_appears_in_logs(
