@@ -21,7 +21,7 @@ from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
 from registration.models import Area, CheckIn, Location, TraceRequest, TraceRequestState, User
-from registration.offices import location_in_jurisdiction
+from registration.offices import location_in_jurisdiction, sealed_for_office
 from registration.tracing.errors import (
     InvalidTransitionError,
     OutsideJurisdictionError,
@@ -326,11 +326,14 @@ def matching_conditions(trace_request: TraceRequest) -> list[ColumnElement[bool]
     """The visits of a request (IRIS rule): arrival ≤ window end, departure ≥ window start.
 
     A guest who never checked out counts until the automatic departure. With areas
-    chosen, only visits in those areas match.
+    chosen, only visits in those areas match. Only visits sealed for the asking office
+    match: a location whose postal code changed holds records of two offices, and
+    each office gets only its own (registration.offices.sealed_for_office).
     """
     departure = func.coalesce(CheckIn.departure, CheckIn.auto_departure)
     conditions: list[ColumnElement[bool]] = [
         CheckIn.location_id == trace_request.location_id,
+        sealed_for_office(trace_request.health_office_id),
         CheckIn.arrival <= trace_request.window_end,
         departure >= trace_request.window_start,
     ]

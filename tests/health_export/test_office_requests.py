@@ -12,12 +12,16 @@ from sqlalchemy.orm import Session
 from registration.audit import all_events, verify_chain
 from registration.config import Settings
 from registration.models import AuditEvent, TraceRequest, TraceRequestState
+from registration.offices import search_locations
+from registration.portal.locations import LocationDetails, update_location
 from registration.tracing.errors import (
     InvalidTransitionError,
     OutsideJurisdictionError,
     RequestValidationError,
 )
 from registration.tracing.jobs import run_request_jobs
+from registration.tracing.packages import current_package
+from registration.tracing.release import release_trace_request
 from registration.tracing.requests import (
     abort_trace_request,
     close_trace_request,
@@ -302,3 +306,70 @@ def test_jobs_expire_unreleased_requests_and_close_downloaded_ones(
         "expired": 0,
         "closed": 0,
     }
+
+
+def _move(db_session: Session, clock: Any, place: Any, zip_code: str) -> None:
+    """The owner changes the location's postal code in the portal (the service it calls)."""
+    location = place.location
+    update_location(
+        db_session,
+        clock,
+        location,
+        changed_by=place.owner,
+        details=LocationDetails(
+            name=location.name,
+            street=location.street,
+            house_number=location.house_number,
+            zip_code=zip_code,
+            city=location.city,
+            default_stay_minutes=location.default_stay_minutes,
+            capacity=location.capacity,
+            checkin_mode=location.checkin_mode,
+        ),
+    )
+
+
+def test_a_postal_code_change_leaves_past_visits_with_the_office_they_were_sealed_for(
+    db_session: Session, clock: Any, settings: Settings, make_office: Any, make_location: Any
+) -> None:
+    """A changed postal code moved every stored visit to the new office: it could ask
+    for and download records sealed to the old one (times, persons, areas), while the
+    old office's request was refused as outside its jurisdiction."""
+    old = make_office("Gesundheitsamt Alt", "10115")
+    new = make_office("Gesundheitsamt Neu", "20095")
+    place = make_location(old.office, zip_code="10115")
+    now = clock.now()
+    sealed_to_old = factories.checkin(db_session, place.areas[0], old.key, arrival=now - 5 * H)
+    db_session.commit()
+    _move(db_session, clock, place, "20095")
+    assert place.location.health_office_id == new.office.id
+    sealed_to_new = factories.checkin(db_session, place.areas[0], new.key, arrival=now - 3 * H)
+    db_session.commit()
+    window = {"window_start": now - 6 * H, "window_end": now - 1 * H}
+
+    asked_by_new = _request(db_session, clock, settings, new, place, **window)
+    assert count_matching(db_session, asked_by_new) == 1
+    release_trace_request(db_session, clock, settings, asked_by_new, released_by=place.owner)
+    package = current_package(db_session, asked_by_new)
+    assert package is not None and package.record_count == 1
+    assert new.key_id.encode() in package.content and old.key_id.encode() not in package.content
+
+    asked_by_old = _request(db_session, clock, settings, old, place, **window)
+    assert [c.id for c in db_session.scalars(matching_checkins(asked_by_old))] == [sealed_to_old.id]
+    assert sealed_to_new.id not in {
+        c.id for c in db_session.scalars(matching_checkins(asked_by_old))
+    }
+    assert [found.id for found in search_locations(db_session, old.office.id, "Café")] == [
+        place.location.id
+    ]
+
+
+def test_a_location_without_visits_sealed_to_an_office_is_not_in_its_jurisdiction(
+    db_session: Session, clock: Any, settings: Settings, make_office: Any, make_location: Any
+) -> None:
+    old = make_office("Gesundheitsamt Alt", "10115")
+    make_office("Gesundheitsamt Neu", "20095")
+    place = make_location(old.office, zip_code="10115")
+    _move(db_session, clock, place, "20095")
+    with pytest.raises(OutsideJurisdictionError):
+        _request(db_session, clock, settings, old, place)
