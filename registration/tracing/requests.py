@@ -220,7 +220,19 @@ def _audit_created(
     requested_by: User,
     location: Location,
 ) -> None:
-    """The audit entry of a new request: what was asked for, never any contact data."""
+    """The audit entry of a new request: what was asked for, never any contact data.
+
+    The case reference is not in it. It names a person's case, so retention blanks it
+    in the request row once the request has been finished for a retention period
+    (retention.office_data.redact_finished_trace_requests), while audit entries stay
+    for the much longer audit period. The entry names the request by its id instead,
+    which is enough to find the reference while the request row keeps it. Leaving the
+    reference out when the entry is written — rather than blanking it later — is what
+    keeps the chain verifiable: an entry's hash covers its details, so editing them
+    afterwards would break every later hash (registration.audit.verify_chain), while
+    an entry that never held the reference is never edited. (Entries written before
+    this change keep theirs until the audit period removes them, for the same reason.)
+    """
     record_event(
         session,
         clock,
@@ -231,7 +243,6 @@ def _audit_created(
         location_id=location.id,
         trace_request_id=trace_request.id,
         details={
-            "case_reference": trace_request.case_reference,
             "window_start": trace_request.window_start.isoformat(),
             "window_end": trace_request.window_end.isoformat(),
             "areas": [area.code for area in trace_request.areas],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -76,7 +77,7 @@ def test_a_valid_request_is_recorded_audited_and_mailed_to_both_sides(
         select(AuditEvent).where(AuditEvent.action == "office.request.created")
     )
     assert event is not None and event.trace_request_id == trace_request.id
-    assert event.details["case_reference"] == "AZ 2026/4711"
+    assert "AZ 2026/4711" not in json.dumps(event.details)  # in the request row only
     mails = capsys.readouterr().out
     assert f"To: {office.office.email}" in mails
     assert f"To: {location.owner.email}" in mails
@@ -373,3 +374,34 @@ def test_a_location_without_visits_sealed_to_an_office_is_not_in_its_jurisdictio
     _move(db_session, clock, place, "20095")
     with pytest.raises(OutsideJurisdictionError):
         _request(db_session, clock, settings, old, place)
+
+
+def test_case_references_stay_out_of_the_audit_log(
+    db_session: Session, clock: Any, settings: Settings, scene: Any
+) -> None:
+    """Retention blanks a finished request's case reference after its period; the audit
+    log, kept for 1,095 days, held a copy in `details` of its creation entry."""
+    office, location = scene
+    asked = _request(db_session, clock, settings, office, location, case_reference="AZ 77/Geheim")
+    abort_trace_request(db_session, clock, settings, asked, aborted_by=office.staff)
+    refused_elsewhere = _request(
+        db_session, clock, settings, office, location, case_reference="AZ 78/Geheim"
+    )
+    release_trace_request(
+        db_session, clock, settings, refused_elsewhere, released_by=location.owner
+    )
+    close_trace_request(db_session, clock, settings, refused_elsewhere, closed_by=office.staff)
+    events = list(all_events(db_session))
+    assert {event.action for event in events} >= {
+        "office.request.created",
+        "office.request.aborted",
+        "request.released",
+        "office.package.built",
+        "office.request.closed",
+    }
+    for event in events:
+        assert "Geheim" not in json.dumps(event.details, ensure_ascii=False), event.action
+    created = next(e for e in events if e.action == "office.request.created")
+    assert created.trace_request_id == asked.id
+    assert set(created.details) == {"window_start", "window_end", "areas"}
+    assert verify_chain(events).intact
