@@ -18,18 +18,17 @@ import click
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    import crypto
     from health_export.decryption import DecryptionResult
     from health_export.packages import ParsedPackage
 
 EXIT_PARTIAL = 3
 
 
-def _passphrase(passphrase_file: Path | None) -> str:
-    if passphrase_file is None:
-        return str(click.prompt("Passphrase of the key file", hide_input=True))
+def _passphrases_from_files(passphrase_files: tuple[Path, ...]) -> list[str]:
     from health_export.packages import passphrase_from_file
 
-    return passphrase_from_file(passphrase_file.read_bytes())
+    return [passphrase_from_file(path.read_bytes()) for path in passphrase_files]
 
 
 @click.command("decrypt")
@@ -42,7 +41,7 @@ def _passphrase(passphrase_file: Path | None) -> str:
     multiple=True,
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Key file; repeat for older keys after a rotation (same passphrase).",
+    help="Key file; repeat for older keys after a rotation (each with its own passphrase).",
 )
 @click.option(
     "--format",
@@ -67,8 +66,11 @@ def _passphrase(passphrase_file: Path | None) -> str:
 )
 @click.option(
     "--passphrase-file",
+    "passphrase_files",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Read the passphrase from the first line of this file.",
+    help="Read a passphrase from the first line of this file; repeat for key files "
+    "with other passphrases.",
 )
 @click.option(
     "--jobs", type=click.IntRange(1, 32), default=None, help="Worker processes (default: up to 4)."
@@ -79,7 +81,7 @@ def decrypt(
     output_format: str,
     output: Path,
     separator: str,
-    passphrase_file: Path | None,
+    passphrase_files: tuple[Path, ...],
     jobs: int | None,
 ) -> None:
     """Open an export PACKAGE with the office's key file, offline.
@@ -88,14 +90,13 @@ def decrypt(
     be opened are listed on stderr and the exit code is 3; nothing is dropped silently.
     """
     from health_export.decryption import default_jobs, open_package
-    from health_export.errors import PackageFormatError
-    from health_export.packages import parse_package
+    from health_export.packages import PackageFormatError, parse_package
 
     try:
         package = parse_package(package_file.read_bytes())
     except PackageFormatError as error:
         raise click.ClickException(str(error)) from None
-    keys = _private_keys(key_files, _passphrase(passphrase_file), package)
+    keys = _private_keys(key_files, _passphrases_from_files(passphrase_files), package)
     result = open_package(package, keys, jobs=jobs or default_jobs())
     data = _export(package, result, output_format, "\t" if separator == "tab" else separator)
     _write_private(output, data)
@@ -112,17 +113,36 @@ def decrypt(
 
 
 def _private_keys(
-    key_files: tuple[Path, ...], passphrase: str, package: ParsedPackage
+    key_files: tuple[Path, ...], passphrases: list[str], package: ParsedPackage
 ) -> list[ec.EllipticCurvePrivateKey]:
-    """The keys from the key files, refusing keys none of the package's records are sealed to."""
+    """The keys from the key files, refusing keys none of the package's records are sealed to.
+
+    Each key file may have its own passphrase: a rotation makes a new key file, and its
+    holder chooses (or is given) a new passphrase. Every passphrase known so far is
+    tried on each file; without passphrase files, a file that none of them opens asks
+    for its own.
+    """
     import crypto
 
+    interactive = not passphrases
     keys = []
     for key_file in key_files:
-        try:
-            keys.append(crypto.read_key_file(key_file.read_bytes(), passphrase).private_key)
-        except crypto.KeyFileError as error:
-            raise click.ClickException(f"{key_file.name}: {error}") from None
+        data = key_file.read_bytes()
+        opened = _open_with_known(data, passphrases, key_file)
+        if opened is None and interactive:
+            passphrase = str(
+                click.prompt(f"Passphrase of the key file {key_file.name}", hide_input=True)
+            )
+            try:
+                opened = crypto.read_key_file(data, passphrase)
+            except crypto.KeyFileError as error:
+                raise click.ClickException(f"{key_file.name}: {error}") from None
+            passphrases.append(passphrase)
+        if opened is None:
+            raise click.ClickException(
+                f"{key_file.name}: {crypto.KeyFileError(crypto.KeyFileErrorKind.WRONG_PASSPHRASE)}"
+            )
+        keys.append(opened.private_key)
     key_ids = {crypto.key_id(crypto.public_key_spki(key)).hex() for key in keys}
     if package.records and not key_ids & {record.key_id for record in package.records}:
         raise click.ClickException(
@@ -131,6 +151,19 @@ def _private_keys(
             "another --key)."
         )
     return keys
+
+
+def _open_with_known(data: bytes, passphrases: list[str], key_file: Path) -> crypto.KeyFile | None:
+    """The key file opened by the first passphrase that fits, or None if none does."""
+    import crypto
+
+    for passphrase in passphrases:
+        try:
+            return crypto.read_key_file(data, passphrase)
+        except crypto.KeyFileError as error:
+            if error.kind is not crypto.KeyFileErrorKind.WRONG_PASSPHRASE:
+                raise click.ClickException(f"{key_file.name}: {error}") from None
+    return None
 
 
 def _export(

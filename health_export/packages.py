@@ -2,7 +2,7 @@
 
 `parse_package` checks the header, the length and the SHA-256 before anything is
 opened. The offline CLI (`gastregister decrypt`) reads packages with it; the browser
-does the same in static/js/decrypt-rows.js. The format is the server's
+does the same in static/js/export-package.js. The format is the server's
 (registration.tracing.packages builds it, docs/FORMAT.md §11 describes it).
 
 The SHA-256 is unkeyed: it catches a truncated or garbled download, not a deliberate
@@ -20,7 +20,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crypto.package_format import PACKAGE_FORMAT, PACKAGE_VERSION
-from health_export.errors import PackageFormatError
+
+
+class PackageFormatError(Exception):
+    """An export package file that cannot be read: wrong format, truncated or altered.
+
+    Raised by the parser that the offline CLI uses, so the message is plain English
+    text without Flask; `kind` is stable: not_a_package, unsupported_version,
+    truncated, integrity, malformed.
+    """
+
+    MESSAGES = {  # noqa: RUF012 - a constant table, never mutated
+        "not_a_package": "This file is not a Gastregister export package.",
+        "unsupported_version": "This export package uses a format version that is not supported.",
+        "truncated": "The export package is incomplete (truncated). Download it again.",
+        "integrity": (
+            "The export package failed its integrity check (SHA-256): it was changed "
+            "after it was made. Download it again."
+        ),
+        "malformed": "The export package is damaged and cannot be read. Download it again.",
+    }
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(self.MESSAGES[kind])
+        self.kind = kind
+
 
 # The header line with its line feed is at most this long: the 0x0A is one of the
 # first 4096 bytes (docs/FORMAT.md §11.1).

@@ -51,6 +51,31 @@ TITLES: dict[int, Any] = {
 }
 
 
+class DomainError(Exception):
+    """A refusal by a service: a stable `code` (tests, logs), a `message` for people.
+
+    The base of the trace-request and health-office errors: services raise them, views
+    flash the message or answer with `status`, the CLI prints the message. The message
+    is a lazy translation, read in the viewer's language when shown, and never holds
+    contact data; the exception's own text is the code, so a log line carries no
+    message at all.
+    """
+
+    code = "domain_error"
+    status = 422
+
+    def __init__(self, message: Any, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(str(code or self.code))
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
 class ApiError(HTTPException):
     """An HTTP error with a stable machine-readable code and optional extra fields."""
 

@@ -76,6 +76,11 @@ def privacy_facts(context: lookup.AreaContext) -> dict[str, Any]:
         "notice": notice,
         "office_name": office.name if office is not None else "",
         "retention_days": settings.retention_days,
+        "key_fingerprint": (
+            crypto.format_short_fingerprint(bytes.fromhex(context.key.key_id))
+            if context.key is not None
+            else ""
+        ),
     }
 
 

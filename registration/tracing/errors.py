@@ -12,23 +12,13 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from registration.errors import DomainError
 
-class TraceRequestError(Exception):
-    """Base class: `code` is stable (tests, logs), `message` is for people."""
+
+class TraceRequestError(DomainError):
+    """Base class of this package's refusals (registration.errors.DomainError)."""
 
     code = "trace_request_error"
-    status = 422
-
-    def __init__(self, message: Any, *, code: str | None = None, status: int | None = None) -> None:
-        super().__init__(str(code or self.code))
-        self.message = message
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
-
-    def __str__(self) -> str:
-        return str(self.message)
 
 
 class RequestValidationError(TraceRequestError):

@@ -381,3 +381,74 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
         expect(first_overlap).to_have_text(str(3 * 60))
     finally:
         context.close()
+
+
+def test_after_a_rotation_each_key_file_opens_with_its_own_passphrase(
+    chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
+) -> None:
+    """Old and new key file need not share a passphrase: the page asks for the other one."""
+    now = scene["now"]
+    old_passphrase = "Alter Schluessel, eigene Passphrase"
+    old_private = crypto.generate_private_key()
+    old_key_file = tmp_path / "alt.key.json"
+    old_key_file.write_bytes(
+        crypto.write_key_file(
+            old_private, old_passphrase, created=now - 60 * 24 * H, iterations=crypto.MIN_ITERATIONS
+        )
+    )
+    records = []
+    for number, private in enumerate((old_private, scene["private_key"])):
+        spki = crypto.public_key_spki(private)
+        arrival = now - (2 - number) * H
+        envelope = crypto.seal_contact_record(
+            spki,
+            _record(*TRICKY[number]),
+            location_code="LOC",
+            area_code="A1",
+            visit=crypto.VisitBinding(arrival, f"rotation-{number}".ljust(16, "x"), "guest_form"),
+        )
+        records.append(
+            {
+                "area": "A1",
+                "arrival": f"{arrival:%Y-%m-%dT%H:%M:%SZ}",
+                "departure": None,
+                "autoDeparture": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+                "persons": 1,
+                "source": "guest_form",
+                "keyId": crypto.key_id(spki).hex(),
+                "envelope": crypto.encode_envelope(envelope),
+            }
+        )
+    content = {
+        "request": {
+            "id": 98,
+            "windowStart": f"{now - 4 * H:%Y-%m-%dT%H:%M:%SZ}",
+            "windowEnd": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+            "areas": [],
+        },
+        "location": {"code": "LOC", "name": "Irgendwo"},
+        "areas": [{"id": 1, "code": "A1", "name": "Saal"}],
+        "records": records,
+    }
+    package = tmp_path / "rotation.grexport"
+    package.write_bytes(frame(json.dumps(content).encode())[0])
+
+    context = chromium.new_context(locale="en-GB")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        _log_in(page, live_server.url, scene["staff"], scene["secret"])
+        page.goto(f"{live_server.url}/amt/decrypt?lang=en")
+        page.set_input_files("#key-file", [str(scene["key_file"]), str(old_key_file)])
+        page.set_input_files("#package-file", str(package))
+        page.fill("#passphrase", PASSPHRASE)
+        page.click("#open-records")
+        expect(page.locator("#decrypt-error")).to_contain_text("alt.key.json")
+        page.get_by_label("Passphrase of the key file alt.key.json").fill(old_passphrase)
+        page.click("#open-records")
+        expect(page.locator("#results")).to_be_visible()
+        expect(page.locator("#guest-table-body tr")).to_have_count(2)
+        expect(page.locator("#failure-list li")).to_have_count(0)
+        assert page.locator(".key-passphrase").count() == 0
+    finally:
+        context.close()

@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 
 import crypto
 from health_export.decryption import open_package, visit_rows
-from health_export.errors import PackageFormatError
-from health_export.packages import parse_package
+from health_export.packages import PackageFormatError, parse_package
 from registration.config import Settings
 from registration.models import AuditEvent, TraceRequestState
 from registration.tracing.errors import PackageUnavailableError

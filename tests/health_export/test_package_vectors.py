@@ -19,8 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 import crypto
 from health_export.decryption import VISIT_CHECK_KINDS, open_package
-from health_export.errors import PackageFormatError
-from health_export.packages import parse_package, passphrase_from_file
+from health_export.packages import PackageFormatError, parse_package, passphrase_from_file
 from tests.crypto.vectors import make_tamper_vectors as generator
 
 VECTOR_FILE = Path(__file__).parents[1] / "crypto" / "vectors" / "export-package-v1.json"

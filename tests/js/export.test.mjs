@@ -17,12 +17,14 @@ import {
 import {
   berlinText,
   overlapMinutes,
-  PackageFormatError,
-  parsePackage,
-  parseTime,
   sormasRows,
   visitRows,
 } from "../../registration/static/js/decrypt-rows.js";
+import {
+  PackageFormatError,
+  parsePackage,
+  parseTime,
+} from "../../registration/static/js/export-package.js";
 import { readExportLayout } from "../../registration/static/js/export-layout.js";
 import { fixture } from "./fixtures.mjs";
 

@@ -11,12 +11,11 @@ import {
   openPackage,
   VISIT_CHECK_KINDS,
   packageKeyIds,
-  PackageFormatError,
-  parsePackage,
   sormasRows,
   visitRows,
   berlinText,
 } from "./decrypt-rows.js";
+import { PackageFormatError, parsePackage } from "./export-package.js";
 import { rowsToCsv, rowsToSormas, rowsToXlsx } from "./decrypt-export.js";
 import { pageExportLayout } from "./export-layout.js";
 
@@ -84,19 +83,65 @@ async function loadPackageBytes() {
   return input.files[0].arrayBuffer();
 }
 
-async function readKeys(passphrase) {
+/** The key file opened by the first passphrase that fits, or null if none does. */
+async function openWithAny(content, passphrases) {
+  for (const passphrase of passphrases) {
+    try {
+      return await readKeyFile(content, passphrase);
+    } catch (error) {
+      if (error?.kind !== "wrong_passphrase") {
+        throw new Error(message("badKeyFile"), { cause: error });
+      }
+    }
+  }
+  return null;
+}
+
+/** A password field for one key file whose passphrase differs (after a key rotation). */
+function askPassphraseFor(index, name) {
+  const id = `passphrase-${index}`;
+  let field = document.getElementById(id);
+  if (!field) {
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = message("passphraseFor", { name });
+    field = document.createElement("input");
+    field.type = "password";
+    field.id = id;
+    field.autocomplete = "off";
+    field.className = "key-passphrase";
+    document.getElementById("extra-passphrases").append(label, field);
+  }
+  field.focus();
+}
+
+function passphrasesEntered() {
+  const fields = [document.getElementById("passphrase"), ...document.querySelectorAll(".key-passphrase")];
+  return fields.map((field) => field.value).filter((value) => value !== "");
+}
+
+function forgetPassphrases() {
+  document.getElementById("passphrase").value = "";
+  document.getElementById("extra-passphrases").replaceChildren();
+}
+
+// Each key file may have its own passphrase: a key rotation makes a new key file, and
+// nothing makes its holder reuse the old passphrase. Every passphrase entered is tried
+// on each file; a file that none opens gets a field of its own.
+async function readKeys(passphrases) {
   const input = document.getElementById("key-file");
   if (!input.files?.length) throw new Error(message("noKey"));
   statusLine.textContent = message("readingKey");
   const keys = [];
-  for (const file of input.files) {
-    try {
-      keys.push(await readKeyFile(new Uint8Array(await file.arrayBuffer()), passphrase));
-    } catch (error) {
-      throw new Error(
-        error?.kind === "wrong_passphrase" ? message("wrongPassphrase") : message("badKeyFile"),
-        { cause: error },
-      );
+  for (const [index, file] of [...input.files].entries()) {
+    const key = await openWithAny(new Uint8Array(await file.arrayBuffer()), passphrases);
+    if (key) {
+      keys.push(key);
+    } else if (input.files.length === 1) {
+      throw new Error(message("wrongPassphrase"));
+    } else {
+      askPassphraseFor(index, file.name);
+      throw new Error(message("needPassphrase", { name: file.name }));
     }
   }
   return keys;
@@ -105,17 +150,16 @@ async function readKeys(passphrase) {
 async function openAll(event) {
   event.preventDefault();
   clearError();
-  const passphraseInput = document.getElementById("passphrase");
-  const passphrase = passphraseInput.value;
-  if (!passphrase) {
+  const passphrases = passphrasesEntered();
+  if (passphrases.length === 0) {
     showError(message("noPassphrase"));
     return;
   }
   const button = document.getElementById("open-records");
   button.disabled = true;
   try {
-    const keys = await readKeys(passphrase);
-    passphraseInput.value = "";
+    const keys = await readKeys(passphrases);
+    forgetPassphrases();
     let pkg;
     try {
       pkg = await parsePackage(await loadPackageBytes());
@@ -339,6 +383,9 @@ function shownVisits() {
 }
 
 document.getElementById("open-form").addEventListener("submit", openAll);
+document.getElementById("key-file").addEventListener("change", () => {
+  document.getElementById("extra-passphrases").replaceChildren();
+});
 // Enabled only now: a click before this module ran would submit the form natively.
 document.getElementById("open-records").disabled = false;
 document.getElementById("guest-table-head").addEventListener("click", (event) => {

@@ -184,6 +184,11 @@ def test_location_posters_hold_one_readable_qr_code_per_area(
     assert _qr_texts_in_pdf(response.data) == expected
     text = pypdf.PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
     assert "Tisch 1" in text and tenant.business.name in text
+    office = tenant.location.health_office
+    assert office is not None
+    short = crypto.format_short_fingerprint(bytes.fromhex(office.keys[0].key_id))
+    for page in pypdf.PdfReader(io.BytesIO(response.data)).pages:
+        assert short in page.extract_text()
 
 
 def test_qr_code_as_svg_and_png(owner_client: tuple[FlaskClient, Tenant]) -> None:
