@@ -9,7 +9,7 @@ the owner's devices (registration/accounts/throttling.py); a running lock is not
 carried over.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0005 (written beside 0005 on another branch; chained after it when the two met)
 Create Date: 2026-11-26 03:00:00
 """
 
