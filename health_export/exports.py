@@ -33,6 +33,7 @@ from health_export.decryption import (
     DecryptionResult,
     Row,
     berlin_text,
+    persons_of,
 )
 from health_export.export_layout import COLUMNS, SORMAS_ENTITY, SORMAS_FIELDS, XLSX_SHEET
 from health_export.packages import ParsedPackage
@@ -123,6 +124,9 @@ def result_to_json(package: ParsedPackage, result: DecryptionResult) -> bytes:
                 "keyId": visit.key_id,
                 "formatVersion": visit.format_version,  # 1: metadata not bound to the record
                 "record": visit.record,
+                # The guest and each companion as the other outputs list them: a
+                # companion with `sameAddress` carries the guest's address and contact.
+                "people": persons_of(visit),
             }
             for visit in result.visits
         ],

@@ -216,6 +216,8 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
         expect(rows).to_have_count(4)  # three visits, one with an additional person
         assert page.locator("#guest-table-body img").count() == 0
         expect(page.locator("#guest-table-body")).to_contain_text("<img src=x onerror=alert(1)>")
+        # The companion ticked "same address and contact details as me": reachable too.
+        expect(rows.filter(has_text="Kind")).to_contain_text("+49 30 111")
 
         page.select_option("#separator", ";")
         with page.expect_download() as csv_download:
@@ -281,6 +283,8 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
     assert "Zu;Früh" not in text and "Anderer" not in text and "Früh" not in text
     assert lines[0].startswith("Besuch;Person;Bereich;Ankunft")
     assert len([line for line in lines[1:] if line]) == 4
+    companion = next(line for line in lines if ";Kind;Müller;" in line)
+    assert ";'+49 30 111;" in companion  # the guest's phone, as in the table
     assert browser_sheet[1][8] == TRICKY[0][0]  # XLSX keeps the text, as a string cell
 
     # Nothing secret left the browser: not the passphrase, not the private key.
