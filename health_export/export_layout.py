@@ -36,6 +36,13 @@ SOURCE_LABELS = {"guest_page": "Gastseite", "guest_form": "Formular", "staff_ent
 YES = "ja"
 NO = "nein"
 XLSX_SHEET = "Kontakte"
+# The separators the files get unless the user chooses another (`--separator`, or the
+# page's choice, which the browser remembers per user). CSV: ";", because a spreadsheet
+# program set up for German (decimal comma) splits CSV on ";" only, and these files are
+# opened in German health offices whatever language the page is shown in. SORMAS: ",",
+# the default of the SORMAS CSV importer (`csv.separator`).
+CSV_SEPARATOR = ";"
+SORMAS_SEPARATOR = ","
 SORMAS_ENTITY = "EventParticipant"
 SORMAS_FIELDS = (
     "person.firstName",
@@ -61,4 +68,5 @@ def client_layout() -> dict[str, Any]:
         "xlsxSheet": XLSX_SHEET,
         "sormasEntity": SORMAS_ENTITY,
         "sormasFields": list(SORMAS_FIELDS),
+        "separators": {"csv": CSV_SEPARATOR, "sormas": SORMAS_SEPARATOR},
     }

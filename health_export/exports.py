@@ -35,7 +35,14 @@ from health_export.decryption import (
     berlin_text,
     persons_of,
 )
-from health_export.export_layout import COLUMNS, SORMAS_ENTITY, SORMAS_FIELDS, XLSX_SHEET
+from health_export.export_layout import (
+    COLUMNS,
+    CSV_SEPARATOR,
+    SORMAS_ENTITY,
+    SORMAS_FIELDS,
+    SORMAS_SEPARATOR,
+    XLSX_SHEET,
+)
 from health_export.packages import ParsedPackage
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -66,11 +73,11 @@ def _csv_lines(rows: Sequence[Sequence[str | int]], separator: str) -> str:
     )
 
 
-def rows_to_csv(rows: Sequence[Row], *, separator: str = ",") -> bytes:
+def rows_to_csv(rows: Sequence[Row], *, separator: str = CSV_SEPARATOR) -> bytes:
     return (BOM + _csv_lines([list(COLUMNS), *rows], separator)).encode("utf-8")
 
 
-def rows_to_sormas(rows: Sequence[Sequence[str]], *, separator: str = ",") -> bytes:
+def rows_to_sormas(rows: Sequence[Sequence[str]], *, separator: str = SORMAS_SEPARATOR) -> bytes:
     header = [[SORMAS_ENTITY] * len(SORMAS_FIELDS), list(SORMAS_FIELDS)]
     return _csv_lines([*header, *rows], separator).encode("utf-8")
 

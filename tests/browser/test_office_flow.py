@@ -219,7 +219,9 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
         # The companion ticked "same address and contact details as me": reachable too.
         expect(rows.filter(has_text="Kind")).to_contain_text("+49 30 111")
 
-        page.select_option("#separator", ";")
+        # CSV is split on ";" (Excel in German), SORMAS on "," (its importer), as in the CLI.
+        expect(page.locator("#separator")).to_have_value(";")
+        expect(page.locator("#sormas-separator")).to_have_value(",")
         with page.expect_download() as csv_download:
             page.click("#save-csv")
         browser_csv = Path(csv_download.value.path()).read_bytes()
@@ -233,6 +235,13 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
         # Filter by area: only the back room's two rows stay.
         page.select_option("#filter-area", label="Stube, hinten")
         expect(rows).to_have_count(2)
+
+        # The separators chosen are remembered for this user, in this browser.
+        page.select_option("#separator", "tab")
+        page.select_option("#sormas-separator", ";")
+        page.reload()
+        expect(page.locator("#separator")).to_have_value("tab")
+        expect(page.locator("#sormas-separator")).to_have_value(";")
 
         # The same package through the CLI.
         package = office_context.request.get(f"{base}/amt/requests/{request_id}/package")
@@ -249,8 +258,6 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
                     str(scene["key_file"]),
                     "--format",
                     fmt,
-                    "--separator",
-                    ";",
                     "--passphrase-file",
                     str(scene["passphrase_file"]),
                     "-o",

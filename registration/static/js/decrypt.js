@@ -18,12 +18,15 @@ import {
 import { PackageFormatError, parsePackage } from "./export-package.js";
 import { rowsToCsv, rowsToSormas, rowsToXlsx } from "./decrypt-export.js";
 import { pageExportLayout } from "./export-layout.js";
+import { browserStorage, userPreferences } from "./decrypt-preferences.js";
 
 const root = document.getElementById("decrypt");
 const messages = document.getElementById("decrypt-messages").dataset;
 const statusLine = document.getElementById("decrypt-status");
 const errorBox = document.getElementById("decrypt-error");
 const layout = pageExportLayout();
+// The signed-in user's choices on this page (separators, columns), kept in this browser.
+const preferences = userPreferences(browserStorage(), root.dataset.user ?? "");
 
 const state = {
   pkg: null,
@@ -354,9 +357,23 @@ function render() {
   }
 }
 
-function separator() {
-  const value = document.getElementById("separator").value;
+const SEPARATOR_CHOICES = [",", ";", "tab"];
+// The separator fields and the preference each is remembered as.
+const SEPARATOR_FIELDS = { separator: "csvSeparator", "sormas-separator": "sormasSeparator" };
+
+function separator(id) {
+  const value = document.getElementById(id).value;
   return value === "tab" ? "\t" : value;
+}
+
+/** Each separator field shows the user's last choice, or the layout's default (the template's). */
+function setUpSeparators() {
+  for (const [id, name] of Object.entries(SEPARATOR_FIELDS)) {
+    const select = document.getElementById(id);
+    const remembered = preferences.get(name, (value) => SEPARATOR_CHOICES.includes(value));
+    if (remembered !== undefined) select.value = remembered;
+    select.addEventListener("change", () => preferences.set(name, select.value));
+  }
 }
 
 function save(bytes, type, suffix) {
@@ -382,6 +399,7 @@ function shownVisits() {
   return visits;
 }
 
+setUpSeparators();
 document.getElementById("open-form").addEventListener("submit", openAll);
 document.getElementById("key-file").addEventListener("change", () => {
   document.getElementById("extra-passphrases").replaceChildren();
@@ -411,11 +429,12 @@ for (const id of ["filter-area", "filter-from", "filter-until", "filter-overlap"
   document.getElementById(id).addEventListener("input", render);
 }
 document.getElementById("save-csv").addEventListener("click", () => {
-  save(rowsToCsv(state.shown.map((row) => row.cells), layout, separator()), "text/csv", "csv");
+  const rows = state.shown.map((row) => row.cells);
+  save(rowsToCsv(rows, layout, separator("separator")), "text/csv", "csv");
 });
 document.getElementById("save-sormas").addEventListener("click", () => {
   const rows = sormasRows(shownVisits(), String(state.pkg.location.name ?? ""));
-  save(rowsToSormas(rows, layout, separator()), "text/csv", "sormas.csv");
+  save(rowsToSormas(rows, layout, separator("sormas-separator")), "text/csv", "sormas.csv");
 });
 document.getElementById("save-xlsx").addEventListener("click", () => {
   save(
