@@ -30,6 +30,9 @@ COLUMNS = (
     "E-Mail",
     "Notiz",
 )
+# The columns that name a person: the decryption page always shows them and keeps them
+# in sight when its wide table is scrolled sideways.
+NAME_COLUMNS = ("Vorname", "Nachname")
 # The "Quelle" column: guest page, no-JavaScript form, staff entry (CheckInSource).
 SOURCE_LABELS = {"guest_page": "Gastseite", "guest_form": "Formular", "staff_entry": "Personal"}
 # The "Abreise automatisch" column.
@@ -59,9 +62,10 @@ SORMAS_FIELDS = (
 
 
 def client_layout() -> dict[str, Any]:
-    """The texts above for decrypt-rows.js and decrypt-export.js (export-layout.js reads them)."""
+    """The texts above for decrypt-rows.js, decrypt-export.js and decrypt.js (export-layout.js reads them)."""
     return {
         "columns": list(COLUMNS),
+        "nameColumns": [COLUMNS.index(title) for title in NAME_COLUMNS],
         "sourceLabels": dict(SOURCE_LABELS),
         "yes": YES,
         "no": NO,

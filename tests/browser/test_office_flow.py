@@ -30,6 +30,7 @@ from registration.clock import BERLIN
 from registration.models import Area, Role
 from registration.tracing.packages import frame
 from tests import factories
+from tests.browser.test_checkin_browser import run_axe
 from tests.factories import PASSWORD
 from tests.local_servers import LiveServer
 
@@ -461,5 +462,129 @@ def test_after_a_rotation_each_key_file_opens_with_its_own_passphrase(
         expect(page.locator("#guest-table-body tr")).to_have_count(2)
         expect(page.locator("#failure-list li")).to_have_count(0)
         assert page.locator(".key-passphrase").count() == 0
+    finally:
+        context.close()
+
+
+# --- the table and the timeline on the decryption page ----------------------------------
+
+M = dt.timedelta(minutes=1)
+# (area, minutes after the window's start: arrival, departure); the window is 6 hours.
+_TIMELINE_VISITS = [
+    ("A1", 60, 180),  # visit 1: the index case
+    ("A1", 120, 150),  # visit 2: 30 minutes with the index case
+    ("A2", 170, 240),  # visit 3: 10 minutes with the index case
+    ("A2", 240, 300),  # visit 4: none
+]
+
+
+def _timeline_package(scene: dict[str, Any], tmp_path: Path) -> Path:
+    """Four bound visits in two areas of a general package (the /amt/decrypt page)."""
+    start = scene["now"] - 6 * H
+    spki = crypto.public_key_spki(scene["private_key"])
+    records = []
+    for number, (area, arrive, leave) in enumerate(_TIMELINE_VISITS, start=1):
+        arrival = start + arrive * M
+        visit = crypto.VisitBinding(arrival, f"timeline-visit-{number:04d}", "guest_form")
+        envelope = crypto.seal_contact_record(
+            spki,
+            _record(f"Gast{number}", f"Familie{number}"),
+            location_code="LOC",
+            area_code=area,
+            visit=visit,
+        )
+        records.append(
+            {
+                "area": area,
+                "arrival": f"{arrival:%Y-%m-%dT%H:%M:%SZ}",
+                "departure": f"{start + leave * M:%Y-%m-%dT%H:%M:%SZ}",
+                "autoDeparture": f"{arrival + 4 * H:%Y-%m-%dT%H:%M:%SZ}",
+                "persons": 1,
+                "source": "guest_form",
+                "keyId": crypto.key_id(spki).hex(),
+                "envelope": crypto.encode_envelope(envelope),
+            }
+        )
+    content = {
+        "request": {
+            "id": 77,
+            "windowStart": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+            "windowEnd": f"{scene['now']:%Y-%m-%dT%H:%M:%SZ}",
+            "areas": [],
+        },
+        "location": {"code": "LOC", "name": "Irgendwo"},
+        "areas": [{"id": 1, "code": "A1", "name": "Saal"}, {"id": 2, "code": "A2", "name": "Bar"}],
+        "records": records,
+    }
+    path = tmp_path / "timeline.grexport"
+    path.write_bytes(frame(json.dumps(content).encode())[0])
+    return path
+
+
+def _open_general(page: Page, base: str, scene: dict[str, Any], package: Path) -> None:
+    page.goto(f"{base}/amt/decrypt?lang=en")
+    page.set_input_files("#key-file", str(scene["key_file"]))
+    page.set_input_files("#package-file", str(package))
+    page.fill("#passphrase", PASSPHRASE)
+    page.click("#open-records")
+    expect(page.locator("#guest-table-body tr")).to_have_count(len(_TIMELINE_VISITS))
+
+
+def test_the_table_takes_the_full_width_keeps_the_names_in_sight_and_shows_chosen_columns(
+    chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
+) -> None:
+    base = live_server.url
+    package = _timeline_package(scene, tmp_path)
+    context = chromium.new_context(locale="en-GB", viewport={"width": 1600, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        _log_in(page, base, scene["staff"], scene["secret"])
+        _open_general(page, base, scene, package)
+        # Wider than the 46rem column of the other pages.
+        assert page.locator("#results").bounding_box()["width"] > 1400
+
+        # Scrolled to the far right (to the index-case buttons), the names stay in sight.
+        wrap = page.locator("#results .table-wrap")
+        wrap.evaluate("element => { element.scrollLeft = element.scrollWidth; }")
+        page.locator("#guest-table-body button.mark-index").nth(1).click()
+        box = wrap.bounding_box()
+        first_row = page.locator("#guest-table-body tr").first
+        for name in ("Gast1", "Familie1"):
+            cell = first_row.locator("td", has_text=name).bounding_box()
+            assert box["x"] <= cell["x"] and cell["x"] + cell["width"] <= box["x"] + box["width"]
+
+        # Columns can be hidden (not the names); the choice is remembered for this user.
+        head = page.locator("#guest-table-head")
+        expect(head).to_contain_text("Straße")
+        choice = page.locator("#column-choice")
+        choice.locator("summary").click()
+        choice.get_by_label("Straße").uncheck()
+        choice.get_by_label("E-Mail").uncheck()
+        expect(head).not_to_contain_text("Straße")
+        expect(head).not_to_contain_text("E-Mail")
+        expect(first_row.locator("td")).to_have_count(19 - 2)
+        assert choice.get_by_label("Vorname").count() == 0
+        page.reload()
+        expect(page.locator("#column-choice").get_by_label("Straße")).not_to_be_checked()
+        expect(page.locator("#column-choice").get_by_label("Telefon")).to_be_checked()
+    finally:
+        context.close()
+
+
+def test_axe_finds_nothing_on_the_opened_data(
+    chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
+) -> None:
+    package = _timeline_package(scene, tmp_path)
+    # axe is injected as an inline script, which our CSP (rightly) forbids to page content.
+    context = chromium.new_context(locale="de-DE", bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        _log_in(page, live_server.url, scene["staff"], scene["secret"])
+        _open_general(page, live_server.url, scene, package)
+        page.locator("#guest-table-body button.mark-index").first.click()
+        page.locator("#column-choice summary").click()
+        assert run_axe(page) == []
     finally:
         context.close()

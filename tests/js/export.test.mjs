@@ -142,6 +142,11 @@ test("the export layout must be complete", () => {
   assert.throws(() => readExportLayout(null), TypeError);
   assert.throws(() => readExportLayout({ ...data, separators: { csv: "|", sormas: "," } }), TypeError);
   assert.throws(() => readExportLayout({ ...data, separators: undefined }), TypeError);
+  assert.throws(() => readExportLayout({ ...data, nameColumns: [99] }), TypeError);
+  assert.deepEqual(
+    readExportLayout(data).nameColumns.map((column) => data.columns[column]),
+    ["Vorname", "Nachname"],
+  );
 });
 
 const REQUEST = { windowStart: "2026-07-01T00:00:00Z", windowEnd: "2026-07-02T00:00:00Z", areas: [] };

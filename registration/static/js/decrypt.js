@@ -250,27 +250,90 @@ function setUpResults() {
   render();
 }
 
+// --- columns: which the table shows -----------------------------------------------------
+
+// The table's columns: the export columns (cell is the row's cell index), then the
+// overlap with the index case. The name columns are always shown and stay in sight
+// (CSS: .name-column) when the wide table is scrolled sideways.
+const OVERLAP = "overlap";
+const LONG_TEXT = 40;
+const tableColumns = [
+  ...layout.columns.map((title, cell) => ({
+    key: title,
+    title,
+    cell,
+    name: layout.nameColumns.indexOf(cell) + 1, // 1, 2 for the name columns, else 0
+  })),
+  { key: OVERLAP, title: message("overlap"), cell: null, name: 0 },
+];
+
+function isKeyList(value) {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
+const hiddenColumns = new Set(preferences.get("hiddenColumns", isKeyList) ?? []);
+
+function shownColumns() {
+  return tableColumns.filter((column) => column.name > 0 || !hiddenColumns.has(column.key));
+}
+
+/** A check box per column that may be hidden; every change is remembered for this user. */
+function setUpColumnChoice() {
+  const list = document.getElementById("column-choice-list");
+  for (const column of tableColumns) {
+    if (column.name > 0) continue;
+    const id = `column-${tableColumns.indexOf(column)}`;
+    const wrapper = document.createElement("p");
+    wrapper.className = "checkbox";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.id = id;
+    box.value = column.key;
+    box.checked = !hiddenColumns.has(column.key);
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = column.title;
+    wrapper.append(box, label);
+    list.append(wrapper);
+  }
+  list.addEventListener("change", (event) => {
+    const box = event.target;
+    if (box.checked) hiddenColumns.delete(box.value);
+    else hiddenColumns.add(box.value);
+    preferences.set("hiddenColumns", [...hiddenColumns]);
+    if (state.pkg) {
+      renderHead();
+      render();
+    }
+  });
+}
+
+function nameClass(column) {
+  return column.name > 0 ? `name-column name-column-${column.name}` : "";
+}
+
 function renderHead() {
   const head = document.getElementById("guest-table-head");
   head.replaceChildren();
-  layout.columns.forEach((title, column) => {
+  for (const column of shownColumns()) {
     const th = document.createElement("th");
     th.scope = "col";
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "link sort";
-    button.textContent = title;
-    button.dataset.column = String(column);
-    th.append(button);
-    if (state.sortColumn === column) {
-      th.setAttribute("aria-sort", state.sortDescending ? "descending" : "ascending");
+    th.className = nameClass(column);
+    if (column.cell === null) {
+      th.textContent = column.title;
+    } else {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link sort";
+      button.textContent = column.title;
+      button.dataset.column = String(column.cell);
+      th.append(button);
+      if (state.sortColumn === column.cell) {
+        th.setAttribute("aria-sort", state.sortDescending ? "descending" : "ascending");
+      }
     }
     head.append(th);
-  });
-  const overlap = document.createElement("th");
-  overlap.scope = "col";
-  overlap.textContent = message("overlap");
-  head.append(overlap);
+  }
   const action = document.createElement("th");
   action.scope = "col";
   action.textContent = message("markIndex");
@@ -314,16 +377,24 @@ function render() {
   state.shown = filteredRows();
   const body = document.getElementById("guest-table-body");
   const fragment = document.createDocumentFragment();
+  const columns = shownColumns();
   for (const { visit, cells } of state.shown) {
     const tr = document.createElement("tr");
-    for (const value of cells) {
+    if (state.index === visit) tr.className = "index-visit";
+    for (const column of columns) {
       const td = document.createElement("td");
-      td.textContent = String(value);
+      td.className = nameClass(column);
+      if (column.cell !== null) {
+        const text = String(cells[column.cell]);
+        td.textContent = text;
+        // Short cells stay on one line; a long note or street wraps instead of
+        // stretching the table.
+        if (text.length > LONG_TEXT) td.classList.add("long-text");
+      } else if (state.index) {
+        td.textContent = String(overlapMinutes(visit, state.index));
+      }
       tr.append(td);
     }
-    const overlap = document.createElement("td");
-    overlap.textContent = state.index ? String(overlapMinutes(visit, state.index)) : "";
-    tr.append(overlap);
     const action = document.createElement("td");
     if (cells[1] === 1) {
       const button = document.createElement("button");
@@ -400,6 +471,7 @@ function shownVisits() {
 }
 
 setUpSeparators();
+setUpColumnChoice();
 document.getElementById("open-form").addEventListener("submit", openAll);
 document.getElementById("key-file").addEventListener("change", () => {
   document.getElementById("extra-passphrases").replaceChildren();
@@ -418,8 +490,11 @@ document.getElementById("guest-table-head").addEventListener("click", (event) =>
 document.getElementById("guest-table-body").addEventListener("click", (event) => {
   const button = event.target.closest("button.mark-index");
   if (!button) return;
-  state.index = state.visits.find((visit) => visit.number === Number(button.dataset.visit));
+  const number = button.dataset.visit;
+  state.index = state.visits.find((visit) => visit.number === Number(number));
   render();
+  // The row was drawn anew: keep the keyboard where it was.
+  document.querySelector(`#guest-table-body button.mark-index[data-visit="${number}"]`)?.focus();
 });
 document.getElementById("clear-index").addEventListener("click", () => {
   state.index = null;

@@ -35,10 +35,14 @@ export function readExportLayout(data) {
     isText(data.sormasEntity) &&
     isStringList(data.sormasFields) &&
     isSeparator(data.separators?.csv) &&
-    isSeparator(data.separators?.sormas);
+    isSeparator(data.separators?.sormas) &&
+    Array.isArray(data.nameColumns) &&
+    data.nameColumns.every((column) => Number.isInteger(column) && column in data.columns);
   if (!fine) throw new TypeError("export layout: missing or malformed page data");
   return Object.freeze({
     columns: Object.freeze([...data.columns]),
+    // The positions of the name columns, which the page always shows and keeps in sight.
+    nameColumns: Object.freeze([...data.nameColumns]),
     // A Map, so that a source named like an Object property is no label.
     sourceLabels: new Map(Object.entries(labels)),
     yes: data.yes,
