@@ -588,3 +588,46 @@ def test_axe_finds_nothing_on_the_opened_data(
         assert run_axe(page) == []
     finally:
         context.close()
+
+
+def test_the_timeline_draws_the_visits_by_area_and_marks_the_index_case_and_close_contacts(
+    chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
+) -> None:
+    package = _timeline_package(scene, tmp_path)
+    context = chromium.new_context(locale="en-GB", viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        _log_in(page, live_server.url, scene["staff"], scene["secret"])
+        _open_general(page, live_server.url, scene, package)
+        svg = page.locator("svg#timeline")
+        expect(svg.locator("title#timeline-title")).to_have_text(
+            "Timeline of the visits shown, by area"
+        )
+        expect(svg.locator("desc#timeline-desc")).to_contain_text("4 visits in 2 areas")
+        expect(svg.locator(".timeline-area")).to_have_count(2)
+        expect(svg.locator(".timeline-visit")).to_have_count(4)
+        expect(svg.locator(".timeline-area").first).to_contain_text("Saal")
+        expect(svg.locator(".timeline-visit.index")).to_have_count(0)
+
+        # Visit 1 as index case: visit 2 shares 30 minutes (marked), visit 3 only 10.
+        page.locator("#guest-table-body button.mark-index").first.click()
+        expect(svg.locator(".timeline-visit.index")).to_have_attribute("data-visit", "1")
+        close = svg.locator(".timeline-visit.close")
+        expect(close).to_have_count(1)
+        expect(close).to_have_attribute("data-visit", "2")
+        expect(close.locator(".timeline-overlap")).to_have_count(1)
+        expect(close.locator("title")).to_contain_text("30 minutes together with the index case")
+        expect(page.locator("#timeline-summary")).to_contain_text(
+            "1 visits were there at the same time for at least 15 minutes"
+        )
+        page.fill("#timeline-minimum", "5")
+        expect(close).to_have_count(2)
+        # The overlap filter still filters the table, and the timeline shows what it shows.
+        page.fill("#filter-overlap", "20")
+        expect(page.locator("#guest-table-body tr")).to_have_count(2)
+        expect(svg.locator(".timeline-visit")).to_have_count(2)
+        # Drawn as attributes and classes: nothing the CSP would refuse.
+        assert svg.locator("[style]").count() == 0
+    finally:
+        context.close()

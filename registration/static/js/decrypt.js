@@ -15,10 +15,11 @@ import {
   visitRows,
   berlinText,
 } from "./decrypt-rows.js";
-import { PackageFormatError, parsePackage } from "./export-package.js";
+import { PackageFormatError, parsePackage, parseTime } from "./export-package.js";
 import { rowsToCsv, rowsToSormas, rowsToXlsx } from "./decrypt-export.js";
 import { pageExportLayout } from "./export-layout.js";
 import { browserStorage, userPreferences } from "./decrypt-preferences.js";
+import { drawTimeline, timelineModel } from "./decrypt-timeline.js";
 
 const root = document.getElementById("decrypt");
 const messages = document.getElementById("decrypt-messages").dataset;
@@ -412,6 +413,7 @@ function render() {
     shown: state.shown.length,
     rows: state.rows.length,
   });
+  renderTimeline();
   const indexLine = document.getElementById("index-case");
   const clear = document.getElementById("clear-index");
   if (state.index) {
@@ -426,6 +428,54 @@ function render() {
     indexLine.textContent = "";
     clear.hidden = true;
   }
+}
+
+// --- timeline -----------------------------------------------------------------------
+
+function timelineMinimum() {
+  const value = Number(document.getElementById("timeline-minimum").value);
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/** The visits shown in the table, drawn over the request's window (decrypt-timeline.js). */
+function renderTimeline() {
+  const visits = shownVisits();
+  const minimum = timelineMinimum();
+  const model = timelineModel(visits, {
+    windowStart: parseTime(state.pkg.request.windowStart),
+    windowEnd: parseTime(state.pkg.request.windowEnd),
+    index: state.index,
+    minimum,
+  });
+  let description = message("timelineSummary", {
+    visits: visits.length,
+    areas: model.areas.length,
+    start: berlinText(model.start),
+    end: berlinText(model.end),
+  });
+  description += " ";
+  description += state.index
+    ? message("timelineIndex", { number: state.index.number, close: model.closeCount, minimum })
+    : message("timelineNoIndex");
+  document.getElementById("timeline-summary").textContent = description;
+  const svg = document.getElementById("timeline");
+  const width = Math.max(640, Math.floor(svg.parentElement.clientWidth) - 2);
+  drawTimeline(svg, model, width, {
+    title: message("timelineTitle"),
+    description,
+    bar(bar) {
+      const visit = bar.visit;
+      let text = message("timelineBar", {
+        number: visit.number,
+        area: visit.areaName,
+        arrival: berlinText(visit.arrival),
+        departure: berlinText(visit.departure),
+      });
+      if (bar.isIndex) text += ` (${message("markIndex")})`;
+      else if (bar.overlap) text += `; ${message("timelineOverlap", { minutes: bar.overlap })}`;
+      return text;
+    },
+  });
 }
 
 const SEPARATOR_CHOICES = [",", ";", "tab"];
@@ -499,6 +549,9 @@ document.getElementById("guest-table-body").addEventListener("click", (event) =>
 document.getElementById("clear-index").addEventListener("click", () => {
   state.index = null;
   render();
+});
+document.getElementById("timeline-minimum").addEventListener("input", () => {
+  if (state.pkg) renderTimeline();
 });
 for (const id of ["filter-area", "filter-from", "filter-until", "filter-overlap"]) {
   document.getElementById(id).addEventListener("input", render);
