@@ -604,7 +604,7 @@ def test_the_timeline_draws_the_visits_by_area_and_marks_the_index_case_and_clos
         expect(svg.locator("title#timeline-title")).to_have_text(
             "Timeline of the visits shown, by area"
         )
-        expect(svg.locator("desc#timeline-desc")).to_contain_text("4 visits in 2 areas")
+        expect(svg.locator("desc#timeline-desc")).to_contain_text("Visits: 4, areas: 2")
         expect(svg.locator(".timeline-area")).to_have_count(2)
         expect(svg.locator(".timeline-visit")).to_have_count(4)
         expect(svg.locator(".timeline-area").first).to_contain_text("Saal")
@@ -619,7 +619,7 @@ def test_the_timeline_draws_the_visits_by_area_and_marks_the_index_case_and_clos
         expect(close.locator(".timeline-overlap")).to_have_count(1)
         expect(close.locator("title")).to_contain_text("30 minutes together with the index case")
         expect(page.locator("#timeline-summary")).to_contain_text(
-            "1 visits were there at the same time for at least 15 minutes"
+            "Visits there at the same time for at least 15 minutes: 1."
         )
         page.fill("#timeline-minimum", "5")
         expect(close).to_have_count(2)

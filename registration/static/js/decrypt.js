@@ -553,6 +553,14 @@ document.getElementById("clear-index").addEventListener("click", () => {
 document.getElementById("timeline-minimum").addEventListener("input", () => {
   if (state.pkg) renderTimeline();
 });
+// The timeline is drawn to the width it has: again when the window changes size.
+let resizeFrame = 0;
+window.addEventListener("resize", () => {
+  cancelAnimationFrame(resizeFrame);
+  resizeFrame = requestAnimationFrame(() => {
+    if (state.pkg && !document.getElementById("results").hidden) renderTimeline();
+  });
+});
 for (const id of ["filter-area", "filter-from", "filter-until", "filter-overlap"]) {
   document.getElementById(id).addEventListener("input", render);
 }
