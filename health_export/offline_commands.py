@@ -60,9 +60,9 @@ def _passphrases_from_files(passphrase_files: tuple[Path, ...]) -> list[str]:
 @click.option(
     "--separator",
     type=click.Choice([",", ";", "tab"]),
-    default=",",
-    show_default=True,
-    help="CSV / SORMAS separator.",
+    default=None,
+    help="CSV / SORMAS separator [default: ';' for csv (as Excel in German expects), "
+    "',' for sormas (as its importer expects)].",
 )
 @click.option(
     "--passphrase-file",
@@ -80,7 +80,7 @@ def decrypt(
     key_files: tuple[Path, ...],
     output_format: str,
     output: Path,
-    separator: str,
+    separator: str | None,
     passphrase_files: tuple[Path, ...],
     jobs: int | None,
 ) -> None:
@@ -98,7 +98,7 @@ def decrypt(
         raise click.ClickException(str(error)) from None
     keys = _private_keys(key_files, _passphrases_from_files(passphrase_files), package)
     result = open_package(package, keys, jobs=jobs or default_jobs())
-    data = _export(package, result, output_format, "\t" if separator == "tab" else separator)
+    data = _export(package, result, output_format, _separator(separator, output_format))
     _write_private(output, data)
     opened = len(result.visits)
     total = opened + len(result.failures)
@@ -164,6 +164,14 @@ def _open_with_known(data: bytes, passphrases: list[str], key_file: Path) -> cry
             if error.kind is not crypto.KeyFileErrorKind.WRONG_PASSPHRASE:
                 raise click.ClickException(f"{key_file.name}: {error}") from None
     return None
+
+
+def _separator(chosen: str | None, output_format: str) -> str:
+    from health_export.export_layout import CSV_SEPARATOR, SORMAS_SEPARATOR
+
+    if chosen is None:
+        return SORMAS_SEPARATOR if output_format == "sormas" else CSV_SEPARATOR
+    return "\t" if chosen == "tab" else chosen
 
 
 def _export(

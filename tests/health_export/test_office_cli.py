@@ -406,3 +406,20 @@ def test_decrypt_takes_one_passphrase_file_per_key_file(
     result = _decrypt(package_files, tmp_path, "--key", str(old_key_file))
     assert result.exit_code == 1
     assert "alt.key.json" in result.output and "Wrong passphrase" in result.output
+
+
+def test_decrypt_separates_csv_with_semicolons_unless_told_otherwise(
+    package_files: dict[str, Any], tmp_path: Path
+) -> None:
+    # Excel with German settings splits CSV on ";" only; SORMAS's importer expects ",".
+    expected = open_package(
+        parse_package(package_files["content"]), [package_files["office"].private_key]
+    )
+    assert _decrypt(package_files, tmp_path, "--format", "csv").exit_code == 0
+    output = (tmp_path / "out").read_bytes()
+    assert output == rows_to_csv(visit_rows(expected.visits), separator=";")
+    assert output.startswith("\ufeffBesuch;Person;Bereich".encode())
+    assert _decrypt(package_files, tmp_path, "--format", "csv", "--separator", ",").exit_code == 0
+    assert (tmp_path / "out").read_bytes().startswith("\ufeffBesuch,Person".encode())
+    assert _decrypt(package_files, tmp_path, "--format", "sormas").exit_code == 0
+    assert (tmp_path / "out").read_bytes().startswith(b"EventParticipant,EventParticipant")

@@ -31,7 +31,11 @@ export const VISIT_CHECK_KINDS = [
 
 const ADDRESS_FIELDS = ["street", "houseNumber", "zipCode", "city"];
 
-const PERSON_FIELDS = ["firstName", "lastName", ...ADDRESS_FIELDS, "phone", "email"];
+// What a companion who ticked "same address and contact details as me" shares with
+// the guest (SHARED_WITH_GUEST in decryption.py): filled in from the guest.
+const SHARED_WITH_GUEST = [...ADDRESS_FIELDS, "phone", "email"];
+
+const PERSON_FIELDS = ["firstName", "lastName", ...SHARED_WITH_GUEST];
 
 const berlinFormat = new Intl.DateTimeFormat("en-GB", {
   timeZone: "Europe/Berlin",
@@ -217,7 +221,7 @@ function text(value) {
   return value === undefined || value === null ? "" : String(value);
 }
 
-/** The people of a visit: the guest, then every additional person. */
+/** The people of a visit: the guest, then each companion, with the contact to use. */
 export function personsOf(visit) {
   const record = visit.record;
   const main = {};
@@ -228,7 +232,7 @@ export function personsOf(visit) {
     const person = {};
     for (const name of PERSON_FIELDS) person[name] = text(extra[name]);
     if (extra.sameAddress === true) {
-      for (const name of ADDRESS_FIELDS) if (!person[name]) person[name] = main[name];
+      for (const name of SHARED_WITH_GUEST) if (!person[name]) person[name] = main[name];
     }
     person.note = "";
     people.push(person);
