@@ -18,9 +18,11 @@ import {
   showFormMessage,
   validateContactForm,
 } from "./contact-form.js";
-import { Outbox, OutboxSender, Outcome } from "./outbox.js";
+import { MemoryStore, OutboxSender, Outcome, PhoneStore } from "./outbox.js";
+import { checkoutEntry, onChange, postJson, refusalOf, retryable, sendEntry, settle, SYNC_TAG } from "./delivery.js";
 
-const VISITS_KEY = "gastregister.visits.v1";
+const LEGACY_VISITS_KEY = "gastregister.visits.v1";
+const LEGACY_OUTBOX_KEY = "gastregister.outbox.v1";
 const CONTACT_KEY = "gastregister.contact.v1";
 const VISIT_MEMORY_MS = 2 * 24 * 3600 * 1000;
 
@@ -28,6 +30,7 @@ document.documentElement.classList.add("js");
 
 const config = JSON.parse(document.getElementById("checkin-config").textContent);
 const { rules, texts } = config;
+const timeoutMs = config.requestTimeoutSeconds * 1000;
 const form = document.getElementById("checkin-form");
 const checkinArea = document.getElementById("checkin-area");
 const confirmation = document.getElementById("confirmation");
@@ -37,41 +40,57 @@ const checkoutButton = document.getElementById("checkout-button");
 const rememberBox = document.getElementById("remember");
 const rememberedNote = document.getElementById("remembered-note");
 const persons = enhancePersons(form, document.getElementById("person-template"), rules, texts);
-const outbox = new Outbox();
+const store = "indexedDB" in window ? new PhoneStore() : new MemoryStore();
 let shownVisit = null;
+// Set once the service worker is ready: Background Sync can deliver after the tab is closed.
+let background = null;
 
 // --- stored visits (this phone's check-ins and their tokens) -----------------
 
-function loadVisits() {
-  try {
-    const visits = JSON.parse(localStorage.getItem(VISITS_KEY) || "[]");
-    const cutoff = Date.now() - VISIT_MEMORY_MS;
-    return Array.isArray(visits) ? visits.filter((visit) => Date.parse(visit.arrival) > cutoff) : [];
-  } catch {
-    return [];
-  }
+async function loadVisits() {
+  const cutoff = Date.now() - VISIT_MEMORY_MS;
+  const visits = (await store.visits()).filter((visit) => Date.parse(visit.arrival) > cutoff);
+  return visits.sort((a, b) => Date.parse(a.arrival) - Date.parse(b.arrival));
 }
 
-function saveVisit(visit) {
-  const visits = loadVisits().filter((other) => other.idempotencyKey !== visit.idempotencyKey);
-  visits.push(visit);
-  localStorage.setItem(VISITS_KEY, JSON.stringify(visits));
+async function saveVisit(visit) {
+  await store.putVisit(visit);
   if (shownVisit && shownVisit.idempotencyKey === visit.idempotencyKey) showConfirmation(visit);
 }
 
-function findVisit(predicate) {
-  return loadVisits().find(predicate) || null;
-}
-
-function openVisitHere() {
+async function openVisitHere() {
   const now = Date.now();
-  const open = loadVisits().filter(
+  const open = (await loadVisits()).filter(
     (visit) =>
       visit.areaCode === config.areaCode &&
       !["checkedOut", "refused"].includes(visit.status) &&
       Date.parse(visit.autoDeparture) > now,
   );
   return open.length ? open[open.length - 1] : null;
+}
+
+/** Check-ins saved by an earlier version of this page in localStorage move to IndexedDB. */
+async function adoptLegacyStorage() {
+  const read = (key) => {
+    try {
+      const parsed = JSON.parse(localStorage.getItem(key) || "[]");
+      return Array.isArray(parsed) ? parsed : [];
+    } catch {
+      return [];
+    }
+  };
+  const visits = read(LEGACY_VISITS_KEY);
+  for (const visit of visits) await store.putVisit({ apiBase: config.apiBase, ...visit });
+  for (const entry of read(LEGACY_OUTBOX_KEY)) {
+    if (entry.kind === "checkin") {
+      await store.putEntry({ ...entry, url: config.apiBase, visitKey: entry.body.idempotencyKey });
+    } else {
+      const visit = visits.find((v) => v.id === entry.checkinId);
+      if (visit) await store.putEntry(checkoutEntry({ apiBase: config.apiBase, ...visit }, entry.departure));
+    }
+  }
+  localStorage.removeItem(LEGACY_VISITS_KEY);
+  localStorage.removeItem(LEGACY_OUTBOX_KEY);
 }
 
 // --- showing the confirmation -------------------------------------------------
@@ -86,14 +105,12 @@ function out(name, text) {
   confirmation.querySelector(`[data-out="${name}"]`).textContent = text;
 }
 
-const STATUS_TEXT = {
-  sending: "sending",
-  queued: "queued",
-  sent: "sent",
-  checkoutQueued: "checkoutQueued",
-  checkedOut: "checkedOut",
-  refused: "failed",
-};
+function statusText(visit) {
+  if (visit.status === "queued") return background ? texts.queuedBackground : texts.queuedReopen;
+  if (visit.status === "checkoutQueued") return background ? texts.checkoutQueuedBackground : texts.checkoutQueuedReopen;
+  if (visit.status === "refused") return texts.failed;
+  return texts[visit.status] || "";
+}
 
 function showConfirmation(visit, { focus = false } = {}) {
   shownVisit = visit;
@@ -107,12 +124,19 @@ function showConfirmation(visit, { focus = false } = {}) {
     ? texts.departureLabel
     : texts.autoDepartureLabel;
   out("departure", timeFormat.format(new Date(visit.departure || visit.autoDeparture)));
-  statusLine.textContent = texts[STATUS_TEXT[visit.status]] || "";
+  statusLine.textContent = statusText(visit);
   statusLine.classList.toggle("queued", visit.status === "queued" || visit.status === "checkoutQueued");
   checkoutButton.hidden = checkedOut || visit.status === "checkoutQueued";
   checkinArea.hidden = true;
   confirmation.hidden = false;
   if (focus) confirmation.focus();
+}
+
+/** Show the stored state of the shown visit again (the worker or another tab changed it). */
+async function refresh() {
+  if (!shownVisit) return;
+  const visit = await store.getVisit(shownVisit.idempotencyKey);
+  if (visit) showConfirmation(visit);
 }
 
 function showForm() {
@@ -155,69 +179,40 @@ document.getElementById("forget-details").addEventListener("click", () => {
 
 // --- sending --------------------------------------------------------------------
 
-async function postJson(url, body) {
-  return fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(body),
-    credentials: "omit",
-    cache: "no-store",
-  });
-}
-
-async function errorOf(response) {
-  try {
-    return (await response.json()).error || {};
-  } catch {
-    return {};
-  }
-}
-
-function retryable(status) {
-  return status >= 500 || status === 429 || status === 408;
-}
-
-async function sendEntry(entry) {
-  const url =
-    entry.kind === "checkin" ? config.apiBase : `${config.apiBase}/${encodeURIComponent(entry.checkinId)}/checkout`;
-  const body =
-    entry.kind === "checkin" ? entry.body : { checkoutToken: entry.token, departure: entry.departure };
-  const response = await postJson(url, body);
-  if (response.ok) return { outcome: Outcome.DONE, data: await response.json() };
-  if (retryable(response.status)) return { outcome: Outcome.RETRY };
-  return { outcome: Outcome.REFUSED, data: await errorOf(response) };
-}
-
-function settled(entry, outcome, data) {
-  if (entry.kind === "checkin") {
-    const visit = findVisit((v) => v.idempotencyKey === entry.body.idempotencyKey);
-    if (!visit) return;
-    if (outcome !== Outcome.DONE) {
-      saveVisit({ ...visit, status: "refused" });
-      return;
-    }
-    const stored = {
-      ...visit,
-      id: data.id,
-      token: data.checkoutToken,
-      arrival: data.arrival,
-      autoDeparture: data.autoDeparture,
-      persons: data.persons,
-      status: entry.checkoutAt ? "checkoutQueued" : "sent",
-    };
-    saveVisit(stored);
-    if (entry.checkoutAt) queueCheckout(stored, entry.checkoutAt);
-  } else {
-    const visit = findVisit((v) => v.id === entry.checkinId);
-    if (!visit) return;
-    // A refused check-out (404) means the server no longer knows the visit: it is over either way.
-    const departure = outcome === Outcome.DONE ? data.departure : entry.departure;
-    saveVisit({ ...visit, status: "checkedOut", departure });
-  }
-}
-
-const sender = new OutboxSender(outbox, sendEntry, settled);
+const sender = new OutboxSender(
+  store,
+  (entry) => sendEntry(entry, { timeoutMs }),
+  async (entry, outcome, data) => {
+    await settle(store, entry, outcome, data);
+    await refresh();
+  },
+);
 sender.wakeOn(window, document);
+onChange(refresh);
+
+/** Register the service worker; Background Sync, where the browser has it, delivers without the page. */
+async function startServiceWorker() {
+  if (!("serviceWorker" in navigator) || !config.serviceWorker) return;
+  try {
+    const registration = await navigator.serviceWorker.register(config.serviceWorker, { type: "module", scope: "/" });
+    const ready = await navigator.serviceWorker.ready;
+    background = "sync" in ready ? ready : null;
+    await registration.update().catch(() => {});
+  } catch {
+    background = null; // delivered by this page and on the next visit
+  }
+  await refresh();
+}
+
+/** Ask the browser to wake the worker when the network is back (even with the tab closed). */
+async function deliverLater() {
+  if (!background) return;
+  try {
+    await background.sync.register(SYNC_TAG);
+  } catch {
+    // Not permitted here: the page and the next visit deliver.
+  }
+}
 
 async function sealedBody(record, key, idempotencyKey, arrival, count) {
   const recipient = await importRecipientPublicKey(key.publicKey);
@@ -240,11 +235,20 @@ async function checkIn(record) {
   const count = 1 + record.additionalPersons.length;
   let key = config.key;
   let body = await sealedBody(record, key, idempotencyKey, arrival, count);
-  const entry = { id: "checkin:" + idempotencyKey, kind: "checkin", body, checkoutAt: null, attempts: 0 };
-  outbox.put(entry);
+  const entry = {
+    id: "checkin:" + idempotencyKey,
+    kind: "checkin",
+    visitKey: idempotencyKey,
+    url: config.apiBase,
+    body,
+    checkoutAt: null,
+    attempts: 0,
+  };
   const visit = {
     idempotencyKey,
+    apiBase: config.apiBase,
     areaCode: config.areaCode,
+    pageUrl: location.pathname,
     locationName: config.locationName,
     areaName: config.areaName,
     arrival,
@@ -252,36 +256,42 @@ async function checkIn(record) {
     persons: count,
     status: "sending",
   };
-  saveVisit(visit);
+  // The visit first, then the entry: whoever delivers the entry finds its visit.
+  await store.putVisit(visit);
+  await store.putEntry(entry);
   for (let attempt = 0; attempt < 3; attempt += 1) {
-    let response;
+    let answer;
     try {
-      response = await postJson(config.apiBase, body);
+      answer = await postJson(config.apiBase, body, { timeoutMs });
     } catch {
       break;
     }
-    if (response.ok) {
-      outbox.remove(entry.id);
-      settled(entry, Outcome.DONE, await response.json());
-      return "sent";
+    if (!(await store.getEntry(entry.id))) return { visitKey: idempotencyKey }; // the worker sent it
+    if (answer.ok) {
+      await settle(store, entry, Outcome.DONE, answer.data);
+      await store.removeEntry(entry.id);
+      return { visitKey: idempotencyKey };
     }
-    if (retryable(response.status)) break;
-    const error = await errorOf(response);
-    if (error.code === "stale_key" && error.currentKey) {
+    if (retryable(answer.status)) break;
+    const refusal = refusalOf(answer.status, answer.data);
+    if (refusal.code === "stale_key" && answer.data.error.currentKey) {
       // The office changed its key since the page loaded: seal again and resend.
-      key = error.currentKey;
+      key = answer.data.error.currentKey;
       config.key = key;
       body = await sealedBody(record, key, idempotencyKey, arrival, count);
-      outbox.put({ ...entry, body });
+      entry.body = body;
+      await store.putEntry(entry);
       continue;
     }
-    outbox.remove(entry.id);
-    saveVisit({ ...visit, status: "refused" });
-    return error.code === "too_many_requests" ? texts.tooMany : error.message || texts.failed;
+    await store.removeEntry(entry.id);
+    await store.removeVisit(idempotencyKey);
+    return { message: refusal.code === "too_many_requests" ? texts.tooMany : refusal.message || texts.failed };
   }
-  saveVisit({ ...findVisit((v) => v.idempotencyKey === idempotencyKey), status: "queued" });
+  const waiting = await store.getVisit(idempotencyKey);
+  if (waiting && waiting.status === "sending") await store.putVisit({ ...waiting, status: "queued" });
   sender.flushSoon(1000);
-  return "queued";
+  await deliverLater();
+  return { visitKey: idempotencyKey };
 }
 
 form.addEventListener("submit", async (event) => {
@@ -300,12 +310,12 @@ form.addEventListener("submit", async (event) => {
   submitButton.setAttribute("aria-busy", "true");
   try {
     const result = await checkIn(record);
-    if (result === "sent" || result === "queued") {
+    if (result.visitKey) {
       form.reset();
       persons.clear();
-      showConfirmation(findVisit((v) => v.idempotencyKey === shownOrLatest()), { focus: true });
+      showConfirmation(await store.getVisit(result.visitKey), { focus: true });
     } else {
-      showFormMessage(form, result);
+      showFormMessage(form, result.message);
     }
   } catch {
     showFormMessage(form, texts.failed);
@@ -315,40 +325,22 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
-function shownOrLatest() {
-  const visits = loadVisits().filter((visit) => visit.areaCode === config.areaCode);
-  return visits.length ? visits[visits.length - 1].idempotencyKey : null;
-}
-
 // --- checking out ---------------------------------------------------------------
 
-function queueCheckout(visit, departure) {
-  outbox.put({
-    id: "checkout:" + visit.id,
-    kind: "checkout",
-    checkinId: visit.id,
-    token: visit.token,
-    departure,
-    attempts: 0,
-  });
-  sender.flush();
-}
-
 checkoutButton.addEventListener("click", async () => {
-  const visit = shownVisit && findVisit((v) => v.idempotencyKey === shownVisit.idempotencyKey);
+  const visit = shownVisit && (await store.getVisit(shownVisit.idempotencyKey));
   if (!visit) return;
   const departure = new Date().toISOString();
-  if (!visit.id) {
-    // Not yet sent: the check-out travels with the check-in.
-    outbox.update("checkin:" + visit.idempotencyKey, { checkoutAt: departure });
-    saveVisit({ ...visit, status: "checkoutQueued" });
-    sender.flush();
-    return;
-  }
   checkoutButton.disabled = true;
-  saveVisit({ ...visit, status: "checkoutQueued" });
-  queueCheckout(visit, departure);
-  await sender.flush();
+  const waiting = !visit.id && (await store.getEntry("checkin:" + visit.idempotencyKey));
+  if (waiting) {
+    // Not yet sent: the check-out travels with the check-in.
+    await store.putEntry({ ...waiting, checkoutAt: departure });
+  } else if (visit.id) {
+    await store.putEntry(checkoutEntry(visit, departure));
+  }
+  await saveVisit({ ...visit, status: "checkoutQueued" });
+  if (await sender.flush()) await deliverLater();
   checkoutButton.disabled = false;
 });
 
@@ -356,8 +348,14 @@ document.getElementById("another-checkin").addEventListener("click", showForm);
 
 // --- start ------------------------------------------------------------------------
 
-document.getElementById("remember-row").hidden = false;
-resetForm();
-const open = openVisitHere();
-if (open) showConfirmation(open);
-sender.flush();
+async function start() {
+  document.getElementById("remember-row").hidden = false;
+  resetForm();
+  await adoptLegacyStorage();
+  const open = await openVisitHere();
+  if (open) showConfirmation(open);
+  startServiceWorker();
+  if (await sender.flush()) await deliverLater();
+}
+
+start();
