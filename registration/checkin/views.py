@@ -147,6 +147,14 @@ def _client_texts() -> dict[str, str]:
         ),
         "errorSummary": _("Please correct the following:"),
         "failed": _("This check-in could not be accepted. Please ask the staff."),
+        "notDelivered": _("Not delivered"),
+        "checkinNotDelivered": _("Check-in not delivered:"),
+        "checkoutNotDelivered": _("Check-out not delivered:"),
+        "staleKeyRefused": _(
+            "The health office changed its key before this check-in could be sent."
+            " Please check in again."
+        ),
+        "dismiss": _("Dismiss"),
         "tooMany": _("Too many check-ins from here. Please wait a moment and try again."),
         "rememberedNote": _("Filled in with the details saved on this phone."),
         "forgotten": _("Your details have been removed from this phone."),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect
+from playwright.sync_api import Browser, BrowserContext, Route, expect
 
 from tests import factories
 from tests.browser.phone import QUEUED_BACKGROUND, QUEUED_REOPEN, open_with_worker, phone_store
@@ -19,6 +19,8 @@ from tests.local_servers import LiveServer, wait_until
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=20_000)
+
+REASON = "Die Ankunftszeit liegt außerhalb des erlaubten Bereichs."
 
 
 @pytest.fixture
@@ -86,3 +88,37 @@ def test_without_background_sync_the_next_visit_to_any_page_delivers(
     home.goto(venue.page_url)
     expect(home.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
     assert len(venue.checkins()) == 1
+
+
+def test_a_refused_checkin_is_listed_with_its_reason_until_dismissed(
+    phone: BrowserContext, venue: LiveVenue
+) -> None:
+    """The server refuses a waiting check-in for good: the page never drops it silently."""
+    answers: list[int] = []
+
+    def busy_then_refused(route: Route) -> None:
+        if not answers:
+            answers.append(503)
+            route.fulfill(status=503, json={"error": {"code": "unavailable", "message": "-"}})
+        else:
+            answers.append(422)
+            route.fulfill(status=422, json={"error": {"code": "invalid", "message": REASON}})
+
+    page = open_with_worker(phone, venue.page_url)
+    phone.route("**/api/v1/checkins", busy_then_refused)
+    fill(page, GUEST)
+    page.click("#submit-checkin")
+    undelivered = page.locator("#undelivered")
+    expect(undelivered).to_contain_text(REASON)
+    expect(undelivered).to_contain_text("Check-in nicht übermittelt: Brauhaus am Ring, Biergarten")
+    expect(page.locator("#confirmation-status")).to_have_text(f"Nicht übermittelt: {REASON}")
+    assert phone_store(page)["outbox"] == []
+    page.reload()  # still there on the next visit
+    expect(undelivered).to_contain_text(REASON)
+    undelivered.get_by_role("button", name="Ausblenden").click()
+    expect(undelivered).to_be_hidden()
+    page.reload()
+    expect(page.locator("#checkin-form")).to_be_visible()
+    expect(undelivered).to_be_hidden()
+    assert phone_store(page)["visits"] == []
+    assert venue.checkins() == []

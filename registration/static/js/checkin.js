@@ -105,10 +105,17 @@ function out(name, text) {
   confirmation.querySelector(`[data-out="${name}"]`).textContent = text;
 }
 
+/** Why the server refused an entry for good, in the guest's words. */
+function refusalText(refusal) {
+  if (refusal.code === "stale_key") return texts.staleKeyRefused;
+  if (refusal.code === "too_many_requests") return texts.tooMany;
+  return refusal.message || texts.failed;
+}
+
 function statusText(visit) {
   if (visit.status === "queued") return background ? texts.queuedBackground : texts.queuedReopen;
   if (visit.status === "checkoutQueued") return background ? texts.checkoutQueuedBackground : texts.checkoutQueuedReopen;
-  if (visit.status === "refused") return texts.failed;
+  if (visit.refusal) return `${texts.notDelivered}: ${refusalText(visit.refusal)}`;
   return texts[visit.status] || "";
 }
 
@@ -132,10 +139,49 @@ function showConfirmation(visit, { focus = false } = {}) {
   if (focus) confirmation.focus();
 }
 
-/** Show the stored state of the shown visit again (the worker or another tab changed it). */
+// --- refusals: listed until the guest dismisses them ------------------------------
+
+const undelivered = document.getElementById("undelivered");
+
+function visitPlace(visit) {
+  return `${visit.locationName}, ${visit.areaName}, ${timeFormat.format(new Date(visit.arrival))}`;
+}
+
+async function dismissRefusal(key) {
+  const visit = await store.getVisit(key);
+  if (visit && visit.status === "refused") await store.removeVisit(key);
+  else if (visit) await store.putVisit({ ...visit, refusal: undefined });
+  await refresh();
+  const next = undelivered.querySelector("button");
+  (next || (undelivered.hidden ? document.getElementById("main") : undelivered)).focus();
+}
+
+function renderUndelivered(visits) {
+  const refused = visits.filter((visit) => visit.refusal);
+  const items = refused.map((visit) => {
+    const item = document.createElement("li");
+    const what = document.createElement("p");
+    const kind = visit.status === "refused" ? texts.checkinNotDelivered : texts.checkoutNotDelivered;
+    what.textContent = `${kind} ${visitPlace(visit)}. ${refusalText(visit.refusal)}`;
+    const dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "secondary";
+    dismiss.textContent = texts.dismiss;
+    dismiss.setAttribute("aria-label", `${texts.dismiss}: ${visitPlace(visit)}`);
+    dismiss.addEventListener("click", () => dismissRefusal(visit.idempotencyKey));
+    item.append(what, dismiss);
+    return item;
+  });
+  document.getElementById("undelivered-list").replaceChildren(...items);
+  undelivered.hidden = items.length === 0;
+}
+
+/** Show the stored state again (the worker, the sender or another tab changed it). */
 async function refresh() {
+  const visits = await loadVisits();
+  renderUndelivered(visits);
   if (!shownVisit) return;
-  const visit = await store.getVisit(shownVisit.idempotencyKey);
+  const visit = visits.find((v) => v.idempotencyKey === shownVisit.idempotencyKey);
   if (visit) showConfirmation(visit);
 }
 
@@ -354,6 +400,7 @@ async function start() {
   await adoptLegacyStorage();
   const open = await openVisitHere();
   if (open) showConfirmation(open);
+  await refresh();
   startServiceWorker();
   if (await sender.flush()) await deliverLater();
 }
