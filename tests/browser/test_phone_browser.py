@@ -7,6 +7,7 @@ service worker (static/js/service-worker.js) delivers the outbox when the tab is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -122,3 +123,29 @@ def test_a_refused_checkin_is_listed_with_its_reason_until_dismissed(
     expect(undelivered).to_be_hidden()
     assert phone_store(page)["visits"] == []
     assert venue.checkins() == []
+
+
+def test_a_stalled_server_leaves_no_endless_spinner(
+    phone: BrowserContext, venue: LiveVenue
+) -> None:
+    """The server takes the connection and never answers: after the page's deadline the
+    check-in waits on the phone and the page says so; it arrives once the server answers."""
+    stalled: list[Route] = []
+
+    def never_answer(route: Route) -> None:
+        stalled.append(route)
+
+    phone.route("**/api/v1/checkins", never_answer)
+    page = phone.new_page()
+    page.goto(venue.page_url)
+    fill(page, GUEST)
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text(
+        re.compile("^Auf Ihrem Handy gespeichert")
+    )
+    expect(page.locator("#submit-checkin")).not_to_have_attribute("aria-busy", "true")
+    assert stalled and venue.checkins() == []
+    phone.unroute("**/api/v1/checkins")
+    page.reload()
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+    assert len(venue.checkins()) == 1
