@@ -162,6 +162,8 @@ def _client_texts() -> dict[str, str]:
         "removePerson": _("Remove person %(number)s"),
         "personAdded": _("Person %(number)s added."),
         "personRemoved": _("Person removed."),
+        "addCompanion": _("Add %(name)s"),
+        "companionAdded": _("%(name)s added."),
     }
 
 

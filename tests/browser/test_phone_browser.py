@@ -149,3 +149,72 @@ def test_a_stalled_server_leaves_no_endless_spinner(
     page.reload()
     expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
     assert len(venue.checkins()) == 1
+
+
+@pytest.fixture
+def two_tables(make_live_server: Callable[..., LiveServer]) -> LiveVenue:
+    server = make_live_server()
+    tables = {**BRAUHAUS, "areas": ["Biergarten", "Terrasse"]}
+    return LiveVenue(server, factories.add_venue(server.database, **tables))
+
+
+def test_checking_in_at_another_table_checks_the_first_visit_out(
+    phone: BrowserContext, two_tables: LiveVenue
+) -> None:
+    garden, terrace = (area.code for area in two_tables.venue.areas)
+    page = phone.new_page()
+    page.goto(f"{two_tables.url}/c/{garden}")
+    fill(page, GUEST)
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+    page.goto(f"{two_tables.url}/c/{terrace}")
+    fill(page, GUEST)
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+    wait_until(lambda: two_tables.checkins()[0].departure is not None)
+    first, second = two_tables.checkins()
+    assert first.departure == second.arrival
+    assert second.departure is None
+    page.goto(f"{two_tables.url}/c/{garden}")  # no open visit there any more
+    expect(page.locator("#checkin-form")).to_be_visible()
+
+
+def test_another_person_starts_empty_and_companions_are_offered_not_added(
+    phone: BrowserContext, venue: LiveVenue
+) -> None:
+    page = phone.new_page()
+    page.goto(venue.page_url)
+    fill(page, GUEST)
+    page.click("#add-person")
+    page.fill("#p0-firstName", "Jonte")
+    page.fill("#p0-lastName", "Quästorius")
+    page.check("#remember")
+    page.click("#submit-checkin")
+    expect(page.locator('[data-out="persons"]')).to_have_text("2")
+    page.click("#another-checkin")
+    for name in GUEST:
+        expect(page.locator(f"#{name}")).to_have_value("")
+    expect(page.locator("fieldset[data-person]")).to_have_count(0)
+    expect(page.locator("#remembered-note")).to_be_hidden()
+    expect(page.locator("#companion-offers")).to_be_hidden()
+    fill(page, {**GUEST, "firstName": "Ida", "lastName": "Nachbarin"})
+    page.click("#submit-checkin")  # someone else, not remembered: Wilhelmine's details stay
+    expect(page.locator('[data-out="persons"]')).to_have_text("1")
+    assert "Wilhelmine" in page.evaluate("localStorage.getItem('gastregister.contact.v1')")
+
+    checked_out = "Sie sind ausgecheckt. Danke für Ihren Besuch!"
+    page.click("#checkout-button")  # Ida leaves …
+    expect(page.locator("#confirmation-status")).to_have_text(checked_out)
+    page.reload()  # … Wilhelmine's visit is still open here
+    expect(page.locator('[data-out="persons"]')).to_have_text("2")
+    page.click("#checkout-button")
+    expect(page.locator("#confirmation-status")).to_have_text(checked_out)
+
+    page.reload()  # Wilhelmine's next visit: her details, Jonte only offered
+    expect(page.locator("#firstName")).to_have_value("Wilhelmine")
+    expect(page.locator("fieldset[data-person]")).to_have_count(0)
+    page.get_by_role("button", name="Jonte Quästorius hinzufügen").click()
+    expect(page.locator("fieldset[data-person]")).to_have_count(1)
+    expect(page.locator("fieldset[data-person] input[id$='-firstName']")).to_have_value("Jonte")
+    expect(page.locator("#companion-offers")).to_be_hidden()
+    assert [checkin.persons for checkin in venue.checkins()] == [2, 1]

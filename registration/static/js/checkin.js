@@ -185,15 +185,23 @@ async function refresh() {
   if (visit) showConfirmation(visit);
 }
 
-function showForm() {
+/**
+ * The form again: for this phone's own guest ("self", filled with the remembered
+ * details) or, after "Check in another person", for someone else (empty: the
+ * remembered details are not theirs, and are neither shown nor changed).
+ */
+function showForm({ forSomeoneElse = false } = {}) {
   shownVisit = null;
   confirmation.hidden = true;
   checkinArea.hidden = false;
-  resetForm();
+  resetForm({ forSomeoneElse });
   form.querySelector("#firstName").focus();
 }
 
 // --- remembered details ---------------------------------------------------------
+
+let formForSomeoneElse = false;
+const companionOffers = document.getElementById("companion-offers");
 
 function rememberedRecord() {
   try {
@@ -203,14 +211,59 @@ function rememberedRecord() {
   }
 }
 
-function resetForm() {
+function companionName(person) {
+  return `${person.firstName} ${person.lastName}`.trim();
+}
+
+/** Last time's companions, offered one tap each, never checked in again unasked. */
+function offerCompanions(companions) {
+  const items = companions.map((person) => {
+    const item = document.createElement("li");
+    const add = document.createElement("button");
+    add.type = "button";
+    add.className = "secondary";
+    add.textContent = texts.addCompanion.replace("%(name)s", companionName(person));
+    add.addEventListener("click", () => {
+      const fieldset = persons.add(companionValues(person), person.sameAddress !== false);
+      item.remove();
+      companionOffers.hidden = !companionOffers.querySelector("li");
+      if (fieldset) {
+        document.getElementById("person-announcer").textContent = texts.companionAdded.replace(
+          "%(name)s",
+          companionName(person),
+        );
+        fieldset.querySelector("input").focus();
+      }
+    });
+    item.append(add);
+    return item;
+  });
+  document.getElementById("companion-list").replaceChildren(...items);
+  companionOffers.hidden = items.length === 0;
+}
+
+function companionValues(person) {
+  return {
+    firstName: person.firstName,
+    lastName: person.lastName,
+    streetAddress: [person.street, person.houseNumber].filter(Boolean).join(" "),
+    zipCode: person.zipCode,
+    city: person.city,
+    phone: person.phone,
+    email: person.email,
+  };
+}
+
+function resetForm({ forSomeoneElse = false } = {}) {
+  formForSomeoneElse = forSomeoneElse;
   form.reset();
   persons.clear();
   clearErrors(form);
-  const record = rememberedRecord();
+  const record = forSomeoneElse ? null : rememberedRecord();
   rememberedNote.hidden = !record;
   rememberBox.checked = Boolean(record);
-  if (record) fillContactForm(form, record, persons);
+  offerCompanions(record ? record.additionalPersons || [] : []);
+  if (record) fillContactForm(form, { ...record, additionalPersons: [] }, persons);
 }
 
 document.getElementById("forget-details").addEventListener("click", () => {
@@ -219,6 +272,7 @@ document.getElementById("forget-details").addEventListener("click", () => {
   persons.clear();
   rememberBox.checked = false;
   rememberedNote.hidden = true;
+  offerCompanions([]);
   document.getElementById("person-announcer").textContent = texts.forgotten;
   form.querySelector("#firstName").focus();
 });
@@ -305,6 +359,7 @@ async function checkIn(record) {
   // The visit first, then the entry: whoever delivers the entry finds its visit.
   await store.putVisit(visit);
   await store.putEntry(entry);
+  await leaveOtherAreas(arrival);
   for (let attempt = 0; attempt < 3; attempt += 1) {
     let answer;
     try {
@@ -340,6 +395,35 @@ async function checkIn(record) {
   return { visitKey: idempotencyKey };
 }
 
+/** Open visits elsewhere: not checked out, not refused, not yet over by themselves. */
+function isOpen(visit, now) {
+  return ["sending", "queued", "sent"].includes(visit.status) && Date.parse(visit.autoDeparture) > now;
+}
+
+/** Queue the check-out of `visit` at `departure` (with its check-in if that still waits). */
+async function queueCheckout(visit, departure) {
+  const waiting = !visit.id && (await store.getEntry("checkin:" + visit.idempotencyKey));
+  if (waiting) {
+    // Not yet sent: the check-out travels with the check-in.
+    await store.putEntry({ ...waiting, checkoutAt: departure });
+  } else if (visit.id) {
+    await store.putEntry(checkoutEntry(visit, departure));
+  }
+  await saveVisit({ ...visit, status: "checkoutQueued" });
+}
+
+/**
+ * A guest is at one table at a time: arriving here ends the visits this phone has
+ * open at other areas, at this arrival (else live counts would hold them twice).
+ * Visits at this area stay: they are other persons checked in from this phone.
+ */
+async function leaveOtherAreas(arrival) {
+  const now = Date.parse(arrival);
+  for (const visit of await loadVisits()) {
+    if (visit.areaCode !== config.areaCode && isOpen(visit, now)) await queueCheckout(visit, arrival);
+  }
+}
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const values = readContactForm(form);
@@ -351,7 +435,7 @@ form.addEventListener("submit", async (event) => {
   clearErrors(form);
   const record = contactRecord(values, rules);
   if (rememberBox.checked) localStorage.setItem(CONTACT_KEY, JSON.stringify(record));
-  else localStorage.removeItem(CONTACT_KEY);
+  else if (!formForSomeoneElse) localStorage.removeItem(CONTACT_KEY);
   submitButton.disabled = true;
   submitButton.setAttribute("aria-busy", "true");
   try {
@@ -360,6 +444,8 @@ form.addEventListener("submit", async (event) => {
       form.reset();
       persons.clear();
       showConfirmation(await store.getVisit(result.visitKey), { focus: true });
+      // Check-outs of visits elsewhere (leaveOtherAreas) go now too.
+      if (await sender.flush()) await deliverLater();
     } else {
       showFormMessage(form, result.message);
     }
@@ -376,21 +462,13 @@ form.addEventListener("submit", async (event) => {
 checkoutButton.addEventListener("click", async () => {
   const visit = shownVisit && (await store.getVisit(shownVisit.idempotencyKey));
   if (!visit) return;
-  const departure = new Date().toISOString();
   checkoutButton.disabled = true;
-  const waiting = !visit.id && (await store.getEntry("checkin:" + visit.idempotencyKey));
-  if (waiting) {
-    // Not yet sent: the check-out travels with the check-in.
-    await store.putEntry({ ...waiting, checkoutAt: departure });
-  } else if (visit.id) {
-    await store.putEntry(checkoutEntry(visit, departure));
-  }
-  await saveVisit({ ...visit, status: "checkoutQueued" });
+  await queueCheckout(visit, new Date().toISOString());
   if (await sender.flush()) await deliverLater();
   checkoutButton.disabled = false;
 });
 
-document.getElementById("another-checkin").addEventListener("click", showForm);
+document.getElementById("another-checkin").addEventListener("click", () => showForm({ forSomeoneElse: true }));
 
 // --- start ------------------------------------------------------------------------
 
