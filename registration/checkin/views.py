@@ -108,6 +108,7 @@ def _page_config(context: lookup.AreaContext, admission: str | None) -> dict[str
     return {
         "apiBase": url_for("api.create_checkin"),
         "serviceWorker": url_for("checkin.service_worker"),
+        "retentionDays": settings.retention_days,
         "requestTimeoutSeconds": REQUEST_TIMEOUT_SECONDS,
         "areaCode": context.area.code,
         "areaName": context.area.name,
@@ -155,6 +156,12 @@ def _client_texts() -> dict[str, str]:
             " Please check in again."
         ),
         "dismiss": _("Dismiss"),
+        "checkOut": _("Check out"),
+        "automatic": _("(automatic)"),
+        "open": _("checked in"),
+        "over": _("over"),
+        "waiting": _("waiting to be sent"),
+        "visitsCleared": _("The list has been cleared."),
         "tooMany": _("Too many check-ins from here. Please wait a moment and try again."),
         "rememberedNote": _("Filled in with the details saved on this phone."),
         "forgotten": _("Your details have been removed from this phone."),

@@ -218,3 +218,48 @@ def test_another_person_starts_empty_and_companions_are_offered_not_added(
     expect(page.locator("fieldset[data-person] input[id$='-firstName']")).to_have_value("Jonte")
     expect(page.locator("#companion-offers")).to_be_hidden()
     assert [checkin.persons for checkin in venue.checkins()] == [2, 1]
+
+
+def test_my_visits_lists_checks_out_clears_and_forgets_old_ones(
+    phone: BrowserContext, two_tables: LiveVenue
+) -> None:
+    garden, terrace = (area.code for area in two_tables.venue.areas)
+    page = phone.new_page()
+    page.goto(f"{two_tables.url}/c/{garden}")
+    expect(page.locator("#checkin-form")).to_be_visible()
+    expect(page.locator("#my-visits")).to_be_hidden()  # nothing on this phone yet
+    fill(page, GUEST)
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+    page.evaluate(PUT_OLD_VISIT)  # a visit from before the retention period
+    page.goto(f"{two_tables.url}/c/{terrace}")  # another table, not checked in there
+    visits = page.locator("#my-visits li")
+    expect(visits).to_have_count(1)
+    expect(visits.first).to_contain_text("Brauhaus am Ring · Biergarten")
+    expect(visits.first).to_contain_text("(automatisch) · eingecheckt")
+    assert "old-visit" not in [v["idempotencyKey"] for v in phone_store(page)["visits"]]
+    visits.first.get_by_role("button", name="Auschecken: Brauhaus am Ring, Biergarten").click()
+    expect(visits.first).to_contain_text("beendet")
+    wait_until(lambda: two_tables.checkins()[0].departure is not None)
+    page.click("#clear-visits")
+    expect(page.locator("#my-visits")).to_be_hidden()
+    assert phone_store(page)["visits"] == []
+
+
+PUT_OLD_VISIT = """async () => {
+  const db = await new Promise((resolve) => {
+    const request = indexedDB.open("gastregister");
+    request.onsuccess = () => resolve(request.result);
+  });
+  const arrival = new Date(Date.now() - 29 * 24 * 3600 * 1000);
+  await new Promise((resolve) => {
+    const transaction = db.transaction("visits", "readwrite");
+    transaction.objectStore("visits").put({
+      idempotencyKey: "old-visit", locationName: "Alt", areaName: "Alt", status: "checkedOut",
+      arrival: arrival.toISOString(), autoDeparture: arrival.toISOString(),
+      departure: arrival.toISOString(), persons: 1,
+    });
+    transaction.oncomplete = resolve;
+  });
+  db.close();
+}"""

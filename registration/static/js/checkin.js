@@ -24,7 +24,10 @@ import { checkoutEntry, onChange, postJson, refusalOf, retryable, sendEntry, set
 const LEGACY_VISITS_KEY = "gastregister.visits.v1";
 const LEGACY_OUTBOX_KEY = "gastregister.outbox.v1";
 const CONTACT_KEY = "gastregister.contact.v1";
-const VISIT_MEMORY_MS = 2 * 24 * 3600 * 1000;
+const DAY_MS = 24 * 3600 * 1000;
+const MY_VISITS_SHOWN = 10;
+// Visits with something still to send are never dropped or cleared.
+const PENDING = ["sending", "queued", "checkoutQueued"];
 
 document.documentElement.classList.add("js");
 
@@ -47,9 +50,14 @@ let background = null;
 
 // --- stored visits (this phone's check-ins and their tokens) -----------------
 
+/** This phone's visits, oldest first; those older than the retention period are dropped. */
 async function loadVisits() {
-  const cutoff = Date.now() - VISIT_MEMORY_MS;
-  const visits = (await store.visits()).filter((visit) => Date.parse(visit.arrival) > cutoff);
+  const cutoff = Date.now() - config.retentionDays * DAY_MS;
+  const visits = [];
+  for (const visit of await store.visits()) {
+    if (Date.parse(visit.arrival) > cutoff || PENDING.includes(visit.status)) visits.push(visit);
+    else await store.removeVisit(visit.idempotencyKey);
+  }
   return visits.sort((a, b) => Date.parse(a.arrival) - Date.parse(b.arrival));
 }
 
@@ -176,10 +184,70 @@ function renderUndelivered(visits) {
   undelivered.hidden = items.length === 0;
 }
 
+// --- my visits: what this phone holds, nothing from the server ---------------------
+
+const myVisits = document.getElementById("my-visits");
+const clockFormat = new Intl.DateTimeFormat(document.documentElement.lang || "de", {
+  timeZone: "Europe/Berlin",
+  timeStyle: "short",
+});
+
+function visitTimes(visit) {
+  const arrival = timeFormat.format(new Date(visit.arrival));
+  if (visit.departure) return `${arrival} – ${clockFormat.format(new Date(visit.departure))}`;
+  return `${arrival} – ${clockFormat.format(new Date(visit.autoDeparture))} ${texts.automatic}`;
+}
+
+function visitState(visit) {
+  if (visit.refusal && visit.status === "refused") return texts.notDelivered;
+  if (visit.status === "checkedOut" || Date.parse(visit.autoDeparture) <= Date.now()) return texts.over;
+  if (PENDING.includes(visit.status)) return texts.waiting;
+  return texts.open;
+}
+
+function renderMyVisits(visits) {
+  const now = Date.now();
+  const items = visits
+    .slice(-MY_VISITS_SHOWN)
+    .reverse()
+    .map((visit) => {
+      const item = document.createElement("li");
+      const place = document.createElement("p");
+      const name = document.createElement("strong");
+      name.textContent = visit.locationName;
+      place.append(name, ` · ${visit.areaName}`);
+      const times = document.createElement("p");
+      times.textContent = `${visitTimes(visit)} · ${visitState(visit)}`;
+      item.append(place, times);
+      if (visit.status === "sent" && Date.parse(visit.autoDeparture) > now) {
+        const leave = document.createElement("button");
+        leave.type = "button";
+        leave.className = "secondary";
+        leave.textContent = texts.checkOut;
+        leave.setAttribute("aria-label", `${texts.checkOut}: ${visit.locationName}, ${visit.areaName}`);
+        leave.addEventListener("click", () => checkOut(visit.idempotencyKey, { from: leave }));
+        item.append(leave);
+      }
+      return item;
+    });
+  document.getElementById("my-visits-list").replaceChildren(...items);
+  myVisits.hidden = items.length === 0;
+}
+
+document.getElementById("clear-visits").addEventListener("click", async () => {
+  for (const visit of await store.visits()) {
+    if (!PENDING.includes(visit.status)) await store.removeVisit(visit.idempotencyKey);
+  }
+  await refresh();
+  document.getElementById("visits-announcer").textContent = texts.visitsCleared;
+  (myVisits.hidden ? document.getElementById("main") : myVisits).focus();
+});
+
 /** Show the stored state again (the worker, the sender or another tab changed it). */
 async function refresh() {
   const visits = await loadVisits();
   renderUndelivered(visits);
+  renderMyVisits(visits);
   if (!shownVisit) return;
   const visit = visits.find((v) => v.idempotencyKey === shownVisit.idempotencyKey);
   if (visit) showConfirmation(visit);
@@ -459,13 +527,19 @@ form.addEventListener("submit", async (event) => {
 
 // --- checking out ---------------------------------------------------------------
 
-checkoutButton.addEventListener("click", async () => {
-  const visit = shownVisit && (await store.getVisit(shownVisit.idempotencyKey));
+/** Check a visit out now (the confirmation's button or one in "my visits"). */
+async function checkOut(visitKey, { from }) {
+  const visit = await store.getVisit(visitKey);
   if (!visit) return;
-  checkoutButton.disabled = true;
+  from.disabled = true;
   await queueCheckout(visit, new Date().toISOString());
+  await refresh();
   if (await sender.flush()) await deliverLater();
-  checkoutButton.disabled = false;
+  from.disabled = false;
+}
+
+checkoutButton.addEventListener("click", () => {
+  if (shownVisit) checkOut(shownVisit.idempotencyKey, { from: checkoutButton });
 });
 
 document.getElementById("another-checkin").addEventListener("click", () => showForm({ forSomeoneElse: true }));
