@@ -15,7 +15,14 @@ from playwright.sync_api import Browser, BrowserContext, Route, expect
 
 from tests import factories
 from tests.browser.phone import QUEUED_BACKGROUND, QUEUED_REOPEN, open_with_worker, phone_store
-from tests.browser.test_checkin_browser import BRAUHAUS, GUEST, PHONE, LiveVenue, fill
+from tests.browser.test_checkin_browser import (
+    BRAUHAUS,
+    GUEST,
+    PHONE,
+    LiveVenue,
+    fill,
+    run_axe,
+)
 from tests.local_servers import LiveServer, wait_until
 
 pytestmark = pytest.mark.browser
@@ -263,3 +270,130 @@ PUT_OLD_VISIT = """async () => {
   });
   db.close();
 }"""
+
+
+# Each value of the confirmation in as many lines as it has words, at most.
+LINES_PER_VALUE = """() => [...document.querySelectorAll("#confirmation dd")].map((dd) => {
+  const range = document.createRange();
+  range.selectNodeContents(dd);
+  const lines = new Set([...range.getClientRects()].map((rect) => Math.round(rect.bottom))).size;
+  return [dd.textContent, lines, dd.textContent.trim().split(/\\s+/).length];
+})"""
+SIDEWAYS = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def screen(chromium: Browser, width: int) -> BrowserContext:
+    context = chromium.new_context(
+        viewport={"width": width, "height": 844 if width == 390 else 568},
+        is_mobile=True,
+        has_touch=True,
+        locale="de-DE",
+    )
+    context.set_default_timeout(20_000)
+    return context
+
+
+def test_a_returning_guest_finds_the_button_and_the_privacy_facts_on_the_first_screen(
+    phone: BrowserContext, venue: LiveVenue
+) -> None:
+    page = phone.new_page()
+    page.goto(venue.page_url)
+    fill(page, GUEST)
+    page.check("#remember")
+    page.click("#submit-checkin")
+    page.click("#checkout-button")
+    expect(page.locator("#confirmation-status")).to_have_text(
+        "Sie sind ausgecheckt. Danke für Ihren Besuch!"
+    )
+    expect(page.locator("#confirmation")).to_be_focused()  # the result, not <body>
+    page.reload()
+    expect(page.locator("#remembered-summary")).to_contain_text("Wilhelmine Quästorius")
+    button = page.locator("#submit-checkin").bounding_box()
+    facts = page.locator("#privacy-facts").bounding_box()
+    assert button and facts
+    assert facts["y"] < button["y"]  # Art. 13 before submitting
+    assert button["y"] + button["height"] <= 844, button
+    expect(page.locator("#privacy-facts details")).to_contain_text(
+        "Vollständige Datenschutzhinweise"  # the full text one tap away
+    )
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+    assert len(venue.checkins()) == 2
+
+
+@pytest.mark.parametrize("width", [320, 390])
+def test_the_confirmation_reads_well_and_nothing_scrolls_sideways(
+    chromium: Browser, two_tables: LiveVenue, width: int
+) -> None:
+    terrace = two_tables.venue.areas[1].code
+    context = screen(chromium, width)
+    try:
+        page = context.new_page()
+        page.goto(f"{two_tables.url}/c/{terrace}")
+        assert page.evaluate(SIDEWAYS) <= 0
+        fill(page, GUEST)
+        page.click("#add-person")
+        assert page.evaluate(SIDEWAYS) <= 0
+        page.fill("#p0-firstName", "Jonte")
+        page.fill("#p0-lastName", "Quästorius")
+        page.click("#submit-checkin")
+        expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+        expect(page.locator('[data-out="area"]')).to_have_text("Terrasse")
+        for text, lines, words in page.evaluate(LINES_PER_VALUE):
+            assert lines <= words, (text, lines)
+        assert page.evaluate(SIDEWAYS) <= 0
+        expect(page.locator("#checkout-button")).to_be_visible()
+        expect(page.locator('[data-out-label="departure"]')).to_have_text("Automatischer Check-out")
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def axe_context(chromium: Browser) -> Iterator[BrowserContext]:
+    # axe is injected as an inline script, which our CSP (rightly) forbids to page content.
+    context = chromium.new_context(**PHONE, locale="de-DE", bypass_csp=True)
+    context.set_default_timeout(20_000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def test_axe_finds_nothing_on_the_returning_guests_page(
+    axe_context: BrowserContext, venue: LiveVenue
+) -> None:
+    """The summary of remembered details, the offered companions, "my visits" and a
+    refused check-in listed as not delivered, looked at with axe-core."""
+    page = axe_context.new_page()
+    page.goto(venue.page_url)
+    fill(page, GUEST)
+    page.click("#add-person")
+    page.fill("#p0-firstName", "Jonte")
+    page.fill("#p0-lastName", "Quästorius")
+    page.check("#remember")
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+    axe_context.route(
+        "**/api/v1/checkins/*/checkout",
+        lambda route: route.fulfill(
+            status=422, json={"error": {"code": "invalid", "message": REASON}}
+        ),
+    )
+    page.click("#checkout-button")
+    expect(page.locator("#undelivered")).to_contain_text(REASON)
+    assert run_axe(page) == []
+    page.reload()
+    expect(page.locator("#confirmation")).to_be_visible()
+    page.click("#another-checkin")
+    expect(page.locator("#my-visits")).to_be_visible()
+    assert run_axe(page) == []
+    axe_context.unroute("**/api/v1/checkins/*/checkout")
+    page.reload()
+    page.click("#checkout-button")
+    expect(page.locator("#confirmation-status")).to_have_text(
+        "Sie sind ausgecheckt. Danke für Ihren Besuch!"
+    )
+    page.reload()
+    expect(page.locator("#remembered-summary")).to_be_visible()
+    expect(page.locator("#companion-offers")).to_be_visible()
+    assert run_axe(page) == []

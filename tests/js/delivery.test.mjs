@@ -87,3 +87,15 @@ test("a check-out the server no longer knows ends the visit; another refusal is 
   assert.equal((await store.getVisit("k1")).status, "sent");
   assert.equal((await store.getVisit("k1")).refusal.message, "Nein.");
 });
+
+test("a check-out that goes through after a refusal clears the refusal", async () => {
+  const store = new MemoryStore();
+  const refused = { ...VISIT, id: "c-1", token: "t", status: "checkoutQueued", refusal: { status: 422 } };
+  await store.putVisit(refused);
+  await settle(store, checkoutEntry(refused, "2026-11-26T10:30:00Z"), Outcome.DONE, {
+    departure: "2026-11-26T10:30:00Z",
+  });
+  const visit = await store.getVisit("k1");
+  assert.equal(visit.status, "checkedOut");
+  assert.equal(visit.refusal, undefined);
+});

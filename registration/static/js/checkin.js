@@ -270,6 +270,8 @@ function showForm({ forSomeoneElse = false } = {}) {
 
 let formForSomeoneElse = false;
 const companionOffers = document.getElementById("companion-offers");
+const yourDetails = document.getElementById("your-details");
+const editDetails = document.getElementById("edit-details");
 
 function rememberedRecord() {
   try {
@@ -332,7 +334,32 @@ function resetForm({ forSomeoneElse = false } = {}) {
   rememberBox.checked = Boolean(record);
   offerCompanions(record ? record.additionalPersons || [] : []);
   if (record) fillContactForm(form, { ...record, additionalPersons: [] }, persons);
+  // A returning guest sees a summary, so the button is on the first screen.
+  document.getElementById("remembered-summary").textContent = record ? recordSummary(record) : "";
+  yourDetails.hidden = Boolean(record);
+  editDetails.hidden = !record;
+  // Remembering goes on (forgetting is one tap away); the companions' hint is known.
+  document.getElementById("remember-row").hidden = Boolean(record);
+  document.getElementById("persons-hint").hidden = Boolean(record);
 }
+
+function recordSummary(record) {
+  const name = `${record.firstName} ${record.lastName}`;
+  const street = [record.street, record.houseNumber].filter(Boolean).join(" ");
+  return [name, street, record.city].filter((part) => part && part.trim()).join(", ");
+}
+
+function showDetails() {
+  yourDetails.hidden = false;
+  editDetails.hidden = true;
+  document.getElementById("remember-row").hidden = false;
+  document.getElementById("persons-hint").hidden = false;
+}
+
+editDetails.addEventListener("click", () => {
+  showDetails();
+  form.querySelector("#firstName").focus();
+});
 
 document.getElementById("forget-details").addEventListener("click", () => {
   localStorage.removeItem(CONTACT_KEY);
@@ -340,6 +367,7 @@ document.getElementById("forget-details").addEventListener("click", () => {
   persons.clear();
   rememberBox.checked = false;
   rememberedNote.hidden = true;
+  showDetails();
   offerCompanions([]);
   document.getElementById("person-announcer").textContent = texts.forgotten;
   form.querySelector("#firstName").focus();
@@ -477,7 +505,7 @@ async function queueCheckout(visit, departure) {
   } else if (visit.id) {
     await store.putEntry(checkoutEntry(visit, departure));
   }
-  await saveVisit({ ...visit, status: "checkoutQueued" });
+  await saveVisit({ ...visit, status: "checkoutQueued", refusal: undefined });
 }
 
 /**
@@ -497,6 +525,7 @@ form.addEventListener("submit", async (event) => {
   const values = readContactForm(form);
   const errors = validateContactForm(values, rules);
   if (errors.length) {
+    showDetails(); // the summary hid the fields the errors point at
     showErrors(form, errors, rules);
     return;
   }
@@ -534,8 +563,10 @@ async function checkOut(visitKey, { from }) {
   from.disabled = true;
   await queueCheckout(visit, new Date().toISOString());
   await refresh();
-  if (await sender.flush()) await deliverLater();
   from.disabled = false;
+  // The button is gone now: the focus goes to the result, not to <body>.
+  (from === checkoutButton ? confirmation : myVisits).focus();
+  if (await sender.flush()) await deliverLater();
 }
 
 checkoutButton.addEventListener("click", () => {
@@ -547,7 +578,6 @@ document.getElementById("another-checkin").addEventListener("click", () => showF
 // --- start ------------------------------------------------------------------------
 
 async function start() {
-  document.getElementById("remember-row").hidden = false;
   resetForm();
   await adoptLegacyStorage();
   const open = await openVisitHere();

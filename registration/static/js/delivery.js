@@ -95,7 +95,7 @@ export async function settle(store, entry, outcome, data) {
     return;
   }
   if (outcome === Outcome.DONE) {
-    await store.putVisit({ ...visit, status: "checkedOut", departure: data.departure });
+    await store.putVisit({ ...visit, status: "checkedOut", departure: data.departure, refusal: undefined });
   } else if (data.status === 404) {
     // The server no longer knows the visit: it is over either way.
     await store.putVisit({ ...visit, status: "checkedOut", departure: entry.body.departure });
