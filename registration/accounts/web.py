@@ -134,7 +134,14 @@ def pending_user() -> tuple[signin.PendingLogin, User] | None:
 
 @bp.before_app_request
 def expire_old_sessions() -> None:
-    """Sessions end after the configured lifetime even while they are being used."""
+    """Sessions end after the configured lifetime even while they are being used.
+
+    Static files and requests without a log-in are left alone before anything asks the
+    database: a page loads a dozen modules at once, and a hook that loaded the user for
+    each turned a slow database into 503s for the page's own scripts.
+    """
+    if request.endpoint == "static" or "_user_id" not in session:
+        return
     if signed_in_user() is None:
         return
     started = session.get(AUTH_AT_KEY)

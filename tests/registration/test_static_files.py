@@ -6,10 +6,17 @@ import re
 from pathlib import Path
 
 from click.testing import CliRunner
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from gastregister.cli import main
+from registration.clock import FrozenClock
+from registration.models import Role
 from registration.static_files import STATIC_FOLDER, export_static, static_version
+from tests import factories
+from tests.health_export.office_support import sign_in
 
 
 def _copy_of_static(tmp_path: Path) -> Path:
@@ -60,3 +67,30 @@ def test_static_export_command_needs_no_configuration(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["static-export", str(tmp_path / "out")], env={})
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / static_version() / "vendor" / "hpke.js").is_file()
+
+
+def test_static_files_never_touch_the_database(
+    app: Flask, db_session: Session, clock: FrozenClock
+) -> None:
+    """A page loads a dozen modules at once: if each asked the database (as a session
+    hook for signed-in users did), a slow database turned the page's scripts into 503s.
+    A signed-in office user's static requests must run without a single query."""
+    admin = factories.user(
+        db_session, role=Role.HEALTH_OFFICE_ADMIN, office=factories.health_office(db_session)
+    )
+    db_session.commit()
+    client = app.test_client()
+    sign_in(client, admin, clock)
+    statements: list[str] = []
+    engine = app.extensions["gastregister.db"].engine
+    listener = lambda *args: statements.append(str(args[2]))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        response = client.get(f"/static/{static_version()}/css/app.css")
+        response.close()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert response.status_code == 200
+    # The test database wraps each request in a savepoint; no query may run inside.
+    queries = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]
+    assert queries == []
