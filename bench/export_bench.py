@@ -5,7 +5,7 @@ the server (SQLite and PostgreSQL; the PostgreSQL database gr_bench_export is
 created and dropped by this script), the offline CLI's decryption rate
 (`gastregister decrypt`, a real subprocess, key derivation included), and the time
 the browser needs to open all records and make the CSV (Chromium, the page's own
-modules: decrypt-rows.js and decrypt-export.js).
+modules: export-package.js, decrypt-rows.js and decrypt-export.js).
 
     .venv/bin/python -m bench.export_bench [--visits 50000] [--skip-postgres] [--skip-browser]
 
@@ -217,6 +217,7 @@ def _time_cli(package: Path, key_file: Path, passphrase_file: Path, workdir: Pat
 _BROWSER_RUN = """
 async ({ passphrase, layoutData }) => {
   const rows = await import("/static/js/decrypt-rows.js");
+  const reader = await import("/static/js/export-package.js");
   const exporter = await import("/static/js/decrypt-export.js");
   const sr = await import("/static/js/sealed-record.js");
   const layout = (await import("/static/js/export-layout.js")).readExportLayout(layoutData);
@@ -224,7 +225,7 @@ async ({ passphrase, layoutData }) => {
   const keyText = await (await fetch("/bench/key.json")).text();
   const key = await sr.readKeyFile(keyText, passphrase);
   const afterKey = performance.now();
-  const pkg = await rows.parsePackage(await (await fetch("/bench/package")).arrayBuffer());
+  const pkg = await reader.parsePackage(await (await fetch("/bench/package")).arrayBuffer());
   const result = await rows.openPackage(pkg, [key]);
   const cells = rows.visitRows(result.visits, layout).map((row) => row.cells);
   const csv = exporter.rowsToCsv(cells, layout, ",");

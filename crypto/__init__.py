@@ -24,6 +24,7 @@ from crypto.envelope import (
     seal_contact_record,
 )
 from crypto.errors import (
+    GuessablePassphraseError,
     KeyFileError,
     KeyFileErrorKind,
     KeyFormatError,
@@ -46,12 +47,18 @@ from crypto.keyfile import (
 from crypto.keys import (
     KEY_ID_SIZE,
     format_fingerprint,
+    format_short_fingerprint,
     generate_private_key,
     key_id,
     key_id_hex,
     load_public_spki,
     public_jwk,
     public_key_spki,
+)
+from crypto.passphrase import (
+    PassphraseStrength,
+    generate_passphrase,
+    passphrase_strength,
 )
 from crypto.record import (
     BUCKETS,
@@ -81,11 +88,13 @@ __all__ = [
     "SOURCES",
     "SUPPORTED_VERSIONS",
     "EnvelopeHeader",
+    "GuessablePassphraseError",
     "KeyFile",
     "KeyFileError",
     "KeyFileErrorKind",
     "KeyFileMetadata",
     "KeyFormatError",
+    "PassphraseStrength",
     "RecordSchemaError",
     "SealedRecordError",
     "SealedRecordErrorKind",
@@ -97,7 +106,9 @@ __all__ = [
     "decode_envelope",
     "encode_envelope",
     "format_fingerprint",
+    "format_short_fingerprint",
     "format_utc",
+    "generate_passphrase",
     "generate_private_key",
     "inspect_envelope",
     "key_id",
@@ -106,6 +117,7 @@ __all__ = [
     "normalise_contact_record",
     "open_contact_record",
     "open_with_any_key",
+    "passphrase_strength",
     "public_jwk",
     "public_key_spki",
     "read_key_file",

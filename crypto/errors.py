@@ -82,6 +82,10 @@ class WeakPassphraseError(ValueError):
     """A key file passphrase is shorter than the format allows writers to accept."""
 
 
+class GuessablePassphraseError(WeakPassphraseError):
+    """A chosen key file passphrase is long enough but too easy to guess (zxcvbn)."""
+
+
 class RecordSchemaError(ValueError):
     """A contact record does not fit the record schema; raised before anything is sealed.
 

@@ -26,12 +26,14 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from crypto.b64 import NonCanonicalBase64Error, b64url_decode, b64url_encode
 from crypto.errors import (
+    GuessablePassphraseError,
     KeyFileError,
     KeyFileErrorKind,
     KeyFormatError,
     WeakPassphraseError,
 )
 from crypto.keys import format_fingerprint, key_id, load_public_spki, public_key_spki
+from crypto.passphrase import passphrase_strength
 from crypto.times import format_utc
 
 KEY_FILE_FORMAT = "gastregister-keyfile"
@@ -117,11 +119,24 @@ def format_created(created: dt.datetime) -> str:
 
 
 def check_new_passphrase(passphrase: str) -> None:
-    """Raise WeakPassphraseError unless writers may accept ``passphrase``.
+    """Raise WeakPassphraseError unless a person may choose ``passphrase`` for a key file.
 
-    The rule is a minimum length of 12 characters, counted after NFC normalisation;
-    the CLI checks it before it generates a key, so nobody types twice for nothing.
+    Two rules: the format's minimum of 12 characters (after NFC normalisation), and
+    the strength estimate of crypto.passphrase (zxcvbn, at least 10^14 guesses), which
+    refuses ``aaaaaaaaaaaa`` and ``Passwort1234``. The CLI and the key page (with the
+    same estimator in the browser) check it before they generate a key; passphrases
+    they propose themselves pass it by construction.
     """
+    _check_passphrase_length(passphrase)
+    if not passphrase_strength(passphrase).acceptable:
+        raise GuessablePassphraseError(
+            "The passphrase is too easy to guess. Use the proposed one, or several "
+            "unrelated words (at least five) that are not a saying, a name or a date."
+        )
+
+
+def _check_passphrase_length(passphrase: str) -> None:
+    """The format's rule for writers (docs/FORMAT.md §4.2): 12 characters after NFC."""
     if len(unicodedata.normalize("NFC", passphrase)) < MIN_PASSPHRASE_LENGTH:
         raise WeakPassphraseError(
             f"The passphrase needs at least {MIN_PASSPHRASE_LENGTH} characters."
@@ -140,13 +155,15 @@ def write_key_file(
     The format requires at least 600,000 PBKDF2 iterations from writers, which is the
     default; lower counts down to the readers' minimum (100,000) exist only so that
     test suites stay fast. Raises WeakPassphraseError for a passphrase shorter than
-    12 characters (after NFC normalisation).
+    12 characters (after NFC normalisation), the format's rule; the strength check of
+    check_new_passphrase is for passphrases a person chooses, and the interfaces apply
+    it before they get here.
     """
     if not isinstance(private_key, ec.EllipticCurvePrivateKey) or not isinstance(
         private_key.curve, ec.SECP256R1
     ):
         raise TypeError("a health-office key is a P-256 private key")
-    check_new_passphrase(passphrase)
+    _check_passphrase_length(passphrase)
     if type(iterations) is not int or not MIN_ITERATIONS <= iterations <= MAX_ITERATIONS:
         raise ValueError(f"iterations must be between {MIN_ITERATIONS} and {MAX_ITERATIONS}")
     created_text = format_created(created)

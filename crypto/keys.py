@@ -19,6 +19,7 @@ from crypto.b64 import b64url_encode
 from crypto.errors import KeyFormatError
 
 KEY_ID_SIZE = 32
+SHORT_FINGERPRINT_GROUPS = 4
 _CURVE = ec.SECP256R1()
 _COORDINATE_SIZE = 32
 
@@ -52,6 +53,18 @@ def format_fingerprint(key_id_bytes: bytes) -> str:
     _require_key_id(key_id_bytes)
     digits = key_id_bytes.hex().upper()
     return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
+def format_short_fingerprint(key_id_bytes: bytes) -> str:
+    """The first four groups of the fingerprint, e.g. ``E665 9E7D A73D 8772`` (64 bits).
+
+    Short enough to print on a poster and to show on the guest page, where a guest or
+    an owner compares it by eye with what the health office publishes; the same form
+    everywhere, so that one printed value can be compared with any screen. Finding
+    another key with the same 64 bits takes about 2^64 key generations; a full
+    comparison (key registration, key monitor) uses the whole fingerprint.
+    """
+    return " ".join(format_fingerprint(key_id_bytes).split(" ")[:SHORT_FINGERPRINT_GROUPS])
 
 
 def _require_key_id(key_id_bytes: bytes) -> None:

@@ -40,6 +40,11 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 NUMERIC_COLUMNS = frozenset({0, 1, 6})
 ADDRESS_FIELDS = ("street", "houseNumber", "zipCode", "city")
+# What a companion who ticked "same address and contact details as me" (`sameAddress`,
+# docs/FORMAT.md §6.2) shares with the guest: the form then asks for none of it, so
+# every output fills it in from the guest, or the office could not reach the companion.
+SHARED_WITH_GUEST = (*ADDRESS_FIELDS, "phone", "email")
+PERSON_FIELDS = ("firstName", "lastName", *SHARED_WITH_GUEST)
 PARALLEL_THRESHOLD = 4000
 # The longest visit the server stores: a stay, or a typed-in departure, of 24 hours.
 MAX_STAY = dt.timedelta(hours=24)
@@ -329,21 +334,16 @@ class _VisitChecks:
 Row = list[str | int]
 
 
-def _person_rows(visit: OpenedVisit) -> list[dict[str, str]]:
+def persons_of(visit: OpenedVisit) -> list[dict[str, str]]:
+    """The guest, then each companion, with the address and contact to use for them."""
     record = visit.record
-    main = {
-        name: str(record.get(name, ""))
-        for name in ("firstName", "lastName", *ADDRESS_FIELDS, "phone", "email")
-    }
+    main = {name: str(record.get(name, "")) for name in PERSON_FIELDS}
     main["note"] = str(record.get("note", ""))
     people = [main]
     for extra in record.get("additionalPersons", []):
-        person = {
-            name: str(extra.get(name, ""))
-            for name in ("firstName", "lastName", *ADDRESS_FIELDS, "phone", "email")
-        }
+        person = {name: str(extra.get(name, "")) for name in PERSON_FIELDS}
         if extra.get("sameAddress") is True:
-            for name in ADDRESS_FIELDS:
+            for name in SHARED_WITH_GUEST:
                 if not person[name]:
                     person[name] = main[name]
         person["note"] = ""
@@ -363,7 +363,7 @@ def visit_rows(visits: Sequence[OpenedVisit]) -> list[Row]:
             visit.persons,
             SOURCE_LABELS.get(visit.source, visit.source),
         ]
-        for position, person in enumerate(_person_rows(visit), start=1):
+        for position, person in enumerate(persons_of(visit), start=1):
             rows.append(
                 [
                     visit.number,
@@ -391,7 +391,7 @@ def sormas_rows(visits: Sequence[OpenedVisit], location_name: str) -> list[list[
             f"{location_name}, {visit.area_name}: "
             f"{berlin_text(visit.arrival)} - {berlin_text(visit.departure)}"
         )
-        for person in _person_rows(visit):
+        for person in persons_of(visit):
             rows.append(
                 [
                     person["firstName"],

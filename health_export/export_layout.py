@@ -30,12 +30,22 @@ COLUMNS = (
     "E-Mail",
     "Notiz",
 )
+# The columns that name a person: the decryption page always shows them and keeps them
+# in sight when its wide table is scrolled sideways.
+NAME_COLUMNS = ("Vorname", "Nachname")
 # The "Quelle" column: guest page, no-JavaScript form, staff entry (CheckInSource).
 SOURCE_LABELS = {"guest_page": "Gastseite", "guest_form": "Formular", "staff_entry": "Personal"}
 # The "Abreise automatisch" column.
 YES = "ja"
 NO = "nein"
 XLSX_SHEET = "Kontakte"
+# The separators the files get unless the user chooses another (`--separator`, or the
+# page's choice, which the browser remembers per user). CSV: ";", because a spreadsheet
+# program set up for German (decimal comma) splits CSV on ";" only, and these files are
+# opened in German health offices whatever language the page is shown in. SORMAS: ",",
+# the default of the SORMAS CSV importer (`csv.separator`).
+CSV_SEPARATOR = ";"
+SORMAS_SEPARATOR = ","
 SORMAS_ENTITY = "EventParticipant"
 SORMAS_FIELDS = (
     "person.firstName",
@@ -52,13 +62,15 @@ SORMAS_FIELDS = (
 
 
 def client_layout() -> dict[str, Any]:
-    """The texts above for decrypt-rows.js and decrypt-export.js (export-layout.js reads them)."""
+    """The texts above for decrypt-rows.js, decrypt-export.js and decrypt.js (export-layout.js reads them)."""
     return {
         "columns": list(COLUMNS),
+        "nameColumns": [COLUMNS.index(title) for title in NAME_COLUMNS],
         "sourceLabels": dict(SOURCE_LABELS),
         "yes": YES,
         "no": NO,
         "xlsxSheet": XLSX_SHEET,
         "sormasEntity": SORMAS_ENTITY,
         "sormasFields": list(SORMAS_FIELDS),
+        "separators": {"csv": CSV_SEPARATOR, "sormas": SORMAS_SEPARATOR},
     }

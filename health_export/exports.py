@@ -33,8 +33,16 @@ from health_export.decryption import (
     DecryptionResult,
     Row,
     berlin_text,
+    persons_of,
 )
-from health_export.export_layout import COLUMNS, SORMAS_ENTITY, SORMAS_FIELDS, XLSX_SHEET
+from health_export.export_layout import (
+    COLUMNS,
+    CSV_SEPARATOR,
+    SORMAS_ENTITY,
+    SORMAS_FIELDS,
+    SORMAS_SEPARATOR,
+    XLSX_SHEET,
+)
 from health_export.packages import ParsedPackage
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -65,11 +73,11 @@ def _csv_lines(rows: Sequence[Sequence[str | int]], separator: str) -> str:
     )
 
 
-def rows_to_csv(rows: Sequence[Row], *, separator: str = ",") -> bytes:
+def rows_to_csv(rows: Sequence[Row], *, separator: str = CSV_SEPARATOR) -> bytes:
     return (BOM + _csv_lines([list(COLUMNS), *rows], separator)).encode("utf-8")
 
 
-def rows_to_sormas(rows: Sequence[Sequence[str]], *, separator: str = ",") -> bytes:
+def rows_to_sormas(rows: Sequence[Sequence[str]], *, separator: str = SORMAS_SEPARATOR) -> bytes:
     header = [[SORMAS_ENTITY] * len(SORMAS_FIELDS), list(SORMAS_FIELDS)]
     return _csv_lines([*header, *rows], separator).encode("utf-8")
 
@@ -123,6 +131,9 @@ def result_to_json(package: ParsedPackage, result: DecryptionResult) -> bytes:
                 "keyId": visit.key_id,
                 "formatVersion": visit.format_version,  # 1: metadata not bound to the record
                 "record": visit.record,
+                # The guest and each companion as the other outputs list them: a
+                # companion with `sameAddress` carries the guest's address and contact.
+                "people": persons_of(visit),
             }
             for visit in result.visits
         ],

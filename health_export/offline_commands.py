@@ -18,18 +18,17 @@ import click
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    import crypto
     from health_export.decryption import DecryptionResult
     from health_export.packages import ParsedPackage
 
 EXIT_PARTIAL = 3
 
 
-def _passphrase(passphrase_file: Path | None) -> str:
-    if passphrase_file is None:
-        return str(click.prompt("Passphrase of the key file", hide_input=True))
+def _passphrases_from_files(passphrase_files: tuple[Path, ...]) -> list[str]:
     from health_export.packages import passphrase_from_file
 
-    return passphrase_from_file(passphrase_file.read_bytes())
+    return [passphrase_from_file(path.read_bytes()) for path in passphrase_files]
 
 
 @click.command("decrypt")
@@ -42,7 +41,7 @@ def _passphrase(passphrase_file: Path | None) -> str:
     multiple=True,
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Key file; repeat for older keys after a rotation (same passphrase).",
+    help="Key file; repeat for older keys after a rotation (each with its own passphrase).",
 )
 @click.option(
     "--format",
@@ -61,14 +60,17 @@ def _passphrase(passphrase_file: Path | None) -> str:
 @click.option(
     "--separator",
     type=click.Choice([",", ";", "tab"]),
-    default=",",
-    show_default=True,
-    help="CSV / SORMAS separator.",
+    default=None,
+    help="CSV / SORMAS separator [default: ';' for csv (as Excel in German expects), "
+    "',' for sormas (as its importer expects)].",
 )
 @click.option(
     "--passphrase-file",
+    "passphrase_files",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Read the passphrase from the first line of this file.",
+    help="Read a passphrase from the first line of this file; repeat for key files "
+    "with other passphrases.",
 )
 @click.option(
     "--jobs", type=click.IntRange(1, 32), default=None, help="Worker processes (default: up to 4)."
@@ -78,8 +80,8 @@ def decrypt(
     key_files: tuple[Path, ...],
     output_format: str,
     output: Path,
-    separator: str,
-    passphrase_file: Path | None,
+    separator: str | None,
+    passphrase_files: tuple[Path, ...],
     jobs: int | None,
 ) -> None:
     """Open an export PACKAGE with the office's key file, offline.
@@ -94,9 +96,9 @@ def decrypt(
         package = parse_package(package_file.read_bytes())
     except PackageFormatError as error:
         raise click.ClickException(str(error)) from None
-    keys = _private_keys(key_files, _passphrase(passphrase_file), package)
+    keys = _private_keys(key_files, _passphrases_from_files(passphrase_files), package)
     result = open_package(package, keys, jobs=jobs or default_jobs())
-    data = _export(package, result, output_format, "\t" if separator == "tab" else separator)
+    data = _export(package, result, output_format, _separator(separator, output_format))
     _write_private(output, data)
     opened = len(result.visits)
     total = opened + len(result.failures)
@@ -111,17 +113,36 @@ def decrypt(
 
 
 def _private_keys(
-    key_files: tuple[Path, ...], passphrase: str, package: ParsedPackage
+    key_files: tuple[Path, ...], passphrases: list[str], package: ParsedPackage
 ) -> list[ec.EllipticCurvePrivateKey]:
-    """The keys from the key files, refusing keys none of the package's records are sealed to."""
+    """The keys from the key files, refusing keys none of the package's records are sealed to.
+
+    Each key file may have its own passphrase: a rotation makes a new key file, and its
+    holder chooses (or is given) a new passphrase. Every passphrase known so far is
+    tried on each file; without passphrase files, a file that none of them opens asks
+    for its own.
+    """
     import crypto
 
+    interactive = not passphrases
     keys = []
     for key_file in key_files:
-        try:
-            keys.append(crypto.read_key_file(key_file.read_bytes(), passphrase).private_key)
-        except crypto.KeyFileError as error:
-            raise click.ClickException(f"{key_file.name}: {error}") from None
+        data = key_file.read_bytes()
+        opened = _open_with_known(data, passphrases, key_file)
+        if opened is None and interactive:
+            passphrase = str(
+                click.prompt(f"Passphrase of the key file {key_file.name}", hide_input=True)
+            )
+            try:
+                opened = crypto.read_key_file(data, passphrase)
+            except crypto.KeyFileError as error:
+                raise click.ClickException(f"{key_file.name}: {error}") from None
+            passphrases.append(passphrase)
+        if opened is None:
+            raise click.ClickException(
+                f"{key_file.name}: {crypto.KeyFileError(crypto.KeyFileErrorKind.WRONG_PASSPHRASE)}"
+            )
+        keys.append(opened.private_key)
     key_ids = {crypto.key_id(crypto.public_key_spki(key)).hex() for key in keys}
     if package.records and not key_ids & {record.key_id for record in package.records}:
         raise click.ClickException(
@@ -130,6 +151,27 @@ def _private_keys(
             "another --key)."
         )
     return keys
+
+
+def _open_with_known(data: bytes, passphrases: list[str], key_file: Path) -> crypto.KeyFile | None:
+    """The key file opened by the first passphrase that fits, or None if none does."""
+    import crypto
+
+    for passphrase in passphrases:
+        try:
+            return crypto.read_key_file(data, passphrase)
+        except crypto.KeyFileError as error:
+            if error.kind is not crypto.KeyFileErrorKind.WRONG_PASSPHRASE:
+                raise click.ClickException(f"{key_file.name}: {error}") from None
+    return None
+
+
+def _separator(chosen: str | None, output_format: str) -> str:
+    from health_export.export_layout import CSV_SEPARATOR, SORMAS_SEPARATOR
+
+    if chosen is None:
+        return SORMAS_SEPARATOR if output_format == "sormas" else CSV_SEPARATOR
+    return "\t" if chosen == "tab" else chosen
 
 
 def _export(

@@ -2,7 +2,7 @@
 
 `parse_package` checks the header, the length and the SHA-256 before anything is
 opened. The offline CLI (`gastregister decrypt`) reads packages with it; the browser
-does the same in static/js/decrypt-rows.js. The format is the server's
+does the same in static/js/export-package.js. The format is the server's
 (registration.tracing.packages builds it, docs/FORMAT.md §11 describes it).
 
 The SHA-256 is unkeyed: it catches a truncated or garbled download, not a deliberate

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds registration/static/vendor/hpke.js (and its LICENSE) from the pinned @hpke/core in
-# js/package-lock.json, so the guest page loads HPKE from our own origin only.
+# Builds registration/static/vendor/hpke.js and zxcvbn.js (and their LICENSE) from the
+# pinned @hpke/core and zxcvbn in js/package-lock.json, so the pages load them from our
+# own origin only: hpke.js on every page that seals or opens records, zxcvbn.js only on
+# the office's key page (passphrase strength, crypto/passphrase.py).
 #
 #   bash js/build.sh          rebuild and overwrite the committed files (`make js`)
 #   bash js/build.sh --check  rebuild into a temporary folder and fail if the
@@ -29,34 +31,40 @@ cd "$js_dir"
 # checks its platform binary, which the optional @esbuild/* package provides.
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
 
-./node_modules/.bin/esbuild hpke-entry.js \
-    --bundle \
-    --format=esm \
-    --platform=browser \
-    --target=es2020 \
-    --minify \
-    --charset=utf8 \
-    --legal-comments=external \
-    --metafile="$work_dir/meta.json" \
-    --outfile="$work_dir/hpke.js" \
-    --log-level=warning
+bundle() {
+    ./node_modules/.bin/esbuild "$1" \
+        --bundle \
+        --format=esm \
+        --platform=browser \
+        --target=es2020 \
+        --minify \
+        --charset=utf8 \
+        --legal-comments=external \
+        --metafile="$work_dir/$2.meta.json" \
+        --outfile="$work_dir/$2" \
+        --log-level=warning
+}
+bundle hpke-entry.js hpke.js
+bundle zxcvbn-entry.js zxcvbn.js
 
 # LICENSE: every npm package that ended up in the bundle (found from esbuild's
 # metafile, so a new dependency cannot slip in unlisted) with its own license
 # text, followed by the license comments esbuild extracted from the sources.
-node - "$work_dir/meta.json" "$work_dir/hpke.js.LEGAL.txt" >"$work_dir/LICENSE" <<'NODE'
+node - "$work_dir" hpke.js zxcvbn.js >"$work_dir/LICENSE" <<'NODE'
 const fs = require("fs");
 const path = require("path");
-const [metaPath, legalPath] = process.argv.slice(2);
-const inputs = Object.keys(JSON.parse(fs.readFileSync(metaPath, "utf8")).inputs);
+const [workDir, ...bundles] = process.argv.slice(2);
 const packageDirs = new Set();
-for (const input of inputs) {
-  const match = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
-  if (match) packageDirs.add(path.join("node_modules", match[1]));
+for (const bundle of bundles) {
+  const meta = JSON.parse(fs.readFileSync(path.join(workDir, `${bundle}.meta.json`), "utf8"));
+  for (const input of Object.keys(meta.inputs)) {
+    const match = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (match) packageDirs.add(path.join("node_modules", match[1]));
+  }
 }
 const out = [
-  "registration/static/vendor/hpke.js is a minified bundle of the npm packages below, built by",
-  "js/build.sh from js/package-lock.json. Their licenses follow.",
+  `registration/static/vendor/{${bundles.join(",")}} are minified bundles of the npm packages`,
+  "below, built by js/build.sh from js/package-lock.json. Their licenses follow.",
   "",
 ];
 for (const dir of [...packageDirs].sort()) {
@@ -69,16 +77,19 @@ for (const dir of [...packageDirs].sort()) {
   out.push("=".repeat(78), `${pkg.name} ${pkg.version} (${pkg.license})`, "=".repeat(78), "");
   out.push(fs.readFileSync(path.join(dir, licenseFile), "utf8").trimEnd(), "");
 }
-if (fs.existsSync(legalPath)) {
-  out.push("=".repeat(78), "License comments found in the bundled sources", "=".repeat(78), "");
-  out.push(fs.readFileSync(legalPath, "utf8").trimEnd(), "");
+for (const bundle of bundles) {
+  const legalPath = path.join(workDir, `${bundle}.LEGAL.txt`);
+  if (fs.existsSync(legalPath)) {
+    out.push("=".repeat(78), `License comments found in the sources of ${bundle}`, "=".repeat(78), "");
+    out.push(fs.readFileSync(legalPath, "utf8").trimEnd(), "");
+  }
 }
 process.stdout.write(out.join("\n"));
 NODE
 
 if [[ "$mode" == check ]]; then
     status=0
-    for name in hpke.js LICENSE; do
+    for name in hpke.js zxcvbn.js LICENSE; do
         if ! cmp -s "$work_dir/$name" "$vendor_dir/$name"; then
             echo "js/build.sh --check: registration/static/vendor/$name does not match a fresh build" \
                 "of js/package-lock.json. Run 'make js' and commit the result." >&2
@@ -86,12 +97,14 @@ if [[ "$mode" == check ]]; then
         fi
     done
     if [[ "$status" -eq 0 ]]; then
-        echo "registration/static/vendor/hpke.js and LICENSE match js/package-lock.json."
+        echo "registration/static/vendor/hpke.js, zxcvbn.js and LICENSE match js/package-lock.json."
     fi
     exit "$status"
 fi
 
 mkdir -p "$vendor_dir"
-cp "$work_dir/hpke.js" "$vendor_dir/hpke.js"
-cp "$work_dir/LICENSE" "$vendor_dir/LICENSE"
-echo "wrote registration/static/vendor/hpke.js ($(wc -c <"$vendor_dir/hpke.js") bytes) and registration/static/vendor/LICENSE"
+for name in hpke.js zxcvbn.js LICENSE; do
+    cp "$work_dir/$name" "$vendor_dir/$name"
+done
+echo "wrote registration/static/vendor/hpke.js ($(wc -c <"$vendor_dir/hpke.js") bytes)," \
+    "zxcvbn.js ($(wc -c <"$vendor_dir/zxcvbn.js") bytes) and LICENSE"

@@ -121,9 +121,14 @@ class User(UserMixin, Base):  # type: ignore[misc]  # UserMixin is untyped
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[dt.datetime | None]
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Wrong passwords in a row from clients that are not one of the owner's devices;
+    # from the fifth on, such clients wait until `login_throttled_until` (accounts.throttling).
     failed_login_count: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[dt.datetime | None]
+    login_throttled_until: Mapped[dt.datetime | None]
     session_version: Mapped[int] = mapped_column(default=1)
+    # A TOTP secret being set up, kept here and never in the (signed, readable) cookie.
+    pending_totp_secret: Mapped[str | None] = mapped_column(String(64))
+    pending_totp_started_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
     disabled_at: Mapped[dt.datetime | None]
@@ -132,6 +137,9 @@ class User(UserMixin, Base):  # type: ignore[misc]  # UserMixin is untyped
     health_office: Mapped[HealthOffice | None] = relationship(back_populates="users")
     recovery_codes: Mapped[list[RecoveryCode]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
+    )
+    login_sessions: Mapped[list[LoginSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
     def get_id(self) -> str:
@@ -154,6 +162,20 @@ class RecoveryCode(Base):
     used_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship(back_populates="recovery_codes")
+
+
+class LoginSession(Base):
+    """One logged-in browser. Its cookie carries a random token whose hash alone is
+    kept; deleting the row ends that session even for a copy of the cookie."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="login_sessions")
 
 
 class Business(Base):
@@ -260,7 +282,7 @@ class CheckIn(Base):
 
     __tablename__ = "checkins"
     __table_args__ = (
-        UniqueConstraint("idempotency_key", "arrival", name="uq_checkins_idempotency"),
+        UniqueConstraint("idempotency_key_hash", "arrival", name="uq_checkins_idempotency"),
         CheckConstraint("persons BETWEEN 1 AND 21", name="persons_range"),
         Index("ix_checkins_location_arrival", "location_id", "arrival"),
         Index("ix_checkins_area_open", "area_id", "departure"),
@@ -277,7 +299,13 @@ class CheckIn(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     envelope: Mapped[bytes] = mapped_column(LargeBinary)
     checkout_token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    idempotency_key: Mapped[str] = mapped_column(String(64))
+    # HMAC of the client's idempotency key (checkin.storage.idempotency_key_hash), hex:
+    # the key itself proves a retry and derives the check-out token, so it is not kept.
+    idempotency_key_hash: Mapped[str] = mapped_column(String(64))
+    # For the no-JavaScript form only, which seals anew on every submission: a digest
+    # of the typed-in values keyed with the plain idempotency key, to tell a resend
+    # from another guest's form (checkin.storage.form_submission_digest).
+    submission_digest: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

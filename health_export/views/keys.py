@@ -11,6 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from crypto.passphrase import client_rules as passphrase_rules
 from health_export import keys as key_service
 from health_export.errors import HealthOfficeError
 from health_export.views.portal import Page, bp, member, office_of, require_admin
@@ -33,7 +34,14 @@ def keys() -> Page:
 def new_key() -> Page:
     user = member()
     require_admin(user)
-    return render_template("office/key_new.html", office=office_of(user))
+    return _new_key_page(office_of(user))
+
+
+def _new_key_page(office: Any) -> str:
+    """The key page, with the passphrase rules its module applies (crypto/passphrase.py)."""
+    return render_template(
+        "office/key_new.html", office=office, passphrase_rules=passphrase_rules()
+    )
 
 
 @bp.post("/keys")
@@ -55,7 +63,7 @@ def register_key() -> Page:
     except HealthOfficeError as error:
         session.rollback()
         flash(str(error), "error")
-        return render_template("office/key_new.html", office=office), 422
+        return _new_key_page(office), 422
     session.commit()
     flash(
         _("The key is registered. A second person must now compare and confirm its fingerprint."),

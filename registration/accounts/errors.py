@@ -8,7 +8,7 @@ class AccountError(Exception):
 
 
 class LoginFailedError(AccountError):
-    """Unknown e-mail, wrong password, disabled or locked: deliberately one error."""
+    """Unknown e-mail, wrong password, disabled, or a throttled stranger: deliberately one error."""
 
 
 class EmailNotVerifiedError(AccountError):

@@ -41,9 +41,9 @@ def _email_field() -> EmailField:
     )
 
 
-def _new_password_fields() -> tuple[PasswordField, PasswordField]:
+def _new_password_fields(label: Any = None) -> tuple[PasswordField, PasswordField]:
     password = PasswordField(
-        _l("Password"),
+        label or _l("Password"),
         validators=[DataRequired(_l("Please choose a password.")), acceptable_password],
         render_kw={"autocomplete": "new-password"},
         description=_l("At least 10 characters. A sentence you can remember works well."),
@@ -124,6 +124,17 @@ class PasswordConfirmForm(FlaskForm):  # type: ignore[misc]
         validators=[DataRequired(_l("Please enter your password."))],
         render_kw={"autocomplete": "current-password"},
     )
+
+
+class ChangePasswordForm(FlaskForm):  # type: ignore[misc]
+    """The new password is checked against the account's rules in the view (its e-mail)."""
+
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(_l("Please enter your current password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password, password_confirm = _new_password_fields(_l("New password"))
 
 
 class EmailOnlyForm(FlaskForm):  # type: ignore[misc]

@@ -1,17 +1,20 @@
-"""Flask-Login wiring: a session names the user *and* their session version.
+"""Flask-Login wiring: a session names the user, their session version and its own
+log-in session (accounts.sessions).
 
-Bumping `User.session_version` (password change, log-out everywhere, disabling an
-account) invalidates every existing session of that user at once.
+A cookie is accepted only while its log-in session row exists, so log-out ends it for
+every copy; bumping `User.session_version` (password, second factor) voids half-finished
+log-ins as well.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Flask, redirect, request
+from flask import Flask, redirect, request, session
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from registration.accounts.sessions import COOKIE_KEY, is_open
 from registration.errors import ApiError, wants_json
 from registration.extensions import login_manager
 from registration.models import User
@@ -25,6 +28,8 @@ def load_user(session_id: str) -> User | None:
     user: User | None = get_session().scalar(select(User).where(User.id == int(user_part)))
     if user is None or user.session_version != int(version_part) or user.disabled_at:
         return None
+    if not is_open(get_session(), user.id, session.get(COOKIE_KEY)):
+        return None  # logged out (here or on all devices): a copied cookie opens nothing
     return user
 
 

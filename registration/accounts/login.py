@@ -1,7 +1,8 @@
-"""Log-in: password check with lock-out, the step between password and second factor.
+"""Log-in: the password check with throttling (accounts.throttling), the step between
+password and second factor.
 
-Unknown e-mail, wrong password, disabled and locked accounts all get the same
-refusal after the same password-hashing work, so the log-in page never tells a
+Unknown e-mail, wrong password, disabled accounts and a throttled stranger all get the
+same refusal after the same password-hashing work, so the log-in page never tells a
 stranger which addresses have an account.
 """
 
@@ -14,16 +15,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registration.accounts import throttling
 from registration.accounts.access import OFFICE_ROLES
 from registration.accounts.errors import EmailNotVerifiedError, LoginFailedError
 from registration.accounts.passwords import hash_password, needs_rehash, verify_password
+from registration.accounts.sessions import end_other_login_sessions
 from registration.accounts.validation import normalise_email
 from registration.audit import record_event
 from registration.clock import Clock
+from registration.config import Settings
 from registration.models import User
-
-LOGIN_FAILURE_LIMIT = 5
-LOCK_DURATION = dt.timedelta(minutes=15)
 
 
 def find_user(session: Session, email: str) -> User | None:
@@ -31,43 +32,40 @@ def find_user(session: Session, email: str) -> User | None:
     return user
 
 
-def authenticate(session: Session, clock: Clock, email: str, password: str) -> User:
-    """The user for a right e-mail and password, counting failures towards a lock.
+def authenticate(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    email: str,
+    password: str,
+    *,
+    device: str | None = None,
+) -> User:
+    """The user for a right e-mail and password, counting failures (accounts.throttling).
 
-    Unknown e-mail, wrong password, disabled and locked accounts all raise the same
-    LoginFailedError after the same password-hashing work.
+    Unknown e-mail, wrong password, disabled accounts and a stranger's client that has
+    to wait all raise the same LoginFailedError after the same password-hashing work.
+    `device` is the device cookie: on one of the owner's devices the right password
+    works even while strangers wait.
     """
     now = clock.now()
     user = find_user(session, email)
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or user.disabled_at is not None:
         raise LoginFailedError
-    if user.locked_until is not None and user.locked_until > now:
+    known_device = throttling.is_known_device(settings, user, device, now)
+    if throttling.must_wait(user, now, known_device=known_device):
         raise LoginFailedError
     if not password_ok:
-        count_failure(session, now, user)
+        throttling.record_failure(session, clock, settings, user)
         raise LoginFailedError
-    user.failed_login_count = 0
-    user.locked_until = None
+    throttling.record_success(user, known_device=known_device)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     session.commit()
     if user.email_verified_at is None:
         raise EmailNotVerifiedError
     return user
-
-
-def count_failure(session: Session, now: dt.datetime, user: User) -> None:
-    """One more failed password or code; the fifth in a row locks the account."""
-    user.failed_login_count += 1
-    if user.failed_login_count >= LOGIN_FAILURE_LIMIT:
-        user.locked_until = now + LOCK_DURATION
-        user.failed_login_count = 0
-    session.commit()
-
-
-def is_locked(user: User, now: dt.datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
 
 
 def complete_login(session: Session, clock: Clock, user: User) -> None:
@@ -83,11 +81,17 @@ def complete_login(session: Session, clock: Clock, user: User) -> None:
     session.commit()
 
 
-def change_password(session: Session, user: User, current: str, new_password: str) -> None:
-    if not verify_password(user.password_hash, current):
-        raise LoginFailedError
-    user.password_hash = hash_password(new_password)
-    user.session_version += 1
+def end_all_sessions(session: Session, clock: Clock, user: User) -> None:
+    """ "Log out on all devices": every session of the user ends (audited)."""
+    end_other_login_sessions(session, user, keep=None)
+    record_event(
+        session,
+        clock,
+        action="account.logged_out_everywhere",
+        actor=user,
+        business_id=user.business_id,
+        health_office_id=user.health_office_id,
+    )
     session.commit()
 
 

@@ -2,7 +2,7 @@
 
 Health-office accounts cannot work without it; business accounts may switch it on.
 A TOTP code is accepted once only (its time step is remembered), and failed codes
-count towards the same lock as failed passwords.
+count like failed passwords (accounts.throttling).
 """
 
 from __future__ import annotations
@@ -16,19 +16,22 @@ import secrets
 import pyotp
 from sqlalchemy.orm import Session
 
+from registration.accounts import throttling
 from registration.accounts.access import OFFICE_ROLES
 from registration.accounts.errors import (
     LoginFailedError,
     SecondFactorFailedError,
     TwoFactorRequiredError,
 )
-from registration.accounts.login import count_failure, is_locked
 from registration.accounts.passwords import verify_password
+from registration.accounts.sessions import end_other_login_sessions
 from registration.audit import record_event
 from registration.clock import Clock
+from registration.config import Settings
 from registration.models import RecoveryCode, User
 
 RECOVERY_CODE_COUNT = 10
+SETUP_LIFETIME = dt.timedelta(minutes=30)
 TOTP_ISSUER = "Gastregister"
 TOTP_PERIOD = 30
 _RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -45,6 +48,22 @@ def must_set_up_second_factor(user: User) -> bool:
 
 def new_totp_secret() -> str:
     return str(pyotp.random_base32())
+
+
+def pending_totp_secret(session: Session, clock: Clock, user: User) -> str:
+    """The secret this user is setting up, kept on the server for `SETUP_LIFETIME`.
+
+    The session cookie is signed, not encrypted: a secret in it could be read from any
+    copy of the cookie and would let its reader produce codes for ever. Reloading the
+    page shows the same secret, so an app scanned a moment ago keeps working.
+    """
+    now = clock.now()
+    started = user.pending_totp_started_at
+    if user.pending_totp_secret is None or started is None or now - started > SETUP_LIFETIME:
+        user.pending_totp_secret = new_totp_secret()
+        user.pending_totp_started_at = now
+        session.commit()
+    return user.pending_totp_secret
 
 
 def totp_uri(secret: str, email: str) -> str:
@@ -82,15 +101,23 @@ def _new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def enable_totp(session: Session, clock: Clock, user: User, secret: str, code: str) -> list[str]:
-    """Switch TOTP on once the user proved their app shows the right code; returns recovery codes."""
+def enable_totp(
+    session: Session, clock: Clock, user: User, code: str, *, keep_session: object
+) -> list[str]:
+    """Switch TOTP on once the user proved their app shows the right code for the
+    pending secret; returns recovery codes. The user's other sessions end (all but
+    `keep_session`)."""
+    secret = pending_totp_secret(session, clock, user)
     step = matching_totp_step(secret, code, clock.now(), None)
     if step is None:
         raise SecondFactorFailedError
     user.totp_secret = secret
+    user.pending_totp_secret = None
+    user.pending_totp_started_at = None
     user.totp_enabled_at = clock.now()
     user.totp_last_step = step
     codes = _new_recovery_codes(user)
+    end_other_login_sessions(session, user, keep=keep_session)
     record_event(
         session,
         clock,
@@ -103,31 +130,52 @@ def enable_totp(session: Session, clock: Clock, user: User, secret: str, code: s
     return codes
 
 
-def regenerate_recovery_codes(session: Session, user: User) -> list[str]:
+def regenerate_recovery_codes(
+    session: Session, clock: Clock, user: User, *, keep_session: object
+) -> list[str]:
+    """New recovery codes replace the old ones; the user's other sessions end."""
     codes = _new_recovery_codes(user)
+    end_other_login_sessions(session, user, keep=keep_session)
+    record_event(
+        session,
+        clock,
+        action="account.recovery_codes_renewed",
+        actor=user,
+        business_id=user.business_id,
+        health_office_id=user.health_office_id,
+    )
     session.commit()
     return codes
 
 
-def check_second_factor(session: Session, clock: Clock, user: User, code: str) -> None:
-    """Accept a fresh TOTP code or an unused recovery code; failures count towards the lock."""
+def check_second_factor(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    user: User,
+    code: str,
+    *,
+    known_device: bool,
+) -> None:
+    """Accept a fresh TOTP code or an unused recovery code; failures count like wrong
+    passwords (accounts.throttling)."""
     now = clock.now()
-    if is_locked(user, now) or user.totp_secret is None:
+    if throttling.must_wait(user, now, known_device=known_device) or user.totp_secret is None:
         raise SecondFactorFailedError
     step = matching_totp_step(user.totp_secret, code, now, user.totp_last_step)
     if step is not None:
         user.totp_last_step = step
-        user.failed_login_count = 0
+        throttling.record_success(user, known_device=known_device)
         session.commit()
         return
     wanted = _recovery_hash(code)
     for recovery in user.recovery_codes:
         if recovery.used_at is None and hmac.compare_digest(recovery.code_hash, wanted):
             recovery.used_at = now
-            user.failed_login_count = 0
+            throttling.record_success(user, known_device=known_device)
             session.commit()
             return
-    count_failure(session, now, user)
+    throttling.record_failure(session, clock, settings, user)
     raise SecondFactorFailedError
 
 
@@ -135,7 +183,10 @@ def unused_recovery_codes(user: User) -> int:
     return sum(1 for code in user.recovery_codes if code.used_at is None)
 
 
-def disable_totp(session: Session, clock: Clock, user: User, password: str) -> None:
+def disable_totp(
+    session: Session, clock: Clock, user: User, password: str, *, keep_session: object
+) -> None:
+    """Switch TOTP off (business accounts, with the password); other sessions end."""
     if user.role in OFFICE_ROLES:
         raise TwoFactorRequiredError
     if not verify_password(user.password_hash, password):
@@ -144,6 +195,7 @@ def disable_totp(session: Session, clock: Clock, user: User, password: str) -> N
     user.totp_enabled_at = None
     user.totp_last_step = None
     user.recovery_codes = []
+    end_other_login_sessions(session, user, keep=keep_session)
     record_event(
         session, clock, action="account.2fa_disabled", actor=user, business_id=user.business_id
     )

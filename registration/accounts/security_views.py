@@ -8,29 +8,44 @@ import io
 
 import qrcode
 import qrcode.image.svg
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from registration.accounts import second_factor as two_factor
+from registration.accounts import services, throttling
 from registration.accounts.access import OFFICE_ROLES, acting_user, signed_in_user
 from registration.accounts.errors import (
     LoginFailedError,
     SecondFactorFailedError,
     TwoFactorRequiredError,
 )
-from registration.accounts.forms import ConfirmForm, PasswordConfirmForm, TotpSetupForm
+from registration.accounts.forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    PasswordConfirmForm,
+    TotpSetupForm,
+)
+from registration.accounts.validation import password_problems
 from registration.accounts.web import (
     LOGIN_LIMIT,
-    SETUP_SECRET_KEY,
     Page,
     bp,
+    current_session_token,
     home_for,
+    is_known_device,
     pending_user,
+    renew_session,
     start_session,
 )
 from registration.extensions import limiter
-from registration.session import get_clock, get_session
+from registration.models import User
+from registration.session import get_clock, get_session, get_settings
+
+
+def must_wait_for_password(user: User) -> bool:
+    """Whether wrong current passwords from this browser must wait (accounts.throttling)."""
+    return throttling.must_wait(user, get_clock().now(), known_device=is_known_device(user))
 
 
 def _svg_qr(data: str) -> Markup:
@@ -55,22 +70,26 @@ def setup_two_factor() -> Page:
         user, forced = pending[1], True
     if user.totp_enabled_at is not None:
         return redirect(url_for("accounts.security"), code=303)
-    secret = session.get(SETUP_SECRET_KEY)
-    if not isinstance(secret, str) or len(secret) != 32:
-        secret = two_factor.new_totp_secret()
-        session[SETUP_SECRET_KEY] = secret
+    secret = two_factor.pending_totp_secret(get_session(), get_clock(), user)
     form = TotpSetupForm()
     if form.validate_on_submit():
         try:
-            codes = two_factor.enable_totp(get_session(), get_clock(), user, secret, form.code.data)
+            codes = two_factor.enable_totp(
+                get_session(),
+                get_clock(),
+                user,
+                form.code.data,
+                keep_session=None if forced else current_session_token(),
+            )
         except SecondFactorFailedError:
             form.code.errors.append(
                 _("This code is not valid. Please check the time on your phone.")
             )
         else:
-            session.pop(SETUP_SECRET_KEY, None)
             if forced:
                 start_session(user)
+            else:
+                renew_session(user)
             return render_template(
                 "accounts/recovery_codes.html", codes=codes, next_url=home_for(user)
             )
@@ -95,8 +114,48 @@ def security() -> Page:
         recovery_left=two_factor.unused_recovery_codes(user),
         disable_form=PasswordConfirmForm(),
         regenerate_form=ConfirmForm(),
+        logout_everywhere_form=ConfirmForm(),
         two_factor_mandatory=user.role in OFFICE_ROLES,
     )
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"])
+def change_password() -> Page:
+    """Change the password: the current one, then the new one twice."""
+    user = signed_in_user()
+    if user is None:
+        return redirect(url_for("accounts.login", next=request.path), code=303)
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        problems = password_problems(form.password.data, user.email)
+        if problems:
+            form.password.errors.extend(problems)
+        elif must_wait_for_password(user):
+            form.current_password.errors.append(
+                _("Too many wrong attempts. Please wait a few minutes.")
+            )
+        else:
+            try:
+                services.change_password(
+                    get_session(),
+                    get_clock(),
+                    get_settings(),
+                    user,
+                    form.current_password.data,
+                    form.password.data,
+                    keep_session=current_session_token(),
+                )
+            except LoginFailedError:
+                form.current_password.errors.append(_("The current password is wrong."))
+            else:
+                renew_session(user)
+                flash(
+                    _("Your password is changed. Your sessions on other devices have ended."),
+                    "success",
+                )
+                return redirect(url_for("accounts.security"), code=303)
+    return render_template("accounts/change_password.html", form=form), 422 if form.errors else 200
 
 
 @bp.post("/2fa/disable")
@@ -105,12 +164,19 @@ def disable_two_factor() -> Page:
     form = PasswordConfirmForm()
     if form.validate_on_submit():
         try:
-            two_factor.disable_totp(get_session(), get_clock(), user, form.password.data)
+            two_factor.disable_totp(
+                get_session(),
+                get_clock(),
+                user,
+                form.password.data,
+                keep_session=current_session_token(),
+            )
         except TwoFactorRequiredError:
             abort(403)
         except LoginFailedError:
             flash(_("The password is wrong."), "error")
             return redirect(url_for("accounts.security"), code=303)
+        renew_session(user)
         flash(_("Two-factor authentication is switched off."), "success")
     return redirect(url_for("accounts.security"), code=303)
 
@@ -120,7 +186,10 @@ def regenerate_recovery_codes() -> Page:
     user = acting_user()
     if user.totp_enabled_at is None or not ConfirmForm().validate_on_submit():
         return redirect(url_for("accounts.security"), code=303)
-    codes = two_factor.regenerate_recovery_codes(get_session(), user)
+    codes = two_factor.regenerate_recovery_codes(
+        get_session(), get_clock(), user, keep_session=current_session_token()
+    )
+    renew_session(user)
     return render_template(
         "accounts/recovery_codes.html", codes=codes, next_url=url_for("accounts.security")
     )

@@ -18,14 +18,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from registration.accounts import tokens
+from registration.accounts import throttling, tokens
 from registration.accounts.access import OFFICE_ROLES
-from registration.accounts.errors import EmailTakenError, InvalidLinkError
+from registration.accounts.deferred_mail import send_after_response
+from registration.accounts.errors import EmailTakenError, InvalidLinkError, LoginFailedError
 from registration.accounts.invitations import one_line, renew_invitation
 from registration.accounts.invitations import remove_staff as remove_staff
 from registration.accounts.invitations import revoke_invitation as revoke_invitation
 from registration.accounts.login import find_user
-from registration.accounts.passwords import hash_password
+from registration.accounts.passwords import hash_password, verify_password
+from registration.accounts.sessions import end_other_login_sessions
 from registration.accounts.validation import normalise_email as normalise_email
 from registration.audit import record_event
 from registration.clock import Clock
@@ -43,6 +45,15 @@ def _send_account_mail(
     """Render one account mail (`accounts/mail/<template>.txt`) in `language` and send it."""
     subject, body = render_mail(f"accounts/mail/{template}.txt", language, context)
     send_mail(settings, to, subject, body)
+
+
+def _queue_account_mail(
+    settings: Settings, to: str, template: str, language: str, **context: Any
+) -> None:
+    """Render one account mail now and send it after the response (deferred_mail): for
+    mails a stranger can trigger, so the response time does not say whether they went."""
+    subject, body = render_mail(f"accounts/mail/{template}.txt", language, context)
+    send_after_response(settings, to, subject, body)
 
 
 # --- sign-up and verification ------------------------------------------------------
@@ -68,7 +79,7 @@ def sign_up(
     existing = find_user(session, email)
     if existing is not None:
         hash_password(password)  # the same work as a real sign-up
-        _send_account_mail(
+        _queue_account_mail(
             settings,
             existing.email,
             "signup_notice",
@@ -98,7 +109,7 @@ def send_verification_mail(clock: Clock, settings: Settings, user: User) -> None
     token = tokens.issue_token(
         settings.derive_key("token"), "verify-email", {"u": user.id, "e": user.email}, clock.now()
     )
-    _send_account_mail(
+    _queue_account_mail(
         settings,
         user.email,
         "verify_email",
@@ -182,24 +193,28 @@ def _reset_fingerprint(user: User) -> str:
 
 
 def request_password_reset(session: Session, clock: Clock, settings: Settings, email: str) -> None:
-    """Mail a one-hour reset link when the account exists; the page says the same either way."""
+    """Mail a one-hour reset link when the account exists; the page says the same either way.
+
+    Both cases do the same work — one look-up, one token, one rendered mail — and the
+    mail leaves after the response, so the time of the answer does not tell a stranger
+    which addresses have an account either.
+    """
     user = find_user(session, email)
-    if user is None or user.disabled_at is not None:
-        hash_password("not-a-real-password")  # the same work as building a real link
-        return
+    known = user is not None and user.disabled_at is None
     token = tokens.issue_token(
         settings.derive_key("token"),
         "reset-password",
-        {"u": user.id, "f": _reset_fingerprint(user)},
+        {"u": user.id, "f": _reset_fingerprint(user)} if user is not None and known else {"u": 0},
         clock.now(),
     )
-    _send_account_mail(
-        settings,
-        user.email,
-        "reset_password",
-        user.language,
-        link=public_url(settings, "accounts.reset", token=token),
+    language = user.language if user is not None and known else "de"
+    subject, body = render_mail(
+        "accounts/mail/reset_password.txt",
+        language,
+        {"link": public_url(settings, "accounts.reset", token=token)},
     )
+    if user is not None and known:
+        send_after_response(settings, user.email, subject, body)
 
 
 def user_for_reset_token(session: Session, clock: Clock, settings: Settings, token: str) -> User:
@@ -220,12 +235,12 @@ def user_for_reset_token(session: Session, clock: Clock, settings: Settings, tok
 def reset_password(
     session: Session, clock: Clock, settings: Settings, token: str, new_password: str
 ) -> User:
-    """Set the new password, end every other session, lift a lock; the link is then spent."""
+    """Set the new password, end every session, clear the failure count; the link is
+    then spent."""
     user = user_for_reset_token(session, clock, settings, token)
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
-    user.failed_login_count = 0
-    user.locked_until = None
+    end_other_login_sessions(session, user, keep=None)
+    throttling.forget_failures(user)
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()  # the link proved the mailbox
     record_event(
@@ -238,6 +253,50 @@ def reset_password(
     )
     session.commit()
     return user
+
+
+# --- password change ---------------------------------------------------------------
+
+
+def change_password(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    user: User,
+    current: str,
+    new_password: str,
+    *,
+    keep_session: object,
+) -> None:
+    """Set a new password after checking the current one; the user's other sessions
+    end (all but `keep_session`), the change is audited and the user gets a notice.
+
+    A wrong current password counts like a failed log-in (accounts.throttling), so a
+    borrowed session cannot be used to guess it quickly. The caller has checked the new
+    password against `validation.password_problems`.
+    """
+    if not verify_password(user.password_hash, current):
+        throttling.record_failure(session, clock, settings, user)
+        raise LoginFailedError
+    user.password_hash = hash_password(new_password)
+    end_other_login_sessions(session, user, keep=keep_session)
+    record_event(
+        session,
+        clock,
+        action="account.password_changed",
+        actor=user,
+        business_id=user.business_id,
+        health_office_id=user.health_office_id,
+    )
+    session.commit()
+    _queue_account_mail(
+        settings,
+        user.email,
+        "password_changed",
+        user.language,
+        when=clock.now(),
+        link=public_url(settings, "accounts.request_reset"),
+    )
 
 
 # --- staff invitations -------------------------------------------------------------

@@ -4,9 +4,8 @@ password reset, accepting a staff invitation.
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import logout_user
 
 from registration.accounts import invitations, services
 from registration.accounts.errors import EmailTakenError, InvalidLinkError
@@ -23,11 +22,11 @@ from registration.accounts.web import (
     Page,
     after_login,
     bp,
-    mail_failed,
+    end_session,
+    remember_device,
     start_session,
 )
 from registration.extensions import limiter
-from registration.mail import MailError
 from registration.models import Role
 from registration.session import get_clock, get_session, get_settings
 from registration.templating import current_language
@@ -40,19 +39,16 @@ from registration.templating import current_language
 def signup() -> Page:
     form = SignupForm()
     if form.validate_on_submit():
-        try:
-            services.sign_up(
-                get_session(),
-                get_clock(),
-                get_settings(),
-                business_name=form.business_name.data,
-                email=form.email.data,
-                password=form.password.data,
-                display_name=form.display_name.data or "",
-                language=current_language(),
-            )
-        except MailError:
-            mail_failed()
+        services.sign_up(
+            get_session(),
+            get_clock(),
+            get_settings(),
+            business_name=form.business_name.data,
+            email=form.email.data,
+            password=form.password.data,
+            display_name=form.display_name.data or "",
+            language=current_language(),
+        )
         return redirect(url_for("accounts.check_mail"), code=303)
     return render_template("accounts/signup.html", form=form), 422 if form.errors else 200
 
@@ -77,12 +73,7 @@ def verify(token: str) -> Page:
 def resend_verification() -> Page:
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        try:
-            services.resend_verification(
-                get_session(), get_clock(), get_settings(), form.email.data
-            )
-        except MailError:
-            mail_failed()
+        services.resend_verification(get_session(), get_clock(), get_settings(), form.email.data)
         flash(_("If this address has an unconfirmed account, we have sent a new link."), "success")
         return redirect(url_for("accounts.check_mail"), code=303)
     return render_template("accounts/check_mail.html", resend=form), 422
@@ -96,13 +87,7 @@ def resend_verification() -> Page:
 def request_reset() -> Page:
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        try:
-            services.request_password_reset(
-                get_session(), get_clock(), get_settings(), form.email.data
-            )
-        except MailError:
-            mail_failed()
-            return redirect(url_for("accounts.request_reset"), code=303)
+        services.request_password_reset(get_session(), get_clock(), get_settings(), form.email.data)
         return render_template("accounts/reset_sent.html")
     return render_template("accounts/reset_request.html", form=form), 422 if form.errors else 200
 
@@ -123,8 +108,8 @@ def reset(token: str) -> Page:
             services.reset_password(
                 get_session(), get_clock(), get_settings(), token, form.password.data
             )
-            logout_user()
-            session.clear()
+            end_session()
+            remember_device(user)  # the link proved the mailbox: this is the owner's device
             flash(_("Your new password is set. Please log in."), "success")
             return redirect(url_for("accounts.login"), code=303)
     return render_template("accounts/reset.html", form=form), 422 if form.errors else 200

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import logout_user
 from werkzeug.wrappers import Response
 
 from registration.accounts import login as signin
@@ -24,11 +23,17 @@ from registration.accounts.errors import (
 )
 from registration.accounts.forms import ConfirmForm, EmailOnlyForm, LoginForm, SecondFactorForm
 from registration.accounts.web import (
+    FAILED_LOGIN_BACK_OFF,
+    FAILED_LOGIN_LIMIT,
     LOGIN_LIMIT,
     PENDING_KEY,
     Page,
     after_login,
+    device_cookie,
+    end_session,
+    failed_login,
     home_for,
+    is_known_device,
     pending_user,
     start_session,
 )
@@ -37,13 +42,19 @@ from registration.accounts.web import (
 from registration.accounts.web import bp as bp
 from registration.extensions import limiter
 from registration.security import safe_redirect_target
-from registration.session import get_clock, get_session
+from registration.session import get_clock, get_session, get_settings
 
 # --- log-in, second factor, log-out ---------------------------------------------
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT, methods=["POST"])
+@limiter.limit(
+    FAILED_LOGIN_LIMIT,
+    methods=["POST"],
+    deduct_when=failed_login,
+    meta_limits=FAILED_LOGIN_BACK_OFF,
+)
 def login() -> Page:
     user = signed_in_user()
     if user is not None and request.method == "GET":
@@ -54,12 +65,20 @@ def login() -> Page:
     if not form.validate_on_submit():
         return render_template("accounts/login.html", form=form), 422 if form.errors else 200
     try:
-        user = signin.authenticate(get_session(), get_clock(), form.email.data, form.password.data)
+        user = signin.authenticate(
+            get_session(),
+            get_clock(),
+            get_settings(),
+            form.email.data,
+            form.password.data,
+            device=device_cookie(),
+        )
     except LoginFailedError:
         form.password.errors.append(
             _(
-                "E-mail address or password is wrong, or the account is locked for a while "
-                "after too many attempts."
+                "E-mail address or password is wrong, or there were too many wrong attempts: "
+                "then please wait a few minutes, log in on a device you used before, or "
+                "reset your password."
             )
         )
         return render_template("accounts/login.html", form=form), 422
@@ -84,6 +103,12 @@ def login() -> Page:
 
 @bp.route("/2fa", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT, methods=["POST"])
+@limiter.limit(
+    FAILED_LOGIN_LIMIT,
+    methods=["POST"],
+    deduct_when=failed_login,
+    meta_limits=FAILED_LOGIN_BACK_OFF,
+)
 def second_factor() -> Page:
     pending = pending_user()
     if pending is None or pending[1].totp_enabled_at is None:
@@ -93,7 +118,14 @@ def second_factor() -> Page:
     form = SecondFactorForm()
     if form.validate_on_submit():
         try:
-            two_factor.check_second_factor(get_session(), get_clock(), user, form.code.data)
+            two_factor.check_second_factor(
+                get_session(),
+                get_clock(),
+                get_settings(),
+                user,
+                form.code.data,
+                known_device=is_known_device(user),
+            )
         except SecondFactorFailedError:
             form.code.errors.append(_("This code is not valid. Please try the current one."))
             return render_template("accounts/second_factor.html", form=form), 422
@@ -110,8 +142,19 @@ def second_factor() -> Page:
 
 @bp.post("/logout")
 def logout() -> Response:
+    """End this browser's session; the user's sessions on other devices stay."""
     if ConfirmForm().validate_on_submit():
-        logout_user()
-        session.clear()
+        end_session()
         flash(_("You are logged out."), "success")
+    return redirect(url_for("accounts.login"), code=303)
+
+
+@bp.post("/logout/everywhere")
+def logout_everywhere() -> Response:
+    """End every session of this user, on this device and all others (audited)."""
+    user = signed_in_user()
+    if user is not None and ConfirmForm().validate_on_submit():
+        signin.end_all_sessions(get_session(), get_clock(), user)
+        end_session()
+        flash(_("You are logged out on all devices."), "success")
     return redirect(url_for("accounts.login"), code=303)

@@ -32,7 +32,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 import crypto
 from registration import metrics
 from registration.checkin import contact_form, display, lookup, rules, storage
-from registration.checkin.checkout import check_out, checkout_token, verified_checkin
+from registration.checkin.checkout import check_out, verified_checkin
 from registration.checkin.errors import (
     CheckInNotFoundError,
     CheckInUnavailableError,
@@ -50,6 +50,7 @@ from registration.checkin.web import (
 )
 from registration.extensions import limiter
 from registration.models import CheckIn, CheckInSource
+from registration.request_guard import bounded_int
 from registration.session import get_clock, get_session, get_settings
 from registration.static_files import STATIC_FOLDER
 
@@ -86,6 +87,11 @@ def privacy_facts(context: lookup.AreaContext) -> dict[str, Any]:
         "notice": notice,
         "office_name": office.name if office is not None else "",
         "retention_days": settings.retention_days,
+        "key_fingerprint": (
+            crypto.format_short_fingerprint(bytes.fromhex(context.key.key_id))
+            if context.key is not None
+            else ""
+        ),
     }
 
 
@@ -347,9 +353,9 @@ def _edit_persons(form: contact_form.ContactForm, action: str) -> bool:
             fields = ("firstName", "lastName", *contact_form.PERSON_ADDRESS_FIELDS)
             form.persons.append(contact_form.Person(values=dict.fromkeys(fields, "")))
     elif action.startswith("remove_person:"):
-        index = action.removeprefix("remove_person:")
-        if index.isdigit() and int(index) < len(form.persons):
-            del form.persons[int(index)]
+        index = bounded_int(action.removeprefix("remove_person:"))
+        if index is not None and index < len(form.persons):
+            del form.persons[index]
     else:
         return False
     form.errors = []
@@ -379,11 +385,6 @@ def submit(code: str) -> Any:
         return _render_page(
             context, form=form, idempotency_key=idempotency_key, admission=admission
         )
-    previous = storage.existing_checkin(session, clock, settings, idempotency_key)
-    if previous is not None and previous.area_id == context.area.id:
-        # The same form sent twice (double tap, reload): the first check-in stands.
-        token = checkout_token(settings, idempotency_key)
-        return _confirmed(context, previous.id, previous.auto_departure, token)
     if form.errors:
         metrics.checkin_refused(InvalidRequestError.code)
         return _render_page(
@@ -391,14 +392,20 @@ def submit(code: str) -> Any:
         )
     persons = 1 + len(form.persons)
     arrival = clock.now().replace(microsecond=0)  # sealed (format v2) and stored alike
+    record = form.record()
+    # The same form sent twice (double tap, reload) is recognised by what was typed;
+    # another guest's key with other values is a conflict (storage.store_checkin).
+    digest = storage.form_submission_digest(
+        settings, idempotency_key, area_id=context.area.id, persons=persons, record=record
+    )
     envelope = crypto.seal_contact_record(
         context.key.public_spki,
-        form.record(),
+        record,
         location_code=context.location.code,
         area_code=context.area.code,
         visit=crypto.VisitBinding(arrival, idempotency_key, CheckInSource.GUEST_FORM.value),
     )
-    del form  # the typed values go now: only the envelope is kept (the promise, 1)
+    del form, record  # the typed values go now: only the envelope is kept (the promise, 1)
     receipt = storage.store_checkin(
         session,
         clock,
@@ -409,6 +416,7 @@ def submit(code: str) -> Any:
         source=CheckInSource.GUEST_FORM,
         arrival=arrival,
         idempotency_key=idempotency_key,
+        submission_digest=digest,
         current_key=context.key,
     )
     return _confirmed(context, receipt.id, receipt.auto_departure, receipt.token)

@@ -26,6 +26,7 @@ import qrcode.constants
 import qrcode.image.svg
 from fpdf import FPDF
 
+import crypto
 from registration.config import Settings
 from registration.models import Area, Location
 
@@ -47,6 +48,7 @@ PRIVACY = (
     "deleted after {days} days."
 )
 HEADLINE = "Bitte hier registrieren · Please check in here"
+KEY_FINGERPRINT = "Schlüssel des Gesundheitsamts · Health office key: {fingerprint}"
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,12 @@ class _Poster(FPDF):
 
 
 def _draw_area_page(
-    pdf: _Poster, poster_format: PosterFormat, location: Location, area: Area, settings: Settings
+    pdf: _Poster,
+    poster_format: PosterFormat,
+    location: Location,
+    area: Area,
+    settings: Settings,
+    key_fingerprint: str,
 ) -> None:
     f = poster_format
     pdf.add_page()
@@ -185,7 +192,7 @@ def _draw_area_page(
 
     url = checkin_url(settings, area)
     qr_top = max(pdf.get_y() + 1, f.margin)
-    footer_space = f.body_size * 3.6 + f.small_size * 2.2
+    footer_space = f.body_size * 3.6 + f.small_size * 3.2
     qr_size = min(f.qr_size, pdf.h - f.margin - footer_space - qr_top)
     pdf.image(io.BytesIO(qr_png(url)), x=(pdf.w - qr_size) / 2, y=qr_top, w=qr_size, h=qr_size)
     pdf.set_y(qr_top + qr_size + 1)
@@ -197,6 +204,13 @@ def _draw_area_page(
     pdf.fitted(
         PRIVACY.format(days=settings.retention_days), size=f.small_size, max_lines=4, min_size=4
     )
+    if key_fingerprint:
+        pdf.fitted(
+            KEY_FINGERPRINT.format(fingerprint=key_fingerprint),
+            size=f.small_size,
+            max_lines=2,
+            min_size=4,
+        )
 
 
 def poster_pdf(
@@ -204,12 +218,21 @@ def poster_pdf(
     location: Location,
     areas: Sequence[Area] | Iterable[Area],
     poster_format: PosterFormat = A4,
+    *,
+    sealing_key_id: str | None = None,
 ) -> bytes:
-    """One page per area: for a single area's poster or all areas of a location at once."""
+    """One page per area: for a single area's poster or all areas of a location at once.
+
+    ``sealing_key_id`` (hex) is the key guests seal to; its short fingerprint is printed
+    so that an owner or a guest can compare it with the guest page and the health office.
+    """
+    key_fingerprint = (
+        crypto.format_short_fingerprint(bytes.fromhex(sealing_key_id)) if sealing_key_id else ""
+    )
     pdf = _Poster(poster_format)
     pdf.set_title(printable(f"{location.name} - QR", limit=120))
     for area in areas:
-        _draw_area_page(pdf, poster_format, location, area, settings)
+        _draw_area_page(pdf, poster_format, location, area, settings, key_fingerprint)
     if pdf.page == 0:
         pdf.add_page()
     return bytes(pdf.output())

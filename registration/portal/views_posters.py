@@ -7,12 +7,14 @@ from __future__ import annotations
 from flask import request
 from werkzeug.wrappers import Response
 
+from registration import offices
 from registration.accounts.access import (
     acting_user,
     business_member_required,
     owned_area,
     owned_location,
 )
+from registration.models import Location
 from registration.portal import locations, posters
 from registration.portal.blueprint import bp
 from registration.session import get_session, get_settings
@@ -29,12 +31,25 @@ def _download(data: bytes, mimetype: str, filename: str, *, inline: bool = False
     return response
 
 
+def _sealing_key_id(place: Location) -> str | None:
+    if place.health_office_id is None:
+        return None
+    key = offices.active_key(get_session(), place.health_office_id)
+    return key.key_id if key is not None else None
+
+
 @bp.get("/locations/<int:location_id>/posters.pdf")
 @business_member_required
 def location_posters(location_id: int) -> Response:
     place = owned_location(get_session(), acting_user(), location_id)
     poster_format = _poster_format()
-    data = posters.poster_pdf(get_settings(), place, locations.active_areas(place), poster_format)
+    data = posters.poster_pdf(
+        get_settings(),
+        place,
+        locations.active_areas(place),
+        poster_format,
+        sealing_key_id=_sealing_key_id(place),
+    )
     return _download(data, "application/pdf", f"gastregister-{place.id}-{poster_format.name}.pdf")
 
 
@@ -43,7 +58,13 @@ def location_posters(location_id: int) -> Response:
 def area_poster(area_id: int) -> Response:
     area = owned_area(get_session(), acting_user(), area_id)
     poster_format = _poster_format()
-    data = posters.poster_pdf(get_settings(), area.location, [area], poster_format)
+    data = posters.poster_pdf(
+        get_settings(),
+        area.location,
+        [area],
+        poster_format,
+        sealing_key_id=_sealing_key_id(area.location),
+    )
     return _download(
         data, "application/pdf", f"gastregister-area-{area.id}-{poster_format.name}.pdf"
     )

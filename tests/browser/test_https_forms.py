@@ -182,3 +182,70 @@ def test_guest_form_without_javascript_over_https(https_server: Any, chromium: B
     with https_server.database.session() as session:
         [checkin] = session.scalars(select(CheckIn)).all()
     assert checkin.source == CheckInSource.GUEST_FORM
+
+
+def _second_browser(chromium: Browser) -> BrowserContext:
+    context = chromium.new_context(ignore_https_errors=True, locale="de-DE")
+    context.set_default_timeout(20_000)
+    return context
+
+
+def test_a_session_cookie_copied_before_log_out_opens_nothing_over_https(
+    https_server: Any, https_context: BrowserContext, chromium: Browser
+) -> None:
+    email = _owner(https_server)
+    page = https_context.new_page()
+    _log_in(page, https_server.url, email)
+    device = next(c for c in https_context.cookies() if c["name"] == "gr_device")
+    assert device["secure"] and device["httpOnly"] and device["path"] == "/konto/"
+    stolen = [c for c in https_context.cookies() if c["name"] == "gr_session"]
+    thief = _second_browser(chromium)
+    try:
+        thief.add_cookies(stolen)  # type: ignore[arg-type]
+        thief_page = thief.new_page()
+        thief_page.goto(https_server.url + "/portal/")
+        expect(thief_page.get_by_role("heading", name="Café Sicher")).to_be_visible()
+        page.get_by_role("button", name="Abmelden").first.click()
+        expect(page.get_by_text("Sie sind abgemeldet.")).to_be_visible()
+        thief_page.goto(https_server.url + "/portal/")
+        expect(thief_page).to_have_url(f"{https_server.url}/konto/login?next=%2Fportal%2F")
+    finally:
+        thief.close()
+
+
+def test_password_change_and_log_out_on_all_devices_over_https(
+    https_server: Any, https_context: BrowserContext, chromium: Browser
+) -> None:
+    email = _owner(https_server)
+    laptop = https_context.new_page()
+    _log_in(laptop, https_server.url, email)
+    phone_context = _second_browser(chromium)
+    try:
+        phone = phone_context.new_page()
+        _log_in(phone, https_server.url, email)
+
+        laptop.goto(https_server.url + "/konto/")
+        laptop.get_by_role("link", name="Passwort ändern").click()
+        laptop.get_by_label("Aktuelles Passwort").fill("falsches Passwort!")
+        laptop.get_by_label("Neues Passwort").fill("ein ganz neuer Satz")
+        laptop.get_by_label("Passwort wiederholen").fill("ein ganz neuer Satz")
+        laptop.get_by_role("button", name="Neues Passwort speichern").click()
+        expect(laptop.get_by_role("alert")).to_contain_text("Das aktuelle Passwort ist falsch.")
+        laptop.get_by_label("Aktuelles Passwort").fill(PASSWORD)
+        laptop.get_by_label("Neues Passwort").fill("ein ganz neuer Satz")
+        laptop.get_by_label("Passwort wiederholen").fill("ein ganz neuer Satz")
+        laptop.get_by_role("button", name="Neues Passwort speichern").click()
+        expect(laptop.get_by_text("Ihr Passwort ist geändert.")).to_be_visible()
+        phone.goto(https_server.url + "/portal/")
+        expect(phone).to_have_url(f"{https_server.url}/konto/login?next=%2Fportal%2F")
+
+        phone.fill("#email", email)
+        phone.fill("#password", "ein ganz neuer Satz")
+        phone.press("#password", "Enter")
+        expect(phone.get_by_role("heading", name="Café Sicher")).to_be_visible()
+        laptop.get_by_role("button", name="Auf allen Geräten abmelden").click()
+        expect(laptop.get_by_text("Sie sind auf allen Geräten abgemeldet.")).to_be_visible()
+        phone.goto(https_server.url + "/portal/")
+        expect(phone).to_have_url(f"{https_server.url}/konto/login?next=%2Fportal%2F")
+    finally:
+        phone_context.close()

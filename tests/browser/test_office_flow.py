@@ -30,6 +30,7 @@ from registration.clock import BERLIN
 from registration.models import Area, Role
 from registration.tracing.packages import frame
 from tests import factories
+from tests.browser.test_checkin_browser import run_axe
 from tests.factories import PASSWORD
 from tests.local_servers import LiveServer
 
@@ -216,8 +217,12 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
         expect(rows).to_have_count(4)  # three visits, one with an additional person
         assert page.locator("#guest-table-body img").count() == 0
         expect(page.locator("#guest-table-body")).to_contain_text("<img src=x onerror=alert(1)>")
+        # The companion ticked "same address and contact details as me": reachable too.
+        expect(rows.filter(has_text="Kind")).to_contain_text("+49 30 111")
 
-        page.select_option("#separator", ";")
+        # CSV is split on ";" (Excel in German), SORMAS on "," (its importer), as in the CLI.
+        expect(page.locator("#separator")).to_have_value(";")
+        expect(page.locator("#sormas-separator")).to_have_value(",")
         with page.expect_download() as csv_download:
             page.click("#save-csv")
         browser_csv = Path(csv_download.value.path()).read_bytes()
@@ -231,6 +236,13 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
         # Filter by area: only the back room's two rows stay.
         page.select_option("#filter-area", label="Stube, hinten")
         expect(rows).to_have_count(2)
+
+        # The separators chosen are remembered for this user, in this browser.
+        page.select_option("#separator", "tab")
+        page.select_option("#sormas-separator", ";")
+        page.reload()
+        expect(page.locator("#separator")).to_have_value("tab")
+        expect(page.locator("#sormas-separator")).to_have_value(";")
 
         # The same package through the CLI.
         package = office_context.request.get(f"{base}/amt/requests/{request_id}/package")
@@ -247,8 +259,6 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
                     str(scene["key_file"]),
                     "--format",
                     fmt,
-                    "--separator",
-                    ";",
                     "--passphrase-file",
                     str(scene["passphrase_file"]),
                     "-o",
@@ -281,6 +291,8 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
     assert "Zu;Früh" not in text and "Anderer" not in text and "Früh" not in text
     assert lines[0].startswith("Besuch;Person;Bereich;Ankunft")
     assert len([line for line in lines[1:] if line]) == 4
+    companion = next(line for line in lines if ";Kind;Müller;" in line)
+    assert ";'+49 30 111;" in companion  # the guest's phone, as in the table
     assert browser_sheet[1][8] == TRICKY[0][0]  # XLSX keeps the text, as a string cell
 
     # Nothing secret left the browser: not the passphrase, not the private key.
@@ -379,5 +391,243 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
         expect(page.locator("#index-case")).to_contain_text("visit 1")
         first_overlap = page.locator("#guest-table-body tr").first.locator("td").nth(17)
         expect(first_overlap).to_have_text(str(3 * 60))
+    finally:
+        context.close()
+
+
+def test_after_a_rotation_each_key_file_opens_with_its_own_passphrase(
+    chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
+) -> None:
+    """Old and new key file need not share a passphrase: the page asks for the other one."""
+    now = scene["now"]
+    old_passphrase = "Alter Schluessel, eigene Passphrase"
+    old_private = crypto.generate_private_key()
+    old_key_file = tmp_path / "alt.key.json"
+    old_key_file.write_bytes(
+        crypto.write_key_file(
+            old_private, old_passphrase, created=now - 60 * 24 * H, iterations=crypto.MIN_ITERATIONS
+        )
+    )
+    records = []
+    for number, private in enumerate((old_private, scene["private_key"])):
+        spki = crypto.public_key_spki(private)
+        arrival = now - (2 - number) * H
+        envelope = crypto.seal_contact_record(
+            spki,
+            _record(*TRICKY[number]),
+            location_code="LOC",
+            area_code="A1",
+            visit=crypto.VisitBinding(arrival, f"rotation-{number}".ljust(16, "x"), "guest_form"),
+        )
+        records.append(
+            {
+                "area": "A1",
+                "arrival": f"{arrival:%Y-%m-%dT%H:%M:%SZ}",
+                "departure": None,
+                "autoDeparture": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+                "persons": 1,
+                "source": "guest_form",
+                "keyId": crypto.key_id(spki).hex(),
+                "envelope": crypto.encode_envelope(envelope),
+            }
+        )
+    content = {
+        "request": {
+            "id": 98,
+            "windowStart": f"{now - 4 * H:%Y-%m-%dT%H:%M:%SZ}",
+            "windowEnd": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+            "areas": [],
+        },
+        "location": {"code": "LOC", "name": "Irgendwo"},
+        "areas": [{"id": 1, "code": "A1", "name": "Saal"}],
+        "records": records,
+    }
+    package = tmp_path / "rotation.grexport"
+    package.write_bytes(frame(json.dumps(content).encode())[0])
+
+    context = chromium.new_context(locale="en-GB")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        _log_in(page, live_server.url, scene["staff"], scene["secret"])
+        page.goto(f"{live_server.url}/amt/decrypt?lang=en")
+        page.set_input_files("#key-file", [str(scene["key_file"]), str(old_key_file)])
+        page.set_input_files("#package-file", str(package))
+        page.fill("#passphrase", PASSPHRASE)
+        page.click("#open-records")
+        expect(page.locator("#decrypt-error")).to_contain_text("alt.key.json")
+        page.get_by_label("Passphrase of the key file alt.key.json").fill(old_passphrase)
+        page.click("#open-records")
+        expect(page.locator("#results")).to_be_visible()
+        expect(page.locator("#guest-table-body tr")).to_have_count(2)
+        expect(page.locator("#failure-list li")).to_have_count(0)
+        assert page.locator(".key-passphrase").count() == 0
+    finally:
+        context.close()
+
+
+# --- the table and the timeline on the decryption page ----------------------------------
+
+M = dt.timedelta(minutes=1)
+# (area, minutes after the window's start: arrival, departure); the window is 6 hours.
+_TIMELINE_VISITS = [
+    ("A1", 60, 180),  # visit 1: the index case
+    ("A1", 120, 150),  # visit 2: 30 minutes with the index case
+    ("A2", 170, 240),  # visit 3: 10 minutes with the index case
+    ("A2", 240, 300),  # visit 4: none
+]
+
+
+def _timeline_package(scene: dict[str, Any], tmp_path: Path) -> Path:
+    """Four bound visits in two areas of a general package (the /amt/decrypt page)."""
+    start = scene["now"] - 6 * H
+    spki = crypto.public_key_spki(scene["private_key"])
+    records = []
+    for number, (area, arrive, leave) in enumerate(_TIMELINE_VISITS, start=1):
+        arrival = start + arrive * M
+        visit = crypto.VisitBinding(arrival, f"timeline-visit-{number:04d}", "guest_form")
+        envelope = crypto.seal_contact_record(
+            spki,
+            _record(f"Gast{number}", f"Familie{number}"),
+            location_code="LOC",
+            area_code=area,
+            visit=visit,
+        )
+        records.append(
+            {
+                "area": area,
+                "arrival": f"{arrival:%Y-%m-%dT%H:%M:%SZ}",
+                "departure": f"{start + leave * M:%Y-%m-%dT%H:%M:%SZ}",
+                "autoDeparture": f"{arrival + 4 * H:%Y-%m-%dT%H:%M:%SZ}",
+                "persons": 1,
+                "source": "guest_form",
+                "keyId": crypto.key_id(spki).hex(),
+                "envelope": crypto.encode_envelope(envelope),
+            }
+        )
+    content = {
+        "request": {
+            "id": 77,
+            "windowStart": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+            "windowEnd": f"{scene['now']:%Y-%m-%dT%H:%M:%SZ}",
+            "areas": [],
+        },
+        "location": {"code": "LOC", "name": "Irgendwo"},
+        "areas": [{"id": 1, "code": "A1", "name": "Saal"}, {"id": 2, "code": "A2", "name": "Bar"}],
+        "records": records,
+    }
+    path = tmp_path / "timeline.grexport"
+    path.write_bytes(frame(json.dumps(content).encode())[0])
+    return path
+
+
+def _open_general(page: Page, base: str, scene: dict[str, Any], package: Path) -> None:
+    page.goto(f"{base}/amt/decrypt?lang=en")
+    page.set_input_files("#key-file", str(scene["key_file"]))
+    page.set_input_files("#package-file", str(package))
+    page.fill("#passphrase", PASSPHRASE)
+    page.click("#open-records")
+    expect(page.locator("#guest-table-body tr")).to_have_count(len(_TIMELINE_VISITS))
+
+
+def test_the_table_takes_the_full_width_keeps_the_names_in_sight_and_shows_chosen_columns(
+    chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
+) -> None:
+    base = live_server.url
+    package = _timeline_package(scene, tmp_path)
+    context = chromium.new_context(locale="en-GB", viewport={"width": 1600, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        _log_in(page, base, scene["staff"], scene["secret"])
+        _open_general(page, base, scene, package)
+        # Wider than the 46rem column of the other pages.
+        assert page.locator("#results").bounding_box()["width"] > 1400
+
+        # Scrolled to the far right (to the index-case buttons), the names stay in sight.
+        wrap = page.locator("#results .table-wrap")
+        wrap.evaluate("element => { element.scrollLeft = element.scrollWidth; }")
+        page.locator("#guest-table-body button.mark-index").nth(1).click()
+        box = wrap.bounding_box()
+        first_row = page.locator("#guest-table-body tr").first
+        for name in ("Gast1", "Familie1"):
+            cell = first_row.locator("td", has_text=name).bounding_box()
+            assert box["x"] <= cell["x"] and cell["x"] + cell["width"] <= box["x"] + box["width"]
+
+        # Columns can be hidden (not the names); the choice is remembered for this user.
+        head = page.locator("#guest-table-head")
+        expect(head).to_contain_text("Straße")
+        choice = page.locator("#column-choice")
+        choice.locator("summary").click()
+        choice.get_by_label("Straße").uncheck()
+        choice.get_by_label("E-Mail").uncheck()
+        expect(head).not_to_contain_text("Straße")
+        expect(head).not_to_contain_text("E-Mail")
+        expect(first_row.locator("td")).to_have_count(19 - 2)
+        assert choice.get_by_label("Vorname").count() == 0
+        page.reload()
+        expect(page.locator("#column-choice").get_by_label("Straße")).not_to_be_checked()
+        expect(page.locator("#column-choice").get_by_label("Telefon")).to_be_checked()
+    finally:
+        context.close()
+
+
+def test_axe_finds_nothing_on_the_opened_data(
+    chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
+) -> None:
+    package = _timeline_package(scene, tmp_path)
+    # axe is injected as an inline script, which our CSP (rightly) forbids to page content.
+    context = chromium.new_context(locale="de-DE", bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        _log_in(page, live_server.url, scene["staff"], scene["secret"])
+        _open_general(page, live_server.url, scene, package)
+        page.locator("#guest-table-body button.mark-index").first.click()
+        page.locator("#column-choice summary").click()
+        assert run_axe(page) == []
+    finally:
+        context.close()
+
+
+def test_the_timeline_draws_the_visits_by_area_and_marks_the_index_case_and_close_contacts(
+    chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
+) -> None:
+    package = _timeline_package(scene, tmp_path)
+    context = chromium.new_context(locale="en-GB", viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        _log_in(page, live_server.url, scene["staff"], scene["secret"])
+        _open_general(page, live_server.url, scene, package)
+        svg = page.locator("svg#timeline")
+        expect(svg.locator("title#timeline-title")).to_have_text(
+            "Timeline of the visits shown, by area"
+        )
+        expect(svg.locator("desc#timeline-desc")).to_contain_text("Visits: 4, areas: 2")
+        expect(svg.locator(".timeline-area")).to_have_count(2)
+        expect(svg.locator(".timeline-visit")).to_have_count(4)
+        expect(svg.locator(".timeline-area").first).to_contain_text("Saal")
+        expect(svg.locator(".timeline-visit.index")).to_have_count(0)
+
+        # Visit 1 as index case: visit 2 shares 30 minutes (marked), visit 3 only 10.
+        page.locator("#guest-table-body button.mark-index").first.click()
+        expect(svg.locator(".timeline-visit.index")).to_have_attribute("data-visit", "1")
+        close = svg.locator(".timeline-visit.close")
+        expect(close).to_have_count(1)
+        expect(close).to_have_attribute("data-visit", "2")
+        expect(close.locator(".timeline-overlap")).to_have_count(1)
+        expect(close.locator("title")).to_contain_text("30 minutes together with the index case")
+        expect(page.locator("#timeline-summary")).to_contain_text(
+            "Visits there at the same time for at least 15 minutes: 1."
+        )
+        page.fill("#timeline-minimum", "5")
+        expect(close).to_have_count(2)
+        # The overlap filter still filters the table, and the timeline shows what it shows.
+        page.fill("#filter-overlap", "20")
+        expect(page.locator("#guest-table-body tr")).to_have_count(2)
+        expect(svg.locator(".timeline-visit")).to_have_count(2)
+        # Drawn as attributes and classes: nothing the CSP would refuse.
+        assert svg.locator("[style]").count() == 0
     finally:
         context.close()

@@ -57,10 +57,18 @@ def test_fingerprint_is_sixteen_groups_of_four_upper_case_hex_digits() -> None:
     assert fingerprint.replace(" ", "").lower() == key_id.hex()
 
 
+def test_short_fingerprint_is_the_first_four_groups_of_the_fingerprint() -> None:
+    key_id = bytes.fromhex("e6659e7da73d8772328ece15f068dd5f144f4497e5842be47ecd28fb90771ec4")
+    assert crypto.format_short_fingerprint(key_id) == "E665 9E7D A73D 8772"
+    assert crypto.format_fingerprint(key_id).startswith(crypto.format_short_fingerprint(key_id))
+
+
 @pytest.mark.parametrize("bad", [b"", bytes(31), bytes(33)])
 def test_fingerprint_needs_a_32_byte_key_id(bad: bytes) -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         crypto.format_fingerprint(bad)
+    with pytest.raises(ValueError, match="32 bytes"):
+        crypto.format_short_fingerprint(bad)
 
 
 def test_jwk_carries_the_point_coordinates() -> None:

@@ -11,8 +11,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask.testing import FlaskClient
 from flask_login.utils import _create_identifier
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from registration.accounts import sessions as login_sessions
 from registration.clock import Clock
 from registration.config import Settings
 from registration.models import (
@@ -85,9 +86,14 @@ def sign_in(client: FlaskClient, user: User, clock: Any) -> None:
     """A session as the accounts log-in leaves it after password and TOTP."""
     with client.application.test_request_context(environ_base=client.environ_base):
         identifier = _create_identifier()
+    database = object_session(user)
+    assert database is not None
+    token = login_sessions.open_login_session(database, clock, user, dt.timedelta(hours=8))
+    database.commit()
     with client.session_transaction() as session:
         session.clear()
         session["_user_id"] = user.get_id()
+        session[login_sessions.COOKIE_KEY] = token
         session["_fresh"] = True
         session["_id"] = identifier
         session["auth_at"] = int(clock.now().timestamp())

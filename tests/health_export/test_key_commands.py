@@ -16,7 +16,7 @@ from click.testing import CliRunner
 import crypto
 from health_export.key_commands import key_group, keygen_command
 
-PASSPHRASE = "Gesundheitsamt Jena 2026"
+PASSPHRASE = "Gesundheitsamt Jena, Raum 2026, Tresor links"
 FINGERPRINT = re.compile(r"Fingerprint: ((?:[0-9A-F]{4} ){15}[0-9A-F]{4})\n")
 
 
@@ -39,9 +39,53 @@ def key_file(tmp_path: Path) -> Path:
     return path
 
 
+PROPOSED = "abend-zyste-abgas-dachs-kanne-ufer"
+
+
+def test_keygen_proposes_a_strong_passphrase_and_shows_it_once(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(crypto, "generate_passphrase", lambda: PROPOSED)
+    out = tmp_path / "office.key.json"
+    # Typed back once, so that nobody leaves without having written it down.
+    typed = f"{PROPOSED}x\n{PROPOSED}\n"
+    result = runner.invoke(keygen_command, ["--out", str(out)], input=typed)
+    assert result.exit_code == 0, result.output
+    assert result.output.count(PROPOSED) == 1
+    assert "do not match" in result.output
+    assert "Schreiben Sie" in result.output and "Write it down" in result.output
+    opened = crypto.read_key_file(out.read_bytes(), PROPOSED)
+    match = FINGERPRINT.search(result.output)
+    assert match is not None and match.group(1) == crypto.format_fingerprint(opened.key_id)
+
+
+def test_a_real_proposal_is_six_words(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "office.key.json"
+    first = runner.invoke(keygen_command, ["--out", str(out)], input="\n" * 3)
+    assert first.exit_code == 1 and not out.exists()
+    proposal = re.search(r"^ {4}(\S+)$", first.output, re.M)
+    assert proposal is not None and len(proposal.group(1).split("-")) == 6
+
+
+@pytest.mark.parametrize("weak", ["aaaaaaaaaaaa", "Passwort1234", "Gesundheitsamt Jena 2026"])
+def test_keygen_refuses_a_weak_chosen_passphrase(
+    runner: CliRunner, tmp_path: Path, weak: str
+) -> None:
+    out = tmp_path / "office.key.json"
+    typed = f"{weak}\n{PASSPHRASE}\n{PASSPHRASE}\n"
+    result = runner.invoke(keygen_command, ["--out", str(out), "--choose-passphrase"], input=typed)
+    assert result.exit_code == 0, result.output
+    assert "too easy to guess" in result.output and "zu leicht zu erraten" in result.output
+    with pytest.raises(crypto.KeyFileError):
+        crypto.read_key_file(out.read_bytes(), weak)
+    assert crypto.read_key_file(out.read_bytes(), PASSPHRASE)
+
+
 def test_keygen_writes_a_key_file_that_opens(runner: CliRunner, tmp_path: Path) -> None:
     out = tmp_path / "office.key.json"
-    result = runner.invoke(keygen_command, ["--out", str(out)], input=f"{PASSPHRASE}\n" * 2)
+    result = runner.invoke(
+        keygen_command, ["--out", str(out), "--choose-passphrase"], input=f"{PASSPHRASE}\n" * 2
+    )
     assert result.exit_code == 0, result.output
     assert PASSPHRASE not in result.output
 
@@ -68,7 +112,7 @@ def test_keygen_asks_again_after_a_short_or_mismatched_passphrase(
 ) -> None:
     out = tmp_path / "office.key.json"
     typed = f"too short\n{PASSPHRASE}\n{PASSPHRASE}x\n{PASSPHRASE}\n{PASSPHRASE}\n"
-    result = runner.invoke(keygen_command, ["--out", str(out)], input=typed)
+    result = runner.invoke(keygen_command, ["--out", str(out), "--choose-passphrase"], input=typed)
     assert result.exit_code == 0, result.output
     assert "at least 12 characters" in result.output
     assert "do not match" in result.output
@@ -78,7 +122,7 @@ def test_keygen_asks_again_after_a_short_or_mismatched_passphrase(
 def test_keygen_gives_up_after_three_attempts(runner: CliRunner, tmp_path: Path) -> None:
     out = tmp_path / "office.key.json"
     typed = f"{PASSPHRASE}\nsomething else entirely\n" * 3
-    result = runner.invoke(keygen_command, ["--out", str(out)], input=typed)
+    result = runner.invoke(keygen_command, ["--out", str(out), "--choose-passphrase"], input=typed)
     assert result.exit_code == 1
     assert "no key file was written" in result.output
     assert not out.exists()

@@ -350,3 +350,76 @@ def test_decrypt_opens_the_rest_and_lists_damaged_records(
     assert "visit 1 (Terrasse," in result.output and "decryption_failed" in result.output
     assert "1 visit(s) could NOT be opened" in result.output
     assert "O'Brien" in (tmp_path / "out").read_text(encoding="utf-8-sig")
+
+
+OLD_PASSPHRASE = "Schluessel vom letzten Jahr 2025"
+
+
+@pytest.fixture
+def old_key_file(tmp_path: Path) -> Path:
+    """A key file from before a rotation, under its own (different) passphrase."""
+    path = tmp_path / "alt.key.json"
+    path.write_bytes(
+        crypto.write_key_file(
+            crypto.generate_private_key(),
+            OLD_PASSPHRASE,
+            created=dt.datetime(2025, 11, 1, tzinfo=dt.UTC),
+            iterations=crypto.MIN_ITERATIONS,
+        )
+    )
+    return path
+
+
+def test_decrypt_asks_for_an_older_key_files_own_passphrase(
+    package_files: dict[str, Any], tmp_path: Path, old_key_file: Path
+) -> None:
+    """A rotation gives a new key file and a new passphrase; the old one need not match."""
+    result = _decrypt(
+        package_files,
+        tmp_path,
+        "--key",
+        str(old_key_file),
+        input=f"{PASSPHRASE}\n{OLD_PASSPHRASE}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "alt.key.json" in result.output
+    assert PASSPHRASE not in result.output and OLD_PASSPHRASE not in result.output
+    assert "2 of 2 visit(s) opened" in result.output
+
+
+def test_decrypt_takes_one_passphrase_file_per_key_file(
+    package_files: dict[str, Any], tmp_path: Path, old_key_file: Path
+) -> None:
+    old_passphrase = tmp_path / "alt-passphrase.txt"
+    old_passphrase.write_text(OLD_PASSPHRASE + "\n", encoding="utf-8")
+    result = _decrypt(
+        package_files,
+        tmp_path,
+        "--key",
+        str(old_key_file),
+        "--passphrase-file",
+        str(old_passphrase),
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 visit(s) opened" in result.output
+
+    result = _decrypt(package_files, tmp_path, "--key", str(old_key_file))
+    assert result.exit_code == 1
+    assert "alt.key.json" in result.output and "Wrong passphrase" in result.output
+
+
+def test_decrypt_separates_csv_with_semicolons_unless_told_otherwise(
+    package_files: dict[str, Any], tmp_path: Path
+) -> None:
+    # Excel with German settings splits CSV on ";" only; SORMAS's importer expects ",".
+    expected = open_package(
+        parse_package(package_files["content"]), [package_files["office"].private_key]
+    )
+    assert _decrypt(package_files, tmp_path, "--format", "csv").exit_code == 0
+    output = (tmp_path / "out").read_bytes()
+    assert output == rows_to_csv(visit_rows(expected.visits), separator=";")
+    assert output.startswith("\ufeffBesuch;Person;Bereich".encode())
+    assert _decrypt(package_files, tmp_path, "--format", "csv", "--separator", ",").exit_code == 0
+    assert (tmp_path / "out").read_bytes().startswith("\ufeffBesuch,Person".encode())
+    assert _decrypt(package_files, tmp_path, "--format", "sormas").exit_code == 0
+    assert (tmp_path / "out").read_bytes().startswith(b"EventParticipant,EventParticipant")

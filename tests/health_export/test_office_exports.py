@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import json
 import zipfile
+from unittest.mock import MagicMock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
+from crypto.record import normalise_contact_record
+from health_export.decryption import DecryptionResult, OpenedVisit, sormas_rows, visit_rows
 from health_export.export_layout import COLUMNS, SORMAS_FIELDS
 from health_export.exports import (
     csv_cell,
     neutralise,
+    result_to_json,
     rows_to_csv,
     rows_to_sormas,
     rows_to_xlsx,
@@ -135,3 +141,80 @@ def test_any_guest_text_round_trips_through_csv(texts: list[str], separator: str
     rows = [_row(text) for text in texts]
     parsed = _read_csv(rows_to_csv(rows, separator=separator), separator)
     assert [row[8] for row in parsed[1:]] == [neutralise(text) for text in texts]
+
+
+# --- companions who share the guest's address and contact ------------------------------
+
+
+def _family_visit() -> OpenedVisit:
+    """A guest with two companions: one ticked "same address and contact", one did not."""
+    record = normalise_contact_record(
+        {
+            "firstName": "Erika",
+            "lastName": "Muster",
+            "street": "Markt",
+            "houseNumber": "1",
+            "zipCode": "10115",
+            "city": "Berlin",
+            "phone": "+49 30 111",
+            "email": "erika@example.de",
+            "additionalPersons": [
+                {"firstName": "Max", "lastName": "Muster", "sameAddress": True},
+                {
+                    "firstName": "Olga",
+                    "lastName": "Eigen",
+                    "sameAddress": False,
+                    "city": "Köln",
+                    "email": "olga@example.de",
+                },
+            ],
+        }
+    )
+    moment = dt.datetime(2026, 11, 20, 18, 0, tzinfo=dt.UTC)
+    return OpenedVisit(
+        number=1,
+        area_code="terrasse",
+        area_name="Terrasse",
+        arrival=moment,
+        departure=moment + dt.timedelta(hours=2),
+        departure_is_automatic=False,
+        persons=3,
+        source="guest_page",
+        key_id="ab" * 32,
+        record=record,
+    )
+
+
+def test_a_companion_with_the_same_address_gets_the_guests_phone_and_email() -> None:
+    rows = visit_rows([_family_visit()])
+    contact = [(row[13], row[14], row[15]) for row in rows]  # Ort, Telefon, E-Mail
+    assert contact == [
+        ("Berlin", "+49 30 111", "erika@example.de"),
+        ("Berlin", "+49 30 111", "erika@example.de"),
+        ("Köln", "", "olga@example.de"),  # own contact: nothing borrowed
+    ]
+    participants = sormas_rows([_family_visit()], "Wirtshaus")
+    assert [(row[7], row[8]) for row in participants] == [
+        ("+49 30 111", "erika@example.de"),
+        ("+49 30 111", "erika@example.de"),
+        ("", "olga@example.de"),
+    ]
+    sheet = load_workbook(io.BytesIO(rows_to_xlsx(rows))).active
+    assert [row[14].value for row in sheet.iter_rows(min_row=2)] == ["+49 30 111"] * 2 + [None]
+
+
+def test_the_json_export_lists_every_person_with_the_contact_to_use() -> None:
+    package = MagicMock(sha256="00", request={"id": 1}, location={"name": "Wirtshaus"})
+    result = DecryptionResult(visits=[_family_visit()], failures=[])
+    document = json.loads(result_to_json(package, result))
+    visit = document["visits"][0]
+    assert visit["record"]["additionalPersons"][0] == {
+        "firstName": "Max",
+        "lastName": "Muster",
+        "sameAddress": True,
+    }  # the record as sealed
+    assert [(p["firstName"], p["phone"], p["email"]) for p in visit["people"]] == [
+        ("Erika", "+49 30 111", "erika@example.de"),
+        ("Max", "+49 30 111", "erika@example.de"),
+        ("Olga", "", "olga@example.de"),
+    ]

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { decodeBase64url } from "../../registration/static/js/b64url.js";
-import { openPackage, PackageFormatError, parsePackage } from "../../registration/static/js/decrypt-rows.js";
+import { openPackage } from "../../registration/static/js/decrypt-rows.js";
+import { PackageFormatError, parsePackage } from "../../registration/static/js/export-package.js";
 import { EC_ALGORITHM } from "../../registration/static/js/envelope.js";
 import { vector } from "./fixtures.mjs";
 

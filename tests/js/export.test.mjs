@@ -17,12 +17,14 @@ import {
 import {
   berlinText,
   overlapMinutes,
-  PackageFormatError,
-  parsePackage,
-  parseTime,
   sormasRows,
   visitRows,
 } from "../../registration/static/js/decrypt-rows.js";
+import {
+  PackageFormatError,
+  parsePackage,
+  parseTime,
+} from "../../registration/static/js/export-package.js";
 import { readExportLayout } from "../../registration/static/js/export-layout.js";
 import { fixture } from "./fixtures.mjs";
 
@@ -81,8 +83,10 @@ test("CSV cells: neutralised first, then quoted when they hold the separator, a 
 });
 
 test("the CSV starts with a BOM and the column titles; SORMAS has no BOM, entity and field rows", () => {
+  // By default CSV is split on ";" (Excel in German), SORMAS on "," (its importer).
+  assert.deepEqual({ ...LAYOUT.separators }, { csv: ";", sormas: "," });
   const csv = text(rowsToCsv([], LAYOUT));
-  assert.equal(csv, `\ufeff${LAYOUT.columns.join(",")}\r\n`);
+  assert.equal(csv, `\ufeff${LAYOUT.columns.join(";")}\r\n`);
   const sormas = text(rowsToSormas([], LAYOUT)).split("\r\n");
   assert.equal(sormas[0], LAYOUT.sormasFields.map(() => LAYOUT.sormasEntity).join(","));
   assert.equal(sormas[1], LAYOUT.sormasFields.join(","));
@@ -136,6 +140,13 @@ test("the export layout must be complete", () => {
   assert.throws(() => readExportLayout({ ...data, sormasFields: undefined }), TypeError);
   assert.throws(() => readExportLayout({ ...data, sourceLabels: { guest_page: 1 } }), TypeError);
   assert.throws(() => readExportLayout(null), TypeError);
+  assert.throws(() => readExportLayout({ ...data, separators: { csv: "|", sormas: "," } }), TypeError);
+  assert.throws(() => readExportLayout({ ...data, separators: undefined }), TypeError);
+  assert.throws(() => readExportLayout({ ...data, nameColumns: [99] }), TypeError);
+  assert.deepEqual(
+    readExportLayout(data).nameColumns.map((column) => data.columns[column]),
+    ["Vorname", "Nachname"],
+  );
 });
 
 const REQUEST = { windowStart: "2026-07-01T00:00:00Z", windowEnd: "2026-07-02T00:00:00Z", areas: [] };

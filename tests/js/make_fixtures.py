@@ -18,7 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crypto import normalise_contact_record
+from crypto import normalise_contact_record, passphrase_strength
+from crypto.passphrase import client_rules as passphrase_rules
 from health_export.decryption import OpenedVisit, sormas_rows, visit_rows
 from health_export.export_layout import client_layout
 from health_export.exports import SEPARATORS, rows_to_csv, rows_to_sormas
@@ -294,6 +295,71 @@ def _berlin_times() -> list[dict[str, str]]:
     return cases
 
 
+# Passphrases a person might choose, each judged here by crypto.passphrase (zxcvbn) and
+# in passphrase.test.mjs by passphrase-strength.js: the verdicts must be the same.
+_PASSPHRASES = [
+    "aaaaaaaaaaaa",
+    "Passwort1234",
+    "passwort1234",
+    "Passwort1234!",
+    "Gesundheitsamt Jena 2026",
+    "gesundheitsamt2024",
+    "Gastregister2026!",
+    "Sommer2026!Sommer2026!",
+    "qwertzuiopü123456",
+    "asdfghjklöä12",
+    "1234567890123",
+    "01.01.1990-31.12.2026",
+    "abcabcabcabcabc",
+    "p@ssw0rdp@ssw0rd",
+    "Tr0ub4dor&3xyz",
+    "iloveyou2026!!",
+    "correct horse battery staple",
+    "Korrekt Pferd Batterie Heftklammer",
+    "Amt-Passphrase 2026!",
+    "Passphrase für den Test 2026",
+    "Alter Schluessel, eigene Passphrase",
+    "Grüße aus Jena, Äpfel über Öl",
+    "Zoë Müller ÄÖÜ straße 12",
+    "abend-zyste-abgas",
+    "abend-zyste-abgas-dachs",
+    "abend-zyste-abgas-dachs-kanne",
+    "abend-zyste-abgas-dachs-kanne-ufer",
+    "Abend Zyste Abgas Dachs Kanne Ufer",
+    "aalen-abart-abba-abbe-abbiegen-abbild",
+    "abbiegen abbild abbitte abbruch",
+    "Der Ball ist rund und das Spiel dauert 90 Minuten",
+    "x" * 11,
+    "Xq7#vR2!pL9",
+    "Xq7#vR2!pL9w",
+    "kurz",
+    "",
+    "äöüÄÖÜ",
+    "äöüÄÖÜ",  # NFD: twelve code points, six in NFC
+    "äbend-zyste-abgas-dachs-kanne-ufer",
+    "abend-zyste-abgas-dachs-kanne-ufer" + "x" * 60,  # past 72: the beginning counts
+    "a" * 72 + "abend-zyste-abgas-dachs-kanne-ufer",
+    "😀😀😀😀😀😀😀😀😀😀😀😀",
+    "Mein Hund 🐕 heißt Bello und ist 7 Jahre alt",
+]
+
+
+def _passphrase_cases() -> list[dict[str, Any]]:
+    cases = []
+    for passphrase in _PASSPHRASES:
+        strength = passphrase_strength(passphrase)
+        cases.append(
+            {
+                "passphrase": passphrase,
+                "acceptable": strength.acceptable,
+                "longEnough": strength.long_enough,
+                "score": strength.score,
+                "guessesLog10": round(strength.guesses_log10, 6),
+            }
+        )
+    return cases
+
+
 def fixtures() -> dict[str, Any]:
     """File name -> content, for every fixture file."""
     return {
@@ -302,6 +368,8 @@ def fixtures() -> dict[str, Any]:
         "export-layout.json": client_layout(),
         "export-cases.json": _export_cases(),
         "berlin-times.json": _berlin_times(),
+        "passphrase-rules.json": passphrase_rules(),
+        "passphrase-cases.json": _passphrase_cases(),
     }
 
 

@@ -35,12 +35,12 @@ function csvLines(rows, separator) {
 }
 
 /** CSV with a UTF-8 BOM (spreadsheet programs then read umlauts right). */
-export function rowsToCsv(rows, layout, separator = ",") {
+export function rowsToCsv(rows, layout, separator = layout.separators.csv) {
   return utf8.encode(BOM + csvLines([[...layout.columns], ...rows], separator));
 }
 
 /** SORMAS event-participant import: entity row, field row, then data; no BOM. */
-export function rowsToSormas(rows, layout, separator = ",") {
+export function rowsToSormas(rows, layout, separator = layout.separators.sormas) {
   const fields = layout.sormasFields;
   const header = [fields.map(() => layout.sormasEntity), [...fields]];
   return utf8.encode(csvLines([...header, ...rows], separator));

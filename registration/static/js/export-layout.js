@@ -1,5 +1,5 @@
 // The fixed texts of the export files: column titles, source labels, the SORMAS
-// header. health_export/export_layout.py defines them once; the decryption page
+// header, the default separators. health_export/export_layout.py defines them once; the decryption page
 // hands them over as page data (<script type="application/json" id="export-layout">,
 // no inline script under the CSP), and decrypt-rows.js and decrypt-export.js take
 // the layout read here as an argument, so the browser writes the CLI's texts.
@@ -10,6 +10,10 @@ function isStringList(value) {
 
 function isText(value) {
   return typeof value === "string" && value !== "";
+}
+
+function isSeparator(value) {
+  return [",", ";", "\t"].includes(value);
 }
 
 /**
@@ -29,10 +33,16 @@ export function readExportLayout(data) {
     isText(data.no) &&
     isText(data.xlsxSheet) &&
     isText(data.sormasEntity) &&
-    isStringList(data.sormasFields);
+    isStringList(data.sormasFields) &&
+    isSeparator(data.separators?.csv) &&
+    isSeparator(data.separators?.sormas) &&
+    Array.isArray(data.nameColumns) &&
+    data.nameColumns.every((column) => Number.isInteger(column) && column in data.columns);
   if (!fine) throw new TypeError("export layout: missing or malformed page data");
   return Object.freeze({
     columns: Object.freeze([...data.columns]),
+    // The positions of the name columns, which the page always shows and keeps in sight.
+    nameColumns: Object.freeze([...data.nameColumns]),
     // A Map, so that a source named like an Object property is no label.
     sourceLabels: new Map(Object.entries(labels)),
     yes: data.yes,
@@ -40,6 +50,8 @@ export function readExportLayout(data) {
     xlsxSheet: data.xlsxSheet,
     sormasEntity: data.sormasEntity,
     sormasFields: Object.freeze([...data.sormasFields]),
+    // The separators a file gets unless the user chose another (export_layout.py).
+    separators: Object.freeze({ csv: data.separators.csv, sormas: data.separators.sormas }),
   });
 }
 

@@ -10,10 +10,28 @@ import {
   writeKeyFile,
 } from "./sealed-record.js";
 import { sha256, toHex } from "./bytes.js";
+import {
+  generatePassphrase,
+  pagePassphraseRules,
+  passphraseStrength,
+} from "./passphrase-strength.js";
 
 const messages = document.getElementById("key-messages").dataset;
 const statusLine = document.getElementById("key-status");
 const form = document.getElementById("register-key-form");
+const rules = pagePassphraseRules();
+const proposed = document.getElementById("proposed-passphrase");
+const first = document.getElementById("new-passphrase");
+const second = document.getElementById("new-passphrase-repeat");
+
+// The default is a proposal (six words, crypto.getRandomValues): it is what the first
+// field holds until someone types their own, which must then pass the strength check.
+function propose() {
+  const passphrase = generatePassphrase(rules);
+  proposed.textContent = passphrase;
+  first.value = passphrase;
+  second.value = "";
+}
 
 /** The public part of a key file, checked: the key id must be the SPKI's SHA-256. */
 async function publicPart(text) {
@@ -53,11 +71,17 @@ document.getElementById("key-file").addEventListener("change", async (event) => 
   }
 });
 
+document.getElementById("new-proposal").addEventListener("click", propose);
+propose();
+
 document.getElementById("generate-key").addEventListener("click", async () => {
-  const first = document.getElementById("new-passphrase");
-  const second = document.getElementById("new-passphrase-repeat");
   if (first.value !== second.value) {
     statusLine.textContent = messages.mismatch;
+    return;
+  }
+  const strength = passphraseStrength(first.value, rules);
+  if (!strength.acceptable) {
+    statusLine.textContent = strength.longEnough ? messages.guessable : messages.weak;
     return;
   }
   statusLine.textContent = messages.creating;
@@ -65,6 +89,7 @@ document.getElementById("generate-key").addEventListener("click", async () => {
     const { text } = await writeKeyFile(first.value);
     first.value = "";
     second.value = "";
+    proposed.textContent = "";
     const part = await publicPart(text);
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));

@@ -11,6 +11,8 @@ class Mail:
     to: str
     subject: str
     body: str
+    # Sent while the request was still being answered (its time shows in the response).
+    during_request: bool = False
 
 
 @dataclass

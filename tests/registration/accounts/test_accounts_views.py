@@ -1,4 +1,5 @@
-"""Sign-up, log-in with lock-out, second factor, resets and sessions, through the web pages."""
+"""Sign-up, log-in, second factor, resets and sessions, through the web pages (throttling:
+test_login_throttling.py; ending sessions: test_sessions.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
-from registration.database import Database
 from registration.models import AuditEvent, Business, HealthOffice, Role, User
 from tests import factories
 from tests.factories import PASSWORD
@@ -138,25 +137,6 @@ def test_unknown_email_and_wrong_password_get_the_same_answer(
     assert GENERIC_FAILURE in unknown.text and GENERIC_FAILURE in wrong.text
     strip = lambda text: re.sub(r'value="[^"]*"', "", text)  # noqa: E731 - tokens and echoes differ
     assert strip(unknown.text).replace("nobody", "X") == strip(wrong.text).replace("real", "X")
-
-
-def test_five_failures_lock_the_account_for_fifteen_minutes(
-    client: FlaskClient, clock: FrozenClock, make_user: Callable[..., User], db_session: Session
-) -> None:
-    _english(client)
-    user = make_user("owner@example.org")
-    for _attempt in range(5):
-        assert _login(client, user.email, "wrong password!!").status_code == 422
-    locked = _login(client, user.email)
-    assert locked.status_code == 422
-    assert GENERIC_FAILURE in locked.text
-    db_session.refresh(user)
-    assert user.locked_until == clock.now() + dt.timedelta(minutes=15)
-
-    clock.advance(dt.timedelta(minutes=14, seconds=59))
-    assert _login(client, user.email).status_code == 422
-    clock.advance(dt.timedelta(seconds=2))
-    assert _login(client, user.email).status_code == 303
 
 
 def test_log_out_needs_post_with_csrf_and_ends_the_session(
@@ -383,17 +363,3 @@ def test_reset_link_expires_after_an_hour(
     clock.advance(dt.timedelta(minutes=2))
     assert client.get(path).status_code == 400
     assert client.get(path[:-3] + "abc").status_code == 400
-
-
-def test_login_is_rate_limited_per_client(
-    settings: Settings, clock: FrozenClock, bound_database: Database, make_user: Callable[..., User]
-) -> None:
-    limited = create_app(
-        Settings.from_mapping({"ratelimit_enabled": True}, base=settings),
-        clock=clock,
-        database=bound_database,
-    )
-    client = limited.test_client()
-    statuses = [_login(client, "x@example.org", "wrong password!!").status_code for _ in range(11)]
-    assert statuses[:10] == [422] * 10
-    assert statuses[10] == 429

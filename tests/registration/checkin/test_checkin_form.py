@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import crypto
 from registration.checkin import contact_form
 from registration.clock import FrozenClock
 from registration.config import Settings
@@ -71,6 +72,19 @@ def test_page_shows_where_and_why_and_asks_with_the_right_autocomplete(
     assert config["key"]["keyId"] == venue.key.key_id
     assert config["locationCode"] == venue.location.code
     assert config["rules"]["contactRequired"] == "phone_or_email"
+
+
+def test_page_shows_the_short_fingerprint_of_the_key_it_seals_to(
+    client: FlaskClient, venue: Venue
+) -> None:
+    """A guest or owner can compare it with what the health office publishes."""
+    short = crypto.format_short_fingerprint(bytes.fromhex(venue.key.key_id))
+    for lang, label in (("de", "Schlüssel des Gesundheitsamts"), ("en", "Health office key")):
+        html = client.get(f"/c/{venue.area.code}?lang={lang}").get_data(as_text=True)
+        details = re.search(r"<details[^>]*>(.*?)</details>", html, re.S)
+        assert details is not None
+        assert label in details[1]
+        assert f'<code class="fingerprint">{short}</code>' in details[1]
 
 
 def test_english_page(client: FlaskClient, venue: Venue) -> None:
