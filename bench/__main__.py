@@ -16,6 +16,7 @@ BENCHMARKS = {
     "checkin": "bench.checkin_bench",  # check-in API under gunicorn vs a trivial endpoint (issue 4)
     "export": "bench.export_bench",  # 50,000-visit export: build, CLI and browser decryption (6)
     "purge": "bench.purge_bench",  # purge 1,000,000 check-ins while guests check in (issue 7)
+    "guest-page": "bench.guest_page_bench",  # first load on slow 3G, before and after ("the guest's phone")
     "reset": "bench.reset_bench",  # reset request: known vs unknown address (Hardening)
 }
 

@@ -34,21 +34,33 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+# What a versioned static file needs besides its bytes, as nginx serves it
+# (deploy/nginx/gastregister.conf): no validators (the URL changes with the file, so
+# nothing is ever revalidated) and no headers that only a document obeys. A script
+# keeps the Content-Security-Policy: a worker started from it runs under it.
+STATIC_FILE_DROPPED_HEADERS = ("Content-Disposition", "Expires", "Last-Modified", "ETag")
+SCRIPT_TYPES = ("text/javascript", "application/javascript")
+
+
 def set_security_headers(response: Response) -> Response:
     headers = response.headers
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/static/") and response.status_code == 200:
+        # Versioned URLs (registration.static_files): a changed file gets a new URL.
+        headers["Cache-Control"] = f"public, max-age={MAX_AGE_SECONDS}, immutable"
+        for name in STATIC_FILE_DROPPED_HEADERS:
+            headers.pop(name, None)
+        if response.mimetype in SCRIPT_TYPES:
+            headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if request.path.startswith("/static/"):
-        # Versioned URLs (registration.static_files): a changed file gets a new URL.
-        if response.status_code == 200:
-            headers["Cache-Control"] = f"public, max-age={MAX_AGE_SECONDS}, immutable"
-    else:
+    if not request.path.startswith("/static/"):
         headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -15,9 +15,13 @@ tab until the automatic check-out.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
+import posixpath
+import re
 import secrets
 import uuid
+from pathlib import Path
 from typing import Any
 
 import brotli  # type: ignore[import-untyped]  # Flask-Compress's brotli ships no type hints
@@ -48,6 +52,7 @@ from registration.extensions import limiter
 from registration.models import CheckIn, CheckInSource
 from registration.request_guard import bounded_int
 from registration.session import get_clock, get_session, get_settings
+from registration.static_files import STATIC_FOLDER
 
 # The modules that register guest pages on `bp` besides this one; importing them here
 # puts every page on the blueprint the app factory registers.
@@ -129,6 +134,30 @@ def _page_config(context: lookup.AreaContext, admission: str | None) -> dict[str
     }
 
 
+_IMPORT = re.compile(r'(?:\bfrom|^import)\s*"(\.{1,2}/[^"]+)"', re.MULTILINE)
+
+
+@functools.cache
+def module_graph(entry: str, folder: Path = STATIC_FOLDER) -> tuple[str, ...]:
+    """`entry` and every module it imports, directly or not, as static paths.
+
+    The guest page names them all in `<link rel="modulepreload">`, so a phone asks
+    for every script in one round trip instead of one round per level of imports
+    (three on this page: 2 s each on a slow 3G line).
+    """
+    found: list[str] = []
+    waiting = [entry]
+    while waiting:
+        module = waiting.pop(0)
+        if module in found:
+            continue
+        found.append(module)
+        source = (folder / module).read_text(encoding="utf-8")
+        base = posixpath.dirname(module)
+        waiting.extend(posixpath.normpath(posixpath.join(base, m)) for m in _IMPORT.findall(source))
+    return tuple(found)
+
+
 def _client_texts() -> dict[str, str]:
     return {
         "sent": _("Your check-in has been received."),
@@ -154,6 +183,9 @@ def _client_texts() -> dict[str, str]:
         ),
         "errorSummary": _("Please correct the following:"),
         "failed": _("This check-in could not be accepted. Please ask the staff."),
+        "notLoaded": _(
+            "The page has not finished loading. Please try again when you have a connection."
+        ),
         "notDelivered": _("Not delivered"),
         "checkinNotDelivered": _("Check-in not delivered:"),
         "checkoutNotDelivered": _("Check-out not delivered:"),
@@ -246,6 +278,7 @@ def _render_page(
             idempotency_key=idempotency_key or secrets.token_urlsafe(24),
             admission=admission,
             config=_page_config(context, admission),
+            modules=module_graph("js/checkin.js"),
             current=_current_checkin(context.area.code, context.area.id),
         ),
         status,

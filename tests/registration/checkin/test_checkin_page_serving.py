@@ -52,3 +52,26 @@ def test_a_page_that_echoes_a_foreign_query_is_not_compressed(
     assert response.status_code == 200
     assert "Content-Encoding" not in response.headers
     assert "guess" in response.get_data(as_text=True)
+
+
+def test_static_files_carry_what_nginx_sends_and_scripts_their_policy(
+    client: FlaskClient,
+) -> None:
+    """Every byte counts on a slow phone: no validators for a URL that never changes, no
+    headers only a document obeys; a script keeps its CSP (a worker runs under it)."""
+    module = client.get("/sw.js").get_data(as_text=True).split('"')[1]
+    with (
+        client.get(module) as script,
+        client.get(module.replace("js/service-worker.js", "css/app.css")) as style,
+    ):
+        for response in (script, style):
+            assert response.status_code == 200
+            assert "immutable" in response.headers["Cache-Control"]
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            for name in ("ETag", "Last-Modified", "Expires", "X-Frame-Options", "Referrer-Policy"):
+                assert name not in response.headers, name
+        assert "script-src 'self'" in script.headers["Content-Security-Policy"]
+        assert "Content-Security-Policy" not in style.headers
+    page = client.get("/")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["Cache-Control"] == "no-store"
