@@ -100,7 +100,7 @@ class Inserter:
                             "key_id": "ab" * 32,
                             "envelope": os.urandom(ENVELOPE_BYTES),
                             "checkout_token_hash": os.urandom(32),
-                            "idempotency_key": uuid.uuid4().hex,
+                            "idempotency_key_hash": uuid.uuid4().hex * 2,
                             "received_at": now,
                         },
                     )
@@ -223,7 +223,7 @@ def verdict(dialect: str, inserter: Inserter, start: float, end: float) -> None:
 PG_LOAD = text(
     """
     INSERT INTO checkins (id, arrival, location_id, area_id, departure, auto_departure, persons,
-                          source, key_id, envelope, checkout_token_hash, idempotency_key,
+                          source, key_id, envelope, checkout_token_hash, idempotency_key_hash,
                           received_at)
     SELECT gen_random_uuid(), a.arrival, p.location_id, p.area_id,
            a.arrival + interval '2 hours', a.arrival + interval '3 hours', 1, 'guest_page',
@@ -334,7 +334,8 @@ def bench_sqlite(rows: int, rate: float) -> None:
         raw.execute("PRAGMA synchronous=NORMAL")
         statement = (
             "INSERT INTO checkins (id, arrival, location_id, area_id, departure, auto_departure,"
-            " persons, source, key_id, envelope, checkout_token_hash, idempotency_key, received_at)"
+            " persons, source, key_id, envelope, checkout_token_hash, idempotency_key_hash,"
+            " received_at)"
             " VALUES (?, ?, ?, ?, ?, ?, 1, 'guest_page', ?, ?, ?, ?, ?)"
         )
         fmt = "%Y-%m-%d %H:%M:%S.%f"

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zxcvbn import zxcvbn
-
 WORDLIST_PATH = Path(__file__).resolve().parent / "wordlists" / "de-7776.txt"
 GENERATED_WORDS = 6
 WORD_SEPARATOR = "-"
@@ -78,6 +76,10 @@ def passphrase_strength(passphrase: str) -> PassphraseStrength:
     text = unicodedata.normalize("NFC", passphrase)
     if not text:  # zxcvbn's Python port fails on the empty string
         return PassphraseStrength(length=0, guesses_log10=0.0, score=0)
+    # Imported here: its word lists cost every process that imports crypto (each web
+    # worker) some 13 MiB and 60 ms, and only the writers of new key files need them.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(text[:MAX_CHECKED_LENGTH], user_inputs=[*CONTEXT_WORDS, *german_words()])
     return PassphraseStrength(
         length=len(text),

@@ -36,7 +36,7 @@ def db_upgrade(revision: str) -> None:
     if sqlite_path is not None:
         sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     session = get_session()
-    upgrade(session.connection(), revision)
+    upgrade(session.connection(), revision, settings=get_settings())
     session.commit()
     click.echo(f"Database at {revision} ({get_db().dialect}).")
 

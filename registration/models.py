@@ -282,7 +282,7 @@ class CheckIn(Base):
 
     __tablename__ = "checkins"
     __table_args__ = (
-        UniqueConstraint("idempotency_key", "arrival", name="uq_checkins_idempotency"),
+        UniqueConstraint("idempotency_key_hash", "arrival", name="uq_checkins_idempotency"),
         CheckConstraint("persons BETWEEN 1 AND 21", name="persons_range"),
         Index("ix_checkins_location_arrival", "location_id", "arrival"),
         Index("ix_checkins_area_open", "area_id", "departure"),
@@ -299,7 +299,13 @@ class CheckIn(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     envelope: Mapped[bytes] = mapped_column(LargeBinary)
     checkout_token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    idempotency_key: Mapped[str] = mapped_column(String(64))
+    # HMAC of the client's idempotency key (checkin.storage.idempotency_key_hash), hex:
+    # the key itself proves a retry and derives the check-out token, so it is not kept.
+    idempotency_key_hash: Mapped[str] = mapped_column(String(64))
+    # For the no-JavaScript form only, which seals anew on every submission: a digest
+    # of the typed-in values keyed with the plain idempotency key, to tell a resend
+    # from another guest's form (checkin.storage.form_submission_digest).
+    submission_digest: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -10,17 +10,19 @@ operator's command applies the same e-mail rule as every other address we mail t
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.mail import is_plausible_address
 from registration.models import (
+    CheckIn,
     HealthOffice,
     HealthOfficeKey,
     HealthOfficePostalCode,
@@ -28,7 +30,21 @@ from registration.models import (
     Location,
 )
 
-POSTAL_CODE = re.compile(r"\d{5}")
+# Five ASCII digits: `\d` alone also takes other scripts' digits, which no office lists.
+POSTAL_CODE = re.compile(r"[0-9]{5}", re.ASCII)
+
+
+def normalize_postal_code(text: str) -> str | None:
+    """A German postal code as five ASCII digits, or None for anything else.
+
+    The one reading of a postal code, used wherever one enters (the location form and
+    service, the office's postal codes, the lookup of the responsible office). NFKC
+    folds fullwidth digits (U+FF10 to U+FF19, as a Japanese or Chinese input method types
+    them) to ASCII: before, they passed the form's check, matched no office and left
+    the location without one. Digits of other scripts are refused.
+    """
+    code = unicodedata.normalize("NFKC", text).strip()
+    return code if POSTAL_CODE.fullmatch(code) else None
 
 
 def active_key(session: Session, health_office_id: int) -> HealthOfficeKey | None:
@@ -46,12 +62,28 @@ def active_key(session: Session, health_office_id: int) -> HealthOfficeKey | Non
 
 
 def office_for_postal_code(session: Session, postal_code: str) -> HealthOffice | None:
+    code = normalize_postal_code(postal_code)
+    if code is None:
+        return None
     office: HealthOffice | None = session.scalar(
         select(HealthOffice)
         .join(HealthOfficePostalCode)
-        .where(HealthOfficePostalCode.postal_code == postal_code.strip())
+        .where(HealthOfficePostalCode.postal_code == code)
     )
     return office
+
+
+def sealed_for_office(office_id: int) -> ColumnElement[bool]:
+    """SQL condition for "this check-in was sealed to one of the office's keys".
+
+    A record belongs to the office it was sealed for, whatever happened to its
+    location since: a postal-code change sends new check-ins to another office, while
+    the stored ones stay readable only by the first. A key never changes its office,
+    so the key id names the office for good.
+    """
+    return CheckIn.key_id.in_(
+        select(HealthOfficeKey.key_id).where(HealthOfficeKey.health_office_id == office_id)
+    )
 
 
 def jurisdiction_clause(office_id: int) -> ColumnElement[bool]:
@@ -59,6 +91,9 @@ def jurisdiction_clause(office_id: int) -> ColumnElement[bool]:
 
     The location's own health office decides (its check-ins are sealed to that
     office's key); a location without one falls to the office of its postal code.
+    A location that moved to another office (its postal code changed) stays in the
+    first office's jurisdiction while visits sealed for it are stored: only that
+    office can ask for them (requests match only its own records, sealed_for_office).
     """
     codes = select(HealthOfficePostalCode.postal_code).where(
         HealthOfficePostalCode.health_office_id == office_id
@@ -66,6 +101,11 @@ def jurisdiction_clause(office_id: int) -> ColumnElement[bool]:
     return or_(
         Location.health_office_id == office_id,
         and_(Location.health_office_id.is_(None), Location.zip_code.in_(codes)),
+        exists(
+            select(CheckIn.id).where(
+                CheckIn.location_id == Location.id, sealed_for_office(office_id)
+            )
+        ),
     )
 
 
@@ -172,10 +212,11 @@ def add_postal_codes(
     the whole change. Locations with these codes and no office yet are assigned to this
     one: their guests seal to its key from now on.
     """
-    unique = sorted({code.strip() for code in codes})
-    invalid = [code for code in unique if not POSTAL_CODE.fullmatch(code)]
+    typed = list(codes)
+    invalid = sorted({code.strip() for code in typed if normalize_postal_code(code) is None})
     if invalid:
         raise InvalidPostalCodesError(invalid)
+    unique = sorted({code for code in map(normalize_postal_code, typed) if code is not None})
     taken = session.execute(
         select(HealthOfficePostalCode.postal_code, HealthOffice.name)
         .join(HealthOffice)

@@ -18,21 +18,30 @@ Fuzzing found inputs that every view would otherwise have to remember (issue
 - Integer ids beyond the id columns' range cannot be bound (SQLite raises
   OverflowError beyond 64 bits, PostgreSQL a range error beyond its 32-bit INTEGER):
   the `int` URL converter matches only what an id column holds, so such a path is
-  simply not found.
+  simply not found; ids in query strings and forms are read with `id_arg`, which
+  gives None for anything else (`?before=10**30`, `?location=²`).
+- Times whose UTC form lies outside year 1..9999 (`9999-12-31T23:59:59-14:00`,
+  `0001-01-01T00:00:00+14:00`, or a Berlin time on 1 January of year 1) parse, and
+  then raise OverflowError on conversion. Every time a client sends is read with
+  `utc_moment` or `berlin_moment`, which give None for those as for any other
+  unreadable time, so each caller answers with its own field error.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
+
+from registration.clock import BERLIN
 
 MAX_JSON_DEPTH = 32
 # The largest id our id columns hold (PostgreSQL INTEGER; see registration/models.py).
@@ -85,6 +94,57 @@ class BoundedIntConverter(IntegerConverter):
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+_DECIMAL = re.compile(r"[0-9]{1,10}", re.ASCII)
+
+
+def bounded_int(text: object, *, maximum: int = MAX_ID) -> int | None:
+    """`text` as a whole number 0..maximum written in ASCII digits; None for anything else.
+
+    int() alone takes "1_0", " 7", "+7" and, after str.isdigit(), raises on "²".
+    """
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
+        return None
+    number = int(text)
+    return number if number <= maximum else None
+
+
+def id_arg(values: Mapping[str, str], name: str) -> int | None:
+    """An id from a query string or form (`request.args`, `request.form`), or None.
+
+    None for a missing value and for one no id column holds (beyond 2**31 - 1, signed,
+    not digits): callers treat it as absent or answer 400, never bind it.
+    """
+    return bounded_int(values.get(name))
+
+
+def utc_moment(moment: dt.datetime) -> dt.datetime | None:
+    """An aware time in UTC; None when it is naive or its UTC form is not a datetime."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return None
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        return None
+
+
+def berlin_moment(text: object, *, max_length: int = 19) -> dt.datetime | None:
+    """A naive ISO time typed in Europe/Berlin ('2026-11-20T19:30') as aware UTC, else None.
+
+    A time that does not exist (the hour skipped in spring) or exists twice (autumn)
+    takes the offset zoneinfo gives with fold=0; a minute's ambiguity is fine for
+    typed-in times. A time with its own offset is not one typed into our forms.
+    """
+    if not isinstance(text, str) or not 10 <= len(text.strip()) <= max_length:
+        return None
+    try:
+        local = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if local.tzinfo is not None:
+        return None
+    return utc_moment(local.replace(tzinfo=BERLIN))
 
 
 def refuse_control_characters() -> None:

@@ -33,6 +33,8 @@ import pytest
 import zxingcpp
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from registration.checkin.storage import idempotency_key_hash
+from registration.config import Settings
 from systemtest.conftest import FIGURES
 from systemtest.phones import Phones
 from systemtest.stack import PUBLIC_HOST, Stack, http_get, run
@@ -401,13 +403,16 @@ def _phones(stack: Stack) -> Phones:
 def _count(stack: Stack, phones: Phones) -> dict[str, int]:
     """Acknowledged / present / lost / duplicated, counted in the database."""
     keys = list(phones.acknowledged)
+    # The database keeps only keyed hashes of the keys (checkin.storage.idempotency_key_hash).
+    settings = Settings(environment="test", secret_key=stack.secret_key)
+    hashes = {idempotency_key_hash(settings, key): key for key in keys}
     with _database(stack) as connection:
         rows = connection.execute(
-            "SELECT idempotency_key, count(*), min(id::text) FROM checkins "
-            "WHERE idempotency_key = ANY(%s) GROUP BY idempotency_key",
-            (keys,),
+            "SELECT idempotency_key_hash, count(*), min(id::text) FROM checkins "
+            "WHERE idempotency_key_hash = ANY(%s) GROUP BY idempotency_key_hash",
+            (list(hashes),),
         ).fetchall()
-    found = {key: (count, checkin_id) for key, count, checkin_id in rows}
+    found = {hashes[digest]: (count, checkin_id) for digest, count, checkin_id in rows}
     present = sum(1 for key in keys if key in found)
     duplicated = sum(1 for count, _ in found.values() if count > 1)
     mismatched = sum(

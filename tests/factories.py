@@ -334,7 +334,8 @@ def build_checkin(
         "key_id": key.key_id,
         "envelope": envelope,
         "checkout_token_hash": hashlib.sha256(secrets.token_bytes(16)).digest(),
-        "idempotency_key": idempotency_key,
+        # Like checkin.storage.idempotency_key_hash, without the settings' key.
+        "idempotency_key_hash": hashlib.sha256(idempotency_key.encode()).hexdigest(),
     }
     values.update(overrides)
     return CheckIn(**values)

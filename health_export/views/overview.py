@@ -8,6 +8,7 @@ from sqlalchemy import select
 from health_export.views.portal import Page, bp, member, office_of, require_admin
 from registration.models import AuditEvent
 from registration.offices import active_key, search_locations
+from registration.request_guard import id_arg
 from registration.session import get_session
 from registration.tracing.requests import office_requests
 
@@ -43,7 +44,7 @@ def audit_log() -> Page:
     user = member()
     require_admin(user)
     office = office_of(user)
-    before = request.args.get("before", type=int)
+    before = id_arg(request.args, "before")
     statement = select(AuditEvent).where(AuditEvent.health_office_id == office.id)
     if before is not None:
         statement = statement.where(AuditEvent.id < before)

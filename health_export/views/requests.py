@@ -18,6 +18,7 @@ from health_export.views.portal import Page, bp, member, office_of
 from registration.clock import BERLIN
 from registration.models import AuditEvent, TraceRequest, TraceRequestState, User
 from registration.offices import location_in_jurisdiction
+from registration.request_guard import berlin_moment, bounded_int, id_arg
 from registration.session import get_clock, get_session, get_settings
 from registration.tracing.errors import RequestValidationError, TraceRequestError
 from registration.tracing.packages import (
@@ -51,14 +52,8 @@ def _fail(error: TraceRequestError) -> None:
 
 
 def _parse_local(value: str) -> dt.datetime | None:
-    """A `datetime-local` value, read as Europe/Berlin time."""
-    try:
-        moment = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        return None
-    return moment.replace(tzinfo=BERLIN).astimezone(dt.UTC)
+    """A `datetime-local` value, read as Europe/Berlin time; None if it is none."""
+    return berlin_moment(value)
 
 
 def _location_or_404(user: User, location_id: int) -> Any:
@@ -86,7 +81,7 @@ def _form_defaults() -> dict[str, str]:
 @bp.get("/requests/new")
 def new_request() -> Page:
     user = member()
-    location_id = request.args.get("location", type=int)
+    location_id = id_arg(request.args, "location")
     if location_id is None:
         return redirect(url_for("office.locations"), code=303)
     location = _location_or_404(user, location_id)
@@ -104,7 +99,7 @@ def new_request() -> Page:
 def create_request() -> Page:
     user = member()
     office = office_of(user)
-    location_id = request.form.get("location_id", type=int)
+    location_id = id_arg(request.form, "location_id")
     if location_id is None:
         abort(400)
     location = _location_or_404(user, location_id)
@@ -112,15 +107,18 @@ def create_request() -> Page:
         name: request.form.get(name, "")
         for name in ("window_start", "window_end", "case_reference", "reason")
     }
-    area_ids = [int(value) for value in request.form.getlist("areas") if value.isdigit()]
+    chosen_areas = [bounded_int(value) for value in request.form.getlist("areas")]
+    area_ids = [area_id for area_id in chosen_areas if area_id is not None]
     errors: dict[str, str] = {}
+    if len(area_ids) != len(chosen_areas):
+        errors["areas"] = _("Choose only areas of this location.")
     window_start = _parse_local(values["window_start"])
     window_end = _parse_local(values["window_end"])
     if window_start is None:
         errors["window_start"] = _("Enter a date and time.")
     if window_end is None:
         errors["window_end"] = _("Enter a date and time.")
-    if window_start is not None and window_end is not None:
+    if window_start is not None and window_end is not None and not errors:
         try:
             trace_request = create_trace_request(
                 get_session(),

@@ -46,15 +46,12 @@ def open_login_session(
     """A new session for `user`; returns the token for the cookie (does not commit).
 
     The session this browser held before (`replacing`, a log-in on top of a log-in)
-    ends, and the user's sessions older than `lifetime` are dropped on the way: the
-    cookie's own expiry refuses them already, this only keeps the table small.
+    ends, and every session older than `lifetime`, of any user, is dropped on the way:
+    the cookie's own expiry refuses them already, this only keeps the table as small as
+    the log-ins of one lifetime, without a job of its own.
     """
     now = clock.now()
-    session.execute(
-        delete(LoginSession).where(
-            LoginSession.user_id == user.id, LoginSession.created_at < now - lifetime
-        )
-    )
+    session.execute(delete(LoginSession).where(LoginSession.created_at < now - lifetime))
     if _is_token(replacing):
         session.execute(
             delete(LoginSession).where(LoginSession.token_hash == _token_hash(str(replacing)))

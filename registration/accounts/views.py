@@ -103,6 +103,12 @@ def login() -> Page:
 
 @bp.route("/2fa", methods=["GET", "POST"])
 @limiter.limit(LOGIN_LIMIT, methods=["POST"])
+@limiter.limit(
+    FAILED_LOGIN_LIMIT,
+    methods=["POST"],
+    deduct_when=failed_login,
+    meta_limits=FAILED_LOGIN_BACK_OFF,
+)
 def second_factor() -> Page:
     pending = pending_user()
     if pending is None or pending[1].totp_enabled_at is None:

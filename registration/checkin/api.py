@@ -17,14 +17,15 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
 import crypto
-from registration.checkin import lookup, rules, storage
-from registration.checkin.checkout import check_out
+from registration.checkin import lookup, rotating, rules, storage
+from registration.checkin.checkout import CHECKOUT_TOKEN_PATTERN, check_out
 from registration.checkin.errors import (
     CheckInError,
     EnvelopeTooLargeError,
     InvalidEnvelopeError,
     InvalidJsonError,
     InvalidRequestError,
+    UnsupportedMediaTypeError,
 )
 from registration.checkin.occupancy import occupancy
 from registration.checkin.web import (
@@ -39,6 +40,7 @@ from registration.checkin.web import (
 )
 from registration.extensions import csrf, limiter
 from registration.models import CheckInSource
+from registration.request_guard import utc_moment
 from registration.session import get_clock, get_session, get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -46,6 +48,13 @@ guest_requests(bp)
 csrf.exempt(bp)
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+# The members each body may have (openapi.json: additionalProperties false). A member
+# we do not know is refused rather than ignored: a client that sends one expects it
+# to mean something, and silently dropping it would store a check-in it did not ask for.
+CHECKIN_MEMBERS = frozenset(
+    {"areaCode", "idempotencyKey", "envelope", "persons", "arrival", "admission"}
+)
+CHECKOUT_MEMBERS = frozenset({"checkoutToken", "departure"})
 # An envelope is at most ~44 000 base64url characters; anything much larger is not ours.
 MAX_BODY_BYTES = 64 * 1024
 
@@ -65,19 +74,27 @@ def iso(moment: dt.datetime | None) -> str | None:
 
 
 def parse_time(value: object, field: str) -> dt.datetime:
+    """An ISO time with its offset, in UTC; 422 invalid_time for anything else, including
+    a time whose UTC form lies outside the calendar (request_guard.utc_moment)."""
     if isinstance(value, str) and len(value) <= 40:
         try:
-            moment = dt.datetime.fromisoformat(value)
+            moment = utc_moment(dt.datetime.fromisoformat(value))
         except ValueError:
-            pass
-        else:
-            if moment.tzinfo is not None:
-                return moment.astimezone(dt.UTC)
+            moment = None
+        if moment is not None:
+            return moment
     raise InvalidRequestError(extra={"fields": [{"field": field, "reason": "invalid_time"}]})
 
 
 def json_body() -> dict[str, Any]:
-    """The request's JSON object; 413 beyond the API's size, 400 invalid_json otherwise."""
+    """The request's JSON object; 415 unless declared as JSON, 413 beyond the API's size,
+    400 invalid_json otherwise.
+
+    The declared type is required (openapi.json says so): a body a browser can send
+    cross-site without a preflight (text/plain, a form) is never read as a check-in.
+    """
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaTypeError
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise EnvelopeTooLargeError
     raw = request.get_data(cache=True)
@@ -90,6 +107,14 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidJsonError
     return body
+
+
+def _unknown_members(
+    body: dict[str, Any], known: frozenset[str], problems: list[dict[str, str]]
+) -> None:
+    problems.extend(
+        {"field": name[:64], "reason": "unknown"} for name in sorted(body) if name not in known
+    )
 
 
 def _string(body: dict[str, Any], name: str, problems: list[dict[str, str]]) -> str:
@@ -121,6 +146,7 @@ def create_checkin() -> tuple[Response, int]:
     """Store a check-in sealed in the browser; a retry returns the same id and token."""
     body = json_body()
     problems: list[dict[str, str]] = []
+    _unknown_members(body, CHECKIN_MEMBERS, problems)
     area_code = _string(body, "areaCode", problems)
     idempotency_key = _string(body, "idempotencyKey", problems)
     envelope_text = _string(body, "envelope", problems)
@@ -130,7 +156,9 @@ def create_checkin() -> tuple[Response, int]:
     if "arrival" not in body:
         problems.append({"field": "arrival", "reason": "missing"})
     admission = body.get("admission")
-    if admission is not None and not isinstance(admission, str):
+    if admission is not None and not (
+        isinstance(admission, str) and rotating.ADMISSION_PATTERN.fullmatch(admission)
+    ):
         problems.append({"field": "admission", "reason": "invalid"})
     if problems:
         raise InvalidRequestError(extra={"fields": problems})
@@ -172,11 +200,14 @@ def create_checkin() -> tuple[Response, int]:
 def checkout(checkin_id: uuid.UUID) -> Response:
     """Check out with the secret token; idempotent, and 404 alike for unknown id or token."""
     body = json_body()
+    problems: list[dict[str, str]] = []
+    _unknown_members(body, CHECKOUT_MEMBERS, problems)
     token = body.get("checkoutToken")
-    if not isinstance(token, str) or not token or len(token) > 128:
-        raise InvalidRequestError(
-            extra={"fields": [{"field": "checkoutToken", "reason": "invalid"}]}
-        )
+    if not isinstance(token, str) or not CHECKOUT_TOKEN_PATTERN.fullmatch(token):
+        problems.append({"field": "checkoutToken", "reason": "invalid"})
+        token = ""
+    if problems:
+        raise InvalidRequestError(extra={"fields": problems})
     departure = None
     if body.get("departure") is not None:
         departure = parse_time(body["departure"], "departure")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import uuid
 
 from sqlalchemy import select, update
@@ -22,6 +23,8 @@ from registration.clock import Clock
 from registration.config import Settings
 from registration.models import CheckIn, Location
 
+# checkout_token's form: base64url of an HMAC-SHA-256, without padding.
+CHECKOUT_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}", re.ASCII)
 # Compared against when the check-in id is unknown, so that both cases take the same path.
 _NO_SUCH_HASH = hashlib.sha256(b"gastregister/no-such-checkin").digest()
 

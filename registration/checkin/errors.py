@@ -104,6 +104,14 @@ class InvalidJsonError(CheckInError):
     message = _l("The request body must be a JSON object.")
 
 
+class UnsupportedMediaTypeError(CheckInError):
+    """The API reads only JSON: a body of another declared type is not parsed at all."""
+
+    status = 415
+    code = "unsupported_media_type"
+    message = _l("Please send the request as JSON (Content-Type: application/json).")
+
+
 class EntranceCodeRequiredError(CheckInError):
     """Rotating-code mode: the page was not opened from the screen's current code."""
 

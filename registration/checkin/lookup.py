@@ -7,6 +7,7 @@ Both forms find the same open area and the responsible office's newest active ke
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,6 +17,15 @@ from sqlalchemy.orm import Session
 import crypto
 from registration.checkin.errors import UnknownAreaError
 from registration.models import Area, Business, CheckInMode, HealthOfficeKey, KeyState, Location
+
+# The alphabet of area and location codes (models.new_public_code writes 22 of them;
+# older or imported codes are at most 64). Anything else cannot name an area.
+CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+
+
+def is_code(text: object) -> bool:
+    """True if `text` could be an area code; a lookup for anything else is skipped."""
+    return isinstance(text, str) and CODE_PATTERN.fullmatch(text) is not None
 
 
 def _table(model: type[Any]) -> Table:
@@ -178,7 +188,7 @@ def find_area(session: Session, code: str) -> AreaContext:
     key, chosen by the same rule as registration.offices.active_key. It runs for every
     check-in, so it is one round trip rather than three.
     """
-    if not 1 <= len(code) <= 64:
+    if not is_code(code):
         raise UnknownAreaError
     row = session.execute(_FIND_AREA, {"code": code}).first()
     if row is None:
@@ -193,7 +203,7 @@ def find_checkin_target(session: Session, code: str) -> CheckInTarget:
     Read fresh for every request (no cache), so an archived area or a new key takes
     effect at once.
     """
-    if not 1 <= len(code) <= 64:
+    if not is_code(code):
         raise UnknownAreaError
     # Core execution on the session's connection: no ORM result machinery for 12 values.
     row = session.connection().execute(_FIND_TARGET, {"code": code}).first()

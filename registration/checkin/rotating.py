@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 
 from crypto import b64url_encode
 
@@ -23,6 +24,8 @@ STEP_SECONDS = 30
 CODE_LENGTH = 16  # base64url characters: 96 bits, plenty for a 60-second lifetime
 ADMISSION_LIFETIME = dt.timedelta(minutes=30)
 CLOCK_SKEW = dt.timedelta(minutes=2)
+# issue_admission's form: seconds since the epoch, a dot, a base64url HMAC-SHA-256.
+ADMISSION_PATTERN = re.compile(r"[0-9]{1,12}\.[A-Za-z0-9_-]{43}", re.ASCII)
 
 
 def time_step(moment: dt.datetime) -> int:

@@ -5,12 +5,21 @@ an answer, so a retry must find the stored check-in and get the same check-out
 token, while the same key with other content is a conflict (the promise, 5). One
 INSERT … SELECT … WHERE NOT EXISTS does it in one round trip, with a unique
 constraint behind it for concurrent retries.
+
+The database keeps only a keyed hash of the idempotency key (idempotency_key_hash):
+the key is what a retry proves itself with, and the check-out token is derived from
+it, so whoever read it from a dump could replay it on the no-JavaScript form and
+take over that guest's check-in. A retry must repeat what was stored — same path,
+area, persons and arrival, and the same envelope, or for the no-JavaScript form,
+which seals anew on every submission, the same typed-in values (submission_digest).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +36,7 @@ from registration.checkin.lookup import ActiveKey, AreaTarget
 from registration.checkin.rules import (
     CLOCK_SKEW,
     accepted_key_id,
+    arrival_window,
     check_arrival,
     check_departure,
     check_idempotency_key,
@@ -64,10 +74,42 @@ def _table(model: type[Any]) -> Table:
 _checkins = _table(CheckIn)
 
 
+def idempotency_key_hash(settings: Settings, idempotency_key: str) -> str:
+    """What the database keeps of an idempotency key: HMAC-SHA-256 under its own key, hex.
+
+    Keyed, not a plain SHA-256: the no-JavaScript page's keys are random, but an API
+    client picks its own, and a dump plus a guess must not confirm one.
+    """
+    key = settings.derive_key("idempotency-key")
+    return hmac.new(key, idempotency_key.encode(), hashlib.sha256).hexdigest()
+
+
+def form_submission_digest(
+    settings: Settings, idempotency_key: str, *, area_id: int, persons: int, record: object
+) -> str:
+    """A digest of what a guest typed into the no-JavaScript form, to recognise a resend.
+
+    The server seals that form anew on every submission (HPKE is randomised), so a
+    double tap cannot be recognised by its envelope. The digest is keyed with the
+    plain idempotency key, which the database does not hold: neither a dump nor the
+    server's secret lets anyone test a guess of the typed-in values against it.
+    """
+    key = hmac.new(
+        settings.derive_key("form-submission"), idempotency_key.encode(), hashlib.sha256
+    ).digest()
+    typed = json.dumps(
+        {"area": area_id, "persons": persons, "record": record},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hmac.new(key, typed.encode(), hashlib.sha256).hexdigest()
+
+
 _FIND_RETRYABLE = (
     select(CheckIn)
     .where(
-        CheckIn.idempotency_key == bindparam("idempotency_key"),
+        CheckIn.idempotency_key_hash == bindparam("idempotency_key_hash"),
         CheckIn.arrival >= bindparam("earliest"),
         CheckIn.arrival <= bindparam("latest"),
     )
@@ -76,17 +118,27 @@ _FIND_RETRYABLE = (
 
 
 def existing_checkin(
-    session: Session, clock: Clock, settings: Settings, idempotency_key: str
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    idempotency_key: str,
+    *,
+    source: CheckInSource = CheckInSource.GUEST_PAGE,
 ) -> CheckIn | None:
     """A check-in stored before under this idempotency key, if it can still be retried.
 
-    Only arrivals inside the late-arrival window are searched: older ones cannot be
-    submitted again anyway, and the bound lets PostgreSQL skip old partitions.
+    Only arrivals that `source` could still submit are searched (the late-arrival
+    window; for staff entries the retention period): older ones cannot be submitted
+    again anyway, and the bound lets PostgreSQL skip old partitions.
     """
-    earliest, latest = _retry_window(clock, settings)
+    earliest, latest = _retry_window(clock, settings, source)
     return session.scalars(
         _FIND_RETRYABLE,
-        {"idempotency_key": idempotency_key, "earliest": earliest, "latest": latest},
+        {
+            "idempotency_key_hash": idempotency_key_hash(settings, idempotency_key),
+            "earliest": earliest,
+            "latest": latest,
+        },
     ).first()
 
 
@@ -102,6 +154,7 @@ def store_checkin(
     arrival: dt.datetime,
     departure: dt.datetime | None = None,
     idempotency_key: str,
+    submission_digest: str | None = None,
     current_key: ActiveKey | None = None,
     on_created: Callable[[], object] | None = None,
 ) -> CheckInReceipt:
@@ -110,7 +163,8 @@ def store_checkin(
     The one storage path of the guest page, the JSON API and the staff entry. A retry
     (same idempotency key, area, envelope and persons) answers with the stored
     check-in and the same token; the same key with other content is a conflict.
-    Commits on success; on any refusal nothing is stored. `current_key` is the
+    `submission_digest` (form_submission_digest) stands in for the envelope when the
+    caller seals anew on every submission (the no-JavaScript form). Commits on success; on any refusal nothing is stored. `current_key` is the
     office's active key if the caller has just loaded it, to save a query.
     `on_created` runs inside the storing transaction when this call stores a new
     check-in (the staff entry writes its audit event there): if it raises, nothing is
@@ -137,7 +191,8 @@ def store_checkin(
         "key_id": key_id,
         "envelope": bytes(envelope),
         "checkout_token_hash": token_hash(token),
-        "idempotency_key": idempotency_key,
+        "idempotency_key_hash": idempotency_key_hash(settings, idempotency_key),
+        "submission_digest": submission_digest,
         "received_at": clock.now(),
     }
     if _insert_and_commit(session, clock, settings, values, on_created):
@@ -151,23 +206,21 @@ def store_checkin(
             token=token,
             created=True,
         )
-    return _replayed(session, clock, settings, values, token)
+    return _replayed(session, clock, settings, values, idempotency_key, token)
 
 
 def _replayed(
-    session: Session, clock: Clock, settings: Settings, values: dict[str, Any], token: str
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    values: dict[str, Any],
+    idempotency_key: str,
+    token: str,
 ) -> CheckInReceipt:
     """The check-in stored before under this idempotency key, if `values` repeat it."""
-    previous = existing_checkin(session, clock, settings, values["idempotency_key"])
-    if previous is None:
+    previous = existing_checkin(session, clock, settings, idempotency_key, source=values["source"])
+    if previous is None or not _repeats(previous, values):
         raise IdempotencyConflictError
-    _check_replay(
-        previous,
-        area_id=values["area_id"],
-        envelope=values["envelope"],
-        persons=values["persons"],
-        arrival=values["arrival"],
-    )
     return CheckInReceipt(
         id=previous.id,
         arrival=previous.arrival,
@@ -191,7 +244,8 @@ _INSERTED_COLUMNS = (
     "key_id",
     "envelope",
     "checkout_token_hash",
-    "idempotency_key",
+    "idempotency_key_hash",
+    "submission_digest",
     "received_at",
 )
 # INSERT … SELECT <values> WHERE NOT EXISTS (same idempotency key in the retry window).
@@ -204,7 +258,7 @@ _INSERT_UNLESS_KNOWN = (
         ).where(
             ~exists(
                 select(_checkins.c.id).where(
-                    _checkins.c.idempotency_key == bindparam("known_key"),
+                    _checkins.c.idempotency_key_hash == bindparam("known_key"),
                     _checkins.c.arrival >= bindparam("earliest"),
                     _checkins.c.arrival <= bindparam("latest"),
                 )
@@ -221,13 +275,13 @@ def _insert_unless_known(
 ) -> bool:
     """Insert unless the idempotency key is known in the retry window: one round trip.
 
-    The unique (idempotency_key, arrival) constraint catches a concurrent retry with
-    the same arrival; the NOT EXISTS also catches the same key with another arrival.
+    The unique (idempotency_key_hash, arrival) constraint catches a concurrent retry
+    with the same arrival; the NOT EXISTS also catches the same key with another arrival.
     """
-    earliest, latest = _retry_window(clock, settings)
+    earliest, latest = _retry_window(clock, settings, values["source"])
     parameters = {
         **values,
-        "known_key": values["idempotency_key"],
+        "known_key": values["idempotency_key_hash"],
         "earliest": earliest,
         "latest": latest,
     }
@@ -262,26 +316,35 @@ def _insert_and_commit(
     return inserted
 
 
-def _retry_window(clock: Clock, settings: Settings) -> tuple[dt.datetime, dt.datetime]:
-    now = clock.now()
-    earliest = now - dt.timedelta(minutes=settings.max_late_arrival_minutes) - CLOCK_SKEW
-    return earliest, now + CLOCK_SKEW
+def _retry_window(
+    clock: Clock, settings: Settings, source: CheckInSource
+) -> tuple[dt.datetime, dt.datetime]:
+    """The arrivals among which a key is looked for: those `source` may still submit.
+
+    Guests' check-ins arrive within the late-arrival window, staff entries within the
+    retention period; a replay of either must find the first, or it would be stored
+    twice (the guest window is the narrower, so a guest's retry reads few partitions).
+    """
+    earliest, latest = arrival_window(clock.now(), settings, source)
+    guest_earliest, _ = arrival_window(clock.now(), settings, CheckInSource.GUEST_PAGE)
+    return min(earliest, guest_earliest) - CLOCK_SKEW, latest
 
 
-def _check_replay(
-    previous: CheckIn,
-    *,
-    area_id: int,
-    envelope: bytes,
-    persons: int,
-    arrival: dt.datetime,
-) -> None:
-    """A retry must repeat the stored check-in exactly; anything else is a conflict."""
-    same = (
-        previous.area_id == area_id
-        and previous.persons == persons
-        and previous.arrival == arrival
-        and hmac.compare_digest(previous.envelope, bytes(envelope))
+def _repeats(previous: CheckIn, values: dict[str, Any]) -> bool:
+    """A retry repeats the stored check-in exactly: the same path, area, persons, and
+    either the same typed-in values (a form sealed anew each time) or the same
+    envelope and arrival. Anything else under the same key is a conflict."""
+    if (
+        previous.source != values["source"]
+        or previous.area_id != values["area_id"]
+        or previous.persons != values["persons"]
+    ):
+        return False
+    digest = values["submission_digest"]
+    if digest is not None:
+        return previous.submission_digest is not None and hmac.compare_digest(
+            previous.submission_digest, digest
+        )
+    return previous.arrival == values["arrival"] and hmac.compare_digest(
+        previous.envelope, bytes(values["envelope"])
     )
-    if not same:
-        raise IdempotencyConflictError

@@ -15,18 +15,20 @@ tab until the automatic check-out.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import secrets
 import uuid
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+import brotli  # type: ignore[import-untyped]  # Flask-Compress's brotli ships no type hints
+from flask import Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 import crypto
 from registration import metrics
 from registration.checkin import contact_form, display, lookup, rules, storage
-from registration.checkin.checkout import check_out, checkout_token, verified_checkin
+from registration.checkin.checkout import check_out, verified_checkin
 from registration.checkin.errors import (
     CheckInNotFoundError,
     CheckInUnavailableError,
@@ -44,6 +46,7 @@ from registration.checkin.web import (
 )
 from registration.extensions import limiter
 from registration.models import CheckIn, CheckInSource
+from registration.request_guard import bounded_int
 from registration.session import get_clock, get_session, get_settings
 
 # The modules that register guest pages on `bp` besides this one; importing them here
@@ -53,6 +56,10 @@ PAGES = (display,)
 __all__ = ["PAGES", "bp"]
 
 CHECKIN_COOKIE = "gr_checkin"
+# The page gives up on a request after this long and keeps the check-in in its outbox.
+REQUEST_TIMEOUT_SECONDS = 8
+# rules.admission_for reads no more of an entrance code (`?t=`) than this.
+ENTRANCE_CODE_MAX_LENGTH = 64
 
 
 def privacy_facts(context: lookup.AreaContext) -> dict[str, Any]:
@@ -106,6 +113,9 @@ def _page_config(context: lookup.AreaContext, admission: str | None) -> dict[str
     settings = get_settings()
     return {
         "apiBase": url_for("api.create_checkin"),
+        "serviceWorker": url_for("checkin.service_worker"),
+        "retentionDays": settings.retention_days,
+        "requestTimeoutSeconds": REQUEST_TIMEOUT_SECONDS,
         "areaCode": context.area.code,
         "areaName": context.area.name,
         "locationCode": context.location.code,
@@ -126,12 +136,38 @@ def _client_texts() -> dict[str, str]:
         "checkedOutTitle": _("You are checked out"),
         "autoDepartureLabel": _("Automatic check-out"),
         "departureLabel": _("Check-out"),
-        "queued": _("Saved on your phone, will be sent as soon as there is a connection."),
+        "queuedBackground": _(
+            "Saved on your phone. It will be sent by itself as soon as your phone has a"
+            " connection again, even if you close this page."
+        ),
+        "queuedReopen": _(
+            "Saved on your phone. Please open this page again when you have a connection."
+        ),
         "sending": _("Sending…"),
         "checkedOut": _("You are checked out. Thank you for your visit!"),
-        "checkoutQueued": _("Check-out saved on your phone, will be sent."),
+        "checkoutQueuedBackground": _(
+            "Check-out saved on your phone. It will be sent by itself as soon as your phone"
+            " has a connection again."
+        ),
+        "checkoutQueuedReopen": _(
+            "Check-out saved on your phone. Please open this page again when you have a connection."
+        ),
         "errorSummary": _("Please correct the following:"),
         "failed": _("This check-in could not be accepted. Please ask the staff."),
+        "notDelivered": _("Not delivered"),
+        "checkinNotDelivered": _("Check-in not delivered:"),
+        "checkoutNotDelivered": _("Check-out not delivered:"),
+        "staleKeyRefused": _(
+            "The health office changed its key before this check-in could be sent."
+            " Please check in again."
+        ),
+        "dismiss": _("Dismiss"),
+        "checkOut": _("Check out"),
+        "automatic": _("(automatic)"),
+        "open": _("checked in"),
+        "over": _("over"),
+        "waiting": _("waiting to be sent"),
+        "visitsCleared": _("The list has been cleared."),
         "tooMany": _("Too many check-ins from here. Please wait a moment and try again."),
         "rememberedNote": _("Filled in with the details saved on this phone."),
         "forgotten": _("Your details have been removed from this phone."),
@@ -139,7 +175,23 @@ def _client_texts() -> dict[str, str]:
         "removePerson": _("Remove person %(number)s"),
         "personAdded": _("Person %(number)s added."),
         "personRemoved": _("Person removed."),
+        "addCompanion": _("Add %(name)s"),
+        "companionAdded": _("%(name)s added."),
     }
+
+
+@bp.get("/sw.js")
+def service_worker() -> Response:
+    """The guest's service worker (static/js/service-worker.js), at a stable URL.
+
+    Its scope is the whole site, so it wakes up on a visit to any page and delivers
+    what waits in the outbox. The script only imports the module under its versioned
+    static URL: a new release changes these bytes, and the browser updates the worker.
+    """
+    module = url_for("static", filename="js/service-worker.js")
+    response = Response(f'import "{module}";\n', mimetype="text/javascript")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def _checkin_cookie(code: str) -> tuple[uuid.UUID, str] | None:
@@ -209,7 +261,45 @@ def page(code: str) -> Any:
         return _render_refused(context)
     if not context.can_check_in:
         return render_template("checkin/unavailable.html", context=context), 503
-    return _render_page(context, admission=admission)
+    html, status = _render_page(context, admission=admission)
+    if _reflects_only_our_text(admission):
+        return _compressed(html, status)
+    return html, status
+
+
+def _reflects_only_our_text(admission: str | None) -> bool:
+    """True if nothing a third party chose is on the page: no query, or a fresh entrance code.
+
+    The page holds secrets (the CSRF token) and links back to itself with its query
+    (the language switch). Compressing a page that echoes text an attacker picks next
+    to a secret lets the attacker read the secret from the compressed sizes (BREACH);
+    without such text, compression reveals nothing.
+    """
+    query = request.query_string.decode("latin-1")
+    if not query:
+        return True
+    entrance_code = request.args.get("t", "")
+    return (
+        admission is not None
+        and query == f"t={entrance_code}"
+        and len(entrance_code) <= ENTRANCE_CODE_MAX_LENGTH
+        and entrance_code.replace("-", "").replace("_", "").isalnum()
+    )
+
+
+def _compressed(html: str, status: int) -> Response:
+    """The guest page compressed (brotli or gzip): a third of the first load on a slow phone."""
+    body = html.encode()
+    response = Response(body, status=status, mimetype="text/html")
+    encoding = request.accept_encodings.best_match(["br", "gzip"])
+    if encoding == "br":
+        response.set_data(brotli.compress(body, quality=5))
+    elif encoding == "gzip":
+        response.set_data(gzip.compress(body, compresslevel=6))
+    if encoding:
+        response.headers["Content-Encoding"] = encoding
+    response.vary.add("Accept-Encoding")
+    return response
 
 
 def _render_refused(context: lookup.AreaContext) -> tuple[str, int]:
@@ -230,9 +320,9 @@ def _edit_persons(form: contact_form.ContactForm, action: str) -> bool:
             fields = ("firstName", "lastName", *contact_form.PERSON_ADDRESS_FIELDS)
             form.persons.append(contact_form.Person(values=dict.fromkeys(fields, "")))
     elif action.startswith("remove_person:"):
-        index = action.removeprefix("remove_person:")
-        if index.isdigit() and int(index) < len(form.persons):
-            del form.persons[int(index)]
+        index = bounded_int(action.removeprefix("remove_person:"))
+        if index is not None and index < len(form.persons):
+            del form.persons[index]
     else:
         return False
     form.errors = []
@@ -262,11 +352,6 @@ def submit(code: str) -> Any:
         return _render_page(
             context, form=form, idempotency_key=idempotency_key, admission=admission
         )
-    previous = storage.existing_checkin(session, clock, settings, idempotency_key)
-    if previous is not None and previous.area_id == context.area.id:
-        # The same form sent twice (double tap, reload): the first check-in stands.
-        token = checkout_token(settings, idempotency_key)
-        return _confirmed(context, previous.id, previous.auto_departure, token)
     if form.errors:
         metrics.checkin_refused(InvalidRequestError.code)
         return _render_page(
@@ -274,14 +359,20 @@ def submit(code: str) -> Any:
         )
     persons = 1 + len(form.persons)
     arrival = clock.now().replace(microsecond=0)  # sealed (format v2) and stored alike
+    record = form.record()
+    # The same form sent twice (double tap, reload) is recognised by what was typed;
+    # another guest's key with other values is a conflict (storage.store_checkin).
+    digest = storage.form_submission_digest(
+        settings, idempotency_key, area_id=context.area.id, persons=persons, record=record
+    )
     envelope = crypto.seal_contact_record(
         context.key.public_spki,
-        form.record(),
+        record,
         location_code=context.location.code,
         area_code=context.area.code,
         visit=crypto.VisitBinding(arrival, idempotency_key, CheckInSource.GUEST_FORM.value),
     )
-    del form  # the typed values go now: only the envelope is kept (the promise, 1)
+    del form, record  # the typed values go now: only the envelope is kept (the promise, 1)
     receipt = storage.store_checkin(
         session,
         clock,
@@ -292,6 +383,7 @@ def submit(code: str) -> Any:
         source=CheckInSource.GUEST_FORM,
         arrival=arrival,
         idempotency_key=idempotency_key,
+        submission_digest=digest,
         current_key=context.key,
     )
     return _confirmed(context, receipt.id, receipt.auto_departure, receipt.token)

@@ -19,6 +19,7 @@ REFUSAL_REASONS = (
     "invalid_json",
     "invalid",
     "too_large",
+    "unsupported_media_type",
     "invalid_envelope",
     "unsupported_envelope_version",
     "unsupported_suite",

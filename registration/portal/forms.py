@@ -16,10 +16,19 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from registration.accounts.forms import no_control_characters, plausible_email
 from registration.models import CheckInMode
+from registration.offices import normalize_postal_code
+
+
+def german_postal_code(_form: Any, field: Any) -> None:
+    """Five digits, read the one way the offices read them (offices.normalize_postal_code)."""
+    code = normalize_postal_code(field.data or "")
+    if code is None:
+        raise ValidationError(_l("A German postal code has five digits."))
+    field.data = code
 
 
 def _text(label: Any, max_length: int, required_message: Any, **kwargs: Any) -> StringField:
@@ -52,7 +61,7 @@ class LocationForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF is untyped
         _l("Postal code"),
         validators=[
             DataRequired(_l("Please enter the postal code.")),
-            Regexp(r"^\s*\d{5}\s*$", message=_l("A German postal code has five digits.")),
+            german_postal_code,
         ],
         description=_l("The postal code decides which health office is responsible."),
         render_kw={"autocomplete": "postal-code", "inputmode": "numeric"},

@@ -18,8 +18,16 @@ from sqlalchemy.orm import Session
 
 from registration.audit import record_event
 from registration.clock import Clock
-from registration.models import Area, Business, CheckInMode, HealthOffice, Location, User
-from registration.offices import active_key, office_for_postal_code
+from registration.models import (
+    Area,
+    AuditEvent,
+    Business,
+    CheckInMode,
+    HealthOffice,
+    Location,
+    User,
+)
+from registration.offices import active_key, normalize_postal_code, office_for_postal_code
 from registration.portal.errors import AreaSpecError, TooManyAreasError
 
 MAX_AREAS_PER_LOCATION = 500
@@ -63,7 +71,7 @@ def _apply(location: Location, details: LocationDetails) -> None:
     location.name = clean_name(details.name)
     location.street = clean_name(details.street)
     location.house_number = clean_name(details.house_number)
-    location.zip_code = details.zip_code.strip()
+    location.zip_code = normalize_postal_code(details.zip_code) or details.zip_code.strip()
     location.city = clean_name(details.city)
     location.default_stay_minutes = details.default_stay_minutes
     location.capacity = details.capacity
@@ -121,7 +129,15 @@ def update_location(
     changed_by: User,
     details: LocationDetails,
 ) -> Location:
+    """Change a location's details; a new postal code may give it another office.
+
+    Such a change affects only check-ins from now on: guests seal to the new office's
+    key, while stored visits stay sealed for the old office, which alone can ask for
+    them (registration.offices.sealed_for_office). The change is audited on its own
+    (location.office_changed) and shown on the location page (office_changes).
+    """
     old_zip = location.zip_code
+    old_office = location.health_office
     _apply(location, details)
     if location.zip_code != old_zip or location.health_office_id is None:
         location.health_office_id = _office_id(session, location.zip_code)
@@ -134,8 +150,47 @@ def update_location(
         location_id=location.id,
         details={"zip_changed": location.zip_code != old_zip},
     )
+    old_office_id = old_office.id if old_office is not None else None
+    if location.health_office_id != old_office_id:
+        session.flush()
+        new_office = (
+            session.get(HealthOffice, location.health_office_id)
+            if location.health_office_id is not None
+            else None
+        )
+        record_event(
+            session,
+            clock,
+            action=OFFICE_CHANGED,
+            actor=changed_by,
+            business_id=location.business_id,
+            location_id=location.id,
+            details={
+                "from_zip": old_zip,
+                "to_zip": location.zip_code,
+                "from_office_id": old_office_id,
+                "from_office": old_office.name if old_office is not None else None,
+                "to_office_id": location.health_office_id,
+                "to_office": new_office.name if new_office is not None else None,
+            },
+        )
     session.commit()
     return location
+
+
+OFFICE_CHANGED = "location.office_changed"
+
+
+def office_changes(session: Session, location: Location, *, limit: int = 5) -> list[AuditEvent]:
+    """The location's changes of health office, newest first, for its page."""
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.location_id == location.id, AuditEvent.action == OFFICE_CHANGED)
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def set_archived(

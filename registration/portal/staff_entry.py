@@ -15,26 +15,16 @@ from registration.audit import record_event
 from registration.checkin.lookup import AreaTarget
 from registration.checkin.rules import DepartureProblem, arrival_window, departure_problem
 from registration.checkin.storage import CheckInReceipt, store_checkin
-from registration.clock import BERLIN, Clock
+from registration.clock import Clock
 from registration.config import Settings
 from registration.models import Area, CheckInSource, User
+from registration.request_guard import berlin_moment
 
 
 def parse_local_time(text: object) -> dt.datetime | None:
-    """'2026-11-20T19:30' typed in Europe/Berlin → aware UTC; None when it is not such a time.
-
-    A time that does not exist (the hour skipped in spring) or exists twice (autumn)
-    takes the offset zoneinfo gives with fold=0; a minute's ambiguity is fine here.
-    """
-    if not isinstance(text, str) or not 10 <= len(text) <= 19:
-        return None
-    try:
-        local = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if local.tzinfo is not None:
-        return None
-    return local.replace(tzinfo=BERLIN).astimezone(dt.UTC)
+    """'2026-11-20T19:30' typed in Europe/Berlin → aware UTC; None when it is not such a
+    time or has no UTC form (registration.request_guard.berlin_moment)."""
+    return berlin_moment(text)
 
 
 def check_staff_entry_times(

@@ -140,6 +140,7 @@ def location(location_id: int) -> Page:
         location=place,
         office=office,
         can_check_in=locations.can_check_in(session, place),
+        office_changes=locations.office_changes(session, place),
         areas=locations.active_areas(place),
         areas_form=AreasForm(),
         button=ButtonForm(),

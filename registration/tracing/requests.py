@@ -21,7 +21,7 @@ from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
 from registration.models import Area, CheckIn, Location, TraceRequest, TraceRequestState, User
-from registration.offices import location_in_jurisdiction
+from registration.offices import location_in_jurisdiction, sealed_for_office
 from registration.tracing.errors import (
     InvalidTransitionError,
     OutsideJurisdictionError,
@@ -220,7 +220,19 @@ def _audit_created(
     requested_by: User,
     location: Location,
 ) -> None:
-    """The audit entry of a new request: what was asked for, never any contact data."""
+    """The audit entry of a new request: what was asked for, never any contact data.
+
+    The case reference is not in it. It names a person's case, so retention blanks it
+    in the request row once the request has been finished for a retention period
+    (retention.office_data.redact_finished_trace_requests), while audit entries stay
+    for the much longer audit period. The entry names the request by its id instead,
+    which is enough to find the reference while the request row keeps it. Leaving the
+    reference out when the entry is written — rather than blanking it later — is what
+    keeps the chain verifiable: an entry's hash covers its details, so editing them
+    afterwards would break every later hash (registration.audit.verify_chain), while
+    an entry that never held the reference is never edited. (Entries written before
+    this change keep theirs until the audit period removes them, for the same reason.)
+    """
     record_event(
         session,
         clock,
@@ -231,7 +243,6 @@ def _audit_created(
         location_id=location.id,
         trace_request_id=trace_request.id,
         details={
-            "case_reference": trace_request.case_reference,
             "window_start": trace_request.window_start.isoformat(),
             "window_end": trace_request.window_end.isoformat(),
             "areas": [area.code for area in trace_request.areas],
@@ -326,11 +337,14 @@ def matching_conditions(trace_request: TraceRequest) -> list[ColumnElement[bool]
     """The visits of a request (IRIS rule): arrival ≤ window end, departure ≥ window start.
 
     A guest who never checked out counts until the automatic departure. With areas
-    chosen, only visits in those areas match.
+    chosen, only visits in those areas match. Only visits sealed for the asking office
+    match: a location whose postal code changed holds records of two offices, and
+    each office gets only its own (registration.offices.sealed_for_office).
     """
     departure = func.coalesce(CheckIn.departure, CheckIn.auto_departure)
     conditions: list[ColumnElement[bool]] = [
         CheckIn.location_id == trace_request.location_id,
+        sealed_for_office(trace_request.health_office_id),
         CheckIn.arrival <= trace_request.window_end,
         departure >= trace_request.window_start,
     ]

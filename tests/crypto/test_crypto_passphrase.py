@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import subprocess
+import sys
 import unicodedata
 
 import pytest
@@ -85,3 +87,12 @@ def test_only_the_first_72_characters_are_judged() -> None:
     strong = "abend-zyste-abgas-dachs-kanne-ufer"
     assert crypto.passphrase_strength(strong + "x" * 200).guesses_log10 > 14
     assert not crypto.passphrase_strength("a" * 72 + strong).acceptable
+
+
+def test_the_estimator_is_loaded_only_when_a_passphrase_is_judged() -> None:
+    """Its word lists would cost every web worker memory for nothing."""
+    code = "import sys, crypto; assert 'zxcvbn' not in sys.modules, 'zxcvbn imported'"
+    completed = subprocess.run(  # same interpreter, fixed arguments
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -12,12 +13,16 @@ from sqlalchemy.orm import Session
 from registration.audit import all_events, verify_chain
 from registration.config import Settings
 from registration.models import AuditEvent, TraceRequest, TraceRequestState
+from registration.offices import search_locations
+from registration.portal.locations import LocationDetails, update_location
 from registration.tracing.errors import (
     InvalidTransitionError,
     OutsideJurisdictionError,
     RequestValidationError,
 )
 from registration.tracing.jobs import run_request_jobs
+from registration.tracing.packages import current_package
+from registration.tracing.release import release_trace_request
 from registration.tracing.requests import (
     abort_trace_request,
     close_trace_request,
@@ -72,7 +77,7 @@ def test_a_valid_request_is_recorded_audited_and_mailed_to_both_sides(
         select(AuditEvent).where(AuditEvent.action == "office.request.created")
     )
     assert event is not None and event.trace_request_id == trace_request.id
-    assert event.details["case_reference"] == "AZ 2026/4711"
+    assert "AZ 2026/4711" not in json.dumps(event.details)  # in the request row only
     mails = capsys.readouterr().out
     assert f"To: {office.office.email}" in mails
     assert f"To: {location.owner.email}" in mails
@@ -302,3 +307,101 @@ def test_jobs_expire_unreleased_requests_and_close_downloaded_ones(
         "expired": 0,
         "closed": 0,
     }
+
+
+def _move(db_session: Session, clock: Any, place: Any, zip_code: str) -> None:
+    """The owner changes the location's postal code in the portal (the service it calls)."""
+    location = place.location
+    update_location(
+        db_session,
+        clock,
+        location,
+        changed_by=place.owner,
+        details=LocationDetails(
+            name=location.name,
+            street=location.street,
+            house_number=location.house_number,
+            zip_code=zip_code,
+            city=location.city,
+            default_stay_minutes=location.default_stay_minutes,
+            capacity=location.capacity,
+            checkin_mode=location.checkin_mode,
+        ),
+    )
+
+
+def test_a_postal_code_change_leaves_past_visits_with_the_office_they_were_sealed_for(
+    db_session: Session, clock: Any, settings: Settings, make_office: Any, make_location: Any
+) -> None:
+    """A changed postal code moved every stored visit to the new office: it could ask
+    for and download records sealed to the old one (times, persons, areas), while the
+    old office's request was refused as outside its jurisdiction."""
+    old = make_office("Gesundheitsamt Alt", "10115")
+    new = make_office("Gesundheitsamt Neu", "20095")
+    place = make_location(old.office, zip_code="10115")
+    now = clock.now()
+    sealed_to_old = factories.checkin(db_session, place.areas[0], old.key, arrival=now - 5 * H)
+    db_session.commit()
+    _move(db_session, clock, place, "20095")
+    assert place.location.health_office_id == new.office.id
+    sealed_to_new = factories.checkin(db_session, place.areas[0], new.key, arrival=now - 3 * H)
+    db_session.commit()
+    window = {"window_start": now - 6 * H, "window_end": now - 1 * H}
+
+    asked_by_new = _request(db_session, clock, settings, new, place, **window)
+    assert count_matching(db_session, asked_by_new) == 1
+    release_trace_request(db_session, clock, settings, asked_by_new, released_by=place.owner)
+    package = current_package(db_session, asked_by_new)
+    assert package is not None and package.record_count == 1
+    assert new.key_id.encode() in package.content and old.key_id.encode() not in package.content
+
+    asked_by_old = _request(db_session, clock, settings, old, place, **window)
+    assert [c.id for c in db_session.scalars(matching_checkins(asked_by_old))] == [sealed_to_old.id]
+    assert sealed_to_new.id not in {
+        c.id for c in db_session.scalars(matching_checkins(asked_by_old))
+    }
+    assert [found.id for found in search_locations(db_session, old.office.id, "Café")] == [
+        place.location.id
+    ]
+
+
+def test_a_location_without_visits_sealed_to_an_office_is_not_in_its_jurisdiction(
+    db_session: Session, clock: Any, settings: Settings, make_office: Any, make_location: Any
+) -> None:
+    old = make_office("Gesundheitsamt Alt", "10115")
+    make_office("Gesundheitsamt Neu", "20095")
+    place = make_location(old.office, zip_code="10115")
+    _move(db_session, clock, place, "20095")
+    with pytest.raises(OutsideJurisdictionError):
+        _request(db_session, clock, settings, old, place)
+
+
+def test_case_references_stay_out_of_the_audit_log(
+    db_session: Session, clock: Any, settings: Settings, scene: Any
+) -> None:
+    """Retention blanks a finished request's case reference after its period; the audit
+    log, kept for 1,095 days, held a copy in `details` of its creation entry."""
+    office, location = scene
+    asked = _request(db_session, clock, settings, office, location, case_reference="AZ 77/Geheim")
+    abort_trace_request(db_session, clock, settings, asked, aborted_by=office.staff)
+    refused_elsewhere = _request(
+        db_session, clock, settings, office, location, case_reference="AZ 78/Geheim"
+    )
+    release_trace_request(
+        db_session, clock, settings, refused_elsewhere, released_by=location.owner
+    )
+    close_trace_request(db_session, clock, settings, refused_elsewhere, closed_by=office.staff)
+    events = list(all_events(db_session))
+    assert {event.action for event in events} >= {
+        "office.request.created",
+        "office.request.aborted",
+        "request.released",
+        "office.package.built",
+        "office.request.closed",
+    }
+    for event in events:
+        assert "Geheim" not in json.dumps(event.details, ensure_ascii=False), event.action
+    created = next(e for e in events if e.action == "office.request.created")
+    assert created.trace_request_id == asked.id
+    assert set(created.details) == {"window_start", "window_end", "areas"}
+    assert verify_chain(events).intact

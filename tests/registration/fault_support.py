@@ -16,16 +16,25 @@ from sqlalchemy import Engine, func, make_url
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
+from registration.checkin.storage import idempotency_key_hash
+from registration.config import DEMO_SECRET_KEY, Settings
 from registration.models import CheckIn
 
 
-def checkins_with_key(engine: Engine, idempotency_key: str) -> int:
+def checkins_with_key(
+    engine: Engine, idempotency_key: str, settings: Settings | None = None
+) -> int:
+    """Check-ins stored under this key (hashed with the test settings' secret, as
+    fault_app's service hashes it)."""
+    settings = settings or Settings(environment="test", secret_key=DEMO_SECRET_KEY)
     with Session(engine) as session:
         return int(
             session.scalar(
                 sql_select(func.count())
                 .select_from(CheckIn)
-                .where(CheckIn.idempotency_key == idempotency_key)
+                .where(
+                    CheckIn.idempotency_key_hash == idempotency_key_hash(settings, idempotency_key)
+                )
             )
             or 0
         )

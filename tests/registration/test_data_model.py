@@ -29,7 +29,8 @@ CHECKIN_COLUMNS = {
     "key_id",
     "envelope",
     "checkout_token_hash",
-    "idempotency_key",
+    "idempotency_key_hash",
+    "submission_digest",
     "received_at",
 }
 

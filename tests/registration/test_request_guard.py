@@ -9,22 +9,29 @@ is parsed (registration/security.py), so no view has to remember it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from dataclasses import replace
+from urllib.parse import quote
 
+import pyotp
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from gastregister import create_app
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
-from registration.models import CheckIn, Role
+from registration.models import CheckIn, Role, TraceRequest
 from registration.security import safe_redirect_target
 from tests import factories
+from tests.conftest import TEST_START
 from tests.forms import csrf_token, log_in
+from tests.health_export.office_support import sign_in
 
 HUGE = 10**23
 
@@ -209,3 +216,203 @@ def test_the_trusted_proxies_are_a_setting(
     )
     assert _seen_by_the_app(app, "10.0.0.3", FORWARDED) == ("203.0.113.9", True)
     assert _seen_by_the_app(app, "127.0.0.1", FORWARDED) == ("127.0.0.1", False)
+
+
+# --- times beyond datetime's range, huge integers, content types, area codes ----------
+
+# Both parse as aware datetimes, but their UTC form lies outside year 1..9999.
+OVERFLOWING_TIMES = ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"]
+# Local (Europe/Berlin) times whose UTC form lies outside the range.
+OVERFLOWING_LOCAL_TIMES = ["0001-01-01T00:00", "0001-01-01T00:30"]
+
+
+@pytest.mark.parametrize("moment", OVERFLOWING_TIMES)
+def test_api_times_beyond_the_calendar_are_a_field_error(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    venue: factories.Venue,
+    moment: str,
+) -> None:
+    response = client.post("/api/v1/checkins", json=venue.checkin_body(clock.now(), arrival=moment))
+    assert _json_error(response, 422)["fields"] == [  # type: ignore[comparison-overlap]
+        {"field": "arrival", "reason": "invalid_time"}
+    ]
+    stored = client.post("/api/v1/checkins", json=venue.checkin_body(clock.now())).get_json()
+    response = client.post(
+        f"/api/v1/checkins/{stored['id']}/checkout",
+        json={"checkoutToken": stored["checkoutToken"], "departure": moment},
+    )
+    assert _json_error(response, 422)["fields"] == [  # type: ignore[comparison-overlap]
+        {"field": "departure", "reason": "invalid_time"}
+    ]
+    db_session.expire_all()
+    assert db_session.query(CheckIn).one().departure is None
+
+
+@pytest.mark.parametrize("moment", OVERFLOWING_LOCAL_TIMES)
+def test_staff_entry_times_beyond_the_calendar_are_a_field_error(
+    app: Flask, db_session: Session, venue: factories.Venue, moment: str
+) -> None:
+    owner = factories.user(db_session, role=Role.BUSINESS_OWNER, business=venue.business)
+    db_session.commit()
+    client = app.test_client()
+    log_in(client, owner.email)
+    url = f"/portal/locations/{venue.location.id}/staff-entry"
+    page = client.get(url)
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
+    assert token
+    for field in ("arrival", "departure"):
+        body = {
+            "areaId": venue.area.id,
+            "envelope": "AAAA",
+            "persons": 1,
+            "arrival": "2026-11-20T10:00",
+            "idempotencyKey": "k" * 32,
+            field: moment,
+        }
+        response = client.post(
+            url,
+            json=body,
+            headers={
+                "X-CSRFToken": token.group(1),
+                "Accept": "application/json",
+                "Accept-Language": "de",
+            },
+        )
+        error = _json_error(response, 422)
+        assert list(error["fields"]) == [field], error
+        assert "Datum" in error["fields"][field], error  # type: ignore[index]
+    assert db_session.query(CheckIn).count() == 0
+
+
+def _office_admin_client(app: Flask, db_session: Session, venue: factories.Venue) -> FlaskClient:
+    admin = factories.user(
+        db_session,
+        role=Role.HEALTH_OFFICE_ADMIN,
+        office=venue.office,
+        totp_secret=pyotp.random_base32(),
+        now=TEST_START - dt.timedelta(days=1),
+    )
+    db_session.commit()
+    client = app.test_client()
+    sign_in(client, admin, FrozenClock(TEST_START))
+    return client
+
+
+@pytest.mark.parametrize("moment", OVERFLOWING_LOCAL_TIMES)
+def test_request_windows_beyond_the_calendar_are_a_field_error(
+    app: Flask, db_session: Session, venue: factories.Venue, moment: str
+) -> None:
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = _office_admin_client(app, db_session, venue)
+    for field in ("window_start", "window_end"):
+        data = {
+            "location_id": str(venue.location.id),
+            "window_start": "2026-11-20T08:00",
+            "window_end": "2026-11-20T11:00",
+            "case_reference": "AZ 1",
+            "reason": "Grund",
+            field: moment,
+        }
+        response = client.post("/amt/requests", data=data, headers={"Accept-Language": "de"})
+        assert response.status_code == 422, (field, response.status_code)
+        assert "Datum und Uhrzeit" in response.text
+    assert db_session.query(TraceRequest).count() == 0
+
+
+def test_integers_beyond_the_id_columns_in_office_query_strings_are_refused(
+    app: Flask, db_session: Session, venue: factories.Venue
+) -> None:
+    """`?before=10**30` was a 500 (OverflowError on SQLite, a range error on PostgreSQL)."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = _office_admin_client(app, db_session, venue)
+    assert client.get("/amt/audit").status_code == 200
+    for value in (str(10**30), f"-{10**30}", str(HUGE), str(2**31), "\u00b2", "1_0"):
+        for path in (f"/amt/audit?before={value}", f"/amt/requests/new?location={value}"):
+            response = client.get(path)
+            assert response.status_code in (200, 303, 400, 404), (path, response.status_code)
+        response = client.post(
+            "/amt/requests",
+            data={"location_id": value, "areas": value, "window_start": "2026-11-20T08:00"},
+        )
+        assert response.status_code in (400, 404), (value, response.status_code)
+    place = venue.location.id
+    response = client.post(
+        "/amt/requests",
+        data={
+            "location_id": str(place),
+            "areas": ["\u00b2", str(10**30)],
+            "window_start": "2026-11-20T08:00",
+            "window_end": "2026-11-20T11:00",
+            "case_reference": "AZ 1",
+            "reason": "Grund",
+        },
+    )
+    assert response.status_code == 422, response.status_code
+    assert db_session.query(TraceRequest).count() == 0
+
+
+def test_removing_a_person_with_a_non_ascii_digit_changes_nothing(
+    client: FlaskClient, venue: factories.Venue
+) -> None:
+    """`remove_person:²` passed str.isdigit and then int() raised: a 500 without JavaScript."""
+    page = client.get(f"/c/{venue.area.code}")
+    response = client.post(
+        f"/c/{venue.area.code}",
+        data={"csrf_token": csrf_token(page.text), "action": "remove_person:\u00b2"},
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "application/jsonx", None],
+)
+def test_the_api_takes_only_json(
+    client: FlaskClient,
+    db_session: Session,
+    clock: FrozenClock,
+    venue: factories.Venue,
+    content_type: str | None,
+) -> None:
+    body = json.dumps(venue.checkin_body(clock.now()))
+    headers = {"Accept-Language": "de"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    response = client.post("/api/v1/checkins", data=body, headers=headers)
+    error = _json_error(response, 415)
+    assert error["code"] == "unsupported_media_type"
+    assert "application/json" in error["message"]
+    assert db_session.query(CheckIn).count() == 0
+    response = client.post(
+        "/api/v1/checkins",
+        data=body,
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert response.status_code == 201
+
+
+def test_area_codes_outside_the_code_alphabet_are_unknown_without_a_query(
+    client: FlaskClient, bound_database: Database, clock: FrozenClock, venue: factories.Venue
+) -> None:
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(bound_database.engine, "before_cursor_execute", seen)
+    try:
+        for code in ("a b", "Café", "x" * 65, "a/b", "a.b", "\u00e4" * 10):
+            statements.clear()
+            response = client.post(
+                "/api/v1/checkins", json=venue.checkin_body(clock.now(), areaCode=code)
+            )
+            assert _json_error(response, 404)["code"] == "unknown_area", code
+            assert not [s for s in statements if "areas" in s], (code, statements)
+            statements.clear()
+            assert client.get(f"/api/v1/areas/{quote(code)}").status_code == 404, code
+            assert client.get(f"/c/{quote(code)}").status_code == 404, code
+            assert not [s for s in statements if "areas" in s], (code, statements)
+    finally:
+        event.remove(bound_database.engine, "before_cursor_execute", seen)

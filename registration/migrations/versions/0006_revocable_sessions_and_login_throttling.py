@@ -9,7 +9,7 @@ the owner's devices (registration/accounts/throttling.py); a running lock is not
 carried over.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005 (written beside 0005 on another branch; chained after it when the two met)
 Create Date: 2026-11-26 03:00:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

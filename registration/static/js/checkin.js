@@ -18,16 +18,22 @@ import {
   showFormMessage,
   validateContactForm,
 } from "./contact-form.js";
-import { Outbox, OutboxSender, Outcome } from "./outbox.js";
+import { MemoryStore, OutboxSender, Outcome, PhoneStore } from "./outbox.js";
+import { checkoutEntry, onChange, postJson, refusalOf, retryable, sendEntry, settle, SYNC_TAG } from "./delivery.js";
 
-const VISITS_KEY = "gastregister.visits.v1";
+const LEGACY_VISITS_KEY = "gastregister.visits.v1";
+const LEGACY_OUTBOX_KEY = "gastregister.outbox.v1";
 const CONTACT_KEY = "gastregister.contact.v1";
-const VISIT_MEMORY_MS = 2 * 24 * 3600 * 1000;
+const DAY_MS = 24 * 3600 * 1000;
+const MY_VISITS_SHOWN = 10;
+// Visits with something still to send are never dropped or cleared.
+const PENDING = ["sending", "queued", "checkoutQueued"];
 
 document.documentElement.classList.add("js");
 
 const config = JSON.parse(document.getElementById("checkin-config").textContent);
 const { rules, texts } = config;
+const timeoutMs = config.requestTimeoutSeconds * 1000;
 const form = document.getElementById("checkin-form");
 const checkinArea = document.getElementById("checkin-area");
 const confirmation = document.getElementById("confirmation");
@@ -37,41 +43,62 @@ const checkoutButton = document.getElementById("checkout-button");
 const rememberBox = document.getElementById("remember");
 const rememberedNote = document.getElementById("remembered-note");
 const persons = enhancePersons(form, document.getElementById("person-template"), rules, texts);
-const outbox = new Outbox();
+const store = "indexedDB" in window ? new PhoneStore() : new MemoryStore();
 let shownVisit = null;
+// Set once the service worker is ready: Background Sync can deliver after the tab is closed.
+let background = null;
 
 // --- stored visits (this phone's check-ins and their tokens) -----------------
 
-function loadVisits() {
-  try {
-    const visits = JSON.parse(localStorage.getItem(VISITS_KEY) || "[]");
-    const cutoff = Date.now() - VISIT_MEMORY_MS;
-    return Array.isArray(visits) ? visits.filter((visit) => Date.parse(visit.arrival) > cutoff) : [];
-  } catch {
-    return [];
+/** This phone's visits, oldest first; those older than the retention period are dropped. */
+async function loadVisits() {
+  const cutoff = Date.now() - config.retentionDays * DAY_MS;
+  const visits = [];
+  for (const visit of await store.visits()) {
+    if (Date.parse(visit.arrival) > cutoff || PENDING.includes(visit.status)) visits.push(visit);
+    else await store.removeVisit(visit.idempotencyKey);
   }
+  return visits.sort((a, b) => Date.parse(a.arrival) - Date.parse(b.arrival));
 }
 
-function saveVisit(visit) {
-  const visits = loadVisits().filter((other) => other.idempotencyKey !== visit.idempotencyKey);
-  visits.push(visit);
-  localStorage.setItem(VISITS_KEY, JSON.stringify(visits));
+async function saveVisit(visit) {
+  await store.putVisit(visit);
   if (shownVisit && shownVisit.idempotencyKey === visit.idempotencyKey) showConfirmation(visit);
 }
 
-function findVisit(predicate) {
-  return loadVisits().find(predicate) || null;
-}
-
-function openVisitHere() {
+async function openVisitHere() {
   const now = Date.now();
-  const open = loadVisits().filter(
+  const open = (await loadVisits()).filter(
     (visit) =>
       visit.areaCode === config.areaCode &&
       !["checkedOut", "refused"].includes(visit.status) &&
       Date.parse(visit.autoDeparture) > now,
   );
   return open.length ? open[open.length - 1] : null;
+}
+
+/** Check-ins saved by an earlier version of this page in localStorage move to IndexedDB. */
+async function adoptLegacyStorage() {
+  const read = (key) => {
+    try {
+      const parsed = JSON.parse(localStorage.getItem(key) || "[]");
+      return Array.isArray(parsed) ? parsed : [];
+    } catch {
+      return [];
+    }
+  };
+  const visits = read(LEGACY_VISITS_KEY);
+  for (const visit of visits) await store.putVisit({ apiBase: config.apiBase, ...visit });
+  for (const entry of read(LEGACY_OUTBOX_KEY)) {
+    if (entry.kind === "checkin") {
+      await store.putEntry({ ...entry, url: config.apiBase, visitKey: entry.body.idempotencyKey });
+    } else {
+      const visit = visits.find((v) => v.id === entry.checkinId);
+      if (visit) await store.putEntry(checkoutEntry({ apiBase: config.apiBase, ...visit }, entry.departure));
+    }
+  }
+  localStorage.removeItem(LEGACY_VISITS_KEY);
+  localStorage.removeItem(LEGACY_OUTBOX_KEY);
 }
 
 // --- showing the confirmation -------------------------------------------------
@@ -86,14 +113,19 @@ function out(name, text) {
   confirmation.querySelector(`[data-out="${name}"]`).textContent = text;
 }
 
-const STATUS_TEXT = {
-  sending: "sending",
-  queued: "queued",
-  sent: "sent",
-  checkoutQueued: "checkoutQueued",
-  checkedOut: "checkedOut",
-  refused: "failed",
-};
+/** Why the server refused an entry for good, in the guest's words. */
+function refusalText(refusal) {
+  if (refusal.code === "stale_key") return texts.staleKeyRefused;
+  if (refusal.code === "too_many_requests") return texts.tooMany;
+  return refusal.message || texts.failed;
+}
+
+function statusText(visit) {
+  if (visit.status === "queued") return background ? texts.queuedBackground : texts.queuedReopen;
+  if (visit.status === "checkoutQueued") return background ? texts.checkoutQueuedBackground : texts.checkoutQueuedReopen;
+  if (visit.refusal) return `${texts.notDelivered}: ${refusalText(visit.refusal)}`;
+  return texts[visit.status] || "";
+}
 
 function showConfirmation(visit, { focus = false } = {}) {
   shownVisit = visit;
@@ -107,7 +139,7 @@ function showConfirmation(visit, { focus = false } = {}) {
     ? texts.departureLabel
     : texts.autoDepartureLabel;
   out("departure", timeFormat.format(new Date(visit.departure || visit.autoDeparture)));
-  statusLine.textContent = texts[STATUS_TEXT[visit.status]] || "";
+  statusLine.textContent = statusText(visit);
   statusLine.classList.toggle("queued", visit.status === "queued" || visit.status === "checkoutQueued");
   checkoutButton.hidden = checkedOut || visit.status === "checkoutQueued";
   checkinArea.hidden = true;
@@ -115,15 +147,131 @@ function showConfirmation(visit, { focus = false } = {}) {
   if (focus) confirmation.focus();
 }
 
-function showForm() {
+// --- refusals: listed until the guest dismisses them ------------------------------
+
+const undelivered = document.getElementById("undelivered");
+
+function visitPlace(visit) {
+  return `${visit.locationName}, ${visit.areaName}, ${timeFormat.format(new Date(visit.arrival))}`;
+}
+
+async function dismissRefusal(key) {
+  const visit = await store.getVisit(key);
+  if (visit && visit.status === "refused") await store.removeVisit(key);
+  else if (visit) await store.putVisit({ ...visit, refusal: undefined });
+  await refresh();
+  const next = undelivered.querySelector("button");
+  (next || (undelivered.hidden ? document.getElementById("main") : undelivered)).focus();
+}
+
+function renderUndelivered(visits) {
+  const refused = visits.filter((visit) => visit.refusal);
+  const items = refused.map((visit) => {
+    const item = document.createElement("li");
+    const what = document.createElement("p");
+    const kind = visit.status === "refused" ? texts.checkinNotDelivered : texts.checkoutNotDelivered;
+    what.textContent = `${kind} ${visitPlace(visit)}. ${refusalText(visit.refusal)}`;
+    const dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "secondary";
+    dismiss.textContent = texts.dismiss;
+    dismiss.setAttribute("aria-label", `${texts.dismiss}: ${visitPlace(visit)}`);
+    dismiss.addEventListener("click", () => dismissRefusal(visit.idempotencyKey));
+    item.append(what, dismiss);
+    return item;
+  });
+  document.getElementById("undelivered-list").replaceChildren(...items);
+  undelivered.hidden = items.length === 0;
+}
+
+// --- my visits: what this phone holds, nothing from the server ---------------------
+
+const myVisits = document.getElementById("my-visits");
+const clockFormat = new Intl.DateTimeFormat(document.documentElement.lang || "de", {
+  timeZone: "Europe/Berlin",
+  timeStyle: "short",
+});
+
+function visitTimes(visit) {
+  const arrival = timeFormat.format(new Date(visit.arrival));
+  if (visit.departure) return `${arrival} – ${clockFormat.format(new Date(visit.departure))}`;
+  return `${arrival} – ${clockFormat.format(new Date(visit.autoDeparture))} ${texts.automatic}`;
+}
+
+function visitState(visit) {
+  if (visit.refusal && visit.status === "refused") return texts.notDelivered;
+  if (visit.status === "checkedOut" || Date.parse(visit.autoDeparture) <= Date.now()) return texts.over;
+  if (PENDING.includes(visit.status)) return texts.waiting;
+  return texts.open;
+}
+
+function renderMyVisits(visits) {
+  const now = Date.now();
+  const items = visits
+    .slice(-MY_VISITS_SHOWN)
+    .reverse()
+    .map((visit) => {
+      const item = document.createElement("li");
+      const place = document.createElement("p");
+      const name = document.createElement("strong");
+      name.textContent = visit.locationName;
+      place.append(name, ` · ${visit.areaName}`);
+      const times = document.createElement("p");
+      times.textContent = `${visitTimes(visit)} · ${visitState(visit)}`;
+      item.append(place, times);
+      if (visit.status === "sent" && Date.parse(visit.autoDeparture) > now) {
+        const leave = document.createElement("button");
+        leave.type = "button";
+        leave.className = "secondary";
+        leave.textContent = texts.checkOut;
+        leave.setAttribute("aria-label", `${texts.checkOut}: ${visit.locationName}, ${visit.areaName}`);
+        leave.addEventListener("click", () => checkOut(visit.idempotencyKey, { from: leave }));
+        item.append(leave);
+      }
+      return item;
+    });
+  document.getElementById("my-visits-list").replaceChildren(...items);
+  myVisits.hidden = items.length === 0;
+}
+
+document.getElementById("clear-visits").addEventListener("click", async () => {
+  for (const visit of await store.visits()) {
+    if (!PENDING.includes(visit.status)) await store.removeVisit(visit.idempotencyKey);
+  }
+  await refresh();
+  document.getElementById("visits-announcer").textContent = texts.visitsCleared;
+  (myVisits.hidden ? document.getElementById("main") : myVisits).focus();
+});
+
+/** Show the stored state again (the worker, the sender or another tab changed it). */
+async function refresh() {
+  const visits = await loadVisits();
+  renderUndelivered(visits);
+  renderMyVisits(visits);
+  if (!shownVisit) return;
+  const visit = visits.find((v) => v.idempotencyKey === shownVisit.idempotencyKey);
+  if (visit) showConfirmation(visit);
+}
+
+/**
+ * The form again: for this phone's own guest ("self", filled with the remembered
+ * details) or, after "Check in another person", for someone else (empty: the
+ * remembered details are not theirs, and are neither shown nor changed).
+ */
+function showForm({ forSomeoneElse = false } = {}) {
   shownVisit = null;
   confirmation.hidden = true;
   checkinArea.hidden = false;
-  resetForm();
+  resetForm({ forSomeoneElse });
   form.querySelector("#firstName").focus();
 }
 
 // --- remembered details ---------------------------------------------------------
+
+let formForSomeoneElse = false;
+const companionOffers = document.getElementById("companion-offers");
+const yourDetails = document.getElementById("your-details");
+const editDetails = document.getElementById("edit-details");
 
 function rememberedRecord() {
   try {
@@ -133,15 +281,85 @@ function rememberedRecord() {
   }
 }
 
-function resetForm() {
+function companionName(person) {
+  return `${person.firstName} ${person.lastName}`.trim();
+}
+
+/** Last time's companions, offered one tap each, never checked in again unasked. */
+function offerCompanions(companions) {
+  const items = companions.map((person) => {
+    const item = document.createElement("li");
+    const add = document.createElement("button");
+    add.type = "button";
+    add.className = "secondary";
+    add.textContent = texts.addCompanion.replace("%(name)s", companionName(person));
+    add.addEventListener("click", () => {
+      const fieldset = persons.add(companionValues(person), person.sameAddress !== false);
+      item.remove();
+      companionOffers.hidden = !companionOffers.querySelector("li");
+      if (fieldset) {
+        document.getElementById("person-announcer").textContent = texts.companionAdded.replace(
+          "%(name)s",
+          companionName(person),
+        );
+        fieldset.querySelector("input").focus();
+      }
+    });
+    item.append(add);
+    return item;
+  });
+  document.getElementById("companion-list").replaceChildren(...items);
+  companionOffers.hidden = items.length === 0;
+}
+
+function companionValues(person) {
+  return {
+    firstName: person.firstName,
+    lastName: person.lastName,
+    streetAddress: [person.street, person.houseNumber].filter(Boolean).join(" "),
+    zipCode: person.zipCode,
+    city: person.city,
+    phone: person.phone,
+    email: person.email,
+  };
+}
+
+function resetForm({ forSomeoneElse = false } = {}) {
+  formForSomeoneElse = forSomeoneElse;
   form.reset();
   persons.clear();
   clearErrors(form);
-  const record = rememberedRecord();
+  const record = forSomeoneElse ? null : rememberedRecord();
   rememberedNote.hidden = !record;
   rememberBox.checked = Boolean(record);
-  if (record) fillContactForm(form, record, persons);
+  offerCompanions(record ? record.additionalPersons || [] : []);
+  if (record) fillContactForm(form, { ...record, additionalPersons: [] }, persons);
+  // A returning guest sees a summary, so the button is on the first screen.
+  document.getElementById("remembered-summary").textContent = record ? recordSummary(record) : "";
+  yourDetails.hidden = Boolean(record);
+  editDetails.hidden = !record;
+  // Remembering goes on (forgetting is one tap away); the companions' hint is known.
+  document.getElementById("remember-row").hidden = Boolean(record);
+  document.getElementById("persons-hint").hidden = Boolean(record);
 }
+
+function recordSummary(record) {
+  const name = `${record.firstName} ${record.lastName}`;
+  const street = [record.street, record.houseNumber].filter(Boolean).join(" ");
+  return [name, street, record.city].filter((part) => part && part.trim()).join(", ");
+}
+
+function showDetails() {
+  yourDetails.hidden = false;
+  editDetails.hidden = true;
+  document.getElementById("remember-row").hidden = false;
+  document.getElementById("persons-hint").hidden = false;
+}
+
+editDetails.addEventListener("click", () => {
+  showDetails();
+  form.querySelector("#firstName").focus();
+});
 
 document.getElementById("forget-details").addEventListener("click", () => {
   localStorage.removeItem(CONTACT_KEY);
@@ -149,75 +367,48 @@ document.getElementById("forget-details").addEventListener("click", () => {
   persons.clear();
   rememberBox.checked = false;
   rememberedNote.hidden = true;
+  showDetails();
+  offerCompanions([]);
   document.getElementById("person-announcer").textContent = texts.forgotten;
   form.querySelector("#firstName").focus();
 });
 
 // --- sending --------------------------------------------------------------------
 
-async function postJson(url, body) {
-  return fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(body),
-    credentials: "omit",
-    cache: "no-store",
-  });
-}
-
-async function errorOf(response) {
-  try {
-    return (await response.json()).error || {};
-  } catch {
-    return {};
-  }
-}
-
-function retryable(status) {
-  return status >= 500 || status === 429 || status === 408;
-}
-
-async function sendEntry(entry) {
-  const url =
-    entry.kind === "checkin" ? config.apiBase : `${config.apiBase}/${encodeURIComponent(entry.checkinId)}/checkout`;
-  const body =
-    entry.kind === "checkin" ? entry.body : { checkoutToken: entry.token, departure: entry.departure };
-  const response = await postJson(url, body);
-  if (response.ok) return { outcome: Outcome.DONE, data: await response.json() };
-  if (retryable(response.status)) return { outcome: Outcome.RETRY };
-  return { outcome: Outcome.REFUSED, data: await errorOf(response) };
-}
-
-function settled(entry, outcome, data) {
-  if (entry.kind === "checkin") {
-    const visit = findVisit((v) => v.idempotencyKey === entry.body.idempotencyKey);
-    if (!visit) return;
-    if (outcome !== Outcome.DONE) {
-      saveVisit({ ...visit, status: "refused" });
-      return;
-    }
-    const stored = {
-      ...visit,
-      id: data.id,
-      token: data.checkoutToken,
-      arrival: data.arrival,
-      autoDeparture: data.autoDeparture,
-      persons: data.persons,
-      status: entry.checkoutAt ? "checkoutQueued" : "sent",
-    };
-    saveVisit(stored);
-    if (entry.checkoutAt) queueCheckout(stored, entry.checkoutAt);
-  } else {
-    const visit = findVisit((v) => v.id === entry.checkinId);
-    if (!visit) return;
-    // A refused check-out (404) means the server no longer knows the visit: it is over either way.
-    const departure = outcome === Outcome.DONE ? data.departure : entry.departure;
-    saveVisit({ ...visit, status: "checkedOut", departure });
-  }
-}
-
-const sender = new OutboxSender(outbox, sendEntry, settled);
+const sender = new OutboxSender(
+  store,
+  (entry) => sendEntry(entry, { timeoutMs }),
+  async (entry, outcome, data) => {
+    await settle(store, entry, outcome, data);
+    await refresh();
+  },
+);
 sender.wakeOn(window, document);
+onChange(refresh);
+
+/** Register the service worker; Background Sync, where the browser has it, delivers without the page. */
+async function startServiceWorker() {
+  if (!("serviceWorker" in navigator) || !config.serviceWorker) return;
+  try {
+    const registration = await navigator.serviceWorker.register(config.serviceWorker, { type: "module", scope: "/" });
+    const ready = await navigator.serviceWorker.ready;
+    background = "sync" in ready ? ready : null;
+    await registration.update().catch(() => {});
+  } catch {
+    background = null; // delivered by this page and on the next visit
+  }
+  await refresh();
+}
+
+/** Ask the browser to wake the worker when the network is back (even with the tab closed). */
+async function deliverLater() {
+  if (!background) return;
+  try {
+    await background.sync.register(SYNC_TAG);
+  } catch {
+    // Not permitted here: the page and the next visit deliver.
+  }
+}
 
 async function sealedBody(record, key, idempotencyKey, arrival, count) {
   const recipient = await importRecipientPublicKey(key.publicKey);
@@ -240,11 +431,20 @@ async function checkIn(record) {
   const count = 1 + record.additionalPersons.length;
   let key = config.key;
   let body = await sealedBody(record, key, idempotencyKey, arrival, count);
-  const entry = { id: "checkin:" + idempotencyKey, kind: "checkin", body, checkoutAt: null, attempts: 0 };
-  outbox.put(entry);
+  const entry = {
+    id: "checkin:" + idempotencyKey,
+    kind: "checkin",
+    visitKey: idempotencyKey,
+    url: config.apiBase,
+    body,
+    checkoutAt: null,
+    attempts: 0,
+  };
   const visit = {
     idempotencyKey,
+    apiBase: config.apiBase,
     areaCode: config.areaCode,
+    pageUrl: location.pathname,
     locationName: config.locationName,
     areaName: config.areaName,
     arrival,
@@ -252,36 +452,72 @@ async function checkIn(record) {
     persons: count,
     status: "sending",
   };
-  saveVisit(visit);
+  // The visit first, then the entry: whoever delivers the entry finds its visit.
+  await store.putVisit(visit);
+  await store.putEntry(entry);
+  await leaveOtherAreas(arrival);
   for (let attempt = 0; attempt < 3; attempt += 1) {
-    let response;
+    let answer;
     try {
-      response = await postJson(config.apiBase, body);
+      answer = await postJson(config.apiBase, body, { timeoutMs });
     } catch {
       break;
     }
-    if (response.ok) {
-      outbox.remove(entry.id);
-      settled(entry, Outcome.DONE, await response.json());
-      return "sent";
+    if (!(await store.getEntry(entry.id))) return { visitKey: idempotencyKey }; // the worker sent it
+    if (answer.ok) {
+      await settle(store, entry, Outcome.DONE, answer.data);
+      await store.removeEntry(entry.id);
+      return { visitKey: idempotencyKey };
     }
-    if (retryable(response.status)) break;
-    const error = await errorOf(response);
-    if (error.code === "stale_key" && error.currentKey) {
+    if (retryable(answer.status)) break;
+    const refusal = refusalOf(answer.status, answer.data);
+    if (refusal.code === "stale_key" && answer.data.error.currentKey) {
       // The office changed its key since the page loaded: seal again and resend.
-      key = error.currentKey;
+      key = answer.data.error.currentKey;
       config.key = key;
       body = await sealedBody(record, key, idempotencyKey, arrival, count);
-      outbox.put({ ...entry, body });
+      entry.body = body;
+      await store.putEntry(entry);
       continue;
     }
-    outbox.remove(entry.id);
-    saveVisit({ ...visit, status: "refused" });
-    return error.code === "too_many_requests" ? texts.tooMany : error.message || texts.failed;
+    await store.removeEntry(entry.id);
+    await store.removeVisit(idempotencyKey);
+    return { message: refusal.code === "too_many_requests" ? texts.tooMany : refusal.message || texts.failed };
   }
-  saveVisit({ ...findVisit((v) => v.idempotencyKey === idempotencyKey), status: "queued" });
+  const waiting = await store.getVisit(idempotencyKey);
+  if (waiting && waiting.status === "sending") await store.putVisit({ ...waiting, status: "queued" });
   sender.flushSoon(1000);
-  return "queued";
+  await deliverLater();
+  return { visitKey: idempotencyKey };
+}
+
+/** Open visits elsewhere: not checked out, not refused, not yet over by themselves. */
+function isOpen(visit, now) {
+  return ["sending", "queued", "sent"].includes(visit.status) && Date.parse(visit.autoDeparture) > now;
+}
+
+/** Queue the check-out of `visit` at `departure` (with its check-in if that still waits). */
+async function queueCheckout(visit, departure) {
+  const waiting = !visit.id && (await store.getEntry("checkin:" + visit.idempotencyKey));
+  if (waiting) {
+    // Not yet sent: the check-out travels with the check-in.
+    await store.putEntry({ ...waiting, checkoutAt: departure });
+  } else if (visit.id) {
+    await store.putEntry(checkoutEntry(visit, departure));
+  }
+  await saveVisit({ ...visit, status: "checkoutQueued", refusal: undefined });
+}
+
+/**
+ * A guest is at one table at a time: arriving here ends the visits this phone has
+ * open at other areas, at this arrival (else live counts would hold them twice).
+ * Visits at this area stay: they are other persons checked in from this phone.
+ */
+async function leaveOtherAreas(arrival) {
+  const now = Date.parse(arrival);
+  for (const visit of await loadVisits()) {
+    if (visit.areaCode !== config.areaCode && isOpen(visit, now)) await queueCheckout(visit, arrival);
+  }
 }
 
 form.addEventListener("submit", async (event) => {
@@ -289,23 +525,26 @@ form.addEventListener("submit", async (event) => {
   const values = readContactForm(form);
   const errors = validateContactForm(values, rules);
   if (errors.length) {
+    showDetails(); // the summary hid the fields the errors point at
     showErrors(form, errors, rules);
     return;
   }
   clearErrors(form);
   const record = contactRecord(values, rules);
   if (rememberBox.checked) localStorage.setItem(CONTACT_KEY, JSON.stringify(record));
-  else localStorage.removeItem(CONTACT_KEY);
+  else if (!formForSomeoneElse) localStorage.removeItem(CONTACT_KEY);
   submitButton.disabled = true;
   submitButton.setAttribute("aria-busy", "true");
   try {
     const result = await checkIn(record);
-    if (result === "sent" || result === "queued") {
+    if (result.visitKey) {
       form.reset();
       persons.clear();
-      showConfirmation(findVisit((v) => v.idempotencyKey === shownOrLatest()), { focus: true });
+      showConfirmation(await store.getVisit(result.visitKey), { focus: true });
+      // Check-outs of visits elsewhere (leaveOtherAreas) go now too.
+      if (await sender.flush()) await deliverLater();
     } else {
-      showFormMessage(form, result);
+      showFormMessage(form, result.message);
     }
   } catch {
     showFormMessage(form, texts.failed);
@@ -315,49 +554,37 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
-function shownOrLatest() {
-  const visits = loadVisits().filter((visit) => visit.areaCode === config.areaCode);
-  return visits.length ? visits[visits.length - 1].idempotencyKey : null;
-}
-
 // --- checking out ---------------------------------------------------------------
 
-function queueCheckout(visit, departure) {
-  outbox.put({
-    id: "checkout:" + visit.id,
-    kind: "checkout",
-    checkinId: visit.id,
-    token: visit.token,
-    departure,
-    attempts: 0,
-  });
-  sender.flush();
+/** Check a visit out now (the confirmation's button or one in "my visits"). */
+async function checkOut(visitKey, { from }) {
+  const visit = await store.getVisit(visitKey);
+  if (!visit) return;
+  from.disabled = true;
+  await queueCheckout(visit, new Date().toISOString());
+  await refresh();
+  from.disabled = false;
+  // The button is gone now: the focus goes to the result, not to <body>.
+  (from === checkoutButton ? confirmation : myVisits).focus();
+  if (await sender.flush()) await deliverLater();
 }
 
-checkoutButton.addEventListener("click", async () => {
-  const visit = shownVisit && findVisit((v) => v.idempotencyKey === shownVisit.idempotencyKey);
-  if (!visit) return;
-  const departure = new Date().toISOString();
-  if (!visit.id) {
-    // Not yet sent: the check-out travels with the check-in.
-    outbox.update("checkin:" + visit.idempotencyKey, { checkoutAt: departure });
-    saveVisit({ ...visit, status: "checkoutQueued" });
-    sender.flush();
-    return;
-  }
-  checkoutButton.disabled = true;
-  saveVisit({ ...visit, status: "checkoutQueued" });
-  queueCheckout(visit, departure);
-  await sender.flush();
-  checkoutButton.disabled = false;
+checkoutButton.addEventListener("click", () => {
+  if (shownVisit) checkOut(shownVisit.idempotencyKey, { from: checkoutButton });
 });
 
-document.getElementById("another-checkin").addEventListener("click", showForm);
+document.getElementById("another-checkin").addEventListener("click", () => showForm({ forSomeoneElse: true }));
 
 // --- start ------------------------------------------------------------------------
 
-document.getElementById("remember-row").hidden = false;
-resetForm();
-const open = openVisitHere();
-if (open) showConfirmation(open);
-sender.flush();
+async function start() {
+  resetForm();
+  await adoptLegacyStorage();
+  const open = await openVisitHere();
+  if (open) showConfirmation(open);
+  await refresh();
+  startServiceWorker();
+  if (await sender.flush()) await deliverLater();
+}
+
+start();

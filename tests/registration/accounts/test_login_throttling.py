@@ -176,3 +176,22 @@ def test_failed_log_ins_are_limited_per_client_with_a_growing_wait(
     client = limited.test_client()
     statuses = [_login(client, "x@example.org", WRONG).status_code for _ in range(6)]
     assert statuses == [422] * 5 + [429]
+
+
+def test_wrong_second_factor_codes_are_limited_per_client_too(
+    settings: Settings, clock: FrozenClock, bound_database: Database, db_session: Session
+) -> None:
+    business = factories.business(db_session)
+    user = factories.user(
+        db_session, business=business, totp_secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    )
+    db_session.commit()
+    limited = create_app(
+        Settings.from_mapping({"ratelimit_enabled": True}, base=settings),
+        clock=clock,
+        database=bound_database,
+    )
+    client = limited.test_client()
+    assert _login(client, user.email).status_code == 303
+    statuses = [post_form(client, "/konto/2fa", {"code": "000000"}).status_code for _ in range(6)]
+    assert statuses == [422] * 5 + [429]

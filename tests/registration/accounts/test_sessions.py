@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registration.clock import FrozenClock
+from registration.config import Settings
 from registration.models import LoginSession, Role, User
 from tests import factories
 from tests.factories import PASSWORD
@@ -268,3 +269,19 @@ def test_a_new_log_in_in_the_same_browser_ends_the_session_it_replaces(
     assert not _signed_in(thief)
     rows = db_session.scalars(select(LoginSession.user_id)).all()
     assert rows == [second.id]
+
+
+def test_sessions_past_their_lifetime_leave_the_table_at_the_next_log_in(
+    client: FlaskClient,
+    app: Flask,
+    clock: FrozenClock,
+    settings: Settings,
+    make_user: Callable[..., User],
+    db_session: Session,
+) -> None:
+    gone = make_user("gone@example.org")
+    later = make_user("later@example.org")
+    _login(client, gone.email)
+    clock.advance(dt.timedelta(minutes=settings.session_lifetime_minutes + 1))
+    _login(app.test_client(), later.email)
+    assert db_session.scalars(select(LoginSession.user_id)).all() == [later.id]

@@ -431,8 +431,8 @@ def test_the_api_is_exempt_from_csrf_but_json_only(
     client: FlaskClient, venue: Venue, clock: FrozenClock
 ) -> None:
     response = client.post(API, data={"areaCode": venue.area.code})
-    assert response.status_code == 400
-    assert error_of(response)["code"] == "invalid_json"
+    assert response.status_code == 415
+    assert error_of(response)["code"] == "unsupported_media_type"
 
 
 def test_guest_data_never_appears_in_logs(
@@ -444,3 +444,24 @@ def test_guest_data_never_appears_in_logs(
     for value in factories.contact_record().values():
         if isinstance(value, str):
             assert value not in text
+
+
+def test_unknown_members_and_malformed_tokens_are_refused_as_documented(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
+    """openapi.json says additionalProperties false and gives the token's form."""
+    response = client.post(API, json=venue.checkin_body(clock.now(), note="x"))
+    assert response.status_code == 422
+    assert error_of(response)["fields"] == [{"field": "note", "reason": "unknown"}]
+    response = client.post(API, json=venue.checkin_body(clock.now(), admission="1.x"))
+    assert error_of(response)["fields"] == [{"field": "admission", "reason": "invalid"}]
+    assert count(db_session) == 0
+    stored = client.post(API, json=venue.checkin_body(clock.now())).get_json()
+    checkout = f"{API}/{stored['id']}/checkout"
+    for body in (
+        {"checkoutToken": stored["checkoutToken"] + "x"},
+        {"checkoutToken": stored["checkoutToken"], "reason": "done"},
+    ):
+        response = client.post(checkout, json=body)
+        assert response.status_code == 422, body
+    assert client.post(checkout, json={"checkoutToken": stored["checkoutToken"]}).status_code == 200

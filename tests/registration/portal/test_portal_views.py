@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import crypto
-from registration import audit
+from registration import audit, offices
 from registration.audit import all_events, verify_chain
 from registration.clock import FrozenClock
 from registration.models import (
@@ -565,3 +565,66 @@ def test_database_holds_no_duplicate_location_codes(db_session: Session) -> None
         )
     )
     assert duplicates == 0
+
+
+def test_a_postal_code_change_is_audited_and_shown_on_the_location_page(
+    owner_client: tuple[FlaskClient, Tenant], db_session: Session, office: HealthOffice
+) -> None:
+    """Only visits from the change on are sealed for the new office; the owner is told so."""
+    client, tenant = owner_client
+    factories.health_office(db_session, name="Gesundheitsamt Nord", postal_codes=["20095"])
+    db_session.commit()
+    page = client.get(f"/portal/locations/{tenant.location.id}/edit")
+    data = {**LOCATION_FORM, "zip_code": "20095", "csrf_token": csrf_token(page.text)}
+    del data["areas"]
+    response = client.post(f"/portal/locations/{tenant.location.id}/edit", data=data)
+    assert response.status_code == 303
+    event = db_session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "location.office_changed")
+    )
+    assert event is not None and event.location_id == tenant.location.id
+    assert event.details["from_office"] == "Gesundheitsamt Mitte"
+    assert event.details["to_office"] == "Gesundheitsamt Nord"
+    assert (event.details["from_zip"], event.details["to_zip"]) == (OFFICE_ZIP, "20095")
+    shown = client.get(response.headers["Location"], headers={"Accept-Language": "de"}).text
+    assert "Gesundheitsamt Mitte" in shown and "Gesundheitsamt Nord" in shown
+    assert "frühere Check-ins bleiben bei Gesundheitsamt Mitte" in shown
+
+
+@pytest.mark.parametrize(
+    "typed", ["\uff11\uff10\uff11\uff11\uff15", " 10115 ", "\u0661\u0660\u0661\u0661\u0665"]
+)
+def test_postal_codes_are_read_in_one_form_or_refused(
+    owner_client: tuple[FlaskClient, Tenant], db_session: Session, office: HealthOffice, typed: str
+) -> None:
+    """Fullwidth digits passed the form's \\d and matched no office: the location was
+    silently detached from its health office. NFKC makes them ASCII; other scripts'
+    digits are refused."""
+    client, _tenant = owner_client
+    response, _data = _new_location(client, zip_code=typed, name="Neu " + str(len(typed)))
+    if typed.strip().isascii() or typed[0] == "\uff11":
+        assert response.status_code == 303, response.text
+        created = db_session.scalar(
+            select(Location).where(Location.name == "Neu " + str(len(typed)))
+        )
+        assert created is not None
+        assert (created.zip_code, created.health_office_id) == ("10115", office.id)
+    else:
+        assert response.status_code == 422
+        assert "fünf Ziffern" in response.text
+
+
+def test_operators_postal_codes_are_read_in_the_same_form(
+    db_session: Session, clock: FrozenClock
+) -> None:
+    office = factories.health_office(db_session, name="Gesundheitsamt Süd", postal_codes=[])
+    db_session.commit()
+    added = offices.add_postal_codes(
+        db_session, clock, office, ["\uff18\uff10\uff13\uff13\uff11", " 80332"], actor_label="test"
+    )
+    assert (added.added, added.already_there) == (2, 0)
+    assert offices.office_for_postal_code(db_session, "\uff18\uff10\uff13\uff13\uff11") == office
+    with pytest.raises(offices.InvalidPostalCodesError):
+        offices.add_postal_codes(
+            db_session, clock, office, ["\u0668\u0660\u0663\u0663\u0663"], actor_label="test"
+        )

@@ -1,0 +1,49 @@
+"""What the phone tests share: the outbox's words, and a look into the phone's IndexedDB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import BrowserContext, Page
+
+from tests.local_servers import wait_until
+
+QUEUED_BACKGROUND = (
+    "Auf Ihrem Handy gespeichert. Der Check-in wird von selbst gesendet, sobald Ihr Handy"
+    " wieder Netz hat \N{EN DASH} auch wenn Sie diese Seite schließen."
+)
+QUEUED_REOPEN = (
+    "Auf Ihrem Handy gespeichert. Bitte öffnen Sie diese Seite noch einmal, wenn Sie wieder"
+    " Netz haben."
+)
+
+
+READ_PHONE_STORE = """async () => {
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open("gastregister");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const all = (name) => new Promise((resolve) => {
+    const request = db.transaction(name).objectStore(name).getAll();
+    request.onsuccess = () => resolve(request.result);
+  });
+  const stored = { outbox: await all("outbox"), visits: await all("visits") };
+  db.close();
+  return stored;
+}"""
+
+
+def phone_store(page: Page) -> dict[str, list[dict[str, Any]]]:
+    """What the phone holds in IndexedDB: the outbox and the visits."""
+    stored: dict[str, list[dict[str, Any]]] = page.evaluate(READ_PHONE_STORE)
+    return stored
+
+
+def open_with_worker(context: BrowserContext, url: str) -> Page:
+    """The guest page, once its service worker controls it."""
+    page = context.new_page()
+    page.goto(url)
+    # wait_for_function would evaluate a string, which the page's CSP forbids.
+    wait_until(lambda: page.evaluate("navigator.serviceWorker.controller !== null"))
+    return page

@@ -1,0 +1,168 @@
+"""Idempotency keys: the database keeps only a keyed hash, and a key replayed with
+other content is a conflict on every path (issue "Hardening").
+
+A reader of the database saw every key in plain text and could post one with the
+no-JavaScript form: the page then redirected to that guest's check-in and set its
+check-out cookie.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import crypto
+from registration.checkin.errors import IdempotencyConflictError
+from registration.checkin.lookup import AreaTarget
+from registration.checkin.storage import store_checkin
+from registration.clock import FrozenClock
+from registration.config import Settings
+from registration.models import CheckIn, CheckInSource
+from tests.factories import Venue
+from tests.registration.checkin.checkin_support import TYPED, hidden_fields
+
+API = "/api/v1/checkins"
+
+
+def stored_values(session: Session) -> list[Any]:
+    session.expire_all()
+    rows = session.execute(select(CheckIn.__table__)).all()
+    return [value for row in rows for value in row]
+
+
+def holds(values: list[Any], text: str) -> bool:
+    return any(
+        text in value
+        if isinstance(value, str)
+        else isinstance(value, bytes) and text.encode() in value
+        for value in values
+    )
+
+
+def form_post(client: FlaskClient, venue: Venue, key: str, **typed: str) -> Any:
+    hidden = {**hidden_fields(client, venue), "idempotencyKey": key}
+    return client.post(f"/c/{venue.area.code}", data={**hidden, **TYPED, **typed})
+
+
+def test_no_path_stores_the_idempotency_key(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, settings: Settings, db_session: Session
+) -> None:
+    api_key = "api-" + uuid.uuid4().hex
+    assert (
+        client.post(API, json=venue.checkin_body(clock.now(), idempotencyKey=api_key)).status_code
+        == 201
+    )
+    form_key = "form-" + uuid.uuid4().hex
+    assert form_post(client, venue, form_key).status_code == 303
+    staff_key = "staff-" + uuid.uuid4().hex
+    store_checkin(
+        db_session,
+        clock,
+        settings,
+        target=AreaTarget.of(venue.area),
+        envelope=venue.seal(),
+        persons=1,
+        source=CheckInSource.STAFF_ENTRY,
+        arrival=clock.now() - dt.timedelta(days=2),
+        idempotency_key=staff_key,
+    )
+    values = stored_values(db_session)
+    assert len(values) > 3 * 10
+    for key in (api_key, form_key, staff_key):
+        assert not holds(values, key), key
+
+
+@pytest.mark.parametrize("victim_path", ["api", "form"])
+def test_another_guests_key_on_the_form_is_a_conflict_without_their_cookie(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session, victim_path: str
+) -> None:
+    key = uuid.uuid4().hex
+    if victim_path == "api":
+        victim = client.post(API, json=venue.checkin_body(clock.now(), idempotencyKey=key))
+        assert victim.status_code == 201
+    else:
+        assert form_post(client, venue, key).status_code == 303
+    clock.advance(dt.timedelta(seconds=20))
+    attacker = client.application.test_client()
+    answer = form_post(attacker, venue, key, firstName="Mallory", lastName="Angreifer")
+    assert answer.status_code == 409
+    assert "gr_checkin" not in answer.headers.get("Set-Cookie", "")
+    assert "bereits mit anderem Inhalt gesendet" in answer.get_data(as_text=True)
+    assert len(db_session.scalars(select(CheckIn)).all()) == 1
+
+
+def test_the_same_form_sent_twice_is_one_checkin_with_one_cookie(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
+    key = uuid.uuid4().hex
+    first = form_post(client, venue, key)
+    clock.advance(dt.timedelta(seconds=3))
+    second = form_post(client.application.test_client(), venue, key)
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert first.headers["Set-Cookie"].split(";")[0] == second.headers["Set-Cookie"].split(";")[0]
+    assert len(db_session.scalars(select(CheckIn)).all()) == 1
+
+
+def test_a_staff_entry_replayed_with_other_content_is_a_conflict(
+    venue: Venue, clock: FrozenClock, settings: Settings, db_session: Session
+) -> None:
+    """Staff entries reach back over the retention period; so does their replay check."""
+    key = uuid.uuid4().hex
+    envelope = venue.seal()
+    arrival = clock.now() - dt.timedelta(days=3)
+
+    def store(**changes: Any) -> Any:
+        values: dict[str, Any] = {
+            "target": AreaTarget.of(venue.area),
+            "envelope": envelope,
+            "persons": 1,
+            "source": CheckInSource.STAFF_ENTRY,
+            "arrival": arrival,
+            "idempotency_key": key,
+            **changes,
+        }
+        return store_checkin(db_session, clock, settings, **values)
+
+    first = store()
+    again = store()
+    assert (first.created, again.created, again.id, again.token) == (
+        True,
+        False,
+        first.id,
+        first.token,
+    )
+    for changes in (
+        {"envelope": venue.seal()},
+        {"persons": 2},
+        {"arrival": arrival + dt.timedelta(hours=1)},
+        {"arrival": arrival - dt.timedelta(days=1)},
+    ):
+        with pytest.raises(IdempotencyConflictError):
+            store(**changes)
+    assert len(db_session.scalars(select(CheckIn)).all()) == 1
+
+
+def test_an_api_key_replayed_through_the_staff_entry_is_a_conflict(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, settings: Settings, db_session: Session
+) -> None:
+    body = venue.checkin_body(clock.now())
+    assert client.post(API, json=body).status_code == 201
+    with pytest.raises(IdempotencyConflictError):
+        store_checkin(
+            db_session,
+            clock,
+            settings,
+            target=AreaTarget.of(venue.area),
+            envelope=crypto.decode_envelope(body["envelope"]),
+            persons=1,
+            source=CheckInSource.STAFF_ENTRY,
+            arrival=clock.now(),
+            idempotency_key=body["idempotencyKey"],
+        )
