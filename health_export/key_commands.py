@@ -270,6 +270,7 @@ def monitor_command(
     Exit code 0: every area hands out the office's key. 4: at least one hands out
     another key: guests' data would be sealed to someone else; tell the operator at
     once. 1: some areas could not be checked (unreachable, unknown, without a key).
+    A code may begin with "-": put the codes after "--", or use --areas-file.
     """
     office_key_ids = _office_key_ids(key_files, fingerprints)
     try:

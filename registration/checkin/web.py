@@ -100,7 +100,13 @@ def buffer_static_file(response: Response) -> Response:
     """
     if response.direct_passthrough and response.mimetype in COMPRESSED_TYPES:
         response.direct_passthrough = False
-        response.make_sequence()  # the file is closed when the response is
+        stream_close = getattr(response.response, "close", None)
+        response.make_sequence()
+        if stream_close is not None:
+            # Now, not when the response is closed: a browser that drops the connection
+            # (a page left while its modules load) may keep the server from closing it,
+            # and the file would wait for the garbage collector.
+            stream_close()
     return response
 
 

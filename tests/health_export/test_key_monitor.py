@@ -50,8 +50,22 @@ def scene(live_server: LiveServer, tmp_path: Path) -> dict[str, Any]:
     }
 
 
+VALUE_OPTIONS = {"--key-file", "--fingerprint", "--areas-file", "--url"}
+
+
 def monitor(live_server: LiveServer, *args: str) -> Any:
-    return CliRunner().invoke(key_group, ["monitor", "--url", live_server.url, *args])
+    """Options first, then the codes after `--`: a code may begin with `-`."""
+    options: list[str] = []
+    codes: list[str] = []
+    items = iter(args)
+    for item in items:
+        if item in VALUE_OPTIONS:
+            options += [item, next(items)]
+        else:
+            codes.append(item)
+    return CliRunner().invoke(
+        key_group, ["monitor", "--url", live_server.url, *options, "--", *codes]
+    )
 
 
 def test_all_areas_hand_out_the_offices_key(live_server: LiveServer, scene: dict[str, Any]) -> None:
@@ -135,6 +149,7 @@ def test_unknown_codes_and_an_unreachable_server_are_reported(
             "http://127.0.0.1:9",
             "--fingerprint",
             scene["fingerprint"],
+            "--",
             scene["codes"][0],
         ],
     )
