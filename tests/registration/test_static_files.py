@@ -94,3 +94,26 @@ def test_static_files_never_touch_the_database(
     # The test database wraps each request in a savepoint; no query may run inside.
     queries = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]
     assert queries == []
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_focus_ring_stands_out_from_every_page_background() -> None:
+    """WCAG 2.1 1.4.11: a focus indicator needs 3:1 against what surrounds it (the
+    yellow ring had 1.64:1 on white)."""
+    css = (STATIC_FOLDER / "css" / "app.css").read_text()
+    colours = {
+        name: value if len(value) == 7 else "#" + "".join(c * 2 for c in value[1:])
+        for name, value in re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3})\b", css)
+    }
+    for background in ("bg", "card"):
+        assert _contrast(colours["focus"], colours[background]) >= 3, background

@@ -363,3 +363,14 @@ def test_reset_link_expires_after_an_hour(
     clock.advance(dt.timedelta(minutes=2))
     assert client.get(path).status_code == 400
     assert client.get(path[:-3] + "abc").status_code == 400
+
+
+def test_optional_fields_are_not_marked_required(client: FlaskClient) -> None:
+    """WTForms leaves `flags.required` as None on an optional field; rendered as
+    `required="None"`, browsers and screen readers took the field for a required one."""
+    page = client.get("/konto/signup").get_data(as_text=True)
+    assert 'required="None"' not in page
+    [name_input] = re.findall(r'<input[^>]*id="display_name"[^>]*>', page)
+    assert "required" not in name_input
+    [email_input] = re.findall(r'<input[^>]*id="email"[^>]*>', page)
+    assert re.search(r"\brequired\b", email_input)
