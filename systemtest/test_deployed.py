@@ -147,7 +147,15 @@ def test_operator_sets_up_the_health_office(stack: Stack, scene: Scene) -> None:
     # The office makes its key pair on its own machine: no configuration, no server.
     key_file = stack.root / "amt-schluessel.json"
     keygen = run(
-        [str(stack.venv / "bin" / "gastregister"), "keygen", "--out", str(key_file)],
+        # A passphrase of the office's own choosing (strong enough for the check); the
+        # proposed six words are covered by tests/health_export.
+        [
+            str(stack.venv / "bin" / "gastregister"),
+            "keygen",
+            "--choose-passphrase",
+            "--out",
+            str(key_file),
+        ],
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
         input=f"{PASSPHRASE}\n{PASSPHRASE}\n",
         start_new_session=True,  # no terminal: the passphrase is read from stdin
@@ -375,7 +383,8 @@ def test_office_asks_owner_releases_office_decrypts_in_browser_and_cli(
         ],
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
     )
-    rows = list(csv.reader(io.StringIO(output.read_text(encoding="utf-8-sig"))))
+    # CSV for German offices: ";" separates (the CLI's default, as on the decryption page).
+    rows = list(csv.reader(io.StringIO(output.read_text(encoding="utf-8-sig")), delimiter=";"))
     names = {cell for row in rows for cell in row}
     assert {"Henriette", "Systemgast", "Konrad", "Ohnescript"} <= names
     assert len(rows) == 3  # header and two guests
