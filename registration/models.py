@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -307,6 +308,13 @@ class CheckIn(Base):
     # from another guest's form (checkin.storage.form_submission_digest).
     submission_digest: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # A guest's check-in that reached the server after the late-arrival window (kept in
+    # the phone's outbox): stored, and marked for the health office (checkin.rules).
+    delivered_late: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Rotating mode: a keyed hash of an admission that had expired by the server's
+    # clock when this check-in arrived (a phone that went offline after scanning).
+    # Such an admission is spent once (checkin.rules.admission_for); None otherwise.
+    admission_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEvent(Base):

@@ -172,7 +172,7 @@ def create_checkin() -> tuple[Response, int]:
 
     session, clock, settings = get_session(), get_clock(), get_settings()
     target = lookup.find_checkin_target(session, area_code)
-    rules.admission_for(
+    admitted = rules.admission_for(
         clock,
         checkin_mode=target.checkin_mode,
         rotating_secret=target.rotating_secret,
@@ -191,6 +191,7 @@ def create_checkin() -> tuple[Response, int]:
         arrival=arrival,
         idempotency_key=idempotency_key,
         current_key=target.key,
+        late_admission=admitted.late_token if admitted is not None else None,
     )
     return jsonify(checkin_json(receipt, target)), 201 if receipt.created else 200
 

@@ -66,6 +66,17 @@ class ArrivalOutOfRangeError(CheckInError):
     message = _l("The arrival time is not plausible. Please check in again.")
 
 
+class ArrivalExpiredError(ArrivalOutOfRangeError):
+    """The arrival is older than the retention period: a check-in kept on a phone for
+    so long would have to be deleted already, so it is refused for good."""
+
+    code = "arrival_expired"
+    message = _l(
+        "This check-in was kept on your phone for longer than the retention period and"
+        " can no longer be delivered. Nothing was stored."
+    )
+
+
 class InvalidEnvelopeError(CheckInError):
     """The envelope is not a well-formed sealed record (kind in `extra`)."""
 

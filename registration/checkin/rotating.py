@@ -5,7 +5,10 @@ A static QR code can be photographed and posted online, and then anyone anywhere
 code derived from the location's secret and the current 30-second step, so a photo
 stops working after about a minute. Because filling the form takes longer than
 that, a page opened with a fresh code receives an *admission*: a signed timestamp
-that a submission must carry and whose age is checked against the claimed arrival.
+that a submission must carry. Its age is checked against the server's receipt time:
+within its lifetime it admits freely; a phone that went offline after scanning may
+deliver later, once per admission, an arrival from within that lifetime
+(admission_use; docs/ARCHITECTURE.md, "Rotating entrance codes").
 
 Both values are HMAC-SHA-256 outputs under `Location.rotating_secret`, with a label
 per purpose so that one can never stand in for the other.
@@ -14,6 +17,7 @@ per purpose so that one can never stand in for the other.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import hmac
 import re
@@ -66,20 +70,46 @@ def issue_admission(secret: bytes, area_code: str, now: dt.datetime) -> str:
     return f"{issued}.{b64url_encode(mac)}"
 
 
-def admission_is_valid(
+class AdmissionUse(enum.Enum):
+    """How an admission may be used for one check-in, judged by the server's clock."""
+
+    # Presented within ADMISSION_LIFETIME of its issue: the phone was online throughout.
+    FRESH = "fresh"
+    # Expired on receipt, for an arrival within its lifetime: a phone that went offline
+    # after scanning and delivers from its outbox. Such an admission is spent once.
+    LATE = "late"
+
+
+def admission_use(
     secret: bytes, area_code: str, admission: str, arrival: dt.datetime, now: dt.datetime
-) -> bool:
-    """The admission is genuine, not from the future, and at most 30 minutes before arrival."""
+) -> AdmissionUse | None:
+    """How `admission` may admit a check-in arriving at `arrival`, received at `now`; None
+    when it may not (forged, from the future, or the arrival lies before its issue).
+
+    The server's receipt time decides, not the arrival the client claims: before, an
+    arrival dated back to the issue let one admission admit check-ins for as long as late
+    arrivals were accepted. Now an admission admits freely only within its lifetime by
+    the server's clock; after that only an arrival within its lifetime, once (the caller
+    records the spending: storage.store_checkin's late_admission).
+    """
+    issued = _issued(secret, area_code, admission)
+    if issued is None or issued > now + CLOCK_SKEW or arrival < issued - CLOCK_SKEW:
+        return None
+    if now - issued <= ADMISSION_LIFETIME:
+        return AdmissionUse.FRESH
+    if arrival <= issued + ADMISSION_LIFETIME:
+        return AdmissionUse.LATE
+    return None
+
+
+def _issued(secret: bytes, area_code: str, admission: str) -> dt.datetime | None:
+    """The moment a genuine admission was issued; None for anything else."""
     issued_text, _, mac_text = admission.partition(".")
     if not issued_text.isdigit() or len(issued_text) > 12:
-        return False
+        return None
     expected = b64url_encode(
         _mac(secret, b"gastregister/admission", area_code.encode(), issued_text.encode())
     )
     if not hmac.compare_digest(expected.encode(), mac_text.encode("ascii", "replace")):
-        return False
-    issued = dt.datetime.fromtimestamp(int(issued_text), dt.UTC)
-    return (
-        issued <= now + CLOCK_SKEW
-        and arrival - ADMISSION_LIFETIME <= issued <= arrival + CLOCK_SKEW
-    )
+        return None
+    return dt.datetime.fromtimestamp(int(issued_text), dt.UTC)

@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 import hmac
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 import crypto
 from registration.checkin import rotating
 from registration.checkin.errors import (
+    ArrivalExpiredError,
     ArrivalOutOfRangeError,
     CheckInUnavailableError,
     EntranceCodeRequiredError,
@@ -65,16 +67,38 @@ def arrival_window(
 ) -> tuple[dt.datetime, dt.datetime]:
     """The earliest and latest arrival a check-in from `source` may report at `now`.
 
-    A late report (phone offline) is fine within the configured window; the future
-    only within the clock skew. Staff type in paper lists after the fact, so their
-    entries may reach back over the whole retention period (older ones would be
-    deleted at once anyway). The staff-entry page words its messages from this window.
+    Every source may reach back over the whole retention period, the future only
+    within the clock skew. A guest's phone keeps a sealed check-in in its outbox until
+    it has a connection, which may be days later; refusing it would lose a visit the
+    health office may need (the promise, 5), so it is stored and marked as delivered
+    late (is_delivered_late). Staff type in paper lists after the fact. An arrival
+    older than the retention period would be deleted at once, so it is refused. The
+    staff-entry page words its messages from this window.
     """
-    if source is CheckInSource.STAFF_ENTRY:
-        earliest = now - dt.timedelta(days=settings.retention_days)
-    else:
+    return now - dt.timedelta(days=settings.retention_days), now + CLOCK_SKEW
+
+
+def timely_window(
+    now: dt.datetime, settings: Settings, source: CheckInSource
+) -> tuple[dt.datetime, dt.datetime]:
+    """The arrivals a check-in from `source` normally reports at `now`.
+
+    A guest's phone sends at once or within `max_late_arrival_minutes` (a phone without
+    signal for a while); a staff entry may reach back over the retention period.
+    """
+    earliest, latest = arrival_window(now, settings, source)
+    if source is not CheckInSource.STAFF_ENTRY:
         earliest = now - dt.timedelta(minutes=settings.max_late_arrival_minutes)
-    return earliest, now + CLOCK_SKEW
+    return earliest, latest
+
+
+def is_delivered_late(
+    now: dt.datetime, settings: Settings, source: CheckInSource, arrival: dt.datetime
+) -> bool:
+    """A guest's check-in that reached the server after its timely window (a phone that
+    kept it in its outbox for long). It is stored, and the health office sees the mark:
+    such an arrival rests on the phone's clock alone, not on a prompt receipt."""
+    return arrival < timely_window(now, settings, source)[0]
 
 
 def check_arrival(
@@ -84,11 +108,19 @@ def check_arrival(
     *,
     source: CheckInSource = CheckInSource.GUEST_PAGE,
 ) -> dt.datetime:
-    """The arrival in UTC if it lies in its source's window (arrival_window)."""
+    """The arrival in UTC if it lies in its source's window (arrival_window).
+
+    One older than the retention period gets its own error: the guest's phone says
+    for good that the check-in was not delivered, and why.
+    """
     if arrival.tzinfo is None:
         raise ArrivalOutOfRangeError
     earliest, latest = arrival_window(clock.now(), settings, source)
-    if not earliest <= arrival <= latest:
+    if arrival < earliest:
+        raise ArrivalExpiredError(
+            extra={"earliest": earliest.isoformat(), "retentionDays": settings.retention_days}
+        )
+    if arrival > latest:
         raise ArrivalOutOfRangeError(
             extra={"earliest": earliest.isoformat(), "latest": latest.isoformat()}
         )
@@ -127,6 +159,23 @@ def check_departure(arrival: dt.datetime, departure: dt.datetime | None) -> dt.d
     return departure.astimezone(dt.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The admission a rotating-mode check-in carries, and whether it must be spent.
+
+    `late`: the admission had expired by the server's clock when the check-in arrived
+    (a phone that went offline after scanning); the check-in is stored only if this
+    admission was not spent on another one (storage.store_checkin's late_admission).
+    """
+
+    token: str
+    late: bool = False
+
+    @property
+    def late_token(self) -> str | None:
+        return self.token if self.late else None
+
+
 def admission_for(
     clock: Clock,
     *,
@@ -136,26 +185,31 @@ def admission_for(
     arrival: dt.datetime,
     admission: str | None,
     entrance_code: str = "",
-) -> str | None:
+) -> Admission | None:
     """The admission a check-in at this area carries; EntranceCodeRequiredError without one.
 
-    Only rotating mode asks for one (None otherwise). An admission is good for a
-    check-in arriving up to 30 minutes after it was issued (the guest page and the
-    API hold it while the form is filled in); failing that, a fresh code from the
-    entrance screen (`?t=` on the guest page) earns a new one. Both guest paths ask
-    here, so a photographed QR code is refused alike on each.
+    Only rotating mode asks for one (None otherwise). An admission admits check-ins
+    received up to 30 minutes after it was issued, by the server's clock (the guest
+    page and the API hold it while the form is filled in); after that, once, a check-in
+    that arrived within those 30 minutes and waited in the phone's outbox
+    (rotating.admission_use). Failing that, a fresh code from the entrance screen (`?t=`
+    on the guest page) earns a new one. Both guest paths ask here, so a photographed QR
+    code is refused alike on each.
     """
     if checkin_mode != CheckInMode.ROTATING:
         return None
     now = clock.now()
-    if admission and rotating.admission_is_valid(
-        rotating_secret, area_code, admission, arrival, now
-    ):
-        return admission
+    use = (
+        rotating.admission_use(rotating_secret, area_code, admission, arrival, now)
+        if admission
+        else None
+    )
+    if admission and use is not None:
+        return Admission(admission, late=use is rotating.AdmissionUse.LATE)
     if entrance_code and rotating.entrance_code_is_fresh(
         rotating_secret, area_code, entrance_code[:64], now
     ):
-        return rotating.issue_admission(rotating_secret, area_code, now)
+        return Admission(rotating.issue_admission(rotating_secret, area_code, now))
     raise EntranceCodeRequiredError
 
 

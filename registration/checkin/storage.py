@@ -30,18 +30,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registration import metrics
+from registration.checkin import rotating
 from registration.checkin.checkout import checkout_token, token_hash
-from registration.checkin.errors import IdempotencyConflictError
+from registration.checkin.errors import EntranceCodeRequiredError, IdempotencyConflictError
 from registration.checkin.lookup import ActiveKey, AreaTarget
 from registration.checkin.rules import (
     CLOCK_SKEW,
     accepted_key_id,
-    arrival_window,
     check_arrival,
     check_departure,
     check_idempotency_key,
     check_persons,
     inspect_envelope,
+    is_delivered_late,
+    timely_window,
 )
 from registration.clock import Clock
 from registration.config import Settings
@@ -124,14 +126,15 @@ def existing_checkin(
     idempotency_key: str,
     *,
     source: CheckInSource = CheckInSource.GUEST_PAGE,
+    arrival: dt.datetime | None = None,
 ) -> CheckIn | None:
     """A check-in stored before under this idempotency key, if it can still be retried.
 
-    Only arrivals that `source` could still submit are searched (the late-arrival
-    window; for staff entries the retention period): older ones cannot be submitted
-    again anyway, and the bound lets PostgreSQL skip old partitions.
+    Only arrivals that `source` submits in time are searched (for guests the late-arrival
+    window; for staff entries the retention period), back to `arrival` when a retry
+    of a late delivery names an older one: the bound lets PostgreSQL skip old partitions.
     """
-    earliest, latest = _retry_window(clock, settings, source)
+    earliest, latest = _retry_window(clock, settings, source, arrival)
     return session.scalars(
         _FIND_RETRYABLE,
         {
@@ -157,6 +160,7 @@ def store_checkin(
     submission_digest: str | None = None,
     current_key: ActiveKey | None = None,
     on_created: Callable[[], object] | None = None,
+    late_admission: str | None = None,
 ) -> CheckInReceipt:
     """Store one sealed check-in exactly once and answer with its check-out token.
 
@@ -168,7 +172,10 @@ def store_checkin(
     office's active key if the caller has just loaded it, to save a query.
     `on_created` runs inside the storing transaction when this call stores a new
     check-in (the staff entry writes its audit event there): if it raises, nothing is
-    stored.
+    stored. `late_admission` is a rotating-mode admission that had expired on receipt
+    (rules.Admission.late): refused if another check-in spent it, else kept as spent.
+    A guest's arrival older than the late-arrival window is stored marked as
+    delivered late (rules.is_delivered_late).
     """
     check_idempotency_key(idempotency_key)
     check_persons(persons)
@@ -179,6 +186,10 @@ def store_checkin(
     )
     departure = check_departure(arrival, departure)
     token = checkout_token(settings, idempotency_key)
+    spent_digest = None
+    if late_admission is not None:
+        spent_digest = admission_digest(settings, late_admission)
+        _refuse_spent_admission(session, settings, target, spent_digest, idempotency_key, arrival)
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
         "arrival": arrival,
@@ -194,6 +205,8 @@ def store_checkin(
         "idempotency_key_hash": idempotency_key_hash(settings, idempotency_key),
         "submission_digest": submission_digest,
         "received_at": clock.now(),
+        "delivered_late": is_delivered_late(clock.now(), settings, source, arrival),
+        "admission_digest": spent_digest,
     }
     if _insert_and_commit(session, clock, settings, values, on_created):
         metrics.checkin_accepted(source)
@@ -209,6 +222,60 @@ def store_checkin(
     return _replayed(session, clock, settings, values, idempotency_key, token)
 
 
+def admission_digest(settings: Settings, admission: str) -> str:
+    """What a check-in keeps of the late admission it spent: HMAC-SHA-256, hex.
+
+    Keyed, so the column names no issue time and cannot be matched against an
+    admission seen elsewhere without the server's secret.
+    """
+    key = settings.derive_key("late-admission")
+    return hmac.new(key, admission.encode(), hashlib.sha256).hexdigest()
+
+
+# Another check-in that spent this admission. Its arrival, like ours, lies within the
+# admission's lifetime, so the two are at most that far apart: the bound keeps the
+# look-up to the partitions of those days.
+_SPENT_ADMISSION = (
+    select(CheckIn.id)
+    .where(
+        CheckIn.area_id == bindparam("area_id"),
+        CheckIn.admission_digest == bindparam("digest"),
+        CheckIn.idempotency_key_hash != bindparam("idempotency_key_hash"),
+        CheckIn.arrival >= bindparam("earliest"),
+        CheckIn.arrival <= bindparam("latest"),
+    )
+    .limit(1)
+)
+
+
+def _refuse_spent_admission(
+    session: Session,
+    settings: Settings,
+    target: AreaTarget,
+    digest: str,
+    idempotency_key: str,
+    arrival: dt.datetime,
+) -> None:
+    """EntranceCodeRequiredError if another check-in already spent this late admission.
+
+    A retry of the check-in that spent it (same idempotency key) passes and is then
+    answered as a replay.
+    """
+    reach = rotating.ADMISSION_LIFETIME + rotating.CLOCK_SKEW
+    spent = session.execute(
+        _SPENT_ADMISSION,
+        {
+            "area_id": target.area_id,
+            "digest": digest,
+            "idempotency_key_hash": idempotency_key_hash(settings, idempotency_key),
+            "earliest": arrival - reach,
+            "latest": arrival + reach,
+        },
+    ).first()
+    if spent is not None:
+        raise EntranceCodeRequiredError
+
+
 def _replayed(
     session: Session,
     clock: Clock,
@@ -218,7 +285,14 @@ def _replayed(
     token: str,
 ) -> CheckInReceipt:
     """The check-in stored before under this idempotency key, if `values` repeat it."""
-    previous = existing_checkin(session, clock, settings, idempotency_key, source=values["source"])
+    previous = existing_checkin(
+        session,
+        clock,
+        settings,
+        idempotency_key,
+        source=values["source"],
+        arrival=values["arrival"],
+    )
     if previous is None or not _repeats(previous, values):
         raise IdempotencyConflictError
     return CheckInReceipt(
@@ -247,6 +321,8 @@ _INSERTED_COLUMNS = (
     "idempotency_key_hash",
     "submission_digest",
     "received_at",
+    "delivered_late",
+    "admission_digest",
 )
 # INSERT … SELECT <values> WHERE NOT EXISTS (same idempotency key in the retry window).
 _INSERT_UNLESS_KNOWN = (
@@ -278,7 +354,7 @@ def _insert_unless_known(
     The unique (idempotency_key_hash, arrival) constraint catches a concurrent retry
     with the same arrival; the NOT EXISTS also catches the same key with another arrival.
     """
-    earliest, latest = _retry_window(clock, settings, values["source"])
+    earliest, latest = _retry_window(clock, settings, values["source"], values["arrival"])
     parameters = {
         **values,
         "known_key": values["idempotency_key_hash"],
@@ -317,17 +393,24 @@ def _insert_and_commit(
 
 
 def _retry_window(
-    clock: Clock, settings: Settings, source: CheckInSource
+    clock: Clock, settings: Settings, source: CheckInSource, arrival: dt.datetime | None
 ) -> tuple[dt.datetime, dt.datetime]:
-    """The arrivals among which a key is looked for: those `source` may still submit.
+    """The arrivals among which a key is looked for: those `source` submits in time,
+    and back to `arrival` for a check-in delivered late.
 
     Guests' check-ins arrive within the late-arrival window, staff entries within the
     retention period; a replay of either must find the first, or it would be stored
-    twice (the guest window is the narrower, so a guest's retry reads few partitions).
+    twice. The guest window is the narrower, so a timely guest check-in reads few
+    partitions; only a late delivery reads back to its own arrival, where its retry
+    (same arrival, from the phone's outbox) finds it.
     """
-    earliest, latest = arrival_window(clock.now(), settings, source)
-    guest_earliest, _ = arrival_window(clock.now(), settings, CheckInSource.GUEST_PAGE)
-    return min(earliest, guest_earliest) - CLOCK_SKEW, latest
+    now = clock.now()
+    earliest, latest = timely_window(now, settings, source)
+    guest_earliest, _ = timely_window(now, settings, CheckInSource.GUEST_PAGE)
+    earliest = min(earliest, guest_earliest)
+    if arrival is not None:
+        earliest = min(earliest, arrival)
+    return earliest - CLOCK_SKEW, latest
 
 
 def _repeats(previous: CheckIn, values: dict[str, Any]) -> bool:

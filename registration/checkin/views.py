@@ -110,7 +110,8 @@ def _admission(context: lookup.AreaContext) -> tuple[str | None, bool]:
         )
     except EntranceCodeRequiredError:
         return None, True
-    return admission, False
+    # The form is stored at once with the arrival "now", so its admission is never late.
+    return (admission.token if admission is not None else None), False
 
 
 def _page_config(context: lookup.AreaContext, admission: str | None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ REFUSAL_REASONS = (
     "stale_key",
     "idempotency_conflict",
     "arrival_out_of_range",
+    "arrival_expired",
     "too_many_requests",
     "bad_request",
     "other",

@@ -29,7 +29,15 @@ from crypto.package_format import PACKAGE_FORMAT, PACKAGE_VERSION
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
-from registration.models import Area, CheckIn, ExportPackage, TraceRequest, TraceRequestState, User
+from registration.models import (
+    Area,
+    CheckIn,
+    CheckInSource,
+    ExportPackage,
+    TraceRequest,
+    TraceRequestState,
+    User,
+)
 from registration.tracing.errors import PackageUnavailableError
 from registration.tracing.notices import notify_request_change
 from registration.tracing.requests import change_state, matching_conditions
@@ -103,24 +111,41 @@ def _package_records(session: Session, trace_request: TraceRequest) -> list[dict
             CheckIn.source,
             CheckIn.key_id,
             CheckIn.envelope,
+            CheckIn.delivered_late,
         )
         .join(Area, Area.id == CheckIn.area_id)
         .where(*matching_conditions(trace_request))
         .order_by(CheckIn.arrival, CheckIn.id)
     )
-    return [
-        {
-            "area": area_code,
-            "arrival": iso_utc(arrival),
-            "departure": iso_utc(departure) if departure is not None else None,
-            "autoDeparture": iso_utc(auto_departure),
-            "persons": persons,
-            "source": source.value,
-            "keyId": key_id,
-            "envelope": b64url_encode(envelope),
-        }
-        for area_code, arrival, departure, auto_departure, persons, source, key_id, envelope in rows
-    ]
+    return [_package_record(*row) for row in rows]
+
+
+def _package_record(
+    area_code: str,
+    arrival: dt.datetime,
+    departure: dt.datetime | None,
+    auto_departure: dt.datetime,
+    persons: int,
+    source: CheckInSource,
+    key_id: str,
+    envelope: bytes,
+    delivered_late: bool,
+) -> dict[str, Any]:
+    """One record of docs/FORMAT.md §11.1; `deliveredLate` only where it is true, so a
+    package without late deliveries reads as before in every reader."""
+    record: dict[str, Any] = {
+        "area": area_code,
+        "arrival": iso_utc(arrival),
+        "departure": iso_utc(departure) if departure is not None else None,
+        "autoDeparture": iso_utc(auto_departure),
+        "persons": persons,
+        "source": source.value,
+        "keyId": key_id,
+        "envelope": b64url_encode(envelope),
+    }
+    if delivered_late:
+        record["deliveredLate"] = True
+    return record
 
 
 def frame(content: bytes) -> tuple[bytes, str]:

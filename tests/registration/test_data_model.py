@@ -30,6 +30,8 @@ CHECKIN_COLUMNS = {
     "envelope",
     "checkout_token_hash",
     "idempotency_key_hash",
+    "delivered_late",
+    "admission_digest",
     "submission_digest",
     "received_at",
 }

@@ -111,7 +111,9 @@ def test_the_same_idempotency_key_with_other_content_is_a_conflict(
     ("offset", "accepted"),
     [
         (dt.timedelta(minutes=-24 * 60), True),
-        (dt.timedelta(minutes=-24 * 60, seconds=-1), False),
+        (dt.timedelta(days=-3), True),  # from a phone's outbox: stored, marked late
+        (dt.timedelta(days=-28), True),
+        (dt.timedelta(days=-28, seconds=-1), False),
         (dt.timedelta(minutes=2), True),
         (dt.timedelta(minutes=2, seconds=1), False),
     ],
@@ -131,7 +133,8 @@ def test_late_arrivals_are_accepted_within_the_window_and_never_from_the_future(
         assert response.status_code == 201
     else:
         assert response.status_code == 422
-        assert error_of(response)["code"] == "arrival_out_of_range"
+        expected = "arrival_expired" if offset < dt.timedelta(0) else "arrival_out_of_range"
+        assert error_of(response)["code"] == expected
         assert count(db_session) == 0
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from registration.checkin import lookup, storage
 from registration.checkin.errors import (
+    ArrivalExpiredError,
     ArrivalOutOfRangeError,
     InvalidRequestError,
 )
@@ -81,24 +82,26 @@ def test_a_staff_entrys_departure_comes_after_its_arrival_within_a_day(
             store()
 
 
+@pytest.mark.parametrize("source", [CheckInSource.STAFF_ENTRY, CheckInSource.GUEST_PAGE])
 @pytest.mark.parametrize(
-    ("source", "days_ago", "accepted"),
+    ("age", "accepted"),
     [
-        (CheckInSource.STAFF_ENTRY, 3, True),  # a paper list typed in days later
-        (CheckInSource.STAFF_ENTRY, 29, False),  # beyond the retention period
-        (CheckInSource.GUEST_PAGE, 3, False),  # a phone's outbox is bounded much tighter
+        (dt.timedelta(days=3), True),  # a paper list typed in, a phone's outbox, days later
+        (dt.timedelta(days=28), True),  # the last moment within the retention period
+        (dt.timedelta(days=28, seconds=1), False),  # would be deleted at once
+        (dt.timedelta(days=29), False),
     ],
 )
-def test_late_arrivals_staff_entries_reach_back_over_the_retention_period(
+def test_late_arrivals_reach_back_over_the_retention_period(
     db_session: Session,
     clock: FrozenClock,
     settings: Settings,
     venue: Venue,
     source: CheckInSource,
-    days_ago: int,
+    age: dt.timedelta,
     accepted: bool,
 ) -> None:
-    arrival = clock.now() - dt.timedelta(days=days_ago)
+    arrival = clock.now() - age
 
     def store() -> storage.CheckInReceipt:
         return storage.store_checkin(
@@ -117,5 +120,73 @@ def test_late_arrivals_staff_entries_reach_back_over_the_retention_period(
     if accepted:
         assert store().arrival == arrival
     else:
-        with pytest.raises(ArrivalOutOfRangeError):
+        with pytest.raises(ArrivalExpiredError) as refused:
             store()
+        assert refused.value.code == "arrival_expired"
+        assert db_session.scalars(select(CheckIn)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("source", "age", "late"),
+    [
+        (CheckInSource.GUEST_PAGE, dt.timedelta(days=3), True),
+        (CheckInSource.GUEST_PAGE, dt.timedelta(hours=24, seconds=1), True),
+        (CheckInSource.GUEST_PAGE, dt.timedelta(hours=24), False),  # max_late_arrival_minutes
+        (CheckInSource.GUEST_PAGE, dt.timedelta(0), False),
+        (CheckInSource.STAFF_ENTRY, dt.timedelta(days=3), False),  # paper lists come late
+    ],
+)
+def test_a_guest_check_in_delivered_after_the_late_window_is_stored_and_marked(
+    db_session: Session,
+    clock: FrozenClock,
+    settings: Settings,
+    venue: Venue,
+    source: CheckInSource,
+    age: dt.timedelta,
+    late: bool,
+) -> None:
+    """A phone's outbox delivers days later: the visit is kept, marked for the office."""
+    arrival = clock.now() - age
+    key = str(uuid.uuid4())
+
+    def store() -> storage.CheckInReceipt:
+        return storage.store_checkin(
+            db_session,
+            clock,
+            settings,
+            target=lookup.AreaTarget.of(venue.area),
+            envelope=envelope,
+            persons=1,
+            source=source,
+            arrival=arrival,
+            idempotency_key=key,
+        )
+
+    envelope = venue.seal()
+    first = store()
+    stored = db_session.scalars(select(CheckIn)).one()
+    assert stored.delivered_late is late
+    assert stored.received_at == clock.now()
+    # The outbox did not hear the answer and sends again, later still: the same check-in.
+    clock.advance(dt.timedelta(hours=5))
+    again = store()
+    assert (again.created, again.id, again.token) == (False, first.id, first.token)
+    assert len(db_session.scalars(select(CheckIn)).all()) == 1
+
+
+def test_a_check_in_from_the_future_is_still_refused(
+    db_session: Session, clock: FrozenClock, settings: Settings, venue: Venue
+) -> None:
+    with pytest.raises(ArrivalOutOfRangeError) as refused:
+        storage.store_checkin(
+            db_session,
+            clock,
+            settings,
+            target=lookup.AreaTarget.of(venue.area),
+            envelope=venue.seal(),
+            persons=1,
+            source=CheckInSource.GUEST_PAGE,
+            arrival=clock.now() + dt.timedelta(minutes=2, seconds=1),
+            idempotency_key=str(uuid.uuid4()),
+        )
+    assert refused.value.code == "arrival_out_of_range"
