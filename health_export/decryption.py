@@ -79,6 +79,9 @@ class OpenedVisit:
     record: dict[str, Any]
     # 1: the record's metadata is not bound to it (format v1); 2: checked against it.
     format_version: int = 1
+    # Kept in the guest's outbox beyond the late-arrival window: the arrival rests on the
+    # phone's clock alone (server metadata, not sealed; docs/FORMAT.md §11.1).
+    delivered_late: bool = False
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,7 @@ def _opened_visit(
         key_id=record.key_id,
         record=opened,
         format_version=int(opened["v"]),
+        delivered_late=record.delivered_late,
     )
 
 
@@ -363,6 +367,7 @@ def visit_rows(visits: Sequence[OpenedVisit]) -> list[Row]:
             visit.persons,
             SOURCE_LABELS.get(visit.source, visit.source),
         ]
+        late = YES if visit.delivered_late else NO
         for position, person in enumerate(persons_of(visit), start=1):
             rows.append(
                 [
@@ -378,6 +383,7 @@ def visit_rows(visits: Sequence[OpenedVisit]) -> list[Row]:
                     person["phone"],
                     person["email"],
                     person["note"],
+                    late,
                 ]
             )
     return rows

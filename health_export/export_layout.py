@@ -29,13 +29,15 @@ COLUMNS = (
     "Telefon",
     "E-Mail",
     "Notiz",
+    # Last, so the columns before it keep the places offices' spreadsheets expect.
+    "Verspätet übermittelt",
 )
 # The columns that name a person: the decryption page always shows them and keeps them
 # in sight when its wide table is scrolled sideways.
 NAME_COLUMNS = ("Vorname", "Nachname")
 # The "Quelle" column: guest page, no-JavaScript form, staff entry (CheckInSource).
 SOURCE_LABELS = {"guest_page": "Gastseite", "guest_form": "Formular", "staff_entry": "Personal"}
-# The "Abreise automatisch" column.
+# The "Abreise automatisch" and "Verspätet übermittelt" columns.
 YES = "ja"
 NO = "nein"
 XLSX_SHEET = "Kontakte"

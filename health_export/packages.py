@@ -80,6 +80,8 @@ class PackageRecord:
     source: str
     key_id: str
     envelope: str
+    # The server received it after the late-arrival window (docs/FORMAT.md §11.1).
+    delivered_late: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,10 @@ def _record(index: int, item: object) -> PackageRecord | None:
         return None
     if departure is not None and not isinstance(departure, str):
         return None
+    # Absent in packages from before the mark, and in every timely record.
+    delivered_late = item.get("deliveredLate", False)
+    if not isinstance(delivered_late, bool):
+        return None
     return PackageRecord(
         index=index,
         area=_text(item.get("area")),
@@ -261,6 +267,7 @@ def _record(index: int, item: object) -> PackageRecord | None:
         source=_text(item.get("source")),
         key_id=_text(item.get("keyId")),
         envelope=_text(item.get("envelope")),
+        delivered_late=delivered_late,
     )
 
 

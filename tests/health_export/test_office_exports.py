@@ -61,6 +61,7 @@ def _row(text: str) -> list[str | int]:
         "",
         "",
         text,
+        "nein",
     ]
 
 
@@ -93,7 +94,7 @@ def test_csv_quoting_follows_rfc_4180() -> None:
     assert csv_cell("a;b", ",") == "a;b"
     assert csv_cell("line\nbreak", ",") == '"line\nbreak"'
     assert csv_cell(7, ",") == "7"
-    assert rows_to_csv([], separator=";").endswith(b"Notiz\r\n")
+    assert rows_to_csv([], separator=";").endswith("Notiz;Verspätet übermittelt\r\n".encode())
 
 
 def test_sormas_has_entity_and_field_rows_and_no_bom() -> None:

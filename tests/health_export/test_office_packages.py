@@ -40,6 +40,7 @@ def released(
             arrival=now - 5 * H,
             departure=now - 4 * H,
             record=factories.contact_record("Ada", "Lovelace"),
+            delivered_late=True,  # kept in the phone's outbox for days
         ),
         factories.build_checkin(
             place.areas[1],
@@ -144,6 +145,22 @@ def test_opening_gives_one_row_per_person_with_names_unchanged(
     assert rows[0][3] == "2026-11-20 07:00" and rows[0][5] == "nein"
     assert rows[1][5] == "ja"  # no check-out: automatic departure
     assert rows[2][10] == "Musterweg"  # sameAddress copies the guest's address
+
+
+def test_a_visit_delivered_late_is_marked_in_the_package_and_the_rows(
+    db_session: Session, clock: Any, settings: Settings, released: dict[str, Any]
+) -> None:
+    """The server's mark reaches the office; a timely record carries no member at all,
+    so packages without late deliveries read as before in older readers."""
+    office = released["office"]
+    package = download_package(db_session, clock, settings, released["request"], user=office.staff)
+    records = _body(package.content)["records"]
+    assert records[0]["deliveredLate"] is True
+    assert "deliveredLate" not in records[1]
+    parsed = parse_package(package.content)
+    assert [record.delivered_late for record in parsed.records] == [True, False]
+    rows = visit_rows(open_package(parsed, [office.private_key]).visits)
+    assert [(row[0], row[-1]) for row in rows] == [(1, "ja"), (2, "nein"), (2, "nein")]
 
 
 def _body(data: bytes) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import crypto
-from health_export.decryption import VISIT_CHECK_KINDS, open_package
+from health_export.decryption import VISIT_CHECK_KINDS, open_package, visit_rows
+from health_export.export_layout import COLUMNS
 from health_export.packages import PackageFormatError, parse_package, passphrase_from_file
 from tests.crypto.vectors import make_tamper_vectors as generator
 
@@ -103,3 +104,18 @@ def test_the_cli_names_refused_and_unbound_visits() -> None:
         "fit the sealed record or the request (arrival_mismatch)"
     )
     assert any(text.endswith("could not be opened (decryption_failed)") for text in described)
+
+
+def test_a_visit_delivered_late_keeps_its_mark_into_the_rows() -> None:
+    """The mark is the server's (not sealed): the reader carries it to every row of
+    the visit, and export.test.mjs holds the browser to the same rows."""
+    [vector] = [v for v in VECTORS["vectors"] if v["name"] == "visits-checked"]
+    result = open_package(
+        parse_package(vector["package"].encode("utf-8")), [_key(n) for n in vector["openWith"]]
+    )
+    late = [visit.record["firstName"] for visit in result.visits if visit.delivered_late]
+    assert late == ["Ulla"]
+    marks = {(row[8], row[-1]) for row in visit_rows(result.visits)}
+    assert ("Ulla", "ja") in marks and ("Udo", "nein") in marks
+    assert {mark for _, mark in marks} == {"ja", "nein"}
+    assert COLUMNS[-1] == "Verspätet übermittelt"

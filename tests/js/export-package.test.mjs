@@ -6,10 +6,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { decodeBase64url } from "../../registration/static/js/b64url.js";
-import { openPackage } from "../../registration/static/js/decrypt-rows.js";
+import { openPackage, visitRows } from "../../registration/static/js/decrypt-rows.js";
 import { PackageFormatError, parsePackage } from "../../registration/static/js/export-package.js";
 import { EC_ALGORITHM } from "../../registration/static/js/envelope.js";
-import { vector } from "./fixtures.mjs";
+import { readExportLayout } from "../../registration/static/js/export-layout.js";
+import { fixture, vector } from "./fixtures.mjs";
+
+const LAYOUT = readExportLayout(fixture("export-layout.json"));
 
 const PACKAGES = vector("export-package-v1.json");
 
@@ -63,4 +66,17 @@ test("every export-package vector gives its expected outcome, visit for visit", 
     if (item.expected === "ok") Object.assign(expected, { visits: item.visits, unbound: item.unbound });
     assert.deepEqual(await outcomes(item), expected, item.name);
   }
+});
+
+test("a visit delivered late keeps its mark into the rows, as in the CLI", async () => {
+  const item = PACKAGES.vectors.find((vector) => vector.name === "visits-checked");
+  const pkg = await parsePackage(new TextEncoder().encode(item.package));
+  const keys = item.openWith.map((name) => KEYS[name]);
+  const result = await openPackage(pkg, keys, () => {}, { workers: 0 });
+  const late = result.visits.filter((visit) => visit.deliveredLate).map((visit) => visit.record.firstName);
+  assert.deepEqual(late, ["Ulla"]);
+  const marks = new Map(visitRows(result.visits, LAYOUT).map(({ cells }) => [cells[8], cells.at(-1)]));
+  assert.equal(marks.get("Ulla"), "ja");
+  assert.equal(marks.get("Udo"), "nein");
+  assert.equal(LAYOUT.columns.at(-1), "Verspätet übermittelt");
 });

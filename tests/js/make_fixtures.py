@@ -167,6 +167,7 @@ _VISITS = [
         persons=3,
         source="guest_page",
         key_id="ab" * 32,
+        delivered_late=True,  # sent from the phone's outbox days later
         record=_record(
             '=HYPERLINK("http://evil.example","x")',
             "O'Brien",
@@ -245,6 +246,7 @@ def _export_cases() -> dict[str, Any]:
                 "persons": visit.persons,
                 "source": visit.source,
                 "keyId": visit.key_id,
+                "deliveredLate": visit.delivered_late,
                 "record": visit.record,
             }
             for visit in _VISITS

@@ -204,6 +204,7 @@ export async function openPackage(pkg, keys, onProgress = () => {}, options = {}
       keyId: record.keyId,
       record: contact,
       formatVersion: contact.v,
+      deliveredLate: record.deliveredLate,
     };
     const kind = firstFailure(record, visit, ids);
     if (kind !== null) {
@@ -242,7 +243,8 @@ export function personsOf(visit) {
 
 /**
  * One row per person, as the CLI's visit_rows; each row remembers its visit.
- * layout: from export-layout.js (the "Abreise automatisch" and "Quelle" texts).
+ * layout: from export-layout.js (the "Abreise automatisch", "Quelle" and
+ * "Verspätet übermittelt" texts).
  */
 export function visitRows(visits, layout) {
   const rows = [];
@@ -255,6 +257,7 @@ export function visitRows(visits, layout) {
       visit.persons,
       layout.sourceLabels.get(visit.source) ?? visit.source,
     ];
+    const late = visit.deliveredLate ? layout.yes : layout.no;
     personsOf(visit).forEach((person, i) => {
       const cells = [
         visit.number,
@@ -269,6 +272,7 @@ export function visitRows(visits, layout) {
         person.phone,
         person.email,
         person.note,
+        late,
       ];
       rows.push({ visit, cells });
     });

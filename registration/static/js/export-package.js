@@ -118,6 +118,9 @@ function checkedRecord(index, item) {
   }
   if (!Number.isInteger(persons)) return null;
   if (departure !== null && departure !== undefined && typeof departure !== "string") return null;
+  // Absent in packages from before the mark, and in every timely record.
+  const deliveredLate = Object.hasOwn(item, "deliveredLate") ? item.deliveredLate : false;
+  if (typeof deliveredLate !== "boolean") return null;
   return {
     index,
     area,
@@ -128,6 +131,7 @@ function checkedRecord(index, item) {
     source: typeof item.source === "string" ? item.source : "",
     keyId: typeof item.keyId === "string" ? item.keyId : "",
     envelope,
+    deliveredLate,
   };
 }
 

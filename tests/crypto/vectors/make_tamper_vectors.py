@@ -1368,6 +1368,38 @@ def export_package_vectors() -> dict[str, Any]:
         "malformed",
         {**_package_row("bad-time", _visit_record("Tom")), "arrival": "2026-11-20 18:30"},
     )
+    row(
+        "delivered late from the phone's outbox: opens like any other, the readers show the mark",
+        "ok",
+        {
+            **_package_row("late", _visit_record("Ulla", arrival="2026-11-20T19:28:00Z")),
+            "deliveredLate": True,
+        },
+    )
+    row(
+        "deliveredLate written out as false: the same as without it",
+        "ok",
+        {
+            **_package_row("timely", _visit_record("Udo", arrival="2026-11-20T19:29:00Z")),
+            "deliveredLate": False,
+        },
+    )
+    row(
+        "deliveredLate that is not a boolean",
+        "malformed",
+        {
+            **_package_row("late-text", _visit_record("Uta", arrival="2026-11-20T19:30:00Z")),
+            "deliveredLate": "ja",
+        },
+    )
+    row(
+        "deliveredLate null",
+        "malformed",
+        {
+            **_package_row("late-null", _visit_record("Ute", arrival="2026-11-20T19:31:00Z")),
+            "deliveredLate": None,
+        },
+    )
     row("not an object", "malformed", [])  # type: ignore[arg-type]  # the case under test
 
     content = package_content([data for data, _, _ in rows])
