@@ -15,12 +15,15 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from registration.audit import all_events, record_event, verify_chain
+from registration.checkin import lookup, storage
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
 from registration.models import (
+    Area,
     AuditEvent,
     CheckIn,
+    CheckInSource,
     ExportPackage,
     JobRun,
     TraceRequest,
@@ -64,6 +67,49 @@ def test_a_visit_is_there_until_its_retention_ends_and_gone_just_after(
     assert not checkin_exists(committed.engine, visit)
     assert checkin_exists(committed.engine, neighbour)
     assert after.removed["checkins"] == 1
+
+
+def test_a_visit_delivered_late_is_purged_by_its_arrival_not_its_receipt(
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
+) -> None:
+    """A phone delivers a check-in 27 days after the visit: it is stored (on PostgreSQL
+    in the partition of its arrival day, which still exists) and deleted a day later,
+    when the visit's retention ends, not four weeks after it reached the server."""
+    if committed.dialect == "postgresql":
+        partitions.ensure_partitions(committed.engine, clock, settings)
+    arrival = clock.now() - dt.timedelta(days=27)
+    with committed.sessionmaker() as session:
+        receipt = storage.store_checkin(
+            session,
+            clock,
+            settings,
+            target=lookup.AreaTarget.of(session.get_one(Area, place.area.id)),
+            envelope=place.seal(),
+            persons=1,
+            source=CheckInSource.GUEST_PAGE,
+            arrival=arrival,
+            idempotency_key=str(uuid.uuid4()),
+        )
+    with committed.engine.connect() as connection:
+        late = connection.execute(
+            select(CheckIn.delivered_late, CheckIn.received_at).where(CheckIn.id == receipt.id)
+        ).one()
+        if committed.dialect == "postgresql":
+            home = connection.scalar(
+                text("SELECT tableoid::regclass::text FROM checkins WHERE id = :id"),
+                {"id": receipt.id},
+            )
+            assert home == partitions.partition_name(arrival.date())
+    assert late.delivered_late is True
+
+    end_of_retention = arrival + dt.timedelta(days=settings.retention_days)
+    clock.set(end_of_retention - SECOND)
+    assert run_maintenance(committed, clock, settings, "test").removed["checkins"] == 0
+    clock.set(end_of_retention + SECOND)
+    after = run_maintenance(committed, clock, settings, "test")
+    assert after.ok, after.errors
+    assert after.removed["checkins"] == 1
+    assert count_checkins(committed.engine) == 0
 
 
 def test_each_run_is_recorded_for_the_operator(
