@@ -7,6 +7,7 @@ service worker (static/js/service-worker.js) delivers the outbox when the tab is
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 
@@ -156,6 +157,71 @@ def test_a_stalled_server_leaves_no_endless_spinner(
     page.reload()
     expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
     assert len(venue.checkins()) == 1
+
+
+def _queue_offline(phone: BrowserContext, venue: LiveVenue) -> None:
+    """The guest checks in without signal and closes the tab: the outbox holds it."""
+    page = open_with_worker(phone, venue.page_url)
+    fill(page, GUEST)
+    phone.set_offline(True)
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text(QUEUED_BACKGROUND)
+    assert len(phone_store(page)["outbox"]) == 1
+    page.close()
+
+
+def test_a_checkin_queued_offline_and_delivered_three_days_later_is_stored_marked_late(
+    phone: BrowserContext, venue: LiveVenue
+) -> None:
+    """The phone finds signal again three days on (the server's clock moves; the arrival
+    was sealed when the guest checked in): the visit is kept, marked for the office."""
+    _queue_offline(phone, venue)
+    venue.server.clock.advance(dt.timedelta(days=3))
+    phone.set_offline(False)
+    wait_until(lambda: len(venue.checkins()) == 1)
+    [checkin] = venue.checkins()
+    assert checkin.delivered_late is True
+    assert checkin.received_at - checkin.arrival > dt.timedelta(days=3) - dt.timedelta(minutes=5)
+    assert venue.open(checkin)["firstName"] == GUEST["firstName"]
+    again = phone.new_page()
+    again.goto(venue.page_url)
+    expect(again.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+    assert phone_store(again)["outbox"] == []
+
+
+EXPIRED = (
+    "Dieser Check-in lag länger als die Speicherfrist auf Ihrem Handy und kann nicht mehr"
+    " übermittelt werden. Es wurde nichts gespeichert."
+)
+# The phone's own clock 29 days on as well, for the page: it forgets visits older than
+# the retention period, and must not forget a refusal the guest has not yet read.
+PHONE_29_DAYS_LATER = """(() => {
+  const realNow = Date.now;
+  Date.now = () => realNow.call(Date) + 29 * 24 * 3600 * 1000;
+})();"""
+
+
+def test_a_checkin_kept_on_the_phone_beyond_the_retention_period_is_refused_visibly(
+    phone: BrowserContext, venue: LiveVenue
+) -> None:
+    """29 days without delivery: the server refuses it for good (it would have to be
+    deleted already), and the page says so until the guest dismisses it."""
+    _queue_offline(phone, venue)
+    venue.server.clock.advance(dt.timedelta(days=29))
+    phone.add_init_script(PHONE_29_DAYS_LATER)
+    phone.set_offline(False)
+    page = phone.new_page()
+    page.goto(venue.page_url)
+    undelivered = page.locator("#undelivered")
+    expect(undelivered).to_contain_text("Check-in nicht übermittelt: Brauhaus am Ring, Biergarten")
+    expect(undelivered).to_contain_text(EXPIRED)
+    page.reload()  # still there on the next visit, though older than the retention period
+    expect(undelivered).to_contain_text(EXPIRED)
+    assert phone_store(page)["outbox"] == []
+    assert venue.checkins() == []
+    undelivered.get_by_role("button", name=re.compile("^Ausblenden")).click()
+    expect(undelivered).to_be_hidden()
+    assert phone_store(page)["visits"] == []
 
 
 @pytest.fixture

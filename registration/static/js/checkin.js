@@ -67,12 +67,17 @@ let background = null;
 
 // --- stored visits (this phone's check-ins and their tokens) -----------------
 
-/** This phone's visits, oldest first; those older than the retention period are dropped. */
+/**
+ * This phone's visits, oldest first; those older than the retention period are dropped,
+ * unless still waiting or refused: a refusal stays until the guest dismisses it, also
+ * one for a check-in the server refused because it waited here too long.
+ */
 async function loadVisits() {
   const cutoff = Date.now() - config.retentionDays * DAY_MS;
   const visits = [];
   for (const visit of await store.visits()) {
-    if (Date.parse(visit.arrival) > cutoff || PENDING.includes(visit.status)) visits.push(visit);
+    const kept = Date.parse(visit.arrival) > cutoff || PENDING.includes(visit.status) || visit.refusal;
+    if (kept) visits.push(visit);
     else await store.removeVisit(visit.idempotencyKey);
   }
   return visits.sort((a, b) => Date.parse(a.arrival) - Date.parse(b.arrival));
