@@ -119,6 +119,7 @@ def scene(live_server: LiveServer, tmp_path: Path) -> dict[str, Any]:
                 ],
                 note="Tisch 4\nam Fenster",
             ),
+            delivered_late=True,  # sent from the phone's outbox days later
         )
         visit(terrace, now - 3 * H, _record(*TRICKY[2]))  # automatic departure
         # outside: too early, and another location
@@ -293,6 +294,9 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
     assert len([line for line in lines[1:] if line]) == 4
     companion = next(line for line in lines if ";Kind;Müller;" in line)
     assert ";'+49 30 111;" in companion  # the guest's phone, as in the table
+    assert lines[0].endswith(";Verspätet übermittelt")
+    late = [line for line in lines[1:] if line.endswith(";ja")]
+    assert len(late) == 2 and companion in late  # every person of the late visit
     assert browser_sheet[1][8] == TRICKY[0][0]  # XLSX keeps the text, as a string cell
 
     # Nothing secret left the browser: not the passphrase, not the private key.
