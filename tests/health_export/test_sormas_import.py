@@ -93,8 +93,7 @@ def _visit(record: dict[str, object], area: str = "Terrasse") -> OpenedVisit:
         source="guest_page",
         key_id="ab" * 32,
         record=normalise_contact_record(
-            {"street": "Markt", "houseNumber": "1", "zipCode": "10115", "city": "Berlin"}
-            | record
+            {"street": "Markt", "houseNumber": "1", "zipCode": "10115", "city": "Berlin"} | record
         ),
     )
 
@@ -126,7 +125,9 @@ def test_sormas_reads_every_value_as_typed(separator: str) -> None:
         assert row.get("person.phone") == person.get("phone")
         assert row.get("person.emailAddress") == person.get("email")
         assert row["person.address.street"] == "Markt"
-        assert row["involvementDescription"].startswith("Café, am Markt, Terrasse: 2026-07-01 12:00")
+        assert row["involvementDescription"].startswith(
+            "Café, am Markt, Terrasse: 2026-07-01 12:00"
+        )
         # Empty, so SORMAS keeps Sex.UNKNOWN from PersonDto.buildImportEntity().
         assert "person.sex" not in row
 
