@@ -34,6 +34,7 @@ from registration.clock import Clock
 from registration.config import Settings
 from registration.mail import public_url, render_mail, send_mail
 from registration.models import Business, Role, StaffInvitation, User
+from registration.names import BUSINESS_NAME_LENGTH, DISPLAY_NAME_LENGTH, clean_name
 
 VERIFY_MAX_AGE = dt.timedelta(hours=48)
 RESET_MAX_AGE = dt.timedelta(hours=1)
@@ -87,11 +88,13 @@ def sign_up(
             link=public_url(settings, "accounts.request_reset"),
         )
         return None
-    business = Business(name=business_name.strip(), contact_email=email)
+    business = Business(
+        name=clean_name(business_name, max_length=BUSINESS_NAME_LENGTH), contact_email=email
+    )
     user = User(
         email=email,
         password_hash=hash_password(password),
-        display_name=display_name.strip(),
+        display_name=clean_name(display_name, max_length=DISPLAY_NAME_LENGTH),
         role=Role.BUSINESS_OWNER,
         business=business,
         language=language,
@@ -165,7 +168,8 @@ def add_office_user(
     user = User(
         email=email,
         password_hash=hash_password(password),
-        display_name=display_name.strip() or email.split("@")[0],
+        display_name=clean_name(display_name, max_length=DISPLAY_NAME_LENGTH)
+        or email.split("@")[0],
         role=role,
         health_office_id=health_office_id,
         email_verified_at=clock.now(),
