@@ -435,18 +435,17 @@ def test_office_and_user_names_follow_the_one_name_rule(
     assert created.exit_code == 0, created.output
     office = db_session.scalar(select(HealthOffice).where(HealthOffice.email == "sued@amt.test"))
     assert office is not None and office.name == "Amt Süd"
+    ADD_USER = ["health-office", "add-user", "Amt Süd"]  # noqa: N806 - a constant here
     added = runner.invoke(
         main,
-        ["health-office", "add-user", "Amt Süd", "a@amt.test", "--role", "staff"]
-        + ["--display-name", "Ana\u2066 Lima"],
+        [*ADD_USER, "a@amt.test", "--role", "staff", "--display-name", "Ana\u2066 Lima"],
     )
     assert added.exit_code == 0, added.output
     user = db_session.scalar(select(User).where(User.email == "a@amt.test"))
     assert user is not None and user.display_name == "Ana Lima"
     refused = runner.invoke(
         main,
-        ["health-office", "add-user", "Amt Süd", "b@amt.test", "--role", "staff"]
-        + ["--display-name", "Bo\x07b"],
+        [*ADD_USER, "b@amt.test", "--role", "staff", "--display-name", "Bo\x07b"],
     )
     assert refused.exit_code != 0 and "Steuerzeichen" in refused.output
     assert "Traceback" not in refused.output
