@@ -18,11 +18,6 @@ def plausible_email(_form: Any, field: Any) -> None:
         raise ValidationError(_l("Please enter a valid e-mail address."))
 
 
-def no_control_characters(_form: Any, field: Any) -> None:
-    if field.data and any(ord(char) < 32 or ord(char) == 127 for char in field.data):
-        raise ValidationError(_l("Please remove invisible control characters."))
-
-
 def acceptable_password(form: Any, field: Any) -> None:
     email = getattr(getattr(form, "email", None), "data", "") or ""
     problems = password_problems(field.data or "", email)

@@ -1,8 +1,9 @@
 """Printable posters and table cards with an area's QR code (PDF), and the bare QR (SVG, PNG).
 
 Everything an owner typed (business, location and area names) is cleaned before it
-reaches the page: control and formatting characters are dropped, characters the
-embedded font cannot draw are left out, and names that are too long shrink and wrap
+reaches the page: control and formatting characters are dropped, emoji the embedded
+font cannot draw are printed by name, other characters it cannot draw are left out (an
+area left with no name prints its number), and names that are too long shrink and wrap
 into a fixed box, so no name can push the QR code off the page or inject anything.
 The QR code is embedded as a lossless image with whole pixels per module, so it stays
 sharp in print and can be read back by a decoder in tests.

@@ -108,3 +108,16 @@ def test_too_long_and_control_character_area_names_are_refused_clearly(
         assert response.status_code == 200
         assert message in response.text, spec
     assert [area.name for area in tenant.location.areas] == ["Tisch 1"]
+
+
+def test_names_in_running_text_are_isolated_for_right_to_left_scripts(
+    owner_client: tuple[FlaskClient, Tenant], db_session: Session
+) -> None:
+    client, tenant = owner_client
+    tenant.location.name = "مقهى <b>"  # an Arabic name (and markup that must stay text)
+    db_session.commit()
+    live = client.get(f"/portal/locations/{tenant.location.id}/live").text
+    assert "<bdi>مقهى &lt;b&gt;</bdi></h1>" in live
+    guest = client.get(f"/c/{tenant.area.code}").text
+    assert "<bdi>مقهى &lt;b&gt;</bdi></h1>" in guest
+    assert f"<strong><bdi>{tenant.area.name}</bdi></strong>" in guest
