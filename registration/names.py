@@ -99,8 +99,10 @@ def clean_name(text: str, *, max_length: int) -> str:
             kept.append(" ")
         elif category in ("Cc", "Cs"):
             raise NameRefusedError(_l("Please remove invisible control characters."))
+        elif char in BIDI_CONTROLS:
+            continue  # so the name can never reorder the text around it
         elif category == "Cf" and not (char in (ZWJ, ZWNJ) or ord(char) in _TAGS):
-            continue  # bidi controls and other invisible format characters
+            continue  # other invisible format characters: zero-width space, BOM, …
         else:
             kept.append(char)
     name = " ".join("".join(kept).split())
