@@ -19,7 +19,7 @@ from registration.accounts.access import (
     owned_location,
 )
 from registration.models import CheckInMode, Location
-from registration.portal import locations, posters
+from registration.portal import locations, paper_list, posters
 from registration.portal.blueprint import bp
 from registration.session import get_session, get_settings
 
@@ -112,3 +112,19 @@ def entrance_sign(location_id: int) -> Response:
     place = owned_location(get_session(), acting_user(), location_id)
     data = posters.entrance_sign_pdf(get_settings(), place)
     return _download(data, "application/pdf", f"gastregister-{place.id}-entrance.pdf")
+
+
+@bp.get("/locations/<int:location_id>/paper-list.pdf")
+@business_member_required
+def paper_guest_list(location_id: int) -> Response:
+    """The paper list for guests without a phone; staff type it in with the staff entry."""
+    session = get_session()
+    place = owned_location(session, acting_user(), location_id)
+    office = locations.responsible_office(session, place)
+    data = paper_list.paper_list_pdf(
+        get_settings(),
+        place,
+        locations.active_areas(place),
+        office_name=office.name if office is not None else "",
+    )
+    return _download(data, "application/pdf", f"gastregister-{place.id}-paper-list.pdf")

@@ -32,7 +32,7 @@ def test_location_page_links_the_entrance_screen_in_rotating_mode(
     link = f"http://127.0.0.1:5000/display/{tenant.location.display_secret}"
     assert f'href="{link}"' in page
     assert client.get(f"/display/{tenant.location.display_secret}").status_code == 200
-    assert "full screen" in page and "awake" in page
+    assert "Vollbild" in page and "wach" in page
     assert f"/portal/locations/{tenant.location.id}/entrance-sign.pdf" in page
     assert "posters.pdf" not in page and "/qr.png" not in page
 
@@ -101,7 +101,7 @@ def test_table_posters_of_a_rotating_location_answer_with_an_explanation(
         response = client.get(url)
         assert response.status_code == 409, url
         assert response.mimetype == "text/html"
-        assert "entrance-sign.pdf" in response.text and "screen" in response.text
+        assert "entrance-sign.pdf" in response.text and "Bildschirm" in response.text
 
 
 def test_entrance_sign_explains_the_screen_and_has_no_qr_code(
