@@ -120,7 +120,8 @@ def figure(
         f'<figcaption id="{escape(element_id)}-caption">{escape(caption)}</figcaption>'
         f"{svg(chart, summary=summary, element_id=element_id)}"
         f"<details><summary>{escape(table_toggle)}</summary>"
-        f'<div class="table-wrap"><table><caption class="visually-hidden">{escape(caption)}'
+        f'<div class="table-wrap" tabindex="0" role="region" '
+        f'aria-labelledby="{escape(element_id)}-caption"><table><caption class="visually-hidden">{escape(caption)}'
         f'</caption><thead><tr><th scope="col">{escape(label_header)}</th>'
         f'<th scope="col">{escape(value_header)}</th></tr></thead><tbody>{rows}</tbody>'
         f"</table></div></details></figure>"
