@@ -16,7 +16,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from registration.models import CheckInMode, Role, TraceRequestState
+from registration.models import CheckInMode, RecoveryCode, Role, TraceRequestState
 from tests import factories
 from tests.browser.test_checkin_browser import run_axe
 from tests.factories import PASSWORD
@@ -67,6 +67,10 @@ def _town(server: LiveServer) -> dict[str, object]:
         operator = factories.user(
             session, role=Role.OPERATOR, email="it@stadt.example", totp_secret=secret
         )
+        # As after the TOTP set-up: ten unused recovery codes (else the page warns).
+        operator.recovery_codes = [
+            RecoveryCode(code_hash=f"unused-{number}") for number in range(10)
+        ]
         return {
             "owner": owner.email,
             "location_id": place.id,

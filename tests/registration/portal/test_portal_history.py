@@ -18,8 +18,8 @@ from tests import factories
 from tests.registration.portal.portal_helpers import Tenant
 
 
-def _utc(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=dt.UTC)
+def _utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC)
 
 
 def _visits(db_session: Session, tenant: Tenant, *arrivals: dt.datetime) -> None:
