@@ -75,7 +75,7 @@ def svg(chart: Chart, *, summary: str, element_id: str) -> Markup:
         f'viewBox="0 0 {WIDTH} {HEIGHT}" aria-labelledby="{escape(element_id)}-title" '
         f'xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{escape(element_id)}-title">{escape(summary)}</title>',
-        f'<g font-family="sans-serif" font-size="11" fill="{TEXT_COLOUR}">',
+        f'<g font-family="sans-serif" font-size="13" fill="{TEXT_COLOUR}">',
         f'<line x1="{LEFT}" y1="{TOP + plot_height}" x2="{WIDTH - RIGHT}" '
         f'y2="{TOP + plot_height}" stroke="{GRID_COLOUR}" stroke-width="1"/>',
         f'<line x1="{LEFT}" y1="{TOP}" x2="{WIDTH - RIGHT}" y2="{TOP}" '
