@@ -189,6 +189,39 @@ def add_office_user(
     return user
 
 
+def add_operator(
+    session: Session, clock: Clock, *, email: str, display_name: str, password: str
+) -> User:
+    """An operator account (the town's IT), created on the command line and audited.
+
+    It belongs to no business and no health office, sees counts only, and like an
+    office account must set up TOTP at its first log-in. The caller has checked the
+    address and password with `validation`.
+    """
+    email = normalise_email(email)
+    if find_user(session, email) is not None:
+        raise EmailTakenError
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        display_name=display_name.strip() or email.split("@")[0],
+        role=Role.OPERATOR,
+        email_verified_at=clock.now(),
+        created_at=clock.now(),
+    )
+    session.add(user)
+    session.flush()
+    record_event(
+        session,
+        clock,
+        action="operator.added",
+        actor_label="cli",
+        details={"user_id": user.id},
+    )
+    session.commit()
+    return user
+
+
 # --- password reset ----------------------------------------------------------------
 
 

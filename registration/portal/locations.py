@@ -25,6 +25,7 @@ from registration.models import (
     HealthOffice,
     Location,
     User,
+    new_public_code,
 )
 from registration.names import (
     AREA_NAME_LENGTH,
@@ -210,6 +211,27 @@ def set_archived(
         clock,
         action="location.archived" if archived else "location.restored",
         actor=changed_by,
+        business_id=location.business_id,
+        location_id=location.id,
+    )
+    session.commit()
+
+
+def renew_display_secret(
+    session: Session, clock: Clock, location: Location, *, renewed_by: User
+) -> None:
+    """A new address for the entrance screen; the old one stops working at once.
+
+    For a screen link that got out of hand (forwarded, left on an old tablet). The
+    rotating codes' own secret stays, so guests who are filling in the form right now
+    keep their admission.
+    """
+    location.display_secret = new_public_code()
+    record_event(
+        session,
+        clock,
+        action="location.display_renewed",
+        actor=renewed_by,
         business_id=location.business_id,
         location_id=location.id,
     )

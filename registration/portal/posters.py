@@ -277,3 +277,38 @@ def poster_pdf(
     if pdf.page == 0:
         pdf.add_page()
     return bytes(pdf.output())
+
+
+ENTRANCE_SIGN_HEADLINE = "Bitte am Bildschirm einchecken · Please check in at the screen"
+ENTRANCE_SIGN_STEPS = (
+    "Scannen Sie den QR-Code auf dem Bildschirm am Eingang mit der Handykamera und füllen "
+    "Sie das kurze Formular aus. Der Code wechselt alle 30 Sekunden; ein Foto davon "
+    "funktioniert später nicht mehr.",
+    "Scan the QR code on the screen at the entrance with your phone camera and fill in the "
+    "short form. The code changes every 30 seconds; a photo of it stops working soon after.",
+)
+
+
+def entrance_sign_pdf(settings: Settings, location: Location) -> bytes:
+    """An A4 sign for a location in rotating mode: it points guests to the entrance screen.
+
+    It carries no QR code on purpose: a printed code would work without the screen, which
+    is exactly what rotating mode prevents (a photo posted online, the zoo incident).
+    """
+    f = A4
+    pdf = _Poster(f)
+    pdf.set_title(printable(f"{location.name} - Eingang / Entrance", limit=120))
+    pdf.add_page()
+    pdf.set_y(f.margin + 10)
+    pdf.fitted(printable(location.business.name), size=f.title_size, style="B", max_lines=2)
+    pdf.fitted(printable(location.name), size=f.body_size * 1.4, max_lines=2)
+    pdf.ln(12)
+    pdf.fitted(ENTRANCE_SIGN_HEADLINE, size=f.area_size * 0.9, style="B", max_lines=3, gap=10)
+    for line in ENTRANCE_SIGN_STEPS:
+        pdf.fitted(line, size=f.body_size * 1.3, max_lines=5, gap=6)
+    pdf.ln(10)
+    pdf.fitted(NO_PHONE, size=f.body_size, max_lines=2, gap=4)
+    pdf.fitted(
+        PRIVACY.format(days=settings.retention_days), size=f.small_size, max_lines=4, min_size=4
+    )
+    return bytes(pdf.output())
