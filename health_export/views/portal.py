@@ -16,7 +16,14 @@ from werkzeug.wrappers import Response
 import crypto
 from registration.accounts.access import OFFICE_ROLES, signed_in_user
 from registration.extensions import login_manager
-from registration.models import HealthOffice, KeyState, Role, TraceRequestState, User
+from registration.models import (
+    HealthOffice,
+    KeyState,
+    Role,
+    TraceRequestNoteKind,
+    TraceRequestState,
+    User,
+)
 from registration.session import get_session
 
 # Rooted in the package folder, not this one: the templates live in health_export/templates.
@@ -38,6 +45,13 @@ STATE_LABELS = {
     TraceRequestState.CLOSED: _l("closed"),
     TraceRequestState.ABORTED: _l("withdrawn"),
     TraceRequestState.EXPIRED: _l("expired"),
+    TraceRequestState.DECLINED: _l("declined by the business"),
+    TraceRequestState.QUERIED: _l("question from the business, waiting for your answer"),
+}
+NOTE_LABELS = {
+    TraceRequestNoteKind.DECLINE_REASON: _l("Reason the business declined"),
+    TraceRequestNoteKind.QUESTION: _l("Question from the business"),
+    TraceRequestNoteKind.ANSWER: _l("Your office's answer"),
 }
 KEY_STATE_LABELS = {
     KeyState.PENDING: _l("pending, needs a second person"),
@@ -73,6 +87,9 @@ def office_helpers() -> dict[str, Any]:
     def key_state_label(state: KeyState) -> str:
         return str(KEY_STATE_LABELS[state])
 
+    def note_label(kind: TraceRequestNoteKind) -> str:
+        return str(NOTE_LABELS[kind])
+
     def action_label(action: str) -> str:
         label = ACTION_LABELS.get(action)
         return str(label) if label is not None else action
@@ -82,6 +99,7 @@ def office_helpers() -> dict[str, Any]:
         "state_label": state_label,
         "key_state_label": key_state_label,
         "action_label": action_label,
+        "note_label": note_label,
     }
 
 

@@ -72,6 +72,7 @@ OBJECT_ROUTES = {
     "office.request_detail": "GET",
     "office.abort_request": "POST",
     "office.close_request": "POST",
+    "office.answer_request": "POST",
     "office.download": "GET",
     "office.decrypt_request": "GET",
     "office.confirm_key": "POST",
