@@ -7,6 +7,7 @@ import datetime as dt
 from flask import Flask
 from flask_babel import format_datetime, get_locale
 
+from registration.audit import action_sentence, details_text
 from registration.clock import to_berlin
 from registration.session import get_settings
 
@@ -31,6 +32,8 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         current_language=current_language,
         retention_days=retention_days,
+        audit_sentence=action_sentence,
+        audit_details=details_text,
     )
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.autoescape = True

@@ -58,25 +58,12 @@ KEY_STATE_LABELS = {
     KeyState.ACTIVE: _l("active"),
     KeyState.RETIRED: _l("retired"),
 }
-ACTION_LABELS = {
-    "office.request.created": _l("Request created"),
-    "office.request.refused": _l("Request refused (outside the jurisdiction)"),
-    "office.request.aborted": _l("Request withdrawn"),
-    "office.request.closed": _l("Request closed"),
-    "office.request.expired": _l("Request expired"),
-    "office.package.built": _l("Export package made"),
-    "office.package.downloaded": _l("Export package downloaded"),
-    "office.key.registered": _l("Key registered"),
-    "office.key.confirmed": _l("Key confirmed and activated"),
-    "office.key.retired": _l("Key retired"),
-    "office.key.discarded": _l("Pending key discarded"),
-    "request.released": _l("Data released"),
-}
 
 
 @bp.context_processor
 def office_helpers() -> dict[str, Any]:
-    """Labels for states and audit actions, and fingerprints as people compare them."""
+    """Labels for states and notes, and fingerprints as people compare them (audit
+    entries read as sentences through the app-wide `audit_sentence`, registration.audit)."""
 
     def fingerprint(key_id_hex: str) -> str:
         return crypto.format_fingerprint(bytes.fromhex(key_id_hex))
@@ -90,15 +77,10 @@ def office_helpers() -> dict[str, Any]:
     def note_label(kind: TraceRequestNoteKind) -> str:
         return str(NOTE_LABELS[kind])
 
-    def action_label(action: str) -> str:
-        label = ACTION_LABELS.get(action)
-        return str(label) if label is not None else action
-
     return {
         "fingerprint": fingerprint,
         "state_label": state_label,
         "key_state_label": key_state_label,
-        "action_label": action_label,
         "note_label": note_label,
     }
 
