@@ -74,9 +74,7 @@ def test_every_audit_action_in_the_code_has_a_sentence_and_no_sentence_is_stale(
 
 def test_sentences_and_details_are_translated_readable_text(app: Flask) -> None:
     with app.test_request_context("/", headers={"Accept-Language": "de"}):
-        assert action_sentence("account.2fa_enabled") == (
-            "Zwei-Faktor-Authentifizierung eingeschaltet."
-        )
+        assert action_sentence("account.2fa_enabled") == ("Zwei-Faktor-Anmeldung eingeschaltet.")
         assert action_sentence("some.future_action") == "some.future_action"
         text = details_text(
             {
