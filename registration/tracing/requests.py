@@ -44,7 +44,7 @@ from registration.tracing.errors import (
     OutsideJurisdictionError,
     RequestValidationError,
 )
-from registration.tracing.notices import notify_request_change
+from registration.tracing.notices import STATE_NAMES, notify_request_change
 
 State = TraceRequestState
 
@@ -75,9 +75,9 @@ def change_state(trace_request: TraceRequest, to: State, now: dt.datetime) -> No
     if to not in TRANSITIONS[trace_request.state]:
         raise InvalidTransitionError(
             _l(
-                "This request cannot change from %(state)s to %(to)s.",
-                state=trace_request.state.value,
-                to=to.value,
+                "This request is “%(state)s” and cannot change to “%(to)s”.",
+                state=STATE_NAMES[trace_request.state],
+                to=STATE_NAMES[to],
             )
         )
     trace_request.state = to

@@ -97,8 +97,12 @@ def test_owner_declines_with_a_reason_that_is_final_audited_mailed_and_escaped(
     assert verify_chain(all_events(db_session)).intact
 
     # Final: neither a release nor a second decline nor a question changes it.
-    again = client.post(url, data={"csrf_token": token, "reason": "noch mal"})
-    assert again.status_code == 303
+    again = client.post(
+        url, data={"csrf_token": token, "reason": "noch mal"}, follow_redirects=True
+    )
+    assert "den Stand „von Ihnen abgelehnt“" not in again.text  # the office's words, not yours
+    assert "hat den Stand „vom Betrieb abgelehnt“" in again.text
+    assert "zu „declined“" not in again.text
     with app.test_request_context("/"), pytest.raises(InvalidTransitionError):
         release_trace_request(
             db_session,
