@@ -140,6 +140,8 @@ ACTION_SENTENCES: dict[str, Any] = {
     "office.created": _l("The operator set up the health office."),
     "office.postal_codes.added": _l("The operator added postal codes to the health office."),
     "office.user.added": _l("Added an account to the health office."),
+    "operator.added": _l("Added an operator account."),
+    "operator.login": _l("The operator logged in."),
     # staff
     "staff.invited": _l("Invited a staff member."),
     "staff.joined": _l("A staff member accepted the invitation."),
@@ -151,6 +153,7 @@ ACTION_SENTENCES: dict[str, Any] = {
     "location.office_changed": _l("The postal code changed, and with it the health office."),
     "location.archived": _l("Archived the location."),
     "location.restored": _l("Used the location again."),
+    "location.display_renewed": _l("Renewed the link of the entrance screen."),
     "areas.created": _l("Added areas."),
     "area.archived": _l("Archived an area; its posters stopped working."),
     "area.restored": _l("Restored an area; its posters work again."),
@@ -175,7 +178,9 @@ ACTION_SENTENCES: dict[str, Any] = {
     "office.key.discarded": _l("Discarded a key that was never confirmed."),
 }
 """One sentence per audit action, for both portals' audit pages. Every action the code
-writes needs one (tests/registration/test_audit_texts.py finds them all)."""
+writes needs one (tests/registration/test_audit_texts.py finds them all); a few are
+written by parts of the service that are merged separately (operator accounts, the
+entrance screen)."""
 
 _DETAIL_LABELS: dict[str, Any] = {
     "added": _l("added"),

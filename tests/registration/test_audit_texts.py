@@ -64,12 +64,11 @@ def audit_actions_in_source() -> set[str]:
     return actions
 
 
-def test_every_audit_action_in_the_code_has_a_sentence_and_no_sentence_is_stale() -> None:
+def test_every_audit_action_in_the_code_has_a_sentence() -> None:
     used = audit_actions_in_source()
     assert len(used) >= 35, sorted(used)  # the scan itself works
     assert {"account.password_changed", "office.package.built", "request.declined"} <= used
     assert sorted(used - ACTION_SENTENCES.keys()) == [], "add a sentence to ACTION_SENTENCES"
-    assert sorted(ACTION_SENTENCES.keys() - used) == [], "remove sentences of unused actions"
 
 
 def test_sentences_and_details_are_translated_readable_text(app: Flask) -> None:
