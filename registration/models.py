@@ -96,6 +96,18 @@ class TraceRequestState(enum.StrEnum):
     CLOSED = "closed"
     ABORTED = "aborted"
     EXPIRED = "expired"
+    # The owner's answers other than a release (registration.tracing.requests.TRANSITIONS):
+    # declined is final; queried waits for the office's answer, which makes it requested again.
+    DECLINED = "declined"
+    QUERIED = "queried"
+
+
+class TraceRequestNoteKind(enum.StrEnum):
+    """What a note on a trace request is: the owner's reason or question, the office's answer."""
+
+    DECLINE_REASON = "decline_reason"
+    QUESTION = "question"
+    ANSWER = "answer"
 
 
 class User(UserMixin, Base):  # type: ignore[misc]  # UserMixin is untyped
@@ -473,13 +485,40 @@ class TraceRequest(Base):
     closed_at: Mapped[dt.datetime | None]
     aborted_at: Mapped[dt.datetime | None]
     expired_at: Mapped[dt.datetime | None]
+    declined_at: Mapped[dt.datetime | None]
 
     health_office: Mapped[HealthOffice] = relationship()
     location: Mapped[Location] = relationship()
     areas: Mapped[list[Area]] = relationship(secondary=trace_request_areas)
+    notes: Mapped[list[TraceRequestNote]] = relationship(
+        back_populates="trace_request",
+        cascade="all, delete-orphan",
+        order_by="TraceRequestNote.id",
+    )
     packages: Mapped[list[ExportPackage]] = relationship(
         back_populates="trace_request", cascade="all, delete-orphan"
     )
+
+
+class TraceRequestNote(Base):
+    """A short text between owner and office on one request: why it was declined, a
+    question back, the office's answer. Free text, so retention blanks it together with
+    the request's reason (registration.retention.office_data)."""
+
+    __tablename__ = "trace_request_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trace_request_id: Mapped[int] = mapped_column(
+        ForeignKey("trace_requests.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[TraceRequestNoteKind] = mapped_column(
+        _enum(TraceRequestNoteKind, "trace_request_note_kind")
+    )
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    trace_request: Mapped[TraceRequest] = relationship(back_populates="notes")
 
 
 class ExportPackage(Base):

@@ -8,6 +8,7 @@ from flask import Flask
 from flask_babel import format_datetime, get_locale
 from markupsafe import Markup
 
+from registration.audit import action_sentence, details_text
 from registration.clock import to_berlin
 from registration.session import get_settings
 
@@ -38,6 +39,8 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         current_language=current_language,
         retention_days=retention_days,
+        audit_sentence=action_sentence,
+        audit_details=details_text,
     )
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["bdi"] = isolated

@@ -16,7 +16,14 @@ from werkzeug.wrappers import Response
 import crypto
 from registration.accounts.access import OFFICE_ROLES, signed_in_user
 from registration.extensions import login_manager
-from registration.models import HealthOffice, KeyState, Role, TraceRequestState, User
+from registration.models import (
+    HealthOffice,
+    KeyState,
+    Role,
+    TraceRequestNoteKind,
+    TraceRequestState,
+    User,
+)
 from registration.session import get_session
 
 # Rooted in the package folder, not this one: the templates live in health_export/templates.
@@ -38,31 +45,25 @@ STATE_LABELS = {
     TraceRequestState.CLOSED: _l("closed"),
     TraceRequestState.ABORTED: _l("withdrawn"),
     TraceRequestState.EXPIRED: _l("expired"),
+    TraceRequestState.DECLINED: _l("declined by the business"),
+    TraceRequestState.QUERIED: _l("question from the business, waiting for your answer"),
+}
+NOTE_LABELS = {
+    TraceRequestNoteKind.DECLINE_REASON: _l("Reason the business declined"),
+    TraceRequestNoteKind.QUESTION: _l("Question from the business"),
+    TraceRequestNoteKind.ANSWER: _l("Your office's answer"),
 }
 KEY_STATE_LABELS = {
     KeyState.PENDING: _l("pending, needs a second person"),
     KeyState.ACTIVE: _l("active"),
     KeyState.RETIRED: _l("retired"),
 }
-ACTION_LABELS = {
-    "office.request.created": _l("Request created"),
-    "office.request.refused": _l("Request refused (outside the jurisdiction)"),
-    "office.request.aborted": _l("Request withdrawn"),
-    "office.request.closed": _l("Request closed"),
-    "office.request.expired": _l("Request expired"),
-    "office.package.built": _l("Export package made"),
-    "office.package.downloaded": _l("Export package downloaded"),
-    "office.key.registered": _l("Key registered"),
-    "office.key.confirmed": _l("Key confirmed and activated"),
-    "office.key.retired": _l("Key retired"),
-    "office.key.discarded": _l("Pending key discarded"),
-    "request.released": _l("Data released"),
-}
 
 
 @bp.context_processor
 def office_helpers() -> dict[str, Any]:
-    """Labels for states and audit actions, and fingerprints as people compare them."""
+    """Labels for states and notes, and fingerprints as people compare them (audit
+    entries read as sentences through the app-wide `audit_sentence`, registration.audit)."""
 
     def fingerprint(key_id_hex: str) -> str:
         return crypto.format_fingerprint(bytes.fromhex(key_id_hex))
@@ -73,15 +74,14 @@ def office_helpers() -> dict[str, Any]:
     def key_state_label(state: KeyState) -> str:
         return str(KEY_STATE_LABELS[state])
 
-    def action_label(action: str) -> str:
-        label = ACTION_LABELS.get(action)
-        return str(label) if label is not None else action
+    def note_label(kind: TraceRequestNoteKind) -> str:
+        return str(NOTE_LABELS[kind])
 
     return {
         "fingerprint": fingerprint,
         "state_label": state_label,
         "key_state_label": key_state_label,
-        "action_label": action_label,
+        "note_label": note_label,
     }
 
 

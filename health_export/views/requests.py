@@ -28,7 +28,9 @@ from registration.tracing.packages import (
     package_filename,
 )
 from registration.tracing.requests import (
+    NOTE_MAX,
     abort_trace_request,
+    answer_trace_request,
     close_trace_request,
     count_matching,
     create_trace_request,
@@ -151,7 +153,10 @@ def create_request() -> Page:
 @bp.get("/requests/<int:request_id>")
 def request_detail(request_id: int) -> Page:
     user = member()
-    trace_request = _own_request(user, request_id)
+    return _detail_page(_own_request(user, request_id))
+
+
+def _detail_page(trace_request: TraceRequest, *, answer: str = "", answer_error: str = "") -> str:
     session = get_session()
     package = current_package(session, trace_request)
     events = session.scalars(
@@ -169,7 +174,35 @@ def request_detail(request_id: int) -> Page:
         else None,
         now=get_clock().now(),
         State=TraceRequestState,
+        answer=answer,
+        answer_error=answer_error,
+        note_max=NOTE_MAX,
     )
+
+
+@bp.post("/requests/<int:request_id>/answer")
+def answer_request(request_id: int) -> Page:
+    """Answer the business's question: the request waits for its release again."""
+    user = member()
+    trace_request = _own_request(user, request_id)
+    answer = request.form.get("answer", "")
+    try:
+        answer_trace_request(
+            get_session(),
+            get_clock(),
+            get_settings(),
+            trace_request,
+            answered_by=user,
+            answer=answer,
+        )
+    except RequestValidationError as error:
+        shown = "".join(char for char in answer if char.isprintable() or char in "\n\t")
+        return _detail_page(trace_request, answer=shown[:NOTE_MAX], answer_error=str(error)), 422
+    except TraceRequestError as error:
+        _fail(error)
+    else:
+        flash(_("Your answer was sent. The request waits for the release again."), "success")
+    return redirect(url_for("office.request_detail", request_id=request_id), code=303)
 
 
 @bp.post("/requests/<int:request_id>/abort")

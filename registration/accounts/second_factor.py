@@ -179,6 +179,22 @@ def check_second_factor(
     raise SecondFactorFailedError
 
 
+_RECOVERY_CODE_FORMAT = re.compile(f"^[{_RECOVERY_ALPHABET}]{{5}}-[{_RECOVERY_ALPHABET}]{{5}}$")
+
+
+def recovery_codes_sheet(codes: list[str]) -> list[str] | None:
+    """The codes a browser sends back to be saved as a file, if they look like codes.
+
+    The codes are shown once and only their hashes are stored, so the download carries
+    them from the page; anything but up to RECOVERY_CODE_COUNT well-formed codes is None.
+    """
+    if not 1 <= len(codes) <= RECOVERY_CODE_COUNT:
+        return None
+    if not all(_RECOVERY_CODE_FORMAT.match(code) for code in codes):
+        return None
+    return codes
+
+
 def unused_recovery_codes(user: User) -> int:
     return sum(1 for code in user.recovery_codes if code.used_at is None)
 

@@ -11,6 +11,7 @@ import qrcode.image.svg
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
+from werkzeug.wrappers import Response
 
 from registration.accounts import second_factor as two_factor
 from registration.accounts import services, throttling
@@ -193,3 +194,26 @@ def regenerate_recovery_codes() -> Page:
     return render_template(
         "accounts/recovery_codes.html", codes=codes, next_url=url_for("accounts.security")
     )
+
+
+@bp.post("/2fa/recovery-codes/download")
+def download_recovery_codes() -> Response:
+    """The codes just shown, as a text file to keep: never cached, never stored here."""
+    user = acting_user()
+    codes = two_factor.recovery_codes_sheet(request.form.getlist("code"))
+    if not ConfirmForm().validate_on_submit() or codes is None:
+        abort(400)
+    lines = [
+        _("Gastregister recovery codes"),
+        _("Account: %(email)s", email=user.email),
+        _("Each code lets you log in once without your phone."),
+        "",
+        *codes,
+        "",
+    ]
+    response = Response("\r\n".join(lines), mimetype="text/plain")
+    response.headers["Content-Disposition"] = (
+        'attachment; filename="gastregister-recovery-codes.txt"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from registration.accounts import login as signin
@@ -131,9 +132,17 @@ def second_factor() -> Page:
             return render_template("accounts/second_factor.html", form=form), 422
         start_session(user)
         left = two_factor.unused_recovery_codes(user)
-        if left <= 3:
+        # Only a user who has had codes runs out of them; one who never set any up
+        # (an account whose second factor the operator set up) is not told "0 left".
+        if user.recovery_codes and left == 0:
+            flash(_("You have no recovery codes left. Please create new ones."), "error")
+        elif user.recovery_codes and left <= 3:
             flash(
-                _("Only %(count)s recovery codes are left. Please create new ones.", count=left),
+                ngettext(
+                    "Only %(num)s recovery code is left. Please create new ones.",
+                    "Only %(num)s recovery codes are left. Please create new ones.",
+                    left,
+                ),
                 "error",
             )
         return after_login(user)

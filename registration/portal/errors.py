@@ -22,6 +22,10 @@ class AreaSpecError(PortalError):
     """The bulk area text could not be understood (message says which part)."""
 
 
+class AreaNameTakenError(PortalError):
+    """An archived area cannot come back: an active one has its name now."""
+
+
 class TooManyAreasError(PortalError):
     message = _l("A location can have at most %(count)s active areas.")
 

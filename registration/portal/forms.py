@@ -142,6 +142,24 @@ class ReleaseForm(FlaskForm):  # type: ignore[misc]
     )
 
 
+class DeclineForm(FlaskForm):  # type: ignore[misc]
+    """The owner's "no": the reason is checked by the lifecycle (tracing.requests.note_text)."""
+
+    reason = TextAreaField(
+        _l("Why do you decline? The health office reads this."),
+        description=_l("Required, at most 1000 characters."),
+    )
+
+
+class QueryForm(FlaskForm):  # type: ignore[misc]
+    """The owner's question back to the office (tracing.requests.note_text checks it)."""
+
+    question = TextAreaField(
+        _l("Your question to the health office"),
+        description=_l("Required, at most 1000 characters. The request waits for the answer."),
+    )
+
+
 class ConfirmActionForm(FlaskForm):  # type: ignore[misc]
     confirm = BooleanField(
         _l("Yes, I am sure."),

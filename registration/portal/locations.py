@@ -34,7 +34,7 @@ from registration.names import (
     clean_name,
 )
 from registration.offices import active_key, normalize_postal_code, office_for_postal_code
-from registration.portal.errors import AreaSpecError, TooManyAreasError
+from registration.portal.errors import AreaNameTakenError, AreaSpecError, TooManyAreasError
 
 MAX_AREAS_PER_LOCATION = 500
 MAX_AREAS_PER_REQUEST = 200
@@ -341,6 +341,42 @@ def add_areas(
     session.commit()
     session.refresh(location)
     return created
+
+
+def archived_areas(location: Location) -> list[Area]:
+    """The location's archived areas, most recently archived first (to restore one)."""
+    archived = [area for area in location.areas if area.archived_at is not None]
+    return sorted(archived, key=lambda area: (area.archived_at, area.id), reverse=True)
+
+
+def restore_area(session: Session, clock: Clock, area: Area, *, restored_by: User) -> None:
+    """The area's posters and table cards work again: its code never changed.
+
+    Refused when an active area has taken its name meanwhile (guests could not tell the
+    two apart on the check-in page) or when the location already has its most areas.
+    """
+    if area.archived_at is None:
+        return  # a repeated click changes nothing
+    active = active_areas(area.location)
+    if any(other.name.casefold() == area.name.casefold() for other in active):
+        raise AreaNameTakenError(
+            _("An active area is already called “%(name)s”. Archive it first.", name=area.name)
+        )
+    if len(active) >= MAX_AREAS_PER_LOCATION:
+        raise TooManyAreasError(
+            _("A location can have at most %(count)s active areas.", count=MAX_AREAS_PER_LOCATION)
+        )
+    area.archived_at = None
+    record_event(
+        session,
+        clock,
+        action="area.restored",
+        actor=restored_by,
+        business_id=area.location.business_id,
+        location_id=area.location_id,
+        details={"area": area.id},
+    )
+    session.commit()
 
 
 def archive_area(session: Session, clock: Clock, area: Area, *, archived_by: User) -> None:

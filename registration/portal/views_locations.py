@@ -148,6 +148,7 @@ def location(location_id: int) -> Page:
         can_check_in=locations.can_check_in(session, place),
         office_changes=locations.office_changes(session, place),
         areas=locations.active_areas(place),
+        archived_areas=locations.archived_areas(place),
         areas_form=AreasForm(),
         button=ButtonForm(),
         is_owner=user.role == Role.BUSINESS_OWNER,
@@ -248,6 +249,16 @@ def add_areas(location_id: int) -> Page:
     return see_other("portal.location", location_id=place.id)
 
 
+@bp.get("/areas/<int:area_id>/archive")
+@owner_required
+def confirm_archive_area(area_id: int) -> Page:
+    """Archiving stops the area's printed posters: the owner confirms it on this page."""
+    area = owned_area(get_session(), acting_user(), area_id)
+    if area.archived_at is not None:
+        return see_other("portal.location", location_id=area.location_id)
+    return render_template("portal/area_archive.html", area=area, button=ButtonForm())
+
+
 @bp.post("/areas/<int:area_id>/archive")
 @owner_required
 def archive_area(area_id: int) -> Response:
@@ -259,4 +270,23 @@ def archive_area(area_id: int) -> Response:
             _("The area “%(name)s” is archived; its QR code no longer works.", name=area.name),
             "success",
         )
+    return see_other("portal.location", location_id=area.location_id)
+
+
+@bp.post("/areas/<int:area_id>/restore")
+@owner_required
+def restore_area(area_id: int) -> Response:
+    """An archived area comes back with the same code: its printed posters work again."""
+    user = acting_user()
+    area = owned_area(get_session(), user, area_id)
+    if ButtonForm().validate_on_submit():
+        try:
+            locations.restore_area(get_session(), get_clock(), area, restored_by=user)
+        except PortalError as error:
+            flash(error.message, "error")
+        else:
+            flash(
+                _("The area “%(name)s” is active again; its posters work again.", name=area.name),
+                "success",
+            )
     return see_other("portal.location", location_id=area.location_id)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from registration.clock import Clock
 from registration.config import Settings
-from registration.models import ExportPackage, TraceRequest, TraceRequestState
+from registration.models import ExportPackage, TraceRequest, TraceRequestNote, TraceRequestState
 from registration.retention.checkins import retention_cutoff
 from registration.retention.sqlite_batches import (
     SQLITE_BATCH_PAUSE_SECONDS,
@@ -28,6 +28,7 @@ FINISHED_REQUEST_STATES = (
     TraceRequestState.CLOSED,
     TraceRequestState.ABORTED,
     TraceRequestState.EXPIRED,
+    TraceRequestState.DECLINED,
 )
 
 
@@ -77,15 +78,26 @@ def purge_export_packages(engine: Engine, clock: Clock, settings: Settings) -> i
 
 
 def redact_finished_trace_requests(engine: Engine, clock: Clock, settings: Settings) -> int:
-    """Blank case reference and reason of requests finished more than a retention
-    period ago; the request row itself stays for the audit trail."""
+    """Blank case reference, reason and the notes between owner and office of requests
+    finished more than a retention period ago; the request row itself stays for the
+    audit trail."""
     finished_at = func.coalesce(
         TraceRequest.closed_at,
         TraceRequest.aborted_at,
         TraceRequest.expired_at,
+        TraceRequest.declined_at,
         TraceRequest.created_at,
     )
+    due = select(TraceRequest.id).where(
+        TraceRequest.state.in_(FINISHED_REQUEST_STATES),
+        finished_at < retention_cutoff(clock, settings),
+    )
     with engine.begin() as connection:
+        connection.execute(
+            update(TraceRequestNote)
+            .where(TraceRequestNote.trace_request_id.in_(due), TraceRequestNote.text != REDACTED)
+            .values(text=REDACTED)
+        )
         return connection.execute(
             update(TraceRequest)
             .where(

@@ -62,11 +62,16 @@ def _run_one(
     now: dt.datetime,
     retention_start: dt.datetime,
 ) -> str | None:
-    if trace_request.state is State.REQUESTED:
+    if trace_request.state in (State.REQUESTED, State.QUERIED):
         if trace_request.window_end < retention_start:
             expire_trace_request(session, clock, settings, trace_request, why="retention_passed")
             return "expired"
-        if settings.auto_release_after_deadline and trace_request.release_deadline <= now:
+        # An open question holds the automatic release until the office has answered.
+        if (
+            trace_request.state is State.REQUESTED
+            and settings.auto_release_after_deadline
+            and trace_request.release_deadline <= now
+        ):
             release_trace_request(
                 session, clock, settings, trace_request, released_by=None, automatic=True
             )

@@ -38,7 +38,20 @@ _CHANGE_SUBJECTS = {
     State.CLOSED: _l("Request closed"),
     State.ABORTED: _l("Request withdrawn"),
     State.EXPIRED: _l("Request expired"),
+    State.DECLINED: _l("Request declined by the business"),
+    State.QUERIED: _l("The business has a question about the request"),
 }
+STATE_NAMES = {
+    State.REQUESTED: _l("waiting for the release"),
+    State.RELEASED: _l("released"),
+    State.DOWNLOADED: _l("downloaded"),
+    State.CLOSED: _l("closed"),
+    State.ABORTED: _l("withdrawn by the health office"),
+    State.EXPIRED: _l("expired"),
+    State.DECLINED: _l("declined by the business"),
+    State.QUERIED: _l("question from the business, waiting for the health office"),
+}
+"""A state as a mail names it, in the recipient's language: never the stored code."""
 
 
 def _one_line(text: str) -> str:
@@ -53,7 +66,12 @@ def _render(template: str, language: str, **context: Any) -> tuple[str, str]:
 
 
 def _change_mail(
-    settings: Settings, trace_request: TraceRequest, state: State, audience: str, language: str
+    settings: Settings,
+    trace_request: TraceRequest,
+    state: State,
+    audience: str,
+    language: str,
+    change: object = None,
 ) -> tuple[str, str]:
     """Subject and body of a state change; the office's link opens the request, the
     owner's the business portal (the office routes are the office side's: by name only)."""
@@ -66,13 +84,13 @@ def _change_mail(
     return _render(
         "request_change",
         language,
-        change=_CHANGE_SUBJECTS[state],
+        change=change or _CHANGE_SUBJECTS[state],
         request_id=trace_request.id,
         office=trace_request.health_office.name,
         location=f"{location.name}, {location.zip_code} {location.city}",
         window_start=f"{to_berlin(trace_request.window_start):%Y-%m-%d %H:%M}",
         window_end=f"{to_berlin(trace_request.window_end):%Y-%m-%d %H:%M}",
-        state=state.value,
+        state=STATE_NAMES[state],
         link=link,
     )
 
@@ -110,19 +128,31 @@ def owner_recipients(session: Session, trace_request: TraceRequest) -> dict[str,
 
 
 def notify_request_change(
-    session: Session, settings: Settings, trace_request: TraceRequest, state: State
+    session: Session,
+    settings: Settings,
+    trace_request: TraceRequest,
+    state: State,
+    *,
+    change: object = None,
 ) -> None:
     """Mail the office and the owners about a change. A new request reaches each owner
-    with the release deadline instead (`notify_owners_of_request`)."""
+    with the release deadline instead (`notify_owners_of_request`); `change` names a
+    step whose new state alone would not (an answer makes a request `requested` again)."""
     for recipient, language in office_recipients(session, trace_request).items():
         _send(
-            settings, recipient, *_change_mail(settings, trace_request, state, "office", language)
+            settings,
+            recipient,
+            *_change_mail(settings, trace_request, state, "office", language, change),
         )
-    if state is State.REQUESTED:
+    if state is State.REQUESTED and change is None:
         notify_owners_of_request(session, settings, trace_request)
         return
     for recipient, language in owner_recipients(session, trace_request).items():
-        _send(settings, recipient, *_change_mail(settings, trace_request, state, "owner", language))
+        _send(
+            settings,
+            recipient,
+            *_change_mail(settings, trace_request, state, "owner", language, change),
+        )
 
 
 # --- the owner's release: asked for, and given ------------------------------------------

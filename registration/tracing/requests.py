@@ -6,6 +6,14 @@ are required, the window lies in the past and inside the retention period and is
 no longer than `trace_window_max_days`, the location is in the office's
 jurisdiction. States follow IRIS: requested → released → downloaded → closed, or
 aborted / expired; every change is audited and mailed to both sides.
+
+Besides releasing, the owner may decline a request (final, with a reason; IRIS calls
+the end of such a request "aborted", here it stays told apart from the office's own
+withdrawal) or ask back (queried, with a question). A queried request waits for the
+office: its answer makes the request requested again with a fresh release deadline,
+or the office withdraws it and, if need be, files a new one. The texts are notes on
+the request (TraceRequestNote), never in the audit log, so retention can blank them
+with the request's reason.
 """
 
 from __future__ import annotations
@@ -20,29 +28,46 @@ from sqlalchemy.orm import Session
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
-from registration.models import Area, CheckIn, Location, TraceRequest, TraceRequestState, User
+from registration.models import (
+    Area,
+    CheckIn,
+    Location,
+    TraceRequest,
+    TraceRequestNote,
+    TraceRequestNoteKind,
+    TraceRequestState,
+    User,
+)
 from registration.offices import location_in_jurisdiction, sealed_for_office
 from registration.tracing.errors import (
     InvalidTransitionError,
     OutsideJurisdictionError,
     RequestValidationError,
 )
-from registration.tracing.notices import notify_request_change
+from registration.tracing.notices import STATE_NAMES, notify_request_change
 
 State = TraceRequestState
 
 # Which state may follow which; anything else is refused with InvalidTransitionError.
 TRANSITIONS: dict[State, frozenset[State]] = {
-    State.REQUESTED: frozenset({State.RELEASED, State.ABORTED, State.EXPIRED}),
+    State.REQUESTED: frozenset(
+        {State.RELEASED, State.DECLINED, State.QUERIED, State.ABORTED, State.EXPIRED}
+    ),
+    State.QUERIED: frozenset({State.REQUESTED, State.ABORTED, State.EXPIRED}),
+    State.DECLINED: frozenset(),
     State.RELEASED: frozenset({State.DOWNLOADED, State.CLOSED, State.ABORTED, State.EXPIRED}),
     State.DOWNLOADED: frozenset({State.CLOSED}),
     State.CLOSED: frozenset(),
     State.ABORTED: frozenset(),
     State.EXPIRED: frozenset(),
 }
-OPEN_STATES = (State.REQUESTED, State.RELEASED, State.DOWNLOADED)
+OPEN_STATES = (State.REQUESTED, State.QUERIED, State.RELEASED, State.DOWNLOADED)
 CASE_REFERENCE_MAX = 100
 REASON_MAX = 2000
+NOTE_MAX = 1000
+"""A decline reason, a question or an answer: a short message, not a letter."""
+# Line breaks and tabs are text; every other control character (NUL included) is refused.
+_NOTE_CONTROLS = frozenset(chr(code) for code in (*range(32), 127)) - {"\n", "\r", "\t"}
 
 
 def change_state(trace_request: TraceRequest, to: State, now: dt.datetime) -> None:
@@ -50,9 +75,9 @@ def change_state(trace_request: TraceRequest, to: State, now: dt.datetime) -> No
     if to not in TRANSITIONS[trace_request.state]:
         raise InvalidTransitionError(
             _l(
-                "This request cannot change from %(state)s to %(to)s.",
-                state=trace_request.state.value,
-                to=to.value,
+                "This request is “%(state)s” and cannot change to “%(to)s”.",
+                state=STATE_NAMES[trace_request.state],
+                to=STATE_NAMES[to],
             )
         )
     trace_request.state = to
@@ -62,8 +87,10 @@ def change_state(trace_request: TraceRequest, to: State, now: dt.datetime) -> No
         State.CLOSED: "closed_at",
         State.ABORTED: "aborted_at",
         State.EXPIRED: "expired_at",
-    }[to]
-    setattr(trace_request, stamp, now)
+        State.DECLINED: "declined_at",
+    }.get(to)
+    if stamp is not None:
+        setattr(trace_request, stamp, now)
 
 
 def office_request(session: Session, office_id: int, request_id: int) -> TraceRequest | None:
@@ -127,6 +154,23 @@ def _required_text(value: str, field: str, maximum: int, missing: object) -> str
     if len(text) > maximum:
         raise RequestValidationError(
             field, _l("At most %(count)s characters, please.", count=maximum)
+        )
+    return text
+
+
+def note_text(value: str, field: str) -> str:
+    """A decline reason, question or answer as it is stored: trimmed, required, at most
+    NOTE_MAX characters, no control characters other than line breaks and tabs."""
+    text = value.replace("\r\n", "\n").strip()
+    if not text:
+        raise RequestValidationError(field, _l("Please write a short text."))
+    if len(text) > NOTE_MAX:
+        raise RequestValidationError(
+            field, _l("At most %(count)s characters, please.", count=NOTE_MAX)
+        )
+    if any(character in _NOTE_CONTROLS for character in text):
+        raise RequestValidationError(
+            field, _l("The text contains characters that are not allowed.")
         )
     return text
 
@@ -260,8 +304,21 @@ def _state_change(
     actor: User | None,
     action: str,
     details: dict[str, object] | None = None,
+    note: tuple[TraceRequestNoteKind, str] | None = None,
+    change: object = None,
 ) -> TraceRequest:
+    """One step of the state machine: change, note, audit, commit, then mail both sides."""
     change_state(trace_request, to, clock.now())
+    if note is not None:
+        kind, text = note
+        trace_request.notes.append(
+            TraceRequestNote(
+                kind=kind,
+                text=text,
+                author_id=actor.id if actor else None,
+                created_at=clock.now(),
+            )
+        )
     record_event(
         session,
         clock,
@@ -274,8 +331,85 @@ def _state_change(
         details=dict(details or {}),
     )
     session.commit()
-    notify_request_change(session, settings, trace_request, to)
+    notify_request_change(session, settings, trace_request, to, change=change)
     return trace_request
+
+
+def decline_trace_request(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    trace_request: TraceRequest,
+    *,
+    declined_by: User,
+    reason: str,
+) -> TraceRequest:
+    """The owner refuses to release (final); the office reads the reason on its page."""
+    text = note_text(reason, "reason")
+    return _state_change(
+        session,
+        clock,
+        settings,
+        trace_request,
+        State.DECLINED,
+        actor=declined_by,
+        action="request.declined",
+        note=(TraceRequestNoteKind.DECLINE_REASON, text),
+    )
+
+
+def query_trace_request(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    trace_request: TraceRequest,
+    *,
+    asked_by: User,
+    question: str,
+) -> TraceRequest:
+    """The owner asks the office back before releasing; the request waits for its answer
+    and nothing is released automatically meanwhile."""
+    text = note_text(question, "question")
+    return _state_change(
+        session,
+        clock,
+        settings,
+        trace_request,
+        State.QUERIED,
+        actor=asked_by,
+        action="request.queried",
+        note=(TraceRequestNoteKind.QUESTION, text),
+    )
+
+
+def answer_trace_request(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    trace_request: TraceRequest,
+    *,
+    answered_by: User,
+    answer: str,
+) -> TraceRequest:
+    """The office answers a question back: the request waits for the release again, with
+    a fresh deadline (the owner could not release while the question was open)."""
+    text = note_text(answer, "answer")
+    if trace_request.state is not State.QUERIED:
+        raise InvalidTransitionError(_l("This request has no open question."))
+    trace_request.release_deadline = clock.now() + dt.timedelta(
+        hours=settings.release_deadline_hours
+    )
+    return _state_change(
+        session,
+        clock,
+        settings,
+        trace_request,
+        State.REQUESTED,
+        actor=answered_by,
+        action="office.request.answered",
+        note=(TraceRequestNoteKind.ANSWER, text),
+        change=_l("The health office answered your question"),
+    )
 
 
 def abort_trace_request(

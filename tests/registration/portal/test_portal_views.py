@@ -359,7 +359,8 @@ def test_request_inbox_release_with_confirmation_audit_and_mail(
     assert verify_chain(all_events(db_session)).intact
 
     audit = client.get("/portal/audit")
-    assert "request.released" in audit.text and tenant.owner.email in audit.text
+    assert "Die Gästedaten für das Gesundheitsamt freigegeben." in audit.text
+    assert "request.released" not in audit.text and tenant.owner.email in audit.text
 
 
 def test_release_service_for_automatic_release_and_owner_notice(

@@ -27,6 +27,8 @@ from registration.models import (
     ExportPackage,
     JobRun,
     TraceRequest,
+    TraceRequestNote,
+    TraceRequestNoteKind,
     TraceRequestState,
 )
 from registration.retention import partitions
@@ -660,3 +662,41 @@ def test_postgres_boundary_day_leaves_no_bytes_even_with_an_older_snapshot_open(
     assert result.removed["checkins"] == 1
     assert expired_envelope[1:33] not in after
     assert kept_envelope[1:33] in after, "the search would have found a remaining envelope"
+
+
+def test_a_declined_request_loses_its_notes_with_its_reason_after_retention(
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
+) -> None:
+    """The owner's reason and the office's answers are free text: blanked like the reason."""
+    engine = committed.engine
+    now = clock.now()
+    retention = dt.timedelta(days=settings.retention_days)
+    _, old_declined = _office_and_request(
+        engine, place, clock, state=TraceRequestState.DECLINED, declined_at=now - retention - SECOND
+    )
+    _, recent_declined = _office_and_request(
+        engine, place, clock, state=TraceRequestState.DECLINED, declined_at=now - retention + SECOND
+    )
+    with Session(engine) as session:
+        for request_id in (old_declined, recent_declined):
+            session.add(
+                TraceRequestNote(
+                    trace_request_id=request_id,
+                    kind=TraceRequestNoteKind.DECLINE_REASON,
+                    text="Herr M. war nicht da",
+                    created_at=now - retention,
+                )
+            )
+        session.commit()
+
+    result = run_maintenance(committed, clock, settings, "test")
+
+    assert result.ok, result.errors
+    assert result.removed["trace_requests_redacted"] == 1
+    with Session(engine) as session:
+        notes = {
+            note.trace_request_id: note.text for note in session.scalars(select(TraceRequestNote))
+        }
+        old = session.get(TraceRequest, old_declined)
+        assert old is not None and old.reason == REDACTED
+    assert notes == {old_declined: REDACTED, recent_declined: "Herr M. war nicht da"}
