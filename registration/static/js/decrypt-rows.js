@@ -47,11 +47,32 @@ const berlinFormat = new Intl.DateTimeFormat("en-GB", {
   hourCycle: "h23",
 });
 
+const HOUR_MS = 3600 * 1000;
+// Berlin's offset from UTC for each UTC hour asked so far: offsets change only on a
+// whole UTC hour, so one Intl call per hour of visits is exact. Intl's formatToParts
+// for every time cost ~1 s of main thread per 50,000 visits; this costs ~0.1 s.
+const berlinOffsets = new Map();
+
+function berlinOffsetAtHour(hourMs) {
+  let offset = berlinOffsets.get(hourMs);
+  if (offset === undefined) {
+    const parts = {};
+    for (const part of berlinFormat.formatToParts(new Date(hourMs))) parts[part.type] = part.value;
+    const wall = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute));
+    offset = wall - hourMs;
+    berlinOffsets.set(hourMs, offset);
+  }
+  return offset;
+}
+
+const two = (number) => String(number).padStart(2, "0");
+
 /** `YYYY-MM-DD HH:MM` in Europe/Berlin, as the CLI writes it. */
 export function berlinText(ms) {
-  const parts = {};
-  for (const part of berlinFormat.formatToParts(new Date(ms))) parts[part.type] = part.value;
-  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+  const hourMs = ms - (((ms % HOUR_MS) + HOUR_MS) % HOUR_MS);
+  const wall = new Date(ms + berlinOffsetAtHour(hourMs));
+  const year = String(wall.getUTCFullYear()).padStart(4, "0");
+  return `${year}-${two(wall.getUTCMonth() + 1)}-${two(wall.getUTCDate())} ${two(wall.getUTCHours())}:${two(wall.getUTCMinutes())}`;
 }
 
 /** Distinct key ids of the records: to tell "wrong key file" from "some damaged". */
