@@ -80,6 +80,38 @@ export function packageKeyIds(pkg) {
   return new Set(pkg.records.map((record) => record.keyId));
 }
 
+// The page must stay responsive while tens of thousands of visits are sorted and
+// checked: the loops below give the event loop a turn after this many milliseconds.
+const SLICE_MS = 12;
+
+/**
+ * A turn for the page (input, painting) between slices of a long loop. A message to
+ * ourselves, not setTimeout: a background tab's timers are throttled to one a second.
+ */
+function yieldToPage() {
+  if (globalThis.scheduler?.yield) return globalThis.scheduler.yield();
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
+/** A clock for a long loop: `pause()` yields once the current slice is used up. */
+function timeSlices() {
+  let sliceStart = performance.now();
+  return {
+    async pause() {
+      if (performance.now() - sliceStart < SLICE_MS) return;
+      await yieldToPage();
+      sliceStart = performance.now();
+    },
+  };
+}
+
 function failure(number, area, arrival, kind) {
   return { number, area, arrival, kind };
 }
@@ -163,8 +195,10 @@ export async function openPackage(pkg, keys, onProgress = () => {}, options = {}
   const locationCode = String(pkg.location.code ?? "");
   const failures = pkg.damaged.map((item) => failure(item.index + 1, "", "", item.kind));
   const groups = new Map();
+  const slices = timeSlices();
   let total = 0;
   for (const record of pkg.records) {
+    await slices.pause();
     const times = [record.arrival, record.autoDeparture];
     if (record.departure !== null) times.push(record.departure);
     if (times.some((value) => parseTime(value) === null)) {
@@ -211,6 +245,7 @@ export async function openPackage(pkg, keys, onProgress = () => {}, options = {}
   const visits = [];
   const unbound = [];
   for (const { record, ids, contact } of opened) {
+    await slices.pause();
     const autoDeparture = parseTime(record.autoDeparture);
     const departure = record.departure === null ? null : parseTime(record.departure);
     const visit = {
