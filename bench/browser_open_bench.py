@@ -2,8 +2,8 @@
 
 A health office that downloads a busy location's export opens tens of thousands
 of records in the browser (static/js/sealed-record.js); the aim is 50,000 in
-under 15 seconds in Chromium. This script seals a few hundred distinct records
-in Python, loads a key file into headless Chromium, and times opening the
+under 4 seconds in Chromium (issue 15; it was 15 s). This script seals a few
+hundred distinct records in Python, loads a key file into headless Chromium, and times opening the
 requested number of envelopes (the distinct ones cycled) in parallel batches.
 
     .venv/bin/python -m bench.browser_open_bench [--records 50000] [--batch 200]
@@ -42,7 +42,7 @@ LOCATION = "bench-location"
 AREA = "bench-area"
 PASSPHRASE = "bench passphrase, not a secret"
 AIM_RECORDS = 50_000
-AIM_SECONDS = 15.0
+AIM_SECONDS = 4.0  # issue 15, goal 4: 50,000 records on the cores the browser reports
 
 # Runs in the page: opens `total` envelopes (cycling through `envelopes`) either
 # with openContactRecords (a pool of workers, what the health office's page
@@ -207,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.records == AIM_RECORDS:
         verdict = "met" if median < AIM_SECONDS else "NOT met"
         print(f"  aim:        {AIM_RECORDS} records in < {AIM_SECONDS:.0f} s (median): {verdict}")
+        # For the `make bench` runner, with the load the figure was measured under.
+        print(
+            f"GOAL browser_open_seconds measured={median:.2f} target={AIM_SECONDS:g} "
+            f"ok={'yes' if median < AIM_SECONDS else 'no'}"
+        )
+        print(f"  load:       {os.getloadavg()[0]:.2f} after the run")
     if result["opened"] != args.records:
         print("  ERROR: not every envelope opened", file=sys.stderr)
         return 1

@@ -9,7 +9,9 @@ modules: export-package.js, decrypt-rows.js and decrypt-export.js).
 
     .venv/bin/python -m bench.export_bench [--visits 50000] [--skip-postgres] [--skip-browser]
 
-Aims: build < 2 s, CLI >= 8,000 records/s, browser < 15 s. Not a test: it prints
+Aims: build < 2 s, CLI >= 15,000 records/s, browser < 4 s with no gap between animation
+frames over 100 ms while the records open (the page stays responsive); each printed as
+a `GOAL name measured=x target=y ok=yes|no` line for `make bench`, with the load average. Not a test: it prints
 figures and the machine they were measured on. The guest records are synthetic
 and never printed.
 """
@@ -46,7 +48,7 @@ from tests.local_servers import repository_server
 
 PASSPHRASE = "bench passphrase, not a secret"
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
-AIMS = {"build": 2.0, "cli_rate": 8000.0, "browser": 15.0}
+AIMS = {"build": 2.0, "cli_rate": 15000.0, "browser": 4.0, "frame_gap_ms": 100.0}
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DATABASE = "gr_bench_export"
 
@@ -226,12 +228,35 @@ async ({ passphrase, layoutData }) => {
   const key = await sr.readKeyFile(keyText, passphrase);
   const afterKey = performance.now();
   const pkg = await reader.parsePackage(await (await fetch("/bench/package")).arrayBuffer());
+  // Is the page responsive while the records open? The longest gap between animation
+  // frames and the longest main-thread task while openPackage runs.
+  let longestGap = 0;
+  let longestTask = 0;
+  let opening = true;
+  let lastFrame = performance.now();
+  const frame = (now) => {
+    longestGap = Math.max(longestGap, now - lastFrame);
+    lastFrame = now;
+    if (opening) requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+  const tasks = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) longestTask = Math.max(longestTask, entry.duration);
+  });
+  tasks.observe({ type: "longtask" });
+  const beforeOpen = performance.now();
   const result = await rows.openPackage(pkg, [key]);
+  const afterOpen = performance.now();
+  opening = false;
+  longestGap = Math.max(longestGap, afterOpen - lastFrame);
+  for (const entry of tasks.takeRecords()) longestTask = Math.max(longestTask, entry.duration);
+  tasks.disconnect();
   const cells = rows.visitRows(result.visits, layout).map((row) => row.cells);
   const csv = exporter.rowsToCsv(cells, layout, ",");
   const finished = performance.now();
   return { total: finished - started, key: afterKey - started, opened: result.visits.length,
-           failed: result.failures.length, bytes: csv.length, cores: navigator.hardwareConcurrency };
+           failed: result.failures.length, bytes: csv.length, cores: navigator.hardwareConcurrency,
+           open: afterOpen - beforeOpen, longestGap, longestTask };
 }
 """
 
@@ -274,6 +299,12 @@ def _verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
+def _goal(name: str, measured: float, target: float, ok: bool) -> None:
+    """The line the `make bench` runner collects, and the load it was measured under."""
+    print(f"GOAL {name} measured={measured:.2f} target={target:g} ok={'yes' if ok else 'no'}")
+    print(f"  (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--visits", type=int, default=50_000)
@@ -298,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  SQLite      build {seconds:.2f} s, {count:,} records, {len(content) / 1e6:.1f} MB  [{_verdict(ok)}: < {AIMS['build']} s]"
         )
+        _goal("export_build_sqlite_seconds", seconds, AIMS["build"], ok)
         if not args.skip_postgres:
             pg_seconds, _, pg_count, version = _postgres(args.visits, private_key, args.distinct)
             ok = pg_seconds < AIMS["build"] and pg_count == args.visits
@@ -305,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  PostgreSQL {version}: build {pg_seconds:.2f} s, {pg_count:,} records  [{_verdict(ok)}: < {AIMS['build']} s]"
             )
+            _goal("export_build_postgresql_seconds", pg_seconds, AIMS["build"], ok)
 
         package = workdir / "bench.grexport"
         package.write_bytes(content)
@@ -323,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {count:,} records in {cli_seconds:.2f} s = {rate:,.0f} records/s  [{_verdict(ok)}: >= {AIMS['cli_rate']:,.0f}/s]"
         )
+        _goal("export_cli_records_per_second", rate, AIMS["cli_rate"], ok)
 
         if not args.skip_browser:
             result = _time_browser(content, key_bytes)
@@ -336,6 +370,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {result['opened']:,} records in {seconds:.2f} s (key file {result['key'] / 1000:.2f} s), "
                 f"CSV {result['bytes'] / 1e6:.1f} MB  [{_verdict(ok)}: < {AIMS['browser']} s]"
             )
+            gap_ok = result["longestGap"] <= AIMS["frame_gap_ms"]
+            failed |= not gap_ok
+            print(
+                f"  opening took {result['open'] / 1000:.2f} s; longest gap between frames "
+                f"{result['longestGap']:.0f} ms, longest main-thread task {result['longestTask']:.0f} ms"
+            )
+            _goal("export_browser_seconds", seconds, AIMS["browser"], ok)
+            _goal("export_browser_frame_gap_ms", result["longestGap"], AIMS["frame_gap_ms"], gap_ok)
     return 1 if failed else 0
 
 

@@ -8,7 +8,8 @@ before the retention cut-off) plus a day of current ones, then runs the same
 maintenance as the scheduler (`run_maintenance`) while a thread inserts check-ins
 at a steady `--rate` per second and times each insert. It prints the purge time and
 the insert latencies before and during the purge. Aims: PostgreSQL < 5 s, SQLite
-< 60 s, check-in p99 < 100 ms throughout.
+< 30 s, check-in p99 < 100 ms throughout; a `GOAL ...` line for each, with the load
+average (the machine may be shared).
 
 PostgreSQL: database `gr_bench_purge` is created and dropped by this script; rows are
 generated server-side with generate_series. SQLite: a temporary file, loaded with
@@ -48,7 +49,7 @@ LOCATIONS = 40
 AREAS_PER_LOCATION = 5
 ENVELOPE_BYTES = 400
 CURRENT_ROWS = 20_000
-AIM_SECONDS = {"postgresql": 5.0, "sqlite": 60.0}
+AIM_SECONDS = {"postgresql": 5.0, "sqlite": 30.0}
 AIM_P99_MS = 100.0
 
 
@@ -210,6 +211,18 @@ def verdict(dialect: str, inserter: Inserter, start: float, end: float) -> None:
     seconds = end - start
     during = inserter.latencies(start, end)
     p99 = percentile(inserter.latencies(0, float("inf")), 0.99)
+    overall = percentile(inserter.latencies(0, float("inf")), 0.99)
+    load = os.getloadavg()[0]
+    # For the `make bench` runner (bench/__main__.py), with the load it was measured under.
+    print(
+        f"GOAL purge_{dialect}_seconds measured={seconds:.2f} target={AIM_SECONDS[dialect]:.0f} "
+        f"ok={'yes' if seconds < AIM_SECONDS[dialect] else 'no'}"
+    )
+    print(
+        f"GOAL purge_{dialect}_checkin_p99_ms measured={overall:.1f} target={AIM_P99_MS:.0f} "
+        f"ok={'yes' if overall < AIM_P99_MS else 'no'}"
+    )
+    print(f"  load average {load:.2f} ({os.cpu_count()} cores)")
     print(
         f"  aim: purge < {AIM_SECONDS[dialect]:.0f} s -> {'met' if seconds < AIM_SECONDS[dialect] else 'MISSED'}; "
         f"check-in p99 < {AIM_P99_MS:.0f} ms throughout -> "

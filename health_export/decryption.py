@@ -22,7 +22,7 @@ import datetime as dt
 import multiprocessing
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,15 +129,19 @@ def berlin_text(moment: dt.datetime) -> str:
 
 # --- opening ---------------------------------------------------------------------------
 
+Opened = tuple[dict[str, Any], bytes, str]  # the record, its envelope's enc and key id (hex)
+Item = tuple[str, str]  # a record's area code and envelope text
+
+# What a worker process opens with. Forked workers inherit these from the parent, set
+# just before the pool starts, so neither the keys nor the envelopes cross a pipe;
+# spawned workers (no fork on Windows) get them from _start_spawned_worker.
 _worker_keys: list[ec.EllipticCurvePrivateKey] = []
 _worker_location = ""
-
-
-Opened = tuple[dict[str, Any], bytes, str]  # the record, its envelope's enc and key id (hex)
+_worker_items: list[Item] = []
 
 
 def _open_one(
-    keys: Sequence[ec.EllipticCurvePrivateKey], location_code: str, item: tuple[str, str]
+    keys: Sequence[ec.EllipticCurvePrivateKey], location_code: str, item: Item
 ) -> Opened | str:
     """The record with the envelope's enc and key id, or the error kind as a string."""
     area_code, envelope_text = item
@@ -153,40 +157,91 @@ def _open_one(
     return record, envelope[_ENC], envelope[7 : crypto.HEADER_SIZE].hex()
 
 
-def _open_chunk(items: list[tuple[str, str]]) -> list[Opened | str]:
+def _open_inherited(span: tuple[int, int]) -> list[Opened | str]:
+    """A forked worker's task: only the positions travel, the envelopes were inherited."""
+    start, end = span
+    return [_open_one(_worker_keys, _worker_location, item) for item in _worker_items[start:end]]
+
+
+def _open_sent(items: list[Item]) -> list[Opened | str]:
+    """A spawned worker's task: the envelopes come with it."""
     return [_open_one(_worker_keys, _worker_location, item) for item in items]
+
+
+def _start_spawned_worker(private_values: list[bytes], location_code: str) -> None:
+    """Rebuild the keys once per spawned worker from their private scalars.
+
+    The 32-byte scalars reach the worker over the pipe multiprocessing opens to its
+    own child process: never a file, an argument list or an environment variable.
+    """
+    global _worker_keys, _worker_location
+    _worker_keys = [
+        ec.derive_private_key(int.from_bytes(value, "big"), ec.SECP256R1())
+        for value in private_values
+    ]
+    _worker_location = location_code
 
 
 def _open_all(
     keys: Sequence[ec.EllipticCurvePrivateKey],
     location_code: str,
-    items: list[tuple[str, str]],
-    jobs: int,
-) -> list[Opened | str]:
-    """Open in forked worker processes when there are many records (HPKE is CPU-bound).
+    items: list[Item],
+    options: ParallelOptions,
+) -> Iterator[Opened | str]:
+    """Each record's outcome, in order; in worker processes when there are many records.
 
-    The workers inherit the keys by fork, so the private key is never serialised; with
-    no fork on this platform everything runs in this process.
+    HPKE is CPU-bound, so the records are opened on `jobs` processes in chunks of
+    `options.chunk` records. The outcomes are yielded chunk by chunk as they arrive, so
+    the caller checks the first chunks while the workers still open the later ones.
+    Forked workers inherit keys and envelopes; where there is no fork (Windows), or
+    when asked, spawned workers get the private scalars once, at their start.
     """
-    global _worker_keys, _worker_location
-    if (
-        jobs <= 1
-        or len(items) < PARALLEL_THRESHOLD
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
-        return [_open_one(keys, location_code, item) for item in items]
-    _worker_keys, _worker_location = list(keys), location_code
+    if options.jobs <= 1 or len(items) < options.parallel_from:
+        for item in items:
+            yield _open_one(keys, location_code, item)
+        return
+    method = options.start_method or (
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    spans = [
+        (start, min(len(items), start + options.chunk))
+        for start in range(0, len(items), options.chunk)
+    ]
+    global _worker_keys, _worker_location, _worker_items
+    context = multiprocessing.get_context(method)
     try:
-        size = max(500, len(items) // (jobs * 4))
-        chunks = [items[start : start + size] for start in range(0, len(items), size)]
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            results: list[Opened | str] = []
-            for part in pool.map(_open_chunk, chunks):
-                results.extend(part)
-            return results
+        if method == "fork":
+            _worker_keys, _worker_location, _worker_items = list(keys), location_code, items
+            pool = ProcessPoolExecutor(options.jobs, mp_context=context)
+            chunks = pool.map(_open_inherited, spans)
+        else:
+            scalars = [key.private_numbers().private_value.to_bytes(32, "big") for key in keys]
+            pool = ProcessPoolExecutor(
+                options.jobs,
+                mp_context=context,
+                initializer=_start_spawned_worker,
+                initargs=(scalars, location_code),
+            )
+            chunks = pool.map(_open_sent, [items[start:end] for start, end in spans])
+        with pool:
+            for chunk in chunks:
+                yield from chunk
     finally:
-        _worker_keys, _worker_location = [], ""
+        _worker_keys, _worker_location, _worker_items = [], "", []
+
+
+@dataclass(frozen=True)
+class ParallelOptions:
+    """How open_package spreads the opening over processes (see _open_all)."""
+
+    jobs: int = 1
+    # Fewer records than this are opened in this process: starting workers costs more.
+    parallel_from: int = PARALLEL_THRESHOLD
+    # Records per task: small enough that both cores stay busy to the end and the
+    # caller can start checking early, large enough that messages stay few.
+    chunk: int = 1000
+    # "fork" or "spawn"; None: fork where the platform has it.
+    start_method: str | None = None
 
 
 def default_jobs() -> int:
@@ -198,8 +253,13 @@ def open_package(
     keys: Sequence[ec.EllipticCurvePrivateKey],
     *,
     jobs: int = 1,
+    parallel: ParallelOptions | None = None,
 ) -> DecryptionResult:
-    """Open every record with the given keys and check it; failures are listed, never dropped."""
+    """Open every record with the given keys and check it; failures are listed, never dropped.
+
+    `jobs` worker processes open the records (`parallel` for finer control); the
+    result is the same, byte for byte, whatever the number of processes.
+    """
     location_code = str(package.location.get("code", ""))
     failures = [
         FailedVisit(number=index + 1, area_code="", arrival="", kind=kind)
@@ -220,7 +280,10 @@ def open_package(
         else:
             candidates.append(record)
     outcomes = _open_all(
-        keys, location_code, [(record.area, record.envelope) for record in candidates], jobs
+        keys,
+        location_code,
+        [(record.area, record.envelope) for record in candidates],
+        parallel or ParallelOptions(jobs=jobs, parallel_from=PARALLEL_THRESHOLD),
     )
     checks = _VisitChecks(package)
     visits: list[OpenedVisit] = []

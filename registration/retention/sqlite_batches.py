@@ -9,7 +9,7 @@ deletions run in short batches and the WAL is checkpointed and truncated after t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, TextClause
@@ -19,6 +19,10 @@ from sqlalchemy import Engine, TextClause
 SQLITE_BATCH_ROWS = 1000
 SQLITE_PACKAGE_BATCH_ROWS = 20
 SQLITE_BATCH_PAUSE_SECONDS = 0.02
+# Rowid-range batches are sized by time, not rows: each write transaction should hold
+# the write lock about this long, whatever the machine and the rows' size.
+SQLITE_BATCH_SECONDS = 0.04
+SQLITE_RANGE_ROWS = (200, 5_000)  # the least and most rowids one range batch spans
 
 
 def keep_going() -> None:
@@ -56,6 +60,68 @@ def sqlite_batches(
             if changed < batch_rows:
                 return total
             time.sleep(SQLITE_BATCH_PAUSE_SECONDS)
+
+
+def sqlite_read_row(engine: Engine, sql: str, parameters: Sequence[Any]) -> tuple[Any, ...]:
+    """One row of a read-only query, run outside any write transaction.
+
+    The engine begins every transaction with BEGIN IMMEDIATE (the write lock); a scan
+    of a big index under it would keep every guest's check-in waiting, so this runs
+    on the driver's connection in autocommit: a snapshot of its own beside the writers.
+    `parameters` are what the driver takes (already converted by their column types).
+    """
+    connection = engine.raw_connection()
+    try:
+        row = connection.cursor().execute(sql, list(parameters)).fetchone()
+    finally:
+        connection.close()
+    return tuple(row)
+
+
+def sqlite_rowid_ranges(
+    engine: Engine,
+    statement: TextClause,
+    params: dict[str, Any],
+    *,
+    low: int,
+    top: int,
+    between_batches: Callable[[], None] = keep_going,
+) -> int:
+    """Run a `... WHERE rowid >= :low AND rowid < :high AND <condition>` statement over
+    consecutive rowid ranges from `low` to `top`; the number of rows changed.
+
+    Rows sit in the table in rowid order, which is the order they arrived in, so a range
+    touches a few neighbouring table pages instead of one page per row (batches picked
+    through an index, one location after another, rewrote nearly a page per row).
+    Each range is its own write transaction, sized to take about SQLITE_BATCH_SECONDS:
+    fuller transactions on a fast machine, short ones on a slow or busy one, so guests
+    never wait long for the write lock. The WAL is checkpointed after each, as in
+    sqlite_batches.
+    """
+    total = 0
+    least, most = SQLITE_RANGE_ROWS
+    span = SQLITE_BATCH_ROWS
+    with engine.connect() as connection:
+        dbapi = connection.connection.dbapi_connection
+        if dbapi is None:  # pragma: no cover - a fresh connection always has one
+            raise RuntimeError("no database connection")
+        dbapi.execute("PRAGMA wal_autocheckpoint=0")
+        while low <= top:
+            started = time.monotonic()
+            with connection.begin():
+                total += connection.execute(
+                    statement, {**params, "low": low, "high": low + span}
+                ).rowcount
+            elapsed = time.monotonic() - started
+            dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            low += span
+            between_batches()
+            # Aim the next range at the time budget; change by at most a factor of two
+            # per step, so one slow moment (a guest's checkpoint) does not swing it.
+            scale = min(2.0, max(0.5, SQLITE_BATCH_SECONDS / max(elapsed, 0.001)))
+            span = min(most, max(least, round(span * scale)))
+            time.sleep(SQLITE_BATCH_PAUSE_SECONDS)
+    return total
 
 
 def checkpoint_sqlite_wal(engine: Engine, *, attempts: int = 4) -> bool:

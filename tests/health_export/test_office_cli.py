@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 import crypto
 from gastregister.cli import main
+from health_export import decryption
 from health_export.decryption import open_package, sormas_rows, visit_rows
 from health_export.exports import rows_to_csv, rows_to_sormas
 from health_export.offline_commands import decrypt
@@ -264,6 +265,19 @@ def test_decrypt_writes_the_same_rows_as_the_library(
     assert output == rows_to_csv(visit_rows(expected.visits), separator=";")
     assert "'=HYPERLINK" in output.decode() and "Müller-Lüdenscheidt" in output.decode()
     assert (tmp_path / "out").stat().st_mode & 0o077 == 0
+    assert "2 of 2 visit(s) opened" in result.output
+
+
+def test_decrypt_with_worker_processes_writes_the_same_bytes_as_one_process(
+    package_files: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(decryption, "PARALLEL_THRESHOLD", 1)  # workers even for two visits
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    assert _decrypt(package_files, alone, "--jobs", "1").exit_code == 0
+    result = _decrypt(package_files, tmp_path, "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out").read_bytes() == (alone / "out").read_bytes()
     assert "2 of 2 visit(s) opened" in result.output
 
 

@@ -18,8 +18,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import crypto
-from health_export.decryption import VISIT_CHECK_KINDS, open_package, visit_rows
+from health_export.decryption import (
+    VISIT_CHECK_KINDS,
+    ParallelOptions,
+    open_package,
+    visit_rows,
+)
 from health_export.export_layout import COLUMNS
+from health_export.exports import rows_to_csv
 from health_export.packages import PackageFormatError, parse_package, passphrase_from_file
 from tests.crypto.vectors import make_tamper_vectors as generator
 
@@ -35,13 +41,13 @@ def _key(name: str) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def outcomes(vector: dict[str, Any], *, jobs: int = 1) -> dict[str, Any]:
+def outcomes(vector: dict[str, Any], parallel: ParallelOptions | None = None) -> dict[str, Any]:
     """What the CLI's reader makes of a vector, in the vector's terms."""
     try:
         package = parse_package(vector["package"].encode("utf-8"))
     except PackageFormatError as error:
         return {"expected": error.kind}
-    result = open_package(package, [_key(name) for name in vector["openWith"]], jobs=jobs)
+    result = open_package(package, [_key(name) for name in vector["openWith"]], parallel=parallel)
     visits = {visit.number: "ok" for visit in result.visits}
     visits |= {failure.number: failure.kind for failure in result.failures}
     return {
@@ -55,6 +61,28 @@ def outcomes(vector: dict[str, Any], *, jobs: int = 1) -> dict[str, Any]:
 def test_package_vector(vector: dict[str, Any]) -> None:
     expected = {name: vector[name] for name in ("expected", "visits", "unbound") if name in vector}
     assert outcomes(vector) == expected
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_worker_processes_give_the_same_outcomes_and_bytes_as_one_process(
+    start_method: str,
+) -> None:
+    """The vector with every visit check kind (bad envelopes, tampered rows, duplicates
+    across chunks), opened by two workers in chunks of three records: each failure
+    still names its visit, and the CSV is byte for byte the one of a single process."""
+    (vector,) = [v for v in VECTORS["vectors"] if v["name"] == "visits-checked"]
+    parallel = ParallelOptions(jobs=2, parallel_from=1, chunk=3, start_method=start_method)
+    assert (
+        outcomes(vector, parallel)
+        == outcomes(vector)
+        == {name: vector[name] for name in ("expected", "visits", "unbound")}
+    )
+    package = parse_package(vector["package"].encode("utf-8"))
+    keys = [_key(name) for name in vector["openWith"]]
+    alone = open_package(package, keys)
+    together = open_package(package, keys, parallel=parallel)
+    assert together.failures == alone.failures and together.unbound == alone.unbound
+    assert rows_to_csv(visit_rows(together.visits)) == rows_to_csv(visit_rows(alone.visits))
 
 
 def test_every_visit_check_kind_and_package_kind_has_a_vector() -> None:

@@ -126,6 +126,34 @@ test("times are Berlin wall-clock times, across both daylight-saving switches", 
   assert.equal(berlinText(Date.parse("2026-10-25T01:15:00Z")), "2026-10-25 02:15");
 });
 
+test("times from the cached hourly offset are Intl's, minute by minute over years", () => {
+  const intl = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Europe/Berlin",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  });
+  const expected = (ms) => {
+    const parts = {};
+    for (const part of intl.formatToParts(new Date(ms))) parts[part.type] = part.value;
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+  };
+  // Every 6 h 7 min 13.5 s from 1995 (other switch dates) to 2031, so every minute of
+  // the hour comes round; and each minute of the hours around two switches.
+  for (let ms = Date.UTC(1995, 0, 1); ms < Date.UTC(2031, 0, 1); ms += 22_033_500) {
+    assert.equal(berlinText(ms), expected(ms), new Date(ms).toISOString());
+  }
+  for (const around of [Date.UTC(2026, 2, 29, 1), Date.UTC(2026, 9, 25, 1)]) {
+    for (let ms = around - 3 * 3_600_000; ms < around + 3 * 3_600_000; ms += 60_000) {
+      assert.equal(berlinText(ms), expected(ms), new Date(ms).toISOString());
+    }
+  }
+  assert.equal(berlinText(Date.UTC(1969, 11, 31, 23, 30)), "1970-01-01 00:30");
+});
+
 test("package times: whole seconds in UTC, real dates only", () => {
   assert.equal(parseTime("2026-07-01T10:00:00Z"), Date.UTC(2026, 6, 1, 10));
   for (const bad of ["2026-02-31T10:00:00Z", "2026-07-01T10:00:00.5Z", "2026-07-01 10:00:00Z", "2026-07-01T10:00:00+02:00", 7]) {

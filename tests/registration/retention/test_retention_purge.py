@@ -31,8 +31,8 @@ from registration.models import (
     TraceRequestNoteKind,
     TraceRequestState,
 )
-from registration.retention import partitions
-from registration.retention.checkins import close_overdue_checkins
+from registration.retention import partitions, sqlite_batches
+from registration.retention.checkins import close_overdue_checkins, purge_expired_checkins
 from registration.retention.office_data import REDACTED
 from registration.retention.services import run_maintenance
 from tests import factories
@@ -700,3 +700,55 @@ def test_a_declined_request_loses_its_notes_with_its_reason_after_retention(
         old = session.get(TraceRequest, old_declined)
         assert old is not None and old.reason == REDACTED
     assert notes == {old_declined: REDACTED, recent_declined: "Herr M. war nicht da"}
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_purge_deletes_expired_visits_whatever_their_table_order(
+    committed: Database, place: Venue, clock: FrozenClock, settings: Settings
+) -> None:
+    """The SQLite purge deletes by rowid ranges: visits stored out of arrival order (a
+    late staff entry, a fresh visit before old ones) are still each deleted on time,
+    and a visit one second inside the retention period stays."""
+    cutoff = clock.now() - dt.timedelta(days=settings.retention_days)
+    fresh_first = add_checkin(committed.engine, place, clock.now() - dt.timedelta(hours=1))
+    _bulk_expired(committed, place, clock, settings, 3_000)
+    just_kept = add_checkin(committed.engine, place, cutoff + SECOND)
+    late_entry = add_checkin(committed.engine, place, cutoff - dt.timedelta(days=5))
+    other_place = factories.add_venue(committed.engine, name="Café am Markt", now=clock.now())
+    late_elsewhere = add_checkin(committed.engine, other_place, cutoff - SECOND)
+
+    result = run_maintenance(committed, clock, settings, "test")
+
+    assert result.ok, result.errors
+    assert result.removed["checkins"] == 3_002
+    assert count_checkins(committed.engine) == 2
+    assert checkin_exists(committed.engine, fresh_first)
+    assert checkin_exists(committed.engine, just_kept)
+    assert not checkin_exists(committed.engine, late_entry)
+    assert not checkin_exists(committed.engine, late_elsewhere)
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(("budget", "batches"), [(100.0, 3), (1e-9, 15)], ids=["fast", "slow"])
+def test_sqlite_range_batches_follow_the_time_budget(
+    committed: Database,
+    place: Venue,
+    clock: FrozenClock,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    budget: float,
+    batches: int,
+) -> None:
+    """Batches are sized by time, not rows: ranges that finish well within the budget
+    double (1,000, 2,000, 4,000 rowids: 4,000 visits in 3 write transactions), ranges
+    that overrun it halve down to the least (1,000, 500, 250, then 200 each: 15)."""
+    _bulk_expired(committed, place, clock, settings, 4_000)
+    monkeypatch.setattr(sqlite_batches, "SQLITE_BATCH_SECONDS", budget)
+    counted: list[int] = []
+
+    removed = purge_expired_checkins(
+        committed.engine, clock, settings, between_batches=lambda: counted.append(1)
+    )
+
+    assert removed.rows == 4_000 and count_checkins(committed.engine) == 0
+    assert len(counted) == batches + 1  # and the final sweep through the index
