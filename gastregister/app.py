@@ -125,7 +125,10 @@ def register_extensions(app: Flask, settings: Settings) -> None:
             "set redis://… (deploy/gastregister.env) for limits that hold"
         )
     app.config["RATELIMIT_ENABLED"] = settings.ratelimit_enabled
-    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    # No X-RateLimit-* headers: two more storage round trips on every limited request
+    # (Redis in production) for headers no client of ours reads. A 429 still says when
+    # to come back (Retry-After, registration.errors.retry_after_seconds).
+    app.config["RATELIMIT_HEADERS_ENABLED"] = False
     app.config["RATELIMIT_KEY_PREFIX"] = "gastregister"
     # First: its converter must be in place before any route is added, and its checks
     # run before the rate limiter reads a body.
