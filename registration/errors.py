@@ -8,6 +8,7 @@ exception type and the stack frames only, and the database session is rolled bac
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
 from typing import Any
@@ -165,7 +166,7 @@ def retry_after_seconds(exc: HTTPException) -> int:
     breached = limiter.current_limit
     if breached is None:
         return RETRY_AFTER_SECONDS
-    return max(1, breached.reset_at - int(time.time()))
+    return max(1, math.ceil(breached.window.reset_time - time.time()))
 
 
 RETRY_AFTER_SECONDS = 5
