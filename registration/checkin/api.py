@@ -27,7 +27,7 @@ from registration.checkin.errors import (
     InvalidRequestError,
     UnsupportedMediaTypeError,
 )
-from registration.checkin.occupancy import occupancy
+from registration.checkin.occupancy import full_notice_occupancy
 from registration.checkin.web import (
     area_key,
     area_limit,
@@ -252,7 +252,7 @@ def area(code: str) -> Response:
     session, clock = get_session(), get_clock()
     context = lookup.find_area(session, code)
     location = context.location
-    present = occupancy(session, clock, location)
+    present = full_notice_occupancy(session, clock, location)
     return jsonify(
         {
             "business": {"name": context.business_name},

@@ -5,37 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import crypto
 from registration.clock import FrozenClock
-from registration.database import Database
 from registration.models import CheckIn, CheckInMode, KeyState
 from tests import factories
 from tests.factories import Venue
 
 API = "/api/v1/checkins"
-
-
-@pytest.fixture
-def statements(bound_database: Database) -> Iterator[list[str]]:
-    """The SQL statements the app sends from now on (savepoints of the test set-up aside)."""
-    sent: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
-            sent.append(statement)
-
-    event.listen(bound_database.engine, "before_cursor_execute", seen)
-    yield sent
-    event.remove(bound_database.engine, "before_cursor_execute", seen)
 
 
 def stored(session: Session) -> int:
