@@ -28,9 +28,8 @@ forwarded_allow_ips = os.environ.get("GASTREGISTER_FORWARDED_ALLOW_IPS", "127.0.
 # "off" when nginx keeps the access log (deploy/gastregister.env): formatting a line per
 # request was about a tenth of a check-in's CPU time in gunicorn, for a second copy of
 # what nginx already records (route name, status, size, duration).
-accesslog = os.environ.get("GASTREGISTER_ACCESS_LOG", "-")
-if accesslog == "off":
-    accesslog = None
+_access_log = os.environ.get("GASTREGISTER_ACCESS_LOG", "-")
+accesslog = None if _access_log == "off" else _access_log
 access_log_format = f'%(t)s "%(m)s {GUNICORN_ROUTE_ATOM}" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("GASTREGISTER_LOG_LEVEL", "info").lower()
