@@ -64,6 +64,7 @@ PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0
 PG_DATABASE = "gr_bench"
 CONNECTIONS = 32
 FIXED_RATE = 200
+REQUEST_TIMEOUT = 30.0  # seconds; a request not answered by then counts as failed (599)
 # Enough areas that the per-area limit (240 a minute) never refuses a check-in of a run
 # (about 2,000 a second at most), and few check-ins per simulated client (30 a minute).
 AREAS = 500
@@ -135,10 +136,21 @@ class HttpConnection(asyncio.Protocol):
             self.waiter.set_exception(ConnectionError("closed"))
 
     async def request(self, data: bytes) -> tuple[int, bool]:
-        assert self.transport is not None
+        """Send one request and await its answer; ConnectionError if the server closed
+        the connection (keep-alive timeout) or did not answer within REQUEST_TIMEOUT.
+
+        Without both, a request written to a connection the server had just closed
+        waited for ever and the run never ended.
+        """
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionError("closed")
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
-        return await self.waiter
+        try:
+            return await asyncio.wait_for(self.waiter, REQUEST_TIMEOUT)
+        except TimeoutError:
+            self.transport.close()
+            raise ConnectionError("no answer") from None
 
 
 async def connect(port: int) -> HttpConnection:
@@ -216,12 +228,18 @@ async def open_loop(port: int, make: RequestFactory, seconds: float, rate: int) 
     total = int(seconds * rate)
 
     async def one(due: float) -> None:
+        data = make()
         connection = idle.pop() if idle else await connect(port)
         try:
-            status, close = await connection.request(make())
+            status, close = await connection.request(data)
         except ConnectionError:
-            result.add(599, time.perf_counter() - due)
-            return
+            # An idle connection the server closed meanwhile: once more on a new one.
+            try:
+                connection = await connect(port)
+                status, close = await connection.request(data)
+            except ConnectionError:
+                result.add(599, time.perf_counter() - due)
+                return
         result.add(status, time.perf_counter() - due)
         if not close:
             idle.append(connection)
