@@ -143,7 +143,10 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Each domain contributes its blueprints; together they are the service's URLs."""
+    """Each domain contributes its blueprints; together they are the service's URLs.
+
+    The check-in API's requests carry no cookie session (registration.session).
+    """
     from health_export.views import bp as office_bp
     from registration.accounts.views import bp as accounts_bp
     from registration.checkin.api import bp as api_bp
@@ -151,6 +154,7 @@ def register_blueprints(app: Flask) -> None:
     from registration.health import bp as health_bp
     from registration.home import bp as home_bp
     from registration.portal.views import bp as portal_bp
+    from registration.session import register_cookieless_paths
 
     for blueprint in (
         home_bp,
@@ -162,6 +166,7 @@ def register_blueprints(app: Flask) -> None:
         office_bp,
     ):
         app.register_blueprint(blueprint)
+    register_cookieless_paths(app, f"{api_bp.url_prefix}/")
 
 
 def register_metrics(app: Flask, settings: Settings) -> None:

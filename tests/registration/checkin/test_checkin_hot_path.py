@@ -16,6 +16,7 @@ from registration.clock import FrozenClock
 from registration.models import CheckIn, CheckInMode, KeyState
 from tests import factories
 from tests.factories import Venue
+from tests.forms import log_in
 
 API = "/api/v1/checkins"
 
@@ -131,3 +132,24 @@ def test_refusals_are_the_full_paths(app: Flask, venue: Venue, clock: FrozenCloc
     assert client.post(API, json=late).status_code == 422
     wrong_persons = venue.checkin_body(clock.now(), persons=99)
     assert client.post(API, json=wrong_persons).status_code == 422
+
+
+def test_the_api_opens_no_log_in_session(
+    client: FlaskClient,
+    venue: Venue,
+    clock: FrozenClock,
+    db_session: Session,
+    statements: list[str],
+) -> None:
+    """A staff member's phone checks in like any guest: the API has no cookie authority,
+    so it neither reads the log-in (user, log-in session) nor answers with a cookie."""
+    owner = factories.user(db_session, business=venue.business, now=clock.now())
+    db_session.commit()
+    log_in(client, owner.email)
+    warmed(client, venue, clock)
+    statements.clear()
+    response = client.post(API, json=venue.checkin_body(clock.now()))
+    assert response.status_code == 201
+    assert len(statements) == 1, statements
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/portal/").status_code == 200  # still logged in for the portal
