@@ -15,7 +15,10 @@ the full path, which answers exactly as before (unknown area, stale key, replay,
 conflict) and remembers the new values.
 
 The rules are the full path's (rules.check_*); a check-in any of them refuses takes the
-full path too, so every refusal is answered in one place. It runs in autocommit on a
+full path too, so every refusal is answered in one place. Only a timely arrival (within
+`max_late_arrival_minutes`, the guest's timely window) is taken here: a late delivery,
+like a rotating-mode admission, is the full path's, so every column this statement does
+not name keeps its default. It runs in autocommit on a
 pooled connection of its own: one statement needs no transaction around it, which
 saves PostgreSQL the BEGIN and COMMIT round trips.
 """
@@ -192,7 +195,7 @@ def store_at_known_area(
         header = rules.inspect_envelope(envelope)
     except CheckInError:
         return None
-    timely_from, _ = rules.arrival_window(now, settings, CheckInSource.GUEST_PAGE)
+    timely_from = now - dt.timedelta(minutes=settings.max_late_arrival_minutes)
     key_id = target.key.key_id
     if arrival < timely_from or not hmac.compare_digest(header.key_id.hex(), key_id):
         return None
