@@ -18,9 +18,9 @@ The rules are the full path's (rules.check_*); a check-in any of them refuses ta
 full path too, so every refusal is answered in one place. Only a timely arrival (within
 `max_late_arrival_minutes`, the guest's timely window) is taken here: a late delivery,
 like a rotating-mode admission, is the full path's, so every column this statement does
-not name keeps its default. It runs in autocommit on a
-pooled connection of its own: one statement needs no transaction around it, which
-saves PostgreSQL the BEGIN and COMMIT round trips.
+not name keeps its default. It runs on a pooled connection without an ORM session
+(Database.request_connection), in a transaction: an insert whose answer never came
+(a stalled database) is not committed behind the 503 the phone was given.
 """
 
 from __future__ import annotations

@@ -50,11 +50,12 @@ class Database:
 
     @contextmanager
     def request_connection(self) -> Iterator[Connection]:
-        """A pooled connection in autocommit for one statement of a web request, without
-        an ORM session; refused like request_session while the database rests.
+        """A pooled connection in a transaction for a web request's statement, without an
+        ORM session; refused like request_session while the database rests.
 
-        A single statement is atomic on its own: autocommit saves PostgreSQL the BEGIN
-        and COMMIT round trips (SQLite still takes its write lock at BEGIN IMMEDIATE).
+        A transaction, not autocommit, although one statement would be atomic alone: a
+        statement whose answer never came (a stalled server, the request's deadline)
+        must not be committed behind the 503 the guest was given.
         """
         if not self.breaker.admit():
             raise DatabaseRestingError
@@ -65,10 +66,8 @@ class Database:
             with bound.begin_nested():
                 yield bound
             return
-        with self.engine.connect() as connection:
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            with connection.begin():
-                yield connection
+        with self.engine.begin() as connection:
+            yield connection
 
     @property
     def dialect(self) -> str:
