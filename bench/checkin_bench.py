@@ -16,10 +16,20 @@ client on the same machine then measures:
   * the ceiling: a trivial Flask endpoint under the same gunicorn settings, and the
     ratio of check-ins to it.
 
-Rate limiting is switched off for the run (one client would hit the per-client
-limit at once); the access log, written as in production, goes to /dev/null. Not a test:
-it prints figures, the machine and the versions, and exits non-zero if a stored
-row count does not equal the number of accepted check-ins.
+The service runs as deploy/gastregister.env configures it: the rate limiter on, its
+counters in a Redis server of the benchmark's own, and the load generator's address as
+the trusted proxy (GASTREGISTER_FORWARDED_ALLOW_IPS), which names each simulated client
+in X-Forwarded-For as nginx does. Each client sends CHECKINS_PER_CLIENT check-ins and the
+check-ins are spread over AREAS areas, so neither the per-client nor the per-area limit
+refuses one: the limiter does all of its work and answers every request. gunicorn writes
+no access log, as in production (GASTREGISTER_ACCESS_LOG=off: nginx keeps it).
+
+Goals (issue 15), printed as `GOAL <name> measured=<x> target=<y> ok=<yes|no>` lines that
+`python -m bench` collects: server CPU per check-in, check-ins per trivial request, and
+the tail at FIXED_RATE check-ins/s for --tail-seconds (max latency, 503 answers).
+The machine is shared, so the CPU time per request and the ratio to the trivial endpoint
+within one run are the figures to compare; the load average is printed beside them.
+Not a test: it exits non-zero if a request failed or the stored rows are off.
 """
 
 from __future__ import annotations
@@ -31,7 +41,9 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,9 +62,29 @@ from tests import local_servers
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DATABASE = "gr_bench"
-ENVELOPE_POOL = 64
 CONNECTIONS = 32
 FIXED_RATE = 200
+REQUEST_TIMEOUT = 30.0  # seconds; a request not answered by then counts as failed (599)
+# Enough areas that the per-area limit (240 a minute) never refuses a check-in of a run
+# (about 2,000 a second at most), and few check-ins per simulated client (30 a minute).
+AREAS = 500
+CHECKINS_PER_CLIENT = 5
+# Issue 15, goals 1 and 3.
+TARGET_CPU_MS = 0.7
+TARGET_RATIO = 0.4
+TARGET_TAIL_MS = 250.0
+
+
+def goal(name: str, measured: float, target: str, ok: bool) -> None:
+    """One line the runner (bench/__main__.py) collects into its summary; the unit is
+    part of the name, so both figures are plain numbers."""
+    print(f"GOAL {name} measured={measured:.2f} target={target} ok={'yes' if ok else 'no'}")
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
 
 # The ceiling: the least a Flask endpoint can do, served by the same gunicorn settings.
 trivial_app = Flask("trivial")
@@ -104,10 +136,21 @@ class HttpConnection(asyncio.Protocol):
             self.waiter.set_exception(ConnectionError("closed"))
 
     async def request(self, data: bytes) -> tuple[int, bool]:
-        assert self.transport is not None
+        """Send one request and await its answer; ConnectionError if the server closed
+        the connection (keep-alive timeout) or did not answer within REQUEST_TIMEOUT.
+
+        Without both, a request written to a connection the server had just closed
+        waited for ever and the run never ended.
+        """
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionError("closed")
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
-        return await self.waiter
+        try:
+            return await asyncio.wait_for(self.waiter, REQUEST_TIMEOUT)
+        except TimeoutError:
+            self.transport.close()
+            raise ConnectionError("no answer") from None
 
 
 async def connect(port: int) -> HttpConnection:
@@ -185,12 +228,18 @@ async def open_loop(port: int, make: RequestFactory, seconds: float, rate: int) 
     total = int(seconds * rate)
 
     async def one(due: float) -> None:
+        data = make()
         connection = idle.pop() if idle else await connect(port)
         try:
-            status, close = await connection.request(make())
+            status, close = await connection.request(data)
         except ConnectionError:
-            result.add(599, time.perf_counter() - due)
-            return
+            # An idle connection the server closed meanwhile: once more on a new one.
+            try:
+                connection = await connect(port)
+                status, close = await connection.request(data)
+            except ConnectionError:
+                result.add(599, time.perf_counter() - due)
+                return
         result.add(status, time.perf_counter() - due)
         if not close:
             idle.append(connection)
@@ -258,7 +307,8 @@ def gunicorn(target: str, env: dict[str, str], log: Path, ready_path: str) -> It
     environment = {
         **os.environ,
         **env,
-        "GASTREGISTER_ACCESS_LOG": "/dev/null",
+        # As deploy/gastregister.env: nginx keeps the access log, gunicorn none.
+        "GASTREGISTER_ACCESS_LOG": "off",
         "GASTREGISTER_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
@@ -276,12 +326,13 @@ def gunicorn(target: str, env: dict[str, str], log: Path, ready_path: str) -> It
 @dataclass
 class Prepared:
     url: str
-    area_code: str
-    envelopes: list[str]
+    # Per area: its code and an envelope sealed for it.
+    areas: list[tuple[str, str]]
 
 
 def prepare(url: str) -> Prepared:
-    """Migrate, add one location with a health-office key, and seal a pool of envelopes."""
+    """Migrate, add one location with AREAS areas and a health-office key, and seal an
+    envelope for each area."""
     import crypto
     from registration.database import Database
     from registration.migrate import upgrade
@@ -290,26 +341,38 @@ def prepare(url: str) -> Prepared:
     database = Database(url)
     with database.engine.begin() as connection:
         upgrade(connection)
-    venue = factories.add_venue(database, business_name="Benchmark GmbH", name="Benchmark-Halle")
+    venue = factories.add_venue(
+        database,
+        business_name="Benchmark GmbH",
+        name="Benchmark-Halle",
+        areas=[f"Tisch {number}" for number in range(1, AREAS + 1)],
+    )
     database.dispose()
-    envelopes = [crypto.encode_envelope(venue.seal()) for _ in range(ENVELOPE_POOL)]
-    return Prepared(url, venue.area.code, envelopes)
+    areas = [(area.code, crypto.encode_envelope(venue.seal(area=area))) for area in venue.areas]
+    return Prepared(url, areas)
+
+
+def client_address(index: int) -> str:
+    """The simulated client of the `index`th request: a new one every CHECKINS_PER_CLIENT."""
+    number = index // CHECKINS_PER_CLIENT
+    return f"10.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}"
 
 
 def checkin_request_factory(prepared: Prepared, port: int) -> RequestFactory:
     arrival = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    prefix = f'{{"areaCode":"{prepared.area_code}","persons":2,"arrival":"{arrival}","envelope":"'
     counter = iter(range(10**12))
 
     def make() -> bytes:
         index = next(counter)
+        area_code, envelope = prepared.areas[index % len(prepared.areas)]
         body = (
-            prefix
-            + prepared.envelopes[index % len(prepared.envelopes)]
+            f'{{"areaCode":"{area_code}","persons":2,"arrival":"{arrival}","envelope":"'
+            + envelope
             + f'","idempotencyKey":"{uuid.uuid4()}"}}'
         ).encode()
         return (
             f"POST /api/v1/checkins HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"X-Forwarded-For: {client_address(index)}\r\nX-Forwarded-Proto: https\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
 
@@ -354,6 +417,50 @@ def sqlite_database(directory: Path) -> Iterator[str]:
     yield f"sqlite:///{directory / 'bench.db'}"
 
 
+@contextmanager
+def redis_server(directory: Path) -> Iterator[str]:
+    """A Redis server of the benchmark's own for the limiter's counters, as in production
+    (deploy/gastregister.env: GASTREGISTER_RATELIMIT_STORAGE=redis://...)."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise SystemExit("redis-server is needed: the rate limiter counts in Redis in production")
+    port = local_servers.free_port()
+    process = subprocess.Popen(
+        [
+            executable,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        local_servers.wait_until(lambda: _answers(port), guard_seconds=20)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+            probe.sendall(b"PING\r\n")
+            return probe.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 # --- the run --------------------------------------------------------------------------
 
 
@@ -390,10 +497,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase")
+    parser.add_argument(
+        "--tail-seconds", type=float, default=60.0, help=f"length of the {FIXED_RATE}/s phase"
+    )
     args = parser.parse_args(argv)
     print("\n".join(machine_context()), flush=True)
     failures = 0
-    with tempfile.TemporaryDirectory(prefix="gr-bench-") as temporary:
+    with (
+        tempfile.TemporaryDirectory(prefix="gr-bench-") as temporary,
+        redis_server(Path(temporary)) as redis_url,
+    ):
         directory = Path(temporary)
         log = directory / "gunicorn.log"
         base_env = {
@@ -401,7 +514,10 @@ def main(argv: list[str] | None = None) -> int:
             "SECRET_KEY": secrets.token_urlsafe(48),
             "GASTREGISTER_INSTANCE_PATH": str(directory / "instance"),
             "GASTREGISTER_SCHEDULER": "off",
-            "GASTREGISTER_RATELIMIT_ENABLED": "false",
+            # As deploy/gastregister.env: the limiter on, counting in Redis, and the
+            # proxy's address (here the load generator's) trusted for X-Forwarded-For.
+            "GASTREGISTER_RATELIMIT_ENABLED": "true",
+            "GASTREGISTER_FORWARDED_ALLOW_IPS": "127.0.0.1",
             # Production needs a mail server; the benchmark sends no mail.
             "GASTREGISTER_MAIL_SERVER": "127.0.0.1",
         }
@@ -413,34 +529,61 @@ def main(argv: list[str] | None = None) -> int:
                 server, closed_loop(port, make, args.seconds, CONNECTIONS)
             )
         print(f"\ntrivial Flask endpoint (ceiling):        {ceiling.line()}")
-        print(f"trivial: server CPU per request:          {ceiling_cpu:.2f} ms", flush=True)
+        print(
+            f"trivial: server CPU per request:          {ceiling_cpu:.2f} ms  ({load_average()})",
+            flush=True,
+        )
 
         databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-        for name in databases:
+        for number, name in enumerate(databases):
             context = postgres_database() if name == "postgres" else sqlite_database(directory)
             with context as url:
                 prepared = prepare(url)
-                with gunicorn(
-                    "gastregister.wsgi:app", {**base_env, "DATABASE_URL": url}, log, "/healthz"
-                ) as server:
+                env = {
+                    **base_env,
+                    "DATABASE_URL": url,
+                    # A Redis database each: the clients' addresses repeat from run to run.
+                    "GASTREGISTER_RATELIMIT_STORAGE": f"{redis_url}/{number}",
+                }
+                with gunicorn("gastregister.wsgi:app", env, log, "/healthz") as server:
                     port = server.port
                     make = checkin_request_factory(prepared, port)
                     run(closed_loop(port, make, 2, CONNECTIONS))
                     throughput, checkin_cpu = measured(
                         server, closed_loop(port, make, args.seconds, CONNECTIONS)
                     )
-                    fixed = run(open_loop(port, make, args.seconds, FIXED_RATE))
+                    throughput_load = load_average()
+                    fixed = run(open_loop(port, make, args.tail_seconds, FIXED_RATE))
                 accepted_total = stored_rows(url)
+                ratio = throughput.rate() / ceiling.rate()
                 print(f"\n{name}: check-ins, closed loop:           {throughput.line()}")
-                print(f"{name}: check-ins at {FIXED_RATE}/s, open loop:     {fixed.line()}")
-                print(
-                    f"{name}: check-ins / trivial endpoint:      {throughput.rate() / ceiling.rate():.2f}"
-                )
+                print(f"{name}: check-ins / trivial endpoint:      {ratio:.2f}")
                 print(
                     f"{name}: server CPU per check-in:       {checkin_cpu:.2f} ms "
                     "(gunicorn master + workers, closed loop; the database's CPU not included)"
+                    f"  ({throughput_load})"
+                )
+                print(
+                    f"{name}: check-ins at {FIXED_RATE}/s for {args.tail_seconds:.0f} s, open loop: "
+                    f"{fixed.line()}  ({load_average()})"
                 )
                 print(f"{name}: rows stored: {accepted_total} (warm-up included)", flush=True)
+                fixed_max = max(fixed.latencies, default=0.0) * 1000
+                unavailable = fixed.statuses.get(503, 0)
+                goal(
+                    f"checkin-cpu-ms-{name}",
+                    checkin_cpu,
+                    f"<={TARGET_CPU_MS}",
+                    checkin_cpu <= TARGET_CPU_MS,
+                )
+                goal(f"checkin-ratio-{name}", ratio, f">={TARGET_RATIO}", ratio >= TARGET_RATIO)
+                goal(
+                    f"tail-max-ms-{name}",
+                    fixed_max,
+                    f"<{TARGET_TAIL_MS:.0f}",
+                    fixed_max < TARGET_TAIL_MS,
+                )
+                goal(f"tail-503-count-{name}", unavailable, "0", unavailable == 0)
                 errors = sum(c for s, c in {**throughput.statuses}.items() if s >= 300)
                 if errors or any(s >= 300 for s in fixed.statuses):
                     failures += 1

@@ -125,7 +125,10 @@ def register_extensions(app: Flask, settings: Settings) -> None:
             "set redis://… (deploy/gastregister.env) for limits that hold"
         )
     app.config["RATELIMIT_ENABLED"] = settings.ratelimit_enabled
-    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    # No X-RateLimit-* headers: two more storage round trips on every limited request
+    # (Redis in production) for headers no client of ours reads. A 429 still says when
+    # to come back (Retry-After, registration.errors.retry_after_seconds).
+    app.config["RATELIMIT_HEADERS_ENABLED"] = False
     app.config["RATELIMIT_KEY_PREFIX"] = "gastregister"
     # First: its converter must be in place before any route is added, and its checks
     # run before the rate limiter reads a body.
@@ -140,7 +143,10 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Each domain contributes its blueprints; together they are the service's URLs."""
+    """Each domain contributes its blueprints; together they are the service's URLs.
+
+    The check-in API's requests carry no cookie session (registration.session).
+    """
     from health_export.views import bp as office_bp
     from registration.accounts.views import bp as accounts_bp
     from registration.checkin.api import bp as api_bp
@@ -149,6 +155,7 @@ def register_blueprints(app: Flask) -> None:
     from registration.home import bp as home_bp
     from registration.operator.views import bp as operator_bp
     from registration.portal.views import bp as portal_bp
+    from registration.session import register_cookieless_paths
 
     for blueprint in (
         home_bp,
@@ -161,6 +168,7 @@ def register_blueprints(app: Flask) -> None:
         operator_bp,
     ):
         app.register_blueprint(blueprint)
+    register_cookieless_paths(app, f"{api_bp.url_prefix}/")
 
 
 def register_metrics(app: Flask, settings: Settings) -> None:

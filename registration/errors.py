@@ -8,6 +8,8 @@ exception type and the stack frames only, and the database session is rolled bac
 from __future__ import annotations
 
 import logging
+import math
+import time
 import traceback
 from typing import Any
 
@@ -16,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from registration.extensions import limiter
 from registration.session import get_db
 
 log = logging.getLogger("gastregister.errors")
@@ -146,10 +149,24 @@ def handle_http_exception(exc: HTTPException) -> Response:
     response = error_response(status)
     if status == 405 and exc.get_response().headers.get("Allow"):
         response.headers["Allow"] = exc.get_response().headers["Allow"]
-    retry_after = getattr(exc, "retry_after", None)
-    if status == 429 and retry_after:
-        response.headers["Retry-After"] = str(retry_after)
+    if status == 429:
+        response.headers["Retry-After"] = str(retry_after_seconds(exc))
     return response
+
+
+def retry_after_seconds(exc: HTTPException) -> int:
+    """When the breached limit's window ends, read from the limiter's storage.
+
+    Only a refusal asks: the X-RateLimit-* headers on every answer are off
+    (gastregister.app), since they cost two more storage round trips per request.
+    """
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int) and retry_after > 0:
+        return retry_after
+    breached = limiter.current_limit
+    if breached is None:
+        return RETRY_AFTER_SECONDS
+    return max(1, math.ceil(breached.window.reset_time - time.time()))
 
 
 RETRY_AFTER_SECONDS = 5

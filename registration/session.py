@@ -6,7 +6,8 @@ only rolls back what was left uncommitted, so a failed request changes nothing.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, Request, current_app, g
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.orm import Session
 
 from registration.clock import Clock
@@ -48,3 +49,26 @@ def close_session(_exc: BaseException | None = None) -> None:
 def register_database(app: Flask, database: Database) -> None:
     app.extensions["gastregister.db"] = database
     app.teardown_appcontext(close_session)
+
+
+class CookielessPathsSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, except under paths that never use one.
+
+    The JSON API has no cookie authority (it is CSRF-exempt and authorised by the
+    area code or the check-out token), so opening and signing a session for each of
+    its requests was work for nothing on the busiest path. Those requests get Flask's
+    null session: reading it finds nothing (no log-in), writing to it fails loudly.
+    """
+
+    def __init__(self, cookieless_prefixes: tuple[str, ...]) -> None:
+        self.cookieless_prefixes = cookieless_prefixes
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(self.cookieless_prefixes):
+            return None
+        return super().open_session(app, request)
+
+
+def register_cookieless_paths(app: Flask, *prefixes: str) -> None:
+    """Requests under `prefixes` carry no session (CookielessPathsSessionInterface)."""
+    app.session_interface = CookielessPathsSessionInterface(prefixes)

@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
 import crypto
-from registration.checkin import lookup, rotating, rules, storage
+from registration.checkin import hot_path, lookup, rotating, rules, storage
 from registration.checkin.checkout import CHECKOUT_TOKEN_PATTERN, check_out
 from registration.checkin.errors import (
     CheckInError,
@@ -27,7 +27,7 @@ from registration.checkin.errors import (
     InvalidRequestError,
     UnsupportedMediaTypeError,
 )
-from registration.checkin.occupancy import occupancy
+from registration.checkin.occupancy import full_notice_occupancy
 from registration.checkin.web import (
     area_key,
     area_limit,
@@ -41,7 +41,7 @@ from registration.checkin.web import (
 from registration.extensions import csrf, limiter
 from registration.models import CheckInSource
 from registration.request_guard import utc_moment
-from registration.session import get_clock, get_session, get_settings
+from registration.session import get_clock, get_db, get_session, get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 guest_requests(bp)
@@ -59,9 +59,19 @@ CHECKOUT_MEMBERS = frozenset({"checkoutToken", "departure"})
 MAX_BODY_BYTES = 64 * 1024
 
 
+AREAS_KEY = "gastregister.checkin_areas"
+
+
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
-    setup_app(cast(Flask, state.app))
+    app = cast(Flask, state.app)
+    setup_app(app)
+    app.extensions[AREAS_KEY] = hot_path.RememberedAreas()
+
+
+def remembered_areas() -> hot_path.RememberedAreas:
+    areas: hot_path.RememberedAreas = current_app.extensions[AREAS_KEY]
+    return areas
 
 
 bp.register_error_handler(CheckInError, checkin_error_response)
@@ -170,7 +180,21 @@ def create_checkin() -> tuple[Response, int]:
     except crypto.SealedRecordError as exc:
         raise InvalidEnvelopeError(extra={"kind": exc.kind.value}) from None
 
-    session, clock, settings = get_session(), get_clock(), get_settings()
+    clock, settings = get_clock(), get_settings()
+    stored = hot_path.store_at_known_area(
+        get_db(),
+        remembered_areas(),
+        clock,
+        settings,
+        area_code=area_code,
+        envelope=envelope,
+        persons=int(persons),  # type: ignore[arg-type]  # checked to be an int above
+        arrival=arrival,
+        idempotency_key=idempotency_key,
+    )
+    if stored is not None:
+        return jsonify(checkin_json(stored.receipt, stored.target)), 201
+    session = get_session()
     target = lookup.find_checkin_target(session, area_code)
     admitted = rules.admission_for(
         clock,
@@ -193,6 +217,7 @@ def create_checkin() -> tuple[Response, int]:
         current_key=target.key,
         late_admission=admitted.late_token if admitted is not None else None,
     )
+    remembered_areas().remember(target)
     return jsonify(checkin_json(receipt, target)), 201 if receipt.created else 200
 
 
@@ -228,7 +253,7 @@ def area(code: str) -> Response:
     session, clock = get_session(), get_clock()
     context = lookup.find_area(session, code)
     location = context.location
-    present = occupancy(session, clock, location)
+    present = full_notice_occupancy(session, clock, location)
     return jsonify(
         {
             "business": {"name": context.business_name},

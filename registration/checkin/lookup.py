@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 
 import crypto
 from registration.checkin.errors import UnknownAreaError
-from registration.models import Area, Business, CheckInMode, HealthOfficeKey, KeyState, Location
+from registration.models import (
+    Area,
+    Business,
+    CheckInMode,
+    HealthOffice,
+    HealthOfficeKey,
+    KeyState,
+    Location,
+)
 
 # The alphabet of area and location codes (models.new_public_code writes 22 of them;
 # older or imported codes are at most 64). Anything else cannot name an area.
@@ -41,6 +49,9 @@ class AreaContext:
     location: Location
     business_name: str
     key: HealthOfficeKey | None
+    # Read in the same query: the page names the office, and a lazy load of the
+    # location's office would be one more round trip per page.
+    office_name: str = ""
 
     @property
     def can_check_in(self) -> bool:
@@ -127,9 +138,10 @@ _keys = _table(HealthOfficeKey)
 # registration.offices.active_key (newest activation first, then the highest id).
 _NEWEST_ACTIVE_KEY_FIRST = (HealthOfficeKey.activated_at.desc(), HealthOfficeKey.id.desc())
 _FIND_AREA = (
-    select(Area, Location, Business.name, HealthOfficeKey)
+    select(Area, Location, Business.name, HealthOfficeKey, HealthOffice.name)
     .join(Location, Area.location_id == Location.id)
     .join(Business, Location.business_id == Business.id)
+    .outerjoin(HealthOffice, HealthOffice.id == Location.health_office_id)
     .outerjoin(
         HealthOfficeKey,
         and_(
@@ -193,8 +205,14 @@ def find_area(session: Session, code: str) -> AreaContext:
     row = session.execute(_FIND_AREA, {"code": code}).first()
     if row is None:
         raise UnknownAreaError
-    area, location, business_name, key = row
-    return AreaContext(area=area, location=location, business_name=business_name, key=key)
+    area, location, business_name, key, office_name = row
+    return AreaContext(
+        area=area,
+        location=location,
+        business_name=business_name,
+        key=key,
+        office_name=office_name or "",
+    )
 
 
 def find_checkin_target(session: Session, code: str) -> CheckInTarget:

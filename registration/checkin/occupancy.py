@@ -42,6 +42,17 @@ def present_at(now: dt.datetime) -> ColumnElement[bool]:
     )
 
 
+def full_notice_occupancy(session: Session, clock: Clock, location: Location) -> Occupancy:
+    """Occupancy for a "full" notice (guest page, area endpoint): none without a capacity.
+
+    A location without a capacity is never full, so its guests' pages do not sum
+    everyone present: the page costs the same with 20,000 present as with none.
+    """
+    if location.capacity is None:
+        return Occupancy(by_area={}, capacity=None)
+    return occupancy(session, clock, location)
+
+
 def occupancy(session: Session, clock: Clock, location: Location) -> Occupancy:
     """Persons present per area: not checked out and not past their automatic departure."""
     now = clock.now()

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from registration.database.breaker import DatabaseRestingError, OutageBreaker
@@ -47,6 +47,27 @@ class Database:
         if not self.breaker.admit():
             raise DatabaseRestingError
         return self.sessionmaker()
+
+    @contextmanager
+    def request_connection(self) -> Iterator[Connection]:
+        """A pooled connection in a transaction for a web request's statement, without an
+        ORM session; refused like request_session while the database rests.
+
+        A transaction, not autocommit, although one statement would be atomic alone: a
+        statement whose answer never came (a stalled server, the request's deadline)
+        must not be committed behind the 503 the guest was given.
+        """
+        if not self.breaker.admit():
+            raise DatabaseRestingError
+        bound = self.sessionmaker.kw.get("bind")
+        if isinstance(bound, Connection):
+            # Bound to one connection by its owner (the test suite's outer transaction):
+            # joined with a savepoint, as the sessions are.
+            with bound.begin_nested():
+                yield bound
+            return
+        with self.engine.begin() as connection:
+            yield connection
 
     @property
     def dialect(self) -> str:

@@ -58,3 +58,21 @@ def test_gunicorn_logs_the_rule_of_a_secret_link(tmp_path: Path) -> None:
     assert re.search(r'"GET /konto/verify/<token>" \d{3} ', text), text
     assert re.search(r'"GET /display/<secret>" \d{3} ', text), text
     assert re.search(r'"GET -" 404 ', text), text
+
+
+def test_gunicorn_keeps_no_access_log_when_nginx_does(tmp_path: Path) -> None:
+    """GASTREGISTER_ACCESS_LOG=off (deploy/gastregister.env): nginx logs, gunicorn does not."""
+    env = {
+        **os.environ,
+        "GASTREGISTER_ENV": "demo",
+        "GASTREGISTER_INSTANCE_PATH": str(tmp_path / "instance"),
+        "GASTREGISTER_WORKERS": "1",
+        "GASTREGISTER_SCHEDULER": "off",
+        "GASTREGISTER_ACCESS_LOG": "off",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(env, log=log, cwd=tmp_path, ready_statuses=(200, 503)) as server:
+        http_get(f"{server.url}/konto/verify/SEKRET-TOKEN-123")
+    assert "/konto/verify/<token>" not in log.read_text()
+    assert not (tmp_path / "off").exists()

@@ -178,3 +178,18 @@ def test_the_area_limit_is_shared_by_two_hosts_through_redis(two_hosts: list[str
     assert _post(first, {"areaCode": area}) == 429
     assert _post(second, {"areaCode": area}) == 429
     assert _post(second, {"areaCode": area + "-other"}) == 422
+
+
+def test_an_accepted_checkin_costs_the_limiter_no_extra_reads(
+    limited_app: Flask, venue: Venue
+) -> None:
+    """No X-RateLimit-* headers: each would read the counters again (two more Redis
+    round trips per request in production); a refusal still says when to come back."""
+    client = limited_app.test_client()
+    accepted = client.post("/api/v1/checkins", json={"areaCode": venue.area.code})
+    assert not [name for name, _value in accepted.headers if name.startswith("X-RateLimit")]
+    for _ in range(3):
+        client.post("/api/v1/checkins", json={"areaCode": venue.area.code})
+    refused = client.post("/api/v1/checkins", json={"areaCode": venue.area.code})
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60

@@ -1,0 +1,155 @@
+"""The API's common check-in in one statement (checkin.hot_path): the remembered area is
+only a hint, so every change since reaches the guest exactly as on the full path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import crypto
+from registration.clock import FrozenClock
+from registration.models import CheckIn, CheckInMode, KeyState
+from tests import factories
+from tests.factories import Venue
+from tests.forms import log_in
+
+API = "/api/v1/checkins"
+
+
+def stored(session: Session) -> int:
+    session.expire_all()
+    return int(session.scalar(select(func.count()).select_from(CheckIn)) or 0)
+
+
+def warmed(client: FlaskClient, venue: Venue, clock: FrozenClock) -> None:
+    """One check-in on the full path, which remembers the area."""
+    assert client.post(API, json=venue.checkin_body(clock.now())).status_code == 201
+
+
+def test_the_next_checkin_at_a_known_area_is_one_statement(
+    client: FlaskClient,
+    venue: Venue,
+    clock: FrozenClock,
+    db_session: Session,
+    statements: list[str],
+) -> None:
+    warmed(client, venue, clock)
+    statements.clear()
+    body = venue.checkin_body(clock.now(), persons=2)
+    response = client.post(API, json=body)
+    assert response.status_code == 201
+    assert len(statements) == 1, statements
+    assert statements[0].lstrip().upper().startswith("INSERT")
+    answer = response.get_json()
+    assert answer["area"] == {"code": venue.area.code, "name": "Terrasse"}
+    assert answer["location"] == {"code": venue.location.code, "name": "Café am Dom"}
+    row = db_session.scalar(select(CheckIn).where(CheckIn.id == uuid.UUID(answer["id"])))
+    assert row is not None
+    assert (row.area_id, row.location_id, row.persons) == (venue.area.id, venue.location.id, 2)
+    assert row.auto_departure == clock.now() + dt.timedelta(minutes=120)
+    assert row.envelope == crypto.decode_envelope(body["envelope"])
+    assert row.key_id == venue.key.key_id
+    assert stored(db_session) == 2
+
+
+def test_a_retry_of_a_hot_path_checkin_gets_the_same_id_and_token(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
+    warmed(client, venue, clock)
+    body = venue.checkin_body(clock.now())
+    first = client.post(API, json=body)
+    again = client.post(API, json=body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_json()["checkoutToken"] == first.get_json()["checkoutToken"]
+    assert again.get_json()["id"] == first.get_json()["id"]
+    conflict = client.post(API, json={**body, "persons": 3})
+    assert conflict.status_code == 409
+    assert stored(db_session) == 2
+
+
+def test_a_renamed_area_is_answered_with_its_new_name(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
+    warmed(client, venue, clock)
+    venue.area.name = "Garten"
+    venue.location.default_stay_minutes = 90
+    db_session.commit()
+    answer = client.post(API, json=venue.checkin_body(clock.now())).get_json()
+    assert answer["area"]["name"] == "Garten"
+    assert answer["autoDeparture"] == "2026-11-20T12:30:00.000Z"
+
+
+def test_an_archived_area_is_404_at_once(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
+    warmed(client, venue, clock)
+    venue.area.archived_at = clock.now()
+    db_session.commit()
+    response = client.post(API, json=venue.checkin_body(clock.now()))
+    assert response.status_code == 404
+    assert stored(db_session) == 1
+
+
+def test_a_new_key_refuses_the_old_one_at_once(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
+    warmed(client, venue, clock)
+    new_key, _ = factories.office_key(
+        db_session, venue.office, activated_at=clock.now() - dt.timedelta(minutes=1)
+    )
+    venue.key.state = KeyState.RETIRED
+    venue.key.retired_at = clock.now() - dt.timedelta(minutes=1)
+    db_session.commit()
+    response = client.post(API, json=venue.checkin_body(clock.now()))
+    assert response.status_code == 409
+    assert response.get_json()["error"]["currentKey"]["keyId"] == new_key.key_id
+    resealed = venue.checkin_body(
+        clock.now(), envelope=crypto.encode_envelope(venue.seal(key=new_key))
+    )
+    assert client.post(API, json=resealed).status_code == 201
+
+
+def test_switching_to_rotating_mode_asks_for_an_admission_at_once(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
+    warmed(client, venue, clock)
+    venue.location.checkin_mode = CheckInMode.ROTATING
+    db_session.commit()
+    response = client.post(API, json=venue.checkin_body(clock.now()))
+    assert response.status_code == 403, response.get_json()
+    assert stored(db_session) == 1
+
+
+def test_refusals_are_the_full_paths(app: Flask, venue: Venue, clock: FrozenClock) -> None:
+    client = app.test_client()
+    warmed(client, venue, clock)
+    late = venue.checkin_body(clock.now() - dt.timedelta(days=3))
+    assert client.post(API, json=late).status_code == 422
+    wrong_persons = venue.checkin_body(clock.now(), persons=99)
+    assert client.post(API, json=wrong_persons).status_code == 422
+
+
+def test_the_api_opens_no_log_in_session(
+    client: FlaskClient,
+    venue: Venue,
+    clock: FrozenClock,
+    db_session: Session,
+    statements: list[str],
+) -> None:
+    """A staff member's phone checks in like any guest: the API has no cookie authority,
+    so it neither reads the log-in (user, log-in session) nor answers with a cookie."""
+    owner = factories.user(db_session, business=venue.business, now=clock.now())
+    db_session.commit()
+    log_in(client, owner.email)
+    warmed(client, venue, clock)
+    statements.clear()
+    response = client.post(API, json=venue.checkin_body(clock.now()))
+    assert response.status_code == 201
+    assert len(statements) == 1, statements
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/portal/").status_code == 200  # still logged in for the portal
