@@ -82,10 +82,25 @@ def test_axe_finds_nothing_in_any_language_and_state(chromium: Browser, venue: L
             page.goto(f"{venue.url}/c/no-such-code")
             expect(page.locator("#error-title")).to_be_visible()
             check(page, "error page", language)
+            # The server-rendered confirmation (no JavaScript), read with axe in this context.
+            plain = guest_context(chromium, "de-DE", java_script_enabled=False)
+            try:
+                form = plain.new_page()
+                form.goto(f"{venue.page_url}?lang={language}")
+                fill(form, GUEST)
+                form.click("#submit-checkin")
+                expect(form.locator("h1")).to_have_attribute("id", "confirmation-title")
+                context.add_cookies(plain.cookies())
+                page.goto(form.url)
+            finally:
+                plain.close()
+            expect(page.locator("#confirmation-title")).to_be_visible()
+            expect(page.locator("html")).to_have_attribute("lang", language)
+            check(page, "confirmation without JavaScript", language)
         finally:
             context.close()
     assert found == {}
-    assert len(venue.checkins()) == len(GUEST_LANGUAGES)
+    assert len(venue.checkins()) == 2 * len(GUEST_LANGUAGES)
 
 
 @pytest.mark.parametrize("language", ["ar", "de"])
