@@ -147,6 +147,7 @@ def register_blueprints(app: Flask) -> None:
     from registration.checkin.views import bp as checkin_bp
     from registration.health import bp as health_bp
     from registration.home import bp as home_bp
+    from registration.operator.views import bp as operator_bp
     from registration.portal.views import bp as portal_bp
 
     for blueprint in (
@@ -157,6 +158,7 @@ def register_blueprints(app: Flask) -> None:
         accounts_bp,
         portal_bp,
         office_bp,
+        operator_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -1,7 +1,7 @@
 """The `gastregister` command: one group that carries every package's commands.
 
 Each package keeps its commands beside its code (registration.commands,
-registration.retention.cli, health_export.office_commands,
+registration.retention.cli, registration.operator.commands, health_export.office_commands,
 health_export.offline_commands, health_export.key_commands); this
 module only builds the group and attaches them, plus `serve-demo`, which runs the
 whole service from this package's gunicorn entry points.
@@ -23,6 +23,7 @@ from health_export.key_commands import commands as key_commands
 from health_export.office_commands import commands as office_commands
 from health_export.offline_commands import commands as offline_commands
 from registration.commands import commands as core_commands
+from registration.operator.commands import commands as operator_commands
 from registration.retention.cli import commands as retention_commands
 
 
@@ -99,5 +100,6 @@ for _command in (
     *office_commands,
     *offline_commands,
     *key_commands,
+    *operator_commands,
 ):
     main.add_command(_command)

@@ -3,11 +3,15 @@
 Guest text is hostile until proven otherwise (the Luca `=HYPERLINK` lesson), yet it
 must stay readable — O'Brien, Müller-Lüdenscheidt, 李 and emoji come out as typed:
 
-- CSV and SORMAS CSV: a cell that starts with `=`, `+`, `-`, `@`, TAB or CR gets a
-  leading apostrophe (OWASP "CSV injection"); every cell is quoted per RFC 4180 when
-  it holds the separator, a quote, CR or LF. CSV starts with a UTF-8 BOM so that
-  spreadsheet programs read umlauts right; SORMAS CSV has none (its importer reads
-  the first row as entity names). Lines end with CRLF.
+- CSV: a cell that starts with `=`, `+`, `-`, `@`, TAB or CR gets a leading
+  apostrophe (OWASP "CSV injection"); every cell is quoted per RFC 4180 when it holds
+  the separator, a quote, CR or LF. CSV starts with a UTF-8 BOM so that spreadsheet
+  programs read umlauts right. Lines end with CRLF.
+- SORMAS CSV is read by SORMAS's importer, which keeps an apostrophe as part of the
+  value, so it carries values as SORMAS should store them (`sormas_text`): a phone
+  number as typed ("+49 170 1234567"), any other value that starts with a formula
+  trigger still with the apostrophe, so the file stays safe when opened by hand. No
+  BOM (its importer reads the first row as entity names).
 - XLSX: every text cell is a string cell (never a formula, whatever it starts with),
   so no apostrophe is needed and none is added; characters XML 1.0 cannot carry
   (control characters other than TAB, LF, CR) become U+FFFD, and CR becomes LF (XML
@@ -22,7 +26,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from openpyxl import Workbook
@@ -46,6 +50,12 @@ from health_export.export_layout import (
 from health_export.packages import ParsedPackage
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# A phone number as the contact form accepts it (contact_form.PHONE_PATTERN): digits and
+# the signs people put between them. A spreadsheet may compute such a cell ("+49-170"),
+# but with no letters it can name no function and no other cell, so it runs nothing.
+SORMAS_PHONE = re.compile(r"\+?[0-9 ()/.-]+")
+# Characters that end or break a line in SORMAS's reader, and that its String.trim drops.
+_SORMAS_BREAKS = re.compile("[\x00-\x1f\x7f]")
 SEPARATORS = (",", ";", "\t")
 BOM = "\ufeff"
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -65,12 +75,38 @@ def csv_cell(value: str | int, separator: str) -> str:
     return text
 
 
-def _csv_lines(rows: Sequence[Sequence[str | int]], separator: str) -> str:
+def sormas_text(text: str) -> str:
+    """A value for SORMAS's CSV importer: as SORMAS should store it, inert in a spreadsheet.
+
+    SORMAS (DataImporter, opencsv) trims each value and reads any physical line that
+    starts with "##" as a comment, so line breaks, tabs and other control characters
+    become spaces (its fields hold one line anyway) and the ends are trimmed here, where
+    the result can be checked. A phone number then stays as typed; any other value that
+    starts with a formula trigger keeps the apostrophe, which SORMAS would store, rather
+    than silently losing a character that might belong to it.
+    """
+    text = _SORMAS_BREAKS.sub(" ", text).strip(" ")
+    if SORMAS_PHONE.fullmatch(text):
+        return text
+    return neutralise(text)
+
+
+def sormas_cell(value: str | int, separator: str) -> str:
+    """A SORMAS CSV cell; one starting with "#" is quoted so no line can begin with "##"."""
+    text = sormas_text(str(value))
+    if separator in text or '"' in text or text.startswith("#"):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _csv_lines(
+    rows: Sequence[Sequence[str | int]],
+    separator: str,
+    cell: Callable[[str | int, str], str] = csv_cell,
+) -> str:
     if separator not in SEPARATORS:
         raise ValueError("separator must be one of , ; or TAB")
-    return "".join(
-        separator.join(csv_cell(value, separator) for value in row) + "\r\n" for row in rows
-    )
+    return "".join(separator.join(cell(value, separator) for value in row) + "\r\n" for row in rows)
 
 
 def rows_to_csv(rows: Sequence[Row], *, separator: str = CSV_SEPARATOR) -> bytes:
@@ -79,7 +115,7 @@ def rows_to_csv(rows: Sequence[Row], *, separator: str = CSV_SEPARATOR) -> bytes
 
 def rows_to_sormas(rows: Sequence[Sequence[str]], *, separator: str = SORMAS_SEPARATOR) -> bytes:
     header = [[SORMAS_ENTITY] * len(SORMAS_FIELDS), list(SORMAS_FIELDS)]
-    return _csv_lines([*header, *rows], separator).encode("utf-8")
+    return _csv_lines([*header, *rows], separator, sormas_cell).encode("utf-8")
 
 
 def xlsx_text(text: str) -> str:

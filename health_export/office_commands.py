@@ -141,6 +141,7 @@ def add_user(name: str, email: str, role: str, display_name: str, ask_password: 
     from registration.accounts.errors import EmailTakenError
     from registration.accounts.validation import email_problems, normalise_email, password_problems
     from registration.models import Role
+    from registration.names import NameRefusedError
     from registration.session import get_clock, get_session
 
     office = _office_by_name(name)
@@ -165,6 +166,8 @@ def add_user(name: str, email: str, role: str, display_name: str, ask_password: 
         )
     except EmailTakenError:
         raise click.ClickException(f"an account for {email} exists already") from None
+    except NameRefusedError as refused:
+        raise click.UsageError(f"--display-name: {refused.message}") from None
     click.echo(f"Added {email} as {role} of {office.name!r}.")
     if not ask_password:
         click.echo(f"One-time password (shown once, hand it over in person): {password}")

@@ -267,10 +267,10 @@ def _record(index: int, item: object) -> PackageRecord | None:
 def passphrase_from_file(data: bytes) -> str:
     """The passphrase in a --passphrase-file (docs/FORMAT.md §11.5): its first line.
 
-    The first line only, because the demo's file carries a warning below it; split at
-    the line feed alone (not at every character Python counts as a line break, some of
-    which may be part of a passphrase), without a CR before it and without a BOM, so a
-    file saved by any editor gives the passphrase that was typed. UnicodeDecodeError
+    The first line only, so a note below it (or an older demo file's warning) is no part
+    of it; split at the line feed alone (not at every character Python counts as a line
+    break, some of which may be part of a passphrase), without a CR before it and
+    without a BOM, so a file saved by any editor gives the passphrase that was typed. UnicodeDecodeError
     for a file that is not UTF-8.
     """
     text = data.decode("utf-8-sig")

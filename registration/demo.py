@@ -1,7 +1,7 @@
 """Demo data for `make run`: a health office with a key pair, a business, a location.
 
-The demo key file and its passphrase are written under `instance/demo/` with a loud
-warning: a private key next to the server is exactly what production must never
+The demo key file and its passphrase are written under `instance/demo/`, with a loud
+warning in README-DEMO-ONLY.txt beside them and on the console: a private key next to the server is exactly what production must never
 have, and the demo only does it so that the whole flow can be tried on one laptop.
 """
 
@@ -81,8 +81,12 @@ def _demo_key(directory: Path, now: dt.datetime) -> tuple[Path, Path, bytes]:
     if not key_file.exists():
         private_key = crypto.generate_private_key()
         key_file.write_bytes(crypto.write_key_file(private_key, DEMO_PASSPHRASE, created=now))
-        passphrase_file.write_text(f"{DEMO_PASSPHRASE}\n\n{WARNING}\n", encoding="utf-8")
-        (directory / "README-DEMO-ONLY.txt").write_text(WARNING + "\n", encoding="utf-8")
+    # The passphrase file holds the passphrase and nothing else, so it can be given to
+    # `gastregister decrypt --passphrase-file` or pasted whole into the decryption page;
+    # the warning lives in the README beside it and on the console. Written on every
+    # seed, which also mends a file from an older demo that carried the warning too.
+    passphrase_file.write_text(DEMO_PASSPHRASE + "\n", encoding="utf-8")
+    (directory / "README-DEMO-ONLY.txt").write_text(WARNING + "\n", encoding="utf-8")
     metadata = crypto.read_key_file_metadata(key_file.read_bytes())
     return key_file, passphrase_file, metadata.public_spki
 

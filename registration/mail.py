@@ -60,13 +60,30 @@ def build_message(settings: Settings, to: str, subject: str, body: str) -> Email
     return message
 
 
+# The headers a person reads; the MIME ones describe an encoding the console text lacks.
+_CONSOLE_HEADERS = ("From", "To", "Subject", "Date", "Message-ID")
+
+
+def console_text(message: EmailMessage) -> str:
+    """A demo mail as a person reads it: headers and the plain-text body decoded.
+
+    The wire form is quoted-printable: it breaks long lines with "=" and writes "=" as
+    "=3D", so a verification link copied from it would not work.
+    """
+    headers = "".join(f"{name}: {message[name]}\n" for name in _CONSOLE_HEADERS if name in message)
+    body = message.get_content()
+    return f"\n----- mail (console) -----\n{headers}\n{body}----- end of mail -----\n"
+
+
 def send_mail(settings: Settings, to: str, subject: str, body: str) -> None:
     """Send one plain-text mail; raises MailError when the server refuses it."""
     if "\n" in to or "\r" in to or "\n" in subject or "\r" in subject:
         raise MailError("header injection refused")
     message = build_message(settings, to, subject, body)
-    if settings.mail_to_console or not settings.mail_server:
-        sys.stdout.write(f"\n----- mail (console) -----\n{message}\n----- end of mail -----\n")
+    # Never in production (Settings.validate refuses console mail there, and this holds
+    # even if it did not): a printed mail would put its link, a credential, into the log.
+    if not settings.is_production and (settings.mail_to_console or not settings.mail_server):
+        sys.stdout.write(console_text(message))
         sys.stdout.flush()
         return
     try:

@@ -67,6 +67,8 @@ class Role(enum.StrEnum):
     BUSINESS_STAFF = "business_staff"
     HEALTH_OFFICE_STAFF = "health_office_staff"
     HEALTH_OFFICE_ADMIN = "health_office_admin"
+    # The town's IT that runs the service: sees counts over all of it, never guest data.
+    OPERATOR = "operator"
 
 
 class CheckInMode(enum.StrEnum):
@@ -96,7 +98,8 @@ class TraceRequestState(enum.StrEnum):
 
 
 class User(UserMixin, Base):  # type: ignore[misc]  # UserMixin is untyped
-    """An account of a business (owner/staff) or of a health office (staff/admin)."""
+    """An account of a business (owner/staff), of a health office (staff/admin), or of
+    the operator (neither; created on the command line)."""
 
     __tablename__ = "users"
     __table_args__ = (

@@ -29,6 +29,7 @@ from registration.models import (
     KeyState,
     Location,
 )
+from registration.names import OFFICE_NAME_LENGTH, NameRefusedError, clean_name
 
 # Five ASCII digits: `\d` alone also takes other scripts' digits, which no office lists.
 POSTAL_CODE = re.compile(r"[0-9]{5}", re.ASCII)
@@ -150,7 +151,10 @@ def create_health_office(
     actor_label: str,
 ) -> HealthOffice:
     """A new office under a unique name whose notices go to a plausible address (audited)."""
-    name = name.strip()
+    try:
+        name = clean_name(name, max_length=OFFICE_NAME_LENGTH)
+    except NameRefusedError as refused:
+        raise OfficeRefusedError(refused.message) from None
     email = email.strip()
     if not name:
         raise OfficeRefusedError(_("The health office needs a name."))
@@ -173,9 +177,17 @@ def create_health_office(
     return office
 
 
+def _lookup_name(name: str) -> str:
+    """The name as `create_health_office` stored it, or as typed if it could never be one."""
+    try:
+        return clean_name(name, max_length=OFFICE_NAME_LENGTH)
+    except NameRefusedError:
+        return name
+
+
 def office_named(session: Session, name: str) -> HealthOffice | None:
     office: HealthOffice | None = session.scalar(
-        select(HealthOffice).where(HealthOffice.name == name.strip())
+        select(HealthOffice).where(HealthOffice.name == _lookup_name(name))
     )
     return office
 

@@ -1,4 +1,4 @@
-"""Helpers every template may call: the current language, retention, local times."""
+"""Helpers every template may call: the current language, retention, local times, `bdi`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 from babel.dates import format_datetime
 from flask import Flask
 from flask_babel import get_locale
+from markupsafe import Markup
 
 from registration import i18n
 from registration.clock import BERLIN, to_berlin
@@ -43,6 +44,12 @@ def local_time(moment: dt.datetime | None, fmt: str = "short") -> str:
     )
 
 
+def isolated(name: object) -> Markup:
+    """A typed name inside running text, isolated for bidirectional text (<bdi>): an
+    Arabic or Hebrew business name then cannot reorder the words around it."""
+    return Markup("<bdi>%s</bdi>") % str(name)
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         current_language=current_language,
@@ -51,4 +58,5 @@ def register_template_helpers(app: Flask) -> None:
         retention_days=retention_days,
     )
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["bdi"] = isolated
     app.jinja_env.autoescape = True

@@ -3,6 +3,7 @@
 An object of another business is answered with 404, exactly like an id that does not
 exist, so ids cannot be probed; a wrong role on a page the user knows exists is 403.
 The health-office portal (/amt) guards all its routes with one check on OFFICE_ROLES.
+Office and operator accounts cannot work without a second factor (SECOND_FACTOR_ROLES).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ R = TypeVar("R")
 
 BUSINESS_ROLES = (Role.BUSINESS_OWNER, Role.BUSINESS_STAFF)
 OFFICE_ROLES = (Role.HEALTH_OFFICE_STAFF, Role.HEALTH_OFFICE_ADMIN)
+# Roles whose log-in cannot complete without TOTP, and who may not switch it off.
+SECOND_FACTOR_ROLES = (*OFFICE_ROLES, Role.OPERATOR)
 
 
 def signed_in_user() -> User | None:
@@ -45,8 +48,9 @@ def acting_user() -> User:
 def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Log-in page for anonymous callers, 403 for a role not in `roles`.
 
-    Health-office roles without a second factor are refused too: their log-in cannot
-    complete without one, so such a session can only come from a changed account.
+    Health-office and operator roles without a second factor are refused too: their
+    log-in cannot complete without one, so such a session can only come from a changed
+    account.
     """
 
     def decorator(view: Callable[P, R]) -> Callable[P, R]:
@@ -58,7 +62,7 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 return result
             if user.role not in roles:
                 abort(403)
-            if user.role in OFFICE_ROLES and user.totp_enabled_at is None:
+            if user.role in SECOND_FACTOR_ROLES and user.totp_enabled_at is None:
                 abort(403)
             if user.role in BUSINESS_ROLES and user.business_id is None:
                 abort(403)
@@ -73,6 +77,7 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
 business_member_required = role_required(*BUSINESS_ROLES)
 owner_required = role_required(Role.BUSINESS_OWNER)
+operator_required = role_required(Role.OPERATOR)
 
 
 def business_id_of(user: User) -> int:

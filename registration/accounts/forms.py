@@ -10,16 +10,12 @@ from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from registration.accounts.validation import is_plausible_email, normalise_email, password_problems
+from registration.names import BUSINESS_NAME_LENGTH, DISPLAY_NAME_LENGTH, typed_name
 
 
 def plausible_email(_form: Any, field: Any) -> None:
     if field.data and not is_plausible_email(normalise_email(field.data)):
         raise ValidationError(_l("Please enter a valid e-mail address."))
-
-
-def no_control_characters(_form: Any, field: Any) -> None:
-    if field.data and any(ord(char) < 32 or ord(char) == 127 for char in field.data):
-        raise ValidationError(_l("Please remove invisible control characters."))
 
 
 def acceptable_password(form: Any, field: Any) -> None:
@@ -64,17 +60,13 @@ class SignupForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF is untyped
         _l("Name of your business"),
         validators=[
             DataRequired(_l("Please enter the name of your business.")),
-            Length(max=120, message=_l("At most %(max)d characters.")),
-            no_control_characters,
+            typed_name(BUSINESS_NAME_LENGTH, _l("Please enter the name of your business.")),
         ],
         render_kw={"autocomplete": "organization"},
     )
     display_name = StringField(
         _l("Your name"),
-        validators=[
-            Length(max=100, message=_l("At most %(max)d characters.")),
-            no_control_characters,
-        ],
+        validators=[typed_name(DISPLAY_NAME_LENGTH)],
         render_kw={"autocomplete": "name"},
     )
     email = _email_field()
@@ -150,8 +142,7 @@ class AcceptInvitationForm(FlaskForm):  # type: ignore[misc]
         _l("Your name"),
         validators=[
             DataRequired(_l("Please enter your name.")),
-            Length(max=100, message=_l("At most %(max)d characters.")),
-            no_control_characters,
+            typed_name(DISPLAY_NAME_LENGTH, _l("Please enter your name.")),
         ],
         render_kw={"autocomplete": "name"},
     )

@@ -20,6 +20,7 @@ from registration.accounts.validation import normalise_email
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.models import Business, Role, StaffInvitation, User
+from registration.names import DISPLAY_NAME_LENGTH, clean_name
 
 INVITATION_LIFETIME = dt.timedelta(days=7)
 
@@ -100,7 +101,7 @@ def accept_invitation(
     user = User(
         email=invitation.email,
         password_hash=hash_password(password),
-        display_name=display_name.strip(),
+        display_name=clean_name(display_name, max_length=DISPLAY_NAME_LENGTH),
         role=Role.BUSINESS_STAFF,
         business_id=invitation.business_id,
         language=language,

@@ -24,7 +24,7 @@ from registration.accounts.validation import normalise_email
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
-from registration.models import User
+from registration.models import Role, User
 
 
 def find_user(session: Session, email: str) -> User | None:
@@ -78,6 +78,8 @@ def complete_login(session: Session, clock: Clock, user: User) -> None:
             actor=user,
             health_office_id=user.health_office_id,
         )
+    elif user.role == Role.OPERATOR:
+        record_event(session, clock, action="operator.login", actor=user)
     session.commit()
 
 

@@ -17,7 +17,7 @@ import pyotp
 from sqlalchemy.orm import Session
 
 from registration.accounts import throttling
-from registration.accounts.access import OFFICE_ROLES
+from registration.accounts.access import SECOND_FACTOR_ROLES
 from registration.accounts.errors import (
     LoginFailedError,
     SecondFactorFailedError,
@@ -42,8 +42,8 @@ def needs_second_factor(user: User) -> bool:
 
 
 def must_set_up_second_factor(user: User) -> bool:
-    """Health-office accounts may not work without TOTP."""
-    return user.role in OFFICE_ROLES and user.totp_enabled_at is None
+    """Health-office and operator accounts may not work without TOTP."""
+    return user.role in SECOND_FACTOR_ROLES and user.totp_enabled_at is None
 
 
 def new_totp_secret() -> str:
@@ -187,7 +187,7 @@ def disable_totp(
     session: Session, clock: Clock, user: User, password: str, *, keep_session: object
 ) -> None:
     """Switch TOTP off (business accounts, with the password); other sessions end."""
-    if user.role in OFFICE_ROLES:
+    if user.role in SECOND_FACTOR_ROLES:
         raise TwoFactorRequiredError
     if not verify_password(user.password_hash, password):
         raise LoginFailedError

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from registration.accounts import second_factor as two_factor
 from registration.accounts import services, throttling
-from registration.accounts.access import OFFICE_ROLES, acting_user, signed_in_user
+from registration.accounts.access import SECOND_FACTOR_ROLES, acting_user, signed_in_user
 from registration.accounts.errors import (
     LoginFailedError,
     SecondFactorFailedError,
@@ -115,7 +115,7 @@ def security() -> Page:
         disable_form=PasswordConfirmForm(),
         regenerate_form=ConfirmForm(),
         logout_everywhere_form=ConfirmForm(),
-        two_factor_mandatory=user.role in OFFICE_ROLES,
+        two_factor_mandatory=user.role in SECOND_FACTOR_ROLES,
     )
 
 

@@ -34,6 +34,7 @@ from registration.clock import Clock
 from registration.config import Settings
 from registration.mail import public_url, render_mail, send_mail
 from registration.models import Business, Role, StaffInvitation, User
+from registration.names import BUSINESS_NAME_LENGTH, DISPLAY_NAME_LENGTH, clean_name
 
 VERIFY_MAX_AGE = dt.timedelta(hours=48)
 RESET_MAX_AGE = dt.timedelta(hours=1)
@@ -87,11 +88,13 @@ def sign_up(
             link=public_url(settings, "accounts.request_reset"),
         )
         return None
-    business = Business(name=business_name.strip(), contact_email=email)
+    business = Business(
+        name=clean_name(business_name, max_length=BUSINESS_NAME_LENGTH), contact_email=email
+    )
     user = User(
         email=email,
         password_hash=hash_password(password),
-        display_name=display_name.strip(),
+        display_name=clean_name(display_name, max_length=DISPLAY_NAME_LENGTH),
         role=Role.BUSINESS_OWNER,
         business=business,
         language=language,
@@ -165,7 +168,8 @@ def add_office_user(
     user = User(
         email=email,
         password_hash=hash_password(password),
-        display_name=display_name.strip() or email.split("@")[0],
+        display_name=clean_name(display_name, max_length=DISPLAY_NAME_LENGTH)
+        or email.split("@")[0],
         role=role,
         health_office_id=health_office_id,
         email_verified_at=clock.now(),
@@ -180,6 +184,39 @@ def add_office_user(
         actor_label="cli",
         health_office_id=health_office_id,
         details={"user_id": user.id, "role": user.role.value},
+    )
+    session.commit()
+    return user
+
+
+def add_operator(
+    session: Session, clock: Clock, *, email: str, display_name: str, password: str
+) -> User:
+    """An operator account (the town's IT), created on the command line and audited.
+
+    It belongs to no business and no health office, sees counts only, and like an
+    office account must set up TOTP at its first log-in. The caller has checked the
+    address and password with `validation`.
+    """
+    email = normalise_email(email)
+    if find_user(session, email) is not None:
+        raise EmailTakenError
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        display_name=display_name.strip() or email.split("@")[0],
+        role=Role.OPERATOR,
+        email_verified_at=clock.now(),
+        created_at=clock.now(),
+    )
+    session.add(user)
+    session.flush()
+    record_event(
+        session,
+        clock,
+        action="operator.added",
+        actor_label="cli",
+        details={"user_id": user.id},
     )
     session.commit()
     return user

@@ -15,7 +15,7 @@ from registration.accounts import deferred_mail, throttling
 from registration.accounts import login as signin
 from registration.accounts import sessions as login_sessions
 from registration.accounts.access import OFFICE_ROLES, signed_in_user
-from registration.models import User
+from registration.models import Role, User
 from registration.security import safe_redirect_target
 from registration.session import get_clock, get_session, get_settings
 
@@ -41,8 +41,13 @@ Page = str | Response | tuple[str, int]
 
 
 def home_for(user: User) -> str:
-    """Where a signed-in user starts: the office portal or the business portal."""
-    return url_for("office.dashboard" if user.role in OFFICE_ROLES else "portal.dashboard")
+    """Where a signed-in user starts: the office portal, the operator's overview or the
+    business portal."""
+    if user.role in OFFICE_ROLES:
+        return url_for("office.dashboard")
+    if user.role == Role.OPERATOR:
+        return url_for("operator.overview")
+    return url_for("portal.dashboard")
 
 
 def start_session(user: User) -> None:

@@ -18,8 +18,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from registration.accounts.forms import no_control_characters, plausible_email
+from registration.accounts.forms import plausible_email
 from registration.models import CheckInMode
+from registration.names import LOCATION_NAME_LENGTH, typed_name
 from registration.offices import normalize_postal_code
 
 
@@ -32,13 +33,10 @@ def german_postal_code(_form: Any, field: Any) -> None:
 
 
 def _text(label: Any, max_length: int, required_message: Any, **kwargs: Any) -> StringField:
+    """A name or address line an owner types, cleaned by the one rule (registration.names)."""
     return StringField(
         label,
-        validators=[
-            DataRequired(required_message),
-            Length(max=max_length, message=_l("At most %(max)d characters.")),
-            no_control_characters,
-        ],
+        validators=[DataRequired(required_message), typed_name(max_length, required_message)],
         **kwargs,
     )
 
@@ -46,7 +44,7 @@ def _text(label: Any, max_length: int, required_message: Any, **kwargs: Any) -> 
 class LocationForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF is untyped
     name = _text(
         _l("Name of the location"),
-        120,
+        LOCATION_NAME_LENGTH,
         _l("Please enter a name for the location."),
         description=_l("As guests know it, e.g. “Café am Markt”."),
     )

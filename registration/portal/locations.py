@@ -8,7 +8,6 @@ Every query is scoped to one business; views look objects up through
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,13 +25,23 @@ from registration.models import (
     HealthOffice,
     Location,
     User,
+    new_public_code,
+)
+from registration.names import (
+    AREA_NAME_LENGTH,
+    LOCATION_NAME_LENGTH,
+    NameRefusedError,
+    clean_name,
 )
 from registration.offices import active_key, normalize_postal_code, office_for_postal_code
 from registration.portal.errors import AreaSpecError, TooManyAreasError
 
 MAX_AREAS_PER_LOCATION = 500
 MAX_AREAS_PER_REQUEST = 200
-MAX_AREA_NAME = 120
+MAX_AREA_NAME = AREA_NAME_LENGTH
+STREET_LENGTH = 150
+HOUSE_NUMBER_LENGTH = 20
+CITY_LENGTH = 100
 _SEPARATORS = re.compile(r"[\n;,]+")
 _RANGE = re.compile(
     r"^(?P<prefix>.*?)(?P<start>\d{1,4})\s*(?:-|\u2013|\u2014|\.\.|bis|to)\s*(?P<end>\d{1,4})$",
@@ -40,16 +49,12 @@ _RANGE = re.compile(
 )
 
 
-def clean_name(text: str) -> str:
-    """One line of owner text: no control or formatting characters, single spaces."""
-    kept = []
-    for char in unicodedata.normalize("NFC", text):
-        category = unicodedata.category(char)
-        if category.startswith("Z") or char in "\t\r\n":
-            kept.append(" ")
-        elif not category.startswith("C"):
-            kept.append(char)
-    return " ".join("".join(kept).split())
+def _area_name(text: str) -> str:
+    """One area name by the one rule for typed names; AreaSpecError says what is wrong."""
+    try:
+        return clean_name(text, max_length=AREA_NAME_LENGTH)
+    except NameRefusedError as refused:
+        raise AreaSpecError(refused.message) from None
 
 
 # --- locations ---------------------------------------------------------------------
@@ -68,11 +73,12 @@ class LocationDetails:
 
 
 def _apply(location: Location, details: LocationDetails) -> None:
-    location.name = clean_name(details.name)
-    location.street = clean_name(details.street)
-    location.house_number = clean_name(details.house_number)
+    # The form has applied the same rule; here it holds for every caller.
+    location.name = clean_name(details.name, max_length=LOCATION_NAME_LENGTH)
+    location.street = clean_name(details.street, max_length=STREET_LENGTH)
+    location.house_number = clean_name(details.house_number, max_length=HOUSE_NUMBER_LENGTH)
     location.zip_code = normalize_postal_code(details.zip_code) or details.zip_code.strip()
-    location.city = clean_name(details.city)
+    location.city = clean_name(details.city, max_length=CITY_LENGTH)
     location.default_stay_minutes = details.default_stay_minutes
     location.capacity = details.capacity
     location.checkin_mode = details.checkin_mode
@@ -211,6 +217,27 @@ def set_archived(
     session.commit()
 
 
+def renew_display_secret(
+    session: Session, clock: Clock, location: Location, *, renewed_by: User
+) -> None:
+    """A new address for the entrance screen; the old one stops working at once.
+
+    For a screen link that got out of hand (forwarded, left on an old tablet). The
+    rotating codes' own secret stays, so guests who are filling in the form right now
+    keep their admission.
+    """
+    location.display_secret = new_public_code()
+    record_event(
+        session,
+        clock,
+        action="location.display_renewed",
+        actor=renewed_by,
+        business_id=location.business_id,
+        location_id=location.id,
+    )
+    session.commit()
+
+
 def _office_id(session: Session, zip_code: str) -> int | None:
     office = office_for_postal_code(session, zip_code)
     return office.id if office else None
@@ -253,7 +280,7 @@ def parse_area_spec(spec: str) -> list[str]:
     Ranges may use a hyphen, en or em dash, '..', 'bis' or 'to'."""
     names: list[str] = []
     for raw_part in _SEPARATORS.split(spec):
-        part = clean_name(raw_part)
+        part = _area_name(raw_part)
         if not part:
             continue
         match = _RANGE.match(part)
@@ -273,11 +300,7 @@ def parse_area_spec(spec: str) -> list[str]:
             names.append(part)
         if len(names) > MAX_AREAS_PER_REQUEST:
             raise AreaSpecError(_("At most %(count)s areas at once.", count=MAX_AREAS_PER_REQUEST))
-    for name in names:
-        if len(name) > MAX_AREA_NAME:
-            raise AreaSpecError(
-                _("Area names can have at most %(count)s characters.", count=MAX_AREA_NAME)
-            )
+    names = [_area_name(name) for name in names]  # a range's names are checked too
     unique: dict[str, str] = {}
     for name in names:
         unique.setdefault(name.casefold(), name)

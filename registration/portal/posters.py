@@ -1,8 +1,9 @@
 """Printable posters and table cards with an area's QR code (PDF), and the bare QR (SVG, PNG).
 
 Everything an owner typed (business, location and area names) is cleaned before it
-reaches the page: control and formatting characters are dropped, characters the
-embedded font cannot draw are left out, and names that are too long shrink and wrap
+reaches the page: control and formatting characters are dropped, emoji the embedded
+font cannot draw are printed by name, other characters it cannot draw are left out (an
+area left with no name prints its number), and names that are too long shrink and wrap
 into a fixed box, so no name can push the QR code off the page or inject anything.
 The QR code is embedded as a lossless image with whole pixels per module, so it stays
 sharp in print and can be read back by a decoder in tests.
@@ -34,6 +35,7 @@ import crypto
 from registration.config import Settings
 from registration.i18n import DEFAULT_LANGUAGE, GUEST_LANGUAGES
 from registration.models import Area, Location
+from registration.names import graphemes
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FAMILY = "DejaVu"
@@ -71,6 +73,19 @@ def poster_texts(language: str, retention_days: int, fingerprint: str) -> Poster
             ),
             key_fingerprint=_("Health office key: %(fingerprint)s", fingerprint=fingerprint),
         )
+
+
+# For an area whose name has nothing printable (e.g. an emoji the font and Unicode's
+# names do not know): its position, as the portal lists the areas.
+AREA_FALLBACK = "Bereich {number} · Area {number}"
+# The entrance sign (rotating mode) keeps German and English side by side.
+NO_PHONE = "Ohne Smartphone? Fragen Sie unser Personal. · No smartphone? Please ask our staff."
+PRIVACY = (
+    "Ihre Kontaktdaten werden auf Ihrem Gerät für das Gesundheitsamt verschlüsselt, nur von "
+    "ihm auf Anfrage gelesen und nach {days} Tagen gelöscht. · Your contact details are "
+    "encrypted on your device for the health office, read only by it on request, and "
+    "deleted after {days} days."
+)
 
 
 @dataclass(frozen=True)
@@ -111,18 +126,53 @@ def _font_characters() -> frozenset[int]:
 
 
 def printable(text: str, *, limit: int = 300) -> str:
-    """Owner-typed text made safe for the page: one line, drawable characters only."""
+    """Owner-typed text made safe for the page: one line, drawable characters only.
+
+    The embedded font has no colour emoji and fpdf2 does not shape ZWJ sequences, so an
+    emoji the font cannot draw, and every emoji sequence (👨‍👩‍👧, 👍🏽, flags), is
+    printed as its Unicode name in brackets ("(Sunflower)", "(Man Woman Girl)"):
+    readable, and never silently dropped or broken into a different picture.
+    """
     drawable = _font_characters()
     cleaned = []
-    for char in unicodedata.normalize("NFC", text[: limit * 2]):
-        category = unicodedata.category(char)
-        if category.startswith("Z") or char in "\t\r\n":
+    for cluster in graphemes(unicodedata.normalize("NFC", text[: limit * 2])):
+        base = cluster[0]
+        category = unicodedata.category(base)
+        if category.startswith("Z") or base in "\t\r\n":
             cleaned.append(" ")
+        elif _is_emoji_sequence(cluster) or (category == "So" and ord(base) not in drawable):
+            cleaned.append(_described(cluster))
         elif category[0] == "C":
             continue  # control, format (incl. bidi overrides), surrogate, private, unassigned
-        elif ord(char) in drawable:
-            cleaned.append(char)
+        else:
+            cleaned.append("".join(char for char in cluster if ord(char) in drawable))
     return " ".join("".join(cleaned).split())[:limit]
+
+
+def printable_name(name: str, *, fallback: str) -> str:
+    """A typed name for the page, or `fallback` if nothing of it can be printed."""
+    return printable(name) or fallback
+
+
+def _is_emoji_sequence(cluster: str) -> bool:
+    return len(cluster) > 1 and any(
+        char == "\u200d" or 0x1F1E6 <= ord(char) <= 0x1F3FF or 0xE0020 <= ord(char) <= 0xE007F
+        for char in cluster
+    )
+
+
+def _described(cluster: str) -> str:
+    """An emoji sequence in words: the names of its pictures, a flag by its letters."""
+    letters = [chr(ord(c) - 0x1F1E6 + ord("A")) for c in cluster if 0x1F1E6 <= ord(c) <= 0x1F1FF]
+    if len(letters) == 2:
+        return f" (Flag {''.join(letters)}) "
+    words = [
+        unicodedata.name(char, "").title()
+        for char in cluster
+        if unicodedata.category(char) == "So" and not 0x1F3FB <= ord(char) <= 0x1F3FF
+    ]
+    words = [word for word in words if word]
+    return f" ({' '.join(words)}) " if words else ""
 
 
 def qr_code(url: str) -> qrcode.QRCode:  # type: ignore[type-arg]  # generic in stubs only
@@ -212,7 +262,8 @@ def _draw_area_page(
     pdf.set_y(f.margin)
     pdf.fitted(printable(location.business.name), size=f.title_size, style="B", max_lines=2)
     pdf.fitted(printable(location.name), size=f.body_size * 1.2, max_lines=1)
-    pdf.fitted(printable(area.name), size=f.area_size, style="B", max_lines=2)
+    area_name = printable_name(area.name, fallback=AREA_FALLBACK.format(number=area.sort_key))
+    pdf.fitted(area_name, size=f.area_size, style="B", max_lines=2)
     for version in texts:
         pdf.fitted(version.headline, size=f.body_size * 1.15, style="B", max_lines=1, gap=0.5)
 
@@ -267,4 +318,39 @@ def poster_pdf(
         _draw_area_page(pdf, poster_format, location, area, settings, texts)
     if pdf.page == 0:
         pdf.add_page()
+    return bytes(pdf.output())
+
+
+ENTRANCE_SIGN_HEADLINE = "Bitte am Bildschirm einchecken · Please check in at the screen"
+ENTRANCE_SIGN_STEPS = (
+    "Scannen Sie den QR-Code auf dem Bildschirm am Eingang mit der Handykamera und füllen "
+    "Sie das kurze Formular aus. Der Code wechselt alle 30 Sekunden; ein Foto davon "
+    "funktioniert später nicht mehr.",
+    "Scan the QR code on the screen at the entrance with your phone camera and fill in the "
+    "short form. The code changes every 30 seconds; a photo of it stops working soon after.",
+)
+
+
+def entrance_sign_pdf(settings: Settings, location: Location) -> bytes:
+    """An A4 sign for a location in rotating mode: it points guests to the entrance screen.
+
+    It carries no QR code on purpose: a printed code would work without the screen, which
+    is exactly what rotating mode prevents (a photo posted online, the zoo incident).
+    """
+    f = A4
+    pdf = _Poster(f)
+    pdf.set_title(printable(f"{location.name} - Eingang / Entrance", limit=120))
+    pdf.add_page()
+    pdf.set_y(f.margin + 10)
+    pdf.fitted(printable(location.business.name), size=f.title_size, style="B", max_lines=2)
+    pdf.fitted(printable(location.name), size=f.body_size * 1.4, max_lines=2)
+    pdf.ln(12)
+    pdf.fitted(ENTRANCE_SIGN_HEADLINE, size=f.area_size * 0.9, style="B", max_lines=3, gap=10)
+    for line in ENTRANCE_SIGN_STEPS:
+        pdf.fitted(line, size=f.body_size * 1.3, max_lines=5, gap=6)
+    pdf.ln(10)
+    pdf.fitted(NO_PHONE, size=f.body_size, max_lines=2, gap=4)
+    pdf.fitted(
+        PRIVACY.format(days=settings.retention_days), size=f.small_size, max_lines=4, min_size=4
+    )
     return bytes(pdf.output())

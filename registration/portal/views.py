@@ -15,6 +15,7 @@ from registration.portal import (
     listings,
     live_counts,
     locations,
+    views_history,
     views_live,
     views_locations,
     views_posters,
@@ -28,6 +29,7 @@ from registration.session import get_clock, get_session
 # The modules that register the portal's pages on `bp`; importing them here is what
 # puts every page on the blueprint the app factory registers.
 PAGES = (
+    views_history,
     views_live,
     views_locations,
     views_posters,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import abort, flash, render_template, request
+from flask import abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
@@ -23,7 +23,13 @@ from registration.models import CheckInMode, Location, Role, User, new_public_co
 from registration.portal import locations, posters
 from registration.portal.blueprint import Page, bp, see_other
 from registration.portal.errors import PortalError
-from registration.portal.forms import AreasForm, ButtonForm, LocationForm, NewLocationForm
+from registration.portal.forms import (
+    AreasForm,
+    ButtonForm,
+    ConfirmActionForm,
+    LocationForm,
+    NewLocationForm,
+)
 from registration.session import get_clock, get_session, get_settings
 
 # --- locations -----------------------------------------------------------------------
@@ -146,6 +152,10 @@ def location(location_id: int) -> Page:
         button=ButtonForm(),
         is_owner=user.role == Role.BUSINESS_OWNER,
         checkin_url=lambda area: posters.checkin_url(get_settings(), area),
+        rotating=place.checkin_mode == CheckInMode.ROTATING,
+        display_url=get_settings().public_base_url.rstrip("/")
+        + url_for("checkin.display", secret=place.display_secret),
+        renew_form=ConfirmActionForm(),
     )
 
 
@@ -189,6 +199,26 @@ def restore_location(location_id: int) -> Response:
     if ButtonForm().validate_on_submit():
         locations.set_archived(get_session(), get_clock(), place, archived=False, changed_by=user)
         flash(_("The location is active again."), "success")
+    return see_other("portal.location", location_id=place.id)
+
+
+@bp.post("/locations/<int:location_id>/display/renew")
+@owner_required
+def renew_display(location_id: int) -> Response:
+    """A new entrance-screen address; asks for a ticked box first, since the screen goes blank."""
+    user = acting_user()
+    place = owned_location(get_session(), user, location_id)
+    if ConfirmActionForm().validate_on_submit():
+        locations.renew_display_secret(get_session(), get_clock(), place, renewed_by=user)
+        flash(
+            _(
+                "The entrance screen has a new address. Open it on the screen at the "
+                "entrance; the old address no longer works."
+            ),
+            "success",
+        )
+    else:
+        flash(_("Please confirm by ticking the box."), "error")
     return see_other("portal.location", location_id=place.id)
 
 

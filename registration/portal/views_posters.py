@@ -1,12 +1,16 @@
 """Posters and QR codes for the areas: PDF posters per location or area, SVG and PNG
-codes for the owner's own print.
+codes for the owner's own print; in rotating mode the entrance sign instead.
+
+A location in rotating mode refuses printed codes (the guest page asks for the screen's
+changing code), so its poster and QR links answer with a page that says why and offers
+the entrance sign, instead of a poster whose codes would only show an error.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import render_template, request
 from werkzeug.wrappers import Response
 
 from registration import offices
@@ -17,8 +21,8 @@ from registration.accounts.access import (
     owned_location,
 )
 from registration.i18n import LANGUAGE_NAMES
-from registration.models import Location
-from registration.portal import locations, posters
+from registration.models import CheckInMode, Location
+from registration.portal import locations, paper_list, posters
 from registration.portal.blueprint import bp
 from registration.session import get_session, get_settings
 
@@ -49,6 +53,13 @@ def _download(data: bytes, mimetype: str, filename: str, *, inline: bool = False
     return response
 
 
+def _printed_codes_refused(place: Location) -> tuple[str, int] | None:
+    """The explanation page for a location whose check-in needs the entrance screen."""
+    if place.checkin_mode != CheckInMode.ROTATING:
+        return None
+    return render_template("portal/posters_rotating.html", location=place), 409
+
+
 def _sealing_key_id(place: Location) -> str | None:
     if place.health_office_id is None:
         return None
@@ -58,8 +69,10 @@ def _sealing_key_id(place: Location) -> str | None:
 
 @bp.get("/locations/<int:location_id>/posters.pdf")
 @business_member_required
-def location_posters(location_id: int) -> Response:
+def location_posters(location_id: int) -> Response | tuple[str, int]:
     place = owned_location(get_session(), acting_user(), location_id)
+    if refused := _printed_codes_refused(place):
+        return refused
     poster_format = _poster_format()
     data = posters.poster_pdf(
         get_settings(),
@@ -74,8 +87,10 @@ def location_posters(location_id: int) -> Response:
 
 @bp.get("/areas/<int:area_id>/poster.pdf")
 @business_member_required
-def area_poster(area_id: int) -> Response:
+def area_poster(area_id: int) -> Response | tuple[str, int]:
     area = owned_area(get_session(), acting_user(), area_id)
+    if refused := _printed_codes_refused(area.location):
+        return refused
     poster_format = _poster_format()
     data = posters.poster_pdf(
         get_settings(),
@@ -92,15 +107,44 @@ def area_poster(area_id: int) -> Response:
 
 @bp.get("/areas/<int:area_id>/qr.svg")
 @business_member_required
-def area_qr_svg(area_id: int) -> Response:
+def area_qr_svg(area_id: int) -> Response | tuple[str, int]:
     area = owned_area(get_session(), acting_user(), area_id)
+    if refused := _printed_codes_refused(area.location):
+        return refused
     data = posters.qr_svg(posters.checkin_url(get_settings(), area))
     return _download(data, "image/svg+xml", f"gastregister-area-{area.id}.svg")
 
 
 @bp.get("/areas/<int:area_id>/qr.png")
 @business_member_required
-def area_qr_png(area_id: int) -> Response:
+def area_qr_png(area_id: int) -> Response | tuple[str, int]:
     area = owned_area(get_session(), acting_user(), area_id)
+    if refused := _printed_codes_refused(area.location):
+        return refused
     data = posters.qr_png(posters.checkin_url(get_settings(), area))
     return _download(data, "image/png", f"gastregister-area-{area.id}.png")
+
+
+@bp.get("/locations/<int:location_id>/entrance-sign.pdf")
+@business_member_required
+def entrance_sign(location_id: int) -> Response:
+    """The A4 sign for the door: "scan the code on the screen", with no code of its own."""
+    place = owned_location(get_session(), acting_user(), location_id)
+    data = posters.entrance_sign_pdf(get_settings(), place)
+    return _download(data, "application/pdf", f"gastregister-{place.id}-entrance.pdf")
+
+
+@bp.get("/locations/<int:location_id>/paper-list.pdf")
+@business_member_required
+def paper_guest_list(location_id: int) -> Response:
+    """The paper list for guests without a phone; staff type it in with the staff entry."""
+    session = get_session()
+    place = owned_location(session, acting_user(), location_id)
+    office = locations.responsible_office(session, place)
+    data = paper_list.paper_list_pdf(
+        get_settings(),
+        place,
+        locations.active_areas(place),
+        office_name=office.name if office is not None else "",
+    )
+    return _download(data, "application/pdf", f"gastregister-{place.id}-paper-list.pdf")

@@ -423,3 +423,29 @@ def test_decrypt_separates_csv_with_semicolons_unless_told_otherwise(
     assert (tmp_path / "out").read_bytes().startswith("\ufeffBesuch,Person".encode())
     assert _decrypt(package_files, tmp_path, "--format", "sormas").exit_code == 0
     assert (tmp_path / "out").read_bytes().startswith(b"EventParticipant,EventParticipant")
+
+
+def test_office_and_user_names_follow_the_one_name_rule(
+    runner: FlaskCliRunner, db_session: Session
+) -> None:
+    """A right-to-left override in an office name would reverse the text after it."""
+    created = runner.invoke(
+        main, ["health-office", "create", "  Amt\u202e  Süd ", "--email", "sued@amt.test"]
+    )
+    assert created.exit_code == 0, created.output
+    office = db_session.scalar(select(HealthOffice).where(HealthOffice.email == "sued@amt.test"))
+    assert office is not None and office.name == "Amt Süd"
+    ADD_USER = ["health-office", "add-user", "Amt Süd"]  # noqa: N806 - a constant here
+    added = runner.invoke(
+        main,
+        [*ADD_USER, "a@amt.test", "--role", "staff", "--display-name", "Ana\u2066 Lima"],
+    )
+    assert added.exit_code == 0, added.output
+    user = db_session.scalar(select(User).where(User.email == "a@amt.test"))
+    assert user is not None and user.display_name == "Ana Lima"
+    refused = runner.invoke(
+        main,
+        [*ADD_USER, "b@amt.test", "--role", "staff", "--display-name", "Bo\x07b"],
+    )
+    assert refused.exit_code != 0 and "Steuerzeichen" in refused.output
+    assert "Traceback" not in refused.output

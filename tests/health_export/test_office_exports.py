@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -114,7 +115,8 @@ def test_sormas_has_entity_and_field_rows_and_no_bom() -> None:
     parsed = _read_csv(data, ";")
     assert parsed[0] == ["EventParticipant"] * len(SORMAS_FIELDS)
     assert parsed[1] == list(SORMAS_FIELDS)
-    assert parsed[2][0] == "'=Ada" and parsed[2][7] == "'+49 1"
+    # A phone number as typed (SORMAS stores an apostrophe), a formula still neutralised.
+    assert parsed[2][0] == "'=Ada" and parsed[2][7] == "+49 1"
     assert parsed[2][9] == "Café, Terrasse: x - y"
 
 
@@ -218,3 +220,22 @@ def test_the_json_export_lists_every_person_with_the_contact_to_use() -> None:
         ("Max", "+49 30 111", "erika@example.de"),
         ("Olga", "", "olga@example.de"),
     ]
+
+
+def test_a_spreadsheet_hostile_name_passes_the_name_rule_and_is_guarded_in_every_file() -> None:
+    """The name rule (registration/names.py) keeps what a person typed; the exports guard it."""
+    from registration.names import clean_name  # the business side's rule, applied at input
+
+    hostile = clean_name(' =HYPERLINK("http://evil.example","Klick") ', max_length=120)
+    assert hostile == '=HYPERLINK("http://evil.example","Klick")'
+    visit = dataclasses.replace(_family_visit(), area_name=hostile)
+    rows = visit_rows([visit])
+    for separator in (",", ";", "\t"):
+        parsed = _read_csv(rows_to_csv(rows, separator=separator), separator)
+        assert {row[COLUMNS.index("Bereich")] for row in parsed[1:]} == {"'" + hostile}
+    sheet = load_workbook(io.BytesIO(rows_to_xlsx(rows))).active
+    cells = [row[COLUMNS.index("Bereich")] for row in sheet.iter_rows(min_row=2)]
+    assert {(cell.value, cell.data_type) for cell in cells} == {(hostile, "s")}
+    # In SORMAS the names stand in the involvement description, the location's first.
+    sormas = _read_csv(rows_to_sormas(sormas_rows([visit], hostile)), ",")
+    assert {row[-1][: len(hostile) + 1] for row in sormas[2:]} == {"'" + hostile}

@@ -13,6 +13,8 @@ import {
   rowsToCsv,
   rowsToSormas,
   rowsToXlsx,
+  sormasCell,
+  sormasText,
 } from "../../registration/static/js/decrypt-export.js";
 import {
   berlinText,
@@ -80,6 +82,19 @@ test("CSV cells: neutralised first, then quoted when they hold the separator, a 
   assert.equal(csvCell("\r", ","), `"'\r"`);
   assert.equal(csvCell(42, ","), "42");
   assert.throws(() => rowsToCsv([], LAYOUT, "|"), RangeError);
+});
+
+test("SORMAS values: a phone number as typed, one trimmed line, formulas still neutralised", () => {
+  for (const phone of ["+49 170 1234567", "-1", "+(1) 2-3/4.5", "0151 2345678"]) {
+    assert.equal(sormasText(phone), phone);
+  }
+  assert.equal(sormasText("+49 170 CALL"), "'+49 170 CALL");
+  assert.equal(sormasText('=HYPERLINK("x")'), `'=HYPERLINK("x")`);
+  assert.equal(sormasText(" \t=1+1\r\n"), "'=1+1");
+  assert.equal(sormasText("Weg\n## Hof"), "Weg ## Hof");
+  assert.equal(sormasText("O'Brien"), "O'Brien");
+  assert.equal(sormasCell("##Raute", ","), '"##Raute"');
+  assert.equal(sormasCell("a,b", ","), '"a,b"');
 });
 
 test("the CSV starts with a BOM and the column titles; SORMAS has no BOM, entity and field rows", () => {

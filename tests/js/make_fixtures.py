@@ -221,6 +221,26 @@ _VISITS = [
         key_id="cd" * 32,
         record=_record("Zukunft", "Quelle"),
     ),
+    # What the SORMAS file carries differently: a phone number as typed, one line per
+    # value, no line that SORMAS's reader would take for a "##" comment.
+    OpenedVisit(
+        number=6,
+        area_code="garten",
+        area_name="Garten",
+        arrival=_utc("2026-07-02T10:00:00Z"),
+        departure=_utc("2026-07-02T12:00:00Z"),
+        departure_is_automatic=False,
+        persons=1,
+        source="guest_page",
+        key_id="cd" * 32,
+        record=_record(
+            "##Raute",
+            " -Bindestrich ",
+            street="Weg\n## Hof",
+            phone="+49 170 1234567",
+            email="\t@tab",
+        ),
+    ),
 ]
 _LOCATION_NAME = 'Wirtshaus "Zum Markt"'
 

@@ -36,7 +36,10 @@ def test_demo_seed_is_idempotent_and_gives_a_working_key(
     key_file = settings.instance_path / "demo" / "demo-health-office.key.json"
     opened = crypto.read_key_file(key_file.read_bytes(), DEMO_PASSPHRASE)
     assert opened.key_id.hex() == key.key_id
-    assert "DEMO ONLY" in (settings.instance_path / "demo" / "demo-passphrase.txt").read_text()
+    demo = settings.instance_path / "demo"
+    # The passphrase file is exactly the passphrase; the warning sits beside it.
+    assert (demo / "demo-passphrase.txt").read_text(encoding="utf-8") == DEMO_PASSPHRASE + "\n"
+    assert "DEMO ONLY" in (demo / "README-DEMO-ONLY.txt").read_text(encoding="utf-8")
 
 
 def test_demo_seed_refuses_production(settings: Settings, app: Flask) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -47,6 +49,44 @@ def test_console_mail_in_demo(settings: Settings, capsys: pytest.CaptureFixture[
     demo = Settings.from_mapping({"mail_to_console": True}, base=settings)
     send_mail(demo, "a@example.org", "Bestätigen", "Link: http://127.0.0.1/konto/verify/abc")
     assert "Bestätigen" in capsys.readouterr().out
+
+
+def test_console_mail_is_decoded_so_the_link_can_be_copied(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Quoted-printable would break this link at 76 characters and write "=" as "=3D"."""
+    demo = Settings.from_mapping({"mail_to_console": True}, base=settings)
+    link = "http://127.0.0.1:5000/konto/verify/" + "Ab-_9" * 20 + "?weiter=%2Fportal%2F&x=1"
+    body = f"Grüße aus Demostadt!\n\nBitte bestätigen Sie Ihre Adresse:\n{link}\n"
+    send_mail(demo, "lotte@example.org", "Gastregister: Bitte bestätigen \u2013 jetzt", body)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert link in lines
+    assert "Subject: Gastregister: Bitte bestätigen \u2013 jetzt" in lines
+    assert "To: lotte@example.org" in lines
+    assert "Grüße aus Demostadt!" in lines
+    assert "=3D" not in out and "quoted-printable" not in out
+
+
+def test_production_never_prints_a_mail_even_when_the_server_fails(
+    settings: Settings, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    production = Settings.from_mapping(
+        {
+            "environment": "production",
+            "secret_key": "s" * 48,
+            "mail_server": "127.0.0.1",
+            "mail_port": free_port(),
+        },
+        base=settings,
+    )
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(MailError):
+        send_mail(production, "a@example.org", "Zugang", "Link: http://x.invalid/r/geheim123")
+    captured = capsys.readouterr()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for leaked in (captured.out, captured.err, logged):
+        assert "geheim123" not in leaked and "Zugang" not in leaked
 
 
 # --- mails from templates, in the recipient's language ------------------------------------

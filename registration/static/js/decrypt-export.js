@@ -5,11 +5,16 @@
 //
 // Guest text never acts: in CSV a cell starting with = + - @ TAB or CR gets a
 // leading apostrophe and cells are quoted per RFC 4180; in XLSX every text is an
-// inline string cell, which spreadsheet programs never evaluate.
+// inline string cell, which spreadsheet programs never evaluate. The SORMAS CSV
+// carries values as SORMAS should store them (sormasText, as exports.sormas_text).
 
 const FORMULA_TRIGGERS = ["=", "+", "-", "@", "\t", "\r"];
 export const SEPARATORS = [",", ";", "\t"];
 const BOM = "\ufeff";
+// A phone number as the contact form accepts it: stays as typed in the SORMAS file.
+const SORMAS_PHONE = /^\+?[0-9 ()/.-]+$/;
+// eslint-disable-next-line no-control-regex -- line breaks and controls become spaces for SORMAS
+const SORMAS_BREAKS = /[\u0000-\u001f\u007f]/g;
 // Characters XML 1.0 cannot carry; the CLI replaces the same ones with U+FFFD.
 // eslint-disable-next-line no-control-regex -- finding control characters is its job
 const XML_ILLEGAL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
@@ -29,9 +34,27 @@ export function csvCell(value, separator) {
   return text;
 }
 
-function csvLines(rows, separator) {
+/**
+ * A value for SORMAS's importer (exports.sormas_text): one line, trimmed, a phone
+ * number as typed, any other value starting with a formula trigger neutralised.
+ */
+export function sormasText(text) {
+  const line = text.replace(SORMAS_BREAKS, " ").replace(/^ +| +$/g, "");
+  return SORMAS_PHONE.test(line) ? line : neutralise(line);
+}
+
+/** A SORMAS CSV cell; one starting with "#" is quoted so no line can begin with "##". */
+export function sormasCell(value, separator) {
+  const text = sormasText(String(value));
+  if (text.includes(separator) || text.includes('"') || text.startsWith("#")) {
+    return `"${text.replaceAll('"', '""')}"`;
+  }
+  return text;
+}
+
+function csvLines(rows, separator, cell = csvCell) {
   if (!SEPARATORS.includes(separator)) throw new RangeError("separator must be , ; or TAB");
-  return rows.map((row) => `${row.map((v) => csvCell(v, separator)).join(separator)}\r\n`).join("");
+  return rows.map((row) => `${row.map((v) => cell(v, separator)).join(separator)}\r\n`).join("");
 }
 
 /** CSV with a UTF-8 BOM (spreadsheet programs then read umlauts right). */
@@ -43,7 +66,7 @@ export function rowsToCsv(rows, layout, separator = layout.separators.csv) {
 export function rowsToSormas(rows, layout, separator = layout.separators.sormas) {
   const fields = layout.sormasFields;
   const header = [fields.map(() => layout.sormasEntity), [...fields]];
-  return utf8.encode(csvLines([...header, ...rows], separator));
+  return utf8.encode(csvLines([...header, ...rows], separator, sormasCell));
 }
 
 // --- XLSX: a stored (uncompressed) zip of five XML parts --------------------------------
