@@ -260,7 +260,7 @@ def test_owner_signs_up_sets_up_2fa_and_prints_posters(
         expect(page.get_by_text(OFFICE)).to_be_visible()
 
         with page.expect_download() as download:
-            page.get_by_role("link", name="Alle Plakate A4 (PDF)").click()
+            page.get_by_role("button", name="Alle Plakate A4 (PDF)").click()
         urls = _qr_urls(Path(download.value.path()).read_bytes())
     finally:
         context.close()

@@ -4,7 +4,13 @@ Every package folder with a `translations/` folder owns the texts of its own Pyt
 files and `templates/` (sub-folders with their own catalog excluded), so parallel
 work on different domains never edits the same .po file.
 
-    python tools/translations.py update    # extract and merge into de/messages.po
+Texts are written in English; every catalog has German. The guest pages speak more
+languages (registration/i18n.py, GUEST_LANGUAGES): the check-in package's catalog
+has all of them, and the shared core's catalog has them for the texts a guest page
+shows (its layout and its error pages, GUEST_SCOPE) and no others; the portal's
+catalog has them for the posters' texts only.
+
+    python tools/translations.py update    # extract and merge into <language>/messages.po
     python tools/translations.py compile   # .po -> .mo
     python tools/translations.py check     # every text translated, .mo up to date
 """
@@ -24,6 +30,20 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("registration", "health_export")
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
 LANGUAGE = "de"
+# The guest pages' languages besides German (English is the source text).
+GUEST_LANGUAGES = ("tr", "ar", "uk", "ru", "pl")
+# Catalogs that guest pages read, and the files of each whose texts a guest sees
+# (None: all of them).
+GUEST_SCOPE: dict[str, tuple[str, ...] | None] = {
+    "registration/checkin": None,
+    "registration": (
+        "registration/errors.py",
+        "registration/templates/base.html",
+        "registration/templates/errors/error.html",
+    ),
+    # The posters print a second language below the German; the portal itself is de/en.
+    "registration/portal": ("registration/portal/posters.py",),
+}
 
 
 def catalog_dirs() -> list[Path]:
@@ -46,9 +66,19 @@ def scope(owner: Path) -> Iterator[Path]:
             yield path
 
 
-def extract(owner: Path) -> Catalog:
+def languages(owner: Path) -> tuple[str, ...]:
+    """German for every catalog, and the guest languages for those guest pages read."""
+    guest = str(owner.relative_to(ROOT)) in GUEST_SCOPE
+    return (LANGUAGE, *GUEST_LANGUAGES) if guest else (LANGUAGE,)
+
+
+def extract(owner: Path, language: str = LANGUAGE) -> Catalog:
+    """The texts `owner` needs in `language`: all of them, or only what a guest sees."""
     catalog = Catalog(project="gastregister", charset="utf-8")
+    files = GUEST_SCOPE.get(str(owner.relative_to(ROOT))) if language != LANGUAGE else None
     for path in scope(owner):
+        if files is not None and str(path.relative_to(ROOT)) not in files:
+            continue
         method = "python" if path.suffix == ".py" else "jinja2"
         options = {"extensions": "jinja2.ext.i18n"} if method == "jinja2" else {}
         for lineno, message, comments, context in extract_from_file(
@@ -64,36 +94,38 @@ def extract(owner: Path) -> Catalog:
     return catalog
 
 
-def po_path(owner: Path) -> Path:
-    return owner / "translations" / LANGUAGE / "LC_MESSAGES" / "messages.po"
+def po_path(owner: Path, language: str = LANGUAGE) -> Path:
+    return owner / "translations" / language / "LC_MESSAGES" / "messages.po"
 
 
-def load_po(owner: Path) -> Catalog:
-    path = po_path(owner)
+def load_po(owner: Path, language: str = LANGUAGE) -> Catalog:
+    path = po_path(owner, language)
     if not path.exists():
-        return Catalog(locale=LANGUAGE, charset="utf-8")
+        return Catalog(locale=language, charset="utf-8")
     with path.open("rb") as handle:
-        return read_po(handle, locale=LANGUAGE)
+        return read_po(handle, locale=language)
 
 
 def update() -> None:
     for owner in catalog_dirs():
-        template = extract(owner)
-        catalog = load_po(owner)
-        catalog.update(template, no_fuzzy_matching=True)
-        path = po_path(owner)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            write_po(handle, catalog, width=100, omit_header=True, ignore_obsolete=True)
-        untranslated = [m.id for m in catalog if m.id and not m.string]
-        print(f"{path.relative_to(ROOT)}: {len(untranslated)} untranslated")
+        for language in languages(owner):
+            template = extract(owner, language)
+            catalog = load_po(owner, language)
+            catalog.update(template, no_fuzzy_matching=True)
+            path = po_path(owner, language)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as handle:
+                write_po(handle, catalog, width=100, omit_header=True, ignore_obsolete=True)
+            untranslated = [m.id for m in catalog if m.id and not m.string]
+            print(f"{path.relative_to(ROOT)}: {len(untranslated)} untranslated")
 
 
 def compile_all() -> None:
     for owner in catalog_dirs():
-        catalog = load_po(owner)
-        with po_path(owner).with_suffix(".mo").open("wb") as handle:
-            write_mo(handle, catalog, use_fuzzy=False)
+        for language in languages(owner):
+            catalog = load_po(owner, language)
+            with po_path(owner, language).with_suffix(".mo").open("wb") as handle:
+                write_mo(handle, catalog, use_fuzzy=False)
 
 
 def _key(value: object) -> object:
@@ -102,30 +134,38 @@ def _key(value: object) -> object:
 
 
 def problems() -> list[str]:
+    return [issue for owner in catalog_dirs() for issue in catalog_problems(owner)]
+
+
+def catalog_problems(owner: Path) -> list[str]:
     found: list[str] = []
-    for owner in catalog_dirs():
-        name = owner.relative_to(ROOT)
-        catalog = load_po(owner)
-        for message in extract(owner):
-            if not message.id:
-                continue
-            translated = catalog.get(message.id)
-            if translated is None or not translated.string or translated.fuzzy:
-                found.append(f"{name}: no German text for {message.id!r}")
-        mo = po_path(owner).with_suffix(".mo")
-        if not mo.exists():
-            found.append(f"{name}: {mo.name} missing (run `make translations-compile`)")
+    for language in languages(owner):
+        found.extend(_language_problems(owner, language))
+    return found
+
+
+def _language_problems(owner: Path, language: str) -> list[str]:
+    found: list[str] = []
+    name = f"{owner.relative_to(ROOT)} ({language})"
+    catalog = load_po(owner, language)
+    for message in extract(owner, language):
+        if not message.id:
             continue
-        with mo.open("rb") as handle:
-            compiled = read_mo(handle)
-        expected = {
-            _key(m.id): _key(m.string) for m in catalog if m.id and m.string and not m.fuzzy
-        }
-        actual = {_key(m.id): _key(m.string) for m in compiled if m.id}
-        if expected != actual:
-            found.append(
-                f"{name}: {mo.name} is older than messages.po (run `make translations-compile`)"
-            )
+        translated = catalog.get(message.id)
+        if translated is None or not translated.string or translated.fuzzy:
+            found.append(f"{name}: no translation for {message.id!r}")
+    mo = po_path(owner, language).with_suffix(".mo")
+    if not mo.exists():
+        found.append(f"{name}: {mo.name} missing (run `make translations-compile`)")
+        return found
+    with mo.open("rb") as handle:
+        compiled = read_mo(handle)
+    expected = {_key(m.id): _key(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+    actual = {_key(m.id): _key(m.string) for m in compiled if m.id}
+    if expected != actual:
+        found.append(
+            f"{name}: {mo.name} is older than messages.po (run `make translations-compile`)"
+        )
     return found
 
 

@@ -39,12 +39,15 @@ from registration.checkin.web import (
     setup_app,
 )
 from registration.extensions import csrf, limiter
+from registration.i18n import offer_guest_languages
 from registration.models import CheckInSource
 from registration.request_guard import utc_moment
 from registration.session import get_clock, get_db, get_session, get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 guest_requests(bp)
+# The check-in page shows the API's refusals to the guest, in the page's language.
+offer_guest_languages(bp)
 csrf.exempt(bp)
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")

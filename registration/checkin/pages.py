@@ -13,9 +13,11 @@ from flask.blueprints import BlueprintSetupState
 
 from registration.checkin.errors import CheckInError
 from registration.checkin.web import checkin_error_response, guest_requests, setup_app
+from registration.i18n import offer_guest_languages
 
 bp = Blueprint("checkin", __name__, template_folder="templates")
 guest_requests(bp)
+offer_guest_languages(bp)
 bp.register_error_handler(CheckInError, checkin_error_response)
 
 

@@ -31,7 +31,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 import crypto
-from registration import metrics
+from registration import i18n, metrics
 from registration.checkin import contact_form, display, lookup, rules, storage
 from registration.checkin.checkout import check_out, verified_checkin
 from registration.checkin.errors import (
@@ -54,6 +54,7 @@ from registration.models import CheckIn, CheckInSource
 from registration.request_guard import bounded_int
 from registration.session import get_clock, get_session, get_settings
 from registration.static_files import STATIC_FOLDER
+from registration.templating import current_language
 
 # The modules that register guest pages on `bp` besides this one; importing them here
 # puts every page on the blueprint the app factory registers.
@@ -129,7 +130,9 @@ def _page_config(context: lookup.AreaContext, admission: str | None) -> dict[str
         "key": lookup.current_key_description(context.key) if context.key else None,
         "admission": admission,
         "defaultStayMinutes": context.location.default_stay_minutes,
-        "language": request.accept_languages.best_match(["de", "en"]) or "de",
+        "language": current_language(),
+        # The browser formats dates with this locale and a 24-hour clock (English: en-GB).
+        "dateLocale": i18n.date_locale(current_language()).replace("_", "-"),
         "rules": contact_form.client_rules(settings.contact_required),
         "texts": _client_texts(),
     }

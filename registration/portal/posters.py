@@ -8,8 +8,10 @@ into a fixed box, so no name can push the QR code off the page or inject anythin
 The QR code is embedded as a lossless image with whole pixels per module, so it stays
 sharp in print and can be read back by a decoder in tests.
 
-The printed texts are German and English side by side on purpose: one poster serves
-every guest, whatever language the owner's portal is set to.
+The printed texts are German with a second language below each line (English unless
+the owner picks another guest language), whatever language the owner's portal is set
+to: one poster serves every guest. They come from the catalogs like any page's text;
+Arabic is shaped (HarfBuzz, uharfbuzz) and set right to left.
 """
 
 from __future__ import annotations
@@ -18,17 +20,20 @@ import functools
 import io
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
 import qrcode
 import qrcode.constants
 import qrcode.image.svg
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from fpdf import FPDF
 
 import crypto
 from registration.config import Settings
+from registration.i18n import DEFAULT_LANGUAGE, GUEST_LANGUAGES
 from registration.models import Area, Location
 from registration.names import graphemes
 
@@ -38,10 +43,42 @@ QR_BOX_PIXELS = 16
 QR_BORDER_MODULES = 4
 ELLIPSIS = "…"
 
-INSTRUCTIONS = (
-    "Scannen Sie den QR-Code mit der Handykamera und füllen Sie das kurze Formular aus.",
-    "Scan the QR code with your phone camera and fill in the short form.",
-)
+# Languages a poster's second line may be in: every guest language but German.
+SECOND_LANGUAGES = tuple(code for code in GUEST_LANGUAGES if code != DEFAULT_LANGUAGE)
+DEFAULT_SECOND_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class PosterTexts:
+    """The fixed texts of a poster in one language."""
+
+    headline: str
+    instructions: str
+    no_phone: str
+    privacy: str
+    key_fingerprint: str
+
+
+def poster_texts(language: str, retention_days: int, fingerprint: str) -> PosterTexts:
+    """The poster's texts in `language`, from the catalogs (needs an app context)."""
+    with force_locale(language):
+        return PosterTexts(
+            headline=_("Please check in here"),
+            instructions=_("Scan the QR code with your phone camera and fill in the short form."),
+            no_phone=_("No smartphone? Please ask our staff."),
+            privacy=_(
+                "Your contact details are encrypted for the health office, read only by it"
+                " on request, and deleted after %(days)s days.",
+                days=retention_days,
+            ),
+            key_fingerprint=_("Health office key: %(fingerprint)s", fingerprint=fingerprint),
+        )
+
+
+# For an area whose name has nothing printable (e.g. an emoji the font and Unicode's
+# names do not know): its position, as the portal lists the areas.
+AREA_FALLBACK = "Bereich {number} · Area {number}"
+# The entrance sign (rotating mode) keeps German and English side by side.
 NO_PHONE = "Ohne Smartphone? Fragen Sie unser Personal. · No smartphone? Please ask our staff."
 PRIVACY = (
     "Ihre Kontaktdaten werden auf Ihrem Gerät für das Gesundheitsamt verschlüsselt, nur von "
@@ -49,11 +86,6 @@ PRIVACY = (
     "encrypted on your device for the health office, read only by it on request, and "
     "deleted after {days} days."
 )
-HEADLINE = "Bitte hier registrieren · Please check in here"
-# For an area whose name has nothing printable (e.g. an emoji the font and Unicode's
-# names do not know): its position, as the portal lists the areas.
-AREA_FALLBACK = "Bereich {number} · Area {number}"
-KEY_FINGERPRINT = "Schlüssel des Gesundheitsamts · Health office key: {fingerprint}"
 
 
 @dataclass(frozen=True)
@@ -173,6 +205,8 @@ class _Poster(FPDF):
         super().__init__(orientation="portrait", unit="mm", format=poster_format.page)
         self.add_font(FONT_FAMILY, "", str(FONT_DIR / "DejaVuSans.ttf"))
         self.add_font(FONT_FAMILY, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+        # Arabic letters join and the line runs right to left only with a shaping engine.
+        self.set_text_shaping(use_shaping_engine=True)
         self.set_auto_page_break(auto=False)
         self.set_margins(poster_format.margin, poster_format.margin, poster_format.margin)
         self.set_creator("Gastregister")
@@ -220,8 +254,9 @@ def _draw_area_page(
     location: Location,
     area: Area,
     settings: Settings,
-    key_fingerprint: str,
+    texts: Sequence[PosterTexts],
 ) -> None:
+    """One page; `texts` are German and the second language, each line in both."""
     f = poster_format
     pdf.add_page()
     pdf.set_y(f.margin)
@@ -229,29 +264,26 @@ def _draw_area_page(
     pdf.fitted(printable(location.name), size=f.body_size * 1.2, max_lines=1)
     area_name = printable_name(area.name, fallback=AREA_FALLBACK.format(number=area.sort_key))
     pdf.fitted(area_name, size=f.area_size, style="B", max_lines=2)
-    pdf.fitted(HEADLINE, size=f.body_size * 1.15, style="B", max_lines=2)
+    for version in texts:
+        pdf.fitted(version.headline, size=f.body_size * 1.15, style="B", max_lines=1, gap=0.5)
 
     url = checkin_url(settings, area)
     qr_top = max(pdf.get_y() + 1, f.margin)
-    footer_space = f.body_size * 3.6 + f.small_size * 3.2
+    footer_space = f.body_size * 3.6 + f.small_size * 4.4
     qr_size = min(f.qr_size, pdf.h - f.margin - footer_space - qr_top)
     pdf.image(io.BytesIO(qr_png(url)), x=(pdf.w - qr_size) / 2, y=qr_top, w=qr_size, h=qr_size)
     pdf.set_y(qr_top + qr_size + 1)
     pdf.fitted(url, size=f.body_size, max_lines=2, min_size=f.small_size)
-    for line in INSTRUCTIONS:
-        pdf.fitted(line, size=f.body_size, max_lines=2, gap=0.5)
+    for version in texts:
+        pdf.fitted(version.instructions, size=f.body_size, max_lines=2, gap=0.5)
     pdf.ln(1)
-    pdf.fitted(NO_PHONE, size=f.small_size, max_lines=2, min_size=4, gap=0.5)
-    pdf.fitted(
-        PRIVACY.format(days=settings.retention_days), size=f.small_size, max_lines=4, min_size=4
-    )
-    if key_fingerprint:
-        pdf.fitted(
-            KEY_FINGERPRINT.format(fingerprint=key_fingerprint),
-            size=f.small_size,
-            max_lines=2,
-            min_size=4,
-        )
+    for version in texts:
+        pdf.fitted(version.no_phone, size=f.small_size, max_lines=1, min_size=4, gap=0.5)
+    for version in texts:
+        pdf.fitted(version.privacy, size=f.small_size, max_lines=2, min_size=4, gap=0.5)
+    for version in texts:
+        if version.key_fingerprint:
+            pdf.fitted(version.key_fingerprint, size=f.small_size, max_lines=1, min_size=4, gap=0.5)
 
 
 def poster_pdf(
@@ -261,19 +293,29 @@ def poster_pdf(
     poster_format: PosterFormat = A4,
     *,
     sealing_key_id: str | None = None,
+    second_language: str = DEFAULT_SECOND_LANGUAGE,
 ) -> bytes:
     """One page per area: for a single area's poster or all areas of a location at once.
 
     ``sealing_key_id`` (hex) is the key guests seal to; its short fingerprint is printed
     so that an owner or a guest can compare it with the guest page and the health office.
+    Every text is printed in German and below it in ``second_language``.
     """
     key_fingerprint = (
         crypto.format_short_fingerprint(bytes.fromhex(sealing_key_id)) if sealing_key_id else ""
     )
+    if second_language not in SECOND_LANGUAGES:
+        second_language = DEFAULT_SECOND_LANGUAGE
+    texts = [
+        poster_texts(language, settings.retention_days, key_fingerprint)
+        for language in (DEFAULT_LANGUAGE, second_language)
+    ]
+    if not key_fingerprint:
+        texts = [replace(version, key_fingerprint="") for version in texts]
     pdf = _Poster(poster_format)
     pdf.set_title(printable(f"{location.name} - QR", limit=120))
     for area in areas:
-        _draw_area_page(pdf, poster_format, location, area, settings, key_fingerprint)
+        _draw_area_page(pdf, poster_format, location, area, settings, texts)
     if pdf.page == 0:
         pdf.add_page()
     return bytes(pdf.output())

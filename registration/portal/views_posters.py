@@ -8,6 +8,8 @@ the entrance sign, instead of a poster whose codes would only show an error.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import render_template, request
 from werkzeug.wrappers import Response
 
@@ -18,6 +20,7 @@ from registration.accounts.access import (
     owned_area,
     owned_location,
 )
+from registration.i18n import LANGUAGE_NAMES
 from registration.models import CheckInMode, Location
 from registration.portal import locations, paper_list, posters
 from registration.portal.blueprint import bp
@@ -26,6 +29,21 @@ from registration.session import get_session, get_settings
 
 def _poster_format() -> posters.PosterFormat:
     return posters.FORMATS.get(request.args.get("format", "a4"), posters.A4)
+
+
+def _second_language() -> str:
+    """The language printed below the German (`?second=`; English if none or unknown)."""
+    asked = request.args.get("second", posters.DEFAULT_SECOND_LANGUAGE)
+    return asked if asked in posters.SECOND_LANGUAGES else posters.DEFAULT_SECOND_LANGUAGE
+
+
+@bp.context_processor
+def poster_languages() -> dict[str, Any]:
+    """The poster form's choice of a second language, each named in itself."""
+    return {
+        "poster_languages": [(code, LANGUAGE_NAMES[code]) for code in posters.SECOND_LANGUAGES],
+        "default_poster_language": posters.DEFAULT_SECOND_LANGUAGE,
+    }
 
 
 def _download(data: bytes, mimetype: str, filename: str, *, inline: bool = False) -> Response:
@@ -62,6 +80,7 @@ def location_posters(location_id: int) -> Response | tuple[str, int]:
         locations.active_areas(place),
         poster_format,
         sealing_key_id=_sealing_key_id(place),
+        second_language=_second_language(),
     )
     return _download(data, "application/pdf", f"gastregister-{place.id}-{poster_format.name}.pdf")
 
@@ -79,6 +98,7 @@ def area_poster(area_id: int) -> Response | tuple[str, int]:
         [area],
         poster_format,
         sealing_key_id=_sealing_key_id(area.location),
+        second_language=_second_language(),
     )
     return _download(
         data, "application/pdf", f"gastregister-area-{area.id}-{poster_format.name}.pdf"

@@ -15,10 +15,19 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, ViewportSize, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Request,
+    ViewportSize,
+    sync_playwright,
+)
 
+from tests import factories
 from tests.browser.chromium import CHROMIUM_PATH, launch_chromium, open_sealed_record_harness
-from tests.local_servers import repository_server
+from tests.browser.guest_page import BRAUHAUS, PHONE, LiveVenue
+from tests.local_servers import LiveServer, repository_server
 
 PHONE_VIEWPORT: ViewportSize = {"width": 390, "height": 844}
 
@@ -131,5 +140,52 @@ def sealed_record_page(chromium: Browser, static_server: str) -> Iterator[Page]:
         page.set_default_timeout(60_000)
         open_sealed_record_harness(page, static_server)
         yield page
+    finally:
+        context.close()
+
+
+# --- the guest page against the live app (test_checkin_browser, test_phone_browser, ...) ---
+
+
+@pytest.fixture
+def venue(make_live_server: Callable[..., LiveServer]) -> LiveVenue:
+    """The Brauhaus with its beer garden, served by a fresh live app."""
+    server = make_live_server()
+    return LiveVenue(server, factories.add_venue(server.database, **BRAUHAUS))
+
+
+def _guest_context(chromium: Browser, **options: object) -> BrowserContext:
+    context = chromium.new_context(**PHONE, locale="de-DE", **options)  # type: ignore[arg-type]
+    context.set_default_timeout(20_000)
+    return context
+
+
+@pytest.fixture
+def phone(chromium: Browser) -> Iterator[BrowserContext]:
+    """A German phone (390x844, touch)."""
+    context = _guest_context(chromium)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def no_js(chromium: Browser) -> Iterator[BrowserContext]:
+    """The same phone with JavaScript switched off."""
+    context = _guest_context(chromium, java_script_enabled=False)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def axe_context(chromium: Browser) -> Iterator[BrowserContext]:
+    """The phone for axe-core, which is injected as an inline script: our CSP (rightly)
+    forbids that to page content, so this context bypasses it."""
+    context = _guest_context(chromium, bypass_csp=True)
+    try:
+        yield context
     finally:
         context.close()

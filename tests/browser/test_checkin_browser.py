@@ -10,38 +10,24 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from registration.checkin.views import module_graph
 from registration.models import CheckIn, CheckInMode, CheckInSource
 from tests import factories
+from tests.browser.guest_page import BRAUHAUS, GUEST, PHONE, LiveVenue, fill, run_axe
 from tests.browser.phone import QUEUED_BACKGROUND, open_with_worker, phone_store
-from tests.local_servers import LiveServer
 
 pytestmark = pytest.mark.browser
 # Sealing on a busy two-core machine can take a few seconds; waiting longer costs nothing.
 expect.set_options(timeout=20_000)
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-# Received on the first load, headers included (bench/guest_page_bench.py: slow 3G).
-PAGE_BUDGET_BYTES = 45 * 1000
-GUEST = {
-    "firstName": "Wilhelmine",
-    "lastName": "Quästorius",
-    "streetAddress": "Zypressenweg 42b",
-    "zipCode": "50933",
-    "city": "Bergisch Gladbach",
-    "phone": "0176 98123456",
-    "email": "wilhelmine.q@example.org",
-}
 SECRET_VALUES = [
     "Wilhelmine",
     "Quästorius",
@@ -50,71 +36,8 @@ SECRET_VALUES = [
     "98123456",
     "wilhelmine.q",
 ]
-
-
-# The place of these tests, as factories.venue overrides: its name is on the page.
-BRAUHAUS = {
-    "business_name": "Brauhaus Test",
-    "name": "Brauhaus am Ring",
-    "street": "Ring",
-    "house_number": "1",
-    "zip_code": "50672",
-    "city": "Köln",
-    "default_stay_minutes": 90,
-    "areas": ["Biergarten"],
-}
-
-
-@dataclass
-class LiveVenue:
-    """A venue committed for the live server, and what its guest page stored."""
-
-    server: LiveServer
-    venue: factories.Venue
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def area_code(self) -> str:
-        return self.venue.area.code
-
-    @property
-    def display_secret(self) -> str:
-        return self.venue.location.display_secret
-
-    @property
-    def page_url(self) -> str:
-        return f"{self.url}/c/{self.area_code}"
-
-    def checkins(self) -> list[CheckIn]:
-        with self.server.database.session() as session:
-            return list(session.scalars(select(CheckIn).order_by(CheckIn.received_at)))
-
-    def open(self, checkin: CheckIn) -> dict[str, Any]:
-        return self.venue.open(checkin.envelope)
-
-
-@pytest.fixture
-def venue(make_live_server: Callable[..., LiveServer]) -> LiveVenue:
-    server = make_live_server()
-    return LiveVenue(server, factories.add_venue(server.database, **BRAUHAUS))
-
-
-@pytest.fixture
-def phone(chromium: Browser) -> Iterator[BrowserContext]:
-    context = chromium.new_context(**PHONE, locale="de-DE")
-    context.set_default_timeout(20_000)
-    try:
-        yield context
-    finally:
-        context.close()
-
-
-def fill(page: Page, values: dict[str, str], prefix: str = "") -> None:
-    for name, value in values.items():
-        page.fill(f"#{prefix}{name}", value)
+# Received on the first load, headers included (bench/guest_page_bench.py: slow 3G).
+PAGE_BUDGET_BYTES = 45 * 1000
 
 
 def confirmation_status(page: Page) -> str:
@@ -287,16 +210,6 @@ def test_english_with_the_visible_switch(phone: BrowserContext, venue: LiveVenue
     )
 
 
-@pytest.fixture
-def no_js(chromium: Browser) -> Iterator[BrowserContext]:
-    context = chromium.new_context(**PHONE, locale="de-DE", java_script_enabled=False)
-    context.set_default_timeout(20_000)
-    try:
-        yield context
-    finally:
-        context.close()
-
-
 def test_without_javascript(no_js: BrowserContext, venue: LiveVenue) -> None:
     page = no_js.new_page()
     page.goto(venue.page_url)
@@ -467,29 +380,6 @@ def test_readable_at_200_percent_zoom(chromium: Browser, venue: LiveVenue) -> No
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0
-    finally:
-        context.close()
-
-
-def run_axe(page: Page) -> list[dict[str, Any]]:
-    if not AXE.exists():
-        pytest.fail(f"{AXE} missing: run `npm ci --prefix tests/browser/axe`")
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
-    )
-    return [
-        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]]} for v in result["violations"]
-    ]
-
-
-@pytest.fixture
-def axe_context(chromium: Browser) -> Iterator[BrowserContext]:
-    # axe is injected as an inline script, which our CSP (rightly) forbids to page content.
-    context = chromium.new_context(**PHONE, locale="de-DE", bypass_csp=True)
-    context.set_default_timeout(20_000)
-    try:
-        yield context
     finally:
         context.close()
 

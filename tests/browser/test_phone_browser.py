@@ -9,43 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Route, expect
 
 from tests import factories
+from tests.browser.guest_page import BRAUHAUS, GUEST, LiveVenue, fill, run_axe
 from tests.browser.phone import QUEUED_BACKGROUND, QUEUED_REOPEN, open_with_worker, phone_store
-from tests.browser.test_checkin_browser import (
-    BRAUHAUS,
-    GUEST,
-    PHONE,
-    LiveVenue,
-    fill,
-    run_axe,
-)
 from tests.local_servers import LiveServer, wait_until
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=20_000)
 
 REASON = "Die Ankunftszeit liegt außerhalb des erlaubten Bereichs."
-
-
-@pytest.fixture
-def venue(make_live_server: Callable[..., LiveServer]) -> LiveVenue:
-    server = make_live_server()
-    return LiveVenue(server, factories.add_venue(server.database, **BRAUHAUS))
-
-
-@pytest.fixture
-def phone(chromium: Browser) -> Iterator[BrowserContext]:
-    context = chromium.new_context(**PHONE, locale="de-DE")
-    context.set_default_timeout(20_000)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def test_a_closed_tab_delivers_with_background_sync_exactly_once(
@@ -410,17 +387,6 @@ def test_the_confirmation_reads_well_and_nothing_scrolls_sideways(
         assert page.evaluate(SIDEWAYS) <= 0
         expect(page.locator("#checkout-button")).to_be_visible()
         expect(page.locator('[data-out-label="departure"]')).to_have_text("Automatischer Check-out")
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def axe_context(chromium: Browser) -> Iterator[BrowserContext]:
-    # axe is injected as an inline script, which our CSP (rightly) forbids to page content.
-    context = chromium.new_context(**PHONE, locale="de-DE", bypass_csp=True)
-    context.set_default_timeout(20_000)
-    try:
-        yield context
     finally:
         context.close()
 

@@ -114,11 +114,17 @@ def test_sign_up_to_poster_to_first_guest(
         expect(owner.get_by_text("Gesundheitsamt Berlin-Mitte")).to_be_visible()
         expect(owner.get_by_role("rowheader", name=re.compile("^Terrasse"))).to_be_visible()
 
+        owner.get_by_label("Zweite Sprache auf den Plakaten (unter dem Deutschen)").select_option(
+            label="Polski"
+        )
         with owner.expect_download() as download_info:
-            owner.get_by_role("link", name="Alle Plakate A4 (PDF)").click()
+            owner.get_by_role("button", name="Alle Plakate A4 (PDF)").click()
         pdf = download_info.value.path().read_bytes()
         urls = _qr_urls(pdf)
         assert len(urls) == 4 and all(url.startswith(base + "/c/") for url in urls)
+        first_page = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+        assert "Bitte hier registrieren" in first_page
+        assert "Prosimy o rejestrację tutaj" in first_page
 
         guest = guest_context.new_page()
         guest.set_default_timeout(20_000)

@@ -125,10 +125,13 @@ async function adoptLegacyStorage() {
 
 // --- showing the confirmation -------------------------------------------------
 
-const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || "de", {
+// The page's language with a 24-hour clock in every language (English as en-GB:
+// 26/11/2026, 14:05, never 2:05 PM), as the server writes its dates.
+const timeFormat = new Intl.DateTimeFormat(config.dateLocale || "de", {
   timeZone: "Europe/Berlin",
   dateStyle: "short",
   timeStyle: "short",
+  hourCycle: "h23",
 });
 
 function out(name, text) {
@@ -209,9 +212,10 @@ function renderUndelivered(visits) {
 // --- my visits: what this phone holds, nothing from the server ---------------------
 
 const myVisits = document.getElementById("my-visits");
-const clockFormat = new Intl.DateTimeFormat(document.documentElement.lang || "de", {
+const clockFormat = new Intl.DateTimeFormat(config.dateLocale || "de", {
   timeZone: "Europe/Berlin",
   timeStyle: "short",
+  hourCycle: "h23",
 });
 
 function visitTimes(visit) {
@@ -394,6 +398,57 @@ document.getElementById("forget-details").addEventListener("click", () => {
   document.getElementById("person-announcer").textContent = texts.forgotten;
   form.querySelector("#firstName").focus();
 });
+
+// --- switching the language -------------------------------------------------------
+
+// The language switch loads the page again in the other language. What the guest has
+// typed so far waits in this tab's sessionStorage (on the phone, never sent) and is
+// filled in again on the next load of this area's page, then removed at once.
+const DRAFT_KEY = "gastregister.draft.v1";
+
+function saveDraft() {
+  const { main, persons: companions } = readContactForm(form);
+  const typed = [main, ...companions.map((person) => person.values)].some((values) =>
+    Object.values(values).some(Boolean),
+  );
+  if (!typed || !confirmation.hidden) return;
+  const draft = {
+    areaCode: config.areaCode,
+    main,
+    persons: companions.map((person) => ({ values: person.values, sameAddress: person.sameAddress })),
+    remember: rememberBox.checked,
+    forSomeoneElse: formForSomeoneElse,
+  };
+  try {
+    sessionStorage.setItem(DRAFT_KEY, JSON.stringify(draft));
+  } catch {
+    // Storage full or forbidden: the switch still works, the guest types again.
+  }
+}
+
+function takeDraft() {
+  try {
+    const draft = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null");
+    sessionStorage.removeItem(DRAFT_KEY);
+    return draft && draft.areaCode === config.areaCode ? draft : null;
+  } catch {
+    return null;
+  }
+}
+
+function restoreDraft(draft) {
+  if (draft.forSomeoneElse) resetForm({ forSomeoneElse: true });
+  for (const [name, value] of Object.entries(draft.main || {})) {
+    const field = form.querySelector(`#${name}`);
+    if (field && typeof value === "string") field.value = value;
+  }
+  persons.clear();
+  for (const person of draft.persons || []) persons.add(person.values, person.sameAddress !== false);
+  rememberBox.checked = Boolean(draft.remember);
+  showDetails();
+}
+
+for (const link of document.querySelectorAll("nav.lang-switch a")) link.addEventListener("click", saveDraft);
 
 // --- sending --------------------------------------------------------------------
 
@@ -604,6 +659,8 @@ document.getElementById("another-checkin").addEventListener("click", () => showF
 async function start() {
   sealingModule().catch(() => {});
   resetForm();
+  const draft = takeDraft();
+  if (draft) restoreDraft(draft);
   await adoptLegacyStorage();
   const open = await openVisitHere();
   if (open) showConfirmation(open);
