@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -628,6 +629,9 @@ def test_the_timeline_draws_the_visits_by_area_and_marks_the_index_case_and_clos
         )
         page.fill("#timeline-minimum", "5")
         expect(close).to_have_count(2)
+        screens = os.environ.get("SCREENSHOT_DIR")  # a picture for the docs, when asked
+        if screens:
+            page.screenshot(path=str(Path(screens) / "timeline.png"), full_page=True)
         # The overlap filter still filters the table, and the timeline shows what it shows.
         page.fill("#filter-overlap", "20")
         expect(page.locator("#guest-table-body tr")).to_have_count(2)
