@@ -125,11 +125,18 @@ def test_switching_to_rotating_mode_asks_for_an_admission_at_once(
     assert stored(db_session) == 1
 
 
-def test_refusals_are_the_full_paths(app: Flask, venue: Venue, clock: FrozenClock) -> None:
+def test_refusals_are_the_full_paths(
+    app: Flask, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
     client = app.test_client()
     warmed(client, venue, clock)
+    # A delivery after the late window is the full path's: stored, and marked late.
     late = venue.checkin_body(clock.now() - dt.timedelta(days=3))
-    assert client.post(API, json=late).status_code == 422
+    assert client.post(API, json=late).status_code == 201
+    marked = db_session.scalars(select(CheckIn).where(CheckIn.delivered_late)).all()
+    assert len(marked) == 1
+    expired = venue.checkin_body(clock.now() - dt.timedelta(days=29))
+    assert client.post(API, json=expired).status_code == 422
     wrong_persons = venue.checkin_body(clock.now(), persons=99)
     assert client.post(API, json=wrong_persons).status_code == 422
 
