@@ -93,6 +93,9 @@ class Settings:
     max_late_arrival_minutes: int = 24 * 60
     ratelimit_storage_url: str = "memory://"
     ratelimit_enabled: bool = True
+    # The reverse proxy (deploy/nginx) counts check-ins per client address and sends a
+    # refused one on with X-Gastregister-Limited; the app then counts only per area.
+    client_limits_by_proxy: bool = False
     mail_server: str = ""
     mail_port: int = 25
     mail_use_tls: bool = False
@@ -278,6 +281,7 @@ _FROM_ENV: tuple[tuple[str, str, _Parser], ...] = (
     ),
     ("ratelimit_storage_url", "GASTREGISTER_RATELIMIT_STORAGE", _text),
     ("ratelimit_enabled", "GASTREGISTER_RATELIMIT_ENABLED", _bool),
+    ("client_limits_by_proxy", "GASTREGISTER_CLIENT_LIMITS_BY_PROXY", _bool),
     ("mail_server", "GASTREGISTER_MAIL_SERVER", _text),
     ("mail_port", "GASTREGISTER_MAIL_PORT", _whole(1, 65535)),
     ("mail_use_tls", "GASTREGISTER_MAIL_USE_TLS", _bool),

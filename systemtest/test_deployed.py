@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import http.client
 import io
+import json
 import mailbox
 import re
+import ssl
 import time
 import zoneinfo
 from pathlib import Path
@@ -30,6 +33,7 @@ import psycopg
 import pyotp
 import pypdf
 import pytest
+import redis
 import zxingcpp
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
@@ -308,6 +312,55 @@ def test_guests_check_in_with_and_without_javascript(
     assert sources == [("guest_page",), ("guest_form",)]
     assert stored and "Henriette" not in stored[0] and "Konrad" not in stored[0]
     scene["guests_done_at"] = dt.datetime.now(dt.UTC)
+
+
+def test_nginx_counts_checkins_per_client_and_the_app_answers_its_refusal(stack: Stack) -> None:
+    """deploy/: nginx's limit_req counts check-ins per address (30 at once, then one per
+    two seconds); the app counts only per area and answers nginx's refusal in the
+    guest's language. Incomplete bodies: each passes the limits and is refused (422)
+    without storing anything."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+
+    def post(source: str) -> tuple[int, dict[str, Any], str]:
+        connection = http.client.HTTPSConnection(
+            PUBLIC_HOST, stack.https_port, timeout=10, context=context, source_address=(source, 0)
+        )
+        try:
+            connection.request(
+                "POST",
+                "/api/v1/checkins",
+                body=json.dumps({"areaCode": "grenze-test"}).encode(),
+                headers={"Content-Type": "application/json", "Accept-Language": "en"},
+            )
+            response = connection.getresponse()
+            return (
+                response.status,
+                json.loads(response.read()),
+                response.getheader("Retry-After") or "",
+            )
+        finally:
+            connection.close()
+
+    answers = [post("127.0.3.7") for _ in range(36)]
+    statuses = [status for status, _, _ in answers]
+    assert statuses[:30] == [422] * 30, statuses
+    refused = [answer for answer in answers if answer[0] == 429]
+    assert refused and statuses.index(429) <= 31, statuses
+    assert set(statuses[statuses.index(429) :]) == {429}, statuses
+    _, body, retry_after = refused[0]
+    assert body["error"]["code"] == "too_many_requests"
+    assert body["error"]["message"].startswith("Too many requests")
+    assert retry_after == "60"
+    # Another address is not affected, and a guest page is never counted.
+    assert post("127.0.3.8")[0] == 422
+    assert http_get(f"{stack.base_url}/healthz")[0] == 200
+    # The app kept no per-client counter (nginx did); the per-area one is in Redis.
+    keys = redis.Redis(port=stack.redis_port).keys("*")
+    names = [key.decode() for key in keys]
+    assert any("checkin-area" in name for name in names), names
+    assert not any("create_checkin" in name or "api.checkin" in name for name in names), names
 
 
 # --- 5. request, release, decryption ---------------------------------------------------------------

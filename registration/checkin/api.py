@@ -29,11 +29,9 @@ from registration.checkin.errors import (
 )
 from registration.checkin.occupancy import full_notice_occupancy
 from registration.checkin.web import (
-    area_key,
-    area_limit,
     checkin_error_response,
+    checkin_limits,
     checkout_limit,
-    client_limit,
     counts_refusals,
     guest_requests,
     setup_app,
@@ -153,8 +151,7 @@ def checkin_json(receipt: storage.CheckInReceipt, target: lookup.CheckInTarget) 
 
 @bp.post("/checkins")
 @counts_refusals
-@limiter.limit(client_limit)
-@limiter.limit(area_limit, key_func=area_key, scope="checkin-area")
+@checkin_limits
 def create_checkin() -> tuple[Response, int]:
     """Store a check-in sealed in the browser; a retry returns the same id and token."""
     body = json_body()

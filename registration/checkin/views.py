@@ -43,10 +43,8 @@ from registration.checkin.errors import (
 from registration.checkin.occupancy import full_notice_occupancy
 from registration.checkin.pages import bp
 from registration.checkin.web import (
-    area_key,
-    area_limit,
+    checkin_limits,
     checkout_limit,
-    client_limit,
     counts_refusals,
 )
 from registration.extensions import limiter
@@ -376,8 +374,7 @@ def _edit_persons(form: contact_form.ContactForm, action: str) -> bool:
 
 @bp.post("/c/<code>")
 @counts_refusals
-@limiter.limit(client_limit)
-@limiter.limit(area_limit, key_func=area_key, scope="checkin-area")
+@checkin_limits
 def submit(code: str) -> Any:
     """The no-JavaScript path: validate, seal in memory, store only the envelope."""
     session, clock, settings = get_session(), get_clock(), get_settings()

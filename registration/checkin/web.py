@@ -1,29 +1,41 @@
 """What the guest page and the API share: rate limits, error answers, compression.
 
-Rate limits are per client (a keyed hash of the address, never the address) and per
-area (so a photographed QR code cannot flood one table from many clients). Both are
-read from app.config at request time, so an operator or a test can change them;
-Flask-Limiter stores the counters in memory or, with GASTREGISTER_RATELIMIT_STORAGE
-=redis://..., in Redis shared by every app host.
+A check-in's rate limits are per client (a keyed hash of the address, never the
+address) and per area (so a photographed QR code cannot flood one table from many
+clients). Both are read from app.config at request time, so an operator or a test can
+change them; the counters live in Flask-Limiter's storage, in memory or, with
+GASTREGISTER_RATELIMIT_STORAGE=redis://..., in Redis shared by every app host.
+
+Where the reverse proxy counts per client (deploy/nginx, GASTREGISTER_CLIENT_LIMITS_BY
+_PROXY=true), the app counts only per area: the proxy's count costs a fraction of the
+app's, and an address it refuses reaches the app only to be answered in the guest's
+language (PROXY_REFUSAL_HEADER).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
+import math
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Flask, Request, Response, current_app, g, request
 from flask.typing import ResponseReturnValue
 from flask_compress import Compress
-from werkzeug.exceptions import HTTPException
+from limits import RateLimitItem, parse_many
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from registration import metrics
 from registration.checkin.errors import CheckInError
 from registration.database import limit_database_budget, reset_database_budget
 from registration.errors import ERROR_CODES, ApiError, error_response
+from registration.extensions import client_key, limiter
 from registration.session import get_settings
+
+log = logging.getLogger("gastregister")
 
 DEFAULT_LIMITS = {
     # A restaurant's guests often share one Wi-Fi address, so the per-client limit is generous.
@@ -60,6 +72,78 @@ def area_key() -> str:
 
 
 View = TypeVar("View", bound=Callable[..., Any])
+
+# Set by the reverse proxy on a request it refused for its client's rate
+# (deploy/nginx/gastregister.conf, @limited); the app answers it with the translated
+# 429. A client that sends the header itself only refuses itself.
+PROXY_REFUSAL_HEADER = "X-Gastregister-Limited"
+# nginx's limit_req has no window to read a reset time from: one check-in per two
+# seconds is its rate, and a minute lets a burst drain.
+PROXY_RETRY_AFTER_SECONDS = 60
+KEY_PREFIX = "gastregister"
+
+
+class CheckInLimitError(TooManyRequests):
+    """A check-in over a rate limit: the translated 429 with Retry-After
+    (registration.errors.handle_http_exception reads `retry_after`)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
+@functools.lru_cache(maxsize=32)
+def _limit_items(text: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(text))
+
+
+def enforce_checkin_limits() -> None:
+    """Count this check-in against its client's and its area's limits; refuse it over one.
+
+    Flask-Limiter's decorators were the most expensive part of a check-in: the
+    extension evaluates its scopes, exemptions and limit lists for every request, which
+    cost more CPU than storing the check-in (issue 15). Here the `limits` library under
+    Flask-Limiter (the same storage, strategy and key prefix, configured by
+    Flask-Limiter) is asked for exactly these counters: one storage round trip per
+    window. Counted before the body is validated, as the decorators did, so a flood of
+    broken requests is limited too.
+
+    A limiter storage that does not answer (Redis down) lets the check-in through,
+    logged: a guest's check-in is worth more than an abuse limit for a few minutes.
+    """
+    if request.headers.get(PROXY_REFUSAL_HEADER):
+        raise CheckInLimitError(PROXY_RETRY_AFTER_SECONDS)
+    if not limiter.enabled:
+        return
+    counters = [(area_limit(), ("checkin-area", area_key()))]
+    if not get_settings().client_limits_by_proxy:
+        counters.insert(0, (client_limit(), (request.endpoint or "checkin", client_key())))
+    strategy = limiter.limiter
+    try:
+        for text, identifiers in counters:
+            for item in _limit_items(text):
+                if not strategy.hit(item, KEY_PREFIX, *identifiers):
+                    window = strategy.get_window_stats(item, KEY_PREFIX, *identifiers)
+                    raise CheckInLimitError(max(1, math.ceil(window.reset_time - time.time())))
+    except CheckInLimitError:
+        raise
+    except Exception as exc:
+        log.warning(
+            "rate-limit storage did not answer (%s); check-in let through", type(exc).__name__
+        )
+
+
+def checkin_limits(view: View) -> View:
+    """The rate limits of a view that stores a check-in (guest form and API), counted by
+    enforce_checkin_limits; Flask-Limiter is told to skip the view (it has no other
+    limits), so its per-request evaluation does not run as well."""
+
+    @functools.wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        enforce_checkin_limits()
+        return view(*args, **kwargs)
+
+    return cast(View, limiter.exempt(limited))
 
 
 def counts_refusals(view: View) -> View:

@@ -193,3 +193,111 @@ def test_an_accepted_checkin_costs_the_limiter_no_extra_reads(
     refused = client.post("/api/v1/checkins", json={"areaCode": venue.area.code})
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+@pytest.fixture
+def proxy_limited_app(
+    settings: Settings, clock: FrozenClock, bound_database: Database, db_session: Session
+) -> Flask:
+    """As deployed behind deploy/nginx: the proxy counts per client, the app per area."""
+    app = create_app(
+        Settings.from_mapping(
+            {"ratelimit_enabled": True, "client_limits_by_proxy": True}, base=settings
+        ),
+        clock=clock,
+        database=bound_database,
+    )
+    app.config.update(
+        CHECKIN_LIMIT_PER_CLIENT="2 per minute", CHECKIN_LIMIT_PER_AREA="5 per minute"
+    )
+    return app
+
+
+def test_behind_the_proxy_the_app_counts_per_area_only(
+    proxy_limited_app: Flask, venue: Venue
+) -> None:
+    client = proxy_limited_app.test_client()
+    statuses = [
+        client.post("/api/v1/checkins", json={"areaCode": venue.area.code}).status_code
+        for _ in range(5)
+    ]
+    # Past the per-client limit of 2 (the proxy's to count), up to the area's 5.
+    assert statuses == [422] * 5
+    assert client.post("/api/v1/checkins", json={"areaCode": venue.area.code}).status_code == 429
+
+
+def test_an_accepted_checkin_costs_one_counter_per_limit_window(
+    limited_app: Flask, proxy_limited_app: Flask, venue: Venue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One storage round trip per counted window, nothing else: the per-client windows
+    (two by default) and the area's; behind the proxy only the area's."""
+    from registration.extensions import limiter
+
+    storage = limiter.limiter.storage
+    calls: list[str] = []
+    original = storage.incr
+
+    def counted_incr(key: str, *args: Any, **kwargs: Any) -> int:
+        calls.append(key)
+        return original(key, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "incr", counted_incr)
+    proxy_limited_app.config.update(CHECKIN_LIMIT_PER_AREA="100 per minute")
+    client = proxy_limited_app.test_client()
+    assert client.post("/api/v1/checkins", json={"areaCode": venue.area.code}).status_code == 422
+    assert len(calls) == 1 and "checkin-area" in calls[0]
+
+
+def test_a_client_the_proxy_refused_gets_the_translated_429_and_nothing_is_stored(
+    proxy_limited_app: Flask, venue: Venue, db_session: Session
+) -> None:
+    from sqlalchemy import func, select
+
+    from registration.models import CheckIn
+
+    client = proxy_limited_app.test_client()
+    refused = client.post(
+        "/api/v1/checkins",
+        json={"areaCode": venue.area.code},
+        headers={"X-Gastregister-Limited": "1", "Accept-Language": "en"},
+    )
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["code"] == "too_many_requests"
+    assert "Too many requests" in refused.get_json()["error"]["message"]
+    assert refused.headers["Retry-After"] == "60"
+    html = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
+    page = client.post(
+        f"/c/{venue.area.code}",
+        data={"csrf_token": csrf_token(html)},
+        headers={"X-Gastregister-Limited": "1"},
+    )
+    assert page.status_code == 429
+    assert "Zu viele Anfragen" in page.get_data(as_text=True)
+    assert db_session.scalar(select(func.count()).select_from(CheckIn)) == 0
+
+
+def test_a_limiter_storage_that_does_not_answer_lets_the_checkin_through(
+    settings: Settings,
+    clock: FrozenClock,
+    bound_database: Database,
+    venue: Venue,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis down: the guest's check-in is stored, the outage logged (not a 500)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    app = create_app(
+        Settings.from_mapping(
+            {
+                "ratelimit_enabled": True,
+                "ratelimit_storage_url": f"redis://127.0.0.1:{closed_port}/0",
+            },
+            base=settings,
+        ),
+        clock=clock,
+        database=bound_database,
+    )
+    response = app.test_client().post("/api/v1/checkins", json=venue.checkin_body(clock.now()))
+    assert response.status_code == 201
+    assert "rate-limit storage did not answer" in caplog.text
