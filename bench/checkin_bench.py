@@ -17,9 +17,11 @@ client on the same machine then measures:
     ratio of check-ins to it.
 
 The service runs as deploy/gastregister.env configures it: the rate limiter on, its
-counters in a Redis server of the benchmark's own, and the load generator's address as
-the trusted proxy (GASTREGISTER_FORWARDED_ALLOW_IPS), which names each simulated client
-in X-Forwarded-For as nginx does. Each client sends CHECKINS_PER_CLIENT check-ins and the
+counters in a Redis server of the benchmark's own, check-ins per client counted by the
+proxy (GASTREGISTER_CLIENT_LIMITS_BY_PROXY=true: nginx's limit_req, not part of the
+figure) and per area by the app, and the load generator's address as the trusted proxy
+(GASTREGISTER_FORWARDED_ALLOW_IPS), which names each simulated client in
+X-Forwarded-For as nginx does. Each client sends CHECKINS_PER_CLIENT check-ins and the
 check-ins are spread over AREAS areas, so neither the per-client nor the per-area limit
 refuses one: the limiter does all of its work and answers every request. gunicorn writes
 no access log, as in production (GASTREGISTER_ACCESS_LOG=off: nginx keeps it).
@@ -558,6 +560,9 @@ def main(argv: list[str] | None = None) -> int:
             # As deploy/gastregister.env: the limiter on, counting in Redis, and the
             # proxy's address (here the load generator's) trusted for X-Forwarded-For.
             "GASTREGISTER_RATELIMIT_ENABLED": "true",
+            # nginx counts check-ins per client (deploy/nginx: limit_req, in C and shared
+            # memory); the app counts per area, in Redis.
+            "GASTREGISTER_CLIENT_LIMITS_BY_PROXY": "true",
             "GASTREGISTER_FORWARDED_ALLOW_IPS": "127.0.0.1",
             # Production needs a mail server; the benchmark sends no mail.
             "GASTREGISTER_MAIL_SERVER": "127.0.0.1",

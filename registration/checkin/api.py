@@ -111,10 +111,9 @@ def json_body() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
         raise EnvelopeTooLargeError
-    try:
-        body = current_app.json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidJsonError from None
+    # Parsed once per request: the per-area limit (web.area_key) has read it already,
+    # and Flask keeps the result (None for anything the guarded JSON refuses).
+    body = request.get_json(force=True, silent=True, cache=True)
     if not isinstance(body, dict):
         raise InvalidJsonError
     return body

@@ -135,15 +135,28 @@ def enforce_checkin_limits() -> None:
 
 def checkin_limits(view: View) -> View:
     """The rate limits of a view that stores a check-in (guest form and API), counted by
-    enforce_checkin_limits; Flask-Limiter is told to skip the view (it has no other
-    limits), so its per-request evaluation does not run as well."""
+    enforce_checkin_limits. The view has no other limits, so Flask-Limiter's own
+    per-request evaluation is skipped for it (counts_own_limits)."""
 
     @functools.wraps(view)
     def limited(*args: Any, **kwargs: Any) -> Any:
         enforce_checkin_limits()
         return view(*args, **kwargs)
 
-    return cast(View, limiter.exempt(limited))
+    limited.counts_own_limits = True  # type: ignore[attr-defined]
+    return cast(View, limited)
+
+
+@limiter.request_filter
+def counts_own_limits() -> bool:
+    """Flask-Limiter leaves a request alone whose view counts its limits itself.
+
+    A request filter is the first thing Flask-Limiter asks; marking the view exempt
+    instead still resolved every default and blueprint limit before finding the mark,
+    on each check-in.
+    """
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "counts_own_limits", False))
 
 
 def counts_refusals(view: View) -> View:
