@@ -32,7 +32,7 @@ import threading
 import uuid
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, exists, insert, select
+from sqlalchemy import Table, and_, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from registration import metrics
@@ -152,13 +152,7 @@ _INSERT_AT_KNOWN_AREA = (
                 _locations.c.default_stay_minutes == bindparam("known_stay_minutes"),
                 _locations.c.health_office_id == bindparam("known_office_id"),
                 bindparam("known_key_id") == _NEWEST_ACTIVE_KEY,
-                ~exists(
-                    select(_checkins.c.id).where(
-                        _checkins.c.idempotency_key_hash == bindparam("known_key"),
-                        _checkins.c.arrival >= bindparam("earliest"),
-                        _checkins.c.arrival <= bindparam("latest"),
-                    )
-                ),
+                storage.KEY_NOT_STORED,
             )
         ),
     )

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, insert, select
+from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,15 +108,20 @@ def form_submission_digest(
     return hmac.new(key, typed.encode(), hashlib.sha256).hexdigest()
 
 
-_FIND_RETRYABLE = (
-    select(CheckIn)
-    .where(
-        CheckIn.idempotency_key_hash == bindparam("idempotency_key_hash"),
-        CheckIn.arrival >= bindparam("earliest"),
-        CheckIn.arrival <= bindparam("latest"),
+def _in_retry_window(key_parameter: str) -> ColumnElement[bool]:
+    """A check-in row with the idempotency key hash bound as `key_parameter` and an
+    arrival within the retry window bound as `earliest` … `latest`: where a retry's
+    first try is, and the one rule for finding it (here and in hot_path)."""
+    return and_(
+        _checkins.c.idempotency_key_hash == bindparam(key_parameter),
+        _checkins.c.arrival >= bindparam("earliest"),
+        _checkins.c.arrival <= bindparam("latest"),
     )
-    .limit(1)
-)
+
+
+_FIND_RETRYABLE = select(CheckIn).where(_in_retry_window("idempotency_key_hash")).limit(1)
+# For INSERT … SELECT … WHERE: no check-in with this key (bound as `known_key`) yet.
+KEY_NOT_STORED = ~exists(select(_checkins.c.id).where(_in_retry_window("known_key")))
 
 
 def existing_checkin(
@@ -331,15 +336,7 @@ _INSERT_UNLESS_KNOWN = (
         list(_INSERTED_COLUMNS),
         select(
             *(bindparam(name, type_=_checkins.c[name].type) for name in _INSERTED_COLUMNS)
-        ).where(
-            ~exists(
-                select(_checkins.c.id).where(
-                    _checkins.c.idempotency_key_hash == bindparam("known_key"),
-                    _checkins.c.arrival >= bindparam("earliest"),
-                    _checkins.c.arrival <= bindparam("latest"),
-                )
-            )
-        ),
+        ).where(KEY_NOT_STORED),
     )
     # RETURNING, not rowcount: drivers do not all report a row count for INSERT … SELECT.
     .returning(_checkins.c.id)
