@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import secrets
 from pathlib import Path
 
 import click
@@ -139,39 +138,29 @@ def add_user(name: str, email: str, role: str, display_name: str, ask_password: 
     """Add a user with EMAIL to office NAME; TOTP is set up at the first log-in."""
     from registration.accounts import services as accounts
     from registration.accounts.errors import EmailTakenError
-    from registration.accounts.validation import email_problems, normalise_email, password_problems
+    from registration.accounts.first_password import read_first_login, tell_first_login
     from registration.models import Role
     from registration.names import NameRefusedError
     from registration.session import get_clock, get_session
 
     office = _office_by_name(name)
-    email = normalise_email(email)
-    for problem in email_problems(email):
-        raise click.UsageError(problem)
-    if ask_password:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        for problem in password_problems(password, email):
-            raise click.ClickException(problem)
-    else:
-        password = secrets.token_urlsafe(15)
+    login = read_first_login(email, ask_password=ask_password)
     try:
         accounts.add_office_user(
             get_session(),
             get_clock(),
             health_office_id=office.id,
-            email=email,
+            email=login.email,
             role=Role.HEALTH_OFFICE_ADMIN if role == "admin" else Role.HEALTH_OFFICE_STAFF,
             display_name=display_name,
-            password=password,
+            password=login.password,
         )
     except EmailTakenError:
-        raise click.ClickException(f"an account for {email} exists already") from None
+        raise click.ClickException(f"an account for {login.email} exists already") from None
     except NameRefusedError as refused:
         raise click.UsageError(f"--display-name: {refused.message}") from None
-    click.echo(f"Added {email} as {role} of {office.name!r}.")
-    if not ask_password:
-        click.echo(f"One-time password (shown once, hand it over in person): {password}")
-    click.echo("Two-factor log-in (TOTP) is set up at the first log-in.")
+    click.echo(f"Added {login.email} as {role} of {office.name!r}.")
+    tell_first_login(login)
 
 
 commands: list[click.Command] = [health_office]
