@@ -12,6 +12,9 @@ from flask import Blueprint, Flask
 from flask.blueprints import BlueprintSetupState
 
 from registration.checkin.errors import CheckInError
+from registration.checkin.occupancy import FULL_NOTICE_CACHE_EXTENSION, FullNoticeCache
+from registration.checkin.page_cache import EXTENSION as PAGE_CACHE_EXTENSION
+from registration.checkin.page_cache import PageCache
 from registration.checkin.web import checkin_error_response, guest_requests, setup_app
 from registration.i18n import offer_guest_languages
 
@@ -23,4 +26,8 @@ bp.register_error_handler(CheckInError, checkin_error_response)
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
-    setup_app(cast(Flask, state.app))
+    app = cast(Flask, state.app)
+    setup_app(app)
+    # Per app and process: the rendered guest pages and the counts behind "full".
+    app.extensions[PAGE_CACHE_EXTENSION] = PageCache()
+    app.extensions[FULL_NOTICE_CACHE_EXTENSION] = FullNoticeCache()
