@@ -7,6 +7,7 @@ Both forms find the same open area and the responsible office's newest active ke
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 import crypto
 from registration.checkin.errors import UnknownAreaError
+from registration.checkin.short_cache import ShortCache
 from registration.models import (
     Area,
     Business,
@@ -303,6 +305,19 @@ _FIND_PAGE_AREA = (
     .order_by(_keys.c.activated_at.desc(), _keys.c.id.desc())
     .limit(1)
 )
+
+
+# How late a guest page (GET) may show a change to its area: a new name, an archived
+# area, a new office key. Check-ins never use the kept values (the API and the form
+# read the area afresh), and a page that seals to a key the office has just replaced
+# gets 409 with the current key from the API, which it seals to again.
+GUEST_PAGE_STALENESS = dt.timedelta(seconds=2)
+GUEST_PAGE_AREAS_EXTENSION = "gastregister.guest_page_areas"
+
+
+def guest_page_areas() -> ShortCache[str, GuestPageArea]:
+    """The kept GuestPageArea values of one app, by area code (the app's extension)."""
+    return ShortCache(GUEST_PAGE_STALENESS, max_entries=4096)
 
 
 def find_guest_page_area(connection: Connection, code: str) -> GuestPageArea:

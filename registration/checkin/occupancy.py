@@ -11,9 +11,7 @@ the portal's live view, which staff watch, counts afresh each time.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from registration.checkin.rules import CLOCK_SKEW, MAX_STAY
+from registration.checkin.short_cache import ShortCache
 from registration.clock import Clock
 from registration.models import CheckIn
 
@@ -70,23 +69,9 @@ FULL_NOTICE_STALENESS = dt.timedelta(seconds=5)
 FULL_NOTICE_CACHE_EXTENSION = "gastregister.full_notice_counts"
 
 
-@dataclass(frozen=True, slots=True)
-class _Count:
-    by_area: Mapping[int, int]
-    counted_at: dt.datetime  # the app's clock: "now" of the sum
-    counted_at_monotonic: float
-
-
 class FullNoticeCache:
-    """Per process: each location's count of present persons, for FULL_NOTICE_STALENESS.
-
-    Nothing is shared and nothing needs invalidating: every process (on every app
-    host) counts from the database, so a check-out, an automatic departure or a
-    deletion shows in every process's notice within the staleness, whichever process
-    or host wrote it. A count is used only while both clocks agree it is fresh: the
-    monotonic one (a wall-clock step back cannot keep it alive) and the app's clock
-    (a wall-clock jump, or a test moving its clock, counts afresh at once).
-    """
+    """Per process: each location's count of present persons, for FULL_NOTICE_STALENESS
+    (short_cache.ShortCache: why a late count is right everywhere)."""
 
     def __init__(
         self,
@@ -95,49 +80,44 @@ class FullNoticeCache:
         monotonic: Callable[[], float] = time.monotonic,
         max_locations: int = 4096,
     ) -> None:
-        self.staleness = staleness
-        self._monotonic = monotonic
-        self._max_locations = max_locations
-        self._counts: OrderedDict[int, _Count] = OrderedDict()
-        self._lock = threading.Lock()
+        self._counts: ShortCache[int, Mapping[int, int]] = ShortCache(
+            staleness, max_entries=max_locations, monotonic=monotonic
+        )
 
-    def by_area(self, session: Session, clock: Clock, location_id: int) -> Mapping[int, int]:
-        """Persons present per area of `location_id`, counted at most `staleness` ago."""
-        now, ticks = clock.now(), self._monotonic()
-        limit = self.staleness.total_seconds()
-        with self._lock:
-            count = self._counts.get(location_id)
-        if (
-            count is not None
-            and 0 <= ticks - count.counted_at_monotonic < limit
-            and dt.timedelta(0) <= now - count.counted_at < self.staleness
-        ):
-            return count.by_area
-        # Threads that miss together each count once: no lock is held while the
-        # database answers (a stalled database must not queue the page behind a lock).
-        by_area = present_by_area(session, now, location_id)
-        with self._lock:
-            self._counts[location_id] = _Count(by_area, now, ticks)
-            self._counts.move_to_end(location_id)
-            while len(self._counts) > self._max_locations:
-                self._counts.popitem(last=False)
-        return by_area
+    def by_area(
+        self, sessions: Callable[[], Session], clock: Clock, location_id: int
+    ) -> Mapping[int, int]:
+        """Persons present per area of `location_id`, counted at most the staleness ago;
+        `sessions` gives the session to count with, called only when counting."""
+        return self._counts.get(
+            location_id, clock, lambda now: present_by_area(sessions(), now, location_id)
+        )
 
 
 def full_notice_occupancy(session: Session, clock: Clock, location: CountedLocation) -> Occupancy:
+    """full_notice with the request's session at hand (the API's area endpoint)."""
+    return full_notice(lambda: session, clock, location)
+
+
+def full_notice(
+    sessions: Callable[[], Session], clock: Clock, location: CountedLocation
+) -> Occupancy:
     """Occupancy for a "full" notice (guest page, area endpoint): none without a capacity.
 
     A location without a capacity is never full, so its guests' pages do not sum
     everyone present. With a capacity the count comes from the app's FullNoticeCache
     (at most FULL_NOTICE_STALENESS old), and the capacity is always the current one:
-    the page costs the same with 20,000 present as with none.
+    the page costs the same with 20,000 present as with none. `sessions` gives the
+    session to count with; it is called only when a count is due.
     """
     if location.capacity is None:
         return Occupancy(by_area={}, capacity=None)
     cache = current_app.extensions.get(FULL_NOTICE_CACHE_EXTENSION) if has_app_context() else None
     if cache is None:
-        return occupancy(session, clock, location)
-    return Occupancy(by_area=cache.by_area(session, clock, location.id), capacity=location.capacity)
+        return occupancy(sessions(), clock, location)
+    return Occupancy(
+        by_area=cache.by_area(sessions, clock, location.id), capacity=location.capacity
+    )
 
 
 def present_by_area(session: Session, now: dt.datetime, location_id: int) -> dict[int, int]:

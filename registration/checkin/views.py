@@ -52,9 +52,11 @@ from registration.checkin.errors import (
     CheckInUnavailableError,
     EntranceCodeRequiredError,
     InvalidRequestError,
+    UnknownAreaError,
 )
-from registration.checkin.occupancy import full_notice_occupancy
+from registration.checkin.occupancy import full_notice
 from registration.checkin.pages import bp
+from registration.checkin.short_cache import ShortCache
 from registration.checkin.web import (
     area_key,
     area_limit,
@@ -251,6 +253,8 @@ def service_worker() -> Response:
 
 def _checkin_cookie(code: str) -> tuple[uuid.UUID, str] | None:
     raw = request.cookies.get(CHECKIN_COOKIE, "")
+    if not raw:
+        return None
     checkin_id, _, token = raw.partition(".")
     try:
         return uuid.UUID(checkin_id), token
@@ -323,7 +327,7 @@ def page_slots(
     page: lookup.GuestPageArea, idempotency_key: str | None, admission: str | None
 ) -> dict[str, str]:
     """This request's values for the page's slots, each escaped for where it stands."""
-    present = full_notice_occupancy(get_session(), get_clock(), page)
+    present = full_notice(get_session, get_clock(), page)
     current = _current_checkin(page.area_code, page.area_id)
     return {
         "csrf_token": escape(generate_csrf()),
@@ -333,7 +337,7 @@ def page_slots(
             if admission
             else ""
         ),
-        "admission_json": htmlsafe_json_dumps(admission),
+        "admission_json": "null" if admission is None else htmlsafe_json_dumps(admission),
         "full_notice": _notice("full_notice", present) if present.is_full else "",
         "current_checkin": _notice("current_checkin", current, page.area_code) if current else "",
         # As url_for writes a query value, then escaped for the attribute it stands in.
@@ -377,9 +381,13 @@ def _page_response(
 
 @bp.get("/c/<code>")
 def page(code: str) -> Any:
-    """The check-in page behind an area's QR code."""
-    with get_db().request_connection() as connection:
-        area = lookup.find_guest_page_area(connection, code)
+    """The check-in page behind an area's QR code; its area as read at most
+    lookup.GUEST_PAGE_STALENESS ago (by this process)."""
+    if not lookup.is_code(code):
+        raise UnknownAreaError
+    areas: ShortCache[str, lookup.GuestPageArea]
+    areas = current_app.extensions[lookup.GUEST_PAGE_AREAS_EXTENSION]
+    area = areas.get(code, get_clock(), lambda _now: _read_page_area(code))
     admission, refused = _admission(area)
     if refused:
         return _render_refused(area)
@@ -389,6 +397,11 @@ def page(code: str) -> Any:
         _render_page(area, admission=admission),
         compress=_reflects_only_our_text(admission is not None),
     )
+
+
+def _read_page_area(code: str) -> lookup.GuestPageArea:
+    with get_db().request_connection() as connection:
+        return lookup.find_guest_page_area(connection, code)
 
 
 def _reflects_only_our_text(admitted: bool) -> bool:

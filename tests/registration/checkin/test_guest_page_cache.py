@@ -13,9 +13,12 @@ from flask import Flask, template_rendered
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from registration.checkin.lookup import GUEST_PAGE_STALENESS
 from registration.checkin.page_cache import PageSkeleton, stored_blocks
+from registration.clock import FrozenClock
 from tests.factories import Venue
 from tests.forms import csrf_token
+from tests.registration.checkin.checkin_support import TYPED
 
 
 @pytest.fixture
@@ -60,15 +63,31 @@ def test_each_visitor_gets_a_token_of_their_own(
     assert idempotency_key(mine) != idempotency_key(theirs)
 
 
-def test_what_the_owner_changes_shows_at_once(
-    client: FlaskClient, venue: Venue, db_session: Session
+def test_what_the_owner_changes_shows_within_the_staleness(
+    client: FlaskClient, venue: Venue, db_session: Session, clock: FrozenClock
 ) -> None:
     assert "Neuer Name" not in client.get(f"/c/{venue.area.code}").get_data(as_text=True)
     venue.area.name = "Neuer Name"
     venue.location.street = "Neue Straße"
     db_session.commit()
+    clock.advance(GUEST_PAGE_STALENESS)
     page = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
     assert "Neuer Name" in page and "Neue Straße" in page
+
+
+def test_an_archived_area_and_a_new_key_show_within_the_staleness(
+    client: FlaskClient, venue: Venue, db_session: Session, clock: FrozenClock
+) -> None:
+    """The page may show the area a moment late; a check-in through it never uses what
+    the page kept (the form reads the area afresh)."""
+    page = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
+    venue.area.archived_at = clock.now()
+    db_session.commit()
+    token = csrf_token(page)
+    posted = client.post(f"/c/{venue.area.code}", data={"csrf_token": token, **TYPED})
+    assert posted.status_code == 404
+    clock.advance(GUEST_PAGE_STALENESS)
+    assert client.get(f"/c/{venue.area.code}").status_code == 404
 
 
 def test_a_flashed_message_is_shown_once_and_never_kept(client: FlaskClient, venue: Venue) -> None:
