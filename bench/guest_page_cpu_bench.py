@@ -15,7 +15,9 @@ workers) per page, so gunicorn's own HTTP work is in it, and on SQLite the datab
 too (it runs inside the workers); PostgreSQL's CPU is not. Issue 15 measured the app
 in-process (6.2 ms), without gunicorn: to compare, the same gunicorn serves a trivial
 Flask endpoint first, and its CPU per request is printed as the floor (gunicorn + Flask),
-with "page - floor" as the app's own share beside each step.
+with "page - floor" as the app's own share beside each step; and each step also loads
+the page IN_PROCESS_PAGES times in the benchmark's own process, through the WSGI app
+with the same settings (the issue's way), and prints that CPU per page.
 
 Goals of issue 15, for each database and for either venue (`-capacity` for the one with
 a capacity): `guest-page-cpu-ms-<db>[-capacity]` (the most CPU per page over the curve,
@@ -29,9 +31,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import os
 import secrets
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -51,6 +55,7 @@ from bench.checkin_bench import (
 )
 
 STEPS = (0, 5_000, 10_000, 20_000)
+IN_PROCESS_PAGES = 300
 CONNECTIONS = 8
 TARGET_CPU_MS = 2.0
 TARGET_FLATNESS = 1.25
@@ -119,8 +124,51 @@ def page_request(port: int, code: str) -> bytes:
     ).encode()
 
 
+class InProcess:
+    """The service's WSGI app in this process, with the servers' settings: the app's own
+    CPU per page, without gunicorn (as issue 15 measured it)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        from gastregister.app import create_app
+        from registration.config import Settings
+
+        self.app = create_app(Settings.from_env({**os.environ, **env}))
+
+    def cpu_per_page(self, code: str) -> float:
+        from werkzeug.test import EnvironBuilder
+
+        headers = {
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_X_FORWARDED_FOR": "10.9.0.1",
+            "HTTP_X_FORWARDED_PROTO": "https",
+            "HTTP_ACCEPT_LANGUAGE": "de-DE,de;q=0.9",
+            "HTTP_ACCEPT_ENCODING": "br, gzip",
+        }
+
+        def load() -> None:
+            environ = EnvironBuilder(path=f"/c/{code}", environ_base=headers).get_environ()
+            statuses: list[str] = []
+            b"".join(self.app(environ, lambda status, *_: statuses.append(status)))
+            if not statuses[0].startswith("200"):
+                raise SystemExit(f"in-process page: {statuses[0]}")
+
+        for _ in range(20):
+            load()
+        started = time.process_time()
+        for _ in range(IN_PROCESS_PAGES):
+            load()
+        return (time.process_time() - started) * 1000 / IN_PROCESS_PAGES
+
+
 def curve(
-    server: Server, url: str, venue: Any, seconds: float, name: str, label: str, floor: float
+    server: Server,
+    url: str,
+    venue: Any,
+    seconds: float,
+    name: str,
+    label: str,
+    floor: float,
+    in_process: InProcess,
 ) -> list[float]:
     from bench.checkin_bench import run
 
@@ -139,7 +187,9 @@ def curve(
         cpu.append(per_page)
         print(
             f"{name} {label}: {step:6d} present: {per_page:5.2f} ms CPU per page "
-            f"(page - floor {per_page - floor:5.2f} ms)  {result.line()}  ({load_average()})",
+            f"(page - floor {per_page - floor:5.2f} ms; in-process "
+            f"{in_process.cpu_per_page(venue.area.code):5.2f} ms)  {result.line()}  "
+            f"({load_average()})",
             flush=True,
         )
     return cpu
@@ -208,14 +258,32 @@ def main(argv: list[str] | None = None) -> int:
                     "DATABASE_URL": url,
                     "GASTREGISTER_RATELIMIT_STORAGE": f"{redis_url}/{number}",
                 }
+                in_process = InProcess(
+                    {**env, "GASTREGISTER_INSTANCE_PATH": str(directory / "in-process")}
+                )
                 with gunicorn("gastregister.wsgi:app", env, log, "/healthz") as server:
                     print()
                     plain = curve(
-                        server, url, venues["plain"], args.seconds, name, "no capacity", floor
+                        server,
+                        url,
+                        venues["plain"],
+                        args.seconds,
+                        name,
+                        "no capacity",
+                        floor,
+                        in_process,
                     )
                     limited = curve(
-                        server, url, venues["limited"], args.seconds, name, "capacity 50,000", floor
+                        server,
+                        url,
+                        venues["limited"],
+                        args.seconds,
+                        name,
+                        "capacity 50,000",
+                        floor,
+                        in_process,
                     )
+                in_process.app.extensions["gastregister.db"].dispose()
                 goals(name, "", plain)
                 goals(name, "-capacity", limited)
     return 0

@@ -323,8 +323,8 @@ def guest_page_areas() -> ShortCache[str, GuestPageArea]:
 def find_guest_page_area(connection: Connection, code: str) -> GuestPageArea:
     """find_area for the guest page (GET): the same area and key, as plain values.
 
-    Read fresh for every page (an archived area or a new key shows at once), in Core
-    form: loading three ORM entities cost more than the rest of a cached page.
+    In Core form: loading three ORM entities cost more than the rest of a kept page.
+    The page keeps what it read for GUEST_PAGE_STALENESS (views.page).
     """
     if not is_code(code):
         raise UnknownAreaError

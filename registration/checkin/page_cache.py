@@ -9,8 +9,8 @@ template is rendered with a marker in each of those places (PageSkeleton.render)
 the text between the markers is kept, and a request only joins it with its values.
 
 The kept text is keyed by everything the template reads that can change: the area's
-values as read for this request (lookup.GuestPageArea, read fresh on every page), the
-language and the script root. Settings and static URLs are fixed for the app's life,
+values as the request has them (lookup.GuestPageArea), the language and the script
+root. Settings and static URLs are fixed for the app's life,
 and the cache is the app's (app.extensions), so nothing is ever invalidated: a renamed
 area or a new office key simply is another key.
 
