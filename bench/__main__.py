@@ -23,8 +23,8 @@ BENCHMARKS = {
     "checkin": "bench.checkin_bench",  # check-in API under gunicorn vs a trivial endpoint (issue 4)
     "export": "bench.export_bench",  # 50,000-visit export: build, CLI and browser decryption (6)
     "purge": "bench.purge_bench",  # purge 1,000,000 check-ins while guests check in (issue 7)
-    "guest-page": "bench.guest_page_bench",
-    "guest-page-cpu": "bench.guest_page_cpu_bench",  # server CPU per guest page, 0 to 20,000 present (15)  # first load on slow 3G, before and after ("the guest's phone")
+    "guest-page": "bench.guest_page_bench",  # first load on slow 3G, before and after ("the guest's phone")
+    "guest-page-cpu": "bench.guest_page_cpu_bench",  # server CPU per guest page, 0 to 20,000 present (15)
     "reset": "bench.reset_bench",  # reset request: known vs unknown address (Hardening)
 }
 

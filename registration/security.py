@@ -42,12 +42,33 @@ STATIC_FILE_DROPPED_HEADERS = ("Content-Disposition", "Expires", "Last-Modified"
 SCRIPT_TYPES = ("text/javascript", "application/javascript")
 
 
+# A document's headers, unless its view set them itself (e.g. a Cache-Control of its own).
+DOCUMENT_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ("Cache-Control", "no-store"),
+)
+HSTS = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+
+
 def set_security_headers(response: Response) -> Response:
     headers = response.headers
+    if not request.path.startswith("/static/"):
+        # One pass over the response's headers rather than a search per header: this
+        # runs for every page, the guest page's hundreds a second among them.
+        present = {name.lower() for name, _value in headers}
+        for name, value in (HSTS, *DOCUMENT_HEADERS) if request.is_secure else DOCUMENT_HEADERS:
+            if name.lower() not in present:
+                headers.add(name, value)
+        return response
     if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        headers.setdefault(*HSTS)
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    if request.path.startswith("/static/") and response.status_code == 200:
+    if response.status_code == 200:
         # Versioned URLs (registration.static_files): a changed file gets a new URL.
         headers["Cache-Control"] = f"public, max-age={MAX_AGE_SECONDS}, immutable"
         for name in STATIC_FILE_DROPPED_HEADERS:
@@ -55,13 +76,8 @@ def set_security_headers(response: Response) -> Response:
         if response.mimetype in SCRIPT_TYPES:
             headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if not request.path.startswith("/static/"):
-        headers.setdefault("Cache-Control", "no-store")
+    for name, value in DOCUMENT_HEADERS[1:-1]:
+        headers.setdefault(name, value)
     return response
 
 

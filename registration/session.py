@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, Request, current_app, g
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from registration.clock import Clock
@@ -62,11 +63,24 @@ class CookielessPathsSessionInterface(SecureCookieSessionInterface):
 
     def __init__(self, cookieless_prefixes: tuple[str, ...]) -> None:
         self.cookieless_prefixes = cookieless_prefixes
+        self._serializers: dict[tuple[object, ...], URLSafeTimedSerializer] = {}
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith(self.cookieless_prefixes):
             return None
         return super().open_session(app, request)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """Flask's serializer, made once per secret: Flask builds (and test-runs) a new
+        one for every request that opens or saves a session."""
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            if serializer is None:
+                return None
+            self._serializers = {key: serializer}
+        return serializer
 
 
 def register_cookieless_paths(app: Flask, *prefixes: str) -> None:

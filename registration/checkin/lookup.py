@@ -7,15 +7,17 @@ Both forms find the same open area and the responsible office's newest active ke
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, bindparam, select
+from sqlalchemy import Connection, Table, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 import crypto
 from registration.checkin.errors import UnknownAreaError
+from registration.checkin.short_cache import ShortCache
 from registration.models import (
     Area,
     Business,
@@ -191,6 +193,156 @@ _FIND_TARGET = (
     .order_by(_keys.c.activated_at.desc(), _keys.c.id.desc())
     .limit(1)
 )
+
+
+@dataclass(frozen=True, slots=True)
+class GuestPageArea:
+    """An open area as its guest page shows it: plain values, read in one Core query.
+
+    Everything the page's template shows of the area comes from here, so these values
+    (with the language) are also the key under which the rendered page is kept
+    (checkin.page_cache): a renamed location or a new office key is a new key.
+    """
+
+    area_id: int
+    area_code: str
+    area_name: str
+    location_id: int
+    location_code: str
+    location_name: str
+    street: str
+    house_number: str
+    zip_code: str
+    city: str
+    capacity: int | None
+    default_stay_minutes: int
+    checkin_mode: CheckInMode
+    rotating_secret: bytes
+    business_name: str
+    office_name: str
+    key: OfficeKey | None
+
+    @property
+    def id(self) -> int:
+        """The location's id, as occupancy.full_notice_occupancy asks a location for it."""
+        return self.location_id
+
+    @property
+    def can_check_in(self) -> bool:
+        return self.key is not None
+
+    @classmethod
+    def of(cls, context: AreaContext) -> GuestPageArea:
+        """The same values from an AreaContext (the no-JS form, which holds entities)."""
+        area, location, key = context.area, context.location, context.key
+        return cls(
+            area_id=area.id,
+            area_code=area.code,
+            area_name=area.name,
+            location_id=location.id,
+            location_code=location.code,
+            location_name=location.name,
+            street=location.street,
+            house_number=location.house_number,
+            zip_code=location.zip_code,
+            city=location.city,
+            capacity=location.capacity,
+            default_stay_minutes=location.default_stay_minutes,
+            checkin_mode=location.checkin_mode,
+            rotating_secret=location.rotating_secret,
+            business_name=context.business_name,
+            office_name=context.office_name,
+            key=None
+            if key is None
+            else OfficeKey(
+                key_id=key.key_id,
+                public_spki=key.public_spki,
+                health_office_id=key.health_office_id,
+            ),
+        )
+
+
+_offices = _table(HealthOffice)
+_FIND_PAGE_AREA = (
+    select(
+        _areas.c.id,
+        _areas.c.code,
+        _areas.c.name,
+        _locations.c.id,
+        _locations.c.code,
+        _locations.c.name,
+        _locations.c.street,
+        _locations.c.house_number,
+        _locations.c.zip_code,
+        _locations.c.city,
+        _locations.c.capacity,
+        _locations.c.default_stay_minutes,
+        _locations.c.checkin_mode,
+        _locations.c.rotating_secret,
+        _businesses.c.name,
+        _offices.c.name,
+        _locations.c.health_office_id,
+        _keys.c.key_id,
+        _keys.c.public_spki,
+    )
+    .select_from(
+        _areas.join(_locations, _areas.c.location_id == _locations.c.id)
+        .join(_businesses, _locations.c.business_id == _businesses.c.id)
+        .outerjoin(_offices, _offices.c.id == _locations.c.health_office_id)
+        .outerjoin(
+            _keys,
+            and_(
+                _keys.c.health_office_id == _locations.c.health_office_id,
+                _keys.c.state == KeyState.ACTIVE,
+            ),
+        )
+    )
+    .where(
+        _areas.c.code == bindparam("code"),
+        _areas.c.archived_at.is_(None),
+        _locations.c.archived_at.is_(None),
+    )
+    .order_by(_keys.c.activated_at.desc(), _keys.c.id.desc())
+    .limit(1)
+)
+
+
+# How late a guest page (GET) may show a change to its area: a new name, an archived
+# area, a new office key. Check-ins never use the kept values (the API and the form
+# read the area afresh), and a page that seals to a key the office has just replaced
+# gets 409 with the current key from the API, which it seals to again.
+GUEST_PAGE_STALENESS = dt.timedelta(seconds=2)
+GUEST_PAGE_AREAS_EXTENSION = "gastregister.guest_page_areas"
+
+
+def guest_page_areas() -> ShortCache[str, GuestPageArea]:
+    """The kept GuestPageArea values of one app, by area code (the app's extension)."""
+    return ShortCache(GUEST_PAGE_STALENESS, max_entries=4096)
+
+
+def find_guest_page_area(connection: Connection, code: str) -> GuestPageArea:
+    """find_area for the guest page (GET): the same area and key, as plain values.
+
+    In Core form: loading three ORM entities cost more than the rest of a kept page.
+    The page keeps what it read for GUEST_PAGE_STALENESS (views.page).
+    """
+    if not is_code(code):
+        raise UnknownAreaError
+    row = connection.execute(_FIND_PAGE_AREA, {"code": code}).first()
+    if row is None:
+        raise UnknownAreaError
+    *values, health_office_id, key_id, public_spki = row
+    key = (
+        None
+        if key_id is None or health_office_id is None
+        else OfficeKey(key_id=key_id, public_spki=public_spki, health_office_id=health_office_id)
+    )
+    fields = dict(zip(_PAGE_AREA_FIELDS, values, strict=True))
+    fields["office_name"] = fields["office_name"] or ""
+    return GuestPageArea(**fields, key=key)
+
+
+_PAGE_AREA_FIELDS = tuple(name for name in GuestPageArea.__dataclass_fields__ if name != "key")
 
 
 def find_area(session: Session, code: str) -> AreaContext:

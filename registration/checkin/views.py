@@ -16,32 +16,47 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import gzip
 import posixpath
 import re
 import secrets
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import brotli  # type: ignore[import-untyped]  # Flask-Compress's brotli ships no type hints
-from flask import Response, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    current_app,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie_session
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 import crypto
 from registration import i18n, metrics
-from registration.checkin import contact_form, display, lookup, rules, storage
+from registration.checkin import contact_form, display, lookup, page_cache, rules, storage
 from registration.checkin.checkout import check_out, verified_checkin
 from registration.checkin.errors import (
     CheckInNotFoundError,
     CheckInUnavailableError,
     EntranceCodeRequiredError,
     InvalidRequestError,
+    UnknownAreaError,
 )
-from registration.checkin.occupancy import full_notice_occupancy
+from registration.checkin.occupancy import full_notice
 from registration.checkin.pages import bp
+from registration.checkin.short_cache import ShortCache
 from registration.checkin.web import (
     checkin_limits,
     checkout_limit,
@@ -50,7 +65,7 @@ from registration.checkin.web import (
 from registration.extensions import limiter
 from registration.models import CheckIn, CheckInSource
 from registration.request_guard import bounded_int
-from registration.session import get_clock, get_session, get_settings
+from registration.session import get_clock, get_db, get_session, get_settings
 from registration.static_files import STATIC_FOLDER
 from registration.templating import current_language
 
@@ -67,16 +82,15 @@ REQUEST_TIMEOUT_SECONDS = 8
 ENTRANCE_CODE_MAX_LENGTH = 64
 
 
-def privacy_facts(context: lookup.AreaContext) -> dict[str, Any]:
+def privacy_facts(page: lookup.GuestPageArea) -> dict[str, Any]:
     """DSGVO Art. 13: who is responsible, why, who receives the data, when it is deleted."""
     settings = get_settings()
-    location = context.location
     controller = settings.privacy_controller or ", ".join(
         part
         for part in (
-            context.business_name,
-            f"{location.street} {location.house_number}".strip(),
-            f"{location.zip_code} {location.city}".strip(),
+            page.business_name,
+            f"{page.street} {page.house_number}".strip(),
+            f"{page.zip_code} {page.city}".strip(),
         )
         if part
     )
@@ -84,25 +98,24 @@ def privacy_facts(context: lookup.AreaContext) -> dict[str, Any]:
     return {
         "controller": controller,
         "notice": notice,
-        "office_name": context.office_name,
+        "office_name": page.office_name,
         "retention_days": settings.retention_days,
         "key_fingerprint": (
-            crypto.format_short_fingerprint(bytes.fromhex(context.key.key_id))
-            if context.key is not None
+            crypto.format_short_fingerprint(bytes.fromhex(page.key.key_id))
+            if page.key is not None
             else ""
         ),
     }
 
 
-def _admission(context: lookup.AreaContext) -> tuple[str | None, bool]:
+def _admission(page: lookup.GuestPageArea) -> tuple[str | None, bool]:
     """In rotating mode: an admission (posted, or for a fresh entrance code), else (None, refused)."""
-    location = context.location
     try:
         admission = rules.admission_for(
             get_clock(),
-            checkin_mode=location.checkin_mode,
-            rotating_secret=location.rotating_secret,
-            area_code=context.area.code,
+            checkin_mode=page.checkin_mode,
+            rotating_secret=page.rotating_secret,
+            area_code=page.area_code,
             arrival=get_clock().now(),
             admission=request.form.get("admission", "") if request.method == "POST" else "",
             entrance_code=request.args.get("t", ""),
@@ -113,7 +126,7 @@ def _admission(context: lookup.AreaContext) -> tuple[str | None, bool]:
     return (admission.token if admission is not None else None), False
 
 
-def _page_config(context: lookup.AreaContext, admission: str | None) -> dict[str, Any]:
+def _page_config(page: lookup.GuestPageArea, admission: str | None) -> dict[str, Any]:
     """Everything checkin.js needs, passed as a non-executable JSON block (CSP: no inline script)."""
     settings = get_settings()
     return {
@@ -121,13 +134,13 @@ def _page_config(context: lookup.AreaContext, admission: str | None) -> dict[str
         "serviceWorker": url_for("checkin.service_worker"),
         "retentionDays": settings.retention_days,
         "requestTimeoutSeconds": REQUEST_TIMEOUT_SECONDS,
-        "areaCode": context.area.code,
-        "areaName": context.area.name,
-        "locationCode": context.location.code,
-        "locationName": context.location.name,
-        "key": lookup.current_key_description(context.key) if context.key else None,
+        "areaCode": page.area_code,
+        "areaName": page.area_name,
+        "locationCode": page.location_code,
+        "locationName": page.location_name,
+        "key": lookup.current_key_description(page.key) if page.key else None,
         "admission": admission,
-        "defaultStayMinutes": context.location.default_stay_minutes,
+        "defaultStayMinutes": page.default_stay_minutes,
         "language": current_language(),
         # The browser formats dates with this locale and a 24-hour clock (English: en-GB).
         "dateLocale": i18n.date_locale(current_language()).replace("_", "-"),
@@ -238,6 +251,8 @@ def service_worker() -> Response:
 
 def _checkin_cookie(code: str) -> tuple[uuid.UUID, str] | None:
     raw = request.cookies.get(CHECKIN_COOKIE, "")
+    if not raw:
+        return None
     checkin_id, _, token = raw.partition(".")
     try:
         return uuid.UUID(checkin_id), token
@@ -261,56 +276,133 @@ def _current_checkin(code: str, area_id: int) -> tuple[CheckIn, str] | None:
 
 
 def _render_page(
-    context: lookup.AreaContext,
+    page: lookup.GuestPageArea,
     *,
     form: contact_form.ContactForm | None = None,
     idempotency_key: str | None = None,
     admission: str | None = None,
     status: int = 200,
-) -> tuple[str, int]:
-    session, clock = get_session(), get_clock()
-    present = full_notice_occupancy(session, clock, context.location)
+) -> tuple[page_cache.PageSkeleton, dict[str, str], int]:
+    """The check-in page as a skeleton and its slots' values for this request.
+
+    An empty form (every GET) comes from the app's PageCache; a posted form shown again
+    (errors, a person added) is rendered for this request alone. A message flashed for
+    the next page is shown by a page rendered for this request, too.
+    """
+    if form is None and not cookie_session.get("_flashes"):
+        key = (page, current_language(), request.script_root)
+        skeleton = _page_cache().skeleton(key, functools.partial(_page_template, page, None))
+    else:
+        skeleton = page_cache.PageSkeleton.render(functools.partial(_page_template, page, form))
+    return skeleton, page_slots(page, idempotency_key, admission), status
+
+
+def _page_template(
+    page: lookup.GuestPageArea,
+    form: contact_form.ContactForm | None,
+    slots: Mapping[str, Markup],
+) -> str:
+    """The page's template with `slots` (page_cache's markers) where per-request values go."""
     form = form or contact_form.ContactForm()
-    return (
-        render_template(
-            "checkin/page.html",
-            context=context,
-            location=context.location,
-            area=context.area,
-            privacy=privacy_facts(context),
-            occupancy=present,
-            form=form,
-            errors=form.errors,
-            error_by_field=form.error_by_field,
-            labels=contact_form.labels(),
-            limits=contact_form.INPUT_LIMITS,
-            contact_required=get_settings().contact_required,
-            idempotency_key=idempotency_key or secrets.token_urlsafe(24),
-            admission=admission,
-            config=_page_config(context, admission),
-            modules=module_graph("js/checkin.js"),
-            current=_current_checkin(context.area.code, context.area.id),
-        ),
-        status,
+    return render_template(
+        "checkin/page.html",
+        page=page,
+        privacy=privacy_facts(page),
+        form=form,
+        errors=form.errors,
+        error_by_field=form.error_by_field,
+        labels=contact_form.labels(),
+        limits=contact_form.INPUT_LIMITS,
+        contact_required=get_settings().contact_required,
+        config=_page_config(page, slots["admission_json"]),
+        modules=module_graph("js/checkin.js"),
+        slots=slots,
+        return_path=slots["return_path"],
     )
+
+
+def page_slots(
+    page: lookup.GuestPageArea, idempotency_key: str | None, admission: str | None
+) -> dict[str, str]:
+    """This request's values for the page's slots, each escaped for where it stands."""
+    present = full_notice(get_session, get_clock(), page)
+    current = _current_checkin(page.area_code, page.area_id)
+    return {
+        "csrf_token": escape(generate_csrf()),
+        "idempotency_key": escape(idempotency_key or secrets.token_urlsafe(24)),
+        "admission_input": (
+            Markup('<input type="hidden" name="admission" value="%s">') % admission
+            if admission
+            else ""
+        ),
+        "admission_json": "null" if admission is None else htmlsafe_json_dumps(admission),
+        "full_notice": _notice("full_notice", present) if present.is_full else "",
+        "current_checkin": _notice("current_checkin", current, page.area_code) if current else "",
+        # As url_for writes a query value, then escaped for the attribute it stands in.
+        "return_path": escape(quote_plus(request.full_path.rstrip("?"), safe=_QUERY_SAFE)),
+    }
+
+
+# The characters werkzeug's URL builder leaves unquoted in a query value.
+_QUERY_SAFE = "!$'()*,/:;?@"
+
+
+def _notice(name: str, *args: Any) -> str:
+    macro = get_template_attribute("checkin/_page_notices.html", name)
+    return str(macro(*args))
+
+
+def _page_cache() -> page_cache.PageCache:
+    cache: page_cache.PageCache = current_app.extensions[page_cache.EXTENSION]
+    return cache
+
+
+def _page_response(
+    rendered: tuple[page_cache.PageSkeleton, dict[str, str], int], *, compress: bool
+) -> Response:
+    """The page as HTML, compressed if `compress`: gzip from the kept pieces (no work per
+    request), else brotli; gzip first, as every browser that sends br sends gzip too."""
+    skeleton, values, status = rendered
+    encoding = request.accept_encodings.best_match(["gzip", "br"]) if compress else None
+    if encoding == "gzip":
+        body, compressed = skeleton.gzip(values)
+    else:
+        body = compressed = skeleton.fill(values)
+        if encoding == "br":
+            compressed = brotli.compress(body, quality=5)
+    response = Response(compressed, status=status, mimetype="text/html")
+    if encoding:
+        response.headers["Content-Encoding"] = encoding
+        response.vary.add("Accept-Encoding")
+    return response
 
 
 @bp.get("/c/<code>")
 def page(code: str) -> Any:
-    """The check-in page behind an area's QR code."""
-    context = lookup.find_area(get_session(), code)
-    admission, refused = _admission(context)
+    """The check-in page behind an area's QR code; its area as read at most
+    lookup.GUEST_PAGE_STALENESS ago (by this process)."""
+    if not lookup.is_code(code):
+        raise UnknownAreaError
+    areas: ShortCache[str, lookup.GuestPageArea]
+    areas = current_app.extensions[lookup.GUEST_PAGE_AREAS_EXTENSION]
+    area = areas.get(code, get_clock(), lambda _now: _read_page_area(code))
+    admission, refused = _admission(area)
     if refused:
-        return _render_refused(context)
-    if not context.can_check_in:
-        return render_template("checkin/unavailable.html", context=context), 503
-    html, status = _render_page(context, admission=admission)
-    if _reflects_only_our_text(admission):
-        return _compressed(html, status)
-    return html, status
+        return _render_refused(area)
+    if not area.can_check_in:
+        return _render_unavailable(area)
+    return _page_response(
+        _render_page(area, admission=admission),
+        compress=_reflects_only_our_text(admission is not None),
+    )
 
 
-def _reflects_only_our_text(admission: str | None) -> bool:
+def _read_page_area(code: str) -> lookup.GuestPageArea:
+    with get_db().request_connection() as connection:
+        return lookup.find_guest_page_area(connection, code)
+
+
+def _reflects_only_our_text(admitted: bool) -> bool:
     """True if nothing a third party chose is on the page: no query, or a fresh entrance code.
 
     The page holds secrets (the CSRF token) and links back to itself with its query
@@ -323,33 +415,29 @@ def _reflects_only_our_text(admission: str | None) -> bool:
         return True
     entrance_code = request.args.get("t", "")
     return (
-        admission is not None
+        admitted
         and query == f"t={entrance_code}"
         and len(entrance_code) <= ENTRANCE_CODE_MAX_LENGTH
         and entrance_code.replace("-", "").replace("_", "").isalnum()
     )
 
 
-def _compressed(html: str, status: int) -> Response:
-    """The guest page compressed (brotli or gzip): a third of the first load on a slow phone."""
-    body = html.encode()
-    response = Response(body, status=status, mimetype="text/html")
-    encoding = request.accept_encodings.best_match(["br", "gzip"])
-    if encoding == "br":
-        response.set_data(brotli.compress(body, quality=5))
-    elif encoding == "gzip":
-        response.set_data(gzip.compress(body, compresslevel=6))
-    if encoding:
-        response.headers["Content-Encoding"] = encoding
-    response.vary.add("Accept-Encoding")
-    return response
-
-
-def _render_refused(context: lookup.AreaContext) -> tuple[str, int]:
+def _render_refused(page: lookup.GuestPageArea) -> tuple[str, int]:
     error = EntranceCodeRequiredError()
     return (
-        render_template("checkin/entrance_code.html", context=context, message=str(error.message)),
+        render_template(
+            "checkin/entrance_code.html",
+            location_name=page.location_name,
+            message=str(error.message),
+        ),
         error.status,
+    )
+
+
+def _render_unavailable(page: lookup.GuestPageArea) -> tuple[str, int]:
+    return (
+        render_template("checkin/unavailable.html", location_name=page.location_name),
+        503,
     )
 
 
@@ -379,25 +467,30 @@ def submit(code: str) -> Any:
     """The no-JavaScript path: validate, seal in memory, store only the envelope."""
     session, clock, settings = get_session(), get_clock(), get_settings()
     context = lookup.find_area(session, code)
-    admission, refused = _admission(context)
+    page = lookup.GuestPageArea.of(context)
+    admission, refused = _admission(page)
     if refused:
         metrics.checkin_refused(EntranceCodeRequiredError.code)
-        return _render_refused(context)
+        return _render_refused(page)
     if not context.can_check_in or context.key is None:
         metrics.checkin_refused(CheckInUnavailableError.code)
-        return render_template("checkin/unavailable.html", context=context), 503
+        return _render_unavailable(page)
     idempotency_key = request.form.get("idempotencyKey", "")
     if not rules.IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
         idempotency_key = secrets.token_urlsafe(24)
     form = contact_form.read_contact_form(request.form, settings.contact_required)
     if _edit_persons(form, request.form.get("action", "")):
-        return _render_page(
-            context, form=form, idempotency_key=idempotency_key, admission=admission
+        return _page_response(
+            _render_page(page, form=form, idempotency_key=idempotency_key, admission=admission),
+            compress=False,
         )
     if form.errors:
         metrics.checkin_refused(InvalidRequestError.code)
-        return _render_page(
-            context, form=form, idempotency_key=idempotency_key, admission=admission, status=422
+        return _page_response(
+            _render_page(
+                page, form=form, idempotency_key=idempotency_key, admission=admission, status=422
+            ),
+            compress=False,
         )
     persons = 1 + len(form.persons)
     arrival = clock.now().replace(microsecond=0)  # sealed (format v2) and stored alike

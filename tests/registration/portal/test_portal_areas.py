@@ -9,13 +9,18 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registration.checkin.lookup import GUEST_PAGE_STALENESS
+from registration.clock import FrozenClock
 from registration.models import AuditEvent
 from tests.forms import csrf_token, log_in
 from tests.registration.portal.portal_helpers import Tenant
 
 
 def _poster_works(app: Flask, code: str) -> bool:
-    """What a guest scanning the printed poster sees: the check-in page or not."""
+    """What a guest scanning the printed poster sees: the check-in page or not, once
+    the page's kept copy of its area is GUEST_PAGE_STALENESS old."""
+    clock: FrozenClock = app.extensions["gastregister.clock"]
+    clock.advance(GUEST_PAGE_STALENESS)
     return app.test_client().get(f"/c/{code}").status_code == 200
 
 
