@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask
 from flask.blueprints import BlueprintSetupState
 
 from registration.checkin.errors import CheckInError
@@ -17,7 +17,6 @@ from registration.checkin.occupancy import FULL_NOTICE_CACHE_EXTENSION, FullNoti
 from registration.checkin.page_cache import EXTENSION as PAGE_CACHE_EXTENSION
 from registration.checkin.page_cache import PageCache
 from registration.checkin.web import checkin_error_response, guest_requests, setup_app
-from registration.extensions import limiter
 from registration.i18n import offer_guest_languages
 
 bp = Blueprint("checkin", __name__, template_folder="templates")
@@ -34,10 +33,3 @@ def _setup(state: BlueprintSetupState) -> None:
     app.extensions[GUEST_PAGE_AREAS_EXTENSION] = guest_page_areas()
     app.extensions[PAGE_CACHE_EXTENSION] = PageCache()
     app.extensions[FULL_NOTICE_CACHE_EXTENSION] = FullNoticeCache()
-    # The page behind a QR code has no rate limit (it stores nothing); the limiter
-    # need not look for one on each of its loads.
-    limiter.request_filter(_is_guest_page_load)
-
-
-def _is_guest_page_load() -> bool:
-    return request.endpoint == "checkin.page" and request.method == "GET"

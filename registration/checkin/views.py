@@ -61,6 +61,7 @@ from registration.checkin.web import (
     checkin_limits,
     checkout_limit,
     counts_refusals,
+    no_rate_limit,
 )
 from registration.extensions import limiter
 from registration.models import CheckIn, CheckInSource
@@ -378,6 +379,7 @@ def _page_response(
 
 
 @bp.get("/c/<code>")
+@no_rate_limit
 def page(code: str) -> Any:
     """The check-in page behind an area's QR code; its area as read at most
     lookup.GUEST_PAGE_STALENESS ago (by this process)."""

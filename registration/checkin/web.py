@@ -143,20 +143,23 @@ def checkin_limits(view: View) -> View:
         enforce_checkin_limits()
         return view(*args, **kwargs)
 
-    limited.counts_own_limits = True  # type: ignore[attr-defined]
-    return cast(View, limited)
+    return no_rate_limit(cast(View, limited))
+
+
+def no_rate_limit(view: View) -> View:
+    """Flask-Limiter leaves this view alone: it counts its limits itself (checkin_limits)
+    or has none (the guest page behind a QR code stores nothing)."""
+    view.outside_flask_limiter = True  # type: ignore[attr-defined]
+    return view
 
 
 @limiter.request_filter
-def counts_own_limits() -> bool:
-    """Flask-Limiter leaves a request alone whose view counts its limits itself.
-
-    A request filter is the first thing Flask-Limiter asks; marking the view exempt
+def _outside_flask_limiter() -> bool:
+    """A request filter is the first thing Flask-Limiter asks; marking the view exempt
     instead still resolved every default and blueprint limit before finding the mark,
-    on each check-in.
-    """
+    on each check-in and each guest page."""
     view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "counts_own_limits", False))
+    return bool(getattr(view, "outside_flask_limiter", False))
 
 
 def counts_refusals(view: View) -> View:
