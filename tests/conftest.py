@@ -5,7 +5,8 @@ the PostgreSQL server of TEST_DATABASE_URL (a database created for the run). Mig
 works inside a transaction that is rolled back, so tests cannot see each other.
 
 With GASTREGISTER_REQUIRE_SERVICES=1 (CI) a skipped test fails instead, unless it
-was skipped because it belongs to the other database.
+was skipped because it belongs to the other database. Tests marked `engine_independent`
+are deselected on PostgreSQL (see pytest_collection_modifyitems).
 """
 
 from __future__ import annotations
@@ -56,13 +57,29 @@ def _postgres_url() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`postgres` tests run only on PostgreSQL, `sqlite_only` tests only on SQLite."""
+    """`postgres` tests run only on PostgreSQL, `sqlite_only` tests only on SQLite.
+
+    `engine_independent` tests run in the SQLite run only: their outcome cannot depend on
+    the database engine (a page's rendering, the browser's crypto, a process with a
+    database of its own), so running them again on PostgreSQL would only cost CI time.
+    There they are deselected rather than skipped, so that they are not counted as
+    tests that did not run. Each such mark says why, or collection fails."""
     on_postgres = _postgres_url() is not None
+    engine_independent: list[pytest.Item] = []
     for item in items:
         if item.get_closest_marker("postgres") and not on_postgres:
             item.add_marker(pytest.mark.skip(reason=f"{OTHER_DATABASE}: needs TEST_DATABASE_URL"))
         if item.get_closest_marker("sqlite_only") and on_postgres:
             item.add_marker(pytest.mark.skip(reason=f"{OTHER_DATABASE}: SQLite only"))
+        marker = item.get_closest_marker("engine_independent")
+        if marker is not None:
+            if not (marker.args and isinstance(marker.args[0], str) and marker.args[0].strip()):
+                raise pytest.UsageError(f"{item.nodeid}: engine_independent needs a reason")
+            engine_independent.append(item)
+    if on_postgres and engine_independent:
+        config.hook.pytest_deselected(items=engine_independent)
+        deselected = set(engine_independent)
+        items[:] = [item for item in items if item not in deselected]
 
 
 @pytest.fixture(scope="session")
