@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import argon2.profiles
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import make_url, text
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 
 import registration.models  # noqa: F401  - every table is known to wipe()
 from gastregister import create_app
+from registration.accounts import passwords
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
@@ -80,6 +83,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=engine_independent)
         deselected = set(engine_independent)
         items[:] = [item for item in items if item not in deselected]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2id at its lowest cost (argon2-cffi's CHEAPEST profile, made for tests) in
+    this process: for test clients, CLI runs and live servers in threads.
+
+    The service hashes with the RFC 9106 low-memory profile (64 MiB, three passes): up to
+    half a second of both cores per log-in on the CI machine, and the suite logs in
+    hundreds of times. Who may log in, throttling and sessions do not depend on that
+    cost; the hashes stay Argon2id, and services started as processes of their own
+    (gunicorn, `make systemtest`) keep the real profile."""
+    cheapest = PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", cheapest)
+        patch.setattr(passwords, "_DUMMY_HASH", cheapest.hash("not-a-real-password-7c1d0f"))
+        yield
 
 
 @pytest.fixture(scope="session")
