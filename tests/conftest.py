@@ -5,7 +5,8 @@ the PostgreSQL server of TEST_DATABASE_URL (a database created for the run). Mig
 works inside a transaction that is rolled back, so tests cannot see each other.
 
 With GASTREGISTER_REQUIRE_SERVICES=1 (CI) a skipped test fails instead, unless it
-was skipped because it belongs to the other database.
+was skipped because it belongs to the other database. Tests marked `engine_independent`
+are deselected on PostgreSQL (see pytest_collection_modifyitems).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import argon2.profiles
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import make_url, text
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Session
 
 import registration.models  # noqa: F401  - every table is known to wipe()
 from gastregister import create_app
+from registration.accounts import passwords
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
@@ -56,13 +60,46 @@ def _postgres_url() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`postgres` tests run only on PostgreSQL, `sqlite_only` tests only on SQLite."""
+    """`postgres` tests run only on PostgreSQL, `sqlite_only` tests only on SQLite.
+
+    `engine_independent` tests run in the SQLite run only: their outcome cannot depend on
+    the database engine (a page's rendering, the browser's crypto, a process with a
+    database of its own), so running them again on PostgreSQL would only cost CI time.
+    There they are deselected rather than skipped, so that they are not counted as
+    tests that did not run. Each such mark says why, or collection fails."""
     on_postgres = _postgres_url() is not None
+    engine_independent: list[pytest.Item] = []
     for item in items:
         if item.get_closest_marker("postgres") and not on_postgres:
             item.add_marker(pytest.mark.skip(reason=f"{OTHER_DATABASE}: needs TEST_DATABASE_URL"))
         if item.get_closest_marker("sqlite_only") and on_postgres:
             item.add_marker(pytest.mark.skip(reason=f"{OTHER_DATABASE}: SQLite only"))
+        marker = item.get_closest_marker("engine_independent")
+        if marker is not None:
+            if not (marker.args and isinstance(marker.args[0], str) and marker.args[0].strip()):
+                raise pytest.UsageError(f"{item.nodeid}: engine_independent needs a reason")
+            engine_independent.append(item)
+    if on_postgres and engine_independent:
+        config.hook.pytest_deselected(items=engine_independent)
+        deselected = set(engine_independent)
+        items[:] = [item for item in items if item not in deselected]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2id at its lowest cost (argon2-cffi's CHEAPEST profile, made for tests) in
+    this process: for test clients, CLI runs and live servers in threads.
+
+    The service hashes with the RFC 9106 low-memory profile (64 MiB, three passes): up to
+    half a second of both cores per log-in on the CI machine, and the suite logs in
+    hundreds of times. Who may log in, throttling and sessions do not depend on that
+    cost; the hashes stay Argon2id, and services started as processes of their own
+    (gunicorn, `make systemtest`) keep the real profile."""
+    cheapest = PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", cheapest)
+        patch.setattr(passwords, "_DUMMY_HASH", cheapest.hash("not-a-real-password-7c1d0f"))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -100,6 +100,7 @@ def test_scan_fill_confirm_and_check_out(
     assert len(visit["token"]) >= 40
 
 
+@pytest.mark.engine_independent("what the phone remembers and forgets: localStorage only")
 def test_remembered_details_fill_the_form_and_are_forgotten_with_one_tap(
     phone: BrowserContext, venue: LiveVenue
 ) -> None:
@@ -125,6 +126,9 @@ def test_remembered_details_fill_the_form_and_are_forgotten_with_one_tap(
     assert "Wilhelmine" not in stored
 
 
+@pytest.mark.engine_independent(
+    "the form's companion fieldsets; storing a check-in is tested on both engines above"
+)
 def test_additional_persons(phone: BrowserContext, venue: LiveVenue) -> None:
     page = phone.new_page()
     page.goto(venue.page_url)
@@ -172,6 +176,7 @@ def test_additional_persons(phone: BrowserContext, venue: LiveVenue) -> None:
     ]
 
 
+@pytest.mark.engine_independent("validation on the page; nothing is stored")
 def test_errors_are_announced_and_linked_to_their_fields(
     phone: BrowserContext, venue: LiveVenue
 ) -> None:
@@ -198,6 +203,7 @@ def test_errors_are_announced_and_linked_to_their_fields(
     expect(page.locator("#confirmation")).to_be_visible()
 
 
+@pytest.mark.engine_independent("translation of the page; nothing is stored")
 def test_english_with_the_visible_switch(phone: BrowserContext, venue: LiveVenue) -> None:
     page = phone.new_page()
     page.goto(venue.page_url)
@@ -327,6 +333,7 @@ def test_the_database_holds_no_names_streets_or_phone_numbers(
         assert venue.open(checkin)["lastName"] == "Quästorius"
 
 
+@pytest.mark.engine_independent("bytes and origins of the first load; nothing is stored")
 def test_first_load_is_small_and_from_our_origin_only(
     chromium: Browser, venue: LiveVenue, request_recorder: Callable[[Page], Any]
 ) -> None:
@@ -368,6 +375,7 @@ def test_first_load_is_small_and_from_our_origin_only(
         context.close()
 
 
+@pytest.mark.engine_independent("layout only")
 def test_readable_at_200_percent_zoom(chromium: Browser, venue: LiveVenue) -> None:
     """A 390 px phone at 200 % zoom lays out like a 195 px wide screen: nothing may scroll sideways."""
     context = chromium.new_context(
@@ -384,6 +392,9 @@ def test_readable_at_200_percent_zoom(chromium: Browser, venue: LiveVenue) -> No
         context.close()
 
 
+@pytest.mark.engine_independent(
+    "axe on rendered pages; storing a check-in is tested on both engines above"
+)
 def test_axe_finds_nothing_on_the_guest_pages(
     axe_context: BrowserContext, no_js: BrowserContext, venue: LiveVenue
 ) -> None:
@@ -416,6 +427,7 @@ def test_axe_finds_nothing_on_the_guest_pages(
     assert run_axe(page) == []
 
 
+@pytest.mark.engine_independent("the entrance screen's timer in the browser; nothing is stored")
 def test_display_refreshes_its_code(
     chromium: Browser, make_live_server: Callable[..., Any]
 ) -> None:

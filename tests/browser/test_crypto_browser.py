@@ -48,7 +48,12 @@ from crypto import (
 from crypto.envelope import seal_padded_plaintext
 from crypto.record import encode_contact_record
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.engine_independent(
+        "only JavaScript in the browser and a static file server: no database at all"
+    ),
+]
 
 VECTORS_FILE = (
     Path(__file__).resolve().parents[1]

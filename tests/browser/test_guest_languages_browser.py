@@ -20,7 +20,12 @@ from registration.clock import to_berlin
 from registration.i18n import GUEST_LANGUAGES
 from tests.browser.guest_page import BRAUHAUS, GUEST, PHONE, LiveVenue, fill, run_axe
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.engine_independent(
+        "translations, right-to-left layout, axe and the language switch of rendered pages; check-in storage is tested on both engines in test_checkin_browser and test_phone_browser"
+    ),
+]
 expect.set_options(timeout=20_000)
 
 SIDEWAYS = "document.documentElement.scrollWidth - document.documentElement.clientWidth"

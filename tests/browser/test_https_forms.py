@@ -104,12 +104,14 @@ def _log_in(page: Page, base: str, email: str) -> None:
     expect(page.locator("form[action$='/konto/logout'] button").first).to_be_visible()
 
 
+@pytest.mark.engine_independent("TLS and the browser's secure context")
 def test_page_is_a_secure_context(https_server: Any, https_context: BrowserContext) -> None:
     page = https_context.new_page()
     page.goto(https_server.url + "/")
     assert page.evaluate("window.isSecureContext") is True
 
 
+@pytest.mark.engine_independent("CSRF's Referer check and cookie flags over TLS")
 def test_log_in_and_out_over_https(https_server: Any, https_context: BrowserContext) -> None:
     email = _owner(https_server)
     page = https_context.new_page()
@@ -125,6 +127,7 @@ def test_log_in_and_out_over_https(https_server: Any, https_context: BrowserCont
     expect(page).to_have_url(f"{https_server.url}/konto/login?next=%2Fportal%2F")
 
 
+@pytest.mark.engine_independent("CSRF's Referer check over TLS")
 def test_sign_up_form_over_https(https_server: Any, https_context: BrowserContext) -> None:
     page = https_context.new_page()
     page.goto(https_server.url + "/konto/signup")
@@ -138,6 +141,7 @@ def test_sign_up_form_over_https(https_server: Any, https_context: BrowserContex
     expect(page.get_by_role("heading", name="Bitte sehen Sie in Ihr Postfach")).to_be_visible()
 
 
+@pytest.mark.engine_independent("CSRF's Referer check over TLS; nothing is written")
 def test_form_from_another_site_is_refused(
     https_server: Any, https_context: BrowserContext
 ) -> None:
@@ -164,6 +168,9 @@ def test_form_from_another_site_is_refused(
     expect(page.get_by_text("Das Formular ist abgelaufen")).to_be_visible()
 
 
+@pytest.mark.engine_independent(
+    "CSRF's Referer check over TLS; the no-JavaScript check-in is stored on both engines in test_checkin_browser"
+)
 def test_guest_form_without_javascript_over_https(https_server: Any, chromium: Browser) -> None:
     area_code = factories.add_venue(https_server.database).area.code
     context = chromium.new_context(

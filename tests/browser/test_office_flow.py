@@ -315,6 +315,9 @@ def test_request_release_decrypt_in_the_browser_equals_the_cli(
     assert not log.outside_origin(base)
 
 
+@pytest.mark.engine_independent(
+    "a package made by the test, opened in the browser; no stored visit is read"
+)
 def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_records(
     chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -401,6 +404,9 @@ def test_the_general_decrypt_page_explains_bad_packages_and_lists_damaged_record
         context.close()
 
 
+@pytest.mark.engine_independent(
+    "a package made by the test, opened in the browser; no stored visit is read"
+)
 def test_after_a_rotation_each_key_file_opens_with_its_own_passphrase(
     chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -536,6 +542,7 @@ def _open_general(page: Page, base: str, scene: dict[str, Any], package: Path) -
     expect(page.locator("#guest-table-body tr")).to_have_count(len(_TIMELINE_VISITS))
 
 
+@pytest.mark.engine_independent("layout of a package made by the test, opened in the browser")
 def test_the_table_takes_the_full_width_keeps_the_names_in_sight_and_shows_chosen_columns(
     chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -578,6 +585,7 @@ def test_the_table_takes_the_full_width_keeps_the_names_in_sight_and_shows_chose
         context.close()
 
 
+@pytest.mark.engine_independent("axe on a package made by the test, opened in the browser")
 def test_axe_finds_nothing_on_the_opened_data(
     chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -596,6 +604,7 @@ def test_axe_finds_nothing_on_the_opened_data(
         context.close()
 
 
+@pytest.mark.engine_independent("the timeline drawn in the browser from a package made by the test")
 def test_the_timeline_draws_the_visits_by_area_and_marks_the_index_case_and_close_contacts(
     chromium: Browser, live_server: Any, scene: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -22,7 +22,12 @@ from tests.browser.test_checkin_browser import run_axe
 from tests.factories import PASSWORD
 from tests.local_servers import LiveServer
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.engine_independent(
+        "the key pair, passphrase check and key file are made in the browser; the server only serves the page"
+    ),
+]
 expect.set_options(timeout=60_000)  # creating a key file runs PBKDF2 (600,000 iterations)
 
 

@@ -187,6 +187,7 @@ def test_owner_asks_back_office_answers_owner_declines_the_other_office_reads_wh
         _no_axe_violations(page)
 
 
+@pytest.mark.engine_independent("axe on a rendered page")
 def test_the_office_audit_page_without_links_passes_axe(
     live_server: LiveServer, office_desktop: BrowserContext, scene: dict[str, Any]
 ) -> None:
@@ -276,6 +277,7 @@ def test_account_pages_have_the_portal_navigation_and_printable_downloadable_cod
     expect(page.get_by_text("Gastregister-Konto: wirt@flow.test")).to_be_hidden()
 
 
+@pytest.mark.engine_independent("layout only")
 @pytest.mark.parametrize("width", [390, 320])
 def test_no_horizontal_scrolling_on_a_phone(
     chromium: Browser, live_server: LiveServer, scene: dict[str, Any], width: int
@@ -299,6 +301,7 @@ def test_no_horizontal_scrolling_on_a_phone(
         context.close()
 
 
+@pytest.mark.engine_independent("navigation and axe on rendered pages; nothing is written")
 def test_staff_reach_the_staff_entry_from_their_dashboard(
     live_server: LiveServer, desktop: BrowserContext, scene: dict[str, Any]
 ) -> None:

@@ -77,6 +77,9 @@ def test_without_background_sync_the_next_visit_to_any_page_delivers(
     assert len(venue.checkins()) == 1
 
 
+@pytest.mark.engine_independent(
+    "the refusals come from a route in the browser; the server stores nothing"
+)
 def test_a_refused_checkin_is_listed_with_its_reason_until_dismissed(
     phone: BrowserContext, venue: LiveVenue
 ) -> None:
@@ -111,6 +114,9 @@ def test_a_refused_checkin_is_listed_with_its_reason_until_dismissed(
     assert venue.checkins() == []
 
 
+@pytest.mark.engine_independent(
+    "the stall is a route in the browser and the deadline the page's own; exactly-once storage is tested on both engines in the delivery tests"
+)
 def test_a_stalled_server_leaves_no_endless_spinner(
     phone: BrowserContext, venue: LiveVenue
 ) -> None:
@@ -230,6 +236,9 @@ def test_checking_in_at_another_table_checks_the_first_visit_out(
     expect(page.locator("#checkin-form")).to_be_visible()
 
 
+@pytest.mark.engine_independent(
+    "what the phone remembers and offers; storage is tested on both engines in the delivery tests"
+)
 def test_another_person_starts_empty_and_companions_are_offered_not_added(
     phone: BrowserContext, venue: LiveVenue
 ) -> None:
@@ -271,6 +280,9 @@ def test_another_person_starts_empty_and_companions_are_offered_not_added(
     assert [checkin.persons for checkin in venue.checkins()] == [2, 1]
 
 
+@pytest.mark.engine_independent(
+    "the phone's list of visits; check-out storage is tested on both engines"
+)
 def test_my_visits_lists_checks_out_clears_and_forgets_old_ones(
     phone: BrowserContext, two_tables: LiveVenue
 ) -> None:
@@ -337,6 +349,7 @@ def screen(chromium: Browser, width: int) -> BrowserContext:
     return context
 
 
+@pytest.mark.engine_independent("layout of the remembered-details page")
 def test_a_returning_guest_finds_the_button_and_the_privacy_facts_on_the_first_screen(
     phone: BrowserContext, venue: LiveVenue
 ) -> None:
@@ -365,6 +378,7 @@ def test_a_returning_guest_finds_the_button_and_the_privacy_facts_on_the_first_s
     assert len(venue.checkins()) == 2
 
 
+@pytest.mark.engine_independent("layout only")
 @pytest.mark.parametrize("width", [320, 390])
 def test_the_confirmation_reads_well_and_nothing_scrolls_sideways(
     chromium: Browser, two_tables: LiveVenue, width: int
@@ -392,6 +406,7 @@ def test_the_confirmation_reads_well_and_nothing_scrolls_sideways(
         context.close()
 
 
+@pytest.mark.engine_independent("axe on rendered pages")
 def test_axe_finds_nothing_on_the_returning_guests_page(
     axe_context: BrowserContext, venue: LiveVenue
 ) -> None:

@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from flask.testing import FlaskClient
 
 from gastregister import gunicorn_conf
@@ -38,6 +39,9 @@ def test_the_gunicorn_format_has_the_route_and_no_path_query_or_address() -> Non
         assert atom not in fmt
 
 
+@pytest.mark.engine_independent(
+    "gunicorn in demo mode without a database: only its access log is read"
+)
 def test_gunicorn_logs_the_rule_of_a_secret_link(tmp_path: Path) -> None:
     env = {
         **os.environ,
@@ -60,6 +64,9 @@ def test_gunicorn_logs_the_rule_of_a_secret_link(tmp_path: Path) -> None:
     assert re.search(r'"GET -" 404 ', text), text
 
 
+@pytest.mark.engine_independent(
+    "gunicorn in demo mode without a database: only its access log is read"
+)
 def test_gunicorn_keeps_no_access_log_when_nginx_does(tmp_path: Path) -> None:
     """GASTREGISTER_ACCESS_LOG=off (deploy/gastregister.env): nginx logs, gunicorn does not."""
     env = {

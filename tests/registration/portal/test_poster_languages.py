@@ -21,6 +21,10 @@ from fontTools.ttLib import TTFont
 from registration.portal import posters
 from tests.registration.portal.portal_helpers import Tenant
 
+pytestmark = pytest.mark.engine_independent(
+    "the PDF's text and QR codes per language; reading the location is tested on both engines in test_portal_views"
+)
+
 HEADLINES = {
     "en": "Please check in here",
     "tr": "Lütfen burada giriş kaydı yapın",

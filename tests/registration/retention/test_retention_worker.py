@@ -28,6 +28,10 @@ from tests.registration.retention.retention_helpers import (
     job_runs,
 )
 
+pytestmark = pytest.mark.engine_independent(
+    "each test runs gastregister in processes on a demo SQLite database of its own, not the suite's"
+)
+
 GASTREGISTER = Path(sys.executable).with_name("gastregister")
 SCHEDULER_WORDS = ("scheduler", "maintenance timer", "maintenance worker", "scheduled every")
 
