@@ -62,13 +62,16 @@ def test_without_background_sync_the_next_visit_to_any_page_delivers(
     phone.add_init_script("delete ServiceWorkerRegistration.prototype.sync;")
     page = open_with_worker(phone, venue.page_url)
     fill(page, GUEST)
-    # The page's own requests fail as in a dead zone. (Offline emulation is applied to the
-    # network asynchronously: under load a request could still slip through before it.)
-    page.route("**/api/v1/checkins", lambda route: route.abort("internetdisconnected"))
+    # Check-ins fail as in a dead zone: the page's and the worker's own (a context's
+    # route sees the service worker's requests; a page's route did not, and the worker's
+    # own retry could deliver before the page was closed). Offline emulation is applied
+    # asynchronously: under load a request could still slip through before it.
+    phone.route("**/api/v1/checkins", lambda route: route.abort("internetdisconnected"))
     page.click("#submit-checkin")
     expect(page.locator("#confirmation-status")).to_have_text(QUEUED_REOPEN)
     page.close()
     assert venue.checkins() == []
+    phone.unroute("**/api/v1/checkins")
     home = phone.new_page()
     home.goto(venue.url + "/")  # not a guest page: the worker wakes on the navigation
     wait_until(lambda: len(venue.checkins()) == 1)
