@@ -195,44 +195,29 @@ class Result:
 RequestFactory = Callable[[], bytes]
 
 
-async def closed_loop(port: int, make: RequestFactory, seconds: float, connections: int) -> Result:
-    """Each connection sends its next request as soon as the previous answer arrived."""
+async def closed_loop(
+    port: int,
+    make: RequestFactory,
+    seconds: float,
+    connections: int,
+    *,
+    total: int | None = None,
+) -> Result:
+    """Each connection sends its next request as soon as the previous answer arrived,
+    for `seconds`, or until `total` requests were sent (the warm-up: a count, see
+    warm_up_count)."""
     result = Result()
     deadline = time.perf_counter() + seconds
+    remaining = iter(range(total)) if total is not None else None
+
+    def more() -> bool:
+        if remaining is not None:
+            return next(remaining, None) is not None
+        return time.perf_counter() < deadline
 
     async def worker() -> None:
         connection = await connect(port)
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            try:
-                status, close = await connection.request(make())
-            except ConnectionError:
-                result.add(599, time.perf_counter() - started)
-                connection = await connect(port)
-                continue
-            result.add(status, time.perf_counter() - started)
-            if close:
-                connection = await connect(port)
-        if connection.transport is not None:
-            connection.transport.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    result.seconds = time.perf_counter() - started
-    return result
-
-
-async def closed_loop_count(
-    port: int, make: RequestFactory, total: int, connections: int
-) -> Result:
-    """Send `total` requests over `connections` keep-alive connections, each as soon as
-    the previous answer arrived (the warm-up: a count, not a time, see warm_up)."""
-    result = Result()
-    remaining = iter(range(total))
-
-    async def worker() -> None:
-        connection = await connect(port)
-        for _ in remaining:
+        while more():
             started = time.perf_counter()
             try:
                 status, close = await connection.request(make())
@@ -612,7 +597,9 @@ def main(argv: list[str] | None = None) -> int:
                     plain_make = trivial_request_factory(plain.port)
                     make = checkin_request_factory(prepared, server.port)
                     run(closed_loop(plain.port, plain_make, 2, CONNECTIONS))
-                    warm = run(closed_loop_count(server.port, make, warm_up_count(), CONNECTIONS))
+                    warm = run(
+                        closed_loop(server.port, make, 0, CONNECTIONS, total=warm_up_count())
+                    )
                     print(
                         f"\n{name}: warm-up, every area through every worker: "
                         f"{len(warm.latencies)} check-ins in {warm.seconds:.1f} s",

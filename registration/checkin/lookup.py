@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Table, and_, bindparam, select
+from sqlalchemy import Connection, Select, Table, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 import crypto
@@ -159,39 +159,52 @@ _FIND_AREA = (
     .order_by(*_NEWEST_ACTIVE_KEY_FIRST)
     .limit(1)
 )
-_FIND_TARGET = (
-    select(
-        _areas.c.id,
-        _areas.c.code,
-        _areas.c.name,
-        _locations.c.id,
-        _locations.c.code,
-        _locations.c.name,
-        _locations.c.checkin_mode,
-        _locations.c.rotating_secret,
-        _locations.c.default_stay_minutes,
-        _locations.c.health_office_id,
-        _keys.c.key_id,
-        _keys.c.public_spki,
+
+
+def _open_area_with_newest_key(*columns: Any, office_name: bool = False) -> Select[Any]:
+    """`columns` of the open area bound as `code`, its open location and business, and its
+    office's newest active key (NULL columns without one): the one rule both the
+    check-in lookup and the guest page read an area by."""
+    joined = _areas.join(_locations, _areas.c.location_id == _locations.c.id).join(
+        _businesses, _locations.c.business_id == _businesses.c.id
     )
-    .select_from(
-        _areas.join(_locations, _areas.c.location_id == _locations.c.id)
-        .join(_businesses, _locations.c.business_id == _businesses.c.id)
-        .outerjoin(
-            _keys,
-            and_(
-                _keys.c.health_office_id == _locations.c.health_office_id,
-                _keys.c.state == KeyState.ACTIVE,
-            ),
+    if office_name:
+        joined = joined.outerjoin(_offices, _offices.c.id == _locations.c.health_office_id)
+    return (
+        select(*columns)
+        .select_from(
+            joined.outerjoin(
+                _keys,
+                and_(
+                    _keys.c.health_office_id == _locations.c.health_office_id,
+                    _keys.c.state == KeyState.ACTIVE,
+                ),
+            )
         )
+        .where(
+            _areas.c.code == bindparam("code"),
+            _areas.c.archived_at.is_(None),
+            _locations.c.archived_at.is_(None),
+        )
+        .order_by(_keys.c.activated_at.desc(), _keys.c.id.desc())
+        .limit(1)
     )
-    .where(
-        _areas.c.code == bindparam("code"),
-        _areas.c.archived_at.is_(None),
-        _locations.c.archived_at.is_(None),
-    )
-    .order_by(_keys.c.activated_at.desc(), _keys.c.id.desc())
-    .limit(1)
+
+
+_offices = _table(HealthOffice)
+_FIND_TARGET = _open_area_with_newest_key(
+    _areas.c.id,
+    _areas.c.code,
+    _areas.c.name,
+    _locations.c.id,
+    _locations.c.code,
+    _locations.c.name,
+    _locations.c.checkin_mode,
+    _locations.c.rotating_secret,
+    _locations.c.default_stay_minutes,
+    _locations.c.health_office_id,
+    _keys.c.key_id,
+    _keys.c.public_spki,
 )
 
 
@@ -262,48 +275,27 @@ class GuestPageArea:
         )
 
 
-_offices = _table(HealthOffice)
-_FIND_PAGE_AREA = (
-    select(
-        _areas.c.id,
-        _areas.c.code,
-        _areas.c.name,
-        _locations.c.id,
-        _locations.c.code,
-        _locations.c.name,
-        _locations.c.street,
-        _locations.c.house_number,
-        _locations.c.zip_code,
-        _locations.c.city,
-        _locations.c.capacity,
-        _locations.c.default_stay_minutes,
-        _locations.c.checkin_mode,
-        _locations.c.rotating_secret,
-        _businesses.c.name,
-        _offices.c.name,
-        _locations.c.health_office_id,
-        _keys.c.key_id,
-        _keys.c.public_spki,
-    )
-    .select_from(
-        _areas.join(_locations, _areas.c.location_id == _locations.c.id)
-        .join(_businesses, _locations.c.business_id == _businesses.c.id)
-        .outerjoin(_offices, _offices.c.id == _locations.c.health_office_id)
-        .outerjoin(
-            _keys,
-            and_(
-                _keys.c.health_office_id == _locations.c.health_office_id,
-                _keys.c.state == KeyState.ACTIVE,
-            ),
-        )
-    )
-    .where(
-        _areas.c.code == bindparam("code"),
-        _areas.c.archived_at.is_(None),
-        _locations.c.archived_at.is_(None),
-    )
-    .order_by(_keys.c.activated_at.desc(), _keys.c.id.desc())
-    .limit(1)
+_FIND_PAGE_AREA = _open_area_with_newest_key(
+    _areas.c.id,
+    _areas.c.code,
+    _areas.c.name,
+    _locations.c.id,
+    _locations.c.code,
+    _locations.c.name,
+    _locations.c.street,
+    _locations.c.house_number,
+    _locations.c.zip_code,
+    _locations.c.city,
+    _locations.c.capacity,
+    _locations.c.default_stay_minutes,
+    _locations.c.checkin_mode,
+    _locations.c.rotating_secret,
+    _businesses.c.name,
+    _offices.c.name,
+    _locations.c.health_office_id,
+    _keys.c.key_id,
+    _keys.c.public_spki,
+    office_name=True,
 )
 
 
