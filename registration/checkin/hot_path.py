@@ -29,7 +29,6 @@ import dataclasses
 import datetime as dt
 import hmac
 import threading
-import uuid
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, insert, select
@@ -196,7 +195,7 @@ def store_at_known_area(
     place = target.storage
     token = checkout_token(settings, idempotency_key)
     values: dict[str, Any] = {
-        "id": uuid.uuid4(),
+        "id": storage.checkin_id(arrival),
         "arrival": arrival,
         "departure": None,
         "auto_departure": arrival + dt.timedelta(minutes=place.default_stay_minutes),
@@ -205,7 +204,7 @@ def store_at_known_area(
         "key_id": key_id,
         "envelope": bytes(envelope),
         "checkout_token_hash": token_hash(token),
-        "idempotency_key_hash": storage.idempotency_key_hash(settings, idempotency_key),
+        "idempotency_key_hash": storage.idempotency_key_hash(settings, idempotency_key, arrival),
         "submission_digest": None,
         "received_at": now,
     }
@@ -222,7 +221,7 @@ def store_at_known_area(
         "known_stay_minutes": place.default_stay_minutes,
         "known_office_id": place.health_office_id,
         "known_key_id": key_id,
-        "known_key": values["idempotency_key_hash"],
+        "known_keys": storage.idempotency_key_hashes(settings, idempotency_key, earliest, latest),
         "earliest": earliest,
         "latest": latest,
     }

@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,14 +77,69 @@ def _table(model: type[Any]) -> Table:
 _checkins = _table(CheckIn)
 
 
-def idempotency_key_hash(settings: Settings, idempotency_key: str) -> str:
-    """What the database keeps of an idempotency key: HMAC-SHA-256 under its own key, hex.
+def checkin_id(arrival: dt.datetime) -> uuid.UUID:
+    """A new check-in's id: a UUIDv7 (RFC 9562) whose time is the visit's arrival.
+
+    Random ids (v4) put each new row at a random place in the primary key's index, so
+    the purge, which deletes the oldest visits, rewrote nearly one index page per row
+    on SQLite; ids that grow with the arrival keep the expiring visits side by side.
+    The id reveals nothing that is not stored beside it: the arrival is plain metadata.
+    74 random bits keep ids unguessable and unique within a millisecond.
+    """
+    millis = max(0, min(int(arrival.timestamp() * 1000), 2**48 - 1))
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant 10 (RFC 9562)
+    return uuid.UUID(int=value)
+
+
+def idempotency_key_digest(settings: Settings, idempotency_key: str) -> str:
+    """The keyed hash that names an idempotency key: HMAC-SHA-256 under its own key, hex.
 
     Keyed, not a plain SHA-256: the no-JavaScript page's keys are random, but an API
-    client picks its own, and a dump plus a guess must not confirm one.
+    client picks its own, and a dump plus a guess must not confirm one. Check-ins
+    stored before arrival days led the column hold exactly this (64 digits).
     """
     key = settings.derive_key("idempotency-key")
     return hmac.new(key, idempotency_key.encode(), hashlib.sha256).hexdigest()
+
+
+# The stored form: the arrival's UTC day (YYYYMMDD), then the first 56 hex digits
+# (224 bits) of the digest, 64 characters in all like the column.
+_KEY_DAY_DIGITS = 8
+KEY_BODY_DIGITS = 56
+
+
+def idempotency_key_hash(settings: Settings, idempotency_key: str, arrival: dt.datetime) -> str:
+    """What the database keeps of an idempotency key: the arrival's day, then its digest.
+
+    The unique (idempotency_key_hash, arrival) index orders its entries by this value.
+    A bare digest is random, so the purge, deleting the oldest day, rewrote nearly one
+    page of that index per row (on SQLite most of its time); led by the day, a day's
+    keys sit side by side and expire together. The day is no secret: the arrival is
+    stored in plain beside it.
+    """
+    return _day(arrival) + idempotency_key_digest(settings, idempotency_key)[:KEY_BODY_DIGITS]
+
+
+def idempotency_key_hashes(
+    settings: Settings, idempotency_key: str, earliest: dt.datetime, latest: dt.datetime
+) -> list[str]:
+    """Every stored form this key can have for an arrival from `earliest` to `latest`:
+    one per UTC day, and the bare digest of check-ins stored before days led it."""
+    digest = idempotency_key_digest(settings, idempotency_key)
+    body = digest[:KEY_BODY_DIGITS]
+    day = earliest.astimezone(dt.UTC).date()
+    last = latest.astimezone(dt.UTC).date()
+    forms = [digest]
+    while day <= last:
+        forms.append(day.strftime("%Y%m%d") + body)
+        day += dt.timedelta(days=1)
+    return forms
+
+
+def _day(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y%m%d")
 
 
 def form_submission_digest(
@@ -109,19 +165,20 @@ def form_submission_digest(
 
 
 def _in_retry_window(key_parameter: str) -> ColumnElement[bool]:
-    """A check-in row with the idempotency key hash bound as `key_parameter` and an
-    arrival within the retry window bound as `earliest` … `latest`: where a retry's
-    first try is, and the one rule for finding it (here and in hot_path)."""
+    """A check-in row with one of the key's stored forms bound as `key_parameter` (a
+    list: idempotency_key_hashes) and an arrival within the retry window bound as
+    `earliest` … `latest`: where a retry's first try is, and the one rule for finding
+    it (here and in hot_path)."""
     return and_(
-        _checkins.c.idempotency_key_hash == bindparam(key_parameter),
+        _checkins.c.idempotency_key_hash.in_(bindparam(key_parameter, expanding=True)),
         _checkins.c.arrival >= bindparam("earliest"),
         _checkins.c.arrival <= bindparam("latest"),
     )
 
 
-_FIND_RETRYABLE = select(CheckIn).where(_in_retry_window("idempotency_key_hash")).limit(1)
-# For INSERT … SELECT … WHERE: no check-in with this key (bound as `known_key`) yet.
-KEY_NOT_STORED = ~exists(select(_checkins.c.id).where(_in_retry_window("known_key")))
+_FIND_RETRYABLE = select(CheckIn).where(_in_retry_window("known_keys")).limit(1)
+# For INSERT … SELECT … WHERE: no check-in with this key (its forms bound as `known_keys`) yet.
+KEY_NOT_STORED = ~exists(select(_checkins.c.id).where(_in_retry_window("known_keys")))
 
 
 def existing_checkin(
@@ -143,7 +200,7 @@ def existing_checkin(
     return session.scalars(
         _FIND_RETRYABLE,
         {
-            "idempotency_key_hash": idempotency_key_hash(settings, idempotency_key),
+            "known_keys": idempotency_key_hashes(settings, idempotency_key, earliest, latest),
             "earliest": earliest,
             "latest": latest,
         },
@@ -196,7 +253,7 @@ def store_checkin(
         spent_digest = admission_digest(settings, late_admission)
         _refuse_spent_admission(session, settings, target, spent_digest, idempotency_key, arrival)
     values: dict[str, Any] = {
-        "id": uuid.uuid4(),
+        "id": checkin_id(arrival),
         "arrival": arrival,
         "location_id": target.location_id,
         "area_id": target.area_id,
@@ -207,13 +264,13 @@ def store_checkin(
         "key_id": key_id,
         "envelope": bytes(envelope),
         "checkout_token_hash": token_hash(token),
-        "idempotency_key_hash": idempotency_key_hash(settings, idempotency_key),
+        "idempotency_key_hash": idempotency_key_hash(settings, idempotency_key, arrival),
         "submission_digest": submission_digest,
         "received_at": clock.now(),
         "delivered_late": is_delivered_late(clock.now(), settings, source, arrival),
         "admission_digest": spent_digest,
     }
-    if _insert_and_commit(session, clock, settings, values, on_created):
+    if _insert_and_commit(session, clock, settings, values, idempotency_key, on_created):
         metrics.checkin_accepted(source)
         return CheckInReceipt(
             id=values["id"],
@@ -245,7 +302,7 @@ _SPENT_ADMISSION = (
     .where(
         CheckIn.area_id == bindparam("area_id"),
         CheckIn.admission_digest == bindparam("digest"),
-        CheckIn.idempotency_key_hash != bindparam("idempotency_key_hash"),
+        CheckIn.idempotency_key_hash.not_in(bindparam("known_keys", expanding=True)),
         CheckIn.arrival >= bindparam("earliest"),
         CheckIn.arrival <= bindparam("latest"),
     )
@@ -267,14 +324,15 @@ def _refuse_spent_admission(
     answered as a replay.
     """
     reach = rotating.ADMISSION_LIFETIME + rotating.CLOCK_SKEW
+    earliest, latest = arrival - reach, arrival + reach
     spent = session.execute(
         _SPENT_ADMISSION,
         {
             "area_id": target.area_id,
             "digest": digest,
-            "idempotency_key_hash": idempotency_key_hash(settings, idempotency_key),
-            "earliest": arrival - reach,
-            "latest": arrival + reach,
+            "known_keys": idempotency_key_hashes(settings, idempotency_key, earliest, latest),
+            "earliest": earliest,
+            "latest": latest,
         },
     ).first()
     if spent is not None:
@@ -344,7 +402,7 @@ _INSERT_UNLESS_KNOWN = (
 
 
 def _insert_unless_known(
-    session: Session, clock: Clock, settings: Settings, values: dict[str, Any]
+    session: Session, clock: Clock, settings: Settings, values: dict[str, Any], key: str
 ) -> bool:
     """Insert unless the idempotency key is known in the retry window: one round trip.
 
@@ -354,7 +412,7 @@ def _insert_unless_known(
     earliest, latest = _retry_window(clock, settings, values["source"], values["arrival"])
     parameters = {
         **values,
-        "known_key": values["idempotency_key_hash"],
+        "known_keys": idempotency_key_hashes(settings, key, earliest, latest),
         "earliest": earliest,
         "latest": latest,
     }
@@ -366,6 +424,7 @@ def _insert_and_commit(
     clock: Clock,
     settings: Settings,
     values: dict[str, Any],
+    idempotency_key: str,
     on_created: Callable[[], object] | None,
 ) -> bool:
     """Insert (unless the key is known) and commit, with on_created in the same transaction.
@@ -374,7 +433,7 @@ def _insert_and_commit(
     the caller's failure and, like any other, rolls the check-in back with it.
     """
     try:
-        inserted = _insert_unless_known(session, clock, settings, values)
+        inserted = _insert_unless_known(session, clock, settings, values, idempotency_key)
     except IntegrityError:
         # A concurrent retry with the same key and arrival won the race.
         session.rollback()

@@ -8,6 +8,7 @@ statement timeout of its own.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from functools import partial
 from typing import Any
@@ -94,11 +95,47 @@ def _sqlite_pool_handover(_dbapi_connection: Any, record: Any, *_args: Any) -> N
         deadline.clear()
 
 
-def _sqlite_begin(connection: Any) -> None:
-    """Take the write lock at BEGIN: a deferred transaction that reads and then writes
-    fails at once with SQLITE_BUSY_SNAPSHOT in WAL mode if another writer committed in
-    between, which `busy_timeout` cannot wait out. Reads still run beside it (WAL)."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+# While the write lock is taken, look for it again after this long, doubling up to the
+# second figure. SQLite's own busy handler sleeps 25, 50, then 100 ms between looks: a
+# writer that keeps coming back (the purge's batches, a burst of guests in other
+# processes) took the lock again and again before a waiting guest looked, and single
+# check-ins waited seconds while the lock was free most of the time.
+SQLITE_LOCK_POLL_SECONDS = (0.0005, 0.004)
+_SQLITE_BUSY = 5
+
+
+def _sqlite_begin(timeouts: DatabaseTimeouts, connection: Any) -> None:
+    """Take the write lock at BEGIN, waiting for it at most the request's budget.
+
+    At BEGIN: a deferred transaction that reads and then writes fails at once with
+    SQLITE_BUSY_SNAPSHOT in WAL mode if another writer committed in between, which
+    `busy_timeout` cannot wait out. Reads still run beside it (WAL). The wait is this
+    function's own, in short steps (SQLITE_LOCK_POLL_SECONDS) and cut to the guest
+    budget like every other database wait (`within_budget`); `busy_timeout` still
+    covers the rest of the transaction.
+    """
+    dbapi = connection.connection.dbapi_connection
+    deadline = time.monotonic() + within_budget(timeouts.lock_seconds)
+    delay, longest = SQLITE_LOCK_POLL_SECONDS
+    dbapi.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                dbapi.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                code = getattr(error, "sqlite_errorcode", None)
+                if code is None or code & 0xFF != _SQLITE_BUSY:
+                    break
+            if time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(longest, delay * 2)
+        # Once more through SQLAlchemy: still taken (or another error), it raises as
+        # SQLAlchemy wraps it, and the fault is classified as always (database.faults).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        dbapi.execute(f"PRAGMA busy_timeout={round(timeouts.lock_seconds * 1000)}")
 
 
 def make_sqlite_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: Any) -> Engine:
@@ -115,7 +152,7 @@ def make_sqlite_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: Any) -> E
         **kwargs,
     )
     event.listen(engine, "connect", partial(_sqlite_pragmas, timeouts))
-    event.listen(engine, "begin", _sqlite_begin)
+    event.listen(engine, "begin", partial(_sqlite_begin, timeouts))
     event.listen(engine, "before_cursor_execute", _sqlite_statement_starts)
     event.listen(engine, "commit", _sqlite_transaction_ends)
     event.listen(engine, "rollback", _sqlite_transaction_ends)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, make_url
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
-from registration.checkin.storage import idempotency_key_hash
+from registration.checkin.storage import KEY_BODY_DIGITS, idempotency_key_digest
 from registration.config import DEMO_SECRET_KEY, Settings
 from registration.models import CheckIn
 
@@ -33,7 +33,9 @@ def checkins_with_key(
                 sql_select(func.count())
                 .select_from(CheckIn)
                 .where(
-                    CheckIn.idempotency_key_hash == idempotency_key_hash(settings, idempotency_key)
+                    # The stored form ends with the digest's first KEY_BODY_DIGITS digits.
+                    func.substr(CheckIn.idempotency_key_hash, 9)
+                    == idempotency_key_digest(settings, idempotency_key)[:KEY_BODY_DIGITS]
                 )
             )
             or 0

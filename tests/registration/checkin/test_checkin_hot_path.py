@@ -160,3 +160,16 @@ def test_the_api_opens_no_log_in_session(
     assert len(statements) == 1, statements
     assert "Set-Cookie" not in response.headers
     assert client.get("/portal/").status_code == 200  # still logged in for the portal
+
+
+def test_a_hot_path_checkins_id_carries_its_arrival(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
+    """As on the full path (storage.checkin_id): ids grow with the arrival."""
+    warmed(client, venue, clock)
+    answer = client.post(API, json=venue.checkin_body(clock.now())).get_json()
+    checkin_id = uuid.UUID(answer["id"])
+    row = db_session.scalar(select(CheckIn).where(CheckIn.id == checkin_id))
+    assert row is not None
+    assert checkin_id.version == 7
+    assert checkin_id.int >> 80 == int(row.arrival.timestamp() * 1000)

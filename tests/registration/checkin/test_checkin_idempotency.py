@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import crypto
 from registration.checkin.errors import IdempotencyConflictError
 from registration.checkin.lookup import AreaTarget
-from registration.checkin.storage import store_checkin
+from registration.checkin.storage import idempotency_key_digest, store_checkin
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.models import CheckIn, CheckInSource
@@ -166,3 +166,76 @@ def test_an_api_key_replayed_through_the_staff_entry_is_a_conflict(
             arrival=clock.now(),
             idempotency_key=body["idempotencyKey"],
         )
+
+
+def test_the_stored_key_is_led_by_the_arrival_day(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, settings: Settings, db_session: Session
+) -> None:
+    """The unique index is ordered by the stored form: led by the day, a day's keys sit
+    side by side and the purge deletes them together (storage.idempotency_key_hash)."""
+    body = venue.checkin_body(clock.now())
+    assert client.post(API, json=body).status_code == 201
+    stored = db_session.scalars(select(CheckIn.idempotency_key_hash)).one()
+    digest = idempotency_key_digest(settings, body["idempotencyKey"])
+    assert stored == clock.now().astimezone(dt.UTC).strftime("%Y%m%d") + digest[:56]
+    assert len(stored) == 64
+
+
+@pytest.mark.parametrize("path", ["api", "staff"])
+def test_a_check_in_stored_with_a_bare_digest_is_still_found_by_its_retry(
+    client: FlaskClient,
+    venue: Venue,
+    clock: FrozenClock,
+    settings: Settings,
+    db_session: Session,
+    path: str,
+) -> None:
+    """Check-ins stored before the day led the key carry the bare digest: a phone's
+    retry across the upgrade must find them, or the visit would be stored twice."""
+    arrival = clock.now()
+    body = venue.checkin_body(arrival)
+
+    def send() -> tuple[bool, uuid.UUID]:
+        if path == "api":
+            response = client.post(API, json=body)
+            return response.status_code == 201, uuid.UUID(response.get_json()["id"])
+        receipt = store_checkin(
+            db_session,
+            clock,
+            settings,
+            target=AreaTarget.of(venue.area),
+            envelope=crypto.decode_envelope(body["envelope"]),
+            persons=1,
+            source=CheckInSource.STAFF_ENTRY,
+            arrival=arrival,
+            idempotency_key=body["idempotencyKey"],
+        )
+        return receipt.created, receipt.id
+
+    created, first = send()
+    assert created
+    db_session.execute(
+        update(CheckIn).values(
+            idempotency_key_hash=idempotency_key_digest(settings, body["idempotencyKey"])
+        )
+    )
+    db_session.commit()
+    clock.advance(dt.timedelta(seconds=5))
+    created, again = send()
+    assert (created, again) == (False, first)
+    assert len(db_session.scalars(select(CheckIn)).all()) == 1
+
+
+def test_a_retry_after_midnight_finds_the_check_in_of_the_day_before(
+    client: FlaskClient, venue: Venue, clock: FrozenClock, db_session: Session
+) -> None:
+    clock.set(dt.datetime(2026, 11, 26, 23, 59, 50, tzinfo=dt.UTC))
+    body = venue.checkin_body(clock.now())
+    first = client.post(API, json=body)
+    clock.advance(dt.timedelta(seconds=30))  # now the next day in UTC
+    again = client.post(API, json=body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_json()["id"] == first.get_json()["id"]
+    conflict = client.post(API, json={**body, "persons": 2})
+    assert conflict.status_code == 409
+    assert len(db_session.scalars(select(CheckIn)).all()) == 1

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from registration.checkin.storage import existing_checkin, idempotency_key_hash
+from registration.checkin.storage import existing_checkin, idempotency_key_digest
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
@@ -125,7 +125,7 @@ def test_0005_hashes_the_keys_stored_before_it(fresh_url: str, settings: Setting
                 sa.select(CheckIn.idempotency_key_hash, CheckIn.submission_digest)
             ).all()
             assert sorted(digest for digest, _ in stored) == sorted(
-                idempotency_key_hash(settings, key) for key in keys
+                idempotency_key_digest(settings, key) for key in keys
             )
             assert all(digest is None for _, digest in stored)
             found = existing_checkin(session, FrozenClock(TEST_START), settings, keys[2])

@@ -190,3 +190,27 @@ def test_a_check_in_from_the_future_is_still_refused(
             idempotency_key=str(uuid.uuid4()),
         )
     assert refused.value.code == "arrival_out_of_range"
+
+
+def test_ids_grow_with_the_arrival_so_expiring_visits_sit_together(
+    db_session: Session, clock: FrozenClock, settings: Settings, venue: Venue
+) -> None:
+    """The purge deletes the oldest visits: with ids in arrival order their index
+    entries sit side by side (random ids put one on nearly every index page)."""
+    arrivals = [clock.now() - dt.timedelta(hours=hours) for hours in (1, 5, 3, 4, 2)]
+    receipts = [store_staff_entry(db_session, clock, settings, venue, arrival=a) for a in arrivals]
+    by_id = sorted(receipts, key=lambda receipt: receipt.id)
+    assert [receipt.arrival for receipt in by_id] == sorted(arrivals)
+    for receipt in receipts:
+        assert receipt.id.version == 7 and receipt.id.variant == uuid.RFC_4122
+        assert receipt.id.int >> 80 == int(receipt.arrival.timestamp() * 1000)
+    assert len({receipt.id for receipt in receipts}) == len(receipts)
+
+
+def test_ids_in_the_same_millisecond_differ_and_stay_unguessable() -> None:
+    moment = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+    ids = {storage.checkin_id(moment) for _ in range(1000)}
+    assert len(ids) == 1000
+    assert {checkin.int >> 80 for checkin in ids} == {int(moment.timestamp() * 1000)}
+    # 74 random bits each: no two share their random part's first 32 bits by chance.
+    assert len({(checkin.int >> 32) & 0xFFFFFFFF for checkin in ids}) > 990
