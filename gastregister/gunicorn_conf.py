@@ -56,9 +56,15 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """Web mode only: this worker also runs the maintenance timer (registration.retention.scheduler)."""
+    """On SQLite, this worker's thread checkpoints the WAL, not its guests' commits
+    (registration.database.sqlite.Checkpointer). Web mode only: this worker also runs
+    the maintenance timer (registration.retention.scheduler)."""
     from registration.retention.scheduler import start_web_timer
 
+    extensions = getattr(worker.wsgi, "extensions", {})
+    database = extensions.get("gastregister.db") if isinstance(extensions, dict) else None
+    if database is not None:
+        database.checkpoint_in_background()
     start_web_timer(worker.wsgi)
 
 

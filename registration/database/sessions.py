@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from registration.database.breaker import DatabaseRestingError, OutageBreaker
 from registration.database.engine import make_engine
 from registration.database.faults import DatabaseFault, database_fault
+from registration.database.sqlite import checkpoint_in_background, stop_checkpointer
 from registration.database.timeouts import DatabaseTimeouts
 
 
@@ -125,5 +126,11 @@ class Database:
             return False
         return True
 
+    def checkpoint_in_background(self) -> bool:
+        """Serving guests on SQLite: the WAL is copied back by a thread of this process,
+        not in a guest's commit (database.sqlite.Checkpointer). False elsewhere."""
+        return checkpoint_in_background(self.engine)
+
     def dispose(self) -> None:
+        stop_checkpointer(self.engine)
         self.engine.dispose()

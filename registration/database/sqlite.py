@@ -3,20 +3,30 @@
 WAL so guests and the purge do not block each other for long, foreign keys, and
 `secure_delete` so deleted envelopes are overwritten instead of lingering in free
 pages. A statement deadline is enforced by a progress handler, since SQLite has no
-statement timeout of its own.
+statement timeout of its own. The WAL is copied back into the database file by a
+thread of each process that writes (`Checkpointer`), not by whichever guest's commit
+crossed SQLite's threshold: a checkpoint ends with an fsync that took 200 to 400 ms on a
+busy disk, and that guest waited for it.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import threading
 import time
+import weakref
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 from registration.database.timeouts import DatabaseTimeouts, within_budget
+
+log = logging.getLogger(__name__)
 
 # SQLite calls the progress handler every this many virtual-machine steps: often enough
 # to stop a runaway statement within milliseconds, rare enough to cost nothing.
@@ -52,7 +62,12 @@ class _StatementDeadline:
 _DEADLINE_KEY = "gastregister.statement_deadline"
 
 
-def _sqlite_pragmas(timeouts: DatabaseTimeouts, dbapi_connection: Any, record: Any) -> None:
+def _sqlite_pragmas(
+    timeouts: DatabaseTimeouts,
+    checkpointer: Checkpointer | None,
+    dbapi_connection: Any,
+    record: Any,
+) -> None:
     # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -65,6 +80,10 @@ def _sqlite_pragmas(timeouts: DatabaseTimeouts, dbapi_connection: Any, record: A
         # 64 MiB of page cache instead of 2 MiB: index pages of random UUID keys stay
         # in memory, which makes batched purges and busy check-in hours much cheaper.
         cursor.execute("PRAGMA cache_size=-65536")
+        if checkpointer is not None and checkpointer.enabled:
+            # The Checkpointer copies the WAL back; a commit checkpoints only if the
+            # WAL grew this far anyway (the thread could not run): a bound, not routine.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
     finally:
         cursor.close()
     deadline = _StatementDeadline(timeouts.statement_seconds)
@@ -138,6 +157,100 @@ def _sqlite_begin(timeouts: DatabaseTimeouts, connection: Any) -> None:
         dbapi.execute(f"PRAGMA busy_timeout={round(timeouts.lock_seconds * 1000)}")
 
 
+# Pages in the WAL at which a committing connection checkpoints itself (SQLite's
+# default is 1,000): only when the Checkpointer has fallen far behind.
+SQLITE_AUTOCHECKPOINT_PAGES = 20_000
+# How often the Checkpointer looks whether this process wrote, and how long it stays
+# without writes before its thread ends (the next commit starts it again).
+CHECKPOINT_INTERVAL_SECONDS = 1.0
+CHECKPOINT_IDLE_SECONDS = 30.0
+
+
+class Checkpointer:
+    """Copies the WAL back into the database file after this process's commits.
+
+    Only in processes that serve guests (gunicorn's post_worker_init enables it): a
+    command or the maintenance worker has no guest waiting and leaves it to SQLite.
+    A daemon thread, started by the first commit (not at start-up: create_app starts
+    nothing, and a forked worker starts its own), checkpoints once a second while there
+    were commits (PASSIVE: it never waits for or holds back a writer), on a connection
+    of its own, and ends after CHECKPOINT_IDLE_SECONDS without any. Several processes'
+    checkpointers do no harm: one that finds another checkpointing returns at once.
+    """
+
+    enabled = False
+
+    def __init__(self, path: str, interval: float = CHECKPOINT_INTERVAL_SECONDS) -> None:
+        self.path = path
+        self.interval = interval
+        self.runs = 0
+        self._wrote = threading.Event()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._owner = 0
+
+    def committed(self, _connection: Any = None) -> None:
+        """The engine's commit hook: note the write, and start the thread if needed."""
+        if not self.enabled:
+            return
+        self._wrote.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive() and self._owner == os.getpid():
+            return
+        with self._lock:
+            thread = self._thread
+            if thread is None or not thread.is_alive() or self._owner != os.getpid():
+                self._owner = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="gastregister-sqlite-checkpoint", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self) -> None:
+        """End the thread (the database is disposed of); a later commit starts it again."""
+        with self._lock:
+            thread = self._thread
+        if thread is None or self._owner != os.getpid():
+            return
+        self._stopping.set()
+        thread.join(timeout=10)
+        self._stopping.clear()
+
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        while not self._stopping.is_set():
+            if not self._wrote.wait(self.interval):
+                if time.monotonic() - idle_since > CHECKPOINT_IDLE_SECONDS:
+                    with self._lock:
+                        if not self._wrote.is_set():
+                            self._thread = None
+                            return
+                continue
+            # Gather the next interval's commits into one checkpoint (stop wakes it).
+            if self._stopping.wait(self.interval):
+                break
+            self._wrote.clear()
+            idle_since = time.monotonic()
+            self.checkpoint()
+        with self._lock:
+            self._thread = None
+
+    def checkpoint(self) -> None:
+        """One PASSIVE checkpoint on a connection of its own; never creates the file."""
+        try:
+            uri = Path(self.path).absolute().as_uri() + "?mode=rw"
+            connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0)
+            try:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                connection.close()
+            self.runs += 1
+        except sqlite3.Error as error:  # the next commit tries again
+            if Path(self.path).exists():
+                log.warning("SQLite WAL checkpoint failed: %s", error)
+
+
 def make_sqlite_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: Any) -> Engine:
     """An engine whose every connection gets the pragmas and the statement deadline."""
     # Pooled connections: opening one and running the pragmas costs more than a
@@ -151,7 +264,13 @@ def make_sqlite_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: Any) -> E
         connect_args={"check_same_thread": False, "timeout": timeouts.lock_seconds},
         **kwargs,
     )
-    event.listen(engine, "connect", partial(_sqlite_pragmas, timeouts))
+    path = engine.url.database
+    checkpointer = None
+    if path and path != ":memory:" and not path.startswith("file:"):
+        checkpointer = Checkpointer(path)
+        event.listen(engine, "commit", checkpointer.committed)
+        _checkpointers[engine] = checkpointer
+    event.listen(engine, "connect", partial(_sqlite_pragmas, timeouts, checkpointer))
     event.listen(engine, "begin", partial(_sqlite_begin, timeouts))
     event.listen(engine, "before_cursor_execute", _sqlite_statement_starts)
     event.listen(engine, "commit", _sqlite_transaction_ends)
@@ -159,3 +278,32 @@ def make_sqlite_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: Any) -> E
     event.listen(engine, "checkout", _sqlite_pool_handover)
     event.listen(engine, "checkin", _sqlite_pool_handover)
     return engine
+
+
+_checkpointers: weakref.WeakKeyDictionary[Engine, Checkpointer] = weakref.WeakKeyDictionary()
+
+
+def checkpointer_of(engine: Engine) -> Checkpointer | None:
+    """The engine's Checkpointer; None for an in-memory database (no WAL)."""
+    return _checkpointers.get(engine)
+
+
+def checkpoint_in_background(engine: Engine) -> bool:
+    """Serving guests: checkpoint in this process's thread, not in their commits.
+
+    The pool is emptied so that every connection from now on gets the raised
+    threshold (a worker starts with none; this only makes sure).
+    """
+    checkpointer = _checkpointers.get(engine)
+    if checkpointer is None:
+        return False
+    checkpointer.enabled = True
+    engine.dispose()
+    return True
+
+
+def stop_checkpointer(engine: Engine) -> None:
+    """End the engine's checkpoint thread, if it has one (Database.dispose)."""
+    checkpointer = _checkpointers.get(engine)
+    if checkpointer is not None:
+        checkpointer.stop()

@@ -10,6 +10,7 @@ guest's budget.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 import types
 from collections.abc import Iterator
@@ -91,3 +92,108 @@ def test_the_wait_for_the_write_lock_ends_with_the_guests_budget(
     with database.engine.begin() as connection:
         connection.execute(text("INSERT INTO visits DEFAULT VALUES"))
         assert connection.scalar(text("SELECT count(*) FROM visits")) == 1
+
+
+def test_a_commit_leaves_the_checkpoint_to_the_checkpointer(tmp_path: Path) -> None:
+    """A guest's commit no longer copies the WAL back (and waits for its fsync): the
+    database file stays as it was until the process's checkpointer has run."""
+    file = tmp_path / "held.db"
+    database = Database(f"sqlite:///{file}")
+    assert database.checkpoint_in_background()
+    checkpointer = sqlite_engine.checkpointer_of(database.engine)
+    assert checkpointer is not None
+    checkpointer.interval = 3600.0  # hold the thread back while the test looks
+    with database.engine.connect() as connection:  # creates the file, writes nothing
+        connection.execute(text("SELECT 1"))
+    size = file.stat().st_size
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE pages (content BLOB)"))
+        # 1,500 pages: past SQLite's default threshold (1,000) for checkpointing in
+        # the committing connection.
+        for _ in range(1500):
+            connection.execute(text("INSERT INTO pages VALUES (zeroblob(4000))"))
+    assert file.stat().st_size == size
+    checkpointer.checkpoint()
+    assert file.stat().st_size > size + 1000 * 4096
+    assert checkpointer.runs == 1
+    database.dispose()
+
+
+def test_the_checkpointer_runs_after_commits_without_being_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_engine, "CHECKPOINT_IDLE_SECONDS", 0.5)
+    found = Database(f"sqlite:///{tmp_path / 'wal.db'}")
+    assert found.checkpoint_in_background()
+    checkpointer = sqlite_engine.checkpointer_of(found.engine)
+    assert checkpointer is not None
+    checkpointer.interval = 0.05
+    try:
+        with found.engine.begin() as connection:
+            connection.execute(text("CREATE TABLE pages (content BLOB)"))
+            connection.execute(text("INSERT INTO pages VALUES (zeroblob(400000))"))
+        deadline = time.monotonic() + 30
+        while checkpointer.runs == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert checkpointer.runs >= 1
+        assert (tmp_path / "wal.db").stat().st_size > 400_000
+        # Without writes the thread ends; the next commit starts it again.
+        while checkpointer._thread is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert checkpointer._thread is None
+        runs = checkpointer.runs
+        with found.engine.begin() as connection:
+            connection.execute(text("INSERT INTO pages VALUES (zeroblob(10))"))
+        while checkpointer.runs == runs and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert checkpointer.runs > runs
+    finally:
+        found.dispose()
+
+
+def test_commands_leave_checkpoints_to_sqlite_and_start_no_thread(tmp_path: Path) -> None:
+    """Only a process that serves guests checkpoints in a thread of its own."""
+    file = tmp_path / "command.db"
+    database = Database(f"sqlite:///{file}")
+    before = set(threading.enumerate())
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE pages (content BLOB)"))
+        for _ in range(1500):
+            connection.execute(text("INSERT INTO pages VALUES (zeroblob(4000))"))
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    assert set(threading.enumerate()) == before
+    assert file.stat().st_size > 1000 * 4096  # SQLite checkpointed in the commit
+    database.dispose()
+
+
+def test_an_in_memory_database_has_no_checkpointer() -> None:
+    database = Database("sqlite://")
+    assert sqlite_engine.checkpointer_of(database.engine) is None
+    assert not database.checkpoint_in_background()
+    database.dispose()
+
+
+def test_each_gunicorn_worker_checkpoints_in_its_own_thread(tmp_path: Path) -> None:
+    """gunicorn_conf.post_worker_init enables it for the worker's database."""
+    from gastregister import gunicorn_conf
+    from gastregister.app import create_app
+    from registration.config import Settings
+
+    settings = Settings.from_mapping(
+        {
+            "environment": "test",
+            "database_url": f"sqlite:///{tmp_path / 'served.db'}",
+            "scheduler": "off",
+            "instance_path": str(tmp_path),
+        }
+    )
+    app = create_app(settings)
+    database: Database = app.extensions["gastregister.db"]
+    checkpointer = sqlite_engine.checkpointer_of(database.engine)
+    assert checkpointer is not None and not checkpointer.enabled
+    gunicorn_conf.post_worker_init(types.SimpleNamespace(wsgi=app))
+    assert checkpointer.enabled
+    with database.engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    assert pages == sqlite_engine.SQLITE_AUTOCHECKPOINT_PAGES
+    database.dispose()
