@@ -184,10 +184,22 @@ def maintenance_database(url: str) -> Database:
     return Database(url, timeouts=DatabaseTimeouts.for_maintenance(settings_for(url)))
 
 
+def guests_database(url: str) -> Database:
+    """The guests' side as a gunicorn worker has it: its own engine with the web
+    timeouts, and on SQLite the WAL checkpointed by the worker's thread, not in a
+    guest's commit (gunicorn_conf.post_worker_init)."""
+    database = Database(url, timeouts=DatabaseTimeouts.for_requests(settings_for(url)))
+    database.checkpoint_in_background()
+    return database
+
+
 def run_purge(
     database: Database, settings: Settings, areas: list[tuple[int, int]], rate: float
 ) -> tuple[MaintenanceResult, float, float, Inserter]:
-    inserter = Inserter(database, areas, rate)
+    """The maintenance run on `database` (its own engine, as the timer has), guests
+    checking in beside it on theirs."""
+    guests = guests_database(database.engine.url.render_as_string(hide_password=False))
+    inserter = Inserter(guests, areas, rate)
     inserter.start()
     time.sleep(3)  # a baseline of inserts before the purge
     begin = time.monotonic()
@@ -195,6 +207,7 @@ def run_purge(
     end = time.monotonic()
     time.sleep(2)
     inserter.stop()
+    guests.dispose()
     print(f"  purge: {end - begin:.2f} s, status {result.status}, removed {result.removed}")
     details = {k: v for k, v in result.details.items() if k != "requests"}
     if "partitions" in details:
