@@ -3,6 +3,7 @@
 // waiting for WebCrypto. A pool of module workers each opens chunks of envelopes
 // with openContactRecord (envelope-open.js).
 
+import { decodeBase64url } from "./b64url.js";
 import { checkContextCode } from "./envelope.js";
 import { openContactRecord, SealedRecordError } from "./envelope-open.js";
 
@@ -12,6 +13,10 @@ const WORKER_SCRIPT = new URL("./sealed-record.js", import.meta.url);
 const OPENER_WORKER_NAME = "gastregister-sealed-record-opener";
 const OPENER_CHUNK_SIZE = 500; // envelopes per message to a worker
 const OPENER_BATCH_SIZE = 100; // concurrent opens inside one worker or thread
+// A package's envelopes go out in chunks of this many: small enough that the
+// results come back steadily (the page checks them as they arrive), large
+// enough that messages are few (100 for 50,000 records).
+const PACKAGE_CHUNK_SIZE = 500;
 
 /** Opens envelopes with Promise batches; a result per envelope, never throws for one. */
 async function openInBatches(privateKeyHandle, envelopes, codes) {
@@ -26,6 +31,60 @@ async function openInBatches(privateKeyHandle, envelopes, codes) {
         },
       ),
     );
+    results.push(...(await Promise.all(batch)));
+  }
+  return results;
+}
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
+function hex(bytes) {
+  let text = "";
+  for (let i = 0; i < bytes.length; i++) text += HEX[bytes[i]];
+  return text;
+}
+
+/**
+ * The envelope's key id and enc (hex) from the first 140 characters of its text
+ * (105 bytes), or null when they do not decode: opening then says why.
+ */
+export function envelopeIds(envelope) {
+  let head;
+  try {
+    head = decodeBase64url(envelope.slice(0, 140));
+  } catch {
+    return null;
+  }
+  if (head.length < 104) return null;
+  return { keyId: hex(head.subarray(7, 39)), enc: hex(head.subarray(39, 104)) };
+}
+
+/**
+ * Opens one chunk of a package: each envelope with the key its key id names
+ * (keys[0] when none does, which then says why it fails), for its own area.
+ * A result per envelope: { record, keyId, enc } (the ids in hex, for the visit
+ * checks) or { kind }.
+ */
+async function openPackageChunk(keys, locationCode, envelopes, areaCodes) {
+  const handles = new Map(keys.map(({ keyId, handle }) => [keyId, handle]));
+  const fallback = keys.length > 0 ? keys[0].handle : null;
+  const results = [];
+  for (let first = 0; first < envelopes.length; first += OPENER_BATCH_SIZE) {
+    const batch = [];
+    for (let i = first; i < Math.min(first + OPENER_BATCH_SIZE, envelopes.length); i++) {
+      const ids = envelopeIds(envelopes[i]);
+      const handle = (ids !== null && handles.get(ids.keyId)) || fallback;
+      const codes = { locationCode, areaCode: areaCodes[i] };
+      batch.push(
+        openContactRecord(handle, envelopes[i], codes).then(
+          (record) => ({ record, keyId: ids.keyId, enc: ids.enc }),
+          (error) => {
+            if (error instanceof SealedRecordError) return { kind: error.kind };
+            throw error;
+          },
+        ),
+      );
+    }
     results.push(...(await Promise.all(batch)));
   }
   return results;
@@ -98,7 +157,79 @@ export async function openContactRecords(
     );
 }
 
+/**
+ * Opens all envelopes of an export package on one pool of workers, started at
+ * once and kept for the whole package (a pool per area would start its workers,
+ * and warm up their code, again for every area). keys: [{ keyId (hex), handle }]
+ * from the key files, the first one also for envelopes no key's id matches.
+ * items: [{ envelope, areaCode }], in package order; every area code must pass
+ * checkContextCode (the caller sorts out the others). onChunk(first, results) is
+ * called for consecutive chunks in order, so the caller can check visits while
+ * later chunks are still being opened; each result is { record, keyId, enc } or
+ * { kind } (openPackageChunk). With workers: 0, or where module workers are
+ * missing, everything runs on this thread.
+ */
+export async function openPackageEnvelopes(
+  keys,
+  items,
+  locationCode,
+  { workers = defaultWorkerCount(), onChunk = () => {} } = {},
+) {
+  checkContextCode(locationCode, "locationCode");
+  for (const { areaCode } of items) checkContextCode(areaCode, "areaCode");
+  const chunks = [];
+  for (let first = 0; first < items.length; first += PACKAGE_CHUNK_SIZE) {
+    const part = items.slice(first, first + PACKAGE_CHUNK_SIZE);
+    chunks.push({
+      first,
+      envelopes: part.map((item) => item.envelope),
+      areaCodes: part.map((item) => item.areaCode),
+    });
+  }
+  const poolSize = typeof Worker === "function" ? Math.min(workers, chunks.length) : 0;
+  if (poolSize === 0) {
+    for (const { first, envelopes, areaCodes } of chunks) {
+      onChunk(first, await openPackageChunk(keys, locationCode, envelopes, areaCodes));
+    }
+    return;
+  }
+  // Chunks finish out of order; the caller gets them in order.
+  const finished = new Map();
+  let delivered = 0;
+  const deliver = (index, results) => {
+    finished.set(index, results);
+    while (finished.has(delivered)) {
+      const ready = finished.get(delivered);
+      finished.delete(delivered);
+      onChunk(chunks[delivered].first, ready);
+      delivered += 1;
+    }
+  };
+  const pool = Array.from(
+    { length: poolSize },
+    () => new Worker(WORKER_SCRIPT, { type: "module", name: OPENER_WORKER_NAME }),
+  );
+  let next = 0;
+  try {
+    await Promise.all(
+      pool.map(async (worker) => {
+        while (next < chunks.length) {
+          const index = next++;
+          const { envelopes, areaCodes } = chunks[index];
+          deliver(index, await ask(worker, { keys, locationCode, envelopes, areaCodes }));
+        }
+      }),
+    );
+  } finally {
+    for (const worker of pool) worker.terminate();
+  }
+}
+
 function askWorker(worker, privateKeyHandle, envelopes, codes) {
+  return ask(worker, { privateKeyHandle, envelopes, codes });
+}
+
+function ask(worker, message) {
   return new Promise((resolve, reject) => {
     worker.onmessage = ({ data }) => {
       if (data.failure) reject(new Error(`record opener worker: ${data.failure}`));
@@ -109,7 +240,7 @@ function askWorker(worker, privateKeyHandle, envelopes, codes) {
       reject(new Error(`record opener worker failed to run: ${event.message ?? "no details"}`));
     };
     // CryptoKeys, even non-extractable ones, are cloned into the worker as keys.
-    worker.postMessage({ privateKeyHandle, envelopes, codes });
+    worker.postMessage(message);
   });
 }
 
@@ -122,7 +253,10 @@ if (
 ) {
   globalThis.onmessage = async ({ data }) => {
     try {
-      const results = await openInBatches(data.privateKeyHandle, data.envelopes, data.codes);
+      const results =
+        "keys" in data
+          ? await openPackageChunk(data.keys, data.locationCode, data.envelopes, data.areaCodes)
+          : await openInBatches(data.privateKeyHandle, data.envelopes, data.codes);
       globalThis.postMessage({ results });
     } catch (error) {
       // Only the error's name: its message could one day carry record content.
