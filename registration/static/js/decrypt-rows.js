@@ -13,7 +13,11 @@
 
 import { checkContextCode } from "./envelope.js";
 import { areaName, parseTime } from "./export-package.js";
-import { openPackageEnvelopes } from "./record-opener.js";
+import {
+  openPackageEnvelopes,
+  startOpenerWorkers,
+  stopOpenerWorkers,
+} from "./record-opener.js";
 
 const MAX_STAY_MS = 24 * 3600 * 1000;
 
@@ -180,37 +184,44 @@ function isContextCode(code) {
 
 /**
  * Opens every record with the key handles (from readKeyFile; keyed by keyId hex),
- * on all cores (openPackageEnvelopes: one pool of workers for the whole package),
- * and checks each opened visit against the package while later records are still
- * being opened. The key is chosen by the key id in the envelope, never by the
- * row's keyId. onProgress(done, total) is called as chunks finish;
- * options.workers is passed to openPackageEnvelopes.
+ * on all cores (openPackageEnvelopes: one pool of workers for the whole package,
+ * started before the records are read), and checks each opened visit against the
+ * package while later records are still being opened. The key is chosen by the
+ * key id in the envelope, never by the row's keyId. onProgress(done, total) is
+ * called as chunks finish; options.workers: how many workers (0: this thread).
  * Returns { visits, failures, unbound } (unbound: numbers of opened v1 visits).
  */
 export async function openPackage(pkg, keys, onProgress = () => {}, options = {}) {
+  const pool = startOpenerWorkers(options.workers, pkg.records.length);
+  try {
+    return await openWithPool(pkg, keys, onProgress, pool);
+  } finally {
+    stopOpenerWorkers(pool);
+  }
+}
+
+async function openWithPool(pkg, keys, onProgress, pool) {
   const keyHandles = keys.map((key) => ({ keyId: key.keyId, handle: key.privateKey }));
   const locationCode = String(pkg.location.code ?? "");
   const failures = pkg.damaged.map((item) => failure(item.index + 1, "", "", item.kind));
-  const areaNames = new Map();
+  // An area's name and whether its code can be a code, once per area.
+  const areas = new Map();
   const openable = [];
   const slices = timeSlices();
   for (const record of pkg.records) {
     await slices.pause();
-    const arrival = parseTime(record.arrival);
-    const autoDeparture = parseTime(record.autoDeparture);
-    const departure = record.departure === null ? null : parseTime(record.departure);
-    const badDeparture = departure === null && record.departure !== null;
-    if (arrival === null || autoDeparture === null || badDeparture) {
-      failures.push(failure(record.index + 1, record.area, record.arrival, "malformed"));
-      continue;
+    let area = areas.get(record.area);
+    if (area === undefined) {
+      const usable = keyHandles.length > 0 && isContextCode(locationCode) && isContextCode(record.area);
+      area = { usable, name: areaName(pkg, record.area) };
+      areas.set(record.area, area);
     }
     // No key, or a location or area code that cannot be a code: the record is damaged.
-    if (keyHandles.length === 0 || !isContextCode(locationCode) || !isContextCode(record.area)) {
+    if (!area.usable) {
       failures.push(failure(record.index + 1, record.area, record.arrival, "malformed"));
       continue;
     }
-    if (!areaNames.has(record.area)) areaNames.set(record.area, areaName(pkg, record.area));
-    openable.push({ record, arrival, autoDeparture, departure });
+    openable.push(record);
   }
 
   // The checks run in package order, so "duplicate" marks the later of two copies;
@@ -221,7 +232,17 @@ export async function openPackage(pkg, keys, onProgress = () => {}, options = {}
   let done = 0;
   const checkChunk = (first, results) => {
     results.forEach((outcome, i) => {
-      const { record, arrival, autoDeparture, departure } = openable[first + i];
+      const record = openable[first + i];
+      // A record whose times cannot be read is damaged, whatever its envelope holds
+      // (the workers opened it all the same: the times are read here, as results come).
+      const arrival = parseTime(record.arrival);
+      const autoDeparture = parseTime(record.autoDeparture);
+      const departure = record.departure === null ? null : parseTime(record.departure);
+      const badDeparture = departure === null && record.departure !== null;
+      if (arrival === null || autoDeparture === null || badDeparture) {
+        failures.push(failure(record.index + 1, record.area, record.arrival, "malformed"));
+        return;
+      }
       if (!("record" in outcome)) {
         failures.push(failure(record.index + 1, record.area, record.arrival, outcome.kind));
         return;
@@ -230,7 +251,7 @@ export async function openPackage(pkg, keys, onProgress = () => {}, options = {}
       const visit = {
         number: record.index + 1,
         areaCode: record.area,
-        areaName: areaNames.get(record.area),
+        areaName: areas.get(record.area).name,
         arrival,
         departure: departure ?? autoDeparture,
         departureIsAutomatic: departure === null,
@@ -254,9 +275,10 @@ export async function openPackage(pkg, keys, onProgress = () => {}, options = {}
   };
   await openPackageEnvelopes(
     keyHandles,
-    openable.map(({ record }) => ({ envelope: record.envelope, areaCode: record.area })),
+    openable.map((record) => ({ envelope: record.envelope, areaCode: record.area })),
     locationCode,
-    { ...options, onChunk: checkChunk },
+    pool,
+    checkChunk,
   );
   failures.sort((a, b) => a.number - b.number);
   return { visits, failures, unbound };

@@ -14,9 +14,10 @@ const OPENER_WORKER_NAME = "gastregister-sealed-record-opener";
 const OPENER_CHUNK_SIZE = 500; // envelopes per message to a worker
 const OPENER_BATCH_SIZE = 100; // concurrent opens inside one worker or thread
 // A package's envelopes go out in chunks of this many: small enough that the
-// results come back steadily (the page checks them as they arrive), large
-// enough that messages are few (100 for 50,000 records).
-const PACKAGE_CHUNK_SIZE = 500;
+// results come back steadily (the page checks them as they arrive) and the
+// workers finish together, large enough that messages are few (200 for 50,000
+// records).
+const PACKAGE_CHUNK_SIZE = 250;
 
 /** Opens envelopes with Promise batches; a result per envelope, never throws for one. */
 async function openInBatches(privateKeyHandle, envelopes, codes) {
@@ -158,23 +159,37 @@ export async function openContactRecords(
 }
 
 /**
- * Opens all envelopes of an export package on one pool of workers, started at
- * once and kept for the whole package (a pool per area would start its workers,
- * and warm up their code, again for every area). keys: [{ keyId (hex), handle }]
- * from the key files, the first one also for envelopes no key's id matches.
- * items: [{ envelope, areaCode }], in package order; every area code must pass
- * checkContextCode (the caller sorts out the others). onChunk(first, results) is
- * called for consecutive chunks in order, so the caller can check visits while
- * later chunks are still being opened; each result is { record, keyId, enc } or
- * { kind } (openPackageChunk). With workers: 0, or where module workers are
- * missing, everything runs on this thread.
+ * Starts the workers for openPackageEnvelopes ahead of time, so they load their
+ * modules while the page still reads the package: count of them (all cores by
+ * default), no more than itemCount envelopes keep busy, [] where module workers
+ * are missing. The caller terminates them (stopOpenerWorkers).
  */
-export async function openPackageEnvelopes(
-  keys,
-  items,
-  locationCode,
-  { workers = defaultWorkerCount(), onChunk = () => {} } = {},
-) {
+export function startOpenerWorkers(count = defaultWorkerCount(), itemCount = Infinity) {
+  if (typeof Worker !== "function") return [];
+  const useful = Math.ceil(itemCount / PACKAGE_CHUNK_SIZE);
+  return Array.from(
+    { length: Math.max(0, Math.min(count, useful)) },
+    () => new Worker(WORKER_SCRIPT, { type: "module", name: OPENER_WORKER_NAME }),
+  );
+}
+
+export function stopOpenerWorkers(pool) {
+  for (const worker of pool) worker.terminate();
+}
+
+/**
+ * Opens all envelopes of an export package on one pool of workers (from
+ * startOpenerWorkers), kept for the whole package: a pool per area would start
+ * its workers, and warm up their code, again for every area. keys: [{ keyId
+ * (hex), handle }] from the key files, the first one also for envelopes no key's
+ * id matches. items: [{ envelope, areaCode }], in package order; every area code
+ * must pass checkContextCode (the caller sorts out the others).
+ * onChunk(first, results) is called for consecutive chunks in order, so the
+ * caller can check visits while later chunks are still being opened; each result
+ * is { record, keyId, enc } or { kind } (openPackageChunk). With an empty pool
+ * everything runs on this thread.
+ */
+export async function openPackageEnvelopes(keys, items, locationCode, pool, onChunk) {
   checkContextCode(locationCode, "locationCode");
   for (const { areaCode } of items) checkContextCode(areaCode, "areaCode");
   const chunks = [];
@@ -186,8 +201,7 @@ export async function openPackageEnvelopes(
       areaCodes: part.map((item) => item.areaCode),
     });
   }
-  const poolSize = typeof Worker === "function" ? Math.min(workers, chunks.length) : 0;
-  if (poolSize === 0) {
+  if (pool.length === 0) {
     for (const { first, envelopes, areaCodes } of chunks) {
       onChunk(first, await openPackageChunk(keys, locationCode, envelopes, areaCodes));
     }
@@ -205,24 +219,16 @@ export async function openPackageEnvelopes(
       delivered += 1;
     }
   };
-  const pool = Array.from(
-    { length: poolSize },
-    () => new Worker(WORKER_SCRIPT, { type: "module", name: OPENER_WORKER_NAME }),
-  );
   let next = 0;
-  try {
-    await Promise.all(
-      pool.map(async (worker) => {
-        while (next < chunks.length) {
-          const index = next++;
-          const { envelopes, areaCodes } = chunks[index];
-          deliver(index, await ask(worker, { keys, locationCode, envelopes, areaCodes }));
-        }
-      }),
-    );
-  } finally {
-    for (const worker of pool) worker.terminate();
-  }
+  await Promise.all(
+    pool.map(async (worker) => {
+      while (next < chunks.length) {
+        const index = next++;
+        const { envelopes, areaCodes } = chunks[index];
+        deliver(index, await ask(worker, { keys, locationCode, envelopes, areaCodes }));
+      }
+    }),
+  );
 }
 
 function askWorker(worker, privateKeyHandle, envelopes, codes) {
