@@ -182,6 +182,29 @@ async function checkEphemeralPoint(enc) {
   }
 }
 
+// The HPKE info of each location, area and version, per key id (hpkeInfo), made once:
+// a package's records share a handful, and @hpke/core copies the info it is given.
+const areaInfos = new WeakMap();
+
+function areaInfo(locationCode, areaCode, keyId, version) {
+  if (typeof locationCode !== "string" || typeof areaCode !== "string") {
+    return hpkeInfo(locationCode, areaCode, keyId, version); // which says what is wrong
+  }
+  let infos = areaInfos.get(keyId);
+  if (infos === undefined) {
+    infos = new Map();
+    areaInfos.set(keyId, infos);
+  }
+  const name = `${version}\n${locationCode}\n${areaCode}`;
+  let info = infos.get(name);
+  if (info === undefined) {
+    info = hpkeInfo(locationCode, areaCode, keyId, version);
+    if (infos.size >= MAX_KEPT_EXTRACTS) infos.clear();
+    infos.set(name, info);
+  }
+  return info;
+}
+
 /**
  * Opens a sealed contact record with a private key handle from readKeyFile
  * for the given location and area. Returns the normalised record (its v is
@@ -204,7 +227,7 @@ export async function openContactRecord(
     await checkEphemeralPoint(enc);
     throw new SealedRecordError("wrong_key");
   }
-  const info = hpkeInfo(locationCode, areaCode, keyId, version);
+  const info = areaInfo(locationCode, areaCode, keyId, version);
   let padded;
   try {
     padded = new Uint8Array(
