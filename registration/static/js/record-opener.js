@@ -18,7 +18,7 @@ const OPENER_BATCH_SIZE = 100; // concurrent opens inside one worker or thread
 // results come back steadily (the page checks them as they arrive) and the
 // workers finish together, large enough that messages are few (200 for 50,000
 // records).
-const PACKAGE_CHUNK_SIZE = 250;
+export const PACKAGE_CHUNK_SIZE = 250;
 
 /** Opens envelopes with Promise batches; a result per envelope, never throws for one. */
 async function openInBatches(privateKeyHandle, envelopes, codes) {
@@ -183,24 +183,24 @@ export function stopOpenerWorkers(pool) {
  * startOpenerWorkers), kept for the whole package: a pool per area would start
  * its workers, and warm up their code, again for every area. keys: [{ keyId
  * (hex), handle }] from the key files, the first one also for envelopes no key's
- * id matches. items: [{ envelope, areaCode }], in package order; every area code
- * must pass checkContextCode (the caller sorts out the others).
- * onChunk(first, results) is called for consecutive chunks in order, so the
- * caller can check visits while later chunks are still being opened; each result
- * is { record, keyId, enc } or { kind } (openPackageChunk). With an empty pool
+ * id matches. chunks: [{ first, envelopes, areaCodes }] in package order, at most
+ * PACKAGE_CHUNK_SIZE envelopes each, first the index of the chunk's first envelope
+ * (the caller builds them as it reads the package, a slice at a time); every area
+ * code must pass checkContextCode (the caller sorts out the others).
+ * onChunk(first, results) is called for the chunks in order, so the caller can
+ * check visits while later chunks are still being opened; each result is
+ * { record, keyId, enc } or { kind } (openPackageChunk). With an empty pool
  * everything runs on this thread.
  */
-export async function openPackageEnvelopes(keys, items, locationCode, pool, onChunk) {
+export async function openPackageEnvelopes(keys, chunks, locationCode, pool, onChunk) {
   checkContextCode(locationCode, "locationCode");
-  for (const { areaCode } of items) checkContextCode(areaCode, "areaCode");
-  const chunks = [];
-  for (let first = 0; first < items.length; first += PACKAGE_CHUNK_SIZE) {
-    const part = items.slice(first, first + PACKAGE_CHUNK_SIZE);
-    chunks.push({
-      first,
-      envelopes: part.map((item) => item.envelope),
-      areaCodes: part.map((item) => item.areaCode),
-    });
+  const checked = new Set();
+  for (const { areaCodes } of chunks) {
+    for (const areaCode of areaCodes) {
+      if (checked.has(areaCode)) continue;
+      checkContextCode(areaCode, "areaCode");
+      checked.add(areaCode);
+    }
   }
   if (pool.length === 0) {
     for (const { first, envelopes, areaCodes } of chunks) {
