@@ -230,7 +230,8 @@ async function openWithPool(pkg, keys, onProgress, pool) {
     await slices.pause();
     let area = areas.get(record.area);
     if (area === undefined) {
-      const usable = keyHandles.length > 0 && isContextCode(locationCode) && isContextCode(record.area);
+      const usable =
+        keyHandles.length > 0 && isContextCode(locationCode) && isContextCode(record.area);
       area = { usable, name: areaName(pkg, record.area) };
       areas.set(record.area, area);
     }
@@ -297,13 +298,7 @@ async function openWithPool(pkg, keys, onProgress, pool) {
     done += results.length;
     onProgress(done, openable.length);
   };
-  await openPackageEnvelopes(
-    keyHandles,
-    chunks,
-    locationCode,
-    pool,
-    checkChunk,
-  );
+  await openPackageEnvelopes(keyHandles, chunks, locationCode, pool, checkChunk);
   failures.sort((a, b) => a.number - b.number);
   return { visits, failures, unbound };
 }
