@@ -61,6 +61,9 @@ VECTORS_FILE = (
     / "vectors"
     / "hpke-rfc9180-dhkem-p256-hkdf-sha256.json"
 )
+EXPORT_PACKAGE_VECTORS = json.loads(
+    (VECTORS_FILE.parent / "export-package-v1.json").read_text(encoding="utf-8")
+)
 LOCATION = "cafe-am-markt"
 AREA = "tisch_7"
 
@@ -1073,6 +1076,69 @@ def test_open_many_rejects_invalid_codes_before_opening(
         }"""
     )
     assert error == "RangeError"
+
+
+# An export package opened as the decryption page opens it (decrypt-rows.js), on
+# workers; the vector keys' PKCS#8 imported as readKeyFile would make the handles.
+_OPEN_PACKAGE_ON_WORKERS = """
+async ([vector, vectorKeys]) => {
+  const { decodeBase64url } = await import("/static/js/b64url.js");
+  const { openPackage } = await import("/static/js/decrypt-rows.js");
+  const { parsePackage } = await import("/static/js/export-package.js");
+  const EC = { name: "ECDH", namedCurve: "P-256" };
+  const officeKey = async ({ privateKeyPkcs8, keyId }) => {
+    const pkcs8 = decodeBase64url(privateKeyPkcs8);
+    const extractable = await crypto.subtle.importKey("pkcs8", pkcs8, EC, true, ["deriveBits"]);
+    const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", extractable);
+    const publicKey = await crypto.subtle.importKey("jwk", { kty, crv, x, y }, EC, true, []);
+    const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, EC, false, ["deriveBits"]);
+    const keyIdBytes = new Uint8Array(keyId.match(/../g).map((pair) => parseInt(pair, 16)));
+    return { keyId, privateKey: { keyId: keyIdBytes, keyPair: { privateKey, publicKey } } };
+  };
+  const keys = await Promise.all(vector.openWith.map((name) => officeKey(vectorKeys[name])));
+  const pageWorker = window.Worker;
+  let workers = 0;
+  window.Worker = class extends pageWorker {
+    constructor(...args) {
+      super(...args);
+      workers += 1;
+    }
+  };
+  try {
+    const pkg = await parsePackage(new TextEncoder().encode(vector.package));
+    const result = await openPackage(pkg, keys, () => {}, { workers: 2 });
+    const visits = new Map(result.visits.map((visit) => [visit.number, "ok"]));
+    for (const failure of result.failures) visits.set(failure.number, failure.kind);
+    return {
+      visits: [...visits.keys()].sort((a, b) => a - b)
+        .map((number) => ({ visit: number, outcome: visits.get(number) })),
+      unbound: result.unbound,
+      workers,
+    };
+  } finally {
+    window.Worker = pageWorker;
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [vector for vector in EXPORT_PACKAGE_VECTORS["vectors"] if vector["expected"] == "ok"],
+    ids=lambda vector: vector["name"],
+)
+def test_package_opens_on_one_pool_of_workers_with_its_vector_outcome(
+    sealed_record_page: Page, vector: dict[str, Any]
+) -> None:
+    outcome = sealed_record_page.evaluate(
+        _OPEN_PACKAGE_ON_WORKERS, [vector, EXPORT_PACKAGE_VECTORS["keys"]]
+    )
+
+    assert outcome["visits"] == vector["visits"]
+    assert outcome["unbound"] == vector["unbound"]
+    # One pool for the whole package, not one per key and area: the vectors' few records
+    # (visits-checked: 32 in six areas, for two keys) are one chunk, for one worker.
+    assert outcome["workers"] == 1
 
 
 # ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { decodeBase64url } from "../../registration/static/js/b64url.js";
-import { openPackage, visitRows } from "../../registration/static/js/decrypt-rows.js";
+import { openPackage, visitRows, yieldToPage } from "../../registration/static/js/decrypt-rows.js";
 import { PackageFormatError, parsePackage } from "../../registration/static/js/export-package.js";
 import { EC_ALGORITHM } from "../../registration/static/js/envelope.js";
 import { readExportLayout } from "../../registration/static/js/export-layout.js";
@@ -79,4 +79,25 @@ test("a visit delivered late keeps its mark into the rows, as in the CLI", async
   assert.equal(marks.get("Ulla"), "ja");
   assert.equal(marks.get("Udo"), "nein");
   assert.equal(LAYOUT.columns.at(-1), "Verspätet übermittelt");
+});
+
+test("long loops give the page its turn with a posted task, not scheduler.yield", async () => {
+  // Chromium runs scheduler.yield()'s continuation ahead of rendering, so a loop that
+  // yields that way still holds back frames for up to 100 ms; a posted task does not.
+  const posted = [];
+  globalThis.scheduler = {
+    yield() {
+      throw new Error("scheduler.yield");
+    },
+    postTask(callback, options) {
+      posted.push(options?.priority);
+      return Promise.resolve().then(callback);
+    },
+  };
+  try {
+    await yieldToPage();
+  } finally {
+    delete globalThis.scheduler;
+  }
+  assert.deepEqual(posted, ["user-visible"]);
 });

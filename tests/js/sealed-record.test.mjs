@@ -124,3 +124,49 @@ async function outcomeOf(privateKey, envelope, codes) {
     return error.kind;
   }
 }
+
+/** Counts calls of the named crypto.subtle methods while `work` runs. */
+async function countSubtleCalls(names, work) {
+  const subtle = globalThis.crypto.subtle;
+  const counts = Object.fromEntries(names.map((name) => [name, 0]));
+  for (const name of names) {
+    const original = subtle[name];
+    subtle[name] = function (...args) {
+      counts[name] += 1;
+      return original.apply(this, args);
+    };
+  }
+  try {
+    await work();
+  } finally {
+    for (const name of names) delete subtle[name];
+  }
+  return counts;
+}
+
+test("records of one area share the key schedule's area values; nothing else is kept", async () => {
+  const { text } = await writeKeyFile("a passphrase of some length");
+  const key = await readKeyFile(new TextEncoder().encode(text), "a passphrase of some length");
+  const recipient = await importRecipientPublicKey(Buffer.from(key.publicKeySpki).toString("base64url"));
+  const codes = { locationCode: "schedule-test", areaCode: "terrasse" };
+  const names = Array.from({ length: 12 }, (_, i) => `Gast ${i}`);
+  const envelopes = await Promise.all(
+    names.map((firstName) => sealContactRecord(recipient, { firstName }, codes)),
+  );
+  const opened = [];
+  const open = async (list) => {
+    for (const envelope of list) opened.push((await openContactRecord(key.privateKey, envelope, codes)).firstName);
+  };
+  await open(envelopes.slice(0, 2));
+  // psk_id_hash and info_hash (one HMAC each) are the same for every record of the
+  // area: made once, not per record. Each record still imports its own enc point,
+  // its shared secret for HKDF, and its AES key.
+  const calls = await countSubtleCalls(["sign", "importKey"], () => open(envelopes.slice(2)));
+  assert.ok(calls.importKey >= 10, "the count sees the opener's calls");
+  assert.equal(calls.sign, 0);
+  assert.ok(calls.importKey <= 3 * 10, `importKey ${calls.importKey} times for 10 records`);
+  assert.deepEqual(opened, names);
+  // Another area's info is its own: its records open only there.
+  const elsewhere = await outcomeOf(key.privateKey, envelopes[0], { ...codes, areaCode: "keller" });
+  assert.equal(elsewhere, "decryption_failed");
+});

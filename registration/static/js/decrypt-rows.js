@@ -11,10 +11,14 @@
 // the kind of the first failed check; v1 visits (nothing bound) are reported.
 // Nothing here touches the DOM or the network: the page (decrypt.js) does that.
 
-import { decodeBase64url } from "./b64url.js";
-import { toHex } from "./bytes.js";
-import { openContactRecords, SealedRecordError } from "./sealed-record.js";
+import { checkContextCode } from "./envelope.js";
 import { areaName, parseTime } from "./export-package.js";
+import {
+  openPackageEnvelopes,
+  PACKAGE_CHUNK_SIZE,
+  startOpenerWorkers,
+  stopOpenerWorkers,
+} from "./record-opener.js";
 
 const MAX_STAY_MS = 24 * 3600 * 1000;
 
@@ -67,12 +71,26 @@ function berlinOffsetAtHour(hourMs) {
 
 const two = (number) => String(number).padStart(2, "0");
 
+const MINUTE_MS = 60 * 1000;
+// The text of each UTC minute asked so far: a 50,000-visit export has a few hundred
+// distinct minutes, and its rows ask for two times per visit.
+const berlinTexts = new Map();
+const MAX_KEPT_TEXTS = 100_000;
+
 /** `YYYY-MM-DD HH:MM` in Europe/Berlin, as the CLI writes it. */
 export function berlinText(ms) {
-  const hourMs = ms - (((ms % HOUR_MS) + HOUR_MS) % HOUR_MS);
-  const wall = new Date(ms + berlinOffsetAtHour(hourMs));
-  const year = String(wall.getUTCFullYear()).padStart(4, "0");
-  return `${year}-${two(wall.getUTCMonth() + 1)}-${two(wall.getUTCDate())} ${two(wall.getUTCHours())}:${two(wall.getUTCMinutes())}`;
+  // Berlin's offset is whole hours, so the text depends only on the UTC minute.
+  const minuteMs = ms - (((ms % MINUTE_MS) + MINUTE_MS) % MINUTE_MS);
+  let text = berlinTexts.get(minuteMs);
+  if (text === undefined) {
+    const hourMs = ms - (((ms % HOUR_MS) + HOUR_MS) % HOUR_MS);
+    const wall = new Date(minuteMs + berlinOffsetAtHour(hourMs));
+    const year = String(wall.getUTCFullYear()).padStart(4, "0");
+    text = `${year}-${two(wall.getUTCMonth() + 1)}-${two(wall.getUTCDate())} ${two(wall.getUTCHours())}:${two(wall.getUTCMinutes())}`;
+    if (berlinTexts.size >= MAX_KEPT_TEXTS) berlinTexts.clear();
+    berlinTexts.set(minuteMs, text);
+  }
+  return text;
 }
 
 /** Distinct key ids of the records: to tell "wrong key file" from "some damaged". */
@@ -85,11 +103,16 @@ export function packageKeyIds(pkg) {
 const SLICE_MS = 12;
 
 /**
- * A turn for the page (input, painting) between slices of a long loop. A message to
- * ourselves, not setTimeout: a background tab's timers are throttled to one a second.
+ * A turn for the page (input, painting) between slices of a long loop: a task of
+ * its own, posted to ourselves. Not scheduler.yield(): Chromium runs its
+ * continuation ahead of rendering, so frames wait up to 100 ms while a loop
+ * yields that way. Not setTimeout: a background tab's timers are throttled to one
+ * a second.
  */
-function yieldToPage() {
-  if (globalThis.scheduler?.yield) return globalThis.scheduler.yield();
+export function yieldToPage() {
+  if (globalThis.scheduler?.postTask) {
+    return globalThis.scheduler.postTask(() => {}, { priority: "user-visible" });
+  }
   return new Promise((resolve) => {
     const channel = new MessageChannel();
     channel.port1.onmessage = () => {
@@ -117,21 +140,6 @@ function failure(number, area, arrival, kind) {
 }
 
 /**
- * The envelope's key id (hex) and enc (hex) from the first 140 characters of its
- * text (105 bytes), or null when they do not decode: the opener then reports why.
- */
-function envelopeIds(envelope) {
-  let head;
-  try {
-    head = decodeBase64url(envelope.slice(0, 140));
-  } catch {
-    return null;
-  }
-  if (head.length < 104) return null;
-  return { keyId: toHex(head.subarray(7, 39)), enc: toHex(head.subarray(39, 104)) };
-}
-
-/**
  * The checks of docs/FORMAT.md §11.3 for one package, in their fixed order, as the
  * CLI's _VisitChecks. Duplicates are looked for among the visits that passed every
  * other check, so a forged copy cannot push out the genuine one.
@@ -146,7 +154,7 @@ function visitChecks(pkg) {
   const seenEncs = new Set();
   const seenKeys = new Set();
 
-  function metadataFailure(row, visit, envelopeKeyId) {
+  function metadataFailure(row, visit, envelopeKeyId, autoDeparture) {
     const record = visit.record;
     if (visit.formatVersion === 2) {
       if (record.arrival !== row.arrival) return "arrival_mismatch";
@@ -154,7 +162,6 @@ function visitChecks(pkg) {
     }
     if (row.keyId !== envelopeKeyId) return "key_id_mismatch";
     const latest = visit.arrival + MAX_STAY_MS;
-    const autoDeparture = parseTime(row.autoDeparture);
     if (!(visit.arrival <= autoDeparture && autoDeparture <= latest)) {
       return "departure_out_of_range";
     }
@@ -168,8 +175,8 @@ function visitChecks(pkg) {
     return null;
   }
 
-  return function firstFailure(row, visit, ids) {
-    const kind = metadataFailure(row, visit, ids.keyId);
+  return function firstFailure(row, visit, ids, autoDeparture) {
+    const kind = metadataFailure(row, visit, ids.keyId, autoDeparture);
     if (kind !== null) return kind;
     const key = visit.record.idempotencyKey;
     if (seenEncs.has(ids.enc) || (typeof key === "string" && seenKeys.has(key))) {
@@ -181,95 +188,117 @@ function visitChecks(pkg) {
   };
 }
 
+function isContextCode(code) {
+  try {
+    checkContextCode(code, "code");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Opens every record with the key handles (from readKeyFile; keyed by keyId hex),
- * on all cores (openContactRecords runs a worker pool per key and area), then
- * checks each opened visit against the package. The key is chosen by the key id
- * in the envelope, never by the row's keyId. onProgress(done, total) is called as
- * chunks finish; options.workers is passed to openContactRecords.
+ * on all cores (openPackageEnvelopes: one pool of workers for the whole package,
+ * started before the records are read), and checks each opened visit against the
+ * package while later records are still being opened. The key is chosen by the
+ * key id in the envelope, never by the row's keyId. onProgress(done, total) is
+ * called as chunks finish; options.workers: how many workers (0: this thread).
  * Returns { visits, failures, unbound } (unbound: numbers of opened v1 visits).
  */
 export async function openPackage(pkg, keys, onProgress = () => {}, options = {}) {
-  const handles = new Map(keys.map((key) => [key.keyId, key.privateKey]));
-  const fallback = keys.length > 0 ? keys[0].privateKey : null;
+  const pool = startOpenerWorkers(options.workers, pkg.records.length);
+  try {
+    return await openWithPool(pkg, keys, onProgress, pool);
+  } finally {
+    stopOpenerWorkers(pool);
+  }
+}
+
+async function openWithPool(pkg, keys, onProgress, pool) {
+  const keyHandles = keys.map((key) => ({ keyId: key.keyId, handle: key.privateKey }));
   const locationCode = String(pkg.location.code ?? "");
   const failures = pkg.damaged.map((item) => failure(item.index + 1, "", "", item.kind));
-  const groups = new Map();
+  // An area's name and whether its code can be a code, once per area.
+  const areas = new Map();
+  const openable = [];
+  // The envelopes for the workers, in chunks, made here a slice at a time (in one go,
+  // 50,000 of them hold up the page's frames for a tenth of a second).
+  const chunks = [];
   const slices = timeSlices();
-  let total = 0;
   for (const record of pkg.records) {
     await slices.pause();
-    const times = [record.arrival, record.autoDeparture];
-    if (record.departure !== null) times.push(record.departure);
-    if (times.some((value) => parseTime(value) === null)) {
+    let area = areas.get(record.area);
+    if (area === undefined) {
+      const usable =
+        keyHandles.length > 0 && isContextCode(locationCode) && isContextCode(record.area);
+      area = { usable, name: areaName(pkg, record.area) };
+      areas.set(record.area, area);
+    }
+    // No key, or a location or area code that cannot be a code: the record is damaged.
+    if (!area.usable) {
       failures.push(failure(record.index + 1, record.area, record.arrival, "malformed"));
       continue;
     }
-    const ids = envelopeIds(record.envelope);
-    const keyId = ids !== null && handles.has(ids.keyId) ? ids.keyId : "";
-    const group = `${keyId}\n${record.area}`;
-    if (!groups.has(group)) groups.set(group, { handle: handles.get(keyId) ?? fallback, records: [] });
-    groups.get(group).records.push({ record, ids });
-    total += 1;
-  }
-  const opened = [];
-  let finished = 0;
-  for (const { handle, records } of groups.values()) {
-    let outcomes;
-    try {
-      outcomes = await openContactRecords(
-        handle,
-        records.map(({ record }) => record.envelope),
-        { locationCode, areaCode: records[0].record.area },
-        { ...options, onProgress: (done) => onProgress(finished + done, total) },
-      );
-    } catch {
-      // An area or location code that cannot be a code: every record of it is damaged.
-      outcomes = records.map(() => ({ error: new SealedRecordError("malformed") }));
+    if (openable.length % PACKAGE_CHUNK_SIZE === 0) {
+      chunks.push({ first: openable.length, envelopes: [], areaCodes: [] });
     }
-    records.forEach(({ record, ids }, i) => {
-      const outcome = outcomes[i];
-      if (!("record" in outcome)) {
-        const kind = outcome.error instanceof SealedRecordError ? outcome.error.kind : "malformed";
-        failures.push(failure(record.index + 1, record.area, record.arrival, kind));
-        return;
-      }
-      opened.push({ record, ids, contact: outcome.record });
-    });
-    finished += records.length;
-    onProgress(finished, total);
+    const chunk = chunks[chunks.length - 1];
+    chunk.envelopes.push(record.envelope);
+    chunk.areaCodes.push(record.area);
+    openable.push(record);
   }
-  // The checks run in package order, so "duplicate" marks the later of two copies.
-  opened.sort((a, b) => a.record.index - b.record.index);
+
+  // The checks run in package order, so "duplicate" marks the later of two copies;
+  // openPackageEnvelopes hands the chunks over in that order.
   const firstFailure = visitChecks(pkg);
   const visits = [];
   const unbound = [];
-  for (const { record, ids, contact } of opened) {
-    await slices.pause();
-    const autoDeparture = parseTime(record.autoDeparture);
-    const departure = record.departure === null ? null : parseTime(record.departure);
-    const visit = {
-      number: record.index + 1,
-      areaCode: record.area,
-      areaName: areaName(pkg, record.area),
-      arrival: parseTime(record.arrival),
-      departure: departure ?? autoDeparture,
-      departureIsAutomatic: departure === null,
-      persons: record.persons,
-      source: record.source,
-      keyId: record.keyId,
-      record: contact,
-      formatVersion: contact.v,
-      deliveredLate: record.deliveredLate,
-    };
-    const kind = firstFailure(record, visit, ids);
-    if (kind !== null) {
-      failures.push(failure(record.index + 1, record.area, record.arrival, kind));
-      continue;
-    }
-    visits.push(visit);
-    if (visit.formatVersion === 1) unbound.push(visit.number);
-  }
+  let done = 0;
+  const checkChunk = (first, results) => {
+    results.forEach((outcome, i) => {
+      const record = openable[first + i];
+      // A record whose times cannot be read is damaged, whatever its envelope holds
+      // (the workers opened it all the same: the times are read here, as results come).
+      const arrival = parseTime(record.arrival);
+      const autoDeparture = parseTime(record.autoDeparture);
+      const departure = record.departure === null ? null : parseTime(record.departure);
+      const badDeparture = departure === null && record.departure !== null;
+      if (arrival === null || autoDeparture === null || badDeparture) {
+        failures.push(failure(record.index + 1, record.area, record.arrival, "malformed"));
+        return;
+      }
+      if (!("record" in outcome)) {
+        failures.push(failure(record.index + 1, record.area, record.arrival, outcome.kind));
+        return;
+      }
+      const contact = outcome.record;
+      const visit = {
+        number: record.index + 1,
+        areaCode: record.area,
+        areaName: areas.get(record.area).name,
+        arrival,
+        departure: departure ?? autoDeparture,
+        departureIsAutomatic: departure === null,
+        persons: record.persons,
+        source: record.source,
+        keyId: record.keyId,
+        record: contact,
+        formatVersion: contact.v,
+        deliveredLate: record.deliveredLate,
+      };
+      const kind = firstFailure(record, visit, outcome, autoDeparture);
+      if (kind !== null) {
+        failures.push(failure(record.index + 1, record.area, record.arrival, kind));
+        return;
+      }
+      visits.push(visit);
+      if (visit.formatVersion === 1) unbound.push(visit.number);
+    });
+    done += results.length;
+    onProgress(done, openable.length);
+  };
+  await openPackageEnvelopes(keyHandles, chunks, locationCode, pool, checkChunk);
   failures.sort((a, b) => a.number - b.number);
   return { visits, failures, unbound };
 }

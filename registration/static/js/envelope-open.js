@@ -2,6 +2,7 @@
 // office's private key: the checks in the order crypto/envelope.py runs them, so
 // both implementations give the same kind for the same envelope.
 
+import { Aes128Gcm, CipherSuite, DhkemP256HkdfSha256, HkdfSha256 } from "../vendor/hpke.js";
 import { decodeBase64url } from "./b64url.js";
 import { bytesEqual } from "./bytes.js";
 import { checkOpenedRecord } from "./contact-record.js";
@@ -12,7 +13,6 @@ import {
   envelopeHeader,
   HEADER_LENGTH,
   hpkeInfo,
-  hpkeSuite,
   KEY_ID_LENGTH,
   MAX_ENVELOPE_LENGTH,
   PADDING_BUCKETS,
@@ -32,6 +32,89 @@ export class SealedRecordError extends Error {
     this.kind = kind;
   }
 }
+
+// HPKE's key schedule (RFC 9180 §5.1) spends half of its WebCrypto calls on values
+// that are the same for every record of an area: psk_id_hash (no PSK), info_hash
+// (the info is the area's public context) and the HKDF key made from the "secret"
+// label (again no PSK). Made per record, those calls cost about a tenth of the CPU
+// that opening takes. This KDF is @hpke/core's HKDF-SHA256 with those results kept:
+// each is still computed once by the library (or by WebCrypto's HKDF, the same call
+// the library makes), and nothing derived from a record's shared secret is kept.
+const utf8 = new TextEncoder();
+const PUBLIC_EXTRACT_LABELS = ["psk_id_hash", "info_hash"];
+const MAX_KEPT_EXTRACTS = 256; // distinct infos (areas x versions x keys) before starting over
+
+function latin1(bytes) {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    text += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096));
+  }
+  return text;
+}
+
+function asBytes(data) {
+  return ArrayBuffer.isView(data)
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : new Uint8Array(data);
+}
+
+class KeyScheduleHkdf extends HkdfSha256 {
+  #extracts = new Map();
+  #publicLabels = PUBLIC_EXTRACT_LABELS.map((label) => latin1(utf8.encode(label)));
+  #secretIkm = null;
+  #secretIkmKey = null;
+
+  init(suiteId) {
+    super.init(suiteId);
+    // LabeledExtract(shared_secret, "secret", psk) with psk empty: this IKM never changes.
+    this.#secretIkm = this.buildLabeledIkm(utf8.encode("secret"), new Uint8Array(0));
+    this.#secretIkmKey = null;
+  }
+
+  async labeledExtract(salt, label, ikm) {
+    const labelText = latin1(asBytes(label));
+    if (asBytes(salt).length !== 0 || !this.#publicLabels.includes(labelText)) {
+      return super.labeledExtract(salt, label, ikm);
+    }
+    const key = `${labelText}\n${latin1(asBytes(ikm))}`;
+    let result = this.#extracts.get(key);
+    if (result === undefined) {
+      if (this.#extracts.size >= MAX_KEPT_EXTRACTS) this.#extracts.clear();
+      result = super.labeledExtract(salt, label, ikm);
+      this.#extracts.set(key, result);
+      result.catch(() => this.#extracts.delete(key));
+    }
+    return (await result).slice(0); // a copy: the caller owns what it gets
+  }
+
+  async extractAndExpand(salt, ikm, info, len) {
+    if (this.#secretIkm === null || !bytesEqual(asBytes(ikm), this.#secretIkm)) {
+      return super.extractAndExpand(salt, ikm, info, len);
+    }
+    if (this.#secretIkmKey === null) {
+      const imported = crypto.subtle.importKey("raw", this.#secretIkm, "HKDF", false, [
+        "deriveBits",
+      ]);
+      this.#secretIkmKey = imported;
+      imported.catch(() => {
+        if (this.#secretIkmKey === imported) this.#secretIkmKey = null; // the next call tries again
+      });
+    }
+    return crypto.subtle.deriveBits(
+      { name: "HKDF", hash: "SHA-256", salt: asBytes(salt), info: asBytes(info) },
+      await this.#secretIkmKey,
+      len * 8,
+    );
+  }
+}
+
+// The suite of envelope.js (DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-128-GCM)
+// with the KDF above, for opening only: sealing (the guest page) keeps the plain one.
+const openingSuite = new CipherSuite({
+  kem: new DhkemP256HkdfSha256(),
+  kdf: new KeyScheduleHkdf(),
+  aead: new Aes128Gcm(),
+});
 
 const MAX_ENVELOPE_TEXT_LENGTH = Math.ceil((MAX_ENVELOPE_LENGTH * 4) / 3);
 const SUITE_BYTES = envelopeHeader(new Uint8Array(KEY_ID_LENGTH)).subarray(1, 7);
@@ -105,6 +188,29 @@ async function checkEphemeralPoint(enc) {
   }
 }
 
+// The HPKE info of each location, area and version, per key id (hpkeInfo), made once:
+// a package's records share a handful, and @hpke/core copies the info it is given.
+const areaInfos = new WeakMap();
+
+function areaInfo(locationCode, areaCode, keyId, version) {
+  if (typeof locationCode !== "string" || typeof areaCode !== "string") {
+    return hpkeInfo(locationCode, areaCode, keyId, version); // which says what is wrong
+  }
+  let infos = areaInfos.get(keyId);
+  if (infos === undefined) {
+    infos = new Map();
+    areaInfos.set(keyId, infos);
+  }
+  const name = `${version}\n${locationCode}\n${areaCode}`;
+  let info = infos.get(name);
+  if (info === undefined) {
+    info = hpkeInfo(locationCode, areaCode, keyId, version);
+    if (infos.size >= MAX_KEPT_EXTRACTS) infos.clear();
+    infos.set(name, info);
+  }
+  return info;
+}
+
 /**
  * Opens a sealed contact record with a private key handle from readKeyFile
  * for the given location and area. Returns the normalised record (its v is
@@ -127,11 +233,11 @@ export async function openContactRecord(
     await checkEphemeralPoint(enc);
     throw new SealedRecordError("wrong_key");
   }
-  const info = hpkeInfo(locationCode, areaCode, keyId, version);
+  const info = areaInfo(locationCode, areaCode, keyId, version);
   let padded;
   try {
     padded = new Uint8Array(
-      await hpkeSuite.open({ recipientKey: keyPair, enc, info }, ciphertext), // empty aad
+      await openingSuite.open({ recipientKey: keyPair, enc, info }, ciphertext), // empty aad
     );
   } catch {
     await checkEphemeralPoint(enc);
