@@ -66,6 +66,7 @@ PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0
 PG_DATABASE = "gr_bench"
 CONNECTIONS = 32
 FIXED_RATE = 200
+SETTLE_SECONDS = 3.0  # between the closed loop at full load and the steady rate
 REQUEST_TIMEOUT = 30.0  # seconds; a request not answered by then counts as failed (599)
 # Enough areas that the per-area limit (240 a minute) never refuses a check-in of a run
 # (about 2,000 a second at most), and few check-ins per simulated client (30 a minute).
@@ -167,10 +168,22 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # The slowest requests of an open loop: (seconds, when due from the start, how sent).
+    slowest: list[tuple[float, float, str]] = field(default_factory=list)
 
     def add(self, status: int, latency: float) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
         self.latencies.append(latency)
+
+    def note(self, latency: float, due: float, how: str) -> None:
+        """Keep the five slowest requests with how they were sent, to tell a server's
+        stall from a connection the client had to open again."""
+        self.slowest = sorted([*self.slowest, (latency, due, how)], reverse=True)[:5]
+
+    def slowest_line(self) -> str:
+        return ", ".join(
+            f"{latency * 1000:.0f} ms at {due:.1f} s ({how})" for latency, due, how in self.slowest
+        )
 
     def ok(self) -> int:
         return sum(count for status, count in self.statuses.items() if 200 <= status < 300)
@@ -259,11 +272,14 @@ async def open_loop(port: int, make: RequestFactory, seconds: float, rate: int) 
 
     async def one(due: float) -> None:
         data = make()
+        how = "kept connection" if idle else "new connection"
         connection = idle.pop() if idle else await connect(port)
+        sent = time.perf_counter()
         try:
             status, close = await connection.request(data)
-        except ConnectionError:
+        except ConnectionError as error:
             # An idle connection the server closed meanwhile: once more on a new one.
+            how += f", {error} after {(time.perf_counter() - sent) * 1000:.0f} ms, sent again"
             try:
                 connection = await connect(port)
                 status, close = await connection.request(data)
@@ -271,6 +287,7 @@ async def open_loop(port: int, make: RequestFactory, seconds: float, rate: int) 
                 result.add(599, time.perf_counter() - due)
                 return
         result.add(status, time.perf_counter() - due)
+        result.note(time.perf_counter() - due, due - start, how)
         if not close:
             idle.append(connection)
 
@@ -625,6 +642,9 @@ def main(argv: list[str] | None = None) -> int:
                             )
                         )
                     throughput_load = load_average()
+                    # The steady rate starts on a server at rest: the closed loop before
+                    # left every worker's WAL checkpoint and queued writes to settle.
+                    time.sleep(SETTLE_SECONDS)
                     fixed = run(open_loop(server.port, make, args.tail_seconds, FIXED_RATE))
                 ceiling = median_phase(trivial_phases)
                 throughput = median_phase(checkin_phases)
@@ -662,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{name}: check-ins at {FIXED_RATE}/s for {args.tail_seconds:.0f} s, open loop: "
                     f"{fixed.line()}  ({load_average()})"
                 )
+                print(f"{name}: slowest at {FIXED_RATE}/s: {fixed.slowest_line()}")
                 print(f"{name}: rows stored: {accepted_total} (warm-up included)", flush=True)
                 fixed_max = max(fixed.latencies, default=0.0) * 1000
                 unavailable = fixed.statuses.get(503, 0)
