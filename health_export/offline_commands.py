@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     import crypto
-    from health_export.decryption import DecryptionResult
+    from health_export.decryption import DecryptionResult, RenderedVisits
     from health_export.packages import ParsedPackage
 
 EXIT_PARTIAL = 3
@@ -89,7 +90,7 @@ def decrypt(
     Writes the same rows as the decryption page in the browser. Records that cannot
     be opened are listed on stderr and the exit code is 3; nothing is dropped silently.
     """
-    from health_export.decryption import default_jobs, open_package
+    from health_export.decryption import default_jobs
     from health_export.packages import PackageFormatError, parse_package
 
     try:
@@ -97,8 +98,9 @@ def decrypt(
     except PackageFormatError as error:
         raise click.ClickException(str(error)) from None
     keys = _private_keys(key_files, _passphrases_from_files(passphrase_files), package)
-    result = open_package(package, keys, jobs=jobs or default_jobs())
-    data = _export(package, result, output_format, _separator(separator, output_format))
+    data, result = _export(
+        package, keys, jobs or default_jobs(), output_format, _separator(separator, output_format)
+    )
     _write_private(output, data)
     opened = len(result.visits)
     total = opened + len(result.failures)
@@ -175,19 +177,34 @@ def _separator(chosen: str | None, output_format: str) -> str:
 
 
 def _export(
-    package: ParsedPackage, result: DecryptionResult, output_format: str, separator: str
-) -> bytes:
-    from health_export.decryption import sormas_rows, visit_rows
-    from health_export.exports import result_to_json, rows_to_csv, rows_to_sormas, rows_to_xlsx
+    package: ParsedPackage,
+    keys: list[ec.EllipticCurvePrivateKey],
+    jobs: int,
+    output_format: str,
+    separator: str,
+) -> tuple[bytes, RenderedVisits[Any] | DecryptionResult]:
+    """The output file and what was opened and refused.
+
+    CSV and SORMAS lines are written visit by visit where each record is opened (in
+    the worker processes), so the records never travel back to this process.
+    """
+    from health_export import exports
+    from health_export.decryption import open_package, open_rendered, visit_rows
 
     if output_format == "csv":
-        return rows_to_csv(visit_rows(result.visits), separator=separator)
+        lines = open_rendered(
+            package, keys, partial(exports.csv_visit_lines, separator=separator), jobs=jobs
+        )
+        return exports.csv_document(lines.visits, separator=separator), lines
     if output_format == "sormas":
         location = str(package.location.get("name", ""))
-        return rows_to_sormas(sormas_rows(result.visits, location), separator=separator)
+        render = partial(exports.sormas_visit_lines, location_name=location, separator=separator)
+        lines = open_rendered(package, keys, render, jobs=jobs)
+        return exports.sormas_document(lines.visits, separator=separator), lines
+    result = open_package(package, keys, jobs=jobs)
     if output_format == "xlsx":
-        return rows_to_xlsx(visit_rows(result.visits))
-    return result_to_json(package, result)
+        return exports.rows_to_xlsx(visit_rows(result.visits)), result
+    return exports.result_to_json(package, result), result
 
 
 def _write_private(output: Path, data: bytes) -> None:
