@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,11 +94,21 @@ def decrypt(
     from health_export.decryption import default_jobs
     from health_export.packages import PackageFormatError, parse_package
 
-    try:
-        package = parse_package(package_file.read_bytes())
-    except PackageFormatError as error:
-        raise click.ClickException(str(error)) from None
-    keys = _private_keys(key_files, _passphrases_from_files(passphrase_files), package)
+    passphrases: list[str] = []
+    opened_first = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # With passphrase files, the key files' KDF (PBKDF2, which lets go of the GIL)
+        # runs while the package is read; a package error is still reported first.
+        opening = (
+            pool.submit(_open_key_files, key_files, passphrase_files) if passphrase_files else None
+        )
+        try:
+            package = parse_package(package_file.read_bytes())
+        except PackageFormatError as error:
+            raise click.ClickException(str(error)) from None
+        if opening is not None:
+            passphrases, opened_first = opening.result()
+    keys = _private_keys(key_files, passphrases, package, opened_first)
     data, result = _export(
         package, keys, jobs or default_jobs(), output_format, _separator(separator, output_format)
     )
@@ -114,23 +125,40 @@ def decrypt(
         sys.exit(EXIT_PARTIAL)
 
 
+def _open_key_files(
+    key_files: tuple[Path, ...], passphrase_files: tuple[Path, ...]
+) -> tuple[list[str], list[crypto.KeyFile | None]]:
+    """The passphrases, and each key file opened by the first that fits or None; no asking."""
+    passphrases = _passphrases_from_files(passphrase_files)
+    return passphrases, [
+        _open_with_known(path.read_bytes(), passphrases, path) for path in key_files
+    ]
+
+
 def _private_keys(
-    key_files: tuple[Path, ...], passphrases: list[str], package: ParsedPackage
+    key_files: tuple[Path, ...],
+    passphrases: list[str],
+    package: ParsedPackage,
+    opened_first: list[crypto.KeyFile | None] | None = None,
 ) -> list[ec.EllipticCurvePrivateKey]:
     """The keys from the key files, refusing keys none of the package's records are sealed to.
 
     Each key file may have its own passphrase: a rotation makes a new key file, and its
     holder chooses (or is given) a new passphrase. Every passphrase known so far is
     tried on each file; without passphrase files, a file that none of them opens asks
-    for its own.
+    for its own. `opened_first`: the files as _open_key_files opened them already.
     """
     import crypto
 
     interactive = not passphrases
     keys = []
-    for key_file in key_files:
+    for position, key_file in enumerate(key_files):
         data = key_file.read_bytes()
-        opened = _open_with_known(data, passphrases, key_file)
+        opened = (
+            opened_first[position]
+            if opened_first is not None
+            else _open_with_known(data, passphrases, key_file)
+        )
         if opened is None and interactive:
             passphrase = str(
                 click.prompt(f"Passphrase of the key file {key_file.name}", hide_input=True)
