@@ -18,7 +18,6 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import click
-from flask.cli import FlaskGroup
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -53,13 +52,21 @@ def _create_app() -> Flask:
         raise click.ClickException(str(exc)) from None
 
 
-class GastregisterGroup(FlaskGroup):
-    """Our commands only: listing them (`--help`) never builds the app, so help works
-    on a host that is not configured yet; commands that need the app build it."""
+class GastregisterGroup(click.Group):
+    """Our commands only, attached when looked up: listing them (`--help`) never builds
+    the app, so help works on a host that is not configured yet.
+
+    A plain click group, not Flask's FlaskGroup (none of whose options, --app,
+    --env-file and --debug, this command needs), so an offline command starts without
+    importing Flask. A command from a server module gets the app as FlaskGroup would
+    give it: a ScriptInfo that builds it (`with_appcontext`), unless the caller passed
+    one (Flask's test runner passes its app).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.loaded_modules: set[str] = set()
+        self.offline_commands: set[str] = set()
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.load_commands(OFFLINE_COMMAND_MODULES + SERVER_COMMAND_MODULES)
@@ -80,17 +87,25 @@ class GastregisterGroup(FlaskGroup):
             commands: list[click.Command] = importlib.import_module(module_name).commands
             for command in commands:
                 self.add_command(command)
+                if module_name in OFFLINE_COMMAND_MODULES and command.name is not None:
+                    self.offline_commands.add(command.name)
             self.loaded_modules.add(module_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name is not None and name not in self.offline_commands:
+            from flask.cli import ScriptInfo
 
-@click.group(
-    cls=GastregisterGroup,
-    create_app=_create_app,
-    add_default_commands=False,
-    add_version_option=False,
-    load_dotenv=False,
-    set_debug_flag=False,
-)
+            if not isinstance(ctx.obj, ScriptInfo):
+                ctx.obj = ScriptInfo(
+                    create_app=_create_app, set_debug_flag=False, load_dotenv_defaults=False
+                )
+        return name, command, rest
+
+
+@click.group(cls=GastregisterGroup)
 def main() -> None:
     """Gastregister: digital guest registration for health offices."""
 
