@@ -107,9 +107,27 @@ def _csv_lines(
 ) -> str:
     if separator not in SEPARATORS:
         raise ValueError("separator must be one of , ; or TAB")
+    if cell is csv_cell:
+        return "".join(_plain_csv_line(row, separator) + "\r\n" for row in rows)
     return "".join(
         separator.join([cell(value, separator) for value in row]) + "\r\n" for row in rows
     )
+
+
+def _plain_csv_line(row: Sequence[str | int], separator: str) -> str:
+    """A row's line, csv_cell cell by cell, inline: the offline CLI writes 80,000 lines
+    for 50,000 visits, and a call per cell was a tenth of its time per visit."""
+    cells = []
+    for value in row:
+        if isinstance(value, int):
+            cells.append(str(value))
+            continue
+        if value.startswith(FORMULA_TRIGGERS):
+            value = "'" + value
+        if separator in value or '"' in value or "\r" in value or "\n" in value:
+            value = '"' + value.replace('"', '""') + '"'
+        cells.append(value)
+    return separator.join(cells)
 
 
 def rows_to_csv(rows: Sequence[Row], *, separator: str = CSV_SEPARATOR) -> bytes:
