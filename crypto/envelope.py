@@ -78,6 +78,9 @@ class EnvelopeHeader:
     size: int
 
 
+# A pure function of a few short values, of which a package has few combinations (its
+# areas, one or two keys): each open of a 50,000-record package would build it again.
+@functools.lru_cache(maxsize=1024)
 def record_info(
     location_code: str, area_code: str, recipient_key_id: bytes, version: int = 1
 ) -> bytes:
