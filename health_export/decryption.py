@@ -19,7 +19,6 @@ listed as such.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import multiprocessing
 import os
 import re
@@ -133,7 +132,10 @@ def berlin_text(moment: dt.datetime) -> str:
     Remembered per minute: the offline CLI writes two for each of 50,000 visits, and
     the visits of a busy place fall into far fewer minutes.
     """
-    minute = math.floor(moment.timestamp() / 60)
+    if moment.utcoffset() is None:  # naive: astimezone takes it as local time
+        return moment.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M")
+    # By arithmetic, not timestamp(): fromtimestamp fails before 1970 on Windows.
+    minute = (moment - _EPOCH) // _MINUTE
     text = _berlin_minutes.get(minute)
     if text is None:
         text = moment.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M")
@@ -144,6 +146,8 @@ def berlin_text(moment: dt.datetime) -> str:
     return text
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MINUTE = dt.timedelta(minutes=1)
 _berlin_minutes: dict[int, str] = {}
 _BERLIN_MINUTES_KEPT = 100_000
 
@@ -154,12 +158,13 @@ def _one_text_per_minute(minute: int) -> bool:
     True unless the offset changes within the minute or is not whole minutes (local
     mean time before 1893), which a cache by UTC minute would get wrong.
     """
-    start = dt.datetime.fromtimestamp(minute * 60, dt.UTC)
-    first = start.astimezone(BERLIN).utcoffset()
-    last = (start + dt.timedelta(seconds=59, microseconds=999_999)).astimezone(BERLIN).utcoffset()
-    return (
-        first == last and first is not None and first % dt.timedelta(minutes=1) == dt.timedelta(0)
-    )
+    start = _EPOCH + minute * _MINUTE
+    try:
+        first = start.astimezone(BERLIN).utcoffset()
+        last = (start + _MINUTE - dt.timedelta(microseconds=1)).astimezone(BERLIN).utcoffset()
+    except OverflowError:  # the first or last minute a datetime can hold
+        return False
+    return first == last and first is not None and first % _MINUTE == dt.timedelta(0)
 
 
 # --- opening ---------------------------------------------------------------------------
