@@ -193,6 +193,10 @@ def _postgres(
 
 def _time_cli(package: Path, key_file: Path, passphrase_file: Path, workdir: Path) -> float:
     gastregister = Path(sys.executable).with_name("gastregister")
+    # The code of this checkout, not the one the virtualenv was installed from (a shared
+    # venv of another worktree would otherwise be measured).
+    checkout = str(Path(__file__).resolve().parents[1])
+    environment = {**os.environ, "PYTHONPATH": checkout}
     started = time.perf_counter()
     subprocess.run(
         [
@@ -210,6 +214,7 @@ def _time_cli(package: Path, key_file: Path, passphrase_file: Path, workdir: Pat
         ],
         check=True,
         capture_output=True,
+        env=environment,
     )
     return time.perf_counter() - started
 

@@ -22,10 +22,10 @@ import datetime as dt
 import multiprocessing
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -112,263 +112,113 @@ class DecryptionResult:
     unbound: list[int] = field(default_factory=list)
 
     def describe_unbound(self) -> str | None:
-        """The notice for v1 visits, or None when every visit was checked in full."""
-        if not self.unbound:
-            return None
-        numbers = ", ".join(str(number) for number in self.unbound)
-        return (
-            f"{len(self.unbound)} visit(s) in format v1: metadata not bound to the sealed "
-            f"record, so arrival and source could not be checked (visits {numbers})."
-        )
+        return describe_unbound(self.unbound)
+
+
+def describe_unbound(unbound: Sequence[int]) -> str | None:
+    """The notice for v1 visits, or None when every visit was checked in full."""
+    if not unbound:
+        return None
+    numbers = ", ".join(str(number) for number in unbound)
+    return (
+        f"{len(unbound)} visit(s) in format v1: metadata not bound to the sealed "
+        f"record, so arrival and source could not be checked (visits {numbers})."
+    )
 
 
 def berlin_text(moment: dt.datetime) -> str:
-    """`YYYY-MM-DD HH:MM` in Europe/Berlin: what people in the health office read."""
-    return moment.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M")
+    """`YYYY-MM-DD HH:MM` in Europe/Berlin: what people in the health office read.
+
+    Remembered per minute: the offline CLI writes two for each of 50,000 visits, and
+    the visits of a busy place fall into far fewer minutes.
+    """
+    if moment.utcoffset() is None:  # naive: astimezone takes it as local time
+        return moment.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M")
+    # By arithmetic, not timestamp(): fromtimestamp fails before 1970 on Windows.
+    minute = (moment - _EPOCH) // _MINUTE
+    text = _berlin_minutes.get(minute)
+    if text is None:
+        text = moment.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M")
+        if _one_text_per_minute(minute):
+            if len(_berlin_minutes) >= _BERLIN_MINUTES_KEPT:
+                _berlin_minutes.clear()
+            _berlin_minutes[minute] = text
+    return text
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MINUTE = dt.timedelta(minutes=1)
+_berlin_minutes: dict[int, str] = {}
+_BERLIN_MINUTES_KEPT = 100_000
+
+
+def _one_text_per_minute(minute: int) -> bool:
+    """Every moment of this UTC minute shows the same Berlin minute.
+
+    True unless the offset changes within the minute or is not whole minutes (local
+    mean time before 1893), which a cache by UTC minute would get wrong.
+    """
+    start = _EPOCH + minute * _MINUTE
+    try:
+        first = start.astimezone(BERLIN).utcoffset()
+        last = (start + _MINUTE - dt.timedelta(microseconds=1)).astimezone(BERLIN).utcoffset()
+    except OverflowError:  # the first or last minute a datetime can hold
+        return False
+    return first == last and first is not None and first % _MINUTE == dt.timedelta(0)
 
 
 # --- opening ---------------------------------------------------------------------------
 
-Opened = tuple[dict[str, Any], bytes, str]  # the record, its envelope's enc and key id (hex)
-Item = tuple[str, str]  # a record's area code and envelope text
-
-# What a worker process opens with. Forked workers inherit these from the parent, set
-# just before the pool starts, so neither the keys nor the envelopes cross a pipe;
-# spawned workers (no fork on Windows) get them from _start_spawned_worker.
-_worker_keys: list[ec.EllipticCurvePrivateKey] = []
-_worker_location = ""
-_worker_items: list[Item] = []
-
-
-def _open_one(
-    keys: Sequence[ec.EllipticCurvePrivateKey], location_code: str, item: Item
-) -> Opened | str:
-    """The record with the envelope's enc and key id, or the error kind as a string."""
-    area_code, envelope_text = item
-    try:
-        envelope = crypto.decode_envelope(envelope_text)
-        record = crypto.open_with_any_key(
-            keys, envelope, location_code=location_code, area_code=area_code
-        )
-    except crypto.SealedRecordError as error:
-        return error.kind.value
-    except ValueError:  # a code that cannot be one; open_package has refused those already
-        return "malformed"
-    return record, envelope[_ENC], envelope[7 : crypto.HEADER_SIZE].hex()
-
-
-def _open_inherited(span: tuple[int, int]) -> list[Opened | str]:
-    """A forked worker's task: only the positions travel, the envelopes were inherited."""
-    start, end = span
-    return [_open_one(_worker_keys, _worker_location, item) for item in _worker_items[start:end]]
-
-
-def _open_sent(items: list[Item]) -> list[Opened | str]:
-    """A spawned worker's task: the envelopes come with it."""
-    return [_open_one(_worker_keys, _worker_location, item) for item in items]
-
-
-def _start_spawned_worker(private_values: list[bytes], location_code: str) -> None:
-    """Rebuild the keys once per spawned worker from their private scalars.
-
-    The 32-byte scalars reach the worker over the pipe multiprocessing opens to its
-    own child process: never a file, an argument list or an environment variable.
-    """
-    global _worker_keys, _worker_location
-    _worker_keys = [
-        ec.derive_private_key(int.from_bytes(value, "big"), ec.SECP256R1())
-        for value in private_values
-    ]
-    _worker_location = location_code
-
-
-def _open_all(
-    keys: Sequence[ec.EllipticCurvePrivateKey],
-    location_code: str,
-    items: list[Item],
-    options: ParallelOptions,
-) -> Iterator[Opened | str]:
-    """Each record's outcome, in order; in worker processes when there are many records.
-
-    HPKE is CPU-bound, so the records are opened on `jobs` processes in chunks of
-    `options.chunk` records. The outcomes are yielded chunk by chunk as they arrive, so
-    the caller checks the first chunks while the workers still open the later ones.
-    Forked workers inherit keys and envelopes; where there is no fork (Windows), or
-    when asked, spawned workers get the private scalars once, at their start.
-    """
-    if options.jobs <= 1 or len(items) < options.parallel_from:
-        for item in items:
-            yield _open_one(keys, location_code, item)
-        return
-    method = options.start_method or (
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    )
-    spans = [
-        (start, min(len(items), start + options.chunk))
-        for start in range(0, len(items), options.chunk)
-    ]
-    global _worker_keys, _worker_location, _worker_items
-    context = multiprocessing.get_context(method)
-    try:
-        if method == "fork":
-            _worker_keys, _worker_location, _worker_items = list(keys), location_code, items
-            pool = ProcessPoolExecutor(options.jobs, mp_context=context)
-            chunks = pool.map(_open_inherited, spans)
-        else:
-            scalars = [key.private_numbers().private_value.to_bytes(32, "big") for key in keys]
-            pool = ProcessPoolExecutor(
-                options.jobs,
-                mp_context=context,
-                initializer=_start_spawned_worker,
-                initargs=(scalars, location_code),
-            )
-            chunks = pool.map(_open_sent, [items[start:end] for start, end in spans])
-        with pool:
-            for chunk in chunks:
-                yield from chunk
-    finally:
-        _worker_keys, _worker_location, _worker_items = [], "", []
+T = TypeVar("T")
+# One record as a worker process leaves it: the kind of its first failure, or, for a
+# visit that passed every check but the one for duplicates, its envelope's enc and its
+# sealed idempotency key (the caller looks for duplicates with them, in package order),
+# its format version and the visit as the caller's `render` made it.
+Checked = str | tuple[bytes, str | None, int, Any]
 
 
 @dataclass(frozen=True)
-class ParallelOptions:
-    """How open_package spreads the opening over processes (see _open_all)."""
+class _PackageContext:
+    """What checking one record needs of its package: small, and picklable for spawn."""
 
-    jobs: int = 1
-    # Fewer records than this are opened in this process: starting workers costs more.
-    parallel_from: int = PARALLEL_THRESHOLD
-    # Records per task: small enough that both cores stay busy to the end and the
-    # caller can start checking early, large enough that messages stay few.
-    chunk: int = 1000
-    # "fork" or "spawn"; None: fork where the platform has it.
-    start_method: str | None = None
+    location_code: str
+    # A code that cannot be a code was never sealed to (docs/FORMAT.md §11.2).
+    location_code_ok: bool
+    area_names: dict[str, str]
+    window_start: dt.datetime
+    window_end: dt.datetime
+    requested_areas: frozenset[str]
+    location_areas: frozenset[str]
 
-
-def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def open_package(
-    package: ParsedPackage,
-    keys: Sequence[ec.EllipticCurvePrivateKey],
-    *,
-    jobs: int = 1,
-    parallel: ParallelOptions | None = None,
-) -> DecryptionResult:
-    """Open every record with the given keys and check it; failures are listed, never dropped.
-
-    `jobs` worker processes open the records (`parallel` for finer control); the
-    result is the same, byte for byte, whatever the number of processes.
-    """
-    location_code = str(package.location.get("code", ""))
-    failures = [
-        FailedVisit(number=index + 1, area_code="", arrival="", kind=kind)
-        for index, kind in package.damaged
-    ]
-    candidates: list[PackageRecord] = []
-    for record in package.records:
-        if (
-            parse_time(record.arrival) is None
-            or parse_time(record.auto_departure) is None
-            or (record.departure is not None and parse_time(record.departure) is None)
-            # A code that cannot be a code was never sealed to (docs/FORMAT.md §11.2):
-            # malformed, before the envelope is looked at.
-            or not _CODE.fullmatch(location_code)
-            or not _CODE.fullmatch(record.area)
-        ):
-            failures.append(FailedVisit(record.index + 1, record.area, record.arrival, "malformed"))
-        else:
-            candidates.append(record)
-    outcomes = _open_all(
-        keys,
-        location_code,
-        [(record.area, record.envelope) for record in candidates],
-        parallel or ParallelOptions(jobs=jobs, parallel_from=PARALLEL_THRESHOLD),
-    )
-    checks = _VisitChecks(package)
-    visits: list[OpenedVisit] = []
-    unbound: list[int] = []
-    for record, outcome in zip(candidates, outcomes, strict=True):
-        if isinstance(outcome, str):
-            failures.append(FailedVisit(record.index + 1, record.area, record.arrival, outcome))
-            continue
-        opened, enc, envelope_key_id = outcome
-        visit = _opened_visit(package, record, opened)
-        kind = checks.first_failure(record, visit, enc, envelope_key_id)
-        if kind is not None:
-            failures.append(FailedVisit(record.index + 1, record.area, record.arrival, kind))
-            continue
-        visits.append(visit)
-        if visit.format_version == 1:
-            unbound.append(visit.number)
-    failures.sort(key=lambda failure: failure.number)
-    return DecryptionResult(visits=visits, failures=failures, unbound=unbound)
-
-
-def _opened_visit(
-    package: ParsedPackage, record: PackageRecord, opened: dict[str, Any]
-) -> OpenedVisit:
-    arrival = parse_time(record.arrival)
-    auto_departure = parse_time(record.auto_departure)
-    departure = parse_time(record.departure) if record.departure is not None else None
-    if arrival is None or auto_departure is None:  # checked before opening; keeps mypy precise
-        raise ValueError("unchecked package time")
-    return OpenedVisit(
-        number=record.index + 1,
-        area_code=record.area,
-        area_name=package.area_name(record.area),
-        arrival=arrival,
-        departure=departure or auto_departure,
-        departure_is_automatic=departure is None,
-        persons=record.persons,
-        source=record.source,
-        key_id=record.key_id,
-        record=opened,
-        format_version=int(opened["v"]),
-        delivered_late=record.delivered_late,
-    )
-
-
-class _VisitChecks:
-    """The checks of docs/FORMAT.md §11.3 for one package, in their fixed order.
-
-    Duplicates are looked for among the visits that passed every other check, so a
-    forged copy that fails a check (re-dated, moved) cannot push out the genuine one.
-    """
-
-    def __init__(self, package: ParsedPackage) -> None:
+    @classmethod
+    def of(cls, package: ParsedPackage) -> _PackageContext:
         request = package.request
         start = parse_time(request["windowStart"])
         end = parse_time(request["windowEnd"])
         if start is None or end is None:  # checked by parse_package
             raise ValueError("unchecked request window")
-        self.window_start, self.window_end = start, end
-        self.requested_areas = frozenset(request["areas"])
-        self.location_areas = frozenset(
+        location_code = str(package.location.get("code", ""))
+        codes = frozenset(
             area["code"] for area in package.areas if isinstance(area.get("code"), str)
         )
-        self.seen_encs: set[bytes] = set()
-        self.seen_keys: set[str] = set()
+        return cls(
+            location_code=location_code,
+            location_code_ok=_CODE.fullmatch(location_code) is not None,
+            area_names={code: package.area_name(code) for code in codes},
+            window_start=start,
+            window_end=end,
+            requested_areas=frozenset(request["areas"]),
+            location_areas=codes,
+        )
 
-    def first_failure(
-        self, row: PackageRecord, visit: OpenedVisit, enc: bytes, envelope_key_id: str
+    def metadata_failure(
+        self,
+        row: PackageRecord,
+        visit: OpenedVisit,
+        envelope_key_id: str,
+        auto_departure: dt.datetime,
     ) -> str | None:
-        kind = self._metadata_failure(row, visit, envelope_key_id)
-        if kind is not None:
-            return kind
-        idempotency_key = visit.record.get("idempotencyKey")
-        if enc in self.seen_encs or (
-            isinstance(idempotency_key, str) and idempotency_key in self.seen_keys
-        ):
-            return "duplicate"
-        self.seen_encs.add(enc)
-        if isinstance(idempotency_key, str):
-            self.seen_keys.add(idempotency_key)
-        return None
-
-    def _metadata_failure(
-        self, row: PackageRecord, visit: OpenedVisit, envelope_key_id: str
-    ) -> str | None:
+        """The first check of docs/FORMAT.md §11.3 the visit fails, duplicates aside."""
         record = visit.record
         if visit.format_version == 2:
             if record["arrival"] != row.arrival:
@@ -378,8 +228,7 @@ class _VisitChecks:
         if row.key_id != envelope_key_id:
             return "key_id_mismatch"
         latest = visit.arrival + MAX_STAY
-        auto_departure = parse_time(row.auto_departure)
-        if auto_departure is None or not visit.arrival <= auto_departure <= latest:
+        if not visit.arrival <= auto_departure <= latest:
             return "departure_out_of_range"
         # No lower bound for a departure: closing time checks out a guest whose phone
         # clock ran up to two minutes ahead (its arrival is later than "now").
@@ -394,6 +243,275 @@ class _VisitChecks:
         if row.persons != 1 + len(record["additionalPersons"]):
             return "persons_mismatch"
         return None
+
+
+@dataclass(frozen=True)
+class _Opening(Generic[T]):
+    """Opening and checking records of one package, in whichever process runs it."""
+
+    keys: Sequence[ec.EllipticCurvePrivateKey]
+    context: _PackageContext
+    render: Callable[[OpenedVisit], T]
+
+    def check(self, record: PackageRecord) -> Checked:
+        """Everything about one record that needs no other record (all but duplicates).
+
+        Done where the record is opened, so a worker sends back the rendered visit
+        and a few bytes instead of the record, and the parent only looks for duplicates.
+        """
+        context = self.context
+        arrival = parse_time(record.arrival)
+        auto_departure = parse_time(record.auto_departure)
+        departure = None if record.departure is None else parse_time(record.departure)
+        if (
+            arrival is None
+            or auto_departure is None
+            or (record.departure is not None and departure is None)
+            # Malformed, before the envelope is looked at (docs/FORMAT.md §11.2).
+            or not context.location_code_ok
+            or not _CODE.fullmatch(record.area)
+        ):
+            return "malformed"
+        try:
+            envelope = crypto.decode_envelope(record.envelope)
+            opened = crypto.open_with_any_key(
+                self.keys, envelope, location_code=context.location_code, area_code=record.area
+            )
+        except crypto.SealedRecordError as error:
+            return error.kind.value
+        except ValueError:  # a code that cannot be one; refused as malformed above
+            return "malformed"
+        visit = OpenedVisit(
+            number=record.index + 1,
+            area_code=record.area,
+            area_name=context.area_names.get(record.area, record.area),
+            arrival=arrival,
+            departure=departure or auto_departure,
+            departure_is_automatic=departure is None,
+            persons=record.persons,
+            source=record.source,
+            key_id=record.key_id,
+            record=opened,
+            format_version=int(opened["v"]),
+            delivered_late=record.delivered_late,
+        )
+        kind = context.metadata_failure(
+            record, visit, envelope[7 : crypto.HEADER_SIZE].hex(), auto_departure
+        )
+        if kind is not None:
+            return kind
+        idempotency_key = opened.get("idempotencyKey")
+        return (
+            envelope[_ENC],
+            idempotency_key if isinstance(idempotency_key, str) else None,
+            visit.format_version,
+            self.render(visit),
+        )
+
+
+# What a worker process opens with. Forked workers inherit these from the parent, set
+# just before the pool starts, so neither the keys nor the records cross a pipe;
+# spawned workers (no fork on Windows) get the opening from _start_spawned_worker.
+_worker_opening: _Opening[Any] | None = None
+_worker_records: Sequence[PackageRecord] = ()
+
+
+def _check_inherited(span: tuple[int, int]) -> list[Checked]:
+    """A forked worker's task: only the positions travel, the records were inherited."""
+    if _worker_opening is None:
+        raise RuntimeError("worker started without its opening")
+    start, end = span
+    return [_worker_opening.check(record) for record in _worker_records[start:end]]
+
+
+def _check_sent(records: list[PackageRecord]) -> list[Checked]:
+    """A spawned worker's task: the records come with it."""
+    if _worker_opening is None:
+        raise RuntimeError("worker started without its opening")
+    return [_worker_opening.check(record) for record in records]
+
+
+def _start_spawned_worker(
+    private_values: list[bytes], context: _PackageContext, render: Callable[[OpenedVisit], Any]
+) -> None:
+    """Rebuild the keys once per spawned worker from their private scalars.
+
+    The 32-byte scalars reach the worker over the pipe multiprocessing opens to its
+    own child process: never a file, an argument list or an environment variable.
+    """
+    global _worker_opening
+    keys = [
+        ec.derive_private_key(int.from_bytes(value, "big"), ec.SECP256R1())
+        for value in private_values
+    ]
+    _worker_opening = _Opening(keys, context, render)
+
+
+def _check_all(
+    opening: _Opening[T], records: Sequence[PackageRecord], options: ParallelOptions
+) -> Iterator[Checked]:
+    """Each record's outcome, in order; in worker processes when there are many records.
+
+    HPKE is CPU-bound, so the records are opened on `jobs` processes in chunks of
+    `options.chunk` records, and checked and rendered there too: the parent receives
+    compact results, not records to unpickle, check and format one by one. The
+    outcomes are yielded chunk by chunk as they arrive. Forked workers inherit the
+    opening and the records; where there is no fork (Windows), or when asked, spawned
+    workers get the private scalars once, at their start, and the records in chunks.
+    """
+    if options.jobs <= 1 or len(records) < options.parallel_from:
+        for record in records:
+            yield opening.check(record)
+        return
+    method = options.start_method or (
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    spans = [
+        (start, min(len(records), start + options.chunk))
+        for start in range(0, len(records), options.chunk)
+    ]
+    global _worker_opening, _worker_records
+    context = multiprocessing.get_context(method)
+    try:
+        if method == "fork":
+            _worker_opening, _worker_records = opening, records
+            pool = ProcessPoolExecutor(options.jobs, mp_context=context)
+            chunks = pool.map(_check_inherited, spans)
+        else:
+            scalars = [
+                key.private_numbers().private_value.to_bytes(32, "big") for key in opening.keys
+            ]
+            pool = ProcessPoolExecutor(
+                options.jobs,
+                mp_context=context,
+                initializer=_start_spawned_worker,
+                initargs=(scalars, opening.context, opening.render),
+            )
+            chunks = pool.map(_check_sent, [list(records[start:end]) for start, end in spans])
+        with pool:
+            for chunk in chunks:
+                yield from chunk
+    finally:
+        _worker_opening, _worker_records = None, ()
+
+
+@dataclass(frozen=True)
+class ParallelOptions:
+    """How open_package spreads the opening over processes (see _check_all)."""
+
+    jobs: int = 1
+    # Fewer records than this are opened in this process: starting workers costs more.
+    parallel_from: int = PARALLEL_THRESHOLD
+    # Records per task: small enough that both cores stay busy to the end (the last
+    # task, 250 records, is about 40 ms of one core), large enough that messages stay
+    # few (200 for 50,000 records).
+    chunk: int = 250
+    # "fork" or "spawn"; None: fork where the platform has it.
+    start_method: str | None = None
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class RenderedVisits(Generic[T]):
+    """What open_rendered makes of a package: each visit that passed, as rendered."""
+
+    visits: list[T]
+    failures: list[FailedVisit]
+    # Visit numbers of opened format v1 visits: their metadata is not bound.
+    unbound: list[int] = field(default_factory=list)
+
+    def describe_unbound(self) -> str | None:
+        return describe_unbound(self.unbound)
+
+
+def the_visit(visit: OpenedVisit) -> OpenedVisit:
+    """The render that keeps the visit itself (a module function, so spawn can send it)."""
+    return visit
+
+
+def open_package(
+    package: ParsedPackage,
+    keys: Sequence[ec.EllipticCurvePrivateKey],
+    *,
+    jobs: int = 1,
+    parallel: ParallelOptions | None = None,
+) -> DecryptionResult:
+    """Open every record with the given keys and check it; failures are listed, never dropped.
+
+    `jobs` worker processes open the records (`parallel` for finer control); the
+    result is the same, byte for byte, whatever the number of processes.
+    """
+    result = open_rendered(package, keys, the_visit, jobs=jobs, parallel=parallel)
+    return DecryptionResult(visits=result.visits, failures=result.failures, unbound=result.unbound)
+
+
+def open_rendered(
+    package: ParsedPackage,
+    keys: Sequence[ec.EllipticCurvePrivateKey],
+    render: Callable[[OpenedVisit], T],
+    *,
+    jobs: int = 1,
+    parallel: ParallelOptions | None = None,
+) -> RenderedVisits[T]:
+    """open_package, with each visit that passes every check turned into `render(visit)`.
+
+    `render` runs where the record was opened (in a worker process when there are
+    many), so what crosses the pipe is, say, a visit's CSV lines rather than its
+    record. It must be a module-level function or a functools.partial of one (spawned
+    workers receive it pickled) and must not depend on other visits: it also runs for
+    a visit that then turns out to be a duplicate, whose result is dropped.
+    """
+    failures = [
+        FailedVisit(number=index + 1, area_code="", arrival="", kind=kind)
+        for index, kind in package.damaged
+    ]
+    opening = _Opening(keys, _PackageContext.of(package), render)
+    outcomes = _check_all(
+        opening,
+        package.records,
+        parallel or ParallelOptions(jobs=jobs, parallel_from=PARALLEL_THRESHOLD),
+    )
+    duplicates = _Duplicates()
+    visits: list[T] = []
+    unbound: list[int] = []
+    for record, outcome in zip(package.records, outcomes, strict=True):
+        if isinstance(outcome, str):
+            failures.append(FailedVisit(record.index + 1, record.area, record.arrival, outcome))
+            continue
+        enc, idempotency_key, format_version, rendered = outcome
+        if duplicates.seen_before(enc, idempotency_key):
+            failures.append(FailedVisit(record.index + 1, record.area, record.arrival, "duplicate"))
+            continue
+        visits.append(rendered)
+        if format_version == 1:
+            unbound.append(record.index + 1)
+    failures.sort(key=lambda failure: failure.number)
+    return RenderedVisits(visits=visits, failures=failures, unbound=unbound)
+
+
+class _Duplicates:
+    """The last check of docs/FORMAT.md §11.3, the one that needs every visit before.
+
+    Duplicates are looked for among the visits that passed every other check, so a
+    forged copy that fails a check (re-dated, moved) cannot push out the genuine one.
+    """
+
+    def __init__(self) -> None:
+        self.seen_encs: set[bytes] = set()
+        self.seen_keys: set[str] = set()
+
+    def seen_before(self, enc: bytes, idempotency_key: str | None) -> bool:
+        if enc in self.seen_encs or (
+            idempotency_key is not None and idempotency_key in self.seen_keys
+        ):
+            return True
+        self.seen_encs.add(enc)
+        if idempotency_key is not None:
+            self.seen_keys.add(idempotency_key)
+        return False
 
 
 # --- rows ------------------------------------------------------------------------------

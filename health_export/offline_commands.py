@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     import crypto
-    from health_export.decryption import DecryptionResult
+    from health_export.decryption import DecryptionResult, RenderedVisits
     from health_export.packages import ParsedPackage
 
 EXIT_PARTIAL = 3
@@ -89,16 +91,27 @@ def decrypt(
     Writes the same rows as the decryption page in the browser. Records that cannot
     be opened are listed on stderr and the exit code is 3; nothing is dropped silently.
     """
-    from health_export.decryption import default_jobs, open_package
+    from health_export.decryption import default_jobs
     from health_export.packages import PackageFormatError, parse_package
 
-    try:
-        package = parse_package(package_file.read_bytes())
-    except PackageFormatError as error:
-        raise click.ClickException(str(error)) from None
-    keys = _private_keys(key_files, _passphrases_from_files(passphrase_files), package)
-    result = open_package(package, keys, jobs=jobs or default_jobs())
-    data = _export(package, result, output_format, _separator(separator, output_format))
+    passphrases: list[str] = []
+    opened_first = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # With passphrase files, the key files' KDF (PBKDF2, which lets go of the GIL)
+        # runs while the package is read; a package error is still reported first.
+        opening = (
+            pool.submit(_open_key_files, key_files, passphrase_files) if passphrase_files else None
+        )
+        try:
+            package = parse_package(package_file.read_bytes())
+        except PackageFormatError as error:
+            raise click.ClickException(str(error)) from None
+        if opening is not None:
+            passphrases, opened_first = opening.result()
+    keys = _private_keys(key_files, passphrases, package, opened_first)
+    data, result = _export(
+        package, keys, jobs or default_jobs(), output_format, _separator(separator, output_format)
+    )
     _write_private(output, data)
     opened = len(result.visits)
     total = opened + len(result.failures)
@@ -112,23 +125,40 @@ def decrypt(
         sys.exit(EXIT_PARTIAL)
 
 
+def _open_key_files(
+    key_files: tuple[Path, ...], passphrase_files: tuple[Path, ...]
+) -> tuple[list[str], list[crypto.KeyFile | None]]:
+    """The passphrases, and each key file opened by the first that fits or None; no asking."""
+    passphrases = _passphrases_from_files(passphrase_files)
+    return passphrases, [
+        _open_with_known(path.read_bytes(), passphrases, path) for path in key_files
+    ]
+
+
 def _private_keys(
-    key_files: tuple[Path, ...], passphrases: list[str], package: ParsedPackage
+    key_files: tuple[Path, ...],
+    passphrases: list[str],
+    package: ParsedPackage,
+    opened_first: list[crypto.KeyFile | None] | None = None,
 ) -> list[ec.EllipticCurvePrivateKey]:
     """The keys from the key files, refusing keys none of the package's records are sealed to.
 
     Each key file may have its own passphrase: a rotation makes a new key file, and its
     holder chooses (or is given) a new passphrase. Every passphrase known so far is
     tried on each file; without passphrase files, a file that none of them opens asks
-    for its own.
+    for its own. `opened_first`: the files as _open_key_files opened them already.
     """
     import crypto
 
     interactive = not passphrases
     keys = []
-    for key_file in key_files:
+    for position, key_file in enumerate(key_files):
         data = key_file.read_bytes()
-        opened = _open_with_known(data, passphrases, key_file)
+        opened = (
+            opened_first[position]
+            if opened_first is not None
+            else _open_with_known(data, passphrases, key_file)
+        )
         if opened is None and interactive:
             passphrase = str(
                 click.prompt(f"Passphrase of the key file {key_file.name}", hide_input=True)
@@ -175,19 +205,34 @@ def _separator(chosen: str | None, output_format: str) -> str:
 
 
 def _export(
-    package: ParsedPackage, result: DecryptionResult, output_format: str, separator: str
-) -> bytes:
-    from health_export.decryption import sormas_rows, visit_rows
-    from health_export.exports import result_to_json, rows_to_csv, rows_to_sormas, rows_to_xlsx
+    package: ParsedPackage,
+    keys: list[ec.EllipticCurvePrivateKey],
+    jobs: int,
+    output_format: str,
+    separator: str,
+) -> tuple[bytes, RenderedVisits[Any] | DecryptionResult]:
+    """The output file and what was opened and refused.
+
+    CSV and SORMAS lines are written visit by visit where each record is opened (in
+    the worker processes), so the records never travel back to this process.
+    """
+    from health_export import exports
+    from health_export.decryption import open_package, open_rendered, visit_rows
 
     if output_format == "csv":
-        return rows_to_csv(visit_rows(result.visits), separator=separator)
+        lines = open_rendered(
+            package, keys, partial(exports.csv_visit_lines, separator=separator), jobs=jobs
+        )
+        return exports.csv_document(lines.visits, separator=separator), lines
     if output_format == "sormas":
         location = str(package.location.get("name", ""))
-        return rows_to_sormas(sormas_rows(result.visits, location), separator=separator)
+        render = partial(exports.sormas_visit_lines, location_name=location, separator=separator)
+        lines = open_rendered(package, keys, render, jobs=jobs)
+        return exports.sormas_document(lines.visits, separator=separator), lines
+    result = open_package(package, keys, jobs=jobs)
     if output_format == "xlsx":
-        return rows_to_xlsx(visit_rows(result.visits))
-    return result_to_json(package, result)
+        return exports.rows_to_xlsx(visit_rows(result.visits)), result
+    return exports.result_to_json(package, result), result
 
 
 def _write_private(output: Path, data: bytes) -> None:

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,7 +122,7 @@ def _is_number(value: object, expected: int) -> bool:
     return type(value) in (int, float) and value == expected
 
 
-def _header(data: bytes) -> tuple[dict[str, Any], bytes]:
+def _header(data: bytes) -> tuple[dict[str, Any], memoryview]:
     newline = data.find(b"\n", 0, HEADER_MAX)
     if newline < 0:
         # A download cut inside the header line is truncated; anything longer without a
@@ -141,7 +142,8 @@ def _header(data: bytes) -> tuple[dict[str, Any], bytes]:
         raise PackageFormatError("not_a_package")
     if not _is_number(header.get("version"), PACKAGE_VERSION):
         raise PackageFormatError("unsupported_version")
-    return header, data[newline + 1 :]
+    # A view, not a copy: the content of a 50,000-visit package is 57 MB.
+    return header, memoryview(data)[newline + 1 :]
 
 
 def _content_length(header: dict[str, Any]) -> int:
@@ -164,14 +166,42 @@ def _content_length(header: dict[str, Any]) -> int:
     return number
 
 
-def _load_content(content: bytes) -> object:
+def _load_content(content: memoryview) -> object:
     try:
         # Repeated members keep the last value, as JSON.parse does in the browser; NaN
         # and Infinity, which JSON.parse refuses, are refused here too.
-        return json.loads(content.decode("utf-8"), parse_constant=_reject_constant)
+        return json.loads(str(content, "utf-8"), parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         pass
     raise PackageFormatError("malformed")
+
+
+def _checked_content(content: memoryview, digest: str) -> object:
+    """The content read as JSON once its SHA-256 is the header's; else integrity.
+
+    The hash runs in a thread while the JSON is read (hashlib lets go of the GIL for
+    long inputs), so the 57 MB of a 50,000-visit package cost one pass, not two. What
+    was read is returned only after the hash matched, and a failed hash wins over
+    JSON that cannot be read, as if the hash had come first.
+    """
+    hashed: list[str] = []
+    hashing = threading.Thread(
+        target=lambda: hashed.append(hashlib.sha256(content).hexdigest()), daemon=True
+    )
+    hashing.start()
+    try:
+        body = _load_content(content)
+    except PackageFormatError:
+        body = _UNREADABLE
+    hashing.join()
+    if hashed != [digest]:
+        raise PackageFormatError("integrity")
+    if body is _UNREADABLE:
+        raise PackageFormatError("malformed")
+    return body
+
+
+_UNREADABLE = object()
 
 
 def _text(value: object) -> str:
@@ -185,9 +215,9 @@ def parse_package(data: bytes) -> ParsedPackage:
     digest: str = header["contentSha256"]
     if len(content) < length:
         raise PackageFormatError("truncated")
-    if len(content) > length or hashlib.sha256(content).hexdigest() != digest:
+    if len(content) > length:
         raise PackageFormatError("integrity")
-    body = _load_content(content)
+    body = _checked_content(content, digest)
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
         raise PackageFormatError("malformed")
     request = body.get("request")

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from babel.messages.pofile import read_po
-from click import Group
+from click import Context, Group
 
 from gastregister.cli import main
 
@@ -15,10 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _command_names() -> set[str]:
-    return set(main.commands) | {
+    # Every command: the group attaches them when they are listed or looked up.
+    names = main.list_commands(Context(main))
+    return set(names) | {
         f"{name} {sub}"
-        for name, command in main.commands.items()
-        if isinstance(command, Group)
+        for name in names
+        if isinstance(command := main.commands[name], Group)
         for sub in command.commands
     }
 

@@ -226,6 +226,23 @@ def test_inspect_rejects_an_enc_off_the_curve() -> None:
     assert raised.value.kind == "malformed"
 
 
+def test_an_enc_off_the_curve_is_malformed_whatever_key_or_code_opens_it() -> None:
+    """Openers check the point only when a decryption fails or no key fits (it costs a
+    sixth of an open); the kind stays that of step 6, before wrong_key and the codes."""
+    changed = bytearray(ENVELOPE)
+    changed[103] ^= 1  # lowest bit of y
+    off_curve = bytes(changed)
+    assert failure_kind(off_curve, OFFICE_KEY) == "malformed"
+    assert failure_kind(off_curve, OTHER_OFFICE_KEY) == "malformed"
+    assert failure_kind(off_curve, OFFICE_KEY, area_code="no area") == "malformed"
+    for keys in ([], [OTHER_OFFICE_KEY], [OTHER_OFFICE_KEY, OFFICE_KEY]):
+        with pytest.raises(crypto.SealedRecordError) as raised:
+            crypto.open_with_any_key(keys, off_curve, location_code=LOCATION, area_code=AREA)
+        assert raised.value.kind == "malformed"
+    with pytest.raises(ValueError, match="area_code"):
+        open_(ENVELOPE, area_code="no area")
+
+
 def _authentic(padded: bytes) -> bytes:
     return seal_padded_plaintext(OFFICE_SPKI, padded, location_code=LOCATION, area_code=AREA)
 
@@ -258,7 +275,11 @@ def test_failures_after_decryption_leave_no_plaintext_behind(padded: bytes, kind
         for frame, _ in traceback.walk_tb(error.__traceback__)
         if Path(frame.f_code.co_filename).parent == CRYPTO_PACKAGE
     ]
-    assert [frame.f_code.co_name for frame in crypto_frames] == ["open_contact_record", "_decoded"]
+    assert [frame.f_code.co_name for frame in crypto_frames] == [
+        "open_contact_record",
+        "_open_checked",
+        "_decoded",
+    ]
     for frame in crypto_frames:
         for value in frame.f_locals.values():
             if isinstance(value, bytes | bytearray | str):

@@ -16,9 +16,18 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from crypto.record import normalise_contact_record
-from health_export.decryption import DecryptionResult, OpenedVisit, sormas_rows, visit_rows
+from health_export import decryption
+from health_export.decryption import (
+    BERLIN,
+    DecryptionResult,
+    OpenedVisit,
+    berlin_text,
+    sormas_rows,
+    visit_rows,
+)
 from health_export.export_layout import COLUMNS, SORMAS_FIELDS
 from health_export.exports import (
+    SEPARATORS,
     csv_cell,
     neutralise,
     result_to_json,
@@ -144,6 +153,54 @@ def test_any_guest_text_round_trips_through_csv(texts: list[str], separator: str
     rows = [_row(text) for text in texts]
     parsed = _read_csv(rows_to_csv(rows, separator=separator), separator)
     assert [row[8] for row in parsed[1:]] == [neutralise(text) for text in texts]
+
+
+_CELLS = st.one_of(
+    st.integers(min_value=-(10**6), max_value=10**6),
+    st.text(alphabet=st.sampled_from("ab ;,\t\"\r\n=+-@'ä"), max_size=6),
+    st.sampled_from(HOSTILE),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_CELLS, min_size=1, max_size=6), max_size=4), st.sampled_from(SEPARATORS))
+def test_csv_lines_are_csv_cell_cell_by_cell(rows: list[list[str | int]], separator: str) -> None:
+    """The fast path for rows that need no cell changed writes what csv_cell would."""
+    expected = "".join(
+        separator.join(csv_cell(value, separator) for value in row) + "\r\n" for row in rows
+    )
+    assert rows_to_csv(rows, separator=separator) == rows_to_csv([], separator=separator) + (
+        expected.encode("utf-8")
+    )
+
+
+@pytest.mark.parametrize(
+    "minute",
+    [
+        dt.datetime(2026, 3, 29, 0, 59, tzinfo=dt.UTC),  # the last minute before summer time
+        dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 10, 25, 0, 59, tzinfo=dt.UTC),  # the last minute of summer time
+        dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.UTC),
+        dt.datetime(1890, 6, 1, 12, 0, tzinfo=dt.UTC),  # local mean time, +0:53:28
+        dt.datetime(1893, 3, 31, 23, 6, tzinfo=dt.UTC),  # LMT ends at 23:06:32 UTC
+        dt.datetime(1960, 1, 1, 0, 0, tzinfo=dt.UTC),  # before 1970
+    ],
+)
+def test_berlin_text_remembered_per_minute_is_the_text_of_every_second(
+    minute: dt.datetime,
+) -> None:
+    """Berlin times are remembered per UTC minute; every second of a minute, in any
+    order, still shows its own Berlin time, where offsets change and where they are
+    not whole minutes."""
+    seconds = [
+        minute + dt.timedelta(seconds=s, microseconds=m)
+        for s, m in ((40, 0), (0, 0), (59, 999_999), (31, 0), (32, 0), (5, 0))
+    ]
+    for order in (seconds, seconds[::-1]):
+        decryption._berlin_minutes.clear()
+        for moment in order:
+            assert berlin_text(moment) == moment.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M")
+    assert berlin_text(dt.datetime(9999, 12, 31, 22, 59, tzinfo=dt.UTC)) == "9999-12-31 23:59"
 
 
 # --- companions who share the guest's address and contact ------------------------------

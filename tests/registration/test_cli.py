@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from flask import Flask
@@ -15,6 +17,8 @@ from gastregister.cli import main
 from registration.config import Settings
 from registration.demo import DEMO_PASSPHRASE
 from registration.models import Area, HealthOffice, HealthOfficeKey, KeyState, Location, User
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_seed_is_idempotent_and_gives_a_working_key(
@@ -93,3 +97,20 @@ def test_create_app_writes_nothing_and_db_upgrade_makes_the_folders(tmp_path: Pa
     result = app.test_cli_runner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert instance.is_dir() and (data / "gastregister.db").is_file()
+
+
+def test_the_offline_decrypt_command_starts_without_the_server() -> None:
+    """A health office's computer runs `gastregister decrypt`: looking it up imports
+    neither the app nor the database (half a second of its start-up), listing all
+    commands still finds every one."""
+    probe = (
+        "import sys\n"
+        "from gastregister.cli import main\n"
+        "assert main.get_command(None, 'decrypt') is not None\n"
+        "print(sorted(m for m in ('sqlalchemy', 'gastregister.app', 'registration.models')"
+        " if m in sys.modules))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert found.stdout.strip() == "[]"

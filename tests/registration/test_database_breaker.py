@@ -3,9 +3,12 @@ then one request at a time finds out whether the database is back."""
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
 
-from registration.database import OutageBreaker
+import pytest
+from sqlalchemy import text
+
+from registration.database import Database, OutageBreaker
 
 
 class Ticks:
@@ -89,5 +92,23 @@ def test_connect_parameters_are_not_piled_up_and_follow_the_guest_budget(
         database.reset_database_budget(token)
     assert shared == {"host": "db", "options": "-c search_path=town"}
     assert all(str(p["options"]).count("statement_timeout") == 1 for p in seen)
+    # Times come back in UTC (datetime.UTC, cheap to convert); the operator's own
+    # options, last, still win.
+    assert all("-c TimeZone=UTC -c search_path=town" in str(p["options"]) for p in seen)
     assert str(seen[0]["options"]).endswith("-c search_path=town")
     assert [p["connect_timeout"] for p in seen] == [5, 5, 5, 2]
+
+
+@pytest.mark.postgres
+def test_postgres_sessions_hand_back_times_in_utc(database_url: str) -> None:
+    """The session's TimeZone is UTC whatever the server's default: the driver then
+    returns datetime.UTC times (cheap to convert), and an export package's times are
+    the same on every server."""
+    database = Database(database_url)
+    try:
+        with database.engine.connect() as connection:
+            assert connection.execute(text("SHOW TimeZone")).scalar() == "UTC"
+            moment = connection.execute(text("SELECT now()")).scalar()
+            assert moment.tzinfo is dt.UTC
+    finally:
+        database.dispose()
