@@ -96,7 +96,8 @@ def test_the_wait_for_the_write_lock_ends_with_the_guests_budget(
 
 def test_a_commit_leaves_the_checkpoint_to_the_checkpointer(tmp_path: Path) -> None:
     """A guest's commit no longer copies the WAL back (and waits for its fsync): the
-    database file stays as it was until the process's checkpointer has run."""
+    database file stays as it was until the process's checkpointer has run, however
+    long the WAL (20,000 pages, past any threshold a commit would act on)."""
     file = tmp_path / "held.db"
     database = Database(f"sqlite:///{file}")
     assert database.checkpoint_in_background()
@@ -108,9 +109,12 @@ def test_a_commit_leaves_the_checkpoint_to_the_checkpointer(tmp_path: Path) -> N
     size = file.stat().st_size
     with database.engine.begin() as connection:
         connection.execute(text("CREATE TABLE pages (content BLOB)"))
-        # 1,500 pages: past SQLite's default threshold (1,000) for checkpointing in
-        # the committing connection.
+        # Past SQLite's default threshold (1,000 pages) for checkpointing in the
+        # committing connection.
         for _ in range(1500):
+            connection.execute(text("INSERT INTO pages VALUES (zeroblob(4000))"))
+    for _ in range(40):  # many commits on a long WAL: none of them checkpoints
+        with database.engine.begin() as connection:
             connection.execute(text("INSERT INTO pages VALUES (zeroblob(4000))"))
     assert file.stat().st_size == size
     checkpointer.checkpoint()
@@ -195,5 +199,31 @@ def test_each_gunicorn_worker_checkpoints_in_its_own_thread(tmp_path: Path) -> N
     assert checkpointer.enabled
     with database.engine.connect() as connection:
         pages = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
-    assert pages == sqlite_engine.SQLITE_AUTOCHECKPOINT_PAGES
+    assert pages == 0  # its guests' commits never checkpoint
+    database.dispose()
+
+
+def test_a_wal_grown_past_its_bound_is_started_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under steady load a PASSIVE checkpoint never lets a writer restart the WAL; past
+    SQLITE_WAL_RESTART_BYTES the checkpointer truncates it."""
+    monkeypatch.setattr(sqlite_engine, "SQLITE_WAL_RESTART_BYTES", 1_000_000)
+    file = tmp_path / "long.db"
+    database = Database(f"sqlite:///{file}")
+    assert database.checkpoint_in_background()
+    checkpointer = sqlite_engine.checkpointer_of(database.engine)
+    assert checkpointer is not None
+    checkpointer.interval = 3600.0
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE pages (content BLOB)"))
+        for _ in range(500):
+            connection.execute(text("INSERT INTO pages VALUES (zeroblob(4000))"))
+    wal = tmp_path / "long.db-wal"
+    assert wal.stat().st_size > 1_000_000
+    checkpointer.checkpoint()
+    assert checkpointer.restarts == 1
+    assert wal.stat().st_size == 0
+    with database.engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM pages")) == 500
     database.dispose()
