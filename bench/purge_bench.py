@@ -105,7 +105,7 @@ class Inserter:
                             "envelope": os.urandom(ENVELOPE_BYTES),
                             "checkout_token_hash": os.urandom(32),
                             "idempotency_key_hash": storage.idempotency_key_hash(
-                                SETTINGS, uuid.uuid4().hex, now
+                                storage.idempotency_key_digest(SETTINGS, uuid.uuid4().hex), now
                             ),
                             "received_at": now,
                         },

@@ -194,6 +194,7 @@ def store_at_known_area(
         return None
     place = target.storage
     token = checkout_token(settings, idempotency_key)
+    key_digest = storage.idempotency_key_digest(settings, idempotency_key)
     values: dict[str, Any] = {
         "id": storage.checkin_id(arrival),
         "arrival": arrival,
@@ -204,7 +205,7 @@ def store_at_known_area(
         "key_id": key_id,
         "envelope": bytes(envelope),
         "checkout_token_hash": token_hash(token),
-        "idempotency_key_hash": storage.idempotency_key_hash(settings, idempotency_key, arrival),
+        "idempotency_key_hash": storage.idempotency_key_hash(key_digest, arrival),
         "submission_digest": None,
         "received_at": now,
     }
@@ -221,7 +222,7 @@ def store_at_known_area(
         "known_stay_minutes": place.default_stay_minutes,
         "known_office_id": place.health_office_id,
         "known_key_id": key_id,
-        "known_keys": storage.idempotency_key_hashes(settings, idempotency_key, earliest, latest),
+        "known_keys": storage.idempotency_key_hashes(key_digest, earliest, latest),
         "earliest": earliest,
         "latest": latest,
     }

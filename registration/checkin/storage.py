@@ -106,40 +106,37 @@ def idempotency_key_digest(settings: Settings, idempotency_key: str) -> str:
 
 # The stored form: the arrival's UTC day (YYYYMMDD), then the first 56 hex digits
 # (224 bits) of the digest, 64 characters in all like the column.
-_KEY_DAY_DIGITS = 8
 KEY_BODY_DIGITS = 56
 
 
-def idempotency_key_hash(settings: Settings, idempotency_key: str, arrival: dt.datetime) -> str:
+def idempotency_key_hash(digest: str, arrival: dt.datetime) -> str:
     """What the database keeps of an idempotency key: the arrival's day, then its digest.
 
     The unique (idempotency_key_hash, arrival) index orders its entries by this value.
     A bare digest is random, so the purge, deleting the oldest day, rewrote nearly one
     page of that index per row (on SQLite most of its time); led by the day, a day's
     keys sit side by side and expire together. The day is no secret: the arrival is
-    stored in plain beside it.
+    stored in plain beside it. `digest` is idempotency_key_digest's, made once per
+    request for this and idempotency_key_hashes.
     """
-    return _day(arrival) + idempotency_key_digest(settings, idempotency_key)[:KEY_BODY_DIGITS]
+    return _day(arrival.astimezone(dt.UTC).date()) + digest[:KEY_BODY_DIGITS]
 
 
-def idempotency_key_hashes(
-    settings: Settings, idempotency_key: str, earliest: dt.datetime, latest: dt.datetime
-) -> list[str]:
-    """Every stored form this key can have for an arrival from `earliest` to `latest`:
-    one per UTC day, and the bare digest of check-ins stored before days led it."""
-    digest = idempotency_key_digest(settings, idempotency_key)
+def idempotency_key_hashes(digest: str, earliest: dt.datetime, latest: dt.datetime) -> list[str]:
+    """Every stored form a key (its digest) can have for an arrival from `earliest` to
+    `latest`: one per UTC day, and the bare digest of check-ins stored before days led it."""
     body = digest[:KEY_BODY_DIGITS]
     day = earliest.astimezone(dt.UTC).date()
     last = latest.astimezone(dt.UTC).date()
     forms = [digest]
     while day <= last:
-        forms.append(day.strftime("%Y%m%d") + body)
+        forms.append(_day(day) + body)
         day += dt.timedelta(days=1)
     return forms
 
 
-def _day(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y%m%d")
+def _day(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
 
 
 def form_submission_digest(
@@ -200,7 +197,9 @@ def existing_checkin(
     return session.scalars(
         _FIND_RETRYABLE,
         {
-            "known_keys": idempotency_key_hashes(settings, idempotency_key, earliest, latest),
+            "known_keys": idempotency_key_hashes(
+                idempotency_key_digest(settings, idempotency_key), earliest, latest
+            ),
             "earliest": earliest,
             "latest": latest,
         },
@@ -252,6 +251,7 @@ def store_checkin(
     if late_admission is not None:
         spent_digest = admission_digest(settings, late_admission)
         _refuse_spent_admission(session, settings, target, spent_digest, idempotency_key, arrival)
+    key_digest = idempotency_key_digest(settings, idempotency_key)
     values: dict[str, Any] = {
         "id": checkin_id(arrival),
         "arrival": arrival,
@@ -264,13 +264,13 @@ def store_checkin(
         "key_id": key_id,
         "envelope": bytes(envelope),
         "checkout_token_hash": token_hash(token),
-        "idempotency_key_hash": idempotency_key_hash(settings, idempotency_key, arrival),
+        "idempotency_key_hash": idempotency_key_hash(key_digest, arrival),
         "submission_digest": submission_digest,
         "received_at": clock.now(),
         "delivered_late": is_delivered_late(clock.now(), settings, source, arrival),
         "admission_digest": spent_digest,
     }
-    if _insert_and_commit(session, clock, settings, values, idempotency_key, on_created):
+    if _insert_and_commit(session, clock, settings, values, key_digest, on_created):
         metrics.checkin_accepted(source)
         return CheckInReceipt(
             id=values["id"],
@@ -330,7 +330,9 @@ def _refuse_spent_admission(
         {
             "area_id": target.area_id,
             "digest": digest,
-            "known_keys": idempotency_key_hashes(settings, idempotency_key, earliest, latest),
+            "known_keys": idempotency_key_hashes(
+                idempotency_key_digest(settings, idempotency_key), earliest, latest
+            ),
             "earliest": earliest,
             "latest": latest,
         },
@@ -402,7 +404,7 @@ _INSERT_UNLESS_KNOWN = (
 
 
 def _insert_unless_known(
-    session: Session, clock: Clock, settings: Settings, values: dict[str, Any], key: str
+    session: Session, clock: Clock, settings: Settings, values: dict[str, Any], key_digest: str
 ) -> bool:
     """Insert unless the idempotency key is known in the retry window: one round trip.
 
@@ -412,7 +414,7 @@ def _insert_unless_known(
     earliest, latest = _retry_window(clock, settings, values["source"], values["arrival"])
     parameters = {
         **values,
-        "known_keys": idempotency_key_hashes(settings, key, earliest, latest),
+        "known_keys": idempotency_key_hashes(key_digest, earliest, latest),
         "earliest": earliest,
         "latest": latest,
     }
@@ -424,7 +426,7 @@ def _insert_and_commit(
     clock: Clock,
     settings: Settings,
     values: dict[str, Any],
-    idempotency_key: str,
+    key_digest: str,
     on_created: Callable[[], object] | None,
 ) -> bool:
     """Insert (unless the key is known) and commit, with on_created in the same transaction.
@@ -433,7 +435,7 @@ def _insert_and_commit(
     the caller's failure and, like any other, rolls the check-in back with it.
     """
     try:
-        inserted = _insert_unless_known(session, clock, settings, values, idempotency_key)
+        inserted = _insert_unless_known(session, clock, settings, values, key_digest)
     except IntegrityError:
         # A concurrent retry with the same key and arrival won the race.
         session.rollback()

@@ -318,8 +318,8 @@ def checkpointer_of(engine: Engine) -> Checkpointer | None:
 def checkpoint_in_background(engine: Engine) -> bool:
     """Serving guests: checkpoint in this process's thread, not in their commits.
 
-    The pool is emptied so that every connection from now on gets the raised
-    threshold (a worker starts with none; this only makes sure).
+    The pool is emptied so that every connection from now on leaves checkpoints to
+    the thread (wal_autocheckpoint=0; a worker starts with none, this only makes sure).
     """
     checkpointer = _checkpointers.get(engine)
     if checkpointer is None:
