@@ -18,7 +18,9 @@ from registration.access_log import GUNICORN_ROUTE_ATOM
 
 bind = os.environ.get("GASTREGISTER_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GASTREGISTER_WORKERS", str(multiprocessing.cpu_count() * 2)))
-worker_class = "gthread"
+# gthread with one change: a connection waits for its first byte in the worker's poller,
+# not in one of its threads (gastregister/gunicorn_worker.py, gunicorn issue #3634).
+worker_class = "gastregister.gunicorn_worker.ThreadWorker"
 threads = int(os.environ.get("GASTREGISTER_THREADS", "4"))
 timeout = 30
 graceful_timeout = 20
