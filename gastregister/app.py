@@ -52,6 +52,7 @@ def create_app(
     register_metrics(app, settings)
     register_errorhandlers(app)
     register_health_checks(app)
+    register_middleware(app, settings)
     return app
 
 
@@ -83,7 +84,6 @@ def configure_flask(app: Flask, settings: Settings) -> None:
         JSON_SORT_KEYS=False,
         SEND_FILE_MAX_AGE_DEFAULT=MAX_AGE_SECONDS,
     )
-    app.wsgi_app = TrustedProxies(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
 
 
 def register_services(
@@ -190,6 +190,17 @@ def register_health_checks(app: Flask) -> None:
 
     register_health(app)
     app.extensions["gastregister.health_providers"].append(purge_health)
+
+
+def register_middleware(app: Flask, settings: Settings) -> None:
+    """Around Flask: the plain API check-in answered below it (its busiest request,
+    registration.checkin.fast_lane), and outermost the trusted-proxy fix, so both see
+    the client's scheme and address as the proxy gave them."""
+    from registration.checkin.fast_lane import CheckInFastLane
+
+    app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+        CheckInFastLane(app.wsgi_app, app), settings.forwarded_allow_ips
+    )
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -17,6 +17,7 @@ which seals anew on every submission, the same typed-in values (submission_diges
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -161,21 +162,51 @@ def form_submission_digest(
     return hmac.new(key, typed.encode(), hashlib.sha256).hexdigest()
 
 
-def _in_retry_window(key_parameter: str) -> ColumnElement[bool]:
-    """A check-in row with one of the key's stored forms bound as `key_parameter` (a
-    list: idempotency_key_hashes) and an arrival within the retry window bound as
-    `earliest` … `latest`: where a retry's first try is, and the one rule for finding
-    it (here and in hot_path)."""
+def _in_retry_window(key_slots: int | None = None) -> ColumnElement[bool]:
+    """A check-in row with one of the key's stored forms (idempotency_key_hashes) and an
+    arrival within the retry window bound as `earliest` … `latest`: where a retry's
+    first try is, and the one rule for finding it (here and in hot_path).
+
+    The forms are bound as the list `known_keys`, or with `key_slots` as that many
+    single values (key_form_parameters): the hot path's statement then needs no
+    rendering per execution (an expanding list is spelled out each time).
+    """
+    keys: Any = (
+        bindparam("known_keys", expanding=True)
+        if key_slots is None
+        else [bindparam(f"known_key_{slot}") for slot in range(key_slots)]
+    )
     return and_(
-        _checkins.c.idempotency_key_hash.in_(bindparam(key_parameter, expanding=True)),
+        _checkins.c.idempotency_key_hash.in_(keys),
         _checkins.c.arrival >= bindparam("earliest"),
         _checkins.c.arrival <= bindparam("latest"),
     )
 
 
-_FIND_RETRYABLE = select(CheckIn).where(_in_retry_window("known_keys")).limit(1)
+_FIND_RETRYABLE = select(CheckIn).where(_in_retry_window()).limit(1)
 # For INSERT … SELECT … WHERE: no check-in with this key (its forms bound as `known_keys`) yet.
-KEY_NOT_STORED = ~exists(select(_checkins.c.id).where(_in_retry_window("known_keys")))
+KEY_NOT_STORED = ~exists(select(_checkins.c.id).where(_in_retry_window()))
+# The forms of a key come in slots of this many (a window of up to three days, and the
+# bare digest, fill one): a few statements to cache, whatever max_late_arrival_minutes.
+KEY_SLOT_GROUP = 4
+
+
+def key_slots(forms: int) -> int:
+    """Slots for `forms` stored forms: the next multiple of KEY_SLOT_GROUP."""
+    return -(-forms // KEY_SLOT_GROUP) * KEY_SLOT_GROUP
+
+
+@functools.lru_cache(maxsize=16)
+def key_not_stored_in_slots(slots: int) -> ColumnElement[bool]:
+    """KEY_NOT_STORED with the forms bound as `slots` single values (key_form_parameters)."""
+    return ~exists(select(_checkins.c.id).where(_in_retry_window(slots)))
+
+
+def key_form_parameters(forms: list[str], slots: int) -> dict[str, str]:
+    """`forms` as the parameters of key_not_stored_in_slots(slots); the last form fills
+    the spare slots (a repeated value in IN changes nothing)."""
+    padded = [*forms, *[forms[-1]] * (slots - len(forms))]
+    return {f"known_key_{slot}": form for slot, form in enumerate(padded)}
 
 
 def existing_checkin(

@@ -14,6 +14,7 @@ language (PROXY_REFUSAL_HEADER).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -67,6 +68,11 @@ def area_key() -> str:
     if code is None:
         body = request.get_json(force=True, silent=True)
         code = body.get("areaCode") if isinstance(body, dict) else None
+    return area_identifier(code)
+
+
+def area_identifier(code: object) -> str:
+    """The per-area counter's name: a hash of the code as sent (anything, or nothing)."""
     text = code if isinstance(code, str) else ""
     return "area:" + hashlib.sha256(text[:64].encode("utf-8", "replace")).hexdigest()[:32]
 
@@ -107,17 +113,34 @@ def enforce_checkin_limits() -> None:
     Flask-Limiter) is asked for exactly these counters: one storage round trip per
     window. Counted before the body is validated, as the decorators did, so a flood of
     broken requests is limited too.
+    """
+    if request.headers.get(PROXY_REFUSAL_HEADER):
+        raise CheckInLimitError(PROXY_RETRY_AFTER_SECONDS)
+    refused = request.environ.get(FAST_LANE_REFUSAL)
+    if refused is not None:
+        # The fast lane counted this check-in already and found it over a limit.
+        raise CheckInLimitError(int(refused))
+    if not limiter.enabled or request.environ.get(FAST_LANE_COUNTED):
+        return
+    client = None
+    if not get_settings().client_limits_by_proxy:
+        client = (client_limit(), (request.endpoint or "checkin", client_key()))
+    count_checkin(area_limit(), area_key(), client)
+
+
+def count_checkin(
+    area_limit_text: str, area: str, client: tuple[str, tuple[str, str]] | None
+) -> None:
+    """Count one check-in for its area (`area_identifier`) and, unless the proxy counts
+    clients, for its client; CheckInLimitError over a limit. The one place that counts,
+    for the views and the fast lane alike.
 
     A limiter storage that does not answer (Redis down) lets the check-in through,
     logged: a guest's check-in is worth more than an abuse limit for a few minutes.
     """
-    if request.headers.get(PROXY_REFUSAL_HEADER):
-        raise CheckInLimitError(PROXY_RETRY_AFTER_SECONDS)
-    if not limiter.enabled:
-        return
-    counters = [(area_limit(), ("checkin-area", area_key()))]
-    if not get_settings().client_limits_by_proxy:
-        counters.insert(0, (client_limit(), (request.endpoint or "checkin", client_key())))
+    counters = [(area_limit_text, ("checkin-area", area))]
+    if client is not None:
+        counters.insert(0, client)
     strategy = limiter.limiter
     try:
         for text, identifiers in counters:
@@ -131,6 +154,30 @@ def enforce_checkin_limits() -> None:
         log.warning(
             "rate-limit storage did not answer (%s); check-in let through", type(exc).__name__
         )
+
+
+# What the fast lane (registration.checkin.fast_lane) leaves in the WSGI environ of a
+# check-in it hands to the API's view: that it tried the one-statement store, that it
+# counted the check-in against its limits, the exception that store raised, or the
+# Retry-After of a limit it found exceeded. Keys
+# a client cannot set (its headers arrive as HTTP_*).
+FAST_LANE_TRIED = "gastregister.fast_lane.tried"
+FAST_LANE_COUNTED = "gastregister.fast_lane.counted"
+FAST_LANE_FAILURE = "gastregister.fast_lane.failure"
+FAST_LANE_REFUSAL = "gastregister.fast_lane.retry_after"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FastLaneOutcome:
+    tried: bool
+    failure: BaseException | None
+
+
+def fast_lane_outcome(environ: dict[str, Any]) -> FastLaneOutcome:
+    """What the fast lane did with this request before the view got it."""
+    return FastLaneOutcome(
+        tried=bool(environ.get(FAST_LANE_TRIED)), failure=environ.get(FAST_LANE_FAILURE)
+    )
 
 
 def checkin_limits(view: View) -> View:

@@ -12,7 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import crypto
+from gastregister import create_app
 from registration.clock import FrozenClock
+from registration.config import Settings
+from registration.database import Database
 from registration.models import CheckIn, CheckInMode, KeyState
 from tests import factories
 from tests.factories import Venue
@@ -173,3 +176,31 @@ def test_a_hot_path_checkins_id_carries_its_arrival(
     assert row is not None
     assert checkin_id.version == 7
     assert checkin_id.int >> 80 == int(row.arrival.timestamp() * 1000)
+
+
+def test_a_changed_retry_days_later_in_a_long_late_window_is_a_conflict(
+    settings: Settings,
+    clock: FrozenClock,
+    bound_database: Database,
+    venue: Venue,
+    db_session: Session,
+    statements: list[str],
+) -> None:
+    """A week-long late window: the key's stored forms (one per day) fill two groups of
+    slots in the statement, and the first try's day must be among them."""
+    app = create_app(
+        Settings.from_mapping({"max_late_arrival_minutes": 7 * 24 * 60}, base=settings),
+        clock=clock,
+        database=bound_database,
+    )
+    client = app.test_client()
+    warmed(client, venue, clock)
+    body = venue.checkin_body(clock.now() - dt.timedelta(days=6))
+    assert client.post(API, json=body).status_code == 201
+    statements.clear()
+    # Another arrival: the unique (key, arrival) constraint cannot stand in for the search.
+    later = (clock.now() - dt.timedelta(days=6, minutes=-1)).isoformat()
+    changed = client.post(API, json={**body, "arrival": later})
+    assert changed.status_code == 409, changed.get_json()
+    assert statements[0].lstrip().upper().startswith("INSERT")  # the hot path looked first
+    assert stored(db_session) == 2
