@@ -511,6 +511,13 @@ def _answers(port: int) -> bool:
 # --- the run --------------------------------------------------------------------------
 
 
+def metrics_folder(directory: Path, name: str) -> str:
+    """A folder for the app's per-worker metric files, as the deployed service has."""
+    folder = directory / f"metrics-{name}"
+    folder.mkdir(exist_ok=True)
+    return str(folder)
+
+
 def machine_context() -> list[str]:
     cpu = "unknown"
     with Path("/proc/cpuinfo").open() as info:
@@ -604,6 +611,9 @@ def main(argv: list[str] | None = None) -> int:
                     "DATABASE_URL": url,
                     # A Redis database each: the clients' addresses repeat from run to run.
                     "GASTREGISTER_RATELIMIT_STORAGE": f"{redis_url}/{number}",
+                    # As deploy/gastregister.env: the metrics shared by the workers (a
+                    # folder of the app's own: gunicorn empties it when it starts).
+                    "PROMETHEUS_MULTIPROC_DIR": metrics_folder(directory, name),
                 }
                 with (
                     gunicorn(

@@ -56,6 +56,7 @@ from bench.checkin_bench import (
     load_average,
     machine_context,
     measured,
+    metrics_folder,
     redis_server,
     sqlite_database,
     trivial_request_factory,
@@ -295,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
                     **base_env,
                     "DATABASE_URL": url,
                     "GASTREGISTER_RATELIMIT_STORAGE": f"{redis_url}/{number}",
+                    # As deploy/gastregister.env: the metrics shared by the workers (a
+                    # folder of the app's own: gunicorn empties it when it starts).
+                    "PROMETHEUS_MULTIPROC_DIR": metrics_folder(directory, name),
                 }
                 in_process = InProcess(
                     {**env, "GASTREGISTER_INSTANCE_PATH": str(directory / "in-process")},
