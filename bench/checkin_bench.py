@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import os
 import platform
 import re
@@ -170,6 +171,8 @@ class Result:
     seconds: float = 0.0
     # The slowest requests of an open loop: (seconds, when due from the start, how sent).
     slowest: list[tuple[float, float, str]] = field(default_factory=list)
+    # The load generator's own garbage collections during an open loop.
+    client_gc: str = ""
 
     def add(self, status: int, latency: float) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -263,8 +266,64 @@ def warm_up_count() -> int:
     return AREAS * workers * 3
 
 
+def io_full_microseconds() -> int | None:
+    """Linux's cumulative "full" I/O pressure stall time, or None where it is missing."""
+    try:
+        lines = Path("/proc/pressure/io").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("full "):
+            return int(line.rsplit("total=", 1)[1])
+    return None
+
+
+class GarbageCollections:
+    """The load generator's own garbage collections during a phase, longest first.
+
+    Latency is taken in this process: a collection here delays reading every answer
+    that arrives meanwhile, and would be counted as the server's. A 60 s open loop
+    keeps 12,000 tasks alive, so a full collection takes long enough to matter.
+    """
+
+    def __init__(self, phase_start: float) -> None:
+        self.pauses: list[tuple[float, float, int]] = []  # (seconds, at, generation)
+        self._started = 0.0
+        self._phase_start = phase_start
+
+    def __enter__(self) -> GarbageCollections:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._started = now
+        else:
+            at = self._started - self._phase_start
+            self.pauses.append((now - self._started, at, info["generation"]))
+
+    def line(self) -> str:
+        longest = sorted(self.pauses, reverse=True)[:3]
+        return f"{len(self.pauses)} collections" + "".join(
+            f", {seconds * 1000:.0f} ms (generation {gen}) at {at:.1f} s"
+            for seconds, at, gen in longest
+        )
+
+
 async def open_loop(port: int, make: RequestFactory, seconds: float, rate: int) -> Result:
-    """Requests are due at a fixed rate; latency counts from when each was due."""
+    """Requests are due at a fixed rate; latency counts from when each was due.
+
+    The load generator's garbage collector is off for the phase: a full collection
+    of the phase's own 12,000 tasks took 60-80 ms, and every answer arriving meanwhile
+    was counted that much late (seen: the slowest requests at the very moment of a
+    collection). Result.client_gc reports collections (none, now) and how late the
+    load generator's own event loop ran, so a stall on this side is told apart from
+    the server's.
+    """
     result = Result()
     idle: list[HttpConnection] = [await connect(port) for _ in range(16)]
     start = time.perf_counter() + 0.05
@@ -291,14 +350,54 @@ async def open_loop(port: int, make: RequestFactory, seconds: float, rate: int) 
         if not close:
             idle.append(connection)
 
+    lateness: list[tuple[float, float]] = []  # (seconds late, at)
+    io_stalls: list[tuple[float, float]] = []  # (seconds every task waited for I/O, at)
+    finished = asyncio.Event()
+
+    async def heartbeat() -> None:
+        """How late this process's event loop ran a 10 ms timer: a stall of the load
+        generator itself (or of the whole machine), which no server caused. And the
+        machine's own I/O stalls (pressure stall information, "full": time in which
+        every task waited for I/O), which hold back every database commit's fsync."""
+        io_before = io_full_microseconds()
+        while not finished.is_set():
+            expected = time.perf_counter() + 0.01
+            await asyncio.sleep(0.01)
+            lateness.append((time.perf_counter() - expected, expected - start))
+            io_now = io_full_microseconds()
+            if io_now is not None and io_before is not None:
+                io_stalls.append(((io_now - io_before) / 1e6, expected - start))
+            io_before = io_now
+
     tasks = []
-    for index in range(total):
-        due = start + index / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(due)))
-    await asyncio.gather(*tasks)
+    beating = asyncio.create_task(heartbeat())
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        with GarbageCollections(start) as collections:
+            for index in range(total):
+                due = start + index / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(due)))
+            await asyncio.gather(*tasks)
+    finally:
+        gc.enable()
+        gc.unfreeze()
+        finished.set()
+        await beating
+    late, at = max(lateness, default=(0.0, 0.0))
+    result.client_gc = (
+        f"{collections.line()}; its event loop ran late by {late * 1000:.0f} ms at most "
+        f"(at {at:.1f} s)"
+    )
+    if io_stalls:
+        stalled = sorted(io_stalls, reverse=True)[:3]
+        result.client_gc += "; the machine's I/O held every task back " + ", ".join(
+            f"{seconds * 1000:.0f} ms at {when:.1f} s" for seconds, when in stalled
+        )
     result.seconds = seconds
     for connection in idle:
         if connection.transport is not None:
@@ -693,6 +792,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{fixed.line()}  ({load_average()})"
                 )
                 print(f"{name}: slowest at {FIXED_RATE}/s: {fixed.slowest_line()}")
+                print(f"{name}: the load generator: {fixed.client_gc}")
                 print(f"{name}: rows stored: {accepted_total} (warm-up included)", flush=True)
                 fixed_max = max(fixed.latencies, default=0.0) * 1000
                 unavailable = fixed.statuses.get(503, 0)

@@ -9,6 +9,7 @@ guest's budget.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 import time
@@ -196,6 +197,7 @@ def test_each_gunicorn_worker_checkpoints_in_its_own_thread(tmp_path: Path) -> N
     checkpointer = sqlite_engine.checkpointer_of(database.engine)
     assert checkpointer is not None and not checkpointer.enabled
     gunicorn_conf.post_worker_init(types.SimpleNamespace(wsgi=app))
+    gc.unfreeze()  # the hook froze this process's objects, as it does a worker's
     assert checkpointer.enabled
     with database.engine.connect() as connection:
         pages = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
