@@ -38,6 +38,9 @@ from registration.checkin.web import (
     guest_requests,
     setup_app,
 )
+from registration.clock import Clock
+from registration.config import Settings
+from registration.database import Database
 from registration.extensions import csrf, limiter
 from registration.i18n import offer_guest_languages
 from registration.models import CheckInSource
@@ -200,6 +203,28 @@ def parse_checkin(body: dict[str, Any]) -> CheckInRequest:
     )
 
 
+def store_at_known_area(
+    checkin: CheckInRequest,
+    database: Database,
+    areas: hot_path.RememberedAreas,
+    clock: Clock,
+    settings: Settings,
+) -> hot_path.StoredCheckIn | None:
+    """hot_path.store_at_known_area for a parsed body, as this view and the fast lane
+    call it (None: the full path answers)."""
+    return hot_path.store_at_known_area(
+        database,
+        areas,
+        clock,
+        settings,
+        area_code=checkin.area_code,
+        envelope=checkin.envelope,
+        persons=checkin.persons,
+        arrival=checkin.arrival,
+        idempotency_key=checkin.idempotency_key,
+    )
+
+
 @bp.post("/checkins")
 @counts_refusals
 @checkin_limits
@@ -214,17 +239,7 @@ def create_checkin() -> tuple[Response, int]:
         # app's error handlers, as if this view had run it.
         raise lane.failure
     if not lane.tried:
-        stored = hot_path.store_at_known_area(
-            get_db(),
-            remembered_areas(),
-            clock,
-            settings,
-            area_code=checkin.area_code,
-            envelope=checkin.envelope,
-            persons=checkin.persons,
-            arrival=checkin.arrival,
-            idempotency_key=checkin.idempotency_key,
-        )
+        stored = store_at_known_area(checkin, get_db(), remembered_areas(), clock, settings)
         if stored is not None:
             return jsonify(checkin_json(stored.receipt, stored.target)), 201
     session = get_session()

@@ -33,13 +33,13 @@ from flask import Flask
 
 from registration import metrics
 from registration.access_log import ROUTE_HEADER
-from registration.checkin import hot_path
 from registration.checkin.api import (
     AREAS_KEY,
     MAX_BODY_BYTES,
     bp,
     checkin_json,
     parse_checkin,
+    store_at_known_area,
 )
 from registration.checkin.errors import CheckInError
 from registration.checkin.web import (
@@ -131,16 +131,12 @@ class CheckInFastLane:
         environ[FAST_LANE_TRIED] = True
         budget = limit_database_budget(settings.db_guest_timeout_ms / 1000)
         try:
-            stored = hot_path.store_at_known_area(
+            stored = store_at_known_area(
+                checkin,
                 database,
                 self.app.extensions[AREAS_KEY],
                 self.app.extensions["gastregister.clock"],
                 settings,
-                area_code=checkin.area_code,
-                envelope=checkin.envelope,
-                persons=checkin.persons,
-                arrival=checkin.arrival,
-                idempotency_key=checkin.idempotency_key,
             )
         except Exception as failure:
             environ[FAST_LANE_FAILURE] = failure
