@@ -99,7 +99,12 @@ class CheckInFastLane:
             return None
         if not 0 < length <= MAX_BODY_BYTES:
             return None
-        raw = environ["wsgi.input"].read(length)
+        try:
+            raw = environ["wsgi.input"].read(length)
+        except OSError:
+            # The client went away mid-body (gunicorn's NoMoreData is an OSError too):
+            # the view reads a short body and answers 400, as it did without the lane.
+            raw = b""
         environ["wsgi.input"] = io.BytesIO(raw)
         if len(raw) != length:
             return None

@@ -188,3 +188,38 @@ def test_the_area_limit_counts_each_checkin_once_and_refuses_in_the_guests_langu
     assert "Too many" in refused.get_json()["error"]["message"]
     assert int(refused.headers["Retry-After"]) >= 1
     assert stored(db_session) == 2
+
+
+class _BrokenStream:
+    """A request body whose client went away: reading it fails."""
+
+    def read(self, *_args: Any) -> bytes:
+        raise ConnectionResetError("client gone")
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"wsgi.input": _BrokenStream(), "CONTENT_LENGTH": "200"},
+        {"CONTENT_LENGTH": "5000"},  # announced more than it sent
+    ],
+)
+def test_a_body_that_breaks_off_is_the_views_400_and_stores_nothing(
+    client: FlaskClient,
+    venue: Venue,
+    clock: FrozenClock,
+    db_session: Session,
+    view_calls: list[str],
+    environ: dict[str, Any],
+) -> None:
+    client.post(API, json=venue.checkin_body(clock.now()))
+    response = client.post(
+        API,
+        data=b'{"areaCode": "x"}',
+        content_type="application/json",
+        environ_overrides=environ,
+    )
+    assert response.status_code == 400, response.get_data()
+    assert response.get_json()["error"]["code"]
+    assert view_calls == ["view", "view"]
+    assert stored(db_session) == 1
