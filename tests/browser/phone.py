@@ -47,3 +47,17 @@ def open_with_worker(context: BrowserContext, url: str) -> Page:
     # wait_for_function would evaluate a string, which the page's CSP forbids.
     wait_until(lambda: page.evaluate("navigator.serviceWorker.controller !== null"))
     return page
+
+
+SEALING_LOADED = """() => {
+  const loaded = performance.getEntriesByType("resource").map((entry) => entry.name);
+  return ["/js/envelope.js", "/vendor/hpke.js"].every(
+    (name) => loaded.some((url) => new URL(url).pathname.endsWith(name)),
+  );
+}"""
+
+
+def wait_for_sealing(page: Page) -> None:
+    """Until the page holds the sealing code it loads ahead of the first tap, so that a
+    test may take the server away and the page can still seal and queue a check-in."""
+    wait_until(lambda: page.evaluate(SEALING_LOADED))

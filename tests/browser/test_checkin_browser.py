@@ -22,7 +22,7 @@ from registration.checkin.views import module_graph
 from registration.models import CheckIn, CheckInMode, CheckInSource
 from tests import factories
 from tests.browser.guest_page import BRAUHAUS, GUEST, PHONE, LiveVenue, fill, run_axe
-from tests.browser.phone import QUEUED_BACKGROUND, open_with_worker, phone_store
+from tests.browser.phone import QUEUED_BACKGROUND, open_with_worker, phone_store, wait_for_sealing
 
 pytestmark = pytest.mark.browser
 # Sealing on a busy two-core machine can take a few seconds; waiting longer costs nothing.
@@ -253,6 +253,7 @@ def test_outbox_keeps_the_checkin_while_the_server_is_away(
     phone: BrowserContext, venue: LiveVenue
 ) -> None:
     page = open_with_worker(phone, venue.page_url)
+    wait_for_sealing(page)
     fill(page, GUEST)
     venue.server.stop()
     page.click("#submit-checkin")
