@@ -92,7 +92,8 @@ async function openPackageChunk(keys, locationCode, envelopes, areaCodes) {
   return results;
 }
 
-function defaultWorkerCount() {
+/** How many workers open records by default: every core, at least two, at most eight. */
+export function defaultWorkerCount() {
   const cores = globalThis.navigator?.hardwareConcurrency ?? 2;
   return Math.max(2, Math.min(cores, 8));
 }
