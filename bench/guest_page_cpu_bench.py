@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -173,7 +173,12 @@ class InProcess:
         def load() -> None:
             environ = EnvironBuilder(path=f"/c/{code}", environ_base=headers).get_environ()
             statuses: list[str] = []
-            b"".join(self.app(environ, lambda status, *_: statuses.append(status)))
+
+            def start_response(status: str, *_: object) -> Callable[[bytes], object]:
+                statuses.append(status)
+                return len  # the write() callable of PEP 3333, never called by Flask
+
+            b"".join(self.app(environ, start_response))
             if not statuses[0].startswith("200"):
                 raise SystemExit(f"in-process page: {statuses[0]}")
 

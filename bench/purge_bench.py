@@ -31,6 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import sqlalchemy
 from sqlalchemy import insert, text
@@ -78,7 +79,7 @@ class Inserter:
             self._thread.join(timeout=60)
 
     def _run(self) -> None:
-        table = CheckIn.__table__
+        table = cast(sqlalchemy.Table, CheckIn.__table__)
         begin = time.monotonic()
         n = 0
         while not self._stop.is_set():
