@@ -42,7 +42,7 @@ from sqlalchemy import text
 import crypto
 from crypto.envelope import record_info
 from crypto.suite import HPKE_SUITE
-from health_export.decryption import default_jobs
+from health_export.decryption import ParallelOptions, default_jobs
 from health_export.export_layout import client_layout
 from registration.clock import FrozenClock
 from registration.config import Settings
@@ -248,7 +248,7 @@ def _decrypt_span(span: tuple[int, int]) -> int:
 
 def _hpke_floor(private_key: ec.EllipticCurvePrivateKey, count: int, jobs: int) -> float:
     """Records per second of HPKE open alone on `jobs` forked processes, pool start
-    included as the CLI's is, in 250-record tasks as the CLI sends them."""
+    included as the CLI's is, in tasks of the CLI's size (ParallelOptions.chunk)."""
     global _floor_key, _floor_ciphertexts, _floor_info
     spki = crypto.public_key_spki(private_key)
     rng = random.Random(7)
@@ -261,7 +261,8 @@ def _hpke_floor(private_key: ec.EllipticCurvePrivateKey, count: int, jobs: int) 
     _floor_key = private_key
     _floor_ciphertexts = [envelope[crypto.HEADER_SIZE :] for envelope in sealed]
     _floor_info = record_info(_FLOOR_LOCATION, _FLOOR_AREA, crypto.key_id(spki))
-    spans = [(start, min(count, start + 250)) for start in range(0, count, 250)]
+    chunk = ParallelOptions().chunk
+    spans = [(start, min(count, start + chunk)) for start in range(0, count, chunk)]
     try:
         started = time.perf_counter()
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:

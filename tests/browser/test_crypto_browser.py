@@ -47,6 +47,7 @@ from crypto import (
 )
 from crypto.envelope import seal_padded_plaintext
 from crypto.record import encode_contact_record
+from tests.crypto import b64_cases
 
 pytestmark = [
     pytest.mark.browser,
@@ -179,38 +180,14 @@ _DECODE_OR_ERROR = """
 """
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("", b""),
-        ("AA", b"\x00"),
-        ("AAE", b"\x00\x01"),
-        ("_-8", b"\xff\xef"),
-        ("Zm9vYmFy", b"foobar"),
-    ],
-)
+@pytest.mark.parametrize(("text", "expected"), b64_cases.CANONICAL)
 def test_decode_base64url_accepts_canonical_text(
     sealed_record_page: Page, text: str, expected: bytes
 ) -> None:
     assert sealed_record_page.evaluate(_DECODE_OR_ERROR, text) == {"bytes": list(expected)}
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "AA==",  # padding
-        "AA=",
-        "Zm9v YmFy",  # whitespace
-        "Zm9v\nYmFy",
-        "Zm9vYmFy\n",
-        "+/8",  # standard alphabet, not URL-safe
-        "A",  # impossible length
-        "AAAAA",
-        "AB",  # non-zero unused bits (2 characters carry 8 bits)
-        "AAF",  # non-zero unused bits (3 characters carry 16 bits)
-        "Zm9vYmFyé",
-    ],
-)
+@pytest.mark.parametrize("text", b64_cases.NON_CANONICAL)
 def test_decode_base64url_rejects_non_canonical_text(sealed_record_page: Page, text: str) -> None:
     assert sealed_record_page.evaluate(_DECODE_OR_ERROR, text) == {"error": "RangeError"}
 
