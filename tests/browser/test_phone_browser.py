@@ -245,6 +245,42 @@ def test_checking_in_at_another_table_checks_the_first_visit_out(
     expect(page.locator("#checkin-form")).to_be_visible()
 
 
+def test_back_at_a_table_whose_check_out_still_waits_the_form_is_offered(
+    phone: BrowserContext, two_tables: LiveVenue
+) -> None:
+    """The guest moved on while the first table's check-out could not be sent. That
+    visit is over for them: back at the first table they get the form with their
+    remembered details (not the old visit, whose "another person" form starts empty),
+    and the waiting check-out is still delivered."""
+    garden, terrace = (area.code for area in two_tables.venue.areas)
+    page = phone.new_page()
+    page.goto(f"{two_tables.url}/c/{garden}")
+    fill(page, GUEST)
+    page.check("#remember")
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+    checkouts = "**/api/v1/checkins/*/checkout"
+    phone.route(checkouts, lambda route: route.fulfill(status=503, json={"error": {}}))
+    page.goto(f"{two_tables.url}/c/{terrace}")
+    expect(page.locator("#remembered-note")).to_be_visible()
+    page.click("#submit-checkin")
+    expect(page.locator("#confirmation-status")).to_have_text("Ihr Check-in ist angekommen.")
+    statuses = {v["areaName"]: v["status"] for v in phone_store(page)["visits"]}
+    assert statuses == {"Biergarten": "checkoutQueued", "Terrasse": "sent"}
+
+    page.goto(f"{two_tables.url}/c/{garden}")  # the check-out still cannot be sent
+    garden_visit = page.locator("#my-visits li").filter(has_text="Biergarten")
+    expect(garden_visit).to_contain_text("wartet auf Versand")  # the page has settled
+    expect(page.locator("#confirmation")).to_be_hidden()
+    expect(page.locator("#checkin-form")).to_be_visible()
+    expect(page.locator("#remembered-note")).to_be_visible()
+    phone.unroute(checkouts)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(garden_visit).to_contain_text("beendet")
+    assert two_tables.checkins()[0].departure == two_tables.checkins()[1].arrival
+    expect(page.locator("#checkin-form")).to_be_visible()
+
+
 @pytest.mark.engine_independent(
     "what the phone remembers and offers; storage is tested on both engines in the delivery tests"
 )

@@ -88,14 +88,14 @@ async function saveVisit(visit) {
   if (shownVisit && shownVisit.idempotencyKey === visit.idempotencyKey) showConfirmation(visit);
 }
 
+/**
+ * The visit this page shows instead of the form: the latest still open at this area.
+ * One whose check-out waits to be sent is over for the guest (they left, or moved to
+ * another table): back here they get the form, with their remembered details.
+ */
 async function openVisitHere() {
   const now = Date.now();
-  const open = (await loadVisits()).filter(
-    (visit) =>
-      visit.areaCode === config.areaCode &&
-      !["checkedOut", "refused"].includes(visit.status) &&
-      Date.parse(visit.autoDeparture) > now,
-  );
+  const open = (await loadVisits()).filter((visit) => visit.areaCode === config.areaCode && isOpen(visit, now));
   return open.length ? open[open.length - 1] : null;
 }
 
