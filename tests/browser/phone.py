@@ -40,6 +40,13 @@ def phone_store(page: Page) -> dict[str, list[dict[str, Any]]]:
     return stored
 
 
+def wait_for_empty_outbox(page: Page) -> None:
+    """Until the outbox is empty. The sender removes an entry only after its visit is
+    settled (a crash in between must not lose the outcome), so the page's text changes
+    a moment before the entry is gone."""
+    wait_until(lambda: phone_store(page)["outbox"] == [])
+
+
 def open_with_worker(context: BrowserContext, url: str) -> Page:
     """The guest page, once its service worker controls it."""
     page = context.new_page()
