@@ -47,6 +47,13 @@ def wait_for_empty_outbox(page: Page) -> None:
     wait_until(lambda: phone_store(page)["outbox"] == [])
 
 
+def go_offline(context: BrowserContext, page: Page) -> None:
+    """The phone loses its signal: offline emulation, once `page` has seen it (Chromium
+    applies it to the page a moment after the call returns)."""
+    context.set_offline(True)
+    wait_until(lambda: page.evaluate("navigator.onLine") is False)
+
+
 def open_with_worker(context: BrowserContext, url: str) -> Page:
     """The guest page, once its service worker controls it."""
     page = context.new_page()

@@ -19,6 +19,7 @@ from tests.browser.guest_page import BRAUHAUS, GUEST, LiveVenue, fill, run_axe
 from tests.browser.phone import (
     QUEUED_BACKGROUND,
     QUEUED_REOPEN,
+    go_offline,
     open_with_worker,
     phone_store,
     wait_for_empty_outbox,
@@ -39,7 +40,7 @@ def test_a_closed_tab_delivers_with_background_sync_exactly_once(
     worker, not a page, sends the check-in (no page of the service is open)."""
     page = open_with_worker(phone, venue.page_url)
     fill(page, GUEST)
-    phone.set_offline(True)
+    go_offline(phone, page)
     page.click("#submit-checkin")
     expect(page.locator("#confirmation-status")).to_have_text(QUEUED_BACKGROUND)
     assert len(phone_store(page)["outbox"]) == 1
@@ -156,7 +157,7 @@ def _queue_offline(phone: BrowserContext, venue: LiveVenue) -> None:
     """The guest checks in without signal and closes the tab: the outbox holds it."""
     page = open_with_worker(phone, venue.page_url)
     fill(page, GUEST)
-    phone.set_offline(True)
+    go_offline(phone, page)
     page.click("#submit-checkin")
     expect(page.locator("#confirmation-status")).to_have_text(QUEUED_BACKGROUND)
     assert len(phone_store(page)["outbox"]) == 1
