@@ -278,7 +278,8 @@ def test_back_at_a_table_whose_check_out_still_waits_the_form_is_offered(
     phone.unroute(checkouts)
     page.evaluate("window.dispatchEvent(new Event('online'))")
     expect(garden_visit).to_contain_text("beendet")
-    assert two_tables.checkins()[0].departure == two_tables.checkins()[1].arrival
+    first, second = two_tables.checkins()
+    assert first.departure == second.arrival
     expect(page.locator("#checkin-form")).to_be_visible()
 
 
