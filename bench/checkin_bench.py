@@ -19,11 +19,15 @@ client on the same machine then measures:
 The service runs as deploy/gastregister.env configures it: the rate limiter on, its
 counters in a Redis server of the benchmark's own, check-ins per client counted by the
 proxy (GASTREGISTER_CLIENT_LIMITS_BY_PROXY=true: nginx's limit_req, not part of the
-figure) and per area by the app, and the load generator's address as the trusted proxy
-(GASTREGISTER_FORWARDED_ALLOW_IPS), which names each simulated client in
-X-Forwarded-For as nginx does. Each client sends CHECKINS_PER_CLIENT check-ins and the
-check-ins are spread over AREAS areas, so neither the per-client nor the per-area limit
-refuses one: the limiter does all of its work and answers every request. gunicorn writes
+figure), and per area by the proxy too for a check-in that names its area in
+X-Gastregister-Area, as the guest page's do (GASTREGISTER_AREA_LIMITS_BY_PROXY=true;
+the app still compares the header with the body), and the load generator's address as
+the trusted proxy (GASTREGISTER_FORWARDED_ALLOW_IPS), which names each simulated
+client in X-Forwarded-For as nginx does. Each client sends CHECKINS_PER_CLIENT
+check-ins and the check-ins are spread over AREAS areas, so no limit refuses one.
+`--unnamed-areas` sends the check-ins without the header, as a third-party client
+would: the app then counts each per area in Redis (the figure before issue 15's
+per-area count moved to the proxy). gunicorn writes
 no access log, as in production (GASTREGISTER_ACCESS_LOG=off: nginx keeps it).
 
 Goals (issue 15), printed as `GOAL <name> measured=<x> target=<y> ok=<yes|no>` lines that
@@ -517,7 +521,11 @@ def client_address(index: int) -> str:
     return f"10.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}"
 
 
-def checkin_request_factory(prepared: Prepared, port: int) -> RequestFactory:
+def checkin_request_factory(
+    prepared: Prepared, port: int, *, name_areas: bool = True
+) -> RequestFactory:
+    """Check-ins as the guest page sends them (through nginx): each names its area in
+    X-Gastregister-Area as well as in its body, unless `name_areas` is false."""
     arrival = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     counter = iter(range(10**12))
 
@@ -529,10 +537,11 @@ def checkin_request_factory(prepared: Prepared, port: int) -> RequestFactory:
             + envelope
             + f'","idempotencyKey":"{uuid.uuid4()}"}}'
         ).encode()
+        named = f"X-Gastregister-Area: {area_code}\r\n" if name_areas else ""
         return (
             f"POST /api/v1/checkins HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"X-Forwarded-For: {client_address(index)}\r\nX-Forwarded-Proto: https\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"{named}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
 
     return make
@@ -684,8 +693,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tail-seconds", type=float, default=60.0, help=f"length of the {FIXED_RATE}/s phase"
     )
+    parser.add_argument(
+        "--unnamed-areas",
+        action="store_true",
+        help="send check-ins without X-Gastregister-Area: the app counts each per area",
+    )
     args = parser.parse_args(argv)
     print("\n".join(machine_context()), flush=True)
+    print(
+        "Check-ins "
+        + (
+            "without X-Gastregister-Area: the app counts each per area, in Redis."
+            if args.unnamed_areas
+            else "name their area in X-Gastregister-Area, as the guest page's do: nginx "
+            "counts them per area, the app checks the header against the body."
+        )
+    )
     print(
         f"Per database: the trivial endpoint and the check-in alternate, {ROUNDS} rounds of "
         f"{args.seconds:.0f} s each, both servers running throughout; the median round is "
@@ -707,8 +730,10 @@ def main(argv: list[str] | None = None) -> int:
             # proxy's address (here the load generator's) trusted for X-Forwarded-For.
             "GASTREGISTER_RATELIMIT_ENABLED": "true",
             # nginx counts check-ins per client (deploy/nginx: limit_req, in C and shared
-            # memory); the app counts per area, in Redis.
+            # memory), and per area those that name their area in X-Gastregister-Area;
+            # the app counts the others per area, in Redis.
             "GASTREGISTER_CLIENT_LIMITS_BY_PROXY": "true",
+            "GASTREGISTER_AREA_LIMITS_BY_PROXY": "true",
             "GASTREGISTER_FORWARDED_ALLOW_IPS": "127.0.0.1",
             # Production needs a mail server; the benchmark sends no mail.
             "GASTREGISTER_MAIL_SERVER": "127.0.0.1",
@@ -734,7 +759,9 @@ def main(argv: list[str] | None = None) -> int:
                     gunicorn("gastregister.wsgi:app", env, log, "/healthz") as server,
                 ):
                     plain_make = trivial_request_factory(plain.port)
-                    make = checkin_request_factory(prepared, server.port)
+                    make = checkin_request_factory(
+                        prepared, server.port, name_areas=not args.unnamed_areas
+                    )
                     run(closed_loop(plain.port, plain_make, 2, CONNECTIONS))
                     warm = run(
                         closed_loop(

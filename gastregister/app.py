@@ -197,9 +197,13 @@ def register_middleware(app: Flask, settings: Settings) -> None:
     registration.checkin.fast_lane), and outermost the trusted-proxy fix, so both see
     the client's scheme and address as the proxy gave them."""
     from registration.checkin.fast_lane import CheckInFastLane
+    from registration.checkin.web import AREA_HEADER
 
     app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
-        CheckInFastLane(app.wsgi_app, app), settings.forwarded_allow_ips
+        CheckInFastLane(app.wsgi_app, app),
+        settings.forwarded_allow_ips,
+        # Only the proxy's word that it counted the check-in's area (web.py).
+        proxy_headers=(AREA_HEADER,),
     )
 
 

@@ -96,6 +96,9 @@ class Settings:
     # The reverse proxy (deploy/nginx) counts check-ins per client address and sends a
     # refused one on with X-Gastregister-Limited; the app then counts only per area.
     client_limits_by_proxy: bool = False
+    # It counts API check-ins per area too, by the area the guest page names in
+    # X-Gastregister-Area (registration.checkin.web.area_counted_by_proxy).
+    area_limits_by_proxy: bool = False
     mail_server: str = ""
     mail_port: int = 25
     mail_use_tls: bool = False
@@ -282,6 +285,7 @@ _FROM_ENV: tuple[tuple[str, str, _Parser], ...] = (
     ("ratelimit_storage_url", "GASTREGISTER_RATELIMIT_STORAGE", _text),
     ("ratelimit_enabled", "GASTREGISTER_RATELIMIT_ENABLED", _bool),
     ("client_limits_by_proxy", "GASTREGISTER_CLIENT_LIMITS_BY_PROXY", _bool),
+    ("area_limits_by_proxy", "GASTREGISTER_AREA_LIMITS_BY_PROXY", _bool),
     ("mail_server", "GASTREGISTER_MAIL_SERVER", _text),
     ("mail_port", "GASTREGISTER_MAIL_PORT", _whole(1, 65535)),
     ("mail_use_tls", "GASTREGISTER_MAIL_USE_TLS", _bool),

@@ -165,12 +165,20 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class TrustedProxies:
-    """ProxyFix for requests from our own proxies; the headers are dropped for the rest."""
+    """ProxyFix for requests from our own proxies; the headers are dropped for the rest.
 
-    def __init__(self, wsgi_app: Any, proxies: Iterable[str]) -> None:
+    `proxy_headers` names further headers that mean something only when our proxy
+    passed them on (the area it counted a check-in for, registration.checkin.web):
+    dropped from a request that did not come through it, like X-Forwarded-*.
+    """
+
+    def __init__(
+        self, wsgi_app: Any, proxies: Iterable[str], proxy_headers: Iterable[str] = ()
+    ) -> None:
         self.networks: tuple[Network, ...] = tuple(
             ipaddress.ip_network(proxy, strict=False) for proxy in proxies
         )
+        self.proxy_only = tuple("HTTP_" + name.upper().replace("-", "_") for name in proxy_headers)
         self.direct = wsgi_app
         # nginx replaces (does not append to) X-Forwarded-For: one hop.
         self.proxied = ProxyFix(wsgi_app, x_for=1, x_proto=1, x_host=0)
@@ -185,7 +193,9 @@ class TrustedProxies:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if self._trusted(environ.get("REMOTE_ADDR", "")):
             return self.proxied(environ, start_response)
-        for header in [key for key in environ if key.startswith("HTTP_X_FORWARDED_")]:
+        for header in [
+            key for key in environ if key.startswith("HTTP_X_FORWARDED_") or key in self.proxy_only
+        ]:
             del environ[header]
         return self.direct(environ, start_response)
 

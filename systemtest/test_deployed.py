@@ -38,6 +38,7 @@ import zxingcpp
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from registration.checkin.storage import KEY_BODY_DIGITS, idempotency_key_digest
+from registration.checkin.web import AREA_HEADER, area_identifier
 from registration.config import Settings
 from systemtest.conftest import FIGURES
 from systemtest.phones import Phones
@@ -361,6 +362,64 @@ def test_nginx_counts_checkins_per_client_and_the_app_answers_its_refusal(stack:
     names = [key.decode() for key in keys]
     assert any("checkin-area" in name for name in names), names
     assert not any("create_checkin" in name or "api.checkin" in name for name in names), names
+
+
+def test_nginx_counts_the_guest_pages_checkins_per_area_and_the_app_the_others(
+    stack: Stack,
+) -> None:
+    """deploy/: a check-in that names its area in X-Gastregister-Area, as the guest page's
+    do, is counted per area by nginx (240 at once, then four a second) and not by the
+    app; one whose header names another area is counted by the app, in Redis.
+    Incomplete bodies from ten addresses, fewer than each address's limit: 422 until
+    the area's limit, then nginx's 429, answered by the app."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+
+    def post(source: str, area: str, header: str) -> tuple[int, dict[str, Any], str]:
+        connection = http.client.HTTPSConnection(
+            PUBLIC_HOST, stack.https_port, timeout=10, context=context, source_address=(source, 0)
+        )
+        try:
+            connection.request(
+                "POST",
+                "/api/v1/checkins",
+                body=json.dumps({"areaCode": area}).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept-Language": "en",
+                    AREA_HEADER: header,
+                },
+            )
+            response = connection.getresponse()
+            return (
+                response.status,
+                json.loads(response.read()),
+                response.getheader("Retry-After") or "",
+            )
+        finally:
+            connection.close()
+
+    area = "bereich-grenze"
+    started = time.monotonic()
+    answers = [post(f"127.0.4.{1 + n % 10}", area, area) for n in range(270)]
+    seconds = time.monotonic() - started
+    statuses = [status for status, _, _ in answers]
+    assert statuses[:240] == [422] * 240, statuses
+    assert set(statuses) == {422, 429}, statuses
+    # After the burst, nginx lets four a second through.
+    assert statuses.count(422) <= 240 + 4 * seconds + 1, (seconds, statuses)
+    _, body, retry_after = next(answer for answer in answers if answer[0] == 429)
+    assert body["error"]["code"] == "too_many_requests"
+    assert retry_after == "60"
+    # Named in the header and the body: nginx counted, the app kept no counter.
+    counters = [key.decode() for key in redis.Redis(port=stack.redis_port).keys("*area*")]
+    assert not any(area_identifier(area) in name for name in counters), counters
+    # Named in the body, another area in the header: the app counts it per area.
+    other = "bereich-anders"
+    assert post("127.0.4.20", other, "bereich-nicht-dieser")[0] == 422
+    counters = [key.decode() for key in redis.Redis(port=stack.redis_port).keys("*area*")]
+    assert any(area_identifier(other) in name for name in counters), counters
 
 
 # --- 5. request, release, decryption ---------------------------------------------------------------

@@ -10,7 +10,8 @@ inside the trusted-proxy fix (gastregister.app), takes exactly one request shape
     within the API's bound, a body the API accepts (api.parse_checkin) without an
     admission, clients counted by the reverse proxy (or no limiter at all),
 
-counts it against its area's limit (web.count_checkin), stores it with the hot path's
+counts it against its area's limit (web.count_checkin; not where the reverse proxy
+counted it, web.area_counted_by_proxy), stores it with the hot path's
 one statement, and answers 201 with the view's JSON and headers. Everything else, and
 everything the statement does not store, goes to the Flask app unchanged, with the
 body it read given back, and the view answers it: every refusal and error keeps its
@@ -49,6 +50,7 @@ from registration.checkin.web import (
     FAST_LANE_TRIED,
     PROXY_REFUSAL_HEADER,
     CheckInLimitError,
+    area_counted_by_proxy,
     area_identifier,
     count_checkin,
 )
@@ -114,11 +116,14 @@ class CheckInFastLane:
             return None
         if not isinstance(body, dict):
             return None
-        if limiter.enabled:
+        code = body.get("areaCode")
+        if limiter.enabled and not area_counted_by_proxy(
+            environ, code, settings.area_limits_by_proxy
+        ):
             try:
                 count_checkin(
                     str(self.app.config["CHECKIN_LIMIT_PER_AREA"]),
-                    area_identifier(body.get("areaCode")),
+                    area_identifier(code),
                     None,
                 )
             except CheckInLimitError as refused:

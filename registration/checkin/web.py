@@ -10,6 +10,13 @@ Where the reverse proxy counts per client (deploy/nginx, GASTREGISTER_CLIENT_LIM
 _PROXY=true), the app counts only per area: the proxy's count costs a fraction of the
 app's, and an address it refuses reaches the app only to be answered in the guest's
 language (PROXY_REFUSAL_HEADER).
+
+The proxy can count API check-ins per area too (GASTREGISTER_AREA_LIMITS_BY_PROXY=true):
+the guest page names the area in AREA_HEADER as well as in the body, and nginx counts
+by the header (it cannot read the body). The app leaves such a check-in uncounted only
+when the header names the body's area (area_counted_by_proxy); any other API check-in
+(no header, another area, a form post) it counts itself, so the limit holds for every
+check-in while the guest page's cost no round trip to Redis.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from registration import metrics
 from registration.checkin.errors import CheckInError
+from registration.checkin.lookup import CODE_PATTERN
 from registration.database import limit_database_budget, reset_database_budget
 from registration.errors import ERROR_CODES, ApiError, error_response
 from registration.extensions import client_key, limiter
@@ -62,12 +70,16 @@ def checkout_limit() -> str:
     return str(current_app.config["CHECKOUT_LIMIT_PER_CLIENT"])
 
 
-def area_key() -> str:
-    """The area a check-in is for: from the URL (guest form) or the JSON body (API)."""
+def area_key() -> str | None:
+    """The area counter a check-in is counted on: from the URL (guest form) or the JSON
+    body (API); None for an API check-in the reverse proxy counted (area_counted_by_proxy)."""
     code = (request.view_args or {}).get("code")
-    if code is None:
-        body = request.get_json(force=True, silent=True)
-        code = body.get("areaCode") if isinstance(body, dict) else None
+    if code is not None:
+        return area_identifier(code)
+    body = request.get_json(force=True, silent=True)
+    code = body.get("areaCode") if isinstance(body, dict) else None
+    if area_counted_by_proxy(request.environ, code, get_settings().area_limits_by_proxy):
+        return None
     return area_identifier(code)
 
 
@@ -83,6 +95,10 @@ View = TypeVar("View", bound=Callable[..., Any])
 # (deploy/nginx/gastregister.conf, @limited); the app answers it with the translated
 # 429. A client that sends the header itself only refuses itself.
 PROXY_REFUSAL_HEADER = "X-Gastregister-Limited"
+# The area of an API check-in, as the guest page sends it beside the body for the
+# reverse proxy to count by (deploy/nginx/gastregister.conf, gastregister_checkins_area).
+AREA_HEADER = "X-Gastregister-Area"
+_AREA_HEADER_KEY = "HTTP_" + AREA_HEADER.upper().replace("-", "_")
 # nginx's limit_req has no window to read a reset time from: one check-in per two
 # seconds is its rate, and a minute lets a burst drain.
 PROXY_RETRY_AFTER_SECONDS = 60
@@ -128,17 +144,36 @@ def enforce_checkin_limits() -> None:
     count_checkin(area_limit(), area_key(), client)
 
 
+def area_counted_by_proxy(environ: dict[str, Any], code: object, by_proxy: bool) -> bool:
+    """Whether the reverse proxy counted this API check-in for its area already.
+
+    True only where the proxy counts areas (GASTREGISTER_AREA_LIMITS_BY_PROXY) and the
+    request's AREA_HEADER names exactly the body's area code, in the form nginx counts
+    (lookup.CODE_PATTERN; nginx counts no other). A header that names another area, or
+    none, was counted on that other key or not at all, so the app counts the check-in
+    itself: a client cannot slip past the per-area limit by what it puts in the header.
+    Only the JSON API's route asks (nginx counts the header on that location alone),
+    and the header is dropped from a request that did not come through a trusted proxy
+    (request_guard.TrustedProxies), so a client that reaches the app directly is counted.
+    """
+    if not by_proxy or not isinstance(code, str):
+        return False
+    return environ.get(_AREA_HEADER_KEY) == code and CODE_PATTERN.fullmatch(code) is not None
+
+
 def count_checkin(
-    area_limit_text: str, area: str, client: tuple[str, tuple[str, str]] | None
+    area_limit_text: str, area: str | None, client: tuple[str, tuple[str, str]] | None
 ) -> None:
-    """Count one check-in for its area (`area_identifier`) and, unless the proxy counts
-    clients, for its client; CheckInLimitError over a limit. The one place that counts,
-    for the views and the fast lane alike.
+    """Count one check-in for its area (`area_identifier`; None: the proxy counted it)
+    and, unless the proxy counts clients, for its client; CheckInLimitError over a
+    limit. The one place that counts, for the views and the fast lane alike.
 
     A limiter storage that does not answer (Redis down) lets the check-in through,
     logged: a guest's check-in is worth more than an abuse limit for a few minutes.
     """
-    counters = [(area_limit_text, ("checkin-area", area))]
+    counters: list[tuple[str, tuple[str, str]]] = (
+        [] if area is None else [(area_limit_text, ("checkin-area", area))]
+    )
     if client is not None:
         counters.insert(0, client)
     strategy = limiter.limiter

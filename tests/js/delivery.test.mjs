@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { checkoutEntry, postJson, sendEntry, settle } from "../../registration/static/js/delivery.js";
+import { AREA_HEADER, checkoutEntry, postJson, sendEntry, settle } from "../../registration/static/js/delivery.js";
 import { MemoryStore, Outcome } from "../../registration/static/js/outbox.js";
 
 function answering(status, body) {
@@ -44,6 +44,19 @@ test("a server that never answers is given up after the deadline", async () => {
   const stalled = (url, init) =>
     new Promise((resolve, reject) => init.signal.addEventListener("abort", () => reject(init.signal.reason)));
   await assert.rejects(postJson("/api/v1/checkins", {}, { timeoutMs: 5, fetchImpl: stalled }), { name: "AbortError" });
+});
+
+test("a check-in names its area in a header for the proxy to count; a check-out names none", async () => {
+  const sent = [];
+  const recording = async (url, init) => {
+    sent.push(init.headers);
+    return new Response("{}", { status: 201, headers: { "Content-Type": "application/json" } });
+  };
+  await postJson("/api/v1/checkins", { areaCode: "tisch-7", persons: 1 }, { fetchImpl: recording });
+  await postJson("/api/v1/checkins/c-1/checkout", { checkoutToken: "t".repeat(43) }, { fetchImpl: recording });
+  assert.equal(sent[0][AREA_HEADER], "tisch-7");
+  assert.equal(sent[0]["Content-Type"], "application/json");
+  assert.equal(AREA_HEADER in sent[1], false);
 });
 
 test("a delivered check-in gives the visit its id and token; a waiting check-out follows", async () => {

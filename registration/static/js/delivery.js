@@ -11,15 +11,21 @@ import { Outcome } from "./outbox.js";
 export const REQUEST_TIMEOUT_MS = 8000;
 export const SYNC_TAG = "gastregister-outbox";
 const CHANNEL = "gastregister-visits";
+// A check-in names its area here as well as in its body: the reverse proxy, which
+// cannot read the body, counts check-ins per area by it (deploy/nginx), and the app
+// need not (registration/checkin/web.py, area_counted_by_proxy).
+export const AREA_HEADER = "X-Gastregister-Area";
 
 /** POST `body` as JSON; resolves to {ok, status, data}, rejects on network errors and after `timeoutMs`. */
 export async function postJson(url, body, { timeoutMs = REQUEST_TIMEOUT_MS, fetchImpl = globalThis.fetch } = {}) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+  if (typeof body?.areaCode === "string") headers[AREA_HEADER] = body.areaCode;
   try {
     const response = await fetchImpl(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers,
       body: JSON.stringify(body),
       credentials: "omit",
       cache: "no-store",

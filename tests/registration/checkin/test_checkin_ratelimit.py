@@ -20,6 +20,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from gastregister import create_app
+from registration.checkin.web import AREA_HEADER
 from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
@@ -27,6 +28,7 @@ from tests.factories import Venue
 from tests.forms import csrf_token
 
 REDIS_URL = "redis://127.0.0.1:6379/3"
+API = "/api/v1/checkins"
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -246,6 +248,130 @@ def test_an_accepted_checkin_costs_one_counter_per_limit_window(
     client = proxy_limited_app.test_client()
     assert client.post("/api/v1/checkins", json={"areaCode": venue.area.code}).status_code == 422
     assert len(calls) == 1 and "checkin-area" in calls[0]
+
+
+@pytest.fixture
+def proxy_counts_areas_app(
+    settings: Settings, clock: FrozenClock, bound_database: Database, db_session: Session
+) -> Flask:
+    """As deploy/ ships it: the proxy counts per client, and per area the API check-ins
+    that name their area in X-Gastregister-Area; the app counts every other one."""
+    app = create_app(
+        Settings.from_mapping(
+            {
+                "ratelimit_enabled": True,
+                "client_limits_by_proxy": True,
+                "area_limits_by_proxy": True,
+            },
+            base=settings,
+        ),
+        clock=clock,
+        database=bound_database,
+    )
+    app.config.update(CHECKIN_LIMIT_PER_AREA="2 per minute")
+    return app
+
+
+@pytest.fixture
+def counted_keys(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The limiter storage's counters each request increments, in order."""
+    from registration.extensions import limiter
+
+    storage = limiter.limiter.storage
+    calls: list[str] = []
+    original = storage.incr
+
+    def counted_incr(key: str, *args: Any, **kwargs: Any) -> int:
+        calls.append(key)
+        return original(key, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "incr", counted_incr)
+    return calls
+
+
+def test_an_api_checkin_naming_its_area_in_the_header_is_left_to_the_proxy(
+    proxy_counts_areas_app: Flask, venue: Venue, counted_keys: list[str]
+) -> None:
+    """nginx counted it by the header (deploy/nginx, gastregister_checkins_area): the
+    app neither counts it again nor refuses it at its own area limit."""
+    client = proxy_counts_areas_app.test_client()
+    code = venue.area.code
+    statuses = [
+        client.post(API, json={"areaCode": code}, headers={AREA_HEADER: code}).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [422] * 4
+    assert counted_keys == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "another-area", "", "{code}x"],
+    ids=["no header", "another area", "empty", "a longer code"],
+)
+def test_an_api_checkin_whose_header_does_not_name_its_area_is_counted_by_the_app(
+    proxy_counts_areas_app: Flask, venue: Venue, counted_keys: list[str], header: str | None
+) -> None:
+    """The proxy counted it on another key, or on none: a header cannot take a check-in
+    past the area's limit."""
+    client = proxy_counts_areas_app.test_client()
+    code = venue.area.code
+    headers = {} if header is None else {AREA_HEADER: header.format(code=code)}
+    statuses = [
+        client.post(API, json={"areaCode": code}, headers=headers).status_code for _ in range(3)
+    ]
+    assert statuses == [422, 422, 429]
+    assert len(counted_keys) == 3 and all("checkin-area" in key for key in counted_keys)
+
+
+def test_a_checkin_that_did_not_come_through_the_proxy_is_counted_whatever_its_header(
+    proxy_counts_areas_app: Flask, venue: Venue, counted_keys: list[str]
+) -> None:
+    """A client that reaches the app directly, not through a trusted proxy
+    (GASTREGISTER_FORWARDED_ALLOW_IPS), was counted by no nginx: its header is dropped."""
+    client = proxy_counts_areas_app.test_client()
+    code = venue.area.code
+    statuses = [
+        client.post(
+            API,
+            json={"areaCode": code},
+            headers={AREA_HEADER: code},
+            environ_base={"REMOTE_ADDR": "192.0.2.50"},
+        ).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [422, 422, 429]
+    assert len(counted_keys) == 3
+
+
+def test_a_code_the_proxy_does_not_count_is_counted_by_the_app_even_if_the_header_names_it(
+    proxy_counts_areas_app: Flask, counted_keys: list[str]
+) -> None:
+    """nginx counts only what has an area code's form; anything else (too long, other
+    characters) it leaves uncounted, so the app counts it."""
+    client = proxy_counts_areas_app.test_client()
+    for code in ("a" * 65, "tisch.7", "tisch/7"):
+        statuses = [
+            client.post(API, json={"areaCode": code}, headers={AREA_HEADER: code}).status_code
+            for _ in range(3)
+        ]
+        assert statuses[-1] == 429, (code, statuses)
+    assert len(counted_keys) == 9
+
+
+def test_the_guest_form_is_counted_by_the_app_whatever_its_header_says(
+    proxy_counts_areas_app: Flask, venue: Venue, counted_keys: list[str]
+) -> None:
+    """nginx counts areas on the API's location only; a form post is the app's to count."""
+    client = proxy_counts_areas_app.test_client()
+    code = venue.area.code
+    form = {"csrf_token": csrf_token(client.get(f"/c/{code}").get_data(as_text=True))}
+    statuses = [
+        client.post(f"/c/{code}", data=form, headers={AREA_HEADER: code}).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [422, 422, 429]
+    assert len(counted_keys) == 3
 
 
 def test_a_client_the_proxy_refused_gets_the_translated_429_and_nothing_is_stored(
