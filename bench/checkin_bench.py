@@ -679,6 +679,12 @@ class Phase:
     cpu_ms: float
 
 
+def median_ratio(top: list[Phase], bottom: list[Phase]) -> float:
+    """The median over rounds of top's CPU per answer over bottom's, round by round."""
+    ratios = sorted(t.cpu_ms / b.cpu_ms for t, b in zip(top, bottom, strict=True) if b.cpu_ms)
+    return ratios[len(ratios) // 2] if ratios else 0.0
+
+
 def median_phase(phases: list[Phase]) -> Phase:
     """The phase with the median CPU per answer (the figures of one phase stay together)."""
     return sorted(phases, key=lambda phase: phase.cpu_ms)[len(phases) // 2]
@@ -697,6 +703,11 @@ def main(argv: list[str] | None = None) -> int:
         "--unnamed-areas",
         action="store_true",
         help="send check-ins without X-Gastregister-Area: the app counts each per area",
+    )
+    parser.add_argument(
+        "--compare-unnamed",
+        action="store_true",
+        help="each round also measures check-ins without X-Gastregister-Area, for the ratio",
     )
     args = parser.parse_args(argv)
     print("\n".join(machine_context()), flush=True)
@@ -779,6 +790,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     trivial_phases: list[Phase] = []
                     checkin_phases: list[Phase] = []
+                    unnamed_phases: list[Phase] = []
+                    unnamed_make = checkin_request_factory(prepared, server.port, name_areas=False)
                     for _round in range(ROUNDS):
                         trivial_phases.append(
                             Phase(
@@ -795,6 +808,28 @@ def main(argv: list[str] | None = None) -> int:
                                     closed_loop(server.port, make, args.seconds, CONNECTIONS),
                                 )
                             )
+                        )
+                        if args.compare_unnamed:
+                            unnamed_phases.append(
+                                Phase(
+                                    *measured(
+                                        server,
+                                        closed_loop(
+                                            server.port, unnamed_make, args.seconds, CONNECTIONS
+                                        ),
+                                    )
+                                )
+                            )
+                    if unnamed_phases:
+                        print(
+                            f"{name}: server CPU ms per check-in, named/unnamed area, each "
+                            "round: "
+                            + ", ".join(
+                                f"{c.cpu_ms:.2f}/{u.cpu_ms:.2f}"
+                                for c, u in zip(checkin_phases, unnamed_phases, strict=True)
+                            )
+                            + f"; median ratio named/unnamed "
+                            f"{median_ratio(checkin_phases, unnamed_phases):.2f}"
                         )
                     throughput_load = load_average()
                     # The steady rate starts on a server at rest: the closed loop before
