@@ -87,6 +87,8 @@ def test_scan_fill_confirm_and_check_out(
     assert len(api_calls) == 1
     sent = json.loads(api_calls[0].post_data or "{}")
     assert set(sent) == {"areaCode", "idempotencyKey", "envelope", "persons", "arrival"}
+    # The area once more in a header, for the reverse proxy to count (deploy/nginx).
+    assert api_calls[0].headers.get("x-gastregister-area") == sent["areaCode"] != ""
     assert not any(value in (api_calls[0].post_data or "") for value in SECRET_VALUES)
     assert log.outside_origin(venue.url) == []
 

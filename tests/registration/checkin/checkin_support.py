@@ -9,6 +9,7 @@ import re
 import uuid
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -79,3 +80,23 @@ def hidden_fields(client: FlaskClient, venue: Venue) -> dict[str, str]:
     """The hidden fields the guest page rendered (CSRF token, idempotency key)."""
     html = client.get(f"/c/{venue.area.code}").get_data(as_text=True)
     return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+
+
+def count_limiter_hits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The limiter storage's counters each request increments from now on, in order.
+
+    Flask-Limiter is one object per process and the app created last sets its storage,
+    so call this after creating the apps under test.
+    """
+    from registration.extensions import limiter
+
+    storage = limiter.limiter.storage
+    calls: list[str] = []
+    original = storage.incr
+
+    def counted_incr(key: str, *args: Any, **kwargs: Any) -> int:
+        calls.append(key)
+        return original(key, *args, **kwargs)
+
+    monkeypatch.setattr(storage, "incr", counted_incr)
+    return calls

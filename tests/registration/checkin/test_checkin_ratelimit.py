@@ -26,6 +26,7 @@ from registration.config import Settings
 from registration.database import Database
 from tests.factories import Venue
 from tests.forms import csrf_token
+from tests.registration.checkin.checkin_support import count_limiter_hits
 
 REDIS_URL = "redis://127.0.0.1:6379/3"
 API = "/api/v1/checkins"
@@ -233,60 +234,11 @@ def test_an_accepted_checkin_costs_one_counter_per_limit_window(
 ) -> None:
     """One storage round trip per counted window, nothing else: the per-client windows
     (two by default) and the area's; behind the proxy only the area's."""
-    from registration.extensions import limiter
-
-    storage = limiter.limiter.storage
-    calls: list[str] = []
-    original = storage.incr
-
-    def counted_incr(key: str, *args: Any, **kwargs: Any) -> int:
-        calls.append(key)
-        return original(key, *args, **kwargs)
-
-    monkeypatch.setattr(storage, "incr", counted_incr)
+    calls = count_limiter_hits(monkeypatch)
     proxy_limited_app.config.update(CHECKIN_LIMIT_PER_AREA="100 per minute")
     client = proxy_limited_app.test_client()
     assert client.post("/api/v1/checkins", json={"areaCode": venue.area.code}).status_code == 422
     assert len(calls) == 1 and "checkin-area" in calls[0]
-
-
-@pytest.fixture
-def proxy_counts_areas_app(
-    settings: Settings, clock: FrozenClock, bound_database: Database, db_session: Session
-) -> Flask:
-    """As deploy/ ships it: the proxy counts per client, and per area the API check-ins
-    that name their area in X-Gastregister-Area; the app counts every other one."""
-    app = create_app(
-        Settings.from_mapping(
-            {
-                "ratelimit_enabled": True,
-                "client_limits_by_proxy": True,
-                "area_limits_by_proxy": True,
-            },
-            base=settings,
-        ),
-        clock=clock,
-        database=bound_database,
-    )
-    app.config.update(CHECKIN_LIMIT_PER_AREA="2 per minute")
-    return app
-
-
-@pytest.fixture
-def counted_keys(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The limiter storage's counters each request increments, in order."""
-    from registration.extensions import limiter
-
-    storage = limiter.limiter.storage
-    calls: list[str] = []
-    original = storage.incr
-
-    def counted_incr(key: str, *args: Any, **kwargs: Any) -> int:
-        calls.append(key)
-        return original(key, *args, **kwargs)
-
-    monkeypatch.setattr(storage, "incr", counted_incr)
-    return calls
 
 
 def test_an_api_checkin_naming_its_area_in_the_header_is_left_to_the_proxy(

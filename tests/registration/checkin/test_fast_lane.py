@@ -191,46 +191,16 @@ def test_the_area_limit_counts_each_checkin_once_and_refuses_in_the_guests_langu
     assert stored(db_session) == 2
 
 
-@pytest.fixture
-def proxy_counts_areas_app(
-    settings: Settings, clock: FrozenClock, bound_database: Database, db_session: Session
-) -> Flask:
-    """As deploy/ ships it: the proxy counts clients, and areas by X-Gastregister-Area."""
-    app = create_app(
-        Settings.from_mapping(
-            {
-                "ratelimit_enabled": True,
-                "client_limits_by_proxy": True,
-                "area_limits_by_proxy": True,
-            },
-            base=settings,
-        ),
-        clock=clock,
-        database=bound_database,
-    )
-    app.config.update(CHECKIN_LIMIT_PER_AREA="2 per minute")
-    return app
-
-
 def test_the_lane_leaves_a_checkin_naming_its_area_in_the_header_to_the_proxy(
     proxy_counts_areas_app: Flask,
+    counted_keys: list[str],
     venue: Venue,
     clock: FrozenClock,
     db_session: Session,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The guest page's check-ins, stored by the lane without a round trip to the
     limiter's storage; one without the header is counted and refused as before."""
-    from registration.extensions import limiter
-
-    calls: list[str] = []
-    original = limiter.limiter.storage.incr
-
-    def counted_incr(key: str, *args: Any, **kwargs: Any) -> int:
-        calls.append(key)
-        return original(key, *args, **kwargs)
-
-    monkeypatch.setattr(limiter.limiter.storage, "incr", counted_incr)
+    calls = counted_keys
     client = proxy_counts_areas_app.test_client()
     header = {AREA_HEADER: venue.area.code}
     statuses = [
