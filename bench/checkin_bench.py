@@ -702,12 +702,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tail-seconds", type=float, default=60.0, help=f"length of the {FIXED_RATE}/s phase"
     )
-    parser.add_argument(
+    areas = parser.add_mutually_exclusive_group()
+    areas.add_argument(
         "--unnamed-areas",
         action="store_true",
         help="send check-ins without X-Gastregister-Area: the app counts each per area",
     )
-    parser.add_argument(
+    areas.add_argument(
         "--compare-unnamed",
         action="store_true",
         help="each round also measures check-ins without X-Gastregister-Area, for the ratio",
@@ -849,12 +850,7 @@ def main(argv: list[str] | None = None) -> int:
                     if t.result.rate()
                 )
                 ratio = ratios[len(ratios) // 2] if ratios else 0.0
-                cpu_ratios = sorted(
-                    t.cpu_ms / c.cpu_ms
-                    for t, c in zip(trivial_phases, checkin_phases, strict=True)
-                    if c.cpu_ms
-                )
-                cpu_ratio = cpu_ratios[len(cpu_ratios) // 2] if cpu_ratios else 0.0
+                cpu_ratio = median_ratio(trivial_phases, checkin_phases)
                 accepted_total = stored_rows(url)
                 rounds = ", ".join(
                     f"{t.cpu_ms:.2f}/{c.cpu_ms:.2f}"

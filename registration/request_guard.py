@@ -164,6 +164,11 @@ def refuse_control_characters() -> None:
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def environ_key(header: str) -> str:
+    """Where WSGI keeps a request header: `X-Gastregister-Area` as HTTP_X_GASTREGISTER_AREA."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
 class TrustedProxies:
     """ProxyFix for requests from our own proxies; the headers are dropped for the rest.
 
@@ -178,7 +183,7 @@ class TrustedProxies:
         self.networks: tuple[Network, ...] = tuple(
             ipaddress.ip_network(proxy, strict=False) for proxy in proxies
         )
-        self.proxy_only = tuple("HTTP_" + name.upper().replace("-", "_") for name in proxy_headers)
+        self.proxy_only = tuple(environ_key(name) for name in proxy_headers)
         self.direct = wsgi_app
         # nginx replaces (does not append to) X-Forwarded-For: one hop.
         self.proxied = ProxyFix(wsgi_app, x_for=1, x_proto=1, x_host=0)

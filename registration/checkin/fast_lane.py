@@ -56,13 +56,14 @@ from registration.checkin.web import (
 )
 from registration.database import Database, limit_database_budget, reset_database_budget
 from registration.extensions import limiter
+from registration.request_guard import environ_key
 from registration.security import DOCUMENT_HEADERS, HSTS
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 PATH = f"{bp.url_prefix}/checkins"
 ROUTE = PATH  # the URL rule's text: the route has no variable part
-_PROXY_REFUSAL_KEY = "HTTP_" + PROXY_REFUSAL_HEADER.upper().replace("-", "_")
+_PROXY_REFUSAL_KEY = environ_key(PROXY_REFUSAL_HEADER)
 
 
 class CheckInFastLane:

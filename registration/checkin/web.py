@@ -42,6 +42,7 @@ from registration.checkin.lookup import CODE_PATTERN
 from registration.database import limit_database_budget, reset_database_budget
 from registration.errors import ERROR_CODES, ApiError, error_response
 from registration.extensions import client_key, limiter
+from registration.request_guard import environ_key
 from registration.session import get_settings
 
 log = logging.getLogger("gastregister")
@@ -98,7 +99,7 @@ PROXY_REFUSAL_HEADER = "X-Gastregister-Limited"
 # The area of an API check-in, as the guest page sends it beside the body for the
 # reverse proxy to count by (deploy/nginx/gastregister.conf, gastregister_checkins_area).
 AREA_HEADER = "X-Gastregister-Area"
-_AREA_HEADER_KEY = "HTTP_" + AREA_HEADER.upper().replace("-", "_")
+_AREA_HEADER_KEY = environ_key(AREA_HEADER)
 # nginx's limit_req has no window to read a reset time from: one check-in per two
 # seconds is its rate, and a minute lets a burst drain.
 PROXY_RETRY_AFTER_SECONDS = 60
