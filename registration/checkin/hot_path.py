@@ -235,8 +235,7 @@ def store_at_known_area(
         "known_office_id": place.health_office_id,
         "known_key_id": key_id,
         **storage.key_form_parameters(forms, slots),
-        "earliest": earliest,
-        "latest": latest,
+        **storage.window_parameters(earliest, latest),
     }
     try:
         with database.request_connection() as connection:

@@ -49,6 +49,7 @@ from registration.checkin.rules import (
 )
 from registration.clock import Clock
 from registration.config import Settings
+from registration.database import UTCDateTime
 from registration.models import CheckIn, CheckInSource
 
 
@@ -178,9 +179,42 @@ def _in_retry_window(key_slots: int | None = None) -> ColumnElement[bool]:
     )
     return and_(
         _checkins.c.idempotency_key_hash.in_(keys),
-        _checkins.c.arrival >= bindparam("earliest"),
-        _checkins.c.arrival <= bindparam("latest"),
+        arrival_within(_checkins.c.arrival),
     )
+
+
+def arrival_within(arrival: Any) -> ColumnElement[bool]:
+    """`arrival` from the bound `earliest` to `latest`, and within the UTC days of those
+    two, from `first_day` to `last_day`'s last microsecond (window_parameters).
+
+    The days are written into the statement as constants, so that PostgreSQL leaves out
+    the other partitions of checkins (one a day) when it plans, not only when it runs.
+    psycopg runs a statement prepared from its sixth execution on a connection, and
+    PostgreSQL then may run a generic plan, made without the parameters: it locked
+    every partition and each of their indexes on every execution, far beyond the 16
+    locks a backend keeps in slots of its own, and the check-ins of several workers
+    queued for the shared lock table (issue 15: under load, two thirds of the
+    database's CPU per check-in, and more as the machine got busier). The statement's
+    text changes once a day, so psycopg prepares a new one then.
+    """
+    return and_(
+        arrival >= bindparam("earliest"),
+        arrival <= bindparam("latest"),
+        arrival >= bindparam("first_day", type_=UTCDateTime(), literal_execute=True),
+        arrival <= bindparam("last_day", type_=UTCDateTime(), literal_execute=True),
+    )
+
+
+def window_parameters(earliest: dt.datetime, latest: dt.datetime) -> dict[str, dt.datetime]:
+    """The parameters of arrival_within for the window `earliest` … `latest`: the first
+    moment of the first UTC day, the last of the last (no day after it: no overflow at
+    the end of the calendar)."""
+    return {
+        "earliest": earliest,
+        "latest": latest,
+        "first_day": dt.datetime.combine(earliest.astimezone(dt.UTC).date(), dt.time(), dt.UTC),
+        "last_day": dt.datetime.combine(latest.astimezone(dt.UTC).date(), dt.time.max, dt.UTC),
+    }
 
 
 _FIND_RETRYABLE = select(CheckIn).where(_in_retry_window()).limit(1)
@@ -231,8 +265,7 @@ def existing_checkin(
             "known_keys": idempotency_key_hashes(
                 idempotency_key_digest(settings, idempotency_key), earliest, latest
             ),
-            "earliest": earliest,
-            "latest": latest,
+            **window_parameters(earliest, latest),
         },
     ).first()
 
@@ -334,8 +367,7 @@ _SPENT_ADMISSION = (
         CheckIn.area_id == bindparam("area_id"),
         CheckIn.admission_digest == bindparam("digest"),
         CheckIn.idempotency_key_hash.not_in(bindparam("known_keys", expanding=True)),
-        CheckIn.arrival >= bindparam("earliest"),
-        CheckIn.arrival <= bindparam("latest"),
+        arrival_within(CheckIn.arrival),
     )
     .limit(1)
 )
@@ -364,8 +396,7 @@ def _refuse_spent_admission(
             "known_keys": idempotency_key_hashes(
                 idempotency_key_digest(settings, idempotency_key), earliest, latest
             ),
-            "earliest": earliest,
-            "latest": latest,
+            **window_parameters(earliest, latest),
         },
     ).first()
     if spent is not None:
@@ -446,8 +477,7 @@ def _insert_unless_known(
     parameters = {
         **values,
         "known_keys": idempotency_key_hashes(key_digest, earliest, latest),
-        "earliest": earliest,
-        "latest": latest,
+        **window_parameters(earliest, latest),
     }
     return session.connection().execute(_INSERT_UNLESS_KNOWN, parameters).first() is not None
 
