@@ -21,6 +21,7 @@ BENCHMARKS = {
     "crypto": "bench.crypto_bench",  # seal/open per core in Python (issue 3)
     "browser": "bench.browser_open_bench",  # open 50,000 records in Chromium (issue 3)
     "checkin": "bench.checkin_bench",  # check-in API under gunicorn vs a trivial endpoint (issue 4)
+    "peer": "bench.peer_bench",  # check-ins per second vs prechelt/anwesende, same run (issue 15)
     "export": "bench.export_bench",  # 50,000-visit export: build, CLI and browser decryption (6)
     "purge": "bench.purge_bench",  # purge 1,000,000 check-ins while guests check in (issue 7)
     "guest-page": "bench.guest_page_bench",  # first load on slow 3G, before and after ("the guest's phone")

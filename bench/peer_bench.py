@@ -20,13 +20,13 @@ Gastregister runs as deploy/gastregister.env configures it (production, the limi
 on and counting in a Redis server of the benchmark's own, clients and areas counted by
 the proxy, no access log); the load generator's address is the trusted proxy. The peer
 is not part of this repository and this script does not install it: serve a checkout
-of https://github.com/prechelt/anwesende (Django 3.2) as its README describes, with
-config.settings.production, DATABASE_URL on the same PostgreSQL server, `gunicorn
---worker-class gthread --workers 2 --threads 3 --bind 127.0.0.1:8102 config.wsgi`,
-and at least one room with seats (its room import), then pass its address and the path
-of one seat's visit form (`--peer-form /Sa/<hash>`, the target of a seat's QR code;
-without it the first link to a visit form on `--peer-url`'s /roomsQR page... see
---peer-form). Needs wrk (Debian: `apt-get install wrk`).
+of https://github.com/prechelt/anwesende (Django 3.2, its v5.x state) with
+config.settings.production, DATABASE_URL on the same PostgreSQL server (database
+`anwesende_bench` unless `--peer-database` names another), rooms with seats from its
+room import, and `gunicorn --worker-class gthread --workers 2 --threads 3 --bind
+127.0.0.1:8102 config.wsgi`. The seats' visit forms (`/S<hash>`, a seat's QR code) are
+read from its database, and its stored visits counted there. Needs wrk (Debian:
+`apt-get install wrk`).
 
 Without `--peer-url` (or the environment variable GASTREGISTER_BENCH_PEER_URL) it prints
 that the peer was not measured and the goal as missed: a figure without the peer's
