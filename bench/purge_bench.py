@@ -36,7 +36,7 @@ from typing import cast
 import sqlalchemy
 from sqlalchemy import insert, text
 
-from registration.checkin import storage
+from registration.checkin import arrival_days, storage
 from registration.clock import FrozenClock, SystemClock
 from registration.config import Settings
 from registration.database import Database, DatabaseTimeouts
@@ -95,7 +95,7 @@ class Inserter:
                     connection.execute(
                         insert(table),
                         {
-                            "id": storage.checkin_id(now),
+                            "id": arrival_days.checkin_id(now),
                             "arrival": now,
                             "location_id": location_id,
                             "area_id": area_id,
@@ -377,7 +377,7 @@ def bench_sqlite(rows: int, rate: float) -> None:
             return (
                 # As the service stores them: ids that grow with the arrival, the key's
                 # HMAC led by the arrival's day (checkin.storage).
-                storage.checkin_id(arrival.replace(tzinfo=dt.UTC)).hex,
+                arrival_days.checkin_id(arrival.replace(tzinfo=dt.UTC)).hex,
                 arrival.strftime(fmt),
                 location_id,
                 area_id,

@@ -12,10 +12,12 @@ import hmac
 import re
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 import crypto
+from registration.checkin.arrival_days import arrival_within, id_window, window_parameters
 from registration.checkin.errors import CheckInNotFoundError, InvalidRequestError
 from registration.checkin.occupancy import present_at
 from registration.checkin.rules import CLOCK_SKEW
@@ -44,13 +46,32 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "replace")).digest()
 
 
+# A check-in by its id, in the partitions of the day its id names (arrival_days), or,
+# for an id that names none (check-ins stored before ids carried their arrival), in all.
+_ON_ANY_DAY = select(CheckIn).where(CheckIn.id == bindparam("checkin_id")).limit(1)
+_ON_ITS_DAY = (
+    select(CheckIn)
+    .where(CheckIn.id == bindparam("checkin_id"), arrival_within(CheckIn.arrival))
+    .limit(1)
+)
+
+_DEPART = (
+    update(CheckIn)
+    .where(CheckIn.id == bindparam("checkin_id"), arrival_within(CheckIn.arrival))
+    .values(departure=bindparam("departure"))
+)
+
+
 def verified_checkin(session: Session, checkin_id: uuid.UUID, token: str) -> CheckIn:
     """The check-in whose token this is; CheckInNotFoundError for an unknown id or a wrong token.
 
     Both failures take the same path (hash, constant-time compare against a stored or a
     dummy hash) and give the same answer, so the token cannot be used to probe ids.
     """
-    candidate = session.scalar(select(CheckIn).where(CheckIn.id == checkin_id).limit(1))
+    window = id_window(checkin_id)
+    candidate = session.scalar(
+        _ON_ANY_DAY if window is None else _ON_ITS_DAY, {"checkin_id": checkin_id, **(window or {})}
+    )
     stored = candidate.checkout_token_hash if candidate is not None else _NO_SUCH_HASH
     matches = hmac.compare_digest(token_hash(token), stored)
     if candidate is None or not matches:
@@ -82,7 +103,19 @@ def check_out(
             extra={"fields": [{"field": "departure", "reason": "out_of_range"}]}
         )
     already_out = claimed >= checkin.auto_departure
-    checkin.departure = min(max(claimed, checkin.arrival), checkin.auto_departure)
+    departure = min(max(claimed, checkin.arrival), checkin.auto_departure)
+    # Not the ORM's UPDATE … WHERE id AND arrival: its cached plan would lock every day's
+    # partition (arrival_days); this one names the arrival's day.
+    session.execute(
+        _DEPART,
+        {
+            "checkin_id": checkin.id,
+            "departure": departure,
+            **window_parameters(checkin.arrival, checkin.arrival),
+        },
+        execution_options={"synchronize_session": False},
+    )
+    set_committed_value(checkin, "departure", departure)
     session.commit()
     return checkin, already_out
 

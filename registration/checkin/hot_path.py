@@ -39,6 +39,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from registration import metrics
 from registration.checkin import rules, storage
+from registration.checkin.arrival_days import checkin_id, window_parameters
 from registration.checkin.checkout import checkout_token, token_hash
 from registration.checkin.errors import CheckInError
 from registration.checkin.lookup import CheckInTarget
@@ -206,7 +207,7 @@ def store_at_known_area(
     token = checkout_token(settings, idempotency_key)
     key_digest = storage.idempotency_key_digest(settings, idempotency_key)
     values: dict[str, Any] = {
-        "id": storage.checkin_id(arrival),
+        "id": checkin_id(arrival),
         "arrival": arrival,
         "departure": None,
         "auto_departure": arrival + dt.timedelta(minutes=place.default_stay_minutes),
@@ -235,7 +236,7 @@ def store_at_known_area(
         "known_office_id": place.health_office_id,
         "known_key_id": key_id,
         **storage.key_form_parameters(forms, slots),
-        **storage.window_parameters(earliest, latest),
+        **window_parameters(earliest, latest),
     }
     try:
         with database.request_connection() as connection:

@@ -21,7 +21,6 @@ import functools
 import hashlib
 import hmac
 import json
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from registration import metrics
 from registration.checkin import rotating
+from registration.checkin.arrival_days import arrival_within, checkin_id, window_parameters
 from registration.checkin.checkout import checkout_token, token_hash
 from registration.checkin.errors import EntranceCodeRequiredError, IdempotencyConflictError
 from registration.checkin.lookup import ActiveKey, AreaTarget
@@ -49,7 +49,6 @@ from registration.checkin.rules import (
 )
 from registration.clock import Clock
 from registration.config import Settings
-from registration.database import UTCDateTime
 from registration.models import CheckIn, CheckInSource
 
 
@@ -77,22 +76,6 @@ def _table(model: type[Any]) -> Table:
 
 # Built once, like the statements below: a request only binds values.
 _checkins = _table(CheckIn)
-
-
-def checkin_id(arrival: dt.datetime) -> uuid.UUID:
-    """A new check-in's id: a UUIDv7 (RFC 9562) whose time is the visit's arrival.
-
-    Random ids (v4) put each new row at a random place in the primary key's index, so
-    the purge, which deletes the oldest visits, rewrote nearly one index page per row
-    on SQLite; ids that grow with the arrival keep the expiring visits side by side.
-    The id reveals nothing that is not stored beside it: the arrival is plain metadata.
-    74 random bits keep ids unguessable and unique within a millisecond.
-    """
-    millis = max(0, min(int(arrival.timestamp() * 1000), 2**48 - 1))
-    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # variant 10 (RFC 9562)
-    return uuid.UUID(int=value)
 
 
 def idempotency_key_digest(settings: Settings, idempotency_key: str) -> str:
@@ -181,40 +164,6 @@ def _in_retry_window(key_slots: int | None = None) -> ColumnElement[bool]:
         _checkins.c.idempotency_key_hash.in_(keys),
         arrival_within(_checkins.c.arrival),
     )
-
-
-def arrival_within(arrival: Any) -> ColumnElement[bool]:
-    """`arrival` from the bound `earliest` to `latest`, and within the UTC days of those
-    two, from `first_day` to `last_day`'s last microsecond (window_parameters).
-
-    The days are written into the statement as constants, so that PostgreSQL leaves out
-    the other partitions of checkins (one a day) when it plans, not only when it runs.
-    psycopg runs a statement prepared from its sixth execution on a connection, and
-    PostgreSQL then may run a generic plan, made without the parameters: it locked
-    every partition and each of their indexes on every execution, far beyond the 16
-    locks a backend keeps in slots of its own, and the check-ins of several workers
-    queued for the shared lock table (issue 15: under load, two thirds of the
-    database's CPU per check-in, and more as the machine got busier). The statement's
-    text changes once a day, so psycopg prepares a new one then.
-    """
-    return and_(
-        arrival >= bindparam("earliest"),
-        arrival <= bindparam("latest"),
-        arrival >= bindparam("first_day", type_=UTCDateTime(), literal_execute=True),
-        arrival <= bindparam("last_day", type_=UTCDateTime(), literal_execute=True),
-    )
-
-
-def window_parameters(earliest: dt.datetime, latest: dt.datetime) -> dict[str, dt.datetime]:
-    """The parameters of arrival_within for the window `earliest` … `latest`: the first
-    moment of the first UTC day, the last of the last (no day after it: no overflow at
-    the end of the calendar)."""
-    return {
-        "earliest": earliest,
-        "latest": latest,
-        "first_day": dt.datetime.combine(earliest.astimezone(dt.UTC).date(), dt.time(), dt.UTC),
-        "last_day": dt.datetime.combine(latest.astimezone(dt.UTC).date(), dt.time.max, dt.UTC),
-    }
 
 
 _FIND_RETRYABLE = select(CheckIn).where(_in_retry_window()).limit(1)

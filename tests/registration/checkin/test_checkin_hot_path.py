@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -205,48 +204,3 @@ def test_a_changed_retry_days_later_in_a_long_late_window_is_a_conflict(
     assert changed.status_code == 409, changed.get_json()
     assert statements[0].lstrip().upper().startswith("INSERT")  # the hot path looked first
     assert stored(db_session) == 2
-
-
-# The partitions of checkins (one a day, retention.partitions) this transaction has locked.
-_LOCKED_PARTITIONS = """
-SELECT count(DISTINCT locks.relation)
-FROM pg_locks AS locks
-JOIN pg_inherits AS child ON child.inhrelid = locks.relation
-JOIN pg_class AS parent ON parent.oid = child.inhparent
-WHERE locks.pid = pg_backend_pid() AND parent.relname = 'checkins'
-"""
-
-
-def test_a_checkins_cached_plan_locks_only_the_partitions_of_its_window(
-    client: FlaskClient, venue: Venue, clock: FrozenClock, bound_database: Database
-) -> None:
-    """From its sixth execution on a connection, psycopg runs a statement prepared, and
-    PostgreSQL may then run a generic plan: planned without the parameters, it cannot
-    leave out partitions when it is planned, and takes a lock on every partition (a
-    month of days) and its indexes each time it runs. Beyond a backend's 16 own lock
-    slots, the check-ins of several workers then queue for the shared lock table: under
-    load a third of the database's CPU per check-in (issue 15). The days of the retry
-    window are constants in the statement (storage.arrival_within), so even the generic
-    plan holds only those partitions."""
-    if bound_database.dialect != "postgresql":
-        pytest.skip("SQLite has no partitions")
-    connection = bound_database.sessionmaker.kw["bind"]
-    driver = connection.connection.driver_connection
-    threshold = driver.prepare_threshold
-    # Prepared at once, and always the generic plan: what a busy worker's connection runs.
-    driver.prepare_threshold = 0
-    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-    try:
-        warmed(client, venue, clock)  # the full path: look-up, insert unless the key is known
-        response = client.post(API, json=venue.checkin_body(clock.now()))  # the hot path
-        assert response.status_code == 201
-        locked = connection.exec_driver_sql(_LOCKED_PARTITIONS).scalar_one()
-        partitions = connection.exec_driver_sql(
-            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'checkins'::regclass"
-        ).scalar_one()
-    finally:
-        driver.prepare_threshold = threshold
-    assert partitions > 10  # a month of days, and the default partition
-    # The window's two days (a timely arrival: up to a day late), or the default
-    # partition for days without one of their own.
-    assert locked <= 3, f"{locked} of {partitions} partitions locked"
