@@ -37,8 +37,6 @@ def generic_plans(bound_database: Database) -> Iterator[Connection]:
     """The test's connection as a busy worker's is: every statement prepared, and
     PostgreSQL running the generic plan (psycopg prepares a statement from its sixth
     execution on; PostgreSQL may then stop planning it with the parameters)."""
-    if bound_database.dialect != "postgresql":
-        pytest.skip("SQLite has no partitions")
     connection: Connection = bound_database.sessionmaker.kw["bind"]
     driver = connection.connection.driver_connection
     threshold = driver.prepare_threshold  # type: ignore[union-attr]
@@ -59,6 +57,7 @@ def assert_only_the_days_partitions_locked(connection: Connection) -> None:
     assert locked <= 3, f"{locked} of {partitions} partitions locked"
 
 
+@pytest.mark.postgres  # SQLite has no partitions
 def test_a_checkins_cached_plans_lock_only_the_partitions_of_its_days(
     client: FlaskClient, venue: Venue, clock: FrozenClock, generic_plans: Connection
 ) -> None:
@@ -74,6 +73,7 @@ def test_a_checkins_cached_plans_lock_only_the_partitions_of_its_days(
     assert_only_the_days_partitions_locked(generic_plans)
 
 
+@pytest.mark.postgres
 def test_a_checkouts_cached_plan_locks_only_the_partitions_of_its_day(
     client: FlaskClient, venue: Venue, clock: FrozenClock, generic_plans: Connection
 ) -> None:
