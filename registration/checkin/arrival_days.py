@@ -23,7 +23,7 @@ import os
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam
+from sqlalchemy import ColumnElement, and_, bindparam, literal
 
 from registration.database import UTCDateTime
 
@@ -75,6 +75,19 @@ def arrival_within(arrival: Any) -> ColumnElement[bool]:
         arrival <= bindparam("latest"),
         arrival >= bindparam("first_day", type_=UTCDateTime(), literal_execute=True),
         arrival <= bindparam("last_day", type_=UTCDateTime(), literal_execute=True),
+    )
+
+
+def arrival_between(
+    arrival: Any, earliest: dt.datetime, latest: dt.datetime
+) -> ColumnElement[bool]:
+    """arrival_within for a statement built per call: the window's values given here."""
+    days = window_parameters(earliest, latest)
+    return and_(
+        arrival >= earliest,
+        arrival <= latest,
+        arrival >= literal(days["first_day"], UTCDateTime(), literal_execute=True),
+        arrival <= literal(days["last_day"], UTCDateTime(), literal_execute=True),
     )
 
 

@@ -20,6 +20,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from registration.checkin.arrival_days import arrival_between
 from registration.checkin.rules import CLOCK_SKEW, MAX_STAY
 from registration.checkin.short_cache import ShortCache
 from registration.clock import Clock
@@ -43,10 +44,10 @@ class Occupancy:
 
 
 def present_at(now: dt.datetime) -> ColumnElement[bool]:
-    """A check-in still present at `now`; arrivals over a day old are skipped (partitions)."""
+    """A check-in still present at `now`; arrivals over a day old are skipped, and so are
+    the other days' partitions (arrival_days)."""
     return and_(
-        CheckIn.arrival >= now - MAX_STAY,
-        CheckIn.arrival <= now + CLOCK_SKEW,
+        arrival_between(CheckIn.arrival, now - MAX_STAY, now + CLOCK_SKEW),
         CheckIn.auto_departure > now,
         or_(CheckIn.departure.is_(None), CheckIn.departure > now),
     )

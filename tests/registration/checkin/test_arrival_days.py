@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from registration.checkin import arrival_days, checkout
+from registration.checkin import arrival_days, checkout, occupancy
 from registration.checkin.errors import CheckInNotFoundError
 from registration.clock import FrozenClock
 from registration.database import Database
@@ -83,6 +83,25 @@ def test_a_checkouts_cached_plan_locks_only_the_partitions_of_its_day(
         f"{API}/{checkin['id']}/checkout", json={"checkoutToken": checkin["checkoutToken"]}
     )
     assert response.status_code == 200
+    assert_only_the_days_partitions_locked(generic_plans)
+
+
+@pytest.mark.postgres
+def test_counting_and_closing_time_lock_only_the_partitions_of_the_last_day(
+    db_session: Session, clock: FrozenClock, venue: Venue, generic_plans: Connection
+) -> None:
+    """Who is present (the guest page's "full" notice, the portal) and closing time look
+    back one day (the longest stay)."""
+    token = "t" * 43
+    factories.checkin(
+        db_session,
+        venue.area,
+        venue.key,
+        arrival=clock.now(),
+        checkout_token_hash=checkout.token_hash(token),
+    )
+    assert occupancy.occupancy(db_session, clock, venue.location).total == 1
+    assert checkout.check_out_all(db_session, clock, venue.location) == 1
     assert_only_the_days_partitions_locked(generic_plans)
 
 
