@@ -483,6 +483,28 @@ def gunicorn(target: str, env: dict[str, str], log: Path, ready_path: str) -> It
         yield Server(server.port, server.process.pid)
 
 
+def production_env(directory: Path) -> dict[str, str]:
+    """The service's environment as deploy/gastregister.env sets it, for a benchmark's
+    gunicorn (bench.peer_bench too); the caller adds its database, Redis and metrics."""
+    return {
+        "GASTREGISTER_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "GASTREGISTER_INSTANCE_PATH": str(directory / "instance"),
+        "GASTREGISTER_SCHEDULER": "off",
+        # As deploy/gastregister.env: the limiter on, counting in Redis, and the
+        # proxy's address (here the load generator's) trusted for X-Forwarded-For.
+        "GASTREGISTER_RATELIMIT_ENABLED": "true",
+        # nginx counts check-ins per client (deploy/nginx: limit_req, in C and shared
+        # memory), and per area those that name their area in X-Gastregister-Area;
+        # the app counts the others per area, in Redis.
+        "GASTREGISTER_CLIENT_LIMITS_BY_PROXY": "true",
+        "GASTREGISTER_AREA_LIMITS_BY_PROXY": "true",
+        "GASTREGISTER_FORWARDED_ALLOW_IPS": "127.0.0.1",
+        # Production needs a mail server; the benchmark sends no mail.
+        "GASTREGISTER_MAIL_SERVER": "127.0.0.1",
+    }
+
+
 # --- databases ------------------------------------------------------------------------
 
 
@@ -741,23 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         directory = Path(temporary)
         log = directory / "gunicorn.log"
-        base_env = {
-            "GASTREGISTER_ENV": "production",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "GASTREGISTER_INSTANCE_PATH": str(directory / "instance"),
-            "GASTREGISTER_SCHEDULER": "off",
-            # As deploy/gastregister.env: the limiter on, counting in Redis, and the
-            # proxy's address (here the load generator's) trusted for X-Forwarded-For.
-            "GASTREGISTER_RATELIMIT_ENABLED": "true",
-            # nginx counts check-ins per client (deploy/nginx: limit_req, in C and shared
-            # memory), and per area those that name their area in X-Gastregister-Area;
-            # the app counts the others per area, in Redis.
-            "GASTREGISTER_CLIENT_LIMITS_BY_PROXY": "true",
-            "GASTREGISTER_AREA_LIMITS_BY_PROXY": "true",
-            "GASTREGISTER_FORWARDED_ALLOW_IPS": "127.0.0.1",
-            # Production needs a mail server; the benchmark sends no mail.
-            "GASTREGISTER_MAIL_SERVER": "127.0.0.1",
-        }
+        base_env = production_env(directory)
         databases = ["sqlite", "postgres"] if args.db == "both" else [args.db]
         for number, name in enumerate(databases):
             context = postgres_database() if name == "postgres" else sqlite_database(directory)

@@ -60,6 +60,7 @@ from bench.checkin_bench import (
     metrics_folder,
     postgres_database,
     prepare,
+    production_env,
     redis_server,
     stored_rows,
 )
@@ -396,17 +397,8 @@ def measure(side: Side, postgres: int, seconds: float) -> Measured:
 @contextmanager
 def gastregister_server(directory: Path, url: str, redis_url: str) -> Iterator[tuple[int, int]]:
     env = {
-        "GASTREGISTER_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "GASTREGISTER_INSTANCE_PATH": str(directory / "instance"),
-        "GASTREGISTER_SCHEDULER": "off",
-        # As deploy/gastregister.env (see bench/checkin_bench.py).
-        "GASTREGISTER_RATELIMIT_ENABLED": "true",
+        **production_env(directory),
         "GASTREGISTER_RATELIMIT_STORAGE": redis_url,
-        "GASTREGISTER_CLIENT_LIMITS_BY_PROXY": "true",
-        "GASTREGISTER_AREA_LIMITS_BY_PROXY": "true",
-        "GASTREGISTER_FORWARDED_ALLOW_IPS": "127.0.0.1",
-        "GASTREGISTER_MAIL_SERVER": "127.0.0.1",
         "PROMETHEUS_MULTIPROC_DIR": metrics_folder(directory, "peer"),
         "DATABASE_URL": url,
         # The comparison's shape: the peer's gunicorn settings.
