@@ -18,9 +18,11 @@ The rules are the full path's (rules.check_*); a check-in any of them refuses ta
 full path too, so every refusal is answered in one place. Only a timely arrival (within
 `max_late_arrival_minutes`, the guest's timely window) is taken here: a late delivery,
 like a rotating-mode admission, is the full path's, so every column this statement does
-not name keeps its default. It runs on a pooled connection without an ORM session
-(Database.request_connection), in a transaction: an insert whose answer never came
-(a stalled database) is not committed behind the 503 the phone was given.
+not name keeps its default. It runs as its driver's SQL (database.DriverStatement) on
+a pooled connection without an ORM session, in autocommit on PostgreSQL
+(Database.request_connection(single_statement=True)): an insert whose answer never
+came (a stalled database) may be committed behind the 503 the phone was given, and the
+phone's retry, with the same idempotency key, is then answered with that check-in.
 """
 
 from __future__ import annotations
@@ -30,12 +32,10 @@ import datetime as dt
 import functools
 import hmac
 import threading
-import uuid
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.dml import ReturningInsert
 
 from registration import metrics
 from registration.checkin import rules, storage
@@ -45,7 +45,7 @@ from registration.checkin.errors import CheckInError
 from registration.checkin.lookup import CheckInTarget
 from registration.clock import Clock
 from registration.config import Settings
-from registration.database import Database
+from registration.database import Database, DriverStatement
 from registration.models import (
     Area,
     CheckIn,
@@ -134,11 +134,12 @@ _NEWEST_ACTIVE_KEY = (
 
 
 @functools.lru_cache(maxsize=8)
-def _insert_at_known_area(key_slots: int) -> ReturningInsert[tuple[uuid.UUID]]:
+def _insert_at_known_area(key_slots: int) -> DriverStatement:
     """The statement, with the idempotency key's forms in `key_slots` single parameters
     (storage.key_not_stored_in_slots): a list parameter was spelled out anew on every
-    execution, a tenth of the statement's CPU."""
-    return (
+    execution, a tenth of the statement's CPU. Run as its driver's SQL (DriverStatement:
+    compiled once a day, not looked up, bound and rendered per check-in)."""
+    return DriverStatement(
         insert(_checkins)
         .from_select(
             ["location_id", "area_id", *_VALUES],
@@ -165,6 +166,9 @@ def _insert_at_known_area(key_slots: int) -> ReturningInsert[tuple[uuid.UUID]]:
                     storage.key_not_stored_in_slots(key_slots),
                 )
             ),
+            # Every column it does not name takes its server default (DriverStatement
+            # fills in no Python-side default).
+            include_defaults=False,
         )
         # RETURNING, not rowcount: drivers do not all report a row count for INSERT … SELECT.
         .returning(_checkins.c.id)
@@ -239,12 +243,12 @@ def store_at_known_area(
         **window_parameters(earliest, latest),
     }
     try:
-        with database.request_connection() as connection:
-            inserted = connection.execute(_insert_at_known_area(slots), parameters).first()
+        with database.request_connection(single_statement=True) as connection:
+            inserted = _insert_at_known_area(slots).returned_row(connection, parameters)
     except IntegrityError:
         # A concurrent retry with the same key and arrival: the full path answers it.
         return None
-    if inserted is None:
+    if not inserted:
         areas.forget(area_code)
         return None
     metrics.checkin_accepted(CheckInSource.GUEST_PAGE)

@@ -3,7 +3,8 @@
 One module a job: the model base and timestamp type (`base`), time bounds and the
 guest budget (`timeouts`), each database's set-up (`sqlite`, `postgres`, `engine`),
 telling outages apart (`faults`), the breaker that fails fast after one (`breaker`),
-and the per-application owner of all of them (`sessions`). The names other packages
+a hot statement compiled once into its driver's SQL (`driver_sql`), and the
+per-application owner of all of them (`sessions`). The names other packages
 use are importable from here.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from registration.database.base import NAMING_CONVENTION, Base, UTCDateTime
 from registration.database.breaker import DatabaseRestingError, OutageBreaker
+from registration.database.driver_sql import DriverStatement
 from registration.database.engine import make_engine
 from registration.database.faults import DatabaseFault, database_fault
 from registration.database.postgres import DatabaseDeadlineError, DeadlineConnection
@@ -34,6 +36,7 @@ __all__ = [
     "DatabaseRestingError",
     "DatabaseTimeouts",
     "DeadlineConnection",
+    "DriverStatement",
     "OutageBreaker",
     "UTCDateTime",
     "database_fault",

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
+import psycopg
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 import crypto
@@ -20,6 +22,7 @@ from registration.models import CheckIn, CheckInMode, KeyState
 from tests import factories
 from tests.factories import Venue
 from tests.forms import log_in
+from tests.registration.checkin.checkin_support import create_venue
 
 API = "/api/v1/checkins"
 
@@ -204,3 +207,36 @@ def test_a_changed_retry_days_later_in_a_long_late_window_is_a_conflict(
     assert changed.status_code == 409, changed.get_json()
     assert statements[0].lstrip().upper().startswith("INSERT")  # the hot path looked first
     assert stored(db_session) == 2
+
+
+def test_the_insert_is_one_round_trip_on_postgresql_and_locks_first_on_sqlite(
+    committed: Database, settings: Settings, clock: FrozenClock
+) -> None:
+    """On PostgreSQL the driver runs the statement in autocommit: no BEGIN and COMMIT
+    round trips around it (Database.request_connection(single_statement=True)). SQLite
+    keeps its transaction, whose BEGIN IMMEDIATE takes the write lock within the
+    request's budget."""
+    with committed.session() as session:
+        venue = create_venue(session, clock.now())
+    client = create_app(settings, clock=clock, database=committed).test_client()
+    warmed(client, venue, clock)
+    in_transaction: list[bool] = []
+
+    def seen(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            driver = connection.connection.driver_connection
+            if committed.dialect == "postgresql":
+                idle = driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+                in_transaction.append(not (driver.autocommit and idle))
+            else:
+                in_transaction.append(driver.in_transaction)
+
+    event.listen(committed.engine, "before_cursor_execute", seen)
+    try:
+        response = client.post(API, json=venue.checkin_body(clock.now()))
+    finally:
+        event.remove(committed.engine, "before_cursor_execute", seen)
+    assert response.status_code == 201
+    assert in_transaction == [committed.dialect != "postgresql"]
+    with committed.session() as session:
+        assert stored(session) == 2
