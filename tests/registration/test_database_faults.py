@@ -183,7 +183,9 @@ def test_a_stalled_postgres_gets_fast_503s_and_loses_nothing(
 
         relay.thaw()
         wait_for_health(client)
-        stored_once_after_retry(client, direct.engine, body, {201})
+        # Stored by the retry (201), or behind the 503 if the INSERT reached the server
+        # before the stall (autocommit) and the retry is answered with it (200).
+        stored_once_after_retry(client, direct.engine, body, {200, 201})
     finally:
         relay.thaw()
         app.extensions["gastregister.db"].dispose()
@@ -225,12 +227,16 @@ def test_during_a_stall_guests_get_503s_at_once_and_healthz_is_never_queued(
         assert used == []
         assert max(second_seconds, page_seconds, health_seconds) < GUEST_BUDGET_MS / 1000
         assert health.get_json()["reasons"] == ["database_timeout"]
-        assert checkins_with_key(direct.engine, body["idempotencyKey"]) == 0
+        # The first check-in's INSERT runs in autocommit (one round trip, issue 15): if
+        # it reached the server before the stall, it is stored behind its 503, once.
+        assert checkins_with_key(direct.engine, body["idempotencyKey"]) <= 1
 
         relay.thaw()
         time.sleep(app.extensions["gastregister.db"].breaker.cooldown_seconds + 0.1)
         wait_for_health(client)
-        stored_once_after_retry(client, direct.engine, body, {201})
+        # The phone's retry: stored now (201), or answered with the check-in stored
+        # behind the 503 (200); stored exactly once either way.
+        stored_once_after_retry(client, direct.engine, body, {200, 201})
     finally:
         relay.thaw()
         app.extensions["gastregister.db"].dispose()
