@@ -27,6 +27,7 @@ from registration.clock import FrozenClock
 from registration.config import Settings
 from registration.database import Database
 from registration.models import CheckIn, Role, TraceRequest
+from registration.request_guard import HostileJSONError
 from registration.security import safe_redirect_target
 from tests import factories
 from tests.conftest import TEST_START
@@ -80,6 +81,45 @@ def test_nul_and_lone_surrogates_in_json_strings_are_a_400(
     response = client.post("/api/v1/checkins", data=raw, content_type="application/json")
     assert _json_error(response, 400)["code"] == "invalid_json"
     assert db_session.query(CheckIn).count() == 0
+
+
+def nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+HOSTILE_VALUES = [
+    {"areaCode": "\ud800"},
+    {"areaCode": "a\x00b"},
+    {"a": {"b": ["\udfff"]}},
+    nested(33),  # one deeper than MAX_JSON_DEPTH
+]
+
+
+def spellings(value: object) -> list[str | bytes]:
+    """The ways a client can send `value`: escaped, raw UTF-8 (surrogates too), UTF-16."""
+    raw = json.dumps(value, ensure_ascii=False)
+    return [
+        json.dumps(value),
+        json.dumps(value).encode(),
+        raw,
+        raw.encode("utf-8", "surrogatepass"),
+        raw.encode("utf-16", "surrogatepass"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [text for value in HOSTILE_VALUES for text in spellings(value)],
+)
+def test_hostile_json_is_refused_however_it_is_spelled(app: Flask, text: str | bytes) -> None:
+    """The guard skips walking a parsed value only when its text cannot hold what the
+    walk refuses (request_guard._plainly_harmless): no spelling gets through (a raw NUL
+    byte is not even JSON)."""
+    with pytest.raises((HostileJSONError, json.JSONDecodeError)):
+        app.json.loads(text)
 
 
 @pytest.mark.parametrize(
@@ -214,8 +254,9 @@ def test_the_trusted_proxies_are_a_setting(
         clock=clock,
         database=bound_database,
     )
-    assert _seen_by_the_app(app, "10.0.0.3", FORWARDED) == ("203.0.113.9", True)
-    assert _seen_by_the_app(app, "127.0.0.1", FORWARDED) == ("127.0.0.1", False)
+    for _ in range(2):  # the verdict per address is remembered: the same each time
+        assert _seen_by_the_app(app, "10.0.0.3", FORWARDED) == ("203.0.113.9", True)
+        assert _seen_by_the_app(app, "127.0.0.1", FORWARDED) == ("127.0.0.1", False)
 
 
 # --- times beyond datetime's range, huge integers, content types, area codes ----------
