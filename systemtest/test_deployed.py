@@ -315,6 +315,10 @@ def test_guests_check_in_with_and_without_javascript(
     scene["guests_done_at"] = dt.datetime.now(dt.UTC)
 
 
+# deploy/nginx: limit_req zone=gastregister_checkins_minute, rate=30r/m (burst=30).
+CLIENT_CHECKIN_SECONDS = 2.0
+
+
 def _post_checkin(
     stack: Stack, source: str, area: str, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, Any], str]:
@@ -356,12 +360,27 @@ def test_nginx_counts_checkins_per_client_and_the_app_answers_its_refusal(stack:
     def post(source: str) -> tuple[int, dict[str, Any], str]:
         return _post_checkin(stack, source, "grenze-test")
 
-    answers = [post("127.0.3.7") for _ in range(36)]
+    answers: list[tuple[int, dict[str, Any], str]] = []
+    answered_after: list[float] = []
+    started = time.monotonic()
+    for _ in range(36):
+        answers.append(post("127.0.3.7"))
+        answered_after.append(time.monotonic() - started)
     statuses = [status for status, _, _ in answers]
     assert statuses[:30] == [422] * 30, statuses
     refused = [answer for answer in answers if answer[0] == 429]
-    assert refused and statuses.index(429) <= 31, statuses
-    assert set(statuses[statuses.index(429) :]) == {429}, statuses
+    assert refused, statuses
+    # nginx admits the burst and the request in hand at once (31), and one more for
+    # every CLIENT_CHECKIN_SECONDS that passed: a new TLS connection per request takes
+    # that long for a few requests on a busy machine.
+    first = statuses.index(429)
+    assert first <= 31 + int(answered_after[first] / CLIENT_CHECKIN_SECONDS), (
+        statuses,
+        answered_after[first],
+    )
+    after_refusal = answered_after[-1] - answered_after[first]
+    admitted_later = statuses[first:].count(422)
+    assert admitted_later <= int(after_refusal / CLIENT_CHECKIN_SECONDS) + 1, statuses
     _, body, retry_after = refused[0]
     assert body["error"]["code"] == "too_many_requests"
     assert body["error"]["message"].startswith("Too many requests")
