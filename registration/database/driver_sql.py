@@ -10,7 +10,7 @@ and runs the driver's SQL with `Connection.exec_driver_sql`, so the engine's eve
 pool stay exactly as they are for every other statement.
 
 The SQL and parameters it sends are the ones `Connection.execute` sends
-(tests/registration/database/test_driver_sql.py compares them on both databases).
+(tests/registration/test_database_driver_sql.py compares them on both databases).
 A statement with Python-side column defaults is refused: those are filled in by
 SQLAlchemy's execution, which this skips (an INSERT … FROM SELECT is built with
 `include_defaults=False`, and its columns' server defaults apply).
