@@ -16,6 +16,7 @@ from registration.checkin import arrival_days, checkout, occupancy
 from registration.checkin.errors import CheckInNotFoundError
 from registration.clock import FrozenClock
 from registration.database import Database
+from registration.portal.live_counts import live_counts
 from tests import factories
 from tests.factories import Venue
 
@@ -95,6 +96,21 @@ def test_counting_and_closing_time_lock_only_the_partitions_of_the_last_day(
     factories.checkin(db_session, venue.area, venue.key, arrival=clock.now())
     assert occupancy.occupancy(db_session, clock, venue.location).total == 1
     assert checkout.check_out_all(db_session, clock, venue.location) == 1
+    assert_only_the_days_partitions_locked(generic_plans)
+
+
+@pytest.mark.postgres
+def test_the_live_view_locks_only_the_partitions_of_today(
+    db_session: Session, clock: FrozenClock, venue: Venue, generic_plans: Connection
+) -> None:
+    """The portal's live view, which staff leave open and which polls every few seconds,
+    counts who is present and today's check-ins since local midnight: on a pooled
+    connection both statements are soon prepared, and a generic plan without the days
+    written in locked every day's partition on each poll."""
+    factories.checkin(db_session, venue.area, venue.key, arrival=clock.now())
+    for _ in range(7):  # beyond psycopg's prepare threshold (a busy worker's connection)
+        counts = live_counts(db_session, clock, venue.location)
+    assert (counts.present, counts.today_checkins) == (1, 1)
     assert_only_the_days_partitions_locked(generic_plans)
 
 
