@@ -20,7 +20,7 @@ full path too, so every refusal is answered in one place. Only a timely arrival 
 like a rotating-mode admission, is the full path's, so every column this statement does
 not name keeps its default. It runs as its driver's SQL (database.DriverStatement) on
 a pooled connection without an ORM session, in autocommit on PostgreSQL
-(Database.request_connection(single_statement=True)): an insert whose answer never
+(Database.single_statement_returned_row): an insert whose answer never
 came (a stalled database) may be committed behind the 503 the phone was given, and the
 phone's retry, with the same idempotency key, is then answered with that check-in.
 """
@@ -243,8 +243,7 @@ def store_at_known_area(
         **window_parameters(earliest, latest),
     }
     try:
-        with database.request_connection(single_statement=True) as connection:
-            inserted = _insert_at_known_area(slots).returned_row(connection, parameters)
+        inserted = database.single_statement_returned_row(_insert_at_known_area(slots), parameters)
     except IntegrityError:
         # A concurrent retry with the same key and arrival: the full path answers it.
         return None

@@ -21,9 +21,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
 # Compiled forms kept per statement: one per dialect and set of literal-execute values
@@ -68,6 +69,54 @@ class DriverStatement:
         unprocessed, so they are not handed out."""
         form = self.form(connection.dialect, values)
         return connection.exec_driver_sql(form.sql, form.parameters(values)).first() is not None
+
+    def returned_row_in_autocommit(self, engine: Engine, values: Mapping[str, Any]) -> bool:
+        """returned_row on a pooled driver connection, in autocommit, with no SQLAlchemy
+        Connection around it (Database.single_statement_returned_row says when).
+
+        What a Connection would do around the driver is done here, by SQLAlchemy's own
+        means: the pool's checkout and checkin (and their events), and for a driver
+        error, the engine's handle_error listeners (the outage breaker, a read-only
+        server taken as a disconnect) through Connection's handler for errors outside
+        a Connection, which raises the same DBAPIError subclass execute would; a
+        connection that error leaves unusable is invalidated, so the pool replaces it.
+        The caller reports the answer to whoever the after_cursor_execute event would.
+        """
+        dialect = engine.dialect
+        form = self.form(dialect, values)
+        parameters = form.parameters(values)
+        driver_error: type[Exception] = dialect.loaded_dbapi.Error
+        try:
+            pooled = engine.raw_connection()
+        except driver_error as error:
+            Connection._handle_dbapi_exception_noconnection(error, dialect, engine)
+        try:
+            driver: Any = pooled.driver_connection
+            try:
+                # Only this statement: the connection goes back to the pool as it came.
+                driver.autocommit = True
+                try:
+                    cursor = driver.cursor()
+                    try:
+                        cursor.execute(form.sql, parameters)
+                        return cursor.fetchone() is not None
+                    finally:
+                        cursor.close()
+                finally:
+                    if not driver.closed:
+                        driver.autocommit = False
+            except driver_error as error:
+                disconnected = dialect.is_disconnect(cast(Any, error), driver, None)
+                try:
+                    Connection._handle_dbapi_exception_noconnection(
+                        error, dialect, engine, is_disconnect=disconnected
+                    )
+                except DBAPIError as wrapped:
+                    if wrapped.connection_invalidated:
+                        pooled.invalidate(error)
+                    raise
+        finally:
+            pooled.close()
 
     def form(self, dialect: Dialect, values: Mapping[str, Any]) -> _Form:
         """The compiled form for `dialect` and the literal-execute values in `values`."""

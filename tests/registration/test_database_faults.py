@@ -287,6 +287,65 @@ def test_a_read_only_postgres_answers_503_and_says_read_only(
         direct.dispose()
 
 
+@pytest.mark.postgres
+def test_a_read_only_postgres_on_the_hot_path_answers_503_and_replaces_the_connection(
+    database_url: str, instance_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The hot path borrows the pool's driver connection without an SQLAlchemy
+    Connection (Database.single_statement_returned_row): a driver error still goes
+    through the engine's error listeners (read-only taken as a disconnect), is answered
+    like any other, and the connection it left useless is not given back to the pool."""
+    direct = Database(database_url)
+    venue = factories.add_venue(direct.engine, now=FrozenClock().now())
+    admin = Database(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    name = make_url(database_url).database
+    app = fault_app(database_url, instance_path)
+    client = app.test_client()
+    engine = app.extensions["gastregister.db"].engine
+    body = venue.checkin_body(FrozenClock().now())
+    try:
+        # The full path stores the first check-in and remembers the area: the next one
+        # takes the hot path.
+        assert client.post(API, json=venue.checkin_body(FrozenClock().now())).status_code == 201
+        with admin.engine.connect() as connection:
+            connection.execute(
+                text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+            )
+        engine.pool.dispose()  # the pool's next connection is read-only, as after a failover
+        statements: list[tuple[str, Any]] = []
+        execute = psycopg.Cursor.execute
+
+        def executed(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            statements.append((str(query).lstrip().split(None, 1)[0].upper(), cursor.connection))
+            return execute(cursor, query, *args, **kwargs)
+
+        with (
+            caplog.at_level(logging.WARNING),
+            mock.patch.object(psycopg.Cursor, "execute", executed),
+        ):
+            api = client.post(API, json=body)
+
+        first, connection_used = statements[0]
+        assert first == "INSERT"  # the hot path's one statement
+        assert_api_503(api)
+        assert "database unavailable: read-only" in caplog.text
+        assert connection_used.closed  # invalidated, not pooled again
+        assert checkins_with_key(direct.engine, body["idempotencyKey"]) == 0
+    finally:
+        with admin.engine.connect() as connection:
+            connection.execute(text("SET default_transaction_read_only = off"))
+            connection.execute(text(f'ALTER DATABASE "{name}" RESET default_transaction_read_only'))
+    try:
+        engine.pool.dispose()
+        wait_for_health(client)
+        stored_once_after_retry(client, direct.engine, body, {201})
+    finally:
+        app.extensions["gastregister.db"].dispose()
+        admin.dispose()
+        factories.wipe(direct.engine)
+        direct.dispose()
+
+
 # --- SQLite: locked, full, read-only ----------------------------------------------------
 
 

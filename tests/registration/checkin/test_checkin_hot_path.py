@@ -210,10 +210,11 @@ def test_a_changed_retry_days_later_in_a_long_late_window_is_a_conflict(
 
 
 def test_the_insert_is_one_round_trip_on_postgresql_and_locks_first_on_sqlite(
-    committed: Database, settings: Settings, clock: FrozenClock
+    committed: Database, settings: Settings, clock: FrozenClock, monkeypatch: Any
 ) -> None:
     """On PostgreSQL the driver runs the statement in autocommit: no BEGIN and COMMIT
-    round trips around it (Database.request_connection(single_statement=True)). SQLite
+    round trips around it, and no SQLAlchemy Connection is made for it, only the pool's
+    driver connection is borrowed (Database.single_statement_returned_row). SQLite
     keeps its transaction, whose BEGIN IMMEDIATE takes the write lock within the
     request's budget."""
     with committed.session() as session:
@@ -221,22 +222,44 @@ def test_the_insert_is_one_round_trip_on_postgresql_and_locks_first_on_sqlite(
     client = create_app(settings, clock=clock, database=committed).test_client()
     warmed(client, venue, clock)
     in_transaction: list[bool] = []
+    connections_made: list[object] = []
 
     def seen(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement.lstrip().upper().startswith("INSERT"):
-            driver = connection.connection.driver_connection
-            if committed.dialect == "postgresql":
-                idle = driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-                in_transaction.append(not (driver.autocommit and idle))
-            else:
-                in_transaction.append(driver.in_transaction)
+            in_transaction.append(connection.connection.driver_connection.in_transaction)
 
-    event.listen(committed.engine, "before_cursor_execute", seen)
+    if committed.dialect == "postgresql":
+        execute = psycopg.Cursor.execute
+
+        def executed(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            if str(query).lstrip().upper().startswith("INSERT"):
+                idle = (
+                    cursor.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+                )
+                in_transaction.append(not (cursor.connection.autocommit and idle))
+            return execute(cursor, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", executed)
+    else:
+        event.listen(committed.engine, "before_cursor_execute", seen)
+
+    def connected(connection: object) -> None:
+        connections_made.append(connection)
+
+    event.listen(committed.engine, "engine_connect", connected)
     try:
         response = client.post(API, json=venue.checkin_body(clock.now()))
     finally:
-        event.remove(committed.engine, "before_cursor_execute", seen)
+        event.remove(committed.engine, "engine_connect", connected)
+        if committed.dialect != "postgresql":
+            event.remove(committed.engine, "before_cursor_execute", seen)
     assert response.status_code == 201
     assert in_transaction == [committed.dialect != "postgresql"]
+    assert len(connections_made) == (0 if committed.dialect == "postgresql" else 1)
     with committed.session() as session:
         assert stored(session) == 2
+    # The borrowed connection went back to the pool as it came: not in autocommit.
+    with committed.engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        if committed.dialect == "postgresql":
+            assert driver.autocommit is False  # type: ignore[union-attr]
