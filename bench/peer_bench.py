@@ -10,7 +10,8 @@ the ratio). Each check-in is a new one that is really stored: Gastregister's wit
 own idempotency key, spread over AREAS areas (a sealed envelope per area, made in
 Python beforehand), naming its area in X-Gastregister-Area as the guest page does;
 the peer's a visit form as its page posts it (its CSRF cookie and token, fetched
-once, and a new name and e-mail address each). The figure of the goal is the median
+once, and a new name and e-mail address each). Before each round both databases are analyzed, as
+autovacuum would have done by then (`analyze`). The figure of the goal is the median
 of the rounds' ratios of requests per second, Gastregister's over the peer's; beside it
 each side's server CPU per check-in (gunicorn master and workers, and PostgreSQL: the
 postmaster and every backend, those that ended during the phase included), counted
@@ -277,6 +278,19 @@ class _FormFields(html.parser.HTMLParser):
             self.token = values.get("value")
 
 
+def analyze(*database_urls: str) -> None:
+    """Fresh planner statistics for both services' databases before each round, as
+    autovacuum keeps them on a running server (it analyzes a table once a tenth of it
+    is new: each round adds more than that here). The PostgreSQL of the machines this
+    runs on may have autovacuum off (a CI setting); without statistics, a plan chosen
+    while today's check-ins were few can stay, and scan them all, for the whole run."""
+    import psycopg
+
+    for database_url in database_urls:
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            connection.execute("ANALYZE")
+
+
 @dataclass(frozen=True)
 class Peer:
     """The running peer: where it listens, its seats' visit forms, its database."""
@@ -468,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
             measured_ours: list[Measured] = []
             measured_theirs: list[Measured] = []
             for number in range(args.rounds):
+                analyze(url, peer.database_url)
                 order = [(ours, measured_ours), (theirs, measured_theirs)]
                 if number % 2:
                     order.reverse()
