@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sys
 import threading
 import time
@@ -752,3 +753,52 @@ def test_sqlite_range_batches_follow_the_time_budget(
 
     assert removed.rows == 4_000 and count_checkins(committed.engine) == 0
     assert len(counted) == batches + 1  # and the final sweep through the index
+
+
+class _PauseClock:
+    """Stands in for sqlite_batches' `time`: a monotonic clock moved by the test, and
+    the sleeps asked of it recorded instead of slept."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(("outside_the_lock", "slept"), [(0.0, 0.02), (0.012, 0.008), (0.03, None)])
+def test_sqlite_batches_leave_the_write_lock_free_for_the_pause_counted_from_the_commit(
+    committed: Database,
+    place: Venue,
+    clock: FrozenClock,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    outside_the_lock: float,
+    slept: float | None,
+) -> None:
+    """Guests can commit from the moment a batch commits: during the checkpoint and
+    between the batches too. The pause tops that time up to SQLITE_BATCH_PAUSE_SECONDS
+    instead of being slept after it (a quarter of a 1,000,000-row purge), and is not
+    slept at all once the time outside the write lock was long enough."""
+    _bulk_expired(committed, place, clock, settings, 3_000)
+    fake = _PauseClock()
+    monkeypatch.setattr(sqlite_batches, "time", fake)
+
+    def between_batches() -> None:
+        fake.now += outside_the_lock  # as long as a checkpoint that copies a batch back
+
+    removed = purge_expired_checkins(
+        committed.engine, clock, settings, between_batches=between_batches
+    )
+
+    assert removed.rows == 3_000 and count_checkins(committed.engine) == 0
+    if slept is None:
+        assert fake.sleeps == []
+    else:
+        assert fake.sleeps and all(math.isclose(s, slept) for s in fake.sleeps), fake.sleeps
