@@ -244,45 +244,52 @@ def test_during_a_stall_guests_get_503s_at_once_and_healthz_is_never_queued(
         direct.dispose()
 
 
+@contextlib.contextmanager
+def new_sessions_read_only(database_url: str) -> Iterator[None]:
+    """Sessions opened meanwhile are read-only, as after a failover to a standby
+    (connections opened before keep their setting); undone on leaving."""
+    admin = Database(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    name = make_url(database_url).database
+    try:
+        with admin.engine.connect() as connection:
+            connection.execute(
+                text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+            )
+        yield
+    finally:
+        with admin.engine.connect() as connection:
+            connection.execute(text("SET default_transaction_read_only = off"))
+            connection.execute(text(f'ALTER DATABASE "{name}" RESET default_transaction_read_only'))
+        admin.dispose()
+
+
 @pytest.mark.postgres
 def test_a_read_only_postgres_answers_503_and_says_read_only(
     database_url: str, instance_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     direct = Database(database_url)
     venue = factories.add_venue(direct.engine, now=FrozenClock().now())
-    admin = Database(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    name = make_url(database_url).database
     app = fault_app(database_url, instance_path)
     client = app.test_client()
     body = venue.checkin_body(FrozenClock().now())
     try:
-        # Sessions opened from now on are read-only (connections opened before keep
-        # their setting: the app has none yet, as after a failover to a standby).
-        with admin.engine.connect() as connection:
-            connection.execute(
-                text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-            )
-        with caplog.at_level(logging.WARNING):
-            api = client.post(API, json=body)
-            health = client.get("/healthz")
+        # The app has no connection yet: its first one is read-only.
+        with new_sessions_read_only(database_url):
+            with caplog.at_level(logging.WARNING):
+                api = client.post(API, json=body)
+                health = client.get("/healthz")
 
-        assert_api_503(api)
-        assert "database unavailable: read-only" in caplog.text
-        assert health.status_code == 503
-        assert health.get_json()["reasons"] == ["database_read_only"]
-        assert health.get_json()["checks"]["database"] == "read_only"
-        assert "health: database read-only" in caplog.text
-        assert checkins_with_key(direct.engine, body["idempotencyKey"]) == 0
-    finally:
-        with admin.engine.connect() as connection:
-            connection.execute(text("SET default_transaction_read_only = off"))
-            connection.execute(text(f'ALTER DATABASE "{name}" RESET default_transaction_read_only'))
-    try:
+            assert_api_503(api)
+            assert "database unavailable: read-only" in caplog.text
+            assert health.status_code == 503
+            assert health.get_json()["reasons"] == ["database_read_only"]
+            assert health.get_json()["checks"]["database"] == "read_only"
+            assert "health: database read-only" in caplog.text
+            assert checkins_with_key(direct.engine, body["idempotencyKey"]) == 0
         wait_for_health(client)
         stored_once_after_retry(client, direct.engine, body, {201})
     finally:
         app.extensions["gastregister.db"].dispose()
-        admin.dispose()
         factories.wipe(direct.engine)
         direct.dispose()
 
@@ -297,8 +304,6 @@ def test_a_read_only_postgres_on_the_hot_path_answers_503_and_replaces_the_conne
     like any other, and the connection it left useless is not given back to the pool."""
     direct = Database(database_url)
     venue = factories.add_venue(direct.engine, now=FrozenClock().now())
-    admin = Database(database_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    name = make_url(database_url).database
     app = fault_app(database_url, instance_path)
     client = app.test_client()
     engine = app.extensions["gastregister.db"].engine
@@ -307,41 +312,33 @@ def test_a_read_only_postgres_on_the_hot_path_answers_503_and_replaces_the_conne
         # The full path stores the first check-in and remembers the area: the next one
         # takes the hot path.
         assert client.post(API, json=venue.checkin_body(FrozenClock().now())).status_code == 201
-        with admin.engine.connect() as connection:
-            connection.execute(
-                text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
-            )
-        engine.pool.dispose()  # the pool's next connection is read-only, as after a failover
-        statements: list[tuple[str, Any]] = []
-        execute = psycopg.Cursor.execute
+        with new_sessions_read_only(database_url):
+            engine.pool.dispose()  # the pool's next connection is read-only
+            statements: list[tuple[str, Any]] = []
+            execute = psycopg.Cursor.execute
 
-        def executed(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-            statements.append((str(query).lstrip().split(None, 1)[0].upper(), cursor.connection))
-            return execute(cursor, query, *args, **kwargs)
+            def executed(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+                verb = str(query).lstrip().split(None, 1)[0].upper()
+                statements.append((verb, cursor.connection))
+                return execute(cursor, query, *args, **kwargs)
 
-        with (
-            caplog.at_level(logging.WARNING),
-            mock.patch.object(psycopg.Cursor, "execute", executed),
-        ):
-            api = client.post(API, json=body)
+            with (
+                caplog.at_level(logging.WARNING),
+                mock.patch.object(psycopg.Cursor, "execute", executed),
+            ):
+                api = client.post(API, json=body)
 
-        first, connection_used = statements[0]
-        assert first == "INSERT"  # the hot path's one statement
-        assert_api_503(api)
-        assert "database unavailable: read-only" in caplog.text
-        assert connection_used.closed  # invalidated, not pooled again
-        assert checkins_with_key(direct.engine, body["idempotencyKey"]) == 0
-    finally:
-        with admin.engine.connect() as connection:
-            connection.execute(text("SET default_transaction_read_only = off"))
-            connection.execute(text(f'ALTER DATABASE "{name}" RESET default_transaction_read_only'))
-    try:
+            first, connection_used = statements[0]
+            assert first == "INSERT"  # the hot path's one statement
+            assert_api_503(api)
+            assert "database unavailable: read-only" in caplog.text
+            assert connection_used.closed  # invalidated, not pooled again
+            assert checkins_with_key(direct.engine, body["idempotencyKey"]) == 0
         engine.pool.dispose()
         wait_for_health(client)
         stored_once_after_retry(client, direct.engine, body, {201})
     finally:
         app.extensions["gastregister.db"].dispose()
-        admin.dispose()
         factories.wipe(direct.engine)
         direct.dispose()
 
