@@ -96,12 +96,9 @@ class DriverStatement:
                 # Only this statement: the connection goes back to the pool as it came.
                 driver.autocommit = True
                 try:
-                    cursor = driver.cursor()
-                    try:
+                    with driver.cursor() as cursor:
                         cursor.execute(form.sql, parameters)
                         return cursor.fetchone() is not None
-                    finally:
-                        cursor.close()
                 finally:
                     if not driver.closed:
                         driver.autocommit = False

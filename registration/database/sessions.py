@@ -59,10 +59,16 @@ class Database:
         with self._transaction() as connection:
             yield connection
 
+    def _bound_connection(self) -> Connection | None:
+        """The one connection the owner bound this database to (the test suite's outer
+        transaction), or None: the engine's pool serves."""
+        bound = self.sessionmaker.kw.get("bind")
+        return bound if isinstance(bound, Connection) else None
+
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
-        bound = self.sessionmaker.kw.get("bind")
-        if isinstance(bound, Connection):
+        bound = self._bound_connection()
+        if bound is not None:
             # Bound to one connection by its owner (the test suite's outer transaction):
             # joined with a savepoint, as the sessions are.
             with bound.begin_nested():
@@ -82,18 +88,16 @@ class Database:
         SQLAlchemy Connection (DriverStatement.returned_row_in_autocommit): one round
         trip instead of three (BEGIN, the statement, COMMIT), and none of a Connection's
         set-up, isolation-level changes and execution context: about 0.12 ms of CPU per
-        check-in, more than the statement's own Python (issue 15). A statement whose answer never came (a
-        stalled server, the request's deadline) may then be committed behind the 503
-        the guest was given; the caller must be one whose retry finds that row (the hot
-        path: the phone resends with the same idempotency key and is answered with the
-        stored check-in). SQLite keeps its transaction: its write lock is taken, within
-        the request's budget, at BEGIN (database.sqlite).
+        check-in, more than the statement's own Python (issue 15). A statement whose
+        answer never came (a stalled server, the request's deadline) may then be
+        committed behind the 503 the guest was given; the caller must be one whose retry
+        finds that row (the hot path: the phone resends with the same idempotency key
+        and is answered with the stored check-in). SQLite keeps its transaction: its
+        write lock is taken, within the request's budget, at BEGIN (database.sqlite).
         """
         if not self.breaker.admit():
             raise DatabaseRestingError
-        if self.dialect == "postgresql" and not isinstance(
-            self.sessionmaker.kw.get("bind"), Connection
-        ):
+        if self.dialect == "postgresql" and self._bound_connection() is None:
             returned = statement.returned_row_in_autocommit(self.engine, values)
             self._answer_seen()  # what the engine's after_cursor_execute listener does
             return returned
