@@ -9,11 +9,13 @@ byte string, which this module enforces.
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
 _URLSAFE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _VALUE = {character: value for value, character in enumerate(_URLSAFE_ALPHABET)}
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 class NonCanonicalBase64Error(ValueError):
@@ -21,8 +23,12 @@ class NonCanonicalBase64Error(ValueError):
 
 
 def b64url_encode(data: bytes) -> str:
-    """Encode ``data`` as base64url without ``=`` padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """Encode ``data`` as base64url without ``=`` padding.
+
+    binascii directly, as base64.urlsafe_b64encode does underneath: an export package
+    encodes every envelope, and the two wrapper calls per envelope were a tenth of it.
+    """
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode()
 
 
 def b64url_decode(text: str) -> bytes:

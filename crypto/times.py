@@ -11,7 +11,22 @@ import datetime as dt
 
 
 def format_utc(moment: dt.datetime) -> str:
-    """`moment` as `YYYY-MM-DDTHH:MM:SSZ`; ValueError for a naive time (no zone to convert)."""
+    """`moment` as `YYYY-MM-DDTHH:MM:SSZ`; ValueError for a naive time (no zone to convert).
+
+    A time already in UTC (what the database hands out) takes a shorter way to the same
+    text: an export package writes about three times per visit, and this was a quarter
+    of the time to build one for a busy location (bench.export_bench).
+    """
+    if moment.tzinfo is dt.UTC:
+        # The fields as isoformat writes them (the year padded to four digits).
+        return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031  # %-formatting: faster than isoformat here
+            moment.year,
+            moment.month,
+            moment.day,
+            moment.hour,
+            moment.minute,
+            moment.second,
+        )
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("the time must be timezone-aware")
     # isoformat, not strftime: %Y does not pad years before 1000 on every platform.

@@ -15,7 +15,11 @@ from registration.database.breaker import DatabaseRestingError, OutageBreaker
 from registration.database.driver_sql import DriverStatement
 from registration.database.engine import make_engine
 from registration.database.faults import DatabaseFault, database_fault
-from registration.database.postgres import DatabaseDeadlineError, DeadlineConnection
+from registration.database.postgres import (
+    BINARY_RESULTS,
+    DatabaseDeadlineError,
+    DeadlineConnection,
+)
 from registration.database.sessions import Database
 from registration.database.sqlite import SQLITE_PROGRESS_STEPS
 from registration.database.timeouts import (
@@ -26,6 +30,7 @@ from registration.database.timeouts import (
 )
 
 __all__ = [
+    "BINARY_RESULTS",
     "CLIENT_DEADLINE_GRACE_SECONDS",
     "NAMING_CONVENTION",
     "SQLITE_PROGRESS_STEPS",

@@ -95,6 +95,28 @@ def _treat_read_only_as_disconnect(context: Any) -> None:
         context.is_disconnect = True
 
 
+# An execution option: this statement's results cross in PostgreSQL's binary format.
+BINARY_RESULTS = "gastregister_binary_results"
+
+
+def _binary_results(
+    _connection: Any,
+    cursor: Any,
+    _statement: str,
+    _parameters: Any,
+    context: Any,
+    _executemany: bool,
+) -> None:
+    """Ask for binary results where the statement's execution options say BINARY_RESULTS
+    (before_cursor_execute; SQLAlchemy opens a cursor per statement, so no other
+    statement is touched). A bytea then crosses as its bytes, not as twice as many hex
+    digits that psycopg decodes again: for an export package of 50,000 envelopes about
+    a sixth of its build (bench.export_bench). psycopg hands out the same Python values
+    in either format."""
+    if context is not None and context.execution_options.get(BINARY_RESULTS):
+        cursor.format = psycopg.pq.Format.BINARY
+
+
 def make_postgres_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: Any) -> Engine:
     """A pooled psycopg engine whose connections carry the timeouts."""
     if url.startswith("postgresql://"):
@@ -110,4 +132,5 @@ def make_postgres_engine(url: str, timeouts: DatabaseTimeouts, **kwargs: Any) ->
     engine = create_engine(url, **kwargs)
     event.listen(engine, "do_connect", partial(_connect, timeouts))
     event.listen(engine, "handle_error", _treat_read_only_as_disconnect)
+    event.listen(engine, "before_cursor_execute", _binary_results)
     return engine

@@ -29,6 +29,7 @@ from crypto.package_format import PACKAGE_FORMAT, PACKAGE_VERSION
 from registration.audit import record_event
 from registration.clock import Clock
 from registration.config import Settings
+from registration.database import BINARY_RESULTS
 from registration.models import (
     Area,
     CheckIn,
@@ -98,10 +99,12 @@ def package_content(
 def _package_records(session: Session, trace_request: TraceRequest) -> list[dict[str, Any]]:
     """The matching visits as package records, oldest first.
 
-    Columns are selected directly rather than as ORM objects: a busy location's
-    package holds tens of thousands of envelopes and this is the hot path.
+    Columns are selected directly rather than as ORM objects, on the session's
+    connection rather than through the session, in binary on PostgreSQL
+    (database.BINARY_RESULTS): a busy location's package holds tens of thousands of
+    envelopes, and the ORM's row loading was a sixth of the build.
     """
-    rows = session.execute(
+    rows = session.connection().execute(
         select(
             Area.code,
             CheckIn.arrival,
@@ -116,6 +119,7 @@ def _package_records(session: Session, trace_request: TraceRequest) -> list[dict
         .join(Area, Area.id == CheckIn.area_id)
         .where(*matching_conditions(trace_request))
         .order_by(CheckIn.arrival, CheckIn.id)
+        .execution_options(**{BINARY_RESULTS: True})
     )
     return [_package_record(*row) for row in rows]
 

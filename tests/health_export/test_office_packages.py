@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from psycopg import pq
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 import crypto
@@ -17,7 +18,7 @@ from health_export.packages import PackageFormatError, parse_package
 from registration.config import Settings
 from registration.models import AuditEvent, TraceRequestState
 from registration.tracing.errors import PackageUnavailableError
-from registration.tracing.packages import download_package, frame
+from registration.tracing.packages import build_export_package, download_package, frame
 from registration.tracing.requests import create_trace_request
 from tests import factories
 from tests.health_export.office_support import released_request
@@ -223,3 +224,27 @@ def test_damaged_records_are_listed_and_the_rest_still_opens(
         (6, "malformed"),
     ]
     assert "visit 1" in result.failures[0].describe(parsed)
+
+
+@pytest.mark.postgres
+def test_the_envelopes_cross_from_postgresql_in_binary(
+    db_session: Session, clock: Any, settings: Settings, released: dict[str, Any]
+) -> None:
+    """A busy location's envelopes are tens of megabytes: as bytes, not hex digits."""
+    engine = db_session.get_bind().engine
+    formats: dict[str, Any] = {}
+
+    def executed(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        formats[statement] = cursor.format
+
+    event.listen(engine, "after_cursor_execute", executed)
+    try:
+        package = build_export_package(db_session, clock, settings, released["request"])
+    finally:
+        event.remove(engine, "after_cursor_execute", executed)
+    reads = [s for s in formats if s.lstrip().startswith("SELECT") and "checkins.envelope" in s]
+    assert len(reads) == 1, reads
+    assert formats[reads[0]] is pq.Format.BINARY
+    assert [record.envelope for record in parse_package(package.content).records] == [
+        crypto.encode_envelope(checkin.envelope) for checkin in released["inside"]
+    ]
