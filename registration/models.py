@@ -534,7 +534,10 @@ class ExportPackage(Base):
     expires_at: Mapped[dt.datetime]
     record_count: Mapped[int] = mapped_column(default=0)
     sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # Tens of megabytes for a busy location: loaded only for a download
+    # (tracing.packages.current_package with_content), not for every page or
+    # maintenance run that asks after the package's dates and counts.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     download_count: Mapped[int] = mapped_column(default=0)
     first_downloaded_at: Mapped[dt.datetime | None]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 import crypto
 from crypto import b64url_encode
@@ -216,13 +216,23 @@ def _unavailable_message(why: str) -> Any:
     }[why]
 
 
-def current_package(session: Session, trace_request: TraceRequest) -> ExportPackage | None:
-    package: ExportPackage | None = session.scalar(
+def current_package(
+    session: Session, trace_request: TraceRequest, *, with_content: bool = False
+) -> ExportPackage | None:
+    """The request's newest package; its content (tens of megabytes, in binary from
+    PostgreSQL) only `with_content`, for a download: the request's page and the
+    maintenance run need its dates and counts."""
+    query = (
         select(ExportPackage)
         .where(ExportPackage.trace_request_id == trace_request.id)
         .order_by(ExportPackage.created_at.desc())
         .limit(1)
     )
+    if with_content:
+        query = query.options(undefer(ExportPackage.content)).execution_options(
+            **{BINARY_RESULTS: True}
+        )
+    package: ExportPackage | None = session.scalar(query)
     return package
 
 
@@ -241,7 +251,7 @@ def download_package(
     if trace_request.state is TraceRequestState.REQUESTED:
         raise PackageUnavailableError(_unavailable_message("not_released"))
     now = clock.now()
-    package = current_package(session, trace_request)
+    package = current_package(session, trace_request, with_content=True)
     if package is None:
         package = build_export_package(session, clock, settings, trace_request)
     if package.expires_at <= now:

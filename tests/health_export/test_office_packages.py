@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from psycopg import pq
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 import crypto
@@ -18,7 +19,12 @@ from health_export.packages import PackageFormatError, parse_package
 from registration.config import Settings
 from registration.models import AuditEvent, TraceRequestState
 from registration.tracing.errors import PackageUnavailableError
-from registration.tracing.packages import build_export_package, download_package, frame
+from registration.tracing.packages import (
+    build_export_package,
+    current_package,
+    download_package,
+    frame,
+)
 from registration.tracing.requests import create_trace_request
 from tests import factories
 from tests.health_export.office_support import released_request
@@ -226,25 +232,67 @@ def test_damaged_records_are_listed_and_the_rest_still_opens(
     assert "visit 1" in result.failures[0].describe(parsed)
 
 
-@pytest.mark.postgres
-def test_the_envelopes_cross_from_postgresql_in_binary(
-    db_session: Session, clock: Any, settings: Settings, released: dict[str, Any]
-) -> None:
-    """A busy location's envelopes are tens of megabytes: as bytes, not hex digits."""
+@pytest.fixture
+def executed(db_session: Session) -> Iterator[list[tuple[str, Any]]]:
+    """Each statement the database runs during the test, with its result format."""
+    seen: list[tuple[str, Any]] = []
     engine = db_session.get_bind().engine
-    formats: dict[str, Any] = {}
 
-    def executed(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        formats[statement] = cursor.format
+    def ran(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((statement, getattr(cursor, "format", None)))
 
-    event.listen(engine, "after_cursor_execute", executed)
+    event.listen(engine, "after_cursor_execute", ran)
     try:
-        package = build_export_package(db_session, clock, settings, released["request"])
+        yield seen
     finally:
-        event.remove(engine, "after_cursor_execute", executed)
-    reads = [s for s in formats if s.lstrip().startswith("SELECT") and "checkins.envelope" in s]
-    assert len(reads) == 1, reads
-    assert formats[reads[0]] is pq.Format.BINARY
-    assert [record.envelope for record in parse_package(package.content).records] == [
-        crypto.encode_envelope(checkin.envelope) for checkin in released["inside"]
-    ]
+        event.remove(engine, "after_cursor_execute", ran)
+
+
+def test_only_a_download_reads_the_package_content(
+    db_session: Session,
+    clock: Any,
+    settings: Settings,
+    released: dict[str, Any],
+    executed: list[tuple[str, Any]],
+) -> None:
+    """The request's page and the maintenance run ask after the package's dates and
+    counts: a busy location's package content (tens of megabytes) stays in the database."""
+    office, trace_request = released["office"], released["request"]
+    built = download_package(db_session, clock, settings, trace_request, user=office.staff)
+    content = built.content
+    db_session.expunge(built)
+    executed.clear()
+    package = current_package(db_session, trace_request)
+    assert package is not None and package.id == built.id
+    assert "content" not in inspect(package).dict
+    assert not [s for s, _ in executed if "export_packages.content" in s]
+    db_session.expunge(package)
+    again = download_package(db_session, clock, settings, trace_request, user=office.staff)
+    assert "content" in inspect(again).dict
+    assert again.content == content
+
+
+@pytest.mark.postgres
+def test_envelopes_and_packages_cross_from_postgresql_in_binary(
+    db_session: Session,
+    clock: Any,
+    settings: Settings,
+    released: dict[str, Any],
+    executed: list[tuple[str, Any]],
+) -> None:
+    """A busy location's envelopes and its package are tens of megabytes: read as bytes,
+    not as twice as many hex digits."""
+    office, trace_request = released["office"], released["request"]
+
+    def formats(column: str) -> list[Any]:
+        return [f for s, f in executed if s.lstrip().startswith("SELECT") and column in s]
+
+    package = download_package(db_session, clock, settings, trace_request, user=office.staff)
+    assert formats("export_packages.content") == [pq.Format.BINARY]
+    executed.clear()
+    built = build_export_package(db_session, clock, settings, trace_request)
+    assert formats("checkins.envelope") == [pq.Format.BINARY]
+    for data in (package.content, built.content):
+        assert [record.envelope for record in parse_package(data).records] == [
+            crypto.encode_envelope(checkin.envelope) for checkin in released["inside"]
+        ]
