@@ -214,3 +214,25 @@ def test_ids_in_the_same_millisecond_differ_and_stay_unguessable() -> None:
     assert {checkin.int >> 80 for checkin in ids} == {int(moment.timestamp() * 1000)}
     # 74 random bits each: no two share their random part's first 32 bits by chance.
     assert len({(checkin.int >> 32) & 0xFFFFFFFF for checkin in ids}) > 990
+
+
+@pytest.mark.parametrize(
+    ("arrival", "day"),
+    [
+        (dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-3))), "20261128"),
+        (dt.datetime(999, 1, 2, 3, 4, tzinfo=dt.UTC), "09990102"),
+        (dt.datetime(1, 1, 1, tzinfo=dt.UTC), "00010101"),
+        (dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.UTC), "99991231"),
+    ],
+)
+def test_a_stored_key_is_led_by_the_eight_digits_of_its_utc_day(
+    arrival: dt.datetime, day: str
+) -> None:
+    """YYYYMMDD, then the digest's first digits: the form the unique index orders by,
+    the same length for every arrival the calendar holds."""
+    digest = "ab" * 32
+    stored = storage.idempotency_key_hash(digest, arrival)
+    assert stored == day + digest[: storage.KEY_BODY_DIGITS]
+    assert len(stored) == 8 + storage.KEY_BODY_DIGITS
+    forms = storage.idempotency_key_hashes(digest, arrival, arrival)
+    assert forms == [digest, stored]
