@@ -203,7 +203,8 @@ def parse_wrk(output: str) -> WrkResult:
     if (errors := re.search(r"Socket errors: (.*)", output)) is not None:
         failed += sum(int(number) for number in re.findall(r"\d+", errors[1]))
     latency = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", output)
-    p99 = re.search(r"99%\s+(\S+)", output)
+    # The distribution's own line: a "+/- Stdev" such as 71.99% ends in 99% too.
+    p99 = re.search(r"^\s*99%\s+(\S+)", output, re.MULTILINE)
     described = f"mean {latency[1]}, max {latency[3]}" if latency else "?"
     if p99:
         described += f", p99 {p99[1]}"
