@@ -23,7 +23,7 @@ import pytest
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import make_url, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.orm import Session
 
 import registration.models  # noqa: F401  - every table is known to wipe()
@@ -183,6 +183,22 @@ def bound_database(database: Database) -> Iterator[Database]:
         )
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture
+def executed(bound_database: Database) -> Iterator[list[tuple[str, Any]]]:
+    """Each statement the database runs during the test, with the format its results
+    came in (psycopg's cursor.format; None on SQLite)."""
+    seen: list[tuple[str, Any]] = []
+
+    def ran(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((statement, getattr(cursor, "format", None)))
+
+    event.listen(bound_database.engine, "after_cursor_execute", ran)
+    try:
+        yield seen
+    finally:
+        event.remove(bound_database.engine, "after_cursor_execute", ran)
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from psycopg import pq
-from sqlalchemy import event, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 import crypto
@@ -230,22 +229,6 @@ def test_damaged_records_are_listed_and_the_rest_still_opens(
         (6, "malformed"),
     ]
     assert "visit 1" in result.failures[0].describe(parsed)
-
-
-@pytest.fixture
-def executed(db_session: Session) -> Iterator[list[tuple[str, Any]]]:
-    """Each statement the database runs during the test, with its result format."""
-    seen: list[tuple[str, Any]] = []
-    engine = db_session.get_bind().engine
-
-    def ran(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append((statement, getattr(cursor, "format", None)))
-
-    event.listen(engine, "after_cursor_execute", ran)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "after_cursor_execute", ran)
 
 
 def test_only_a_download_reads_the_package_content(
