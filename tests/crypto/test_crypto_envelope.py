@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization as crypto_serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -382,3 +383,99 @@ def test_only_canonical_text_decodes(text: str) -> None:
         assert kind == "malformed"
     else:
         assert crypto.encode_envelope(decoded) == text
+
+
+# --- step 6: the enc is a point on P-256 ------------------------------------------------
+
+_P = 2**256 - 2**224 + 2**192 + 2**96 - 1  # P-256's field prime (SEC 2 v2 §2.4.2)
+
+
+def _library_accepts(point: bytes) -> bool:
+    """What cryptography (OpenSSL) says of an uncompressed point."""
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError:
+        return False
+    return True
+
+
+def _with_enc(point: bytes) -> bytes:
+    return ENVELOPE[: crypto.HEADER_SIZE] + point + ENVELOPE[crypto.HEADER_SIZE + 65 :]
+
+
+def _inspect_kind(envelope: bytes) -> str | None:
+    """None when the server's check accepts the envelope, else the kind it refuses."""
+    try:
+        crypto.inspect_envelope(envelope)
+    except crypto.SealedRecordError as error:
+        return error.kind.value
+    return None
+
+
+def _coordinates(x: int, y: int) -> bytes:
+    return b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
+
+
+def _point_with_small_x() -> tuple[int, int]:
+    """A point of P-256 whose x is small enough that x + p still fits 32 bytes."""
+    b = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+    for x in range(1, 1000):
+        rhs = (x**3 - 3 * x + b) % _P
+        y = pow(rhs, (_P + 1) // 4, _P)  # a square root, since p = 3 (mod 4)
+        if y * y % _P == rhs:
+            return x, y
+    raise AssertionError("no small x found")
+
+
+def _enc_cases() -> list[tuple[str, bytes]]:
+    cases = []
+    for number in range(100):
+        public = crypto.generate_private_key().public_key()
+        point = public.public_bytes(
+            crypto_serialization.Encoding.X962, crypto_serialization.PublicFormat.UncompressedPoint
+        )
+        x, y = int.from_bytes(point[1:33], "big"), int.from_bytes(point[33:], "big")
+        cases.append((f"key {number}", point))
+        cases.append((f"key {number}, y + 1", _coordinates(x, (y + 1) % _P)))
+        cases.append((f"key {number}, x + 1", _coordinates((x + 1) % _P, y)))
+        cases.append((f"key {number}, -y", _coordinates(x, _P - y)))  # the negated point
+        cases.append((f"key {number}, y and x swapped", _coordinates(y, x)))
+    x, y = _point_with_small_x()
+    cases += [
+        ("small x", _coordinates(x, y)),
+        ("small x, x + p (the same point, x not reduced)", _coordinates(x + _P, y)),
+        ("small x, y + p would not fit: p - y", _coordinates(x, _P - y)),
+        ("zeros", _coordinates(0, 0)),
+        ("x = p", _coordinates(_P, y)),
+        ("y = p", _coordinates(x, _P)),
+        ("all ones", b"\x04" + b"\xff" * 64),
+    ]
+    return cases
+
+
+def test_the_point_check_agrees_with_the_library() -> None:
+    """Step 6 is written out (crypto.envelope._require_point): on valid points, their
+    neighbours, negations, unreduced coordinates and the corners of the range it says
+    what OpenSSL says, in the server's check and in the openers'."""
+    for name, point in _enc_cases():
+        expected = _library_accepts(point)
+        envelope = _with_enc(point)
+        assert _inspect_kind(envelope) == (None if expected else "malformed"), name
+        if not expected:
+            assert failure_kind(envelope, OFFICE_KEY) == "malformed", name
+            assert failure_kind(envelope, OTHER_OFFICE_KEY) == "malformed", name
+
+
+def test_the_server_check_builds_no_key_of_the_enc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building an OpenSSL key of the enc cost 33 µs of every check-in (caches cold
+    between a request's other work); the server's check does without one."""
+
+    def refuse(*_args: Any) -> None:
+        raise AssertionError("the enc was turned into a key")
+
+    monkeypatch.setattr(ec.EllipticCurvePublicKey, "from_encoded_point", refuse)
+    crypto.inspect_envelope(ENVELOPE)
+    changed = bytearray(ENVELOPE)
+    changed[103] ^= 1
+    with pytest.raises(crypto.SealedRecordError):
+        crypto.inspect_envelope(bytes(changed))
