@@ -170,3 +170,37 @@ test("records of one area share the key schedule's area values; nothing else is 
   const elsewhere = await outcomeOf(key.privateKey, envelopes[0], { ...codes, areaCode: "keller" });
   assert.equal(elsewhere, "decryption_failed");
 });
+
+test("the recipient's public key is exported once per key, not once per record", async () => {
+  // Decapsulation serializes pkRm for the KEM context of every record (RFC 9180 §4.1):
+  // the same bytes for every record of a key, so one export per key object.
+  const { text } = await writeKeyFile("a passphrase of some length");
+  const key = await readKeyFile(new TextEncoder().encode(text), "a passphrase of some length");
+  const recipient = await importRecipientPublicKey(Buffer.from(key.publicKeySpki).toString("base64url"));
+  const codes = { locationCode: "export-test", areaCode: "terrasse" };
+  const names = Array.from({ length: 10 }, (_, i) => `Gast ${i}`);
+  const envelopes = await Promise.all(
+    names.map((firstName) => sealContactRecord(recipient, { firstName }, codes)),
+  );
+  const opened = [];
+  const calls = await countSubtleCalls(["exportKey"], async () => {
+    for (const envelope of envelopes) {
+      opened.push((await openContactRecord(key.privateKey, envelope, codes)).firstName);
+    }
+  });
+  assert.deepEqual(opened, names);
+  assert.ok(calls.exportKey <= 1, `exportKey ${calls.exportKey} times for 10 records`);
+  // Another key is exported for itself: its records open with it (a pkRm of the first
+  // key in their KEM context would fail them), interleaved with the first key's.
+  const other = await readKeyFile(
+    new TextEncoder().encode((await writeKeyFile("another passphrase of some length")).text),
+    "another passphrase of some length",
+  );
+  const otherRecipient = await importRecipientPublicKey(
+    Buffer.from(other.publicKeySpki).toString("base64url"),
+  );
+  const theirs = await sealContactRecord(otherRecipient, { firstName: "Gast X" }, codes);
+  assert.equal((await openContactRecord(other.privateKey, theirs, codes)).firstName, "Gast X");
+  assert.equal((await openContactRecord(key.privateKey, envelopes[0], codes)).firstName, "Gast 0");
+  assert.equal(await outcomeOf(key.privateKey, theirs, codes), "wrong_key");
+});

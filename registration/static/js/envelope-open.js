@@ -108,10 +108,34 @@ class KeyScheduleHkdf extends HkdfSha256 {
   }
 }
 
+// @hpke/core's decapsulation serializes the recipient's public key for every record
+// (the KEM context is enc || pkRm), a WebCrypto export of a value that never changes
+// for a key: about a twentieth of what opening costs. This KEM keeps the export per
+// public key (a CryptoKey; the key handles a worker receives are its own objects).
+// Only the public key is kept, and only what the library itself computed.
+class OpeningKem extends DhkemP256HkdfSha256 {
+  constructor() {
+    super();
+    const primitives = this._prim;
+    const serialize = primitives.serializePublicKey.bind(primitives);
+    const serialized = new WeakMap();
+    primitives.serializePublicKey = async (key) => {
+      let exported = serialized.get(key);
+      if (exported === undefined) {
+        exported = serialize(key);
+        serialized.set(key, exported);
+        exported.catch(() => serialized.delete(key)); // the next call tries again
+      }
+      return (await exported).slice(0); // a copy: the caller owns what it gets
+    };
+  }
+}
+
 // The suite of envelope.js (DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-128-GCM)
-// with the KDF above, for opening only: sealing (the guest page) keeps the plain one.
+// with the KEM and KDF above, for opening only: sealing (the guest page) keeps the
+// plain one.
 const openingSuite = new CipherSuite({
-  kem: new DhkemP256HkdfSha256(),
+  kem: new OpeningKem(),
   kdf: new KeyScheduleHkdf(),
   aead: new Aes128Gcm(),
 });
