@@ -144,15 +144,24 @@ async function countSubtleCalls(names, work) {
   return counts;
 }
 
-test("records of one area share the key schedule's area values; nothing else is kept", async () => {
-  const { text } = await writeKeyFile("a passphrase of some length");
-  const key = await readKeyFile(new TextEncoder().encode(text), "a passphrase of some length");
+/** A new key (read from its key file) and its recipient public key, for sealing to it. */
+async function newKey(passphrase = "a passphrase of some length") {
+  const { text } = await writeKeyFile(passphrase);
+  const key = await readKeyFile(new TextEncoder().encode(text), passphrase);
   const recipient = await importRecipientPublicKey(Buffer.from(key.publicKeySpki).toString("base64url"));
+  return { key, recipient };
+}
+
+/** One envelope per first name, sealed to `recipient` for `codes`. */
+function sealNames(recipient, names, codes) {
+  return Promise.all(names.map((firstName) => sealContactRecord(recipient, { firstName }, codes)));
+}
+
+test("records of one area share the key schedule's area values; nothing else is kept", async () => {
+  const { key, recipient } = await newKey();
   const codes = { locationCode: "schedule-test", areaCode: "terrasse" };
   const names = Array.from({ length: 12 }, (_, i) => `Gast ${i}`);
-  const envelopes = await Promise.all(
-    names.map((firstName) => sealContactRecord(recipient, { firstName }, codes)),
-  );
+  const envelopes = await sealNames(recipient, names, codes);
   const opened = [];
   const open = async (list) => {
     for (const envelope of list) opened.push((await openContactRecord(key.privateKey, envelope, codes)).firstName);
@@ -174,14 +183,10 @@ test("records of one area share the key schedule's area values; nothing else is 
 test("the recipient's public key is exported once per key, not once per record", async () => {
   // Decapsulation serializes pkRm for the KEM context of every record (RFC 9180 §4.1):
   // the same bytes for every record of a key, so one export per key object.
-  const { text } = await writeKeyFile("a passphrase of some length");
-  const key = await readKeyFile(new TextEncoder().encode(text), "a passphrase of some length");
-  const recipient = await importRecipientPublicKey(Buffer.from(key.publicKeySpki).toString("base64url"));
+  const { key, recipient } = await newKey();
   const codes = { locationCode: "export-test", areaCode: "terrasse" };
   const names = Array.from({ length: 10 }, (_, i) => `Gast ${i}`);
-  const envelopes = await Promise.all(
-    names.map((firstName) => sealContactRecord(recipient, { firstName }, codes)),
-  );
+  const envelopes = await sealNames(recipient, names, codes);
   const opened = [];
   const calls = await countSubtleCalls(["exportKey"], async () => {
     for (const envelope of envelopes) {
@@ -192,15 +197,9 @@ test("the recipient's public key is exported once per key, not once per record",
   assert.ok(calls.exportKey <= 1, `exportKey ${calls.exportKey} times for 10 records`);
   // Another key is exported for itself: its records open with it (a pkRm of the first
   // key in their KEM context would fail them), interleaved with the first key's.
-  const other = await readKeyFile(
-    new TextEncoder().encode((await writeKeyFile("another passphrase of some length")).text),
-    "another passphrase of some length",
-  );
-  const otherRecipient = await importRecipientPublicKey(
-    Buffer.from(other.publicKeySpki).toString("base64url"),
-  );
-  const theirs = await sealContactRecord(otherRecipient, { firstName: "Gast X" }, codes);
-  assert.equal((await openContactRecord(other.privateKey, theirs, codes)).firstName, "Gast X");
+  const other = await newKey("another passphrase of some length");
+  const [theirs] = await sealNames(other.recipient, ["Gast X"], codes);
+  assert.equal((await openContactRecord(other.key.privateKey, theirs, codes)).firstName, "Gast X");
   assert.equal((await openContactRecord(key.privateKey, envelopes[0], codes)).firstName, "Gast 0");
   assert.equal(await outcomeOf(key.privateKey, theirs, codes), "wrong_key");
 });
