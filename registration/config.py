@@ -7,7 +7,9 @@ modes get safe local defaults so `make run` and `make test` need no setup.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
@@ -143,9 +145,20 @@ class Settings:
         mail-link tokens and the location form always used, so their keys did not
         change when they moved here.
         """
-        return hashlib.sha256(
-            f"gastregister/{purpose}/".encode() + self.secret_key.encode()
-        ).digest()
+        return _derived_key(self.secret_key, purpose)
+
+    def keyed_hash(self, purpose: str, message: bytes) -> bytes:
+        """HMAC-SHA-256 of `message` under derive_key(`purpose`).
+
+        The keyed HMAC is made once per secret and purpose, and copied for each
+        message. Keyed afresh (the key derived, an OpenSSL context set up), the two a
+        check-in makes (its check-out token and its idempotency key's digest) took
+        18-26 µs inside a request, whose other work leaves the caches cold; as copies
+        14 (issue 15).
+        """
+        mac = _keyed_hmac(self.secret_key, purpose).copy()
+        mac.update(message)
+        return mac.digest()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -314,3 +327,14 @@ _FROM_ENV: tuple[tuple[str, str, _Parser], ...] = (
     ("forwarded_allow_ips", "GASTREGISTER_FORWARDED_ALLOW_IPS", _list),
     ("metrics_token", "GASTREGISTER_METRICS_TOKEN", _text),
 )
+
+
+def _derived_key(secret_key: str, purpose: str) -> bytes:
+    return hashlib.sha256(f"gastregister/{purpose}/".encode() + secret_key.encode()).digest()
+
+
+@functools.lru_cache(maxsize=64)
+def _keyed_hmac(secret_key: str, purpose: str) -> hmac.HMAC:
+    """The HMAC keyed for one purpose (Settings.keyed_hash), never updated itself: only
+    its copies are. Few purposes and, per process, one secret: the cache stays small."""
+    return hmac.new(_derived_key(secret_key, purpose), digestmod=hashlib.sha256)

@@ -6,9 +6,6 @@ so not even the short-lived limiter storage (memory or Redis) holds an IP.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -21,8 +18,7 @@ from registration.session import get_settings
 def client_key() -> str:
     """A pseudonymous, per-deployment key for the requesting client."""
     address = request.remote_addr or "unknown"
-    key = get_settings().derive_key("rate-limit-client")
-    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]
+    return get_settings().keyed_hash("rate-limit-client", address.encode()).hex()[:32]
 
 
 csrf = CSRFProtect()

@@ -37,9 +37,7 @@ def checkout_token(settings: Settings, idempotency_key: str) -> str:
     HMAC(derive_key("checkout-token"), idempotency key): the server can recompute it
     for a retried submission, while the database holds only its SHA-256.
     """
-    key = settings.derive_key("checkout-token")
-    digest = hmac.new(key, idempotency_key.encode(), hashlib.sha256).digest()
-    return crypto.b64url_encode(digest)
+    return crypto.b64url_encode(settings.keyed_hash("checkout-token", idempotency_key.encode()))
 
 
 def token_hash(token: str) -> bytes:

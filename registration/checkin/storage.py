@@ -85,8 +85,7 @@ def idempotency_key_digest(settings: Settings, idempotency_key: str) -> str:
     client picks its own, and a dump plus a guess must not confirm one. Check-ins
     stored before arrival days led the column hold exactly this (64 digits).
     """
-    key = settings.derive_key("idempotency-key")
-    return hmac.new(key, idempotency_key.encode(), hashlib.sha256).hexdigest()
+    return settings.keyed_hash("idempotency-key", idempotency_key.encode()).hex()
 
 
 # The stored form: the arrival's UTC day (YYYYMMDD), then the first 56 hex digits
@@ -133,9 +132,7 @@ def form_submission_digest(
     plain idempotency key, which the database does not hold: neither a dump nor the
     server's secret lets anyone test a guess of the typed-in values against it.
     """
-    key = hmac.new(
-        settings.derive_key("form-submission"), idempotency_key.encode(), hashlib.sha256
-    ).digest()
+    key = settings.keyed_hash("form-submission", idempotency_key.encode())
     typed = json.dumps(
         {"area": area_id, "persons": persons, "record": record},
         sort_keys=True,
@@ -302,8 +299,7 @@ def admission_digest(settings: Settings, admission: str) -> str:
     Keyed, so the column names no issue time and cannot be matched against an
     admission seen elsewhere without the server's secret.
     """
-    key = settings.derive_key("late-admission")
-    return hmac.new(key, admission.encode(), hashlib.sha256).hexdigest()
+    return settings.keyed_hash("late-admission", admission.encode()).hex()
 
 
 # Another check-in that spent this admission. Its arrival, like ours, lies within the

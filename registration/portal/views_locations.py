@@ -4,7 +4,6 @@ archive and restore; the location page every member sees.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from flask import abort, flash, render_template, request, url_for
@@ -42,9 +41,8 @@ def _creation_token(user: User, code: str | None = None) -> str:
 
 
 def _creation_signature(user: User, code: str) -> str:
-    key = get_settings().derive_key("location-form")
     message = f"{user.id}:{code}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+    return get_settings().keyed_hash("location-form", message).hex()[:32]
 
 
 def _code_from_token(user: User, token: str) -> str | None:
