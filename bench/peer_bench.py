@@ -107,7 +107,9 @@ def tree_cpu_seconds(root: int) -> float:
     """CPU time of `root`, its live children, and the children it has reaped.
 
     cutime/cstime of the root hold what its ended children used (a PostgreSQL backend
-    ends with its connection, which the peer closes after every request).
+    ends with its connection); a live backend is counted as a child. anwesende's
+    production settings keep a thread's connection for 60 s (CONN_MAX_AGE), so most
+    of its backends are live ones; a peer that closed them per request is counted too.
     """
     fields = _stat_fields(root)
     if fields is None:
