@@ -1019,6 +1019,48 @@ def test_open_many_returns_a_result_per_envelope_in_order(
     assert len(outcome["progress"]) == 3  # chunks of 500
 
 
+_OPEN_MANY_COUNTING_POSTS = """
+async ([keyName, envelopes, locationCode, areaCode]) => {
+  const pageWorker = window.Worker;
+  let posted = 0;
+  window.Worker = class extends pageWorker {
+    postMessage(...args) {
+      posted += 1;
+      return super.postMessage(...args);
+    }
+  };
+  try {
+    const postedAtProgress = [];
+    const results = await window.sealedRecord.openContactRecords(
+      window.testKeys[keyName].privateKey, envelopes, { locationCode, areaCode },
+      { workers: 1, onProgress: () => postedAtProgress.push(posted) });
+    return { opened: results.filter((r) => "record" in r).length, postedAtProgress };
+  } finally {
+    window.Worker = pageWorker;
+  }
+}
+"""
+
+
+def test_open_many_gives_a_worker_its_next_chunk_before_handling_the_last(
+    sealed_record_page: Page, office_key: OfficeKey
+) -> None:
+    """A worker opens the next chunk while the page handles the last chunk's results:
+    it is posted before they are handed on (onProgress), not after."""
+    envelope = encode_envelope(
+        seal_contact_record(office_key.spki, _RECORD, location_code=LOCATION, area_code=AREA)
+    )
+
+    outcome = sealed_record_page.evaluate(
+        _OPEN_MANY_COUNTING_POSTS, ["office", [envelope] * 1_100, LOCATION, AREA]
+    )
+
+    assert outcome["opened"] == 1_100
+    # Three chunks of 500 on one worker: when the first chunk's results arrive, the
+    # second chunk is already posted; when the second's arrive, the third.
+    assert outcome["postedAtProgress"] == [2, 3, 3]
+
+
 def test_open_many_loads_its_workers_from_our_own_origin(
     browser_page: Page, static_server: str, request_recorder: Any, office_key: OfficeKey
 ) -> None:

@@ -180,6 +180,33 @@ test("records of one area share the key schedule's area values; nothing else is 
   assert.equal(elsewhere, "decryption_failed");
 });
 
+test("opening derives no exporter secret: one ECDH and three HKDF calls per record", async () => {
+  // RFC 9180's key schedule derives the exporter secret beside key and base_nonce; only a
+  // context's export() reads it, and opening uses open() alone, which drops the context.
+  // Per record: ECDH (dh), then HKDF for the shared secret, the key and the base nonce.
+  const { key, recipient } = await newKey();
+  const codes = { locationCode: "exporter-test", areaCode: "terrasse" };
+  const names = Array.from({ length: 12 }, (_, i) => `Gast ${i}`);
+  const envelopes = await sealNames(recipient, names, codes);
+  const opened = [];
+  const open = async (list) => {
+    for (const envelope of list) opened.push((await openContactRecord(key.privateKey, envelope, codes)).firstName);
+  };
+  await open(envelopes.slice(0, 2));
+  const calls = await countSubtleCalls(["deriveBits"], () => open(envelopes.slice(2)));
+  assert.deepEqual(opened, names);
+  assert.equal(calls.deriveBits, 4 * 10, `deriveBits ${calls.deriveBits} times for 10 records`);
+  // What the records open to still depends on the key and base nonce: a changed byte
+  // of the ciphertext, or another area's info, fails the open.
+  const raw = Buffer.from(envelopes[0], "base64url");
+  raw[raw.length - 1] ^= 1;
+  assert.equal(await outcomeOf(key.privateKey, raw.toString("base64url"), codes), "decryption_failed");
+  assert.equal(
+    await outcomeOf(key.privateKey, envelopes[0], { ...codes, areaCode: "keller" }),
+    "decryption_failed",
+  );
+});
+
 test("the recipient's public key is exported once per key, not once per record", async () => {
   // Decapsulation serializes pkRm for the KEM context of every record (RFC 9180 §4.1):
   // the same bytes for every record of a key, so one export per key object.

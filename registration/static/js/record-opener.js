@@ -140,15 +140,13 @@ export async function openContactRecords(
       () => new Worker(WORKER_SCRIPT, { type: "module", name: OPENER_WORKER_NAME }),
     );
     let next = 0;
+    const take = () => {
+      if (next >= chunks.length) return null;
+      const index = next++;
+      return { index, message: { privateKeyHandle, envelopes: chunks[index], codes } };
+    };
     try {
-      await Promise.all(
-        pool.map(async (worker) => {
-          while (next < chunks.length) {
-            const index = next++;
-            finishChunk(index, await askWorker(worker, privateKeyHandle, chunks[index], codes));
-          }
-        }),
-      );
+      await Promise.all(pool.map((worker) => keepBusy(worker, take, finishChunk)));
     } finally {
       for (const worker of pool) worker.terminate();
     }
@@ -222,19 +220,32 @@ export async function openPackageEnvelopes(keys, chunks, locationCode, pool, onC
     }
   };
   let next = 0;
-  await Promise.all(
-    pool.map(async (worker) => {
-      while (next < chunks.length) {
-        const index = next++;
-        const { envelopes, areaCodes } = chunks[index];
-        deliver(index, await ask(worker, { keys, locationCode, envelopes, areaCodes }));
-      }
-    }),
-  );
+  const take = () => {
+    if (next >= chunks.length) return null;
+    const index = next++;
+    const { envelopes, areaCodes } = chunks[index];
+    return { index, message: { keys, locationCode, envelopes, areaCodes } };
+  };
+  await Promise.all(pool.map((worker) => keepBusy(worker, take, deliver)));
 }
 
-function askWorker(worker, privateKeyHandle, envelopes, codes) {
-  return ask(worker, { privateKeyHandle, envelopes, codes });
+/**
+ * Gives `worker` the tasks take() hands out ({ index, message }, null when there are
+ * none left), one at a time, and each task's results to onResults(index, results).
+ * The next task is posted before onResults runs, so the worker opens records while
+ * this thread checks the last chunk's visits (decrypt-rows.js: about 1.4 ms per 250
+ * records) instead of waiting for the checks and then for its next message.
+ */
+async function keepBusy(worker, take, onResults) {
+  let task = take();
+  let answer = task === null ? null : ask(worker, task.message);
+  while (answer !== null) {
+    const results = await answer;
+    const finished = task;
+    task = take();
+    answer = task === null ? null : ask(worker, task.message);
+    onResults(finished.index, results);
+  }
 }
 
 function ask(worker, message) {
