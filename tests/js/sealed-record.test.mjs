@@ -157,15 +157,24 @@ function sealNames(recipient, names, codes) {
   return Promise.all(names.map((firstName) => sealContactRecord(recipient, { firstName }, codes)));
 }
 
-test("records of one area share the key schedule's area values; nothing else is kept", async () => {
+/**
+ * Twelve records of one area, sealed to a new key, and open(list), which opens the
+ * given ones in turn and collects their first names in `opened`.
+ */
+async function oneAreaOpener(locationCode) {
   const { key, recipient } = await newKey();
-  const codes = { locationCode: "schedule-test", areaCode: "terrasse" };
+  const codes = { locationCode, areaCode: "terrasse" };
   const names = Array.from({ length: 12 }, (_, i) => `Gast ${i}`);
   const envelopes = await sealNames(recipient, names, codes);
   const opened = [];
   const open = async (list) => {
     for (const envelope of list) opened.push((await openContactRecord(key.privateKey, envelope, codes)).firstName);
   };
+  return { key, codes, names, envelopes, opened, open };
+}
+
+test("records of one area share the key schedule's area values; nothing else is kept", async () => {
+  const { key, codes, names, envelopes, opened, open } = await oneAreaOpener("schedule-test");
   await open(envelopes.slice(0, 2));
   // psk_id_hash and info_hash (one HMAC each) are the same for every record of the
   // area: made once, not per record. Each record still imports its own enc point,
@@ -184,14 +193,7 @@ test("opening derives no exporter secret: one ECDH and three HKDF calls per reco
   // RFC 9180's key schedule derives the exporter secret beside key and base_nonce; only a
   // context's export() reads it, and opening uses open() alone, which drops the context.
   // Per record: ECDH (dh), then HKDF for the shared secret, the key and the base nonce.
-  const { key, recipient } = await newKey();
-  const codes = { locationCode: "exporter-test", areaCode: "terrasse" };
-  const names = Array.from({ length: 12 }, (_, i) => `Gast ${i}`);
-  const envelopes = await sealNames(recipient, names, codes);
-  const opened = [];
-  const open = async (list) => {
-    for (const envelope of list) opened.push((await openContactRecord(key.privateKey, envelope, codes)).firstName);
-  };
+  const { key, codes, names, envelopes, opened, open } = await oneAreaOpener("exporter-test");
   await open(envelopes.slice(0, 2));
   const calls = await countSubtleCalls(["deriveBits"], () => open(envelopes.slice(2)));
   assert.deepEqual(opened, names);
