@@ -515,8 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"stored: Gastregister {stored:,} check-ins for {answered_ours:,} answers, anwesende "
-        f"{visits:,} visits for {answered_theirs:,} answers (warm-up included); failed "
-        f"answers {failed}"
+        f"{visits:,} visits for {answered_theirs:,} answers (warm-up included; its table "
+        f"held {visits_before:,} visits before the run); failed answers {failed}"
     )
     print(
         "check-ins per second, Gastregister / anwesende, each round: "
