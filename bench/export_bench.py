@@ -369,6 +369,46 @@ async ({ source, count, workers }) => {
 """
 
 
+def _renderer_cpu_seconds() -> float | None:
+    """CPU time (user + system) so far of the Chromium renderers this process started.
+
+    Read from /proc: a renderer's figure there includes its threads that have ended
+    (the page's opener workers are terminated when the opening is done). None where
+    there is no /proc. Shows how much of the machine the page's export takes, beside
+    its wall time: on 2 cores, the wall time cannot fall below half of it.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    parents: dict[int, int] = {}
+    renderers: set[int] = set()
+    ticks: dict[int, int] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended while we looked
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        ticks[pid] = int(fields[11]) + int(fields[12])
+        if b"--type=renderer" in command:
+            renderers.add(pid)
+
+    def started_here(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    total = sum(ticks[pid] for pid in renderers if started_here(pid))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _time_browser(package: bytes, key_file: bytes) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
@@ -383,7 +423,11 @@ def _time_browser(package: bytes, key_file: bytes) -> dict[str, Any]:
             open_sealed_record_harness(page, base)
             # The export layout as the decryption page carries it (export_layout.client_layout).
             arguments = {"passphrase": PASSPHRASE, "layoutData": client_layout()}
+            cpu_before = _renderer_cpu_seconds()
             result: dict[str, Any] = page.evaluate(_BROWSER_RUN, arguments)
+            cpu_after = _renderer_cpu_seconds()
+            if cpu_before is not None and cpu_after is not None:
+                result["rendererCpu"] = cpu_after - cpu_before
             result["chromium"] = browser.version
             floor_arguments = {
                 "source": _ECDH_WORKER,
@@ -496,6 +540,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"  opening took {result['open'] / 1000:.2f} s; longest gap between frames "
                 f"{result['longestGap']:.0f} ms, longest main-thread task {result['longestTask']:.0f} ms"
             )
+            if "rendererCpu" in result:
+                cpu = result["rendererCpu"]
+                print(
+                    f"  the page's CPU: {cpu:.2f} s in its renderer for the whole export"
+                    f" ({cpu * 1e6 / max(1, result['opened']):.0f} µs per record), that is"
+                    f" {cpu / seconds:.2f} of its {result['cores']} cores busy on average"
+                )
             floor = result["ecdhFloor"] / 1000
             print(
                 f"  floor: P-256 ECDH alone (WebCrypto, {result['workers']} workers, the one step of"
