@@ -1100,10 +1100,21 @@ def test_open_many_rejects_invalid_codes_before_opening(
 # An export package opened as the decryption page opens it (decrypt-rows.js), on
 # workers; the vector keys' PKCS#8 imported as readKeyFile would make the handles.
 _OPEN_PACKAGE_ON_WORKERS = """
-async ([vector, vectorKeys]) => {
+async ([vector, vectorKeys, ahead]) => {
   const { decodeBase64url } = await import("/static/js/b64url.js");
   const { openPackage } = await import("/static/js/decrypt-rows.js");
   const { parsePackage } = await import("/static/js/export-package.js");
+  const { startOpenerWorkers, stopOpenerWorkers } = await import("/static/js/record-opener.js");
+  // ahead: the caller starts the pool before it reads the package, as decrypt.js does.
+  const pool = ahead ? startOpenerWorkers(2) : undefined;
+  let stopped = 0;
+  for (const worker of pool ?? []) {
+    const terminate = worker.terminate.bind(worker);
+    worker.terminate = () => {
+      stopped += 1;
+      terminate();
+    };
+  }
   const EC = { name: "ECDH", namedCurve: "P-256" };
   const officeKey = async ({ privateKeyPkcs8, keyId }) => {
     const pkcs8 = decodeBase64url(privateKeyPkcs8);
@@ -1125,7 +1136,7 @@ async ([vector, vectorKeys]) => {
   };
   try {
     const pkg = await parsePackage(new TextEncoder().encode(vector.package));
-    const result = await openPackage(pkg, keys, () => {}, { workers: 2 });
+    const result = await openPackage(pkg, keys, () => {}, ahead ? { pool } : { workers: 2 });
     const visits = new Map(result.visits.map((visit) => [visit.number, "ok"]));
     for (const failure of result.failures) visits.set(failure.number, failure.kind);
     return {
@@ -1133,9 +1144,11 @@ async ([vector, vectorKeys]) => {
         .map((number) => ({ visit: number, outcome: visits.get(number) })),
       unbound: result.unbound,
       workers,
+      stoppedBeforeTheCaller: stopped,
     };
   } finally {
     window.Worker = pageWorker;
+    if (pool) stopOpenerWorkers(pool);
   }
 }
 """
@@ -1150,7 +1163,7 @@ def test_package_opens_on_one_pool_of_workers_with_its_vector_outcome(
     sealed_record_page: Page, vector: dict[str, Any]
 ) -> None:
     outcome = sealed_record_page.evaluate(
-        _OPEN_PACKAGE_ON_WORKERS, [vector, EXPORT_PACKAGE_VECTORS["keys"]]
+        _OPEN_PACKAGE_ON_WORKERS, [vector, EXPORT_PACKAGE_VECTORS["keys"], False]
     )
 
     assert outcome["visits"] == vector["visits"]
@@ -1158,6 +1171,25 @@ def test_package_opens_on_one_pool_of_workers_with_its_vector_outcome(
     # One pool for the whole package, not one per key and area: the vectors' few records
     # (visits-checked: 32 in six areas, for two keys) are one chunk, for one worker.
     assert outcome["workers"] == 1
+
+
+def test_package_opens_on_the_pool_its_caller_started_ahead(sealed_record_page: Page) -> None:
+    """decrypt.js starts the workers before it reads the key files and the package;
+    openPackage then starts none of its own and leaves stopping them to the page."""
+    vector = next(
+        vector
+        for vector in EXPORT_PACKAGE_VECTORS["vectors"]
+        if vector["expected"] == "ok" and len(vector["visits"]) > 1
+    )
+
+    outcome = sealed_record_page.evaluate(
+        _OPEN_PACKAGE_ON_WORKERS, [vector, EXPORT_PACKAGE_VECTORS["keys"], True]
+    )
+
+    assert outcome["visits"] == vector["visits"]
+    assert outcome["unbound"] == vector["unbound"]
+    assert outcome["workers"] == 0
+    assert outcome["stoppedBeforeTheCaller"] == 0
 
 
 # ---------------------------------------------------------------------------

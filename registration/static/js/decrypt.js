@@ -16,6 +16,7 @@ import {
   berlinText,
 } from "./decrypt-rows.js";
 import { PackageFormatError, parsePackage, parseTime } from "./export-package.js";
+import { startOpenerWorkers, stopOpenerWorkers } from "./record-opener.js";
 import { rowsToCsv, rowsToSormas, rowsToXlsx } from "./decrypt-export.js";
 import { pageExportLayout } from "./export-layout.js";
 import { browserStorage, userPreferences } from "./decrypt-preferences.js";
@@ -161,6 +162,9 @@ async function openAll(event) {
   }
   const button = document.getElementById("open-records");
   button.disabled = true;
+  // The workers that open the records load their modules while the key files and the
+  // package are read.
+  const pool = startOpenerWorkers();
   try {
     const keys = await readKeys(passphrases);
     forgetPassphrases();
@@ -178,9 +182,14 @@ async function openAll(event) {
       throw new Error(message("foreignKey"));
     }
     const total = pkg.records.length + pkg.damaged.length;
-    const result = await openPackage(pkg, keys, (done, all) => {
-      statusLine.textContent = message("opening", { done, total: all });
-    });
+    const result = await openPackage(
+      pkg,
+      keys,
+      (done, all) => {
+        statusLine.textContent = message("opening", { done, total: all });
+      },
+      { pool },
+    );
     state.pkg = pkg;
     state.visits = result.visits;
     state.rows = visitRows(result.visits, layout);
@@ -196,6 +205,7 @@ async function openAll(event) {
     statusLine.textContent = "";
     showError(error.message);
   } finally {
+    stopOpenerWorkers(pool);
     button.disabled = false;
   }
 }
