@@ -64,6 +64,7 @@ from typing import Any
 
 from flask import Flask
 
+from bench.proc import cpu_seconds, processes
 from tests import local_servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -442,18 +443,11 @@ class Server:
         Throughput on a shared 2-core machine swings with the neighbours' load; the
         server's own CPU time per request is the steadier figure to compare changes by.
         """
-        total = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(entry.name) == self.pid or int(fields[1]) == self.pid:
-                total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return sum(
+            cpu_seconds(fields)
+            for pid, fields in processes().items()
+            if pid == self.pid or int(fields[1]) == self.pid
+        )
 
 
 def measured(server: Server, phase: Awaitable[Result]) -> tuple[Result, float]:

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import text
 
 import crypto
+from bench.proc import cpu_seconds, processes
 from crypto.envelope import record_info
 from crypto.suite import HPKE_SUITE
 from health_export.decryption import ParallelOptions, default_jobs
@@ -381,36 +382,27 @@ def _renderer_cpu_seconds() -> float | None:
     there is no /proc. Shows how much of the machine the page's export takes, beside
     its wall time: on 2 cores, the wall time cannot fall below half of it.
     """
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not Path("/proc").is_dir():
         return None
-    parents: dict[int, int] = {}
-    renderers: set[int] = set()
-    ticks: dict[int, int] = {}
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue  # ended while we looked
-        fields = stat[stat.rindex(")") + 2 :].split()
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        ticks[pid] = int(fields[11]) + int(fields[12])
-        if b"--type=renderer" in command:
-            renderers.add(pid)
+    table = processes()
 
     def started_here(pid: int) -> bool:
         while pid > 1:
-            pid = parents.get(pid, 0)
+            fields = table.get(pid)
+            pid = int(fields[1]) if fields is not None else 0
             if pid == os.getpid():
                 return True
         return False
 
-    total = sum(ticks[pid] for pid in renderers if started_here(pid))
-    return total / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid, fields in table.items():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue  # ended while we looked
+        if b"--type=renderer" in command and started_here(pid):
+            total += cpu_seconds(fields)
+    return total
 
 
 def _time_browser(package: bytes, key_file: bytes) -> dict[str, Any]:

@@ -66,6 +66,7 @@ from bench.checkin_bench import (
     redis_server,
     stored_rows,
 )
+from bench.proc import cpu_seconds, processes, stat_fields
 
 TARGET_RATIO = 3.0
 WORKERS, THREADS = 2, 3  # the issue's comparison: gunicorn gthread 2 x 3 for both
@@ -86,24 +87,6 @@ def goal(measured: float | None, ok: bool) -> None:
 # --- CPU of a process tree, and of PostgreSQL -------------------------------------------
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2 :].split()
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields is not None and int(fields[1]) == parent:
-                found.append(int(entry.name))
-    return found
-
-
 def tree_cpu_seconds(root: int) -> float:
     """CPU time of `root`, its live children, and the children it has reaped.
 
@@ -112,15 +95,12 @@ def tree_cpu_seconds(root: int) -> float:
     production settings keep a thread's connection for 60 s (CONN_MAX_AGE), so most
     of its backends are live ones; a peer that closed them per request is counted too.
     """
-    fields = _stat_fields(root)
+    fields = stat_fields(root)
     if fields is None:
         return 0.0
     ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
-    for child in _children(root):
-        child_fields = _stat_fields(child)
-        if child_fields is not None:
-            ticks += int(child_fields[11]) + int(child_fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    children = (child for child in processes().values() if int(child[1]) == root)
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(child) for child in children)
 
 
 def postmaster_pid() -> int | None:
@@ -132,7 +112,7 @@ def postmaster_pid() -> int | None:
     with psycopg.connect(PG_ADMIN_URL) as admin:
         row = admin.execute("SELECT pg_backend_pid()").fetchone()
         backend = int(row[0]) if row else 0
-        fields = _stat_fields(backend)
+        fields = stat_fields(backend)
     return int(fields[1]) if fields is not None else None
 
 
@@ -147,7 +127,7 @@ def listener_pid(port: int) -> int | None:
     # gunicorn's workers share the master's socket: the master is the one whose parent
     # is not among them.
     for pid in pids:
-        fields = _stat_fields(pid)
+        fields = stat_fields(pid)
         if fields is not None and int(fields[1]) not in pids:
             return pid
     return pids[0]
